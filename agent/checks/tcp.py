@@ -1,0 +1,32 @@
+"""Check kind `tcp`: can a TCP connection be opened to the device's port, and how fast."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+from agent.checks.base import CheckOutcome, unreachable
+from agent.checks.context import CheckContext
+from agent.config import Device
+
+KIND = "tcp"
+
+
+async def run(device: Device, ctx: CheckContext) -> CheckOutcome:
+    assert device.tcp is not None and device.host is not None
+    start = time.perf_counter()
+    try:
+        _, writer = await asyncio.wait_for(
+            asyncio.open_connection(device.host, device.tcp.port), timeout=device.timeout
+        )
+    except TimeoutError:
+        return unreachable(KIND, f"no answer on port {device.tcp.port} within {device.timeout:g}s")
+    except OSError as exc:
+        return unreachable(KIND, f"port {device.tcp.port}: {exc.strerror or exc}")
+    elapsed_ms = (time.perf_counter() - start) * 1000.0
+    writer.close()
+    # The connect succeeded; a slow close says nothing about the device.
+    with contextlib.suppress(TimeoutError, OSError):
+        await asyncio.wait_for(writer.wait_closed(), timeout=device.timeout)
+    return CheckOutcome(KIND, reachable=True, metrics={"tcp_connect_ms": round(elapsed_ms, 2)})

@@ -1,0 +1,188 @@
+"""hcc-agent: the technician's command on the center's box (run, check, status, validate)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from agent import config as agent_config
+from agent.checks import host
+from agent.checks.base import Combined
+from agent.checks.context import CheckContext
+from agent.config import Config, Device
+from agent.poller import poll
+from hcc_common import faults as vocab
+from hcc_common import logs
+from hcc_common.durations import format_duration
+from hcc_common.yamlconf import ConfigError
+
+app = typer.Typer(
+    help="hcc-agent watches the devices of one service center and reports them to the city.",
+    no_args_is_help=True, add_completion=False,
+)
+
+ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="The center's devices.yaml.")]
+LangOpt = Annotated[str | None, typer.Option("--lang", help="Language of messages: vi or en.")]
+
+
+def _load(path: Path) -> Config:
+    try:
+        return agent_config.load(path)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _lang(lang: str | None) -> str:
+    if lang is None:
+        return vocab.default_lang()
+    if lang not in vocab.LANGS:
+        typer.echo(f"error: --lang must be one of {', '.join(vocab.LANGS)}", err=True)
+        raise typer.Exit(2)
+    return lang
+
+
+@app.command()
+def validate(config: ConfigOpt = Path(agent_config.DEFAULT_CONFIG)) -> None:
+    """Check devices.yaml without polling anything. Exit 0 if valid, 1 with file:line if not."""
+    cfg = _load(config)
+    typer.echo(f"{config}: OK — center {cfg.center.id}, agent {cfg.agent.id}, "
+               f"{len(cfg.devices)} device(s)")
+
+
+@app.command()
+def run(
+    config: ConfigOpt = Path(agent_config.DEFAULT_CONFIG),
+    broker: Annotated[str | None, typer.Option(help="Override mqtt.url, e.g. mqtt://host:1883")] = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error")] = "info",
+) -> None:
+    """Poll every device at its interval and report over MQTT until stopped (the service mode)."""
+    from agent.runtime import run_forever
+
+    logs.setup(log_level)
+    cfg = _load(config)
+    if broker is not None:
+        try:
+            agent_config.broker_from_url(broker)
+        except ConfigError as exc:
+            typer.echo(f"error: {exc.reason}", err=True)
+            raise typer.Exit(1) from None
+    run_forever(cfg, broker)
+
+
+def _check_all(devices: list[Device], with_box: bool, cfg: Config) -> list[tuple[dict[str, str], Combined]]:
+    async def main() -> list[tuple[dict[str, str], Combined]]:
+        ctx = CheckContext()
+        try:
+            polled = await asyncio.gather(*(poll(d, ctx) for d in devices))
+            rows = [({"device": d.id, "name": d.name, "type": d.type}, c)
+                    for d, c in zip(devices, polled, strict=True)]
+            if with_box:
+                outcome = await host.run(cfg.agent.state_dir)
+                from agent.checks.base import combine
+
+                rows.append(({"device": cfg.agent.id, "name": "Máy giám sát (box)", "type": "box"},
+                             combine([outcome])))
+            return rows
+        finally:
+            ctx.close()
+
+    return asyncio.run(main())
+
+
+@app.command()
+def check(
+    config: ConfigOpt = Path(agent_config.DEFAULT_CONFIG),
+    device: Annotated[str | None, typer.Option("--device", "-d", help="Only this device id.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per device (JSON Lines).")] = False,
+    lang: LangOpt = None,
+) -> None:
+    """Run every check once now and show what is wrong, in plain words."""
+    cfg = _load(config)
+    language = _lang(lang)
+    devices = list(cfg.devices)
+    if device is not None:
+        chosen = cfg.device(device)
+        if chosen is None:
+            known = ", ".join(d.id for d in cfg.devices)
+            typer.echo(f"error: no device {device!r} in {config} (devices: {known})", err=True)
+            raise typer.Exit(1)
+        devices = [chosen]
+    rows = _check_all(devices, device is None, cfg)
+    if as_json:
+        for ident, c in rows:
+            typer.echo(json.dumps({
+                **ident, "status": c.status,
+                "faults": [{"code": f.code, "severity": f.severity,
+                            "message": vocab.full_message(ident["name"], f.code, f.params, language),
+                            "hint": vocab.hint(f.code, f.params, language),
+                            "params": dict(f.params)} for f in c.faults],
+                "metrics": dict(c.metrics), "error": c.error,
+            }, ensure_ascii=False))
+    else:
+        _print_table(rows, language)
+    worst = max((_RANK[c.status] for _, c in rows), default=0)
+    raise typer.Exit(0 if worst <= 1 else 2)
+
+
+_RANK = {"ok": 0, "warning": 1, "critical": 2, "unreachable": 2}
+_STATUS_TEXT = {
+    "vi": {"ok": "tốt", "warning": "cảnh báo", "critical": "nghiêm trọng",
+           "unreachable": "mất kết nối"},
+    "en": {"ok": "ok", "warning": "warning", "critical": "critical", "unreachable": "unreachable"},
+}
+
+
+def _print_table(rows: list[tuple[dict[str, str], Combined]], lang: str) -> None:
+    width = max((len(i["device"]) for i, _ in rows), default=6)
+    for ident, c in rows:
+        typer.echo(f"{ident['device']:<{width}}  {_STATUS_TEXT[lang][c.status]:<13} {ident['name']}")
+        for f in c.faults:
+            typer.echo(f"{'':<{width}}    - [{f.severity}] "
+                       f"{vocab.full_message(ident['name'], f.code, f.params, lang)}")
+            hint = vocab.hint(f.code, f.params, lang)
+            if hint:
+                typer.echo(f"{'':<{width}}      → {hint}")
+        if c.error and c.status == "unreachable":
+            typer.echo(f"{'':<{width}}      ({c.error})")
+
+
+@app.command()
+def status(
+    config: ConfigOpt = Path(agent_config.DEFAULT_CONFIG),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the raw status as JSON.")] = False,
+) -> None:
+    """Show what the running agent last did: broker link, backlog, each device's last poll."""
+    cfg = _load(config)
+    path = cfg.agent.state_dir / "status.json"
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        typer.echo(f"no status yet at {path}: is hcc-agent running with this config?", err=True)
+        raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False))
+        return
+    age = time.time() - float(data.get("written_at", 0))
+    typer.echo(f"center {data['center']}  agent {data['agent']}  session {data['session']}")
+    typer.echo(f"broker {data['broker']}: {'connected' if data['connected'] else 'NOT connected'}"
+               f"  backlog {data['backlog']}  dropped {data['dropped']}"
+               f"  (status written {format_duration(age)} ago)")
+    for dev_id, st in data.get("devices", {}).items():
+        last = st.get("last_poll")
+        when = "never" if last is None else f"{format_duration(time.time() - last)} ago"
+        faults = ", ".join(st.get("faults") or []) or "-"
+        typer.echo(f"  {dev_id:<16} {st.get('status'):<12} polled {when:<10} faults: {faults}")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,283 @@
+"""devices.yaml, parsed once into frozen typed objects; errors name file:line and the key."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping as TMapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from hcc_common import wire
+from hcc_common.yamlconf import ConfigError, Mapping, Node, load_yaml
+
+DEVICE_TYPES = ("printer", "wifi_ap", "charger", "reading_device", "kiosk", "robot", "other")
+DEFAULT_CONFIG = "devices.yaml"
+
+
+@dataclass(frozen=True)
+class Center:
+    id: str
+    name: str
+    timezone: str
+
+
+@dataclass(frozen=True)
+class MqttSettings:
+    host: str
+    port: int
+    tls: bool
+    keepalive: int
+    username: str | None = None
+    password_file: str | None = None
+    ca_file: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class SnmpSettings:
+    port: int
+    version: str
+    community: str = field(repr=False)
+    retries: int
+
+
+@dataclass(frozen=True)
+class TcpSettings:
+    port: int
+
+
+@dataclass(frozen=True)
+class Device:
+    id: str
+    name: str
+    type: str
+    host: str | None
+    interval: float
+    timeout: float
+    profile: str
+    snmp: SnmpSettings | None = None
+    tcp: TcpSettings | None = None
+    line: int = 0
+
+    @property
+    def check_kinds(self) -> tuple[str, ...]:
+        return tuple(k for k in ("snmp", "tcp") if getattr(self, k) is not None)
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    id: str
+    state_dir: Path
+    heartbeat: float
+
+
+@dataclass(frozen=True)
+class Config:
+    path: str
+    center: Center
+    agent: AgentSettings
+    mqtt: MqttSettings
+    devices: tuple[Device, ...]
+
+    def device(self, device_id: str) -> Device | None:
+        return next((d for d in self.devices if d.id == device_id), None)
+
+
+_TOP_KEYS = ("center", "agent", "mqtt", "defaults", "devices")
+_DEVICE_KEYS = ("id", "name", "type", "host", "interval", "timeout", "profile", "snmp", "tcp")
+
+
+def load(path: str | Path, *, environ: TMapping[str, str] | None = None,
+         text: str | None = None) -> Config:
+    """Read and validate devices.yaml. Raises ConfigError naming file:line and key."""
+    env = os.environ if environ is None else environ
+    root = load_yaml(path, text).as_mapping(_TOP_KEYS)
+    center = _center(root.require("center"))
+    agent = _agent(root.get("agent"), center, env, str(path))
+    mqtt = parse_mqtt(root.require("mqtt"))
+    defaults = root.get("defaults")
+    interval, timeout = 30.0, 2.0
+    if defaults is not None:
+        d = defaults.as_mapping(("interval", "timeout"))
+        if (n := d.get("interval")) is not None:
+            interval = n.as_duration(minimum=1.0)
+        if (n := d.get("timeout")) is not None:
+            timeout = n.as_duration(minimum=0.05)
+    devices_node = root.require("devices")
+    devices: list[Device] = []
+    seen: dict[str, int] = {}
+    for item in devices_node.as_list():
+        dev = _device(item, interval, timeout)
+        if dev.id in seen:
+            raise ConfigError(item.file, dev.line, f"{item.path}.id",
+                              f"duplicate device id {dev.id!r} (first used on line {seen[dev.id]})")
+        seen[dev.id] = dev.line
+        devices.append(dev)
+    return Config(str(path), center, agent, mqtt, tuple(devices))
+
+
+def _ident(node: Node) -> str:
+    value = node.as_str()
+    if not wire.valid_id(value):
+        raise node.error(
+            f"{value!r} is not a valid id: use lower-case letters, digits, '-', '_' or '.',"
+            f" starting with a letter or digit (and not {', '.join(sorted(wire.RESERVED_IDS))})"
+        )
+    return value
+
+
+def _center(node: Node) -> Center:
+    m = node.as_mapping(("id", "name", "timezone"))
+    cid = _ident(m.require("id"))
+    name_node = m.get("name")
+    tz_node = m.get("timezone")
+    tz = tz_node.as_str() if tz_node is not None else "Asia/Ho_Chi_Minh"
+    if tz_node is not None:
+        _check_timezone(tz_node, tz)
+    return Center(cid, name_node.as_str() if name_node is not None else cid, tz)
+
+
+def _check_timezone(node: Node, tz: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise node.error(f"unknown time zone {tz!r}; e.g. Asia/Ho_Chi_Minh") from None
+
+
+def _agent(node: Node | None, center: Center, env: TMapping[str, str], path: str) -> AgentSettings:
+    m = node.as_mapping(("id", "state_dir", "heartbeat")) if node is not None else None
+    agent_id: str | None = None
+    state_dir: Path | None = None
+    heartbeat = 30.0
+    if m is not None:
+        if (n := m.get("id")) is not None:
+            agent_id = _ident(n)
+        if (n := m.get("state_dir")) is not None:
+            state_dir = Path(n.as_str()).expanduser()
+        if (n := m.get("heartbeat")) is not None:
+            heartbeat = n.as_duration(minimum=1.0)
+    if agent_id is None:
+        agent_id = _hostname_id()
+    if state_dir is None:
+        state_dir = default_state_dir(center.id, agent_id, env)
+    return AgentSettings(agent_id, state_dir, heartbeat)
+
+
+def _hostname_id() -> str:
+    raw = socket.gethostname().split(".")[0].lower()
+    cleaned = "".join(c if (c.isalnum() and c.isascii()) or c in "-_" else "-" for c in raw)
+    cleaned = cleaned.strip("-_") or "agent"
+    return cleaned[:63]
+
+
+def default_state_dir(center: str, agent: str, env: TMapping[str, str]) -> Path:
+    """systemd's $STATE_DIRECTORY, else a per-user directory keyed by center and agent."""
+    systemd_dir = env.get("STATE_DIRECTORY")
+    if systemd_dir:
+        # systemd may pass several colon-separated directories; the first is ours.
+        return Path(systemd_dir.split(":")[0])
+    base = env.get("XDG_STATE_HOME") or str(Path(env.get("HOME", "/tmp")) / ".local" / "state")
+    return Path(base) / "hcc-agent" / f"{center}-{agent}"
+
+
+def parse_mqtt(node: Node) -> MqttSettings:
+    m = node.as_mapping(("url", "keepalive", "username", "password_file", "ca_file"))
+    url_node = m.require("url")
+    host, port, tls = parse_broker_url(url_node)
+    keepalive = 10
+    if (n := m.get("keepalive")) is not None:
+        keepalive = int(n.as_duration(minimum=2.0))
+    username = m.get("username")
+    password_file = m.get("password_file")
+    ca_file = m.get("ca_file")
+    return MqttSettings(
+        host, port, tls, keepalive,
+        username.as_str() if username is not None else None,
+        password_file.as_str() if password_file is not None else None,
+        ca_file.as_str() if ca_file is not None else None,
+    )
+
+
+def parse_broker_url(node: Node) -> tuple[str, int, bool]:
+    return broker_from_url(node.as_str(), node)
+
+
+def broker_from_url(url: str, node: Node | None = None) -> tuple[str, int, bool]:
+    """mqtt://host:port or mqtts://host:port -> (host, port, tls)."""
+
+    def fail(reason: str) -> ConfigError:
+        if node is not None:
+            return node.error(reason)
+        return ConfigError("--broker", 0, "url", reason)
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts"):
+        raise fail(f"broker URL must start with mqtt:// or mqtts://, got {url!r}")
+    if not parts.hostname:
+        raise fail(f"broker URL has no host: {url!r}")
+    try:
+        port = parts.port
+    except ValueError:
+        raise fail(f"broker URL has a bad port: {url!r}") from None
+    tls = parts.scheme == "mqtts"
+    return parts.hostname, port if port is not None else (8883 if tls else 1883), tls
+
+
+def _device(node: Node, interval: float, timeout: float) -> Device:
+    m = node.as_mapping(_DEVICE_KEYS)
+    did = _ident(m.require("id"))
+    name_node = m.get("name")
+    dtype = m.require("type").as_choice(DEVICE_TYPES)
+    host_node = m.get("host")
+    host = host_node.as_str() if host_node is not None else None
+    if (n := m.get("interval")) is not None:
+        interval = n.as_duration(minimum=1.0)
+    if (n := m.get("timeout")) is not None:
+        timeout = n.as_duration(minimum=0.05)
+    if timeout >= interval:
+        where = m.get("timeout") or node
+        raise where.error(f"timeout ({timeout:g}s) must be shorter than the interval ({interval:g}s)")
+    profile = m.get("profile")
+    snmp = _snmp(m.get("snmp"))
+    tcp = _tcp(m.get("tcp"))
+    if snmp is None and tcp is None:
+        raise node.error(f"device {did!r} has no check: add an snmp: or tcp: section")
+    if host is None:
+        raise ConfigError(node.file, node.line, f"{node.path}.host",
+                          f"device {did!r} needs a host (IP address or name) for its checks")
+    return Device(
+        id=did, name=name_node.as_str() if name_node is not None else did, type=dtype, host=host,
+        interval=interval, timeout=timeout,
+        profile=profile.as_str() if profile is not None else "auto",
+        snmp=snmp, tcp=tcp, line=node.line,
+    )
+
+
+def _snmp(node: Node | None) -> SnmpSettings | None:
+    if node is None:
+        return None
+    m = node.as_mapping(("port", "version", "community", "retries"))
+    port = m.get("port")
+    version = m.get("version")
+    community = m.get("community")
+    retries = m.get("retries")
+    return SnmpSettings(
+        port=port.as_int(1, 65535) if port is not None else 161,
+        version=version.as_choice(("1", "2c")) if version is not None else "2c",
+        community=community.as_str() if community is not None else "public",
+        retries=retries.as_int(0, 5) if retries is not None else 1,
+    )
+
+
+def _tcp(node: Node | None) -> TcpSettings | None:
+    if node is None:
+        return None
+    m: Mapping = node.as_mapping(("port",))
+    return TcpSettings(port=m.require("port").as_int(1, 65535))

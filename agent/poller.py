@@ -1,0 +1,26 @@
+"""Poll one device: run its check kinds concurrently under a deadline and combine the outcomes."""
+
+from __future__ import annotations
+
+import asyncio
+
+from agent.checks import CHECK_KINDS
+from agent.checks.base import CheckOutcome, Combined, combine, unreachable
+from agent.checks.context import CheckContext
+from agent.config import Device
+
+# Extra time a whole poll may take beyond the per-request timeout (walks need several requests).
+DEADLINE_FACTOR = 4.0
+
+
+async def _guarded(kind: str, device: Device, ctx: CheckContext) -> CheckOutcome:
+    deadline = min(device.interval * 0.9, device.timeout * DEADLINE_FACTOR + 1.0)
+    try:
+        return await asyncio.wait_for(CHECK_KINDS[kind](device, ctx), timeout=deadline)
+    except TimeoutError:
+        return unreachable(kind, f"no complete answer within {deadline:g}s")
+
+
+async def poll(device: Device, ctx: CheckContext) -> Combined:
+    outcomes = await asyncio.gather(*(_guarded(k, device, ctx) for k in device.check_kinds))
+    return combine(outcomes)

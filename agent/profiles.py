@@ -1,0 +1,140 @@
+"""Device profiles: data files under agent/profiles/ naming OIDs, tables and decoders; auto-selection."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+
+from agent.decode import DECODERS, SnmpValue, text
+from hcc_common.yamlconf import ConfigError, load_yaml
+
+# Explicit list: a profile is shipped only when named here (no directory scanning).
+PROFILE_FILES = ("printer.yaml", "generic.yaml")
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    columns: Mapping[str, str]  # column name -> full column OID
+
+
+@dataclass(frozen=True)
+class Profile:
+    id: str
+    description: str
+    device_types: tuple[str, ...]
+    sys_object_id_prefixes: tuple[str, ...]
+    sys_descr_patterns: tuple[re.Pattern[str], ...]
+    probe_oid: str | None
+    scalars: Mapping[str, str]
+    tables: tuple[TableSpec, ...]
+    decoders: tuple[str, ...]
+
+
+def _parse(name: str, content: str) -> Profile:
+    root = load_yaml(f"agent/profiles/{name}", content).as_mapping(
+        ("id", "description", "match", "scalars", "tables", "decoders")
+    )
+    match = root.require("match").as_mapping(
+        ("device_types", "sys_object_id_prefixes", "sys_descr_patterns", "probe_oid")
+    )
+
+    def strs(key: str) -> tuple[str, ...]:
+        node = match.get(key)
+        return tuple(n.as_str() for n in node.as_list()) if node is not None else ()
+
+    patterns = []
+    pattern_node = match.get("sys_descr_patterns")
+    for n in pattern_node.as_list() if pattern_node is not None else []:
+        try:
+            patterns.append(re.compile(n.as_str(), re.IGNORECASE))
+        except re.error as exc:
+            raise n.error(f"bad regular expression: {exc}") from None
+    scalars_m = root.require("scalars").as_mapping(_ANY)
+    scalars = {k: scalars_m.require(k).as_str() for k in scalars_m}
+    tables: list[TableSpec] = []
+    if (tnode := root.get("tables")) is not None:
+        tm = tnode.as_mapping(_ANY)
+        for tname in tm:
+            spec = tm.require(tname).as_mapping(("oid", "columns"))
+            base = spec.require("oid").as_str()
+            cols = spec.require("columns").as_mapping(_ANY)
+            tables.append(TableSpec(tname, {c: f"{base}.{cols.require(c).as_int(1)}" for c in cols}))
+    decoders = []
+    for n in root.require("decoders").as_list():
+        d = n.as_str()
+        if d not in DECODERS:
+            raise n.error(f"unknown decoder {d!r}; known: {', '.join(sorted(DECODERS))}")
+        decoders.append(d)
+    probe = match.get("probe_oid")
+    desc = root.get("description")
+    return Profile(
+        id=root.require("id").as_str(),
+        description=desc.as_str() if desc is not None else "",
+        device_types=strs("device_types"),
+        sys_object_id_prefixes=strs("sys_object_id_prefixes"),
+        sys_descr_patterns=tuple(patterns),
+        probe_oid=probe.as_str() if probe is not None else None,
+        scalars=scalars,
+        tables=tuple(tables),
+        decoders=tuple(decoders),
+    )
+
+
+class _AnyKeys(tuple[str, ...]):
+    """Allowed-keys marker for free-form mappings (OID name tables)."""
+
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
+_ANY = _AnyKeys()
+
+
+def load_profiles() -> dict[str, Profile]:
+    out: dict[str, Profile] = {}
+    pkg = resources.files("agent") / "profiles"
+    for name in PROFILE_FILES:
+        profile = _parse(name, (pkg / name).read_text(encoding="utf-8"))
+        if profile.id in out:
+            raise ConfigError(f"agent/profiles/{name}", 1, "id", f"duplicate profile {profile.id!r}")
+        out[profile.id] = profile
+    return out
+
+
+SYSTEM_OIDS = {
+    "sys_descr": "1.3.6.1.2.1.1.1.0",
+    "sys_object_id": "1.3.6.1.2.1.1.2.0",
+}
+
+
+def choose(
+    profiles: Mapping[str, Profile],
+    device_type: str,
+    system: Mapping[str, SnmpValue],
+    probes: Mapping[str, SnmpValue],
+) -> Profile:
+    """Pick a profile from sysObjectID, sysDescr and which probe OIDs answered; else generic."""
+    oid = system.get("sys_object_id")
+    descr = text(system.get("sys_descr")) or ""
+    ordered: Sequence[Profile] = [p for p in profiles.values() if p.id != "generic"]
+    for p in ordered:
+        if isinstance(oid, str) and any(
+            oid == pre or oid.startswith(pre + ".") for pre in p.sys_object_id_prefixes
+        ):
+            return p
+    for p in ordered:
+        if any(pat.search(descr) for pat in p.sys_descr_patterns):
+            return p
+    for p in ordered:
+        if p.probe_oid is not None and probes.get(p.probe_oid) is not None and (
+            not p.device_types or device_type in p.device_types
+        ):
+            return p
+    return profiles["generic"]
+
+
+def probe_oids(profiles: Mapping[str, Profile]) -> list[str]:
+    return sorted({p.probe_oid for p in profiles.values() if p.probe_oid is not None})

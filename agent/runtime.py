@@ -1,0 +1,172 @@
+"""The running agent: schedules every device's polls, the heartbeat, and hands results to MQTT."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import random
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agent import poller
+from agent.checks import host
+from agent.checks.context import CheckContext
+from agent.config import Config, Device
+from hcc_common import wire
+from hcc_common.mqtt_io import BrokerSettings, MqttLink
+
+log = logging.getLogger("hcc.agent")
+
+STATUS_FILE = "status.json"
+
+
+def next_session(state_dir: Path) -> int:
+    """A per-start session number, persisted (a Pi has no RTC, so time cannot serve)."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / "session"
+    try:
+        current = int(path.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        current = 0
+    new = current + 1
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w") as fh:
+        fh.write(str(new))
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    return new
+
+
+@dataclass
+class DeviceStatus:
+    status: str = "pending"
+    last_poll: float | None = None
+    faults: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+class Agent:
+    def __init__(self, config: Config, broker_url: str | None = None) -> None:
+        self.config = config
+        self.session = next_session(config.agent.state_dir)
+        self.seq = 0
+        self.ctx = CheckContext()
+        self.devices: dict[str, DeviceStatus] = {d.id: DeviceStatus() for d in config.devices}
+        settings = config.mqtt
+        if broker_url is not None:
+            from dataclasses import replace
+
+            from agent.config import broker_from_url
+
+            host_, port, tls = broker_from_url(broker_url)
+            settings = replace(settings, host=host_, port=port, tls=tls)
+        self.mqtt_settings = settings
+        password = None
+        if settings.password_file is not None:
+            password = Path(settings.password_file).read_text().strip()
+        c, a = config.center.id, config.agent.id
+        self.link = MqttLink(
+            BrokerSettings(settings.host, settings.port, settings.tls, settings.keepalive,
+                           settings.username, password, settings.ca_file),
+            client_id=f"hcc-agent-{c}-{a}",
+            will=wire.encode(wire.StateMessage(c, a, "offline", self.session, time.time())),
+            birth=lambda: wire.encode(
+                wire.StateMessage(c, a, "online", self.session, time.time())
+            ),
+        )
+
+    def _next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    async def _device_loop(self, device: Device, stop: asyncio.Event) -> None:
+        # Spread first polls over the interval so 30 devices do not all fire at once.
+        await _sleep_or_stop(stop, random.uniform(0, min(device.interval, 5.0)))
+        while not stop.is_set():
+            started = time.monotonic()
+            combined = await poller.poll(device, self.ctx)
+            result = wire.Result(
+                self.config.center.id, self.config.agent.id, device.id, self.session,
+                self._next_seq(), time.time(), device.type, device.name, combined.status,
+                combined.metrics, combined.faults, combined.error,
+            )
+            self.link.publish(wire.encode(result))
+            st = self.devices[device.id]
+            st.status, st.last_poll = combined.status, time.time()
+            st.faults, st.error = [f.code for f in combined.faults], combined.error
+            log.debug("polled", extra={"device": device.id, "status": combined.status})
+            elapsed = time.monotonic() - started
+            jitter = random.uniform(-0.05, 0.05) * device.interval
+            await _sleep_or_stop(stop, max(0.0, device.interval - elapsed + jitter))
+
+    async def _heartbeat_loop(self, stop: asyncio.Event) -> None:
+        interval = self.config.agent.heartbeat
+        while not stop.is_set():
+            outcome = await host.run(self.config.agent.state_dir)
+            hb = wire.Heartbeat(
+                self.config.center.id, self.config.agent.id, self.session, self._next_seq(),
+                time.time(), interval, outcome.metrics, backlog=self.backlog(),
+            )
+            self.link.publish(wire.encode(hb))
+            self._write_status(outcome.metrics)
+            await _sleep_or_stop(stop, interval)
+
+    def backlog(self) -> int:
+        return self.link.unacked()
+
+    def _write_status(self, host_metrics: object) -> None:
+        status = {
+            "center": self.config.center.id, "agent": self.config.agent.id,
+            "session": self.session, "seq": self.seq, "broker": self.mqtt_settings.url,
+            "connected": self.link.connected, "backlog": self.backlog(),
+            "dropped": self.link.dropped, "written_at": time.time(), "host": host_metrics,
+            "devices": {k: vars(v) for k, v in self.devices.items()},
+        }
+        path = self.config.agent.state_dir / STATUS_FILE
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(status, ensure_ascii=False, indent=1))
+        os.replace(tmp, path)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        log.info("agent starting", extra={"center": self.config.center.id,
+                                         "agent": self.config.agent.id, "session": self.session,
+                                         "devices": len(self.config.devices),
+                                         "broker": self.mqtt_settings.url})
+        self.link.start()
+        tasks = [asyncio.create_task(self._device_loop(d, stop)) for d in self.config.devices]
+        tasks.append(asyncio.create_task(self._heartbeat_loop(stop)))
+        try:
+            await stop.wait()
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            bye = wire.StateMessage(self.config.center.id, self.config.agent.id, "offline",
+                                    self.session, time.time())
+            await asyncio.get_running_loop().run_in_executor(
+                None, self.link.stop, wire.encode(bye)
+            )
+            self.ctx.close()
+            log.info("agent stopped")
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
+def run_forever(config: Config, broker_url: str | None) -> None:
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await Agent(config, broker_url).run(stop)
+
+    asyncio.run(main())

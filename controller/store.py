@@ -1,0 +1,257 @@
+"""SQLite store for the controller: alerts with their history, agents, devices; WAL, batched writes."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from controller.state import AgentInfo, AlertKey, DeviceInfo, Effect, OpenAlert, ResolveAlert
+from hcc_common import wire
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS alerts (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  center TEXT NOT NULL, agent TEXT NOT NULL, device TEXT NOT NULL,
+  code TEXT NOT NULL, subject TEXT NOT NULL DEFAULT '',
+  severity TEXT NOT NULL, state TEXT NOT NULL,
+  device_name TEXT NOT NULL, params TEXT NOT NULL DEFAULT '{}',
+  opened_at REAL NOT NULL, acked_at REAL, acked_by TEXT, ack_note TEXT,
+  resolved_at REAL, resolved_by TEXT, resolve_note TEXT
+);
+-- At most one unresolved alert per condition: the database, not luck, keeps it unique.
+CREATE UNIQUE INDEX IF NOT EXISTS alerts_one_open
+  ON alerts(center, agent, device, code, subject) WHERE state != 'resolved';
+CREATE INDEX IF NOT EXISTS alerts_state ON alerts(state, opened_at);
+CREATE TABLE IF NOT EXISTS alert_events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  alert_id INTEGER NOT NULL REFERENCES alerts(id),
+  at REAL NOT NULL, event TEXT NOT NULL, actor TEXT, note TEXT
+);
+CREATE TABLE IF NOT EXISTS agents (
+  center TEXT NOT NULL, agent TEXT NOT NULL, state TEXT NOT NULL, session INTEGER NOT NULL,
+  last_seen REAL NOT NULL, last_seq INTEGER NOT NULL, received INTEGER NOT NULL,
+  gaps INTEGER NOT NULL, duplicates INTEGER NOT NULL, heartbeat_interval REAL NOT NULL,
+  clock_skew_s REAL NOT NULL, backlog INTEGER NOT NULL, host TEXT NOT NULL,
+  PRIMARY KEY (center, agent)
+);
+CREATE TABLE IF NOT EXISTS devices (
+  center TEXT NOT NULL, agent TEXT NOT NULL, device TEXT NOT NULL,
+  name TEXT NOT NULL, type TEXT NOT NULL, status TEXT NOT NULL,
+  last_seen REAL NOT NULL, agent_ts REAL NOT NULL, consecutive_failures INTEGER NOT NULL,
+  metrics TEXT NOT NULL, faults TEXT NOT NULL, session INTEGER NOT NULL, seq INTEGER NOT NULL,
+  PRIMARY KEY (center, agent, device)
+);
+"""
+
+ALERT_COLUMNS = ("id", "center", "agent", "device", "code", "subject", "severity", "state",
+                 "device_name", "params", "opened_at", "acked_at", "acked_by", "ack_note",
+                 "resolved_at", "resolved_by", "resolve_note")
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    id: int
+    center: str
+    agent: str
+    device: str
+    code: str
+    subject: str
+    severity: str
+    state: str
+    device_name: str
+    params: dict[str, Any]
+    opened_at: float
+    acked_at: float | None
+    acked_by: str | None
+    ack_note: str | None
+    resolved_at: float | None
+    resolved_by: str | None
+    resolve_note: str | None
+
+
+class AlertNotFound(LookupError):
+    pass
+
+
+class Store:
+    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
+        self.path = str(path)
+        if not readonly:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        # timeout: a reader (the CLI) waits for a writer's short transaction instead of failing
+        self.db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None,
+                                  check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        if not readonly:
+            self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- writing a batch of effects -----------------------------------------------------------
+    def write(self, effects: Sequence[Effect]) -> list[tuple[str, AlertRow]]:
+        """Persist effects in one transaction; returns the alert changes (for live feeds)."""
+        changes: list[tuple[str, int]] = []
+        agents: dict[tuple[str, str], AgentInfo] = {}
+        devices: dict[tuple[str, str, str], DeviceInfo] = {}
+        cur = self.db.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            for e in effects:
+                if isinstance(e, AgentInfo):
+                    agents[(e.center, e.agent)] = e  # only the last snapshot matters
+                elif isinstance(e, DeviceInfo):
+                    devices[(e.center, e.agent, e.device)] = e
+                elif isinstance(e, OpenAlert):
+                    alert_id = self._open(cur, e)
+                    if alert_id is not None:
+                        changes.append(("opened", alert_id))
+                elif isinstance(e, ResolveAlert):
+                    alert_id = self._resolve_key(cur, e.key, e.at, e.reason)
+                    if alert_id is not None:
+                        changes.append(("resolved", alert_id))
+            cur.executemany(
+                "INSERT OR REPLACE INTO agents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [(a.center, a.agent, a.state, a.session, a.last_seen, a.last_seq, a.received,
+                  a.gaps, a.duplicates, a.heartbeat_interval, a.clock_skew_s, a.backlog,
+                  json.dumps(dict(a.host))) for a in agents.values()],
+            )
+            cur.executemany(
+                "INSERT OR REPLACE INTO devices VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [(d.center, d.agent, d.device, d.name, d.type, d.status, d.last_seen, d.agent_ts,
+                  d.consecutive_failures, json.dumps(dict(d.metrics), ensure_ascii=False),
+                  json.dumps([{"code": f.code, "severity": f.severity, "params": dict(f.params)}
+                              for f in d.faults], ensure_ascii=False),
+                  d.order[0], d.order[1]) for d in devices.values()],
+            )
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        return [(kind, self.alert(alert_id)) for kind, alert_id in changes]
+
+    def _open(self, cur: sqlite3.Cursor, e: OpenAlert) -> int | None:
+        k = e.key
+        cur.execute(
+            "INSERT INTO alerts (center, agent, device, code, subject, severity, state, device_name,"
+            " params, opened_at) VALUES (?,?,?,?,?,?,'firing',?,?,?) ON CONFLICT DO NOTHING",
+            (k.center, k.agent, k.device, k.code, k.subject, e.severity, e.device_name,
+             json.dumps(dict(e.params), ensure_ascii=False), e.at),
+        )
+        if cur.rowcount == 0:
+            return None  # already open (e.g. after a controller restart): not opened twice
+        alert_id = int(cur.lastrowid or 0)
+        cur.execute("INSERT INTO alert_events (alert_id, at, event) VALUES (?,?,'opened')",
+                    (alert_id, e.at))
+        return alert_id
+
+    def _resolve_key(self, cur: sqlite3.Cursor, k: AlertKey, at: float, note: str) -> int | None:
+        row = cur.execute(
+            "SELECT id FROM alerts WHERE center=? AND agent=? AND device=? AND code=? AND subject=?"
+            " AND state != 'resolved'", (k.center, k.agent, k.device, k.code, k.subject),
+        ).fetchone()
+        if row is None:
+            return None
+        self._mark_resolved(cur, int(row[0]), at, None, note)
+        return int(row[0])
+
+    @staticmethod
+    def _mark_resolved(cur: sqlite3.Cursor, alert_id: int, at: float, actor: str | None,
+                       note: str) -> None:
+        cur.execute("UPDATE alerts SET state='resolved', resolved_at=?, resolved_by=?,"
+                    " resolve_note=? WHERE id=?", (at, actor, note, alert_id))
+        cur.execute("INSERT INTO alert_events (alert_id, at, event, actor, note)"
+                    " VALUES (?,?,'resolved',?,?)", (alert_id, at, actor, note))
+
+    # -- reading --------------------------------------------------------------------------
+    def alert(self, alert_id: int) -> AlertRow:
+        row = self.db.execute(f"SELECT {','.join(ALERT_COLUMNS)} FROM alerts WHERE id=?",
+                              (alert_id,)).fetchone()
+        if row is None:
+            raise AlertNotFound(alert_id)
+        return _alert_row(row)
+
+    def alerts(self, *, include_resolved: bool = False, center: str | None = None,
+               limit: int = 1000) -> list[AlertRow]:
+        where, args = [], []
+        if not include_resolved:
+            where.append("state != 'resolved'")
+        if center is not None:
+            where.append("center = ?")
+            args.append(center)
+        sql = f"SELECT {','.join(ALERT_COLUMNS)} FROM alerts"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC LIMIT ?"
+        args.append(str(limit))
+        return [_alert_row(r) for r in self.db.execute(sql, args)]
+
+    def open_alert_keys(self) -> list[AlertKey]:
+        return [AlertKey(*r) for r in self.db.execute(
+            "SELECT center, agent, device, code, subject FROM alerts WHERE state != 'resolved'")]
+
+    def agents(self) -> list[AgentInfo]:
+        out = []
+        for r in self.db.execute("SELECT * FROM agents ORDER BY center, agent"):
+            out.append(AgentInfo(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
+                                 r[10], json.loads(r[12]), r[11]))
+        return out
+
+    def devices(self) -> list[DeviceInfo]:
+        out = []
+        for r in self.db.execute("SELECT * FROM devices ORDER BY center, agent, device"):
+            faults = tuple(wire.FaultReport(f["code"], f["severity"], f.get("params", {}))
+                           for f in json.loads(r[10]))
+            out.append(DeviceInfo(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8],
+                                  json.loads(r[9]), faults, (r[11], r[12])))
+        return out
+
+    def history(self, alert_id: int) -> list[dict[str, Any]]:
+        return [{"at": r[0], "event": r[1], "actor": r[2], "note": r[3]} for r in self.db.execute(
+            "SELECT at, event, actor, note FROM alert_events WHERE alert_id=? ORDER BY id",
+            (alert_id,))]
+
+    # -- operator actions -----------------------------------------------------------------
+    def ack(self, alert_id: int, actor: str, note: str, at: float | None = None) -> AlertRow:
+        at = time.time() if at is None else at
+        cur = self.db.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            row = self.alert(alert_id)
+            if row.state == "firing":
+                cur.execute("UPDATE alerts SET state='acknowledged', acked_at=?, acked_by=?,"
+                            " ack_note=? WHERE id=?", (at, actor, note, alert_id))
+                cur.execute("INSERT INTO alert_events (alert_id, at, event, actor, note)"
+                            " VALUES (?,?,'acknowledged',?,?)", (alert_id, at, actor, note))
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        return self.alert(alert_id)
+
+    def resolve(self, alert_id: int, actor: str, note: str, at: float | None = None) -> AlertRow:
+        at = time.time() if at is None else at
+        cur = self.db.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            row = self.alert(alert_id)
+            if row.state != "resolved":
+                self._mark_resolved(cur, alert_id, at, actor, note)
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        return self.alert(alert_id)
+
+
+def _alert_row(r: Iterable[Any]) -> AlertRow:
+    values = list(r)
+    values[9] = json.loads(values[9])
+    return AlertRow(*values)

@@ -1,0 +1,1 @@
+"""Code both sides share: the MQTT wire contract, the fault vocabulary, and config helpers."""

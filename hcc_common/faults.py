@@ -1,0 +1,208 @@
+"""The fault vocabulary: stable codes with severity, English and Vietnamese text and a fix-it hint."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return {"critical": 3, "warning": 2, "info": 1}[self.value]
+
+
+@dataclass(frozen=True)
+class FaultDef:
+    code: str
+    severity: Severity
+    en: str
+    vi: str
+    hint_en: str
+    hint_vi: str
+
+
+def _f(code: str, sev: str, en: str, vi: str, hint_en: str, hint_vi: str) -> FaultDef:
+    return FaultDef(code, Severity(sev), en, vi, hint_en, hint_vi)
+
+
+# Texts may use {placeholders} filled from the fault's params; a missing param renders as "?".
+_VOCABULARY: tuple[FaultDef, ...] = (
+    # -- any device --------------------------------------------------------------------------
+    _f("device.unreachable", "critical", "not responding", "không phản hồi",
+       "Check the device is powered on and its network cable is plugged in.",
+       "Kiểm tra thiết bị đã bật nguồn và cáp mạng đã cắm chắc."),
+    _f("device.rebooted", "info", "restarted by itself", "vừa tự khởi động lại",
+       "If it keeps restarting, check its power supply.",
+       "Nếu thiết bị liên tục khởi động lại, kiểm tra nguồn điện."),
+    _f("device.interface_down", "warning", "network port {interface} is down",
+       "cổng mạng {interface} bị ngắt",
+       "Check the cable and the switch port of {interface}.",
+       "Kiểm tra cáp và cổng switch của {interface}."),
+    _f("device.check_failed", "warning", "check could not run: {reason}",
+       "không chạy được kiểm tra: {reason}",
+       "Run 'hcc-agent check --device ...' on the box and read the error.",
+       "Chạy 'hcc-agent check --device ...' trên máy trạm và đọc lỗi."),
+    _f("device.usb_missing", "critical", "USB device {usb_id} is not connected",
+       "thiết bị USB {usb_id} không được kết nối",
+       "Re-plug the USB cable into the box; try another port.",
+       "Cắm lại cáp USB vào máy trạm; thử cổng USB khác."),
+    _f("device.http_error", "critical", "web service answers {reason}",
+       "dịch vụ web trả lời lỗi: {reason}",
+       "Restart the application on the device.",
+       "Khởi động lại ứng dụng trên thiết bị."),
+    _f("device.cert_expiring", "warning", "TLS certificate expires in {days} days",
+       "chứng chỉ TLS hết hạn sau {days} ngày",
+       "Ask IT to renew the certificate.",
+       "Báo bộ phận CNTT gia hạn chứng chỉ."),
+    _f("device.plugin_warning", "warning", "{output}", "{output}",
+       "See the check's output for details.", "Xem kết quả kiểm tra để biết chi tiết."),
+    _f("device.plugin_critical", "critical", "{output}", "{output}",
+       "See the check's output for details.", "Xem kết quả kiểm tra để biết chi tiết."),
+    # -- printers ----------------------------------------------------------------------------
+    _f("printer.jammed", "critical", "paper jam", "kẹt giấy",
+       "Open the covers and remove the jammed paper.",
+       "Mở nắp máy và lấy giấy bị kẹt ra."),
+    _f("printer.no_paper", "critical", "out of paper", "hết giấy",
+       "Load paper into the tray.", "Nạp thêm giấy vào khay."),
+    _f("printer.low_paper", "warning", "paper running low", "sắp hết giấy",
+       "Load paper soon.", "Nạp thêm giấy sớm."),
+    _f("printer.toner_empty", "critical", "{supply} is empty", "{supply} đã hết",
+       "Replace the {supply}.", "Thay {supply}."),
+    _f("printer.toner_low", "warning", "{supply} low ({level}%)", "{supply} sắp hết ({level}%)",
+       "Order a replacement {supply}.", "Chuẩn bị {supply} để thay."),
+    _f("printer.waste_full", "critical", "waste toner box full", "hộp mực thải đã đầy",
+       "Replace the waste toner box.", "Thay hộp mực thải."),
+    _f("printer.waste_near_full", "warning", "waste toner box nearly full ({level}%)",
+       "hộp mực thải gần đầy ({level}%)",
+       "Order a waste toner box.", "Chuẩn bị hộp mực thải để thay."),
+    _f("printer.supply_missing", "critical", "supply missing", "thiếu vật tư (hộp mực/trống)",
+       "Check that every cartridge and drum is seated.",
+       "Kiểm tra hộp mực và trống đã lắp đúng chỗ."),
+    _f("printer.door_open", "critical", "cover open", "nắp máy đang mở",
+       "Close all covers and doors.", "Đóng tất cả nắp và cửa máy."),
+    _f("printer.offline", "critical", "offline", "đang ngoại tuyến",
+       "Press the printer's Online/Ready button or restart it.",
+       "Nhấn nút Online/Ready trên máy in hoặc khởi động lại."),
+    _f("printer.service_requested", "warning", "service requested", "cần bảo trì",
+       "Read the message on the printer's panel; call the vendor if needed.",
+       "Đọc thông báo trên màn hình máy in; gọi hãng nếu cần."),
+    _f("printer.tray_missing", "warning", "paper tray missing", "thiếu khay giấy",
+       "Push the paper tray fully in.", "Đẩy khay giấy vào hết cỡ."),
+    _f("printer.output_full", "warning", "output tray full", "khay giấy ra đã đầy",
+       "Remove printed pages from the output tray.", "Lấy giấy đã in khỏi khay ra."),
+    _f("printer.tray_empty", "warning", "{tray} empty", "{tray} hết giấy",
+       "Load paper into {tray}.", "Nạp giấy vào {tray}."),
+    _f("printer.maintenance_overdue", "info", "preventive maintenance overdue",
+       "quá hạn bảo dưỡng định kỳ",
+       "Schedule the vendor's maintenance visit.", "Đặt lịch bảo dưỡng với hãng."),
+    _f("printer.error", "warning", "printer reports: {detail}", "máy in báo lỗi: {detail}",
+       "Read the message on the printer's panel.", "Đọc thông báo trên màn hình máy in."),
+    # -- Wi-Fi access points -----------------------------------------------------------------
+    _f("ap.radio_down", "critical", "Wi-Fi radio {interface} is down", "sóng Wi-Fi {interface} bị tắt",
+       "Restart the access point; check it in the controller.",
+       "Khởi động lại điểm phát Wi-Fi; kiểm tra trên bộ điều khiển."),
+    _f("ap.uplink_down", "critical", "uplink {interface} is down", "mất kết nối mạng {interface}",
+       "Check the access point's network cable and PoE switch.",
+       "Kiểm tra cáp mạng và switch PoE của điểm phát Wi-Fi."),
+    _f("ap.no_clients", "warning", "no Wi-Fi users during opening hours",
+       "không có người dùng Wi-Fi trong giờ làm việc",
+       "Check with a phone that the Wi-Fi network is visible and connects.",
+       "Dùng điện thoại kiểm tra mạng Wi-Fi có hiện và kết nối được không."),
+    _f("ap.rebooted", "warning", "access point restarted", "điểm phát Wi-Fi vừa khởi động lại",
+       "If it keeps restarting, check its PoE power.",
+       "Nếu khởi động lại liên tục, kiểm tra nguồn PoE."),
+    # -- charging stations -------------------------------------------------------------------
+    _f("charger.outlet_off", "critical", "outlet {outlet} switched off", "ổ cắm {outlet} đang tắt",
+       "Switch the outlet back on in the PDU or plug.",
+       "Bật lại ổ cắm trên thanh nguồn hoặc ổ cắm thông minh."),
+    _f("charger.no_power_draw", "warning", "on but drawing no power", "đang bật nhưng không tiêu thụ điện",
+       "Check that the charging station is plugged in and switched on.",
+       "Kiểm tra trạm sạc đã cắm điện và bật công tắc."),
+    _f("charger.overload", "critical", "overload ({power} W)", "quá tải ({power} W)",
+       "Unplug some devices from the charging station.",
+       "Rút bớt thiết bị khỏi trạm sạc."),
+    _f("charger.overtemp", "critical", "overheating ({temperature} °C)", "quá nóng ({temperature} °C)",
+       "Unplug the charger and let it cool; check ventilation.",
+       "Rút điện trạm sạc, để nguội; kiểm tra thông gió."),
+    # -- the agent's own box -----------------------------------------------------------------
+    _f("host.undervoltage", "critical", "power supply too weak (under-voltage)",
+       "nguồn điện yếu (thiếu điện áp)",
+       "Replace the box's power adapter with the official one.",
+       "Thay bộ nguồn của máy trạm bằng bộ nguồn chính hãng."),
+    _f("host.throttled", "warning", "CPU throttled", "CPU bị giảm tốc",
+       "Check cooling and power supply of the box.", "Kiểm tra tản nhiệt và nguồn của máy trạm."),
+    _f("host.overtemp", "warning", "CPU hot ({temperature} °C)", "CPU quá nóng ({temperature} °C)",
+       "Make sure the box is ventilated.", "Đảm bảo máy trạm được thông gió."),
+    _f("host.disk_full", "warning", "disk {percent}% full", "ổ đĩa đầy {percent}%",
+       "Free space on the box or replace the SD card.", "Giải phóng dung lượng hoặc thay thẻ nhớ."),
+    _f("host.memory_low", "warning", "memory {percent}% used", "bộ nhớ đã dùng {percent}%",
+       "Restart the agent service.", "Khởi động lại dịch vụ hcc-agent."),
+    _f("host.clock_unsynced", "warning", "clock not synchronised", "đồng hồ chưa được đồng bộ",
+       "Check NTP access (timedatectl status).", "Kiểm tra kết nối NTP (timedatectl status)."),
+    # -- agents and centers (raised by the controller) ---------------------------------------
+    _f("agent.offline", "critical", "monitoring box offline", "máy giám sát mất kết nối",
+       "Check the center's Internet link and the box's power.",
+       "Kiểm tra đường truyền Internet của trung tâm và nguồn của máy giám sát."),
+    _f("agent.clock_skew", "warning", "box clock off by {skew} s", "đồng hồ máy giám sát lệch {skew} giây",
+       "Check NTP on the box.", "Kiểm tra NTP trên máy giám sát."),
+)
+
+VOCABULARY: Mapping[str, FaultDef] = {f.code: f for f in _VOCABULARY}
+
+LANGS = ("vi", "en")
+
+
+class _Params(dict[str, object]):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def lookup(code: str) -> FaultDef:
+    """The definition of a code; unknown codes (from a newer agent) render generically."""
+    found = VOCABULARY.get(code)
+    if found is not None:
+        return found
+    return FaultDef(code, Severity.WARNING, code, code, "", "")
+
+
+def message(code: str, params: Mapping[str, object] | None = None, lang: str = "vi") -> str:
+    d = lookup(code)
+    template = d.vi if lang == "vi" else d.en
+    return template.format_map(_Params(params or {}))
+
+
+def hint(code: str, params: Mapping[str, object] | None = None, lang: str = "vi") -> str:
+    d = lookup(code)
+    template = d.hint_vi if lang == "vi" else d.hint_en
+    return template.format_map(_Params(params or {}))
+
+
+def full_message(device_name: str, code: str, params: Mapping[str, object] | None = None,
+                 lang: str = "vi") -> str:
+    """'Máy in quầy 2: kẹt giấy' — what a technician reads."""
+    return f"{device_name}: {message(code, params, lang)}"
+
+
+def default_lang(environ: Mapping[str, str] | None = None) -> str:
+    """Vietnamese unless the locale says English (technicians read Vietnamese first)."""
+    env = os.environ if environ is None else environ
+    for var in ("HCC_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
+        value = env.get(var, "")
+        if value:
+            return "en" if value.lower().startswith("en") else "vi"
+    return "vi"
+
+
+# Params that tell two faults of one code apart on one device (two toners, two radios).
+IDENTITY_PARAMS = ("supply", "interface", "outlet", "tray", "usb_id")
+
+
+def fault_subject(params: Mapping[str, object]) -> str:
+    return "|".join(str(params[k]) for k in IDENTITY_PARAMS if k in params)

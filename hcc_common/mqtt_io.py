@@ -1,0 +1,197 @@
+"""The only module that talks to paho-mqtt: connect, will/birth, QoS 1 publish, subscribe, reconnect."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from hcc_common.backoff import Backoff
+from hcc_common.wire import Encoded
+
+log = logging.getLogger("hcc.mqtt")
+
+# Bounds paho's in-memory queue (it has no backpressure of its own).
+MAX_QUEUED = 10_000
+
+
+@dataclass(frozen=True)
+class BrokerSettings:
+    host: str
+    port: int
+    tls: bool = False
+    keepalive: int = 10
+    username: str | None = None
+    password: str | None = None
+    ca_file: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Incoming:
+    topic: str
+    payload: bytes
+    received_at: float
+    mid: int
+    qos: int
+
+
+MessageHandler = Callable[[Incoming], None]
+
+
+class MqttLink:
+    """A paho client run on its own thread, reconnecting with capped, jittered backoff for ever."""
+
+    def __init__(
+        self,
+        settings: BrokerSettings,
+        client_id: str,
+        *,
+        will: Encoded | None = None,
+        birth: Callable[[], Encoded] | None = None,
+        subscriptions: Sequence[str] = (),
+        on_message: MessageHandler | None = None,
+        persistent_session: bool = False,
+        session_expiry_s: int = 7 * 86400,
+        manual_ack: bool = False,
+    ) -> None:
+        self._settings = settings
+        self._birth = birth
+        self._subscriptions = tuple(subscriptions)
+        self._handler = on_message
+        self._persistent = persistent_session
+        self._session_expiry = session_expiry_s
+        self._stop = threading.Event()
+        self._connected = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._backoff = Backoff(initial=1.0, cap=60.0)
+        self.dropped = 0
+        self.connects = 0
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                        protocol=mqtt.MQTTv5)
+        c.max_queued_messages_set(MAX_QUEUED)
+        c.max_inflight_messages_set(100)
+        if will is not None:
+            c.will_set(will.topic, will.payload, qos=1, retain=will.retain)
+        if settings.username is not None:
+            c.username_pw_set(settings.username, settings.password)
+        if settings.tls:
+            c.tls_set_context(ssl.create_default_context(cafile=settings.ca_file))
+        c.on_connect = self._on_connect
+        c.on_disconnect = self._on_disconnect
+        if on_message is not None:
+            c.on_message = self._on_message
+        # With manual acks the broker keeps a QoS 1 message until we have stored it.
+        c.manual_ack_set(manual_ack)
+        self._client = c
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    def unacked(self) -> int:
+        """Messages handed to paho and not yet acknowledged by the broker."""
+        return len(self._client._out_messages)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="mqtt", daemon=True)
+        self._thread.start()
+
+    def publish(self, msg: Encoded) -> bool:
+        """Queue a message; paho sends it now or after the next reconnect. False if dropped."""
+        info = self._client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain)
+        if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
+            self.dropped += 1
+            return False
+        return True
+
+    def stop(self, last_words: Encoded | None = None, timeout: float = 3.0) -> None:
+        """Graceful stop: say goodbye (the broker does not send the will on a clean disconnect)."""
+        if last_words is not None and self.connected:
+            info = self._client.publish(last_words.topic, last_words.payload, qos=1,
+                                        retain=last_words.retain)
+            deadline = time.monotonic() + timeout
+            while not info.is_published() and time.monotonic() < deadline and self.connected:
+                time.sleep(0.02)
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._client.disconnect()
+
+    # -- network thread ---------------------------------------------------------------------
+    def _connect(self) -> None:
+        s = self._settings
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        if self._persistent:
+            props.SessionExpiryInterval = self._session_expiry
+        self._client.connect(s.host, s.port, keepalive=s.keepalive,
+                             clean_start=not self._persistent, properties=props)
+
+    def _run(self) -> None:
+        s = self._settings
+        up = False
+        while not self._stop.is_set():
+            if not up:
+                try:
+                    self._connect()
+                    up = True
+                except (OSError, ssl.SSLError) as exc:
+                    self._wait_backoff("broker unreachable", str(exc))
+                    continue
+            rc = self._client.loop(timeout=0.2)
+            if rc != mqtt.MQTT_ERR_SUCCESS:
+                up = False
+                self._connected.clear()
+                self._wait_backoff("broker connection lost", str(rc))
+        del s
+
+    def _wait_backoff(self, event: str, error: str) -> None:
+        delay = self._backoff.next_delay()
+        log.warning(event, extra={"broker": self._settings.url, "error": error,
+                                  "retry_in_s": round(delay, 1)})
+        self._stop.wait(delay)
+
+    def _on_connect(self, client: mqtt.Client, _userdata: Any, flags: Any,
+                    reason_code: Any, _props: Any) -> None:
+        if reason_code.is_failure:
+            log.error("broker refused connection", extra={"broker": self._settings.url,
+                                                          "reason": str(reason_code)})
+            return
+        self._backoff.reset()
+        self.connects += 1
+        for topic in self._subscriptions:
+            client.subscribe(topic, qos=1)
+        if self._birth is not None:
+            birth = self._birth()
+            client.publish(birth.topic, birth.payload, qos=1, retain=birth.retain)
+        self._connected.set()
+        log.info("connected", extra={"broker": self._settings.url,
+                                     "session_present": bool(flags.session_present)})
+
+    def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any,
+                       reason_code: Any, _props: Any) -> None:
+        self._connected.clear()
+
+    def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        assert self._handler is not None
+        self._handler(Incoming(msg.topic, bytes(msg.payload), time.time(), msg.mid, msg.qos))
+
+    def ack(self, mid: int, qos: int) -> None:
+        """Acknowledge a message received with manual_ack, once it is safely stored."""
+        if qos > 0:
+            self._client.ack(mid, qos)

@@ -1,0 +1,281 @@
+"""The MQTT wire contract (topics, payload schema, versions): the one module both sides import."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+SCHEMA_VERSION = 1
+TOPIC_ROOT = "hcc/v1"
+# Every topic an agent publishes lies under hcc/v1/<center>/<agent>/.
+SUBSCRIBE_ALL_AGENTS = f"{TOPIC_ROOT}/+/+/#"
+ALERTS_SEGMENT = "alerts"
+# Bounded so one broken or hostile agent cannot make the controller parse megabytes.
+MAX_PAYLOAD_BYTES = 64 * 1024
+
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+RESERVED_IDS = frozenset({ALERTS_SEGMENT})
+
+Status = Literal["ok", "warning", "critical", "unreachable"]
+STATUSES: tuple[Status, ...] = ("ok", "warning", "critical", "unreachable")
+AgentState = Literal["online", "offline"]
+MetricValue = float | int | str
+SEVERITIES = ("critical", "warning", "info")
+
+
+class WireError(ValueError):
+    """A message that does not follow the contract. The text says which part."""
+
+
+def valid_id(value: str) -> bool:
+    return bool(ID_PATTERN.match(value)) and value not in RESERVED_IDS
+
+
+# -- topics -----------------------------------------------------------------------------------
+def state_topic(center: str, agent: str) -> str:
+    return f"{TOPIC_ROOT}/{center}/{agent}/state"
+
+
+def heartbeat_topic(center: str, agent: str) -> str:
+    return f"{TOPIC_ROOT}/{center}/{agent}/heartbeat"
+
+
+def result_topic(center: str, agent: str, device: str) -> str:
+    return f"{TOPIC_ROOT}/{center}/{agent}/result/{device}"
+
+
+def alerts_topic(center: str) -> str:
+    return f"{TOPIC_ROOT}/{ALERTS_SEGMENT}/{center}"
+
+
+# -- messages ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FaultReport:
+    code: str
+    severity: str
+    params: Mapping[str, MetricValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StateMessage:
+    """Birth ("online", retained, sent on connect) and death (the Last Will, "offline")."""
+
+    center: str
+    agent: str
+    state: AgentState
+    session: int
+    ts: float
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    center: str
+    agent: str
+    session: int
+    seq: int
+    ts: float
+    interval_s: float
+    host: Mapping[str, MetricValue] = field(default_factory=dict)
+    backlog: int = 0
+
+
+@dataclass(frozen=True)
+class Result:
+    """One check of one device."""
+
+    center: str
+    agent: str
+    device: str
+    session: int
+    seq: int
+    ts: float
+    device_type: str
+    device_name: str
+    status: Status
+    metrics: Mapping[str, MetricValue] = field(default_factory=dict)
+    faults: tuple[FaultReport, ...] = ()
+    error: str | None = None
+
+
+Message = StateMessage | Heartbeat | Result
+
+
+@dataclass(frozen=True)
+class Encoded:
+    topic: str
+    payload: bytes
+    retain: bool
+    qos: int = 1
+
+
+def encode(msg: Message) -> Encoded:
+    if isinstance(msg, StateMessage):
+        body: dict[str, object] = {
+            "v": SCHEMA_VERSION, "kind": "state", "center": msg.center, "agent": msg.agent,
+            "state": msg.state, "session": msg.session, "ts": msg.ts,
+        }
+        return Encoded(state_topic(msg.center, msg.agent), _dump(body), retain=True)
+    if isinstance(msg, Heartbeat):
+        body = {
+            "v": SCHEMA_VERSION, "kind": "heartbeat", "center": msg.center, "agent": msg.agent,
+            "session": msg.session, "seq": msg.seq, "ts": msg.ts, "interval_s": msg.interval_s,
+            "host": dict(msg.host), "backlog": msg.backlog,
+        }
+        return Encoded(heartbeat_topic(msg.center, msg.agent), _dump(body), retain=False)
+    body = {
+        "v": SCHEMA_VERSION, "kind": "result", "center": msg.center, "agent": msg.agent,
+        "device": msg.device, "session": msg.session, "seq": msg.seq, "ts": msg.ts,
+        "type": msg.device_type, "name": msg.device_name, "status": msg.status,
+        "metrics": dict(msg.metrics),
+        "faults": [{"code": f.code, "severity": f.severity, "params": dict(f.params)}
+                   for f in msg.faults],
+    }
+    if msg.error is not None:
+        body["error"] = msg.error
+    return Encoded(result_topic(msg.center, msg.agent, msg.device), _dump(body), retain=False)
+
+
+def _dump(body: Mapping[str, object]) -> bytes:
+    # allow_nan=False: NaN is not JSON, and a reading we cannot represent must fail loudly here.
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+@dataclass(frozen=True)
+class TopicParts:
+    center: str
+    agent: str
+    kind: str
+    device: str | None
+
+
+def parse_topic(topic: str) -> TopicParts | None:
+    """Split an agent topic. Returns None for topics that are not agent reports (e.g. alerts)."""
+    parts = topic.split("/")
+    if len(parts) < 5 or "/".join(parts[:2]) != TOPIC_ROOT or parts[2] == ALERTS_SEGMENT:
+        return None
+    center, agent, kind = parts[2], parts[3], parts[4]
+    if kind in ("state", "heartbeat") and len(parts) == 5:
+        return TopicParts(center, agent, kind, None)
+    if kind == "result" and len(parts) == 6:
+        return TopicParts(center, agent, kind, parts[5])
+    raise WireError(f"unknown topic layout {topic!r}")
+
+
+def decode(topic: str, payload: bytes) -> Message:
+    """Decode and validate one message. Raises WireError for anything off-contract."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise WireError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+    parts = parse_topic(topic)
+    if parts is None:
+        raise WireError(f"not an agent topic: {topic!r}")
+    try:
+        body = json.loads(payload)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise WireError(f"not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise WireError("payload is not a JSON object")
+    v = body.get("v")
+    if v != SCHEMA_VERSION:
+        raise WireError(f"unsupported schema version {v!r} (this side speaks {SCHEMA_VERSION})")
+    kind = body.get("kind")
+    if kind != parts.kind:
+        raise WireError(f"payload kind {kind!r} does not match topic kind {parts.kind!r}")
+    center = _id(body, "center")
+    agent = _id(body, "agent")
+    if (center, agent) != (parts.center, parts.agent):
+        raise WireError(
+            f"payload names {center}/{agent} but was published under {parts.center}/{parts.agent}"
+        )
+    ts = _number(body, "ts")
+    session = _int(body, "session")
+    if kind == "state":
+        state = body.get("state")
+        if state not in ("online", "offline"):
+            raise WireError(f"state must be online or offline, got {state!r}")
+        return StateMessage(center, agent, state, session, ts)
+    seq = _int(body, "seq")
+    if kind == "heartbeat":
+        return Heartbeat(
+            center, agent, session, seq, ts,
+            interval_s=_number(body, "interval_s"),
+            host=_metrics(body.get("host", {}), "host"),
+            backlog=_int(body, "backlog") if "backlog" in body else 0,
+        )
+    device = _id(body, "device")
+    if device != parts.device:
+        raise WireError(f"payload device {device!r} does not match topic device {parts.device!r}")
+    status = body.get("status")
+    if status not in STATUSES:
+        raise WireError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+    error = body.get("error")
+    if error is not None and not isinstance(error, str):
+        raise WireError("error must be text")
+    return Result(
+        center, agent, device, session, seq, ts,
+        device_type=_str(body, "type"),
+        device_name=_str(body, "name"),
+        status=status,
+        metrics=_metrics(body.get("metrics", {}), "metrics"),
+        faults=_faults(body.get("faults", [])),
+        error=error,
+    )
+
+
+def _id(body: Mapping[str, object], key: str) -> str:
+    value = body.get(key)
+    if not isinstance(value, str) or not valid_id(value):
+        raise WireError(f"{key} must be an id like 'ba-dinh', got {value!r}")
+    return value
+
+
+def _str(body: Mapping[str, object], key: str) -> str:
+    value = body.get(key)
+    if not isinstance(value, str):
+        raise WireError(f"{key} must be text, got {type(value).__name__}")
+    return value
+
+
+def _int(body: Mapping[str, object], key: str) -> int:
+    value = body.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise WireError(f"{key} must be a whole number >= 0, got {value!r}")
+    return value
+
+
+def _number(body: Mapping[str, object], key: str) -> float:
+    value = body.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise WireError(f"{key} must be a number, got {value!r}")
+    return float(value)
+
+
+def _metrics(raw: object, what: str) -> dict[str, MetricValue]:
+    if not isinstance(raw, dict):
+        raise WireError(f"{what} must be an object")
+    out: dict[str, MetricValue] = {}
+    for k, v in raw.items():
+        if isinstance(v, bool) or not isinstance(v, int | float | str):
+            raise WireError(f"{what}.{k} must be a number or text, got {type(v).__name__}")
+        out[str(k)] = v
+    return out
+
+
+def _faults(raw: object) -> tuple[FaultReport, ...]:
+    if not isinstance(raw, list):
+        raise WireError("faults must be a list")
+    out = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict):
+            raise WireError(f"faults[{i}] must be an object")
+        code = item.get("code")
+        severity = item.get("severity")
+        if not isinstance(code, str) or not code:
+            raise WireError(f"faults[{i}].code must be text")
+        if severity not in SEVERITIES:
+            raise WireError(f"faults[{i}].severity must be one of {', '.join(SEVERITIES)}")
+        out.append(FaultReport(code, severity, _metrics(item.get("params", {}), f"faults[{i}]")))
+    return tuple(out)

@@ -1,0 +1,143 @@
+"""The demo: broker, controller, agent and simulated devices on this machine; a fault comes and goes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from lab.procs import Mosquitto, Proc, SnmpSim, spawn
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures" / "snmprec"
+BIN = Path(sys.executable).parent
+
+
+def demo_devices_yaml(broker_url: str, printer_port: int, other_port: int, state: Path) -> str:
+    return f"""\
+center: {{id: ba-dinh, name: "Trung tâm PVHCC phường Ba Đình", timezone: Asia/Ho_Chi_Minh}}
+agent: {{id: pi-demo, heartbeat: 5s, state_dir: "{state}"}}
+mqtt: {{url: "{broker_url}", keepalive: 5}}
+defaults: {{interval: 3s, timeout: 1s}}
+devices:
+  - id: printer-1
+    name: "Máy in quầy 1"
+    type: printer
+    host: 127.0.0.1
+    snmp: {{port: {printer_port}, community: printer-laser}}
+  - id: ap-hall
+    name: "Wi-Fi sảnh chờ"
+    type: wifi_ap
+    host: 127.0.0.1
+    snmp: {{port: {other_port}, community: ap-wifi}}
+  - id: pdu-charging
+    name: "Trạm sạc điện thoại"
+    type: charger
+    host: 127.0.0.1
+    snmp: {{port: {other_port}, community: pdu-switched}}
+"""
+
+
+def say(text: str) -> None:
+    print(f"\n\033[1m== {text}\033[0m", flush=True)
+
+
+def alerts(db: Path) -> list[dict[str, object]]:
+    out = subprocess.run([str(BIN / "hcc-controller"), "alerts", "--json", "--all", "--db", str(db)],
+                         capture_output=True, text=True, check=False)
+    return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+
+
+def wait_for(what: str, predicate: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.5)
+    print(f"   (gave up waiting for {what} after {timeout:.0f}s)")
+    return False
+
+
+def show(db: Path) -> None:
+    subprocess.run([str(BIN / "hcc-controller"), "alerts", "--all", "--db", str(db)], check=False)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--keep", action="store_true", help="keep running after the scenario")
+    args = ap.parse_args()
+    procs: list[Proc] = []
+    sims: list[SnmpSim] = []
+    broker: Mosquitto | None = None
+    with tempfile.TemporaryDirectory(prefix="hcc-demo-") as tmp:
+        work = Path(tmp)
+        try:
+            say("Starting a private mosquitto, simulated devices (snmpsim), controller and agent")
+            broker = Mosquitto(work / "broker").start()
+            printer_sim = SnmpSim(work / "sim-printer", [FIXTURES / "printer-laser.snmprec"]).start()
+            other_sim = SnmpSim(work / "sim-other", [FIXTURES / "ap-wifi.snmprec",
+                                                     FIXTURES / "pdu-switched.snmprec"]).start()
+            other_sim.wait_ready("pdu-switched")
+            sims += [printer_sim, other_sim]
+            cfg = work / "devices.yaml"
+            cfg.write_text(demo_devices_yaml(broker.url, printer_sim.port, other_sim.port,
+                                             work / "agent-state"))
+            ctl_cfg = work / "controller.yaml"
+            db = work / "hcc.db"
+            ctl_cfg.write_text(f'mqtt: {{url: "{broker.url}"}}\ndb: "{db}"\n'
+                               "rules: {unreachable_after: 2}\n")
+            procs.append(spawn("controller", [str(BIN / "hcc-controller"), "run", "--config",
+                                              str(ctl_cfg)], work / "controller.log"))
+            procs.append(spawn("agent", [str(BIN / "hcc-agent"), "run", "--config", str(cfg)],
+                               work / "agent.log"))
+            print(f"   broker {broker.url}, printer on udp/{printer_sim.port}, "
+                  f"AP and PDU on udp/{other_sim.port}")
+            subprocess.run([str(BIN / "hcc-agent"), "check", "--config", str(cfg)], check=False)
+
+            def open_codes() -> set[str]:
+                return {f"{a['device']}:{a['code']}" for a in alerts(db) if a["state"] != "resolved"}
+
+            say("Fault 1: the printer loses power (its simulator is stopped)")
+            printer_sim.stop()
+            wait_for("the unreachable alert", lambda: "printer-1:device.unreachable" in open_codes(),
+                     40)
+            show(db)
+            say("The printer is back")
+            printer_sim.start()
+            wait_for("the alert to clear",
+                     lambda: "printer-1:device.unreachable" not in open_codes(), 40)
+            show(db)
+            say("Fault 2: paper jam (hrPrinterDetectedErrorState bit 5 set)")
+            printer_sim.set_value("printer-laser", "1.3.6.1.2.1.25.3.5.1.2.1", "4x", "0400")
+            wait_for("the jam alert", lambda: "printer-1:printer.jammed" in open_codes(), 40)
+            show(db)
+            say("The jam is cleared")
+            printer_sim.set_value("printer-laser", "1.3.6.1.2.1.25.3.5.1.2.1", "4x", "0000")
+            wait_for("the jam alert to clear",
+                     lambda: "printer-1:printer.jammed" not in open_codes(), 40)
+            show(db)
+            if args.keep:
+                say("Running; press Ctrl-C to stop everything")
+                while True:
+                    time.sleep(1)
+            say("Done. Everything started here is stopped now.")
+            return 0
+        except KeyboardInterrupt:
+            print("\ninterrupted: stopping everything")
+            return 130
+        finally:
+            for p in reversed(procs):
+                p.stop()
+            for s in sims:
+                s.stop()
+            if broker is not None:
+                broker.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
