@@ -143,6 +143,13 @@ def agents(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False)
                        f"  dup {a.duplicates}  skew {a.clock_skew_s:+.1f}s")
 
 
+@app.command()
+def stats(config: ConfigOpt = None, db: DbOpt = None) -> None:
+    """Ingest counters as JSON: received, applied, malformed (dropped) messages, write batches."""
+    cfg = _config(config, db)
+    typer.echo(json.dumps(_open_store(cfg).stats()))
+
+
 def main() -> None:
     try:
         app()

@@ -72,12 +72,14 @@ class Controller:
         """Drain one batch from the inbox, apply it, write it in one transaction."""
         effects: list[Effect] = []
         taken: list[Incoming] = []
+        counted = False
         try:
             item = self.inbox.get(timeout=block_s)
         except queue.Empty:
             item = None
         while item is not None:
             effects.extend(self.handle(item.topic, item.payload, item.received_at))
+            counted = True
             taken.append(item)
             if len(taken) >= BATCH_MAX:
                 break
@@ -86,7 +88,7 @@ class Controller:
             except queue.Empty:
                 item = None
         effects.extend(self.fleet.tick(self.clock()))
-        if effects:
+        if effects or counted:
             self._persist(effects)
         # Only now, with the batch committed, may the broker forget these messages.
         for inc in taken:
@@ -94,7 +96,7 @@ class Controller:
         return len(taken)
 
     def _persist(self, effects: list[Effect]) -> None:
-        changes = self.store.write(effects)
+        changes = self.store.write(effects, stats=dict(vars(self.counters)))
         self.counters.batches += 1
         for kind, row in changes:
             log.info(f"alert {kind}", extra={"id": row.id, "center": row.center,

@@ -118,7 +118,10 @@ class Fleet:
         key = (msg.center, msg.agent)
         agent = self.agents.get(key)
         if agent is None:
-            agent = AgentInfo(msg.center, msg.agent, session=msg.session)
+            # First contact mid-session: earlier seqs were sent before we ever listened,
+            # so they are not gaps. After a birth, counting starts at seq 1.
+            baseline = 0 if isinstance(msg, wire.StateMessage) else msg.seq - 1
+            agent = AgentInfo(msg.center, msg.agent, session=msg.session, last_seq=baseline)
             self.agents[key] = agent
         if isinstance(msg, wire.StateMessage):
             self._apply_state(out, agent, msg, received_at)

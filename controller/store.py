@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS agents (
   clock_skew_s REAL NOT NULL, backlog INTEGER NOT NULL, host TEXT NOT NULL,
   PRIMARY KEY (center, agent)
 );
+CREATE TABLE IF NOT EXISTS stats (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS devices (
   center TEXT NOT NULL, agent TEXT NOT NULL, device TEXT NOT NULL,
   name TEXT NOT NULL, type TEXT NOT NULL, status TEXT NOT NULL,
@@ -96,7 +97,8 @@ class Store:
         self.db.close()
 
     # -- writing a batch of effects -----------------------------------------------------------
-    def write(self, effects: Sequence[Effect]) -> list[tuple[str, AlertRow]]:
+    def write(self, effects: Sequence[Effect],
+              stats: dict[str, int] | None = None) -> list[tuple[str, AlertRow]]:
         """Persist effects in one transaction; returns the alert changes (for live feeds)."""
         changes: list[tuple[str, int]] = []
         agents: dict[tuple[str, str], AgentInfo] = {}
@@ -131,6 +133,8 @@ class Store:
                               for f in d.faults], ensure_ascii=False),
                   d.order[0], d.order[1]) for d in devices.values()],
             )
+            if stats:
+                cur.executemany("INSERT OR REPLACE INTO stats VALUES (?,?)", list(stats.items()))
             cur.execute("COMMIT")
         except BaseException:
             cur.execute("ROLLBACK")
@@ -212,6 +216,9 @@ class Store:
             out.append(DeviceInfo(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8],
                                   json.loads(r[9]), faults, (r[11], r[12])))
         return out
+
+    def stats(self) -> dict[str, int]:
+        return {str(r[0]): int(r[1]) for r in self.db.execute("SELECT name, value FROM stats")}
 
     def history(self, alert_id: int) -> list[dict[str, Any]]:
         return [{"at": r[0], "event": r[1], "actor": r[2], "note": r[3]} for r in self.db.execute(

@@ -1,0 +1,71 @@
+"""Shared fixtures: a private mosquitto, snmpsim on the project's own fixtures, and CLI runners."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from lab.procs import Mosquitto, SnmpSim
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SNMPREC = FIXTURES / "snmprec"
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    b = Mosquitto(tmp_path / "broker").start()
+    yield b
+    b.stop()
+
+
+@pytest.fixture(scope="session")
+def snmp_devices(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SnmpSim]:
+    """One snmpsim serving every fixture, read-only for tests (copy one to change values)."""
+    sim = SnmpSim(tmp_path_factory.mktemp("snmpsim"), sorted(SNMPREC.glob("*.snmprec"))).start()
+    for f in SNMPREC.glob("*.snmprec"):
+        sim.wait_ready(f.stem)
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def private_snmp(tmp_path: Path) -> Callable[..., SnmpSim]:
+    """An snmpsim of the test's own, whose values the test may change to inject faults."""
+    sims: list[SnmpSim] = []
+
+    def make(*names: str) -> SnmpSim:
+        sim = SnmpSim(tmp_path / f"sim{len(sims)}", [SNMPREC / f"{n}.snmprec" for n in names])
+        sims.append(sim)
+        return sim.start()
+
+    yield make
+    for s in sims:
+        s.stop()
+
+
+def run_cli(tool: str, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(BIN / tool), *args], capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+def json_lines(text: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def wait_until(predicate: Callable[[], object], timeout: float, what: str,
+               interval: float = 0.2) -> object:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)

@@ -1,0 +1,116 @@
+"""hcc-agent check against real simulated SNMP devices (snmpsim) and real TCP ports."""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+from conftest import json_lines, run_cli
+
+from lab.procs import free_port
+
+
+def devices_yaml(tmp: Path, snmp_port: int, extra: str = "") -> Path:
+    path = tmp / "devices.yaml"
+    path.write_text(f"""\
+center: {{id: test-center, name: "Trung tâm thử"}}
+agent: {{id: pi-test, state_dir: "{tmp / 'state'}"}}
+mqtt: {{url: "mqtt://127.0.0.1:1"}}
+defaults: {{interval: 30s, timeout: 1s}}
+devices:
+  - id: printer-1
+    name: "Máy in quầy 1"
+    type: printer
+    host: 127.0.0.1
+    snmp: {{port: {snmp_port}, community: printer-laser}}
+  - id: ap-1
+    name: "Wi-Fi sảnh"
+    type: wifi_ap
+    host: 127.0.0.1
+    snmp: {{port: {snmp_port}, community: ap-wifi}}
+{extra}""")
+    return path
+
+
+def test_check_json_reports_printer_with_sysdescr(tmp_path: Path, snmp_devices) -> None:
+    cfg = devices_yaml(tmp_path, snmp_devices.port)
+    out = run_cli("hcc-agent", "check", "--config", str(cfg), "--device", "printer-1", "--json")
+    rows = json_lines(out.stdout)
+    assert out.returncode == 0, out.stderr
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["device"] == "printer-1" and row["type"] == "printer"
+    assert row["status"] == "ok"
+    assert row["faults"] == []
+    metrics = row["metrics"]
+    assert isinstance(metrics, dict)
+    assert metrics["sys_descr"].startswith("HP ETHERNET MULTI-ENVIRONMENT")
+    assert metrics["snmp_profile"] == "printer"
+    assert metrics["printer_status"] == "idle"
+
+
+def test_injected_jam_is_reported_in_vietnamese(tmp_path: Path, private_snmp) -> None:
+    sim = private_snmp("printer-laser")
+    sim.set_value("printer-laser", "1.3.6.1.2.1.25.3.5.1.2.1", "4x", "0400")
+    cfg = devices_yaml(tmp_path, sim.port)
+    out = run_cli("hcc-agent", "check", "--config", str(cfg), "--device", "printer-1", "--json",
+                  "--lang", "vi")
+    (row,) = json_lines(out.stdout)
+    assert row["status"] == "critical"
+    assert [(f["code"], f["message"]) for f in row["faults"]] == [
+        ("printer.jammed", "Máy in quầy 1: kẹt giấy")]
+    assert out.returncode == 2
+
+
+def test_dead_device_does_not_delay_the_others(tmp_path: Path, snmp_devices) -> None:
+    # A TCP port that accepts nothing and an SNMP port where nobody answers.
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))
+    dead_port = silent.getsockname()[1]
+    extra = "".join(f"""\
+  - id: dead-{i}
+    name: "Thiết bị hỏng {i}"
+    type: kiosk
+    host: 127.0.0.1
+    timeout: 1s
+    snmp: {{port: {dead_port}, retries: 1}}
+    tcp: {{port: {free_port()}}}
+""" for i in range(8))
+    cfg = devices_yaml(tmp_path, snmp_devices.port, extra)
+    started = time.monotonic()
+    out = run_cli("hcc-agent", "check", "--config", str(cfg), "--json")
+    elapsed = time.monotonic() - started
+    silent.close()
+    rows = {r["device"]: r for r in json_lines(out.stdout)}
+    assert rows["printer-1"]["status"] == "ok"
+    assert rows["ap-1"]["status"] == "ok"
+    for i in range(8):
+        dead = rows[f"dead-{i}"]
+        assert dead["status"] == "unreachable"
+        assert [f["code"] for f in dead["faults"]] == ["device.unreachable"]
+    # Eight dead devices polled one after another would take >= 8 x 1 s of timeouts;
+    # concurrently they share one. Generous bound: this is about serial vs parallel, not speed.
+    assert elapsed < 8.0, f"check took {elapsed:.1f}s: dead devices were polled serially"
+
+
+def test_box_itself_is_reported(tmp_path: Path, snmp_devices) -> None:
+    cfg = devices_yaml(tmp_path, snmp_devices.port)
+    rows = json_lines(run_cli("hcc-agent", "check", "--config", str(cfg), "--json").stdout)
+    box = next(r for r in rows if r["type"] == "box")
+    assert box["device"] == "pi-test"
+    for key in ("cpu_percent", "memory_percent", "disk_percent"):
+        assert isinstance(box["metrics"][key], int | float)
+
+
+def test_validate_exit_codes(tmp_path: Path) -> None:
+    good = devices_yaml(tmp_path, 161)
+    ok = run_cli("hcc-agent", "validate", "--config", str(good))
+    assert ok.returncode == 0 and "OK" in ok.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(good.read_text().replace("community: ap-wifi", "comunity: ap-wifi"))
+    res = run_cli("hcc-agent", "validate", "--config", str(bad))
+    assert res.returncode == 1
+    assert f"{bad}:15: devices[1].snmp.comunity: unknown key (did you mean 'community'?)" \
+        in res.stderr
+    assert "Traceback" not in res.stderr

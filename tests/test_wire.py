@@ -1,0 +1,113 @@
+"""The wire contract: round trips, topic layout, and rejection of anything off-contract."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hcc_common import wire
+
+RESULT = wire.Result(
+    "ba-dinh", "pi-1", "printer-1", session=3, seq=42, ts=1_700_000_000.5,
+    device_type="printer", device_name="Máy in quầy 1", status="critical",
+    metrics={"sys_descr": "HP", "uptime_s": 0, "toner_pct": 0.0},
+    faults=(wire.FaultReport("printer.jammed", "critical", {}),
+            wire.FaultReport("printer.toner_low", "warning", {"supply": "Black", "level": 3})),
+)
+
+
+def test_result_round_trip_keeps_zero_readings() -> None:
+    enc = wire.encode(RESULT)
+    assert enc.topic == "hcc/v1/ba-dinh/pi-1/result/printer-1"
+    assert enc.qos == 1 and not enc.retain
+    back = wire.decode(enc.topic, enc.payload)
+    assert back == RESULT
+    assert isinstance(back, wire.Result) and back.metrics["uptime_s"] == 0
+
+
+def test_payload_carries_version_identity_seq_and_time() -> None:
+    body = json.loads(wire.encode(RESULT).payload)
+    assert body["v"] == wire.SCHEMA_VERSION
+    assert (body["center"], body["agent"], body["device"]) == ("ba-dinh", "pi-1", "printer-1")
+    assert (body["session"], body["seq"], body["ts"]) == (3, 42, 1_700_000_000.5)
+
+
+def test_state_is_retained_and_heartbeat_round_trips() -> None:
+    st_msg = wire.StateMessage("ba-dinh", "pi-1", "offline", 3, 1.0)
+    enc = wire.encode(st_msg)
+    assert enc.topic == "hcc/v1/ba-dinh/pi-1/state" and enc.retain
+    assert wire.decode(enc.topic, enc.payload) == st_msg
+    hb = wire.Heartbeat("ba-dinh", "pi-1", 3, 7, 2.0, 30.0, {"cpu_percent": 0.0}, backlog=0)
+    enc = wire.encode(hb)
+    assert wire.decode(enc.topic, enc.payload) == hb
+
+
+def _mutated(**changes: object) -> bytes:
+    body = json.loads(wire.encode(RESULT).payload)
+    body.update(changes)
+    return json.dumps(body).encode()
+
+
+TOPIC = "hcc/v1/ba-dinh/pi-1/result/printer-1"
+
+
+@pytest.mark.parametrize(("payload", "reason"), [
+    (b"not json", "not JSON"),
+    (b"[1,2]", "not a JSON object"),
+    (_mutated(v=99), "unsupported schema version 99"),
+    (_mutated(center="other"), "payload names other/pi-1 but was published under ba-dinh/pi-1"),
+    (_mutated(seq=-1), "seq must be a whole number"),
+    (_mutated(seq=True), "seq must be a whole number"),
+    (_mutated(status="fine"), "status must be one of"),
+    (_mutated(metrics={"x": [1]}), "metrics.x must be a number or text"),
+    (_mutated(faults=[{"code": "x", "severity": "bad"}]), "faults[0].severity"),
+    (_mutated(device="printer-2"), "does not match topic device"),
+    (_mutated(ts=float("inf")), "ts must be a number"),  # Python reads Infinity; we refuse it
+    (b"x" * (wire.MAX_PAYLOAD_BYTES + 1), "exceeds"),
+])
+def test_malformed_payloads_are_rejected_with_reason(payload: bytes, reason: str) -> None:
+    with pytest.raises(wire.WireError) as exc:
+        wire.decode(TOPIC, payload)
+    assert reason in str(exc.value)
+
+
+def test_alerts_topic_is_not_an_agent_topic() -> None:
+    assert wire.parse_topic(wire.alerts_topic("ba-dinh")) is None
+    assert wire.parse_topic("hcc/v1/ba-dinh/pi-1/state") == wire.TopicParts(
+        "ba-dinh", "pi-1", "state", None)
+    with pytest.raises(wire.WireError):
+        wire.parse_topic("hcc/v1/ba-dinh/pi-1/weird/a/b")
+
+
+def test_nan_metric_cannot_be_encoded() -> None:
+    bad = wire.Result("c", "a", "d", 1, 1, 1.0, "other", "d", "ok", {"x": float("nan")})
+    with pytest.raises(ValueError):
+        wire.encode(bad)
+
+
+@given(st.binary(max_size=512))
+def test_decoder_only_ever_raises_wire_error_on_bytes(data: bytes) -> None:
+    with contextlib.suppress(wire.WireError):
+        wire.decode(TOPIC, data)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6),
+                                                                      children, max_size=3),
+    max_leaves=10,
+)
+
+
+@given(st.dictionaries(st.sampled_from(["v", "kind", "center", "agent", "device", "seq", "session",
+                                        "ts", "type", "name", "status", "metrics", "faults",
+                                        "error", "host", "interval_s", "state", "backlog"]),
+                       json_values))
+def test_decoder_only_ever_raises_wire_error_on_json(body: dict[str, object]) -> None:
+    for topic in (TOPIC, "hcc/v1/ba-dinh/pi-1/state", "hcc/v1/ba-dinh/pi-1/heartbeat"):
+        with contextlib.suppress(wire.WireError):
+            wire.decode(topic, json.dumps(body).encode())
