@@ -78,7 +78,7 @@ def run(
 
 def _check_all(devices: list[Device], with_box: bool, cfg: Config) -> list[tuple[dict[str, str], Combined]]:
     async def main() -> list[tuple[dict[str, str], Combined]]:
-        ctx = CheckContext()
+        ctx = CheckContext(center=cfg.center)
         try:
             polled = await asyncio.gather(*(poll(d, ctx) for d in devices))
             rows = [({"device": d.id, "name": d.name, "type": d.type}, c)

@@ -6,10 +6,12 @@ import os
 import socket
 from collections.abc import Mapping as TMapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from hcc_common import wire
+from hcc_common.calendar import OpeningHours, Ranges, parse_days, parse_ranges
 from hcc_common.yamlconf import ConfigError, Mapping, Node, load_yaml
 
 DEVICE_TYPES = ("printer", "wifi_ap", "charger", "reading_device", "kiosk", "robot", "other")
@@ -21,6 +23,20 @@ class Center:
     id: str
     name: str
     timezone: str
+    hours: OpeningHours = field(default_factory=OpeningHours)
+
+
+@dataclass(frozen=True)
+class DeviceThresholds:
+    supply_warning_pct: float = 20.0
+    supply_critical_pct: float = 5.0
+    min_power_w: float = 1.0
+    max_power_w: float = 2000.0
+    max_temperature_c: float = 70.0
+
+
+# How long a fault must last before it is reported: a quiet minute is not a fault.
+DEFAULT_HOLDS: dict[str, float] = {"charger.no_power_draw": 600.0, "ap.no_clients": 900.0}
 
 
 @dataclass(frozen=True)
@@ -62,6 +78,8 @@ class Device:
     profile: str
     snmp: SnmpSettings | None = None
     tcp: TcpSettings | None = None
+    outlets: tuple[int, ...] = ()
+    thresholds: DeviceThresholds = field(default_factory=DeviceThresholds)
     line: int = 0
 
     @property
@@ -83,13 +101,18 @@ class Config:
     agent: AgentSettings
     mqtt: MqttSettings
     devices: tuple[Device, ...]
+    holds: TMapping[str, float] = field(default_factory=lambda: dict(DEFAULT_HOLDS))
 
     def device(self, device_id: str) -> Device | None:
         return next((d for d in self.devices if d.id == device_id), None)
 
 
 _TOP_KEYS = ("center", "agent", "mqtt", "defaults", "devices")
-_DEVICE_KEYS = ("id", "name", "type", "host", "interval", "timeout", "profile", "snmp", "tcp")
+_DEVICE_KEYS = ("id", "name", "type", "host", "interval", "timeout", "profile", "snmp", "tcp",
+                "outlets", "thresholds")
+_THRESHOLD_KEYS = {"supply_warning": "supply_warning_pct", "supply_critical": "supply_critical_pct",
+                   "min_power_w": "min_power_w", "max_power_w": "max_power_w",
+                   "max_temperature_c": "max_temperature_c"}
 
 
 def load(path: str | Path, *, environ: TMapping[str, str] | None = None,
@@ -102,12 +125,17 @@ def load(path: str | Path, *, environ: TMapping[str, str] | None = None,
     mqtt = parse_mqtt(root.require("mqtt"))
     defaults = root.get("defaults")
     interval, timeout = 30.0, 2.0
+    holds = dict(DEFAULT_HOLDS)
     if defaults is not None:
-        d = defaults.as_mapping(("interval", "timeout"))
+        d = defaults.as_mapping(("interval", "timeout", "hold"))
         if (n := d.get("interval")) is not None:
             interval = n.as_duration(minimum=1.0)
         if (n := d.get("timeout")) is not None:
             timeout = n.as_duration(minimum=0.05)
+        if (n := d.get("hold")) is not None:
+            hm = n.as_mapping(tuple(DEFAULT_HOLDS))
+            for code in hm:
+                holds[code] = hm.require(code).as_duration()
     devices_node = root.require("devices")
     devices: list[Device] = []
     seen: dict[str, int] = {}
@@ -118,7 +146,7 @@ def load(path: str | Path, *, environ: TMapping[str, str] | None = None,
                               f"duplicate device id {dev.id!r} (first used on line {seen[dev.id]})")
         seen[dev.id] = dev.line
         devices.append(dev)
-    return Config(str(path), center, agent, mqtt, tuple(devices))
+    return Config(str(path), center, agent, mqtt, tuple(devices), holds)
 
 
 def _ident(node: Node) -> str:
@@ -132,14 +160,54 @@ def _ident(node: Node) -> str:
 
 
 def _center(node: Node) -> Center:
-    m = node.as_mapping(("id", "name", "timezone"))
+    m = node.as_mapping(("id", "name", "timezone", "opening_hours", "holidays"))
     cid = _ident(m.require("id"))
     name_node = m.get("name")
     tz_node = m.get("timezone")
     tz = tz_node.as_str() if tz_node is not None else "Asia/Ho_Chi_Minh"
     if tz_node is not None:
         _check_timezone(tz_node, tz)
-    return Center(cid, name_node.as_str() if name_node is not None else cid, tz)
+    hours = OpeningHours(timezone=tz)
+    if (n := m.get("opening_hours")) is not None:
+        hours = OpeningHours(parse_hours(n), hours.holidays, tz)
+    if (n := m.get("holidays")) is not None:
+        hours = OpeningHours(hours.weekly, parse_holidays(n), tz)
+    return Center(cid, name_node.as_str() if name_node is not None else cid, tz, hours)
+
+
+class _AnyKey(tuple[str, ...]):
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
+def parse_hours(node: Node) -> dict[int, Ranges]:
+    """{"mon-fri": "07:30-17:00", "sat": "07:30-11:30"}; days not named are closed."""
+    m = node.as_mapping(_AnyKey())
+    weekly: dict[int, Ranges] = {}
+    for days in m:
+        value = m.require(days)
+        try:
+            numbers = parse_days(days)
+        except ValueError as exc:
+            raise value.error(str(exc)) from None
+        try:
+            ranges = parse_ranges(value.as_str())
+        except ValueError as exc:
+            raise value.error(str(exc)) from None
+        for d in numbers:
+            weekly[d] = ranges
+    return weekly
+
+
+def parse_holidays(node: Node) -> frozenset[date]:
+    out = set()
+    for item in node.as_list():
+        raw = item.raw.value if hasattr(item.raw, "value") else ""
+        try:
+            out.add(date.fromisoformat(str(raw)))
+        except ValueError:
+            raise item.error(f"bad date {raw!r}; write YYYY-MM-DD") from None
+    return frozenset(out)
 
 
 def _check_timezone(node: Node, tz: str) -> None:
@@ -245,6 +313,13 @@ def _device(node: Node, interval: float, timeout: float) -> Device:
         where = m.get("timeout") or node
         raise where.error(f"timeout ({timeout:g}s) must be shorter than the interval ({interval:g}s)")
     profile = m.get("profile")
+    outlets: tuple[int, ...] = ()
+    if (n := m.get("outlets")) is not None:
+        outlets = tuple(item.as_int(1, 1024) for item in n.as_list())
+    thresholds = DeviceThresholds()
+    if (n := m.get("thresholds")) is not None:
+        tm = n.as_mapping(tuple(_THRESHOLD_KEYS))
+        thresholds = DeviceThresholds(**{_THRESHOLD_KEYS[k]: tm.require(k).as_float() for k in tm})
     snmp = _snmp(m.get("snmp"))
     tcp = _tcp(m.get("tcp"))
     if snmp is None and tcp is None:
@@ -256,7 +331,7 @@ def _device(node: Node, interval: float, timeout: float) -> Device:
         id=did, name=name_node.as_str() if name_node is not None else did, type=dtype, host=host,
         interval=interval, timeout=timeout,
         profile=profile.as_str() if profile is not None else "auto",
-        snmp=snmp, tcp=tcp, line=node.line,
+        snmp=snmp, tcp=tcp, outlets=outlets, thresholds=thresholds, line=node.line,
     )
 
 

@@ -10,13 +10,15 @@ import os
 import random
 import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from agent import poller
 from agent.checks import host
+from agent.checks.base import status_of
 from agent.checks.context import CheckContext
 from agent.config import Config, Device
+from agent.hold import FaultHold
 from hcc_common import wire
 from hcc_common.mqtt_io import BrokerSettings, MqttLink
 
@@ -56,12 +58,11 @@ class Agent:
         self.config = config
         self.session = next_session(config.agent.state_dir)
         self.seq = 0
-        self.ctx = CheckContext()
+        self.ctx = CheckContext(center=config.center)
+        self.hold = FaultHold(config.holds)
         self.devices: dict[str, DeviceStatus] = {d.id: DeviceStatus() for d in config.devices}
         settings = config.mqtt
         if broker_url is not None:
-            from dataclasses import replace
-
             from agent.config import broker_from_url
 
             host_, port, tls = broker_from_url(broker_url)
@@ -91,6 +92,9 @@ class Agent:
         while not stop.is_set():
             started = time.monotonic()
             combined = await poller.poll(device, self.ctx)
+            held = self.hold.apply(device.id, combined.faults, time.monotonic())
+            if held != combined.faults and combined.status != "unreachable":
+                combined = replace(combined, faults=held, status=status_of(held))
             result = wire.Result(
                 self.config.center.id, self.config.agent.id, device.id, self.session,
                 self._next_seq(), time.time(), device.type, device.name, combined.status,

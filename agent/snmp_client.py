@@ -19,7 +19,7 @@ from pysnmp.hlapi.v3arch.asyncio import (
 )
 from pysnmp.proto import rfc1902, rfc1905
 
-from agent.decode import SnmpValue
+from agent.snmpdecode import SnmpValue
 
 # Bounds a walk so a device that loops its MIB cannot keep us busy for ever.
 MAX_WALK_REQUESTS = 64
@@ -102,6 +102,26 @@ class SnmpClient:
                 return {oids[0]: None}
             raise SnmpError(f"{err_status.prettyPrint()} at index {int(err_index)}")
         return {str(oid): to_python(val) for oid, val in var_binds}
+
+    async def present(self, t: SnmpTarget, prefixes: Sequence[str]) -> set[str]:
+        """Which OID subtrees hold anything: one GETNEXT for all of them."""
+        transport = await self._transport(t)
+        err_ind, err_status, _, var_binds = await next_cmd(
+            self._engine, self._auth(t), transport, ContextData(),
+            *(ObjectType(ObjectIdentity(p)) for p in prefixes), lookupMib=False,
+        )
+        if err_ind is not None:
+            raise SnmpError(str(err_ind))
+        if int(err_status) != 0 and t.version == "1" and len(prefixes) > 1:
+            found: set[str] = set()
+            for p in prefixes:
+                found |= await self.present(t, [p])
+            return found
+        out = set()
+        for prefix, (oid, val) in zip(prefixes, var_binds, strict=False):
+            if str(oid).startswith(prefix + ".") and not isinstance(val, rfc1905.EndOfMibView):
+                out.add(prefix)
+        return out
 
     async def walk_columns(
         self, t: SnmpTarget, columns: Sequence[str]

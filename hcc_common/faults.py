@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -82,6 +83,11 @@ _VOCABULARY: tuple[FaultDef, ...] = (
     _f("printer.waste_near_full", "warning", "waste toner box nearly full ({level}%)",
        "hộp mực thải gần đầy ({level}%)",
        "Order a waste toner box.", "Chuẩn bị hộp mực thải để thay."),
+    _f("printer.supply_low", "warning", "{supply} nearly worn out ({level}%)",
+       "{supply} sắp hết tuổi thọ ({level}%)",
+       "Order a replacement {supply}.", "Chuẩn bị {supply} để thay."),
+    _f("printer.supply_empty", "critical", "{supply} worn out", "{supply} đã hết tuổi thọ",
+       "Replace the {supply}.", "Thay {supply}."),
     _f("printer.supply_missing", "critical", "supply missing", "thiếu vật tư (hộp mực/trống)",
        "Check that every cartridge and drum is seated.",
        "Kiểm tra hộp mực và trống đã lắp đúng chỗ."),
@@ -172,16 +178,24 @@ def lookup(code: str) -> FaultDef:
     return FaultDef(code, Severity.WARNING, code, code, "", "")
 
 
+_OPTIONAL_GROUP = re.compile(r"\s*\([^()]*\{(\w+)\}[^()]*\)")
+
+
+def _render(template: str, params: Mapping[str, object]) -> str:
+    # "(…{level}%…)" is optional: dropped when the param is missing, not shown as "(?%)".
+    trimmed = _OPTIONAL_GROUP.sub(lambda m: m.group(0) if m.group(1) in params else "", template)
+    shown = {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in params.items()}
+    return trimmed.format_map(_Params(shown))
+
+
 def message(code: str, params: Mapping[str, object] | None = None, lang: str = "vi") -> str:
     d = lookup(code)
-    template = d.vi if lang == "vi" else d.en
-    return template.format_map(_Params(params or {}))
+    return _render(d.vi if lang == "vi" else d.en, params or {})
 
 
 def hint(code: str, params: Mapping[str, object] | None = None, lang: str = "vi") -> str:
     d = lookup(code)
-    template = d.hint_vi if lang == "vi" else d.hint_en
-    return template.format_map(_Params(params or {}))
+    return _render(d.hint_vi if lang == "vi" else d.hint_en, params or {})
 
 
 def full_message(device_name: str, code: str, params: Mapping[str, object] | None = None,

@@ -1,67 +1,278 @@
-"""Pure SNMP decoding: printer error bits, octet strings as real devices send them."""
+"""Pure SNMP decoding on the project's own fixtures, with faults injected by changing values."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent.decode import (
-    Reading,
-    Thresholds,
-    decode_printer_status,
-    decode_system,
-    error_state_bits,
-    text,
-)
+from agent.profile_loader import SYSTEM_OIDS, choose, load_profiles, probes
+from agent.snmpdecode import DECODERS, DeviceContext, Reading, Sample, SnmpValue, Thresholds, text
+from agent.snmpdecode.printer import error_state_bits
+from lab.snmprec import load, present, reading_for
 
-T = Thresholds()
+FIX = Path(__file__).parent / "fixtures" / "snmprec"
+PROFILES = load_profiles()
+
+
+def device(name: str, **changes: SnmpValue) -> dict[str, SnmpValue]:
+    values = load(FIX / f"{name}.snmprec")
+    for oid, value in changes.items():
+        values[oid.replace("_", ".")] = value
+    return values
+
+
+def run(values: dict[str, SnmpValue], dtype: str, *, open_: bool = True,
+        outlets: tuple[int, ...] = (), previous: dict[str, SnmpValue] | None = None,
+        elapsed: float | None = None) -> tuple[str, dict[str, object], set[tuple[str, str]]]:
+    system = {k: values.get(oid) for k, oid in SYSTEM_OIDS.items()}
+    profile = choose(PROFILES, dtype, system, present(probes(PROFILES), values))
+    ctx = DeviceContext(dtype, open_, outlets, Thresholds())
+    prev = reading_for(profile, previous) if previous is not None else None
+    sample = Sample(reading_for(profile, values), ctx, prev, elapsed)
+    metrics: dict[str, object] = {}
+    faults: set[tuple[str, str]] = set()
+    for name in profile.decoders:
+        d = DECODERS[name](sample)
+        metrics.update(d.metrics)
+        faults |= {(f.code, f.severity) for f in d.faults}
+        for f in d.faults:
+            metrics.setdefault(f"fault:{f.code}", dict(f.params))
+    return profile.id, metrics, faults
+
+
+# -- profile selection ---------------------------------------------------------------------------
+@pytest.mark.parametrize(("fixture", "dtype", "expected"), [
+    ("printer-laser", "printer", "printer"),
+    ("printer-laser", "other", "printer"),
+    ("ap-wifi", "wifi_ap", "unifi_ap"),
+    ("pdu-switched", "charger", "apc_pdu"),
+    ("pdu-metered", "other", "apc_pdu"),
+    ("router-generic", "other", "generic"),  # bogus sysObjectID, no known MIB: falls back
+])
+def test_profile_auto_selection(fixture: str, dtype: str, expected: str) -> None:
+    assert run(device(fixture), dtype)[0] == expected
+
+
+# -- printers --------------------------------------------------------------------------------------
+SUPPLY_LEVEL_1 = "1_3_6_1_2_1_43_11_1_1_9_1_1"
+ERROR_STATE = "1_3_6_1_2_1_25_3_5_1_2_1"
+
+
+def test_healthy_printer_has_no_fault_and_real_percentages() -> None:
+    _, m, faults = run(device("printer-laser"), "printer")
+    assert faults == set()
+    assert m["supply.1.name"] == "Black Cartridge HF258A0"  # hex with trailing NUL on the wire
+    assert m["supply.1.pct"] == 64.0
+    assert m["supply.2.pct"] == 88.0
+    assert m["page_count"] == 48213
+    assert m["printer_status"] == "idle"
+
+
+def test_toner_3_of_100_is_exactly_one_critical_toner_low() -> None:
+    _, m, faults = run(device("printer-laser", **{SUPPLY_LEVEL_1: 3}), "printer")
+    assert faults == {("printer.toner_low", "critical")}
+    assert m["fault:printer.toner_low"] == {"supply": "Black Cartridge HF258A0", "level": 3.0}
+
+
+def test_toner_15_percent_is_a_warning_and_zero_is_empty() -> None:
+    assert run(device("printer-laser", **{SUPPLY_LEVEL_1: 15}), "printer")[2] == {
+        ("printer.toner_low", "warning")}
+    assert run(device("printer-laser", **{SUPPLY_LEVEL_1: 0}), "printer")[2] == {
+        ("printer.toner_empty", "critical")}
+
+
+def test_drum_wearing_out_is_a_supply_fault_not_toner() -> None:
+    faults = run(device("printer-laser", **{"1_3_6_1_2_1_43_11_1_1_9_1_2": 4}), "printer")[2]
+    assert faults == {("printer.supply_low", "critical")}
+
+
+@pytest.mark.parametrize("special", [-1, -2, -3])
+def test_special_levels_are_never_negative_percentages(special: int) -> None:
+    _, m, faults = run(device("printer-laser", **{SUPPLY_LEVEL_1: special}), "printer")
+    assert "supply.1.pct" not in m
+    assert m["supply.1.state"] in ("other", "unknown", "some_remaining")
+    assert faults == set()
+
+
+def test_unknown_capacity_gives_no_percentage() -> None:
+    _, m, faults = run(device("printer-laser", **{"1_3_6_1_2_1_43_11_1_1_8_1_1": -2}), "printer")
+    assert "supply.1.pct" not in m and faults == set()
+
+
+def test_waste_toner_fills_up() -> None:
+    # A receptacle's level is the space left (RFC 3805): 2 of 100 left = 98% full.
+    values = device("printer-laser", **{"1_3_6_1_2_1_43_11_1_1_4_1_2": 4,
+                                        "1_3_6_1_2_1_43_11_1_1_5_1_2": 4,
+                                        "1_3_6_1_2_1_43_11_1_1_9_1_2": 2})
+    _, m, faults = run(values, "printer")
+    assert faults == {("printer.waste_full", "critical")}
+    assert m["supply.2.fill_pct"] == 98.0
+
+
+def test_jam_bit_alone_is_exactly_a_jam() -> None:
+    assert run(device("printer-laser", **{ERROR_STATE: b"\x04"}), "printer")[2] == {
+        ("printer.jammed", "critical")}
+
+
+def test_low_toner_bit_defers_to_a_supply_table_with_levels() -> None:
+    assert run(device("printer-laser", **{ERROR_STATE: b"\x20\x00"}), "printer")[2] == set()
+
+
+def test_empty_manual_tray_is_normal_but_empty_cassette_is_not() -> None:
+    assert run(device("printer-laser", **{"1_3_6_1_2_1_43_8_2_1_10_1_1": 0}), "printer")[2] == set()
+    _, m, faults = run(device("printer-laser", **{"1_3_6_1_2_1_43_8_2_1_10_1_2": 0}), "printer")
+    assert faults == {("printer.tray_empty", "warning")}
+    assert m["fault:printer.tray_empty"] == {"tray": "Tray 2"}
+
+
+def test_cover_open_from_cover_table() -> None:
+    assert run(device("printer-laser", **{"1_3_6_1_2_1_43_6_1_1_3_1_1": 3}), "printer")[2] == {
+        ("printer.door_open", "critical")}
+
+
+def test_alert_table_jam_and_harmless_alerts() -> None:
+    alert = "1_3_6_1_2_1_43_18_1_1_{}_1_1"
+    jam = device("printer-laser", **{alert.format(2): 3, alert.format(4): 13,
+                                     alert.format(7): 8, alert.format(8): b"Jam in tray 2"})
+    assert run(jam, "printer")[2] == {("printer.jammed", "critical")}
+    # A "Sleep" notice with an out-of-range severity, as some printers send, is no fault.
+    sleep = device("printer-laser", **{alert.format(2): 255, alert.format(7): -1,
+                                       alert.format(8): b"Sleep"})
+    assert run(sleep, "printer")[2] == set()
 
 
 def test_error_state_bit0_is_msb_of_first_byte() -> None:
     assert error_state_bits(b"\x80") == ["lowPaper"]
     assert error_state_bits(b"\x04") == ["jammed"]
-    assert error_state_bits(b"\x04\x00") == ["jammed"]
     assert error_state_bits(b"\x00\x80") == ["inputTrayMissing"]
     assert error_state_bits(b"\x00\x02") == ["overduePreventMaint"]
     assert error_state_bits(b"") == []
-    assert error_state_bits(b"\x00") == []
 
 
-def test_jam_and_door_become_faults() -> None:
-    r = Reading({"hr_printer_status": 1, "hr_printer_error_state": b"\x0c"})
-    d = decode_printer_status(r, T)
-    assert {f.code for f in d.faults} == {"printer.jammed", "printer.door_open"}
-    assert d.metrics["printer_status"] == "other"
-    assert d.metrics["printer_errors"] == "doorOpen,jammed"
+# -- access points ----------------------------------------------------------------------------------
+def test_healthy_ap_has_clients_and_no_fault() -> None:
+    _, m, faults = run(device("ap-wifi"), "wifi_ap")
+    assert faults == set()
+    assert m["wifi_clients"] == 22 and m["wifi_clients_source"] == "unifi_vaps"
 
 
-def test_no_error_bits_means_no_fault() -> None:
-    d = decode_printer_status(Reading({"hr_printer_status": 3,
-                                       "hr_printer_error_state": b"\x00\x00"}), T)
-    assert d.faults == ()
-    assert d.metrics == {"printer_status": "idle", "printer_errors": "none"}
+def test_radio_and_uplink_down() -> None:
+    assert run(device("ap-wifi", **{"1_3_6_1_2_1_2_2_1_8_3": 2}), "wifi_ap")[2] == {
+        ("ap.radio_down", "critical")}
+    assert run(device("ap-wifi", **{"1_3_6_1_2_1_2_2_1_8_1": 2}), "wifi_ap")[2] == {
+        ("ap.uplink_down", "critical")}
 
 
+def test_admin_down_interface_is_not_a_fault() -> None:
+    values = device("ap-wifi", **{"1_3_6_1_2_1_2_2_1_7_3": 2, "1_3_6_1_2_1_2_2_1_8_3": 2})
+    assert run(values, "wifi_ap")[2] == set()
+
+
+def test_no_clients_only_while_open() -> None:
+    empty = device("ap-wifi", **{"1_3_6_1_4_1_41112_1_6_1_2_1_8_1": 0,
+                                 "1_3_6_1_4_1_41112_1_6_1_2_1_8_2": 0})
+    assert run(empty, "wifi_ap", open_=True)[2] == {("ap.no_clients", "warning")}
+    assert run(empty, "wifi_ap", open_=False)[2] == set()
+
+
+def test_reboot_is_uptime_going_backwards_and_rates_need_two_reads() -> None:
+    before = device("ap-wifi")
+    after = device("ap-wifi", **{"1_3_6_1_2_1_1_3_0": 500, "1_3_6_1_2_1_2_2_1_14_2": 20})
+    assert ("ap.rebooted", "warning") in run(after, "wifi_ap", previous=before, elapsed=30)[2]
+    later = device("ap-wifi", **{"1_3_6_1_2_1_1_3_0": 5187000, "1_3_6_1_2_1_2_2_1_14_2": 72})
+    _, m, faults = run(later, "wifi_ap", previous=before, elapsed=30.0)
+    assert faults == set()
+    assert m["if.wifi0.errors_per_s"] == 2.0  # (72 - 12) errors in 30 s
+    assert "if.wifi0.errors_per_s" not in run(later, "wifi_ap")[1]
+
+
+def test_uptime_counter_wrap_is_not_a_reboot() -> None:
+    before = device("ap-wifi", **{"1_3_6_1_2_1_1_3_0": (1 << 32) - 1000})
+    after = device("ap-wifi", **{"1_3_6_1_2_1_1_3_0": 2000})
+    assert run(after, "wifi_ap", previous=before, elapsed=30.0)[2] == set()
+
+
+# -- chargers on a PDU ------------------------------------------------------------------------------
+LEGACY_STATE_2 = "1_3_6_1_4_1_318_1_1_12_3_5_1_1_4_2"
+RPDU2_STATE_2 = "1_3_6_1_4_1_318_1_1_26_9_2_3_1_5_2"
+
+
+def test_switched_pdu_chargers_on_and_spare_outlets_ignored() -> None:
+    _, m, faults = run(device("pdu-switched"), "charger", outlets=(1, 2))
+    assert faults == set()  # outlets 3 and 4 are off, but nothing is plugged in there
+    assert (m["outlet.1.on"], m["outlet.3.on"]) == (1, 0)
+
+
+def test_outlet_off_in_the_legacy_table() -> None:
+    legacy_off = device("pdu-switched", **{LEGACY_STATE_2: 2})
+    _, m, faults = run(legacy_off, "charger", outlets=(1, 2))
+    assert faults == {("charger.outlet_off", "critical")}
+    assert m["fault:charger.outlet_off"] == {"outlet": "2 (Sac dien thoai 2)"}
+    assert run(legacy_off, "other")[2] == set()  # the PDU itself has no charger outlets
+
+
+def test_rpdu2_only_pdu_uses_its_opposite_numbering() -> None:
+    values = {k: v for k, v in device("pdu-switched").items()
+              if not k.startswith("1.3.6.1.4.1.318.1.1.12.")}
+    assert run(values, "charger", outlets=(1, 2))[2] == set()  # rPDU2: 2 means on
+    values["1.3.6.1.4.1.318.1.1.26.9.2.3.1.5.2"] = 1  # rPDU2: 1 means off
+    assert run(values, "charger", outlets=(1, 2))[2] == {("charger.outlet_off", "critical")}
+
+
+def test_metered_outlet_draw() -> None:
+    power_1 = "1_3_6_1_4_1_318_1_1_26_9_4_3_1_7_1"
+    _, m, faults = run(device("pdu-metered"), "charger", outlets=(1,))
+    assert faults == set() and m["outlet.1.power_w"] == 85.0 and m["outlet.1.current_a"] == 0.4
+    idle = device("pdu-metered", **{power_1: 0})
+    assert run(idle, "charger", outlets=(1,), open_=True)[2] == {("charger.no_power_draw", "warning")}
+    assert run(idle, "charger", outlets=(1,), open_=False)[2] == set()
+    assert run(device("pdu-metered", **{power_1: 2500}), "charger", outlets=(1,))[2] == {
+        ("charger.overload", "critical")}
+
+
+def test_generic_router_reports_no_fault_for_an_unused_port() -> None:
+    profile, m, faults = run(device("router-generic"), "other")
+    assert (profile, faults) == ("generic", set())
+    assert m["if.lan2.oper"] == "down"
+
+
+# -- value handling ---------------------------------------------------------------------------------
 def test_text_strips_nul_and_tolerates_latin1() -> None:
     assert text(b"Black Cartridge\x00") == "Black Cartridge"
     assert text(b"Caf\xe9") == "Café"
     assert text(None) is None
-    assert text(0) == "0"
 
 
-def test_uptime_zero_is_a_reading() -> None:
-    d = decode_system(Reading({"sys_uptime": 0, "sys_descr": b""}), T)
-    assert d.metrics["uptime_s"] == 0
-    assert d.metrics["sys_descr"] == ""
+def test_zero_uptime_is_a_reading() -> None:
+    d = DECODERS["system"](Sample(Reading({"sys_uptime": 0, "sys_descr": b""})))
+    assert d.metrics["uptime_s"] == 0 and d.metrics["sys_descr"] == ""
 
 
-@given(st.binary(max_size=4))
-def test_error_bits_never_crash_and_stay_known(raw: bytes) -> None:
-    bits = error_state_bits(raw)
-    assert len(bits) == len(set(bits)) <= 15
+snmp_values = st.one_of(st.none(), st.integers(min_value=-(1 << 64), max_value=1 << 64),
+                        st.binary(max_size=24), st.text(max_size=12))
 
 
-@given(st.one_of(st.none(), st.integers(), st.binary(max_size=64), st.text(max_size=16)))
-def test_text_never_crashes(value: object) -> None:
-    out = text(value)  # type: ignore[arg-type]
-    assert out is None or isinstance(out, str)
+@given(st.dictionaries(st.sampled_from(["description", "level", "max", "type", "class"]),
+                       st.dictionaries(st.sampled_from(["1.1", "1.2"]), snmp_values, max_size=2)),
+       st.dictionaries(st.sampled_from(["hr_printer_status", "hr_printer_error_state", "page_count",
+                                        "sys_uptime", "sys_descr"]), snmp_values))
+def test_printer_decoder_never_crashes_on_odd_values(supplies: dict, scalars: dict) -> None:
+    sample = Sample(Reading(scalars, {"supplies": supplies}), DeviceContext("printer"))
+    d = DECODERS["printer"](sample)
+    for key, value in d.metrics.items():
+        if key.endswith(".pct"):
+            assert isinstance(value, float) and 0.0 <= value <= 100.0
+
+
+@given(st.dictionaries(st.sampled_from(["descr", "type", "admin", "oper", "in_errors", "name",
+                                        "state"]),
+                       st.dictionaries(st.sampled_from(["1", "2", "1.2"]), snmp_values, max_size=3)))
+def test_interface_and_outlet_decoders_never_crash(table: dict) -> None:
+    sample = Sample(Reading({}, {"interfaces": table, "apc_outlets": table,
+                                 "apc2_switched": table}),
+                    DeviceContext("wifi_ap", charger_outlets=(1, 2)))
+    DECODERS["interfaces"](sample)
+    DECODERS["apc_outlets"](sample)

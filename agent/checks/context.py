@@ -1,20 +1,27 @@
-"""Shared resources a check needs (SNMP engine, profiles, thresholds), created once per event loop."""
+"""Shared resources a check needs (SNMP engine, profiles, previous readings), one per event loop."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from agent.decode import Thresholds
-from agent.profiles import Profile, load_profiles
+from agent.config import Center, Device
+from agent.profile_loader import Profile, load_profiles
 from agent.snmp_client import SnmpClient
+from agent.snmpdecode import DeviceContext, Reading, Thresholds
+from hcc_common.calendar import OpeningHours
 
 
 @dataclass
 class CheckContext:
+    center: Center | None = None
+    clock: Callable[[], float] = time.time
     profiles: dict[str, Profile] = field(default_factory=load_profiles)
-    thresholds: Thresholds = field(default_factory=Thresholds)
     # Profile picked per device on its first answer; auto-detection is not repeated every poll.
     chosen_profiles: dict[str, Profile] = field(default_factory=dict)
+    # The last reading per device and when (monotonic), for rates and reboot detection.
+    previous_readings: dict[str, tuple[Reading, float]] = field(default_factory=dict)
     _snmp: SnmpClient | None = None
 
     @property
@@ -23,6 +30,20 @@ class CheckContext:
         if self._snmp is None:
             self._snmp = SnmpClient()
         return self._snmp
+
+    def center_open(self) -> bool:
+        hours = self.center.hours if self.center is not None else OpeningHours()
+        return hours.is_open_ts(self.clock())
+
+    def device_context(self, device: Device) -> DeviceContext:
+        t = device.thresholds
+        return DeviceContext(
+            type=device.type,
+            center_open=self.center_open(),
+            charger_outlets=device.outlets if device.type == "charger" else (),
+            thresholds=Thresholds(t.supply_warning_pct, t.supply_critical_pct, t.min_power_w,
+                                  t.max_power_w, t.max_temperature_c),
+        )
 
     def close(self) -> None:
         if self._snmp is not None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 from agent.checks.base import CheckOutcome, unreachable
 from agent.checks.context import CheckContext
 from agent.config import Device
-from agent.decode import DECODERS, Reading
-from agent.profiles import SYSTEM_OIDS, Profile, choose, probe_oids
+from agent.profile_loader import SYSTEM_OIDS, Profile, choose, probes
 from agent.snmp_client import SnmpError, SnmpTarget
+from agent.snmpdecode import DECODERS, Reading, Sample
 from hcc_common.wire import FaultReport, MetricValue
 
 KIND = "snmp"
@@ -27,32 +29,47 @@ async def _profile(device: Device, ctx: CheckContext, target: SnmpTarget) -> Pro
     if device.profile != "auto":
         chosen = ctx.profiles[device.profile]
     else:
-        oids = list(SYSTEM_OIDS.values()) + probe_oids(ctx.profiles)
-        answer = await ctx.snmp.get(target, oids)
+        answer = await ctx.snmp.get(target, list(SYSTEM_OIDS.values()))
         system = {name: answer.get(oid) for name, oid in SYSTEM_OIDS.items()}
-        chosen = choose(ctx.profiles, device.type, system, answer)
+        present = await ctx.snmp.present(target, probes(ctx.profiles))
+        chosen = choose(ctx.profiles, device.type, system, present)
     ctx.chosen_profiles[device.id] = chosen
     return chosen
+
+
+async def fetch(device: Device, ctx: CheckContext, profile: Profile, target: SnmpTarget) -> Reading:
+    answer = await ctx.snmp.get(target, list(profile.scalars.values()))
+    tables = {}
+    for spec in profile.tables:
+        walked = await ctx.snmp.walk_columns(target, list(spec.columns.values()))
+        tables[spec.name] = {name: walked[oid] for name, oid in spec.columns.items()}
+    return Reading({name: answer.get(oid) for name, oid in profile.scalars.items()}, tables)
+
+
+def decode(profile: Profile, sample: Sample) -> tuple[dict[str, MetricValue], list[FaultReport]]:
+    metrics: dict[str, MetricValue] = {"snmp_profile": profile.id}
+    found: list[FaultReport] = []
+    for name in profile.decoders:
+        decoded = DECODERS[name](sample)
+        metrics.update(decoded.metrics)
+        found.extend(decoded.faults)
+    return metrics, found
 
 
 async def run(device: Device, ctx: CheckContext) -> CheckOutcome:
     target = target_of(device)
     try:
         profile = await _profile(device, ctx, target)
-        answer = await ctx.snmp.get(target, list(profile.scalars.values()))
-        tables = {}
-        for spec in profile.tables:
-            walked = await ctx.snmp.walk_columns(target, list(spec.columns.values()))
-            tables[spec.name] = {name: walked[oid] for name, oid in spec.columns.items()}
+        reading = await fetch(device, ctx, profile, target)
     except SnmpError as exc:
         return unreachable(KIND, str(exc))
-    if all(v is None for v in answer.values()):
+    if all(v is None for v in reading.scalars.values()):
         return unreachable(KIND, "device answered but holds none of the profile's objects")
-    reading = Reading({name: answer.get(oid) for name, oid in profile.scalars.items()}, tables)
-    metrics: dict[str, MetricValue] = {"snmp_profile": profile.id}
-    found: list[FaultReport] = []
-    for name in profile.decoders:
-        decoded = DECODERS[name](reading, ctx.thresholds)
-        metrics.update(decoded.metrics)
-        found.extend(decoded.faults)
+    now = time.monotonic()
+    previous = ctx.previous_readings.get(device.id)
+    sample = Sample(reading, ctx.device_context(device),
+                    previous[0] if previous is not None else None,
+                    now - previous[1] if previous is not None else None)
+    ctx.previous_readings[device.id] = (reading, now)
+    metrics, found = decode(profile, sample)
     return CheckOutcome(KIND, True, metrics, tuple(found), profile=profile.id)

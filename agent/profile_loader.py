@@ -7,11 +7,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 
-from agent.decode import DECODERS, SnmpValue, text
+from agent.snmpdecode import DECODERS, SnmpValue, text
 from hcc_common.yamlconf import ConfigError, load_yaml
 
 # Explicit list: a profile is shipped only when named here (no directory scanning).
-PROFILE_FILES = ("printer.yaml", "generic.yaml")
+# Order is priority: vendor MIBs before the IEEE 802.11 fallback, generic last.
+PROFILE_FILES = ("printer.yaml", "apc_pdu.yaml", "unifi_ap.yaml", "cisco_ap.yaml", "aruba_ap.yaml",
+                 "ieee80211_ap.yaml", "generic.yaml")
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,7 @@ class Profile:
     device_types: tuple[str, ...]
     sys_object_id_prefixes: tuple[str, ...]
     sys_descr_patterns: tuple[re.Pattern[str], ...]
-    probe_oid: str | None
+    probe: tuple[str, ...]  # OID prefixes; the profile fits if anything lies under one of them
     scalars: Mapping[str, str]
     tables: tuple[TableSpec, ...]
     decoders: tuple[str, ...]
@@ -38,7 +40,7 @@ def _parse(name: str, content: str) -> Profile:
         ("id", "description", "match", "scalars", "tables", "decoders")
     )
     match = root.require("match").as_mapping(
-        ("device_types", "sys_object_id_prefixes", "sys_descr_patterns", "probe_oid")
+        ("device_types", "sys_object_id_prefixes", "sys_descr_patterns", "probe")
     )
 
     def strs(key: str) -> tuple[str, ...]:
@@ -68,7 +70,11 @@ def _parse(name: str, content: str) -> Profile:
         if d not in DECODERS:
             raise n.error(f"unknown decoder {d!r}; known: {', '.join(sorted(DECODERS))}")
         decoders.append(d)
-    probe = match.get("probe_oid")
+    probe_node = match.get("probe")
+    probe: tuple[str, ...] = ()
+    if probe_node is not None:
+        probe = (tuple(n.as_str() for n in probe_node.as_list())
+                 if probe_node.kind() == "list" else (probe_node.as_str(),))
     desc = root.get("description")
     return Profile(
         id=root.require("id").as_str(),
@@ -76,7 +82,7 @@ def _parse(name: str, content: str) -> Profile:
         device_types=strs("device_types"),
         sys_object_id_prefixes=strs("sys_object_id_prefixes"),
         sys_descr_patterns=tuple(patterns),
-        probe_oid=probe.as_str() if probe is not None else None,
+        probe=probe,
         scalars=scalars,
         tables=tuple(tables),
         decoders=tuple(decoders),
@@ -114,27 +120,32 @@ def choose(
     profiles: Mapping[str, Profile],
     device_type: str,
     system: Mapping[str, SnmpValue],
-    probes: Mapping[str, SnmpValue],
+    present: set[str],
 ) -> Profile:
-    """Pick a profile from sysObjectID, sysDescr and which probe OIDs answered; else generic."""
+    """Pick a profile from sysObjectID, sysDescr and which probe subtrees exist; else generic.
+
+    Vendors ship bogus sysObjectIDs, so an OID match still needs its probe subtree present."""
     oid = system.get("sys_object_id")
     descr = text(system.get("sys_descr")) or ""
     ordered: Sequence[Profile] = [p for p in profiles.values() if p.id != "generic"]
+
+    def fits(p: Profile) -> bool:
+        return (not p.probe or any(x in present for x in p.probe)) and (
+            not p.device_types or device_type in p.device_types)
+
     for p in ordered:
-        if isinstance(oid, str) and any(
+        if isinstance(oid, str) and fits(p) and any(
             oid == pre or oid.startswith(pre + ".") for pre in p.sys_object_id_prefixes
         ):
             return p
     for p in ordered:
-        if any(pat.search(descr) for pat in p.sys_descr_patterns):
+        if fits(p) and any(pat.search(descr) for pat in p.sys_descr_patterns):
             return p
     for p in ordered:
-        if p.probe_oid is not None and probes.get(p.probe_oid) is not None and (
-            not p.device_types or device_type in p.device_types
-        ):
+        if p.probe and fits(p):
             return p
     return profiles["generic"]
 
 
-def probe_oids(profiles: Mapping[str, Profile]) -> list[str]:
-    return sorted({p.probe_oid for p in profiles.values() if p.probe_oid is not None})
+def probes(profiles: Mapping[str, Profile]) -> list[str]:
+    return sorted({x for p in profiles.values() for x in p.probe})

@@ -1,0 +1,32 @@
+"""Pure SNMP decoders, listed explicitly; profiles name them, the snmp check runs them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from agent.snmpdecode.core import (
+    Decoded,
+    Decoder,
+    DeviceContext,
+    Reading,
+    Sample,
+    SnmpValue,
+    Thresholds,
+    text,
+)
+from agent.snmpdecode.interfaces import decode_interfaces
+from agent.snmpdecode.pdu import decode_apc_outlets
+from agent.snmpdecode.printer import decode_printer
+from agent.snmpdecode.system import decode_system
+from agent.snmpdecode.wifi import decode_wifi_clients
+
+DECODERS: Mapping[str, Decoder] = {
+    "system": decode_system,
+    "interfaces": decode_interfaces,
+    "printer": decode_printer,
+    "wifi_clients": decode_wifi_clients,
+    "apc_outlets": decode_apc_outlets,
+}
+
+__all__ = ["DECODERS", "Decoded", "Decoder", "DeviceContext", "Reading", "Sample", "SnmpValue",
+           "Thresholds", "text"]

@@ -1,0 +1,126 @@
+"""Pure decoding core: the reading model, decoder inputs and outputs, and value helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from hcc_common import faults as vocab
+from hcc_common.wire import FaultReport, MetricValue
+
+SnmpValue = int | bytes | str | None
+# {column name: {row index: value}}
+Table = Mapping[str, Mapping[str, SnmpValue]]
+
+COUNTER32 = 1 << 32
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the I/O shell fetched for one device: named scalars and named tables."""
+
+    scalars: Mapping[str, SnmpValue] = field(default_factory=dict)
+    tables: Mapping[str, Table] = field(default_factory=dict)
+
+    def table(self, name: str) -> Table:
+        return self.tables.get(name, {})
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    supply_warning_pct: float = 20.0
+    supply_critical_pct: float = 5.0
+    min_power_w: float = 1.0
+    max_power_w: float = 2000.0
+    max_temperature_c: float = 70.0
+
+
+@dataclass(frozen=True)
+class DeviceContext:
+    """What a decoder may know about the device besides its reply."""
+
+    type: str = "other"
+    center_open: bool = True
+    charger_outlets: tuple[int, ...] = ()
+    thresholds: Thresholds = field(default_factory=Thresholds)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One poll's reading, with the previous one (for rates and reboots) when there is one."""
+
+    reading: Reading
+    device: DeviceContext = field(default_factory=DeviceContext)
+    previous: Reading | None = None
+    elapsed_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Decoded:
+    metrics: Mapping[str, MetricValue] = field(default_factory=dict)
+    faults: tuple[FaultReport, ...] = ()
+
+
+Decoder = Callable[[Sample], Decoded]
+
+
+def fault(code: str, severity: str | None = None, **params: MetricValue) -> FaultReport:
+    return FaultReport(code, severity or vocab.lookup(code).severity.value, params)
+
+
+# -- value helpers ------------------------------------------------------------------------------
+def text(value: SnmpValue) -> str | None:
+    """Octet string to text: strips the trailing NULs real devices send, tolerates bad UTF-8."""
+    if value is None:
+        return None
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return value
+    raw = value.rstrip(b"\x00")
+    try:
+        return raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        return raw.decode("latin-1").strip()
+
+
+def integer(value: SnmpValue) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value
+
+
+def row_indices(table: Table) -> list[str]:
+    indices: set[str] = set()
+    for column in table.values():
+        indices.update(column)
+    return sorted(indices, key=_index_key)
+
+
+def cell(table: Table, column: str, index: str) -> SnmpValue:
+    return table.get(column, {}).get(index)
+
+
+def _index_key(index: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(p) for p in index.split("."))
+    except ValueError:
+        return (1 << 62,)
+
+
+def counter_delta(current: int, previous: int, width: int = COUNTER32) -> int:
+    """Counter increase since the previous read, allowing one wrap-around."""
+    return current - previous if current >= previous else current + width - previous
+
+
+def rebooted(sample: Sample) -> bool:
+    """sysUpTime went backwards (and not by a 497-day wrap of its 32-bit counter)."""
+    if sample.previous is None:
+        return False
+    now = integer(sample.reading.scalars.get("sys_uptime"))
+    before = integer(sample.previous.scalars.get("sys_uptime"))
+    if now is None or before is None or now >= before:
+        return False
+    elapsed_ticks = (sample.elapsed_s or 0.0) * 100.0
+    wrapped = before + elapsed_ticks * 2 >= COUNTER32
+    return not wrapped

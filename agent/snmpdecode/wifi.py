@@ -1,0 +1,46 @@
+"""Wi-Fi client counts from vendor MIBs (UniFi, Cisco WLC, Aruba) or the IEEE 802.11 MIB."""
+
+from __future__ import annotations
+
+from agent.snmpdecode.core import Decoded, Sample, Table, fault, integer, row_indices
+from hcc_common.wire import FaultReport, MetricValue
+
+# Table name in the profile -> column holding per-radio/VAP/SSID station counts.
+COUNT_COLUMNS = {
+    "unifi_vaps": "stations",        # UBNT-UniFi-MIB unifiVapNumStations
+    "cisco_radios": "users",         # AIRESPACE-WIRELESS-MIB bsnApIfNoOfUsers
+    "aruba_essids": "stations",      # WLSX-WLAN-MIB wlanESSIDNumStations
+}
+# IEEE 802.11 MIB has no count: one dot11RSNAStatsEntry exists per associated station.
+DOT11_STATIONS = ("dot11_rsna_stations", "address")
+
+
+def _sum(table: Table, column: str) -> int | None:
+    values = [integer(v) for v in table.get(column, {}).values()]
+    known = [v for v in values if v is not None and v >= 0]
+    return sum(known) if known else None
+
+
+def client_count(s: Sample) -> tuple[int | None, str | None]:
+    for name, column in COUNT_COLUMNS.items():
+        table = s.reading.table(name)
+        if table.get(column):
+            return _sum(table, column), name
+    stations = s.reading.table(DOT11_STATIONS[0])
+    if DOT11_STATIONS[0] in s.reading.tables:
+        return len(row_indices(stations)), "ieee80211"
+    return None, None
+
+
+def decode_wifi_clients(s: Sample) -> Decoded:
+    count, source = client_count(s)
+    metrics: dict[str, MetricValue] = {}
+    found: list[FaultReport] = []
+    if count is None:
+        return Decoded()
+    metrics["wifi_clients"] = count
+    metrics["wifi_clients_source"] = str(source)
+    # Overnight quiet is normal: only an empty hall during opening hours is a fault.
+    if count == 0 and s.device.center_open:
+        found.append(fault("ap.no_clients"))
+    return Decoded(metrics, tuple(found))

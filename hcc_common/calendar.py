@@ -1,0 +1,74 @@
+"""Opening hours and public holidays of a center, in its time zone: is it open at a given moment?"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_RANGE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+Ranges = tuple[tuple[time, time], ...]
+
+# Vietnamese one-stop service centers: weekdays all day, Saturday morning.
+DEFAULT_WEEKLY: Mapping[int, Ranges] = {
+    **{d: ((time(7, 30), time(17, 0)),) for d in range(5)},
+    5: ((time(7, 30), time(11, 30)),),
+}
+
+
+@dataclass(frozen=True)
+class OpeningHours:
+    weekly: Mapping[int, Ranges] = field(default_factory=lambda: dict(DEFAULT_WEEKLY))
+    holidays: frozenset[date] = frozenset()
+    timezone: str = "Asia/Ho_Chi_Minh"
+
+    def is_open(self, at: datetime) -> bool:
+        local = at.astimezone(ZoneInfo(self.timezone))
+        if local.date() in self.holidays:
+            return False
+        now = local.time()
+        return any(start <= now < end for start, end in self.weekly.get(local.weekday(), ()))
+
+    def is_open_ts(self, ts: float) -> bool:
+        return self.is_open(datetime.fromtimestamp(ts, ZoneInfo(self.timezone)))
+
+
+def parse_days(spec: str) -> list[int]:
+    """'mon-fri', 'sat', 'mon,wed,fri' -> weekday numbers (Monday = 0)."""
+    out: list[int] = []
+    for part in spec.lower().replace(" ", "").split(","):
+        if "-" in part:
+            a, b = part.split("-", 1)
+            if a not in DAYS or b not in DAYS:
+                raise ValueError(f"unknown day in {spec!r}; use mon..sun")
+            i, j = DAYS.index(a), DAYS.index(b)
+            out.extend(range(i, j + 1) if i <= j else [*range(i, 7), *range(0, j + 1)])
+        elif part in DAYS:
+            out.append(DAYS.index(part))
+        else:
+            raise ValueError(f"unknown day {part!r}; use mon, tue, wed, thu, fri, sat, sun")
+    return out
+
+
+def parse_ranges(spec: str) -> Ranges:
+    """'07:30-11:30, 13:00-17:00' or 'closed'."""
+    if spec.strip().lower() == "closed":
+        return ()
+    ranges = []
+    for part in spec.split(","):
+        m = _RANGE.match(part)
+        if m is None:
+            raise ValueError(f"bad hours {part.strip()!r}; write e.g. 07:30-17:00")
+        h1, m1, h2, m2 = (int(g) for g in m.groups())
+        if h1 > 23 or h2 > 24 or m1 > 59 or m2 > 59:
+            raise ValueError(f"bad time in {part.strip()!r}")
+        start = time(h1, m1)
+        end = time(23, 59, 59) if (h2, m2) == (24, 0) else time(h2, m2)
+        if end <= start:
+            raise ValueError(f"{part.strip()!r} ends before it starts")
+        ranges.append((start, end))
+    return tuple(ranges)
