@@ -17,6 +17,7 @@ from agent.checks.base import Combined
 from agent.checks.context import CheckContext
 from agent.config import Config, Device
 from agent.poller import poll
+from agent.runtime import BOX_NAME
 from hcc_common import faults as vocab
 from hcc_common import logs
 from hcc_common.durations import format_duration
@@ -87,7 +88,7 @@ def _check_all(devices: list[Device], with_box: bool, cfg: Config) -> list[tuple
                 outcome = await host.run(cfg.agent.state_dir)
                 from agent.checks.base import combine
 
-                rows.append(({"device": cfg.agent.id, "name": "Máy giám sát (box)", "type": "box"},
+                rows.append(({"device": cfg.agent.id, "name": BOX_NAME, "type": "box"},
                              combine([outcome])))
             return rows
         finally:

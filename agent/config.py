@@ -68,6 +68,53 @@ class TcpSettings:
 
 
 @dataclass(frozen=True)
+class HttpSettings:
+    url: str                 # full URL; built from host when only a path is given
+    expect_status: int = 200
+    body_contains: str | None = None
+    verify_tls: bool = True
+    cert_warn_days: int = 14
+
+
+@dataclass(frozen=True)
+class PingSettings:
+    count: int = 3
+
+
+@dataclass(frozen=True)
+class UsbSettings:
+    vendor: str              # 4 hex digits, as lsusb shows them
+    product: str
+    sysfs_root: str = "/sys/bus/usb/devices"
+
+    @property
+    def usb_id(self) -> str:
+        return f"{self.vendor}:{self.product}"
+
+
+@dataclass(frozen=True)
+class CommandSettings:
+    argv: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PlugSettings:
+    port: int = 80
+    switch: int = 0          # Shelly switch id / Tasmota relay number - 1
+
+
+@dataclass(frozen=True)
+class IppSettings:
+    port: int = 631
+    path: str = "/ipp/print"
+    tls: bool = False
+
+
+NETWORK_KINDS = ("snmp", "tcp", "http", "ping", "shelly", "tasmota", "ipp")
+CHECK_KEYS = (*NETWORK_KINDS, "usb", "command")
+
+
+@dataclass(frozen=True)
 class Device:
     id: str
     name: str
@@ -78,13 +125,20 @@ class Device:
     profile: str
     snmp: SnmpSettings | None = None
     tcp: TcpSettings | None = None
+    http: HttpSettings | None = None
+    ping: PingSettings | None = None
+    usb: UsbSettings | None = None
+    command: CommandSettings | None = None
+    shelly: PlugSettings | None = None
+    tasmota: PlugSettings | None = None
+    ipp: IppSettings | None = None
     outlets: tuple[int, ...] = ()
     thresholds: DeviceThresholds = field(default_factory=DeviceThresholds)
     line: int = 0
 
     @property
     def check_kinds(self) -> tuple[str, ...]:
-        return tuple(k for k in ("snmp", "tcp") if getattr(self, k) is not None)
+        return tuple(k for k in CHECK_KEYS if getattr(self, k) is not None)
 
 
 @dataclass(frozen=True)
@@ -108,7 +162,7 @@ class Config:
 
 
 _TOP_KEYS = ("center", "agent", "mqtt", "defaults", "devices")
-_DEVICE_KEYS = ("id", "name", "type", "host", "interval", "timeout", "profile", "snmp", "tcp",
+_DEVICE_KEYS = ("id", "name", "type", "host", "interval", "timeout", "profile", *CHECK_KEYS,
                 "outlets", "thresholds")
 _THRESHOLD_KEYS = {"supply_warning": "supply_warning_pct", "supply_critical": "supply_critical_pct",
                    "min_power_w": "min_power_w", "max_power_w": "max_power_w",
@@ -320,19 +374,138 @@ def _device(node: Node, interval: float, timeout: float) -> Device:
     if (n := m.get("thresholds")) is not None:
         tm = n.as_mapping(tuple(_THRESHOLD_KEYS))
         thresholds = DeviceThresholds(**{_THRESHOLD_KEYS[k]: tm.require(k).as_float() for k in tm})
-    snmp = _snmp(m.get("snmp"))
-    tcp = _tcp(m.get("tcp"))
-    if snmp is None and tcp is None:
-        raise node.error(f"device {did!r} has no check: add an snmp: or tcp: section")
-    if host is None:
+    sections = {k: m.get(k) for k in CHECK_KEYS}
+    present = [k for k, v in sections.items() if v is not None]
+    if not present:
+        raise node.error(f"device {did!r} has no check: add one of {', '.join(CHECK_KEYS)}")
+    if host is None and any(k in NETWORK_KINDS and not (k == "http" and _has_url(sections[k]))
+                            for k in present):
         raise ConfigError(node.file, node.line, f"{node.path}.host",
                           f"device {did!r} needs a host (IP address or name) for its checks")
     return Device(
         id=did, name=name_node.as_str() if name_node is not None else did, type=dtype, host=host,
         interval=interval, timeout=timeout,
-        profile=profile.as_str() if profile is not None else "auto",
-        snmp=snmp, tcp=tcp, outlets=outlets, thresholds=thresholds, line=node.line,
+        profile=_profile_name(profile),
+        snmp=_snmp(sections["snmp"]), tcp=_tcp(sections["tcp"]),
+        http=_http(sections["http"], host), ping=_ping(sections["ping"]),
+        usb=_usb(sections["usb"]), command=_command(sections["command"]),
+        shelly=_plug(sections["shelly"]), tasmota=_plug(sections["tasmota"]),
+        ipp=_ipp(sections["ipp"]),
+        outlets=outlets, thresholds=thresholds, line=node.line,
     )
+
+
+def _profile_name(node: Node | None) -> str:
+    if node is None:
+        return "auto"
+    from agent.profile_loader import load_profiles
+
+    return node.as_choice(("auto", *sorted(load_profiles())))
+
+
+def _has_url(node: Node | None) -> bool:
+    return node is not None and node.kind() == "mapping" and \
+        node.as_mapping(_HTTP_KEYS).get("url") is not None
+
+
+_HTTP_KEYS = ("url", "path", "port", "scheme", "expect_status", "body_contains", "verify_tls",
+              "cert_warn_days")
+
+
+def _http(node: Node | None, host: str | None) -> HttpSettings | None:
+    if node is None:
+        return None
+    m = node.as_mapping(_HTTP_KEYS)
+    url_node = m.get("url")
+    if url_node is not None:
+        url = url_node.as_str()
+        if not url.startswith(("http://", "https://")):
+            raise url_node.error(f"URL must start with http:// or https://, got {url!r}")
+    else:
+        scheme = m.get("scheme")
+        sch = scheme.as_choice(("http", "https")) if scheme is not None else "http"
+        port = m.get("port")
+        path = m.get("path")
+        p = path.as_str() if path is not None else "/"
+        if not p.startswith("/"):
+            raise m.require("path").error("path must start with /")
+        url = f"{sch}://{host}{':' + str(port.as_int(1, 65535)) if port is not None else ''}{p}"
+    status = m.get("expect_status")
+    body = m.get("body_contains")
+    verify = m.get("verify_tls")
+    warn = m.get("cert_warn_days")
+    return HttpSettings(
+        url, status.as_int(100, 599) if status is not None else 200,
+        body.as_str() if body is not None else None,
+        verify.as_bool() if verify is not None else True,
+        warn.as_int(0, 3650) if warn is not None else 14,
+    )
+
+
+def _ping(node: Node | None) -> PingSettings | None:
+    if node is None:
+        return None
+    if node.kind() == "true/false" and node.as_bool():
+        return PingSettings()
+    m = node.as_mapping(("count",))
+    count = m.get("count")
+    return PingSettings(count.as_int(1, 20) if count is not None else 3)
+
+
+def _usb(node: Node | None) -> UsbSettings | None:
+    if node is None:
+        return None
+    m = node.as_mapping(("vendor", "product", "sysfs_root"))
+
+    def hex4(key: str) -> str:
+        n = m.require(key)
+        raw = n.as_str().lower()
+        if len(raw) != 4 or any(c not in "0123456789abcdef" for c in raw):
+            raise n.error(f"expected 4 hex digits as lsusb shows them (e.g. 04f9), got {raw!r}")
+        return raw
+
+    root = m.get("sysfs_root")
+    return UsbSettings(hex4("vendor"), hex4("product"),
+                       root.as_str() if root is not None else "/sys/bus/usb/devices")
+
+
+def _command(node: Node | None) -> CommandSettings | None:
+    if node is None:
+        return None
+    if node.kind() == "list":
+        argv = tuple(n.as_str() for n in node.as_list())
+    else:
+        import shlex
+
+        try:
+            argv = tuple(shlex.split(node.as_str()))
+        except ValueError as exc:
+            raise node.error(f"cannot split the command line: {exc}") from None
+    if not argv:
+        raise node.error("command is empty")
+    return CommandSettings(argv)
+
+
+def _plug(node: Node | None) -> PlugSettings | None:
+    if node is None:
+        return None
+    m = node.as_mapping(("port", "switch"))
+    port = m.get("port")
+    switch = m.get("switch")
+    return PlugSettings(port.as_int(1, 65535) if port is not None else 80,
+                        switch.as_int(0, 16) if switch is not None else 0)
+
+
+def _ipp(node: Node | None) -> IppSettings | None:
+    if node is None:
+        return None
+    m = node.as_mapping(("port", "path", "tls"))
+    port = m.get("port")
+    path = m.get("path")
+    tls = m.get("tls")
+    return IppSettings(port.as_int(1, 65535) if port is not None else 631,
+                       path.as_str() if path is not None else "/ipp/print",
+                       tls.as_bool() if tls is not None else False)
 
 
 def _snmp(node: Node | None) -> SnmpSettings | None:

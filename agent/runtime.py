@@ -15,7 +15,7 @@ from pathlib import Path
 
 from agent import poller
 from agent.checks import host
-from agent.checks.base import status_of
+from agent.checks.base import combine, status_of
 from agent.checks.context import CheckContext
 from agent.config import Config, Device
 from agent.hold import FaultHold
@@ -25,6 +25,7 @@ from hcc_common.mqtt_io import BrokerSettings, MqttLink
 log = logging.getLogger("hcc.agent")
 
 STATUS_FILE = "status.json"
+BOX_NAME = "Máy giám sát (box)"
 
 
 def next_session(state_dir: Path) -> int:
@@ -113,6 +114,12 @@ class Agent:
         interval = self.config.agent.heartbeat
         while not stop.is_set():
             outcome = await host.run(self.config.agent.state_dir)
+            box = combine([outcome])
+            # The box reports its own faults (under-voltage, disk full...) as a device of its own.
+            self.link.publish(wire.encode(wire.Result(
+                self.config.center.id, self.config.agent.id, self.config.agent.id, self.session,
+                self._next_seq(), time.time(), "box", BOX_NAME, box.status, box.metrics,
+                box.faults, box.error)))
             hb = wire.Heartbeat(
                 self.config.center.id, self.config.agent.id, self.session, self._next_seq(),
                 time.time(), interval, outcome.metrics, backlog=self.backlog(),

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from hcc_common.wire import FaultReport
+
 
 class Severity(StrEnum):
     CRITICAL = "critical"
@@ -216,6 +218,13 @@ def default_lang(environ: Mapping[str, str] | None = None) -> str:
 
 # Params that tell two faults of one code apart on one device (two toners, two radios).
 IDENTITY_PARAMS = ("supply", "interface", "outlet", "tray", "usb_id")
+
+
+def report(code: str, severity: str | None = None, **params: float | int | str | None
+           ) -> FaultReport:
+    """A fault as sent on the wire; severity defaults to the vocabulary's, None params dropped."""
+    return FaultReport(code, severity or lookup(code).severity.value,
+                       {k: v for k, v in params.items() if v is not None})
 
 
 def fault_subject(params: Mapping[str, object]) -> str:

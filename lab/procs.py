@@ -197,3 +197,55 @@ def snmp_get_ok(host: str, port: int, community: str) -> bool:
         except OSError:
             return False
     return len(data) > 0
+
+
+def ensure_avahi() -> list[Proc]:
+    """ippeveprinter refuses to start without DNS-SD: run a system D-Bus and avahi if absent."""
+    started: list[Proc] = []
+    if not Path("/run/dbus/system_bus_socket").exists():
+        Path("/run/dbus").mkdir(parents=True, exist_ok=True)
+        subprocess.run([which("dbus-daemon"), "--system", "--fork"], check=True,
+                       capture_output=True)
+    if subprocess.run(["pgrep", "-x", "avahi-daemon"], capture_output=True).returncode != 0:
+        subprocess.run([which("avahi-daemon"), "-D", "--no-drop-root", "--no-chroot"],
+                       check=True, capture_output=True)
+        time.sleep(0.5)
+    return started
+
+
+class IppEvePrinter:
+    """CUPS' ippeveprinter: a real IPP Everywhere printer whose supplies and trays are settable."""
+
+    def __init__(self, workdir: Path, port: int | None = None) -> None:
+        self.workdir = workdir
+        self.port = port or free_port()
+        self.spool = workdir / "ipp-spool"
+        self.spool.mkdir(parents=True, exist_ok=True)
+        self.proc: Proc | None = None
+
+    def start(self) -> IppEvePrinter:
+        ensure_avahi()
+        self.proc = spawn("ippeveprinter", [
+            which("ippeveprinter"), "-p", str(self.port), "-d", str(self.spool),
+            "-n", "localhost", "-M", "HCC", "-m", "Test Laser", f"hcc-test-{self.port}",
+        ], self.workdir / "ippeveprinter.log")
+        wait_tcp(self.port)
+        return self
+
+    def set_supplies(self, waste_level: int, toner_level: int) -> None:
+        self._get(f"/supplies?supply0={waste_level}&supply1={toner_level}")
+
+    def set_main_tray(self, sheets: int) -> None:
+        self._get("/media?size1=iso_a4_210x297mm&type1=stationery"
+                  f"&level1={sheets}&size3=iso_dl_110x220mm&type3=stationery&level3=25")
+
+    def _get(self, path: str) -> None:
+        import urllib.request
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as r:
+            r.read()
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.stop()
+            self.proc = None

@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(mosquitto snmp python3-venv)
 if [[ "${HCC_WITH_TEST_TOOLS:-0}" == 1 ]]; then
-  APT_PACKAGES+=(mosquitto-clients)
+  # real peers for the tests: Nagios plugins, CUPS' ippeveprinter (needs avahi on D-Bus), openssl
+  APT_PACKAGES+=(mosquitto-clients monitoring-plugins-basic cups-ipp-utils avahi-daemon dbus openssl)
 fi
 
 missing=()

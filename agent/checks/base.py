@@ -21,9 +21,7 @@ class CheckOutcome:
     profile: str | None = None
 
 
-def fault(code: str, **params: MetricValue) -> FaultReport:
-    """A fault with the vocabulary's severity for its code."""
-    return FaultReport(code, vocab.lookup(code).severity.value, params)
+fault = vocab.report
 
 
 def unreachable(kind: str, error: str) -> CheckOutcome:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import time
 from pathlib import Path
 
@@ -27,12 +29,47 @@ def _read(disk_path: Path) -> dict[str, MetricValue]:
     }
     path = disk_path if disk_path.exists() else Path("/")
     metrics["disk_percent"] = psutil.disk_usage(str(path)).percent
+    flags = read_throttled()
+    if flags is not None:
+        metrics["throttled_flags"] = flags
+    synced = clock_synchronised()
+    if synced is not None:
+        metrics["clock_synced"] = int(synced)
     temps = getattr(psutil, "sensors_temperatures", None)
     if temps is not None:
         readings = [t.current for group in temps().values() for t in group if t.current is not None]
         if readings:
             metrics["cpu_temp_c"] = round(max(readings), 1)
     return metrics
+
+
+# Raspberry Pi firmware flags (vcgencmd get_throttled): bit 0 under-voltage now, 2 throttled now.
+THROTTLED_PATHS = ("/sys/devices/platform/soc/soc:firmware/get_throttled",)
+UNDERVOLTAGE_NOW, THROTTLED_NOW = 0x1, 0x4
+UNDERVOLTAGE_SINCE_BOOT = 0x10000
+TIME_ERROR = 5  # adjtimex(): the kernel's clock is not synchronised
+
+
+def read_throttled(paths: tuple[str, ...] = THROTTLED_PATHS) -> int | None:
+    for path in paths:
+        try:
+            return int(Path(path).read_text().strip(), 16)
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def clock_synchronised() -> bool | None:
+    """The kernel's own view (adjtimex), as NTP daemons set it; None where unavailable."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        timex = ctypes.create_string_buffer(512)  # larger than struct timex on any arch
+        state = libc.adjtimex(timex)
+    except (OSError, AttributeError):
+        return None
+    if state < 0:
+        return None
+    return state != TIME_ERROR
 
 
 def faults_of(metrics: dict[str, MetricValue]) -> tuple[FaultReport, ...]:
@@ -46,6 +83,16 @@ def faults_of(metrics: dict[str, MetricValue]) -> tuple[FaultReport, ...]:
     temp = metrics.get("cpu_temp_c")
     if isinstance(temp, int | float) and temp >= TEMP_WARN_C:
         found.append(fault("host.overtemp", temperature=temp))
+    flags = metrics.get("throttled_flags")
+    if isinstance(flags, int):
+        if flags & UNDERVOLTAGE_NOW:
+            found.append(fault("host.undervoltage"))
+        elif flags & UNDERVOLTAGE_SINCE_BOOT:
+            found.append(fault("host.undervoltage", "warning"))
+        if flags & THROTTLED_NOW:
+            found.append(fault("host.throttled"))
+    if metrics.get("clock_synced") == 0:
+        found.append(fault("host.clock_unsynced"))
     return tuple(found)
 
 

@@ -64,8 +64,7 @@ class Decoded:
 Decoder = Callable[[Sample], Decoded]
 
 
-def fault(code: str, severity: str | None = None, **params: MetricValue) -> FaultReport:
-    return FaultReport(code, severity or vocab.lookup(code).severity.value, params)
+fault = vocab.report
 
 
 # -- value helpers ------------------------------------------------------------------------------

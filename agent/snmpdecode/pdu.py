@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from agent.snmpdecode.core import Decoded, Sample, Table, cell, fault, integer, row_indices, text
+from agent.charger_rules import charger_faults
+from agent.snmpdecode.core import Decoded, Sample, Table, cell, integer, row_indices, text
 from hcc_common.wire import FaultReport, MetricValue
 
 # The two APC tables number on/off the opposite way round.
@@ -52,7 +53,6 @@ def decode_apc_outlets(s: Sample) -> Decoded:
             current[outlet] = tenths / 10.0
     metrics: dict[str, MetricValue] = {}
     found: list[FaultReport] = []
-    t = s.device.thresholds
     for outlet in sorted(set(legacy_on) | set(rpdu2_on)):
         # The legacy table is on every APC switched PDU and is the one seen consistent on real
         # units; rPDU2 speaks for outlets (or whole PDUs) the legacy table does not list.
@@ -66,14 +66,6 @@ def decode_apc_outlets(s: Sample) -> Decoded:
             continue  # an outlet is a charger only where devices.yaml says so
         label = names.get(outlet, str(outlet))
         label = f"{outlet} ({label})" if label != str(outlet) else label
-        if not on:
-            found.append(fault("charger.outlet_off", outlet=label))
-            continue
-        drawn = power.get(outlet)
-        if drawn is None:
-            continue  # switched-only PDUs report no per-outlet power
-        if drawn > t.max_power_w:
-            found.append(fault("charger.overload", outlet=label, power=drawn))
-        elif drawn < t.min_power_w and s.device.center_open:
-            found.append(fault("charger.no_power_draw", outlet=label, power=drawn))
+        # Switched-only PDUs report no per-outlet power: then only on/off can be judged.
+        found.extend(charger_faults(s.device, label, on=on, power_w=power.get(outlet)))
     return Decoded(metrics, tuple(found))

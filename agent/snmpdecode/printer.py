@@ -5,7 +5,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from agent.snmpdecode.core import Decoded, Sample, Table, cell, fault, integer, row_indices, text
+from agent.snmpdecode.core import (
+    Decoded,
+    DeviceContext,
+    Sample,
+    Table,
+    cell,
+    fault,
+    integer,
+    row_indices,
+    text,
+)
 from hcc_common.wire import FaultReport, MetricValue
 
 PRINTER_STATUS = {1: "other", 2: "unknown", 3: "idle", 4: "printing", 5: "warmup"}
@@ -62,7 +72,7 @@ ALERT_CRITICAL = 3
 ALERT_GROUP_INPUT = 8
 # prtInputType sheetFeedManual, and names printers give their bypass trays.
 MANUAL_INPUT_TYPE = 5
-MANUAL_TRAY_NAME = re.compile(r"\b(mp|manual|bypass|multi[- ]?purpose|mpt)\b", re.IGNORECASE)
+MANUAL_TRAY_NAME = re.compile(r"\b(mp|manual|by-?pass|multi[- ]?purpose|mpt)\b", re.IGNORECASE)
 COVER_OPEN_STATES = {3, 5}  # coverOpen, interlockOpen
 GENERIC_TONER = "toner"
 GENERIC_TRAY = "paper tray"
@@ -79,9 +89,11 @@ def error_state_bits(raw: bytes) -> list[str]:
     return names
 
 
-def _supplies(table: Table, s: Sample) -> tuple[dict[str, MetricValue], list[FaultReport], bool]:
-    """Supply levels as percentages where the capacity is known; faults by threshold."""
-    t = s.device.thresholds
+def supply_faults(table: Table, ctx: DeviceContext
+                  ) -> tuple[dict[str, MetricValue], list[FaultReport], bool]:
+    """Supply levels as percentages where the capacity is known; faults by threshold.
+    Shared by the SNMP prtMarkerSuppliesTable and IPP printer-supply (same RFC 3805 model)."""
+    t = ctx.thresholds
     metrics: dict[str, MetricValue] = {}
     found: list[FaultReport] = []
     any_known = False
@@ -136,7 +148,8 @@ def _manual_trays(inputs: Table) -> set[str]:
     return manual
 
 
-def _inputs(inputs: Table) -> tuple[dict[str, MetricValue], list[FaultReport]]:
+def input_faults(inputs: Table) -> tuple[dict[str, MetricValue], list[FaultReport]]:
+    """Paper trays: an empty cassette is a fault, an empty manual/bypass tray is normal."""
     metrics: dict[str, MetricValue] = {}
     found: list[FaultReport] = []
     manual = _manual_trays(inputs)
@@ -181,7 +194,7 @@ def _alerts(alerts: Table, inputs: Table) -> list[FaultReport]:
     return found
 
 
-def _merge(precise: Iterable[FaultReport], coarse: Iterable[FaultReport],
+def merge_printer_faults(precise: Iterable[FaultReport], coarse: Iterable[FaultReport],
            supply_known: bool) -> tuple[FaultReport, ...]:
     """One fault per condition. The supplies, input and cover tables are precise; the error-state
     bits and the alert table only add conditions those tables did not already show."""
@@ -212,11 +225,11 @@ def decode_printer(s: Sample) -> Decoded:
     pages = integer(r.scalars.get("page_count"))
     if pages is not None and pages >= 0:
         metrics["page_count"] = pages
-    supplies_m, supplies_f, supply_known = _supplies(r.table("supplies"), s)
+    supplies_m, supplies_f, supply_known = supply_faults(r.table("supplies"), s.device)
     metrics.update(supplies_m)
     precise.extend(supplies_f)
     inputs = r.table("inputs")
-    inputs_m, inputs_f = _inputs(inputs)
+    inputs_m, inputs_f = input_faults(inputs)
     metrics.update(inputs_m)
     precise.extend(inputs_f)
     inputs_known = bool(row_indices(inputs))
@@ -242,4 +255,4 @@ def decode_printer(s: Sample) -> Decoded:
             else:
                 coarse.append(fault(code))
     coarse.extend(_alerts(r.table("alerts"), inputs))
-    return Decoded(metrics, _merge(precise, coarse, supply_known))
+    return Decoded(metrics, merge_printer_faults(precise, coarse, supply_known))
