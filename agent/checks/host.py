@@ -64,7 +64,7 @@ def clock_synchronised() -> bool | None:
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         timex = ctypes.create_string_buffer(512)  # larger than struct timex on any arch
-        state = libc.adjtimex(timex)
+        state = int(libc.adjtimex(timex))
     except (OSError, AttributeError):
         return None
     if state < 0:
