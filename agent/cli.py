@@ -25,7 +25,7 @@ from hcc_common.yamlconf import ConfigError
 
 app = typer.Typer(
     help="hcc-agent watches the devices of one service center and reports them to the city.",
-    no_args_is_help=True, add_completion=False,
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
 )
 
 ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="The center's devices.yaml.")]

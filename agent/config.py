@@ -54,12 +54,40 @@ class MqttSettings:
         return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
 
 
+AUTH_PROTOCOLS = ("none", "md5", "sha", "sha224", "sha256", "sha384", "sha512")
+PRIV_PROTOCOLS = ("none", "des", "aes", "aes192", "aes256")
+
+
+@dataclass(frozen=True)
+class SnmpV3:
+    user: str
+    auth_protocol: str = "none"
+    auth_key: str | None = field(default=None, repr=False)
+    priv_protocol: str = "none"
+    priv_key: str | None = field(default=None, repr=False)
+    context: str = ""
+
+    @property
+    def level(self) -> str:
+        if self.auth_protocol == "none":
+            return "noAuthNoPriv"
+        return "authNoPriv" if self.priv_protocol == "none" else "authPriv"
+
+
 @dataclass(frozen=True)
 class SnmpSettings:
     port: int
     version: str
     community: str = field(repr=False)
     retries: int
+    v3: SnmpV3 | None = None
+
+
+@dataclass(frozen=True)
+class TrapSettings:
+    port: int = 162
+    community: str = field(default="public", repr=False)
+    bind: str = "0.0.0.0"
 
 
 @dataclass(frozen=True)
@@ -156,12 +184,13 @@ class Config:
     mqtt: MqttSettings
     devices: tuple[Device, ...]
     holds: TMapping[str, float] = field(default_factory=lambda: dict(DEFAULT_HOLDS))
+    traps: TrapSettings | None = None
 
     def device(self, device_id: str) -> Device | None:
         return next((d for d in self.devices if d.id == device_id), None)
 
 
-_TOP_KEYS = ("center", "agent", "mqtt", "defaults", "devices")
+_TOP_KEYS = ("center", "agent", "mqtt", "defaults", "devices", "traps")
 _DEVICE_KEYS = ("id", "name", "type", "host", "interval", "timeout", "profile", *CHECK_KEYS,
                 "outlets", "thresholds")
 _THRESHOLD_KEYS = {"supply_warning": "supply_warning_pct", "supply_critical": "supply_critical_pct",
@@ -194,13 +223,56 @@ def load(path: str | Path, *, environ: TMapping[str, str] | None = None,
     devices: list[Device] = []
     seen: dict[str, int] = {}
     for item in devices_node.as_list():
-        dev = _device(item, interval, timeout)
+        dev = _device(item, interval, timeout, env)
         if dev.id in seen:
             raise ConfigError(item.file, dev.line, f"{item.path}.id",
                               f"duplicate device id {dev.id!r} (first used on line {seen[dev.id]})")
         seen[dev.id] = dev.line
         devices.append(dev)
-    return Config(str(path), center, agent, mqtt, tuple(devices), holds)
+    traps = _traps(root.get("traps"), env)
+    return Config(str(path), center, agent, mqtt, tuple(devices), holds, traps)
+
+
+def secret(m: Mapping, key: str, env: TMapping[str, str], default: str | None = None
+           ) -> str | None:
+    """A secret given as `key`, `key_file` (read now) or `key_env` (an environment variable).
+    Errors name the file or variable, never the secret."""
+    given = [k for k in (key, f"{key}_file", f"{key}_env") if m.get(k) is not None]
+    if len(given) > 1:
+        raise m.require(given[1]).error(f"give only one of {', '.join(given)}")
+    if not given:
+        return default
+    node = m.require(given[0])
+    if given[0] == key:
+        return node.as_str()
+    name = node.as_str()
+    if given[0].endswith("_env"):
+        value = env.get(name)
+        if value is None:
+            raise node.error(f"environment variable {name} is not set")
+        return value
+    try:
+        value = Path(name).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise node.error(f"cannot read {name}: {exc.strerror}") from None
+    if not value:
+        raise node.error(f"{name} is empty")
+    return value
+
+
+def _secret_keys(key: str) -> tuple[str, str, str]:
+    return (key, f"{key}_file", f"{key}_env")
+
+
+def _traps(node: Node | None, env: TMapping[str, str]) -> TrapSettings | None:
+    if node is None:
+        return None
+    m = node.as_mapping(("port", "bind", *_secret_keys("community")))
+    port = m.get("port")
+    bind = m.get("bind")
+    return TrapSettings(port.as_int(1, 65535) if port is not None else 162,
+                        secret(m, "community", env, "public") or "public",
+                        bind.as_str() if bind is not None else "0.0.0.0")
 
 
 def _ident(node: Node) -> str:
@@ -352,7 +424,7 @@ def broker_from_url(url: str, node: Node | None = None) -> tuple[str, int, bool]
     return parts.hostname, port if port is not None else (8883 if tls else 1883), tls
 
 
-def _device(node: Node, interval: float, timeout: float) -> Device:
+def _device(node: Node, interval: float, timeout: float, env: TMapping[str, str]) -> Device:
     m = node.as_mapping(_DEVICE_KEYS)
     did = _ident(m.require("id"))
     name_node = m.get("name")
@@ -386,7 +458,7 @@ def _device(node: Node, interval: float, timeout: float) -> Device:
         id=did, name=name_node.as_str() if name_node is not None else did, type=dtype, host=host,
         interval=interval, timeout=timeout,
         profile=_profile_name(profile),
-        snmp=_snmp(sections["snmp"]), tcp=_tcp(sections["tcp"]),
+        snmp=_snmp(sections["snmp"], env), tcp=_tcp(sections["tcp"]),
         http=_http(sections["http"], host), ping=_ping(sections["ping"]),
         usb=_usb(sections["usb"]), command=_command(sections["command"]),
         shelly=_plug(sections["shelly"]), tasmota=_plug(sections["tasmota"]),
@@ -508,19 +580,39 @@ def _ipp(node: Node | None) -> IppSettings | None:
                        tls.as_bool() if tls is not None else False)
 
 
-def _snmp(node: Node | None) -> SnmpSettings | None:
+_SNMP_KEYS = ("port", "version", "retries", "user", "auth", "priv", "context",
+              *_secret_keys("community"), *_secret_keys("auth_key"), *_secret_keys("priv_key"))
+
+
+def _snmp(node: Node | None, env: TMapping[str, str]) -> SnmpSettings | None:
     if node is None:
         return None
-    m = node.as_mapping(("port", "version", "community", "retries"))
+    m = node.as_mapping(_SNMP_KEYS)
     port = m.get("port")
-    version = m.get("version")
-    community = m.get("community")
+    version_node = m.get("version")
+    version = version_node.as_choice(("1", "2c", "3")) if version_node is not None else "2c"
     retries = m.get("retries")
+    v3 = None
+    if version == "3":
+        auth_node, priv_node, ctx_node = m.get("auth"), m.get("priv"), m.get("context")
+        auth = auth_node.as_choice(AUTH_PROTOCOLS) if auth_node is not None else "none"
+        priv = priv_node.as_choice(PRIV_PROTOCOLS) if priv_node is not None else "none"
+        if auth == "none" and priv != "none":
+            raise m.require("priv").error("privacy (priv) needs authentication (auth) too")
+        auth_key = secret(m, "auth_key", env) if auth != "none" else None
+        priv_key = secret(m, "priv_key", env) if priv != "none" else None
+        for proto, key, name in ((auth, auth_key, "auth_key"), (priv, priv_key, "priv_key")):
+            if proto != "none" and (key is None or len(key) < 8):
+                raise m.node.error(f"snmp v3 with {name.split('_')[0]}: {proto} needs "
+                                   f"{name} (or {name}_file / {name}_env) of 8+ characters")
+        v3 = SnmpV3(m.require("user").as_str(), auth, auth_key, priv, priv_key,
+                    ctx_node.as_str() if ctx_node is not None else "")
     return SnmpSettings(
         port=port.as_int(1, 65535) if port is not None else 161,
-        version=version.as_choice(("1", "2c")) if version is not None else "2c",
-        community=community.as_str() if community is not None else "public",
+        version=version,
+        community=secret(m, "community", env, "public") or "public",
         retries=retries.as_int(0, 5) if retries is not None else 1,
+        v3=v3,
     )
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from agent.checks import CHECK_KINDS
 from agent.checks.base import CheckOutcome, Combined, combine, unreachable
 from agent.checks.context import CheckContext
 from agent.config import Device
+
+log = logging.getLogger("hcc.agent.poll")
 
 # Extra time a whole poll may take beyond the per-request timeout (walks need several requests).
 DEADLINE_FACTOR = 4.0
@@ -19,6 +22,10 @@ async def _guarded(kind: str, device: Device, ctx: CheckContext) -> CheckOutcome
         return await asyncio.wait_for(CHECK_KINDS[kind](device, ctx), timeout=deadline)
     except TimeoutError:
         return unreachable(kind, f"no complete answer within {deadline:g}s")
+    except Exception as exc:
+        log.exception("check crashed", extra={"device": device.id, "kind": kind})
+        return CheckOutcome(kind, reachable=False,
+                            error=f"internal error in the {kind} check: {exc.__class__.__name__}")
 
 
 async def poll(device: Device, ctx: CheckContext) -> Combined:

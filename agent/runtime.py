@@ -62,6 +62,9 @@ class Agent:
         self.ctx = CheckContext(center=config.center)
         self.hold = FaultHold(config.holds)
         self.devices: dict[str, DeviceStatus] = {d.id: DeviceStatus() for d in config.devices}
+        # Set to poll a device now instead of at its next interval (a trap arrived).
+        self.wake: dict[str, asyncio.Event] = {}
+        self.traps_for_unknown = 0
         settings = config.mqtt
         if broker_url is not None:
             from agent.config import broker_from_url
@@ -108,7 +111,19 @@ class Agent:
             log.debug("polled", extra={"device": device.id, "status": combined.status})
             elapsed = time.monotonic() - started
             jitter = random.uniform(-0.05, 0.05) * device.interval
-            await _sleep_or_stop(stop, max(0.0, device.interval - elapsed + jitter))
+            wake = self.wake.setdefault(device.id, asyncio.Event())
+            await _sleep_or_event(stop, wake, max(0.0, device.interval - elapsed + jitter))
+            wake.clear()
+
+    def on_trap(self, source: str, trap_oid: str) -> None:
+        """A trap means "something changed": poll every device at that address right away."""
+        matched = [d for d in self.config.devices if d.host == source]
+        if not matched:
+            self.traps_for_unknown += 1
+            log.warning("trap from an address no device has", extra={"source": source,
+                                                                    "trap": trap_oid})
+        for d in matched:
+            self.wake.setdefault(d.id, asyncio.Event()).set()
 
     async def _heartbeat_loop(self, stop: asyncio.Event) -> None:
         interval = self.config.agent.heartbeat
@@ -150,6 +165,12 @@ class Agent:
                                          "devices": len(self.config.devices),
                                          "broker": self.mqtt_settings.url})
         self.link.start()
+        receiver = None
+        if self.config.traps is not None:
+            from agent.traps import TrapReceiver
+
+            receiver = TrapReceiver(self.config.traps, self.on_trap)
+            receiver.start()
         tasks = [asyncio.create_task(self._device_loop(d, stop)) for d in self.config.devices]
         tasks.append(asyncio.create_task(self._heartbeat_loop(stop)))
         try:
@@ -164,7 +185,18 @@ class Agent:
                 None, self.link.stop, wire.encode(bye)
             )
             self.ctx.close()
+            if receiver is not None:
+                receiver.close()
             log.info("agent stopped")
+
+
+async def _sleep_or_event(stop: asyncio.Event, wake: asyncio.Event, seconds: float) -> None:
+    waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(wake.wait())]
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pyasn1.type import univ
+from pysnmp.hlapi.v3arch import asyncio as hlapi
 from pysnmp.hlapi.v3arch.asyncio import (
     CommunityData,
     ContextData,
@@ -13,12 +14,14 @@ from pysnmp.hlapi.v3arch.asyncio import (
     ObjectType,
     SnmpEngine,
     UdpTransportTarget,
+    UsmUserData,
     bulk_cmd,
     get_cmd,
     next_cmd,
 )
 from pysnmp.proto import rfc1902, rfc1905
 
+from agent.config import SnmpV3
 from agent.snmpdecode import SnmpValue
 
 # Bounds a walk so a device that loops its MIB cannot keep us busy for ever.
@@ -29,6 +32,28 @@ BULK_REPETITIONS = 25
 class SnmpError(Exception):
     """The device did not answer, or answered with an SNMP error."""
 
+    def __init__(self, message: str, answered: bool = False) -> None:
+        super().__init__(message)
+        self.answered = answered
+
+
+# pysnmp's security errors, in words a technician can act on (the device did answer).
+_SECURITY_ERRORS = {
+    "wrong snmp pdu digest": "SNMPv3 authentication failed: check auth and auth_key",
+    "unknown usm user": "the device does not know this SNMPv3 user",
+    "decryption error": "SNMPv3 decryption failed: check priv and priv_key",
+    "unsupported security level": "the device refuses this SNMPv3 security level",
+    "unknown engine id": "SNMPv3 engine discovery failed",
+}
+
+
+def _indication(err: object) -> SnmpError:
+    text = str(err)
+    for needle, words in _SECURITY_ERRORS.items():
+        if needle in text.lower():
+            return SnmpError(words, answered=True)
+    return SnmpError(text)
+
 
 @dataclass(frozen=True)
 class SnmpTarget:
@@ -38,6 +63,16 @@ class SnmpTarget:
     community: str
     timeout: float
     retries: int
+    v3: SnmpV3 | None = None
+
+
+AUTH = {"none": hlapi.usmNoAuthProtocol, "md5": hlapi.usmHMACMD5AuthProtocol,
+        "sha": hlapi.usmHMACSHAAuthProtocol, "sha224": hlapi.usmHMAC128SHA224AuthProtocol,
+        "sha256": hlapi.usmHMAC192SHA256AuthProtocol, "sha384": hlapi.usmHMAC256SHA384AuthProtocol,
+        "sha512": hlapi.usmHMAC384SHA512AuthProtocol}
+PRIV = {"none": hlapi.usmNoPrivProtocol, "des": hlapi.usmDESPrivProtocol,
+        "aes": hlapi.usmAesCfb128Protocol, "aes192": hlapi.usmAesCfb192Protocol,
+        "aes256": hlapi.usmAesCfb256Protocol}
 
 
 def to_python(value: object) -> SnmpValue:
@@ -61,11 +96,23 @@ class SnmpClient:
     """One SnmpEngine per event loop, reused for every device (a fresh one per request is 30x slower)."""
 
     def __init__(self) -> None:
-        self._engine = SnmpEngine()
+        # One engine for all community-based devices; one more per distinct SNMPv3 user and
+        # keys, since an engine holds one set of keys per user name.
+        self._engines: dict[SnmpV3 | None, SnmpEngine] = {}
         self._targets: dict[SnmpTarget, UdpTransportTarget] = {}
 
+    def _engine_for(self, t: SnmpTarget) -> SnmpEngine:
+        key = None if t.v3 is None else SnmpV3(t.v3.user, t.v3.auth_protocol, t.v3.auth_key,
+                                               t.v3.priv_protocol, t.v3.priv_key)
+        engine = self._engines.get(key)
+        if engine is None:
+            engine = self._engines[key] = SnmpEngine()
+        return engine
+
     def close(self) -> None:
-        self._engine.close_dispatcher()
+        for engine in self._engines.values():
+            engine.close_dispatcher()
+        self._engines.clear()
 
     async def _transport(self, t: SnmpTarget) -> UdpTransportTarget:
         cached = self._targets.get(t)
@@ -80,17 +127,26 @@ class SnmpClient:
         return cached
 
     @staticmethod
-    def _auth(t: SnmpTarget) -> CommunityData:
+    def _auth(t: SnmpTarget) -> CommunityData | UsmUserData:
+        if t.v3 is not None:
+            v3 = t.v3
+            return UsmUserData(v3.user, authKey=v3.auth_key, privKey=v3.priv_key,
+                               authProtocol=AUTH[v3.auth_protocol],
+                               privProtocol=PRIV[v3.priv_protocol])
         return CommunityData(t.community, mpModel=0 if t.version == "1" else 1)
+
+    @staticmethod
+    def _context(t: SnmpTarget) -> ContextData:
+        return ContextData(contextName=t.v3.context) if t.v3 is not None else ContextData()
 
     async def get(self, t: SnmpTarget, oids: Sequence[str]) -> dict[str, SnmpValue]:
         transport = await self._transport(t)
         err_ind, err_status, err_index, var_binds = await get_cmd(
-            self._engine, self._auth(t), transport, ContextData(),
+            self._engine_for(t), self._auth(t), transport, self._context(t),
             *(ObjectType(ObjectIdentity(o)) for o in oids), lookupMib=False,
         )
         if err_ind is not None:
-            raise SnmpError(str(err_ind))
+            raise _indication(err_ind)
         if int(err_status) != 0:
             if t.version == "1" and len(oids) > 1:
                 # SNMPv1 fails the whole GET when one OID is missing: ask one by one.
@@ -107,11 +163,11 @@ class SnmpClient:
         """Which OID subtrees hold anything: one GETNEXT for all of them."""
         transport = await self._transport(t)
         err_ind, err_status, _, var_binds = await next_cmd(
-            self._engine, self._auth(t), transport, ContextData(),
+            self._engine_for(t), self._auth(t), transport, self._context(t),
             *(ObjectType(ObjectIdentity(p)) for p in prefixes), lookupMib=False,
         )
         if err_ind is not None:
-            raise SnmpError(str(err_ind))
+            raise _indication(err_ind)
         if int(err_status) != 0 and t.version == "1" and len(prefixes) > 1:
             found: set[str] = set()
             for p in prefixes:
@@ -137,16 +193,16 @@ class SnmpClient:
             var_types = [ObjectType(ObjectIdentity(cursor[c])) for c in active]
             if t.version == "1":
                 err_ind, err_status, _, var_binds = await next_cmd(
-                    self._engine, self._auth(t), transport, ContextData(), *var_types,
+                    self._engine_for(t), self._auth(t), transport, self._context(t), *var_types,
                     lookupMib=False,
                 )
             else:
                 err_ind, err_status, _, var_binds = await bulk_cmd(
-                    self._engine, self._auth(t), transport, ContextData(), 0,
+                    self._engine_for(t), self._auth(t), transport, self._context(t), 0,
                     BULK_REPETITIONS, *var_types, lookupMib=False,
                 )
             if err_ind is not None:
-                raise SnmpError(str(err_ind))
+                raise _indication(err_ind)
             if int(err_status) != 0:
                 # v1 signals end of MIB with noSuchName: the walk is over.
                 break

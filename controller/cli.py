@@ -20,7 +20,7 @@ from hcc_common.yamlconf import ConfigError
 
 app = typer.Typer(
     help="hcc-controller collects every center's reports, raises alerts and shows them.",
-    no_args_is_help=True, add_completion=False,
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
 )
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c",

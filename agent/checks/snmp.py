@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from agent.checks.base import CheckOutcome, unreachable
+from agent.checks.base import CheckOutcome, fault, unreachable
 from agent.checks.context import CheckContext
 from agent.config import Device
 from agent.profile_loader import SYSTEM_OIDS, Profile, choose, probes
@@ -19,7 +19,7 @@ def target_of(device: Device) -> SnmpTarget:
     assert device.snmp is not None and device.host is not None
     s = device.snmp
     per_try = device.timeout / (s.retries + 1)
-    return SnmpTarget(device.host, s.port, s.version, s.community, per_try, s.retries)
+    return SnmpTarget(device.host, s.port, s.version, s.community, per_try, s.retries, s.v3)
 
 
 async def _profile(device: Device, ctx: CheckContext, target: SnmpTarget) -> Profile:
@@ -62,6 +62,9 @@ async def run(device: Device, ctx: CheckContext) -> CheckOutcome:
         profile = await _profile(device, ctx, target)
         reading = await fetch(device, ctx, profile, target)
     except SnmpError as exc:
+        if exc.answered:  # wrong credentials: the device is there, our config is not right
+            return CheckOutcome(KIND, True, {}, (fault("device.check_failed",
+                                                       reason=f"snmp: {exc}"),), str(exc))
         return unreachable(KIND, str(exc))
     if all(v is None for v in reading.scalars.values()):
         return unreachable(KIND, "device answered but holds none of the profile's objects")
