@@ -121,12 +121,25 @@ class Mosquitto:
             self.proc = None
 
 
+@dataclass(frozen=True)
+class V3User:
+    user: str
+    auth: str = "NONE"       # snmpsim's names: MD5, SHA, SHA256, ...
+    auth_key: str = ""
+    priv: str = "NONE"       # DES, AES, AES256, ...
+    priv_key: str = ""
+
+
 class SnmpSim:
     """snmpsim serving a folder of .snmprec files; the community string picks the file."""
 
-    def __init__(self, workdir: Path, fixtures: list[Path], port: int | None = None) -> None:
+    def __init__(self, workdir: Path, fixtures: list[Path], port: int | None = None,
+                 v3_users: list[V3User] | None = None) -> None:
         self.workdir = workdir
         self.port = port or free_port(socket.SOCK_DGRAM)
+        # snmpsim holds one USM user per engine: each v3 user gets an engine and a port.
+        self.v3_users = v3_users or []
+        self.v3_ports = {u.user: free_port(socket.SOCK_DGRAM) for u in self.v3_users}
         self.data = workdir / "snmp-data"
         self.cache = workdir / "snmp-cache"
         self.data.mkdir(parents=True, exist_ok=True)
@@ -137,10 +150,17 @@ class SnmpSim:
 
     def start(self, wait_for: str | None = None) -> SnmpSim:
         env = dict(os.environ, SNMPSIM_ALLOW_ROOT="true")
-        self.proc = spawn("snmpsim", [
-            which("snmpsim-command-responder"), f"--data-dir={self.data}",
-            f"--cache-dir={self.cache}", f"--agent-udpv4-endpoint=127.0.0.1:{self.port}",
-        ], self.workdir / f"snmpsim-{self.port}.log", env=env)
+        argv = [which("snmpsim-command-responder"), f"--cache-dir={self.cache}",
+                "--v3-engine-id", "auto", f"--data-dir={self.data}",
+                f"--agent-udpv4-endpoint=127.0.0.1:{self.port}"]
+        for u in self.v3_users:
+            argv += ["--v3-engine-id", "auto", f"--data-dir={self.data}", "--v3-user", u.user]
+            if u.auth != "NONE":
+                argv += ["--v3-auth-proto", u.auth, "--v3-auth-key", u.auth_key]
+            if u.priv != "NONE":
+                argv += ["--v3-priv-proto", u.priv, "--v3-priv-key", u.priv_key]
+            argv.append(f"--agent-udpv4-endpoint=127.0.0.1:{self.v3_ports[u.user]}")
+        self.proc = spawn("snmpsim", argv, self.workdir / f"snmpsim-{self.port}.log", env=env)
         self.wait_ready(wait_for or next(iter(sorted(self.data.glob("*.snmprec")))).stem)
         return self
 

@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 from conftest import json_lines, run_cli
-
 from lab.procs import free_port
 
 

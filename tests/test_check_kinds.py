@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import json_lines, run_cli
 
+from conftest import json_lines, run_cli
 from lab.fakes import FakePlug, PlugServer
 from lab.procs import IppEvePrinter, free_port, which
 

@@ -11,76 +11,34 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-from conftest import BIN, json_lines, run_cli, wait_until
 from paho.mqtt.enums import CallbackAPIVersion
 
-from lab.procs import Mosquitto, Proc, SnmpSim, free_port, spawn
+from conftest import run_cli, wait_until
+from lab.procs import Mosquitto, free_port
+from stack import Stack
 
 KEEPALIVE = 4
 
 
-class Stack:
-    """A controller and an agent as real processes against a private broker."""
-
-    def __init__(self, tmp: Path, broker: Mosquitto, sim: SnmpSim) -> None:
-        self.tmp, self.broker, self.sim = tmp, broker, sim
-        self.db = tmp / "hcc.db"
-        self.ctl_cfg = tmp / "controller.yaml"
-        self.ctl_cfg.write_text(f'mqtt: {{url: "{broker.url}"}}\ndb: "{self.db}"\n'
-                                "rules: {unreachable_after: 2}\n")
-        self.agent_cfg = tmp / "devices.yaml"
-        self.agent_cfg.write_text(f"""\
-center: {{id: ba-dinh, name: "Trung tâm PVHCC phường Ba Đình"}}
-agent: {{id: pi-1, heartbeat: 2s, state_dir: "{tmp / 'agent-state'}"}}
-mqtt: {{url: "{broker.url}", keepalive: {KEEPALIVE}}}
-defaults: {{interval: 1s, timeout: 500ms}}
-devices:
+def printer_yaml(port: int) -> str:
+    return f"""\
   - id: printer-1
     name: "Máy in quầy 1"
     type: printer
     host: 127.0.0.1
-    snmp: {{port: {sim.port}, community: printer-laser, retries: 0}}
-""")
-        self.controller: Proc | None = None
-        self.agent: Proc | None = None
-
-    def start_controller(self) -> None:
-        self.controller = spawn("controller", [str(BIN / "hcc-controller"), "run", "--config",
-                                               str(self.ctl_cfg)], self.tmp / "controller.log")
-        wait_until(self.db.exists, 15, "the controller's database")
-
-    def start_agent(self) -> None:
-        self.agent = spawn("agent", [str(BIN / "hcc-agent"), "run", "--config",
-                                     str(self.agent_cfg)], self.tmp / "agent.log")
-
-    def alerts(self) -> list[dict[str, object]]:
-        out = run_cli("hcc-controller", "alerts", "--json", "--all", "--db", str(self.db))
-        assert out.returncode == 0, out.stderr
-        return json_lines(out.stdout)
-
-    def open_alert(self, device: str | None, code: str) -> dict[str, object] | None:
-        return next((a for a in self.alerts() if a["device"] == device and a["code"] == code
-                     and a["state"] != "resolved"), None)
-
-    def agents(self) -> list[dict[str, object]]:
-        return json_lines(run_cli("hcc-controller", "agents", "--json", "--db", str(self.db)).stdout)
-
-    def stop(self) -> None:
-        for p in (self.agent, self.controller):
-            if p is not None:
-                p.stop()
+    snmp: {{port: {port}, community: printer-laser, retries: 0}}"""
 
 
 @pytest.fixture
 def stack(tmp_path: Path, broker: Mosquitto, private_snmp) -> Iterator[Stack]:
-    s = Stack(tmp_path, broker, private_snmp("printer-laser"))
+    sim = private_snmp("printer-laser")
+    s = Stack(tmp_path, broker, printer_yaml(sim.port), keepalive=KEEPALIVE, sim=sim)
     s.start_controller()
     s.start_agent()
     yield s
     s.stop()
-    for p in (s.controller, s.agent):
-        if p is not None and "Traceback" in p.log():
-            pytest.fail(f"{p.name} logged a traceback:\n{p.log()[-3000:]}")
+    if s.tracebacks():
+        pytest.fail(f"a process logged a traceback:\n{s.tracebacks()}")
 
 
 def epoch(iso: object) -> float:
@@ -92,6 +50,7 @@ def test_printer_unreachable_opens_then_resolves(stack: Stack) -> None:
     wait_until(lambda: any(a["agent"] == "pi-1" and a["received"] >= 2 for a in stack.agents()),
                20, "the agent's first results")
     assert stack.open_alert("printer-1", "device.unreachable") is None
+    assert stack.sim is not None
     stack.sim.stop()
     alert = wait_until(lambda: stack.open_alert("printer-1", "device.unreachable"), 20,
                        "the unreachable alert")
@@ -174,7 +133,8 @@ def test_malformed_messages_are_counted_dropped_and_survived(stack: Stack) -> No
 
 def test_agent_started_before_the_broker_connects_later(tmp_path: Path, private_snmp) -> None:
     broker = Mosquitto(tmp_path / "late-broker", port=free_port())
-    s = Stack(tmp_path, broker, private_snmp("printer-laser"))
+    s = Stack(tmp_path, broker, printer_yaml(private_snmp("printer-laser").port),
+              keepalive=KEEPALIVE)
     try:
         s.start_agent()
         time.sleep(2.0)  # polling, broker still absent

@@ -1,0 +1,61 @@
+"""A controller and an agent as real processes against a private broker, for end-to-end tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import BIN, json_lines, run_cli, wait_until
+from lab.procs import Mosquitto, Proc, SnmpSim, spawn
+
+
+class Stack:
+    def __init__(self, tmp: Path, broker: Mosquitto, devices_yaml: str, *, keepalive: int = 4,
+                 heartbeat: str = "2s", interval: str = "1s", extra: str = "",
+                 controller_extra: str = "", sim: SnmpSim | None = None) -> None:
+        self.tmp, self.broker, self.sim = tmp, broker, sim
+        self.db = tmp / "hcc.db"
+        self.ctl_cfg = tmp / "controller.yaml"
+        self.ctl_cfg.write_text(f'mqtt: {{url: "{broker.url}"}}\ndb: "{self.db}"\n'
+                                f"rules: {{unreachable_after: 2}}\n{controller_extra}")
+        self.agent_cfg = tmp / "devices.yaml"
+        self.agent_cfg.write_text(f"""\
+center: {{id: ba-dinh, name: "Trung tâm PVHCC phường Ba Đình"}}
+agent: {{id: pi-1, heartbeat: {heartbeat}, state_dir: "{tmp / 'agent-state'}"}}
+mqtt: {{url: "{broker.url}", keepalive: {keepalive}}}
+defaults: {{interval: {interval}, timeout: 500ms}}
+{extra}
+devices:
+{devices_yaml}
+""")
+        self.controller: Proc | None = None
+        self.agent: Proc | None = None
+
+    def start_controller(self) -> None:
+        self.controller = spawn("controller", [str(BIN / "hcc-controller"), "run", "--config",
+                                               str(self.ctl_cfg)], self.tmp / "controller.log")
+        wait_until(self.db.exists, 15, "the controller's database")
+
+    def start_agent(self) -> None:
+        self.agent = spawn("agent", [str(BIN / "hcc-agent"), "run", "--config",
+                                     str(self.agent_cfg)], self.tmp / "agent.log")
+
+    def alerts(self) -> list[dict[str, object]]:
+        out = run_cli("hcc-controller", "alerts", "--json", "--all", "--db", str(self.db))
+        assert out.returncode == 0, out.stderr
+        return json_lines(out.stdout)
+
+    def open_alert(self, device: str | None, code: str) -> dict[str, object] | None:
+        return next((a for a in self.alerts() if a["device"] == device and a["code"] == code
+                     and a["state"] != "resolved"), None)
+
+    def agents(self) -> list[dict[str, object]]:
+        return json_lines(run_cli("hcc-controller", "agents", "--json", "--db", str(self.db)).stdout)
+
+    def stop(self) -> None:
+        for p in (self.agent, self.controller):
+            if p is not None:
+                p.stop()
+
+    def tracebacks(self) -> str:
+        return "\n".join(p.log()[-3000:] for p in (self.controller, self.agent)
+                         if p is not None and "Traceback" in p.log())
