@@ -173,8 +173,11 @@ def status(
     age = time.time() - float(data.get("written_at", 0))
     typer.echo(f"center {data['center']}  agent {data['agent']}  session {data['session']}")
     typer.echo(f"broker {data['broker']}: {'connected' if data['connected'] else 'NOT connected'}"
-               f"  backlog {data['backlog']}  dropped {data['dropped']}"
                f"  (status written {format_duration(age)} ago)")
+    typer.echo(f"outbox: {data['backlog']} waiting, oldest {format_duration(data['backlog_oldest_s'])}"
+               f", {data['outbox_bytes'] // 1024} KiB; dropped {data['dropped_telemetry']} routine"
+               f" + {data['dropped_events']} fault reports; sent unbuffered {data['unbuffered']}"
+               + ("" if data.get("outbox") else "  (NO DISK BUFFER: see the log)"))
     for dev_id, st in data.get("devices", {}).items():
         last = st.get("last_poll")
         when = "never" if last is None else f"{format_duration(time.time() - last)} ago"

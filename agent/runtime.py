@@ -1,4 +1,4 @@
-"""The running agent: schedules every device's polls, the heartbeat, and hands results to MQTT."""
+"""The running agent: schedules polls and the heartbeat, stores every report, sends it, replays."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ import os
 import random
 import signal
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 from agent import poller
 from agent.checks import host
@@ -19,31 +22,18 @@ from agent.checks.base import combine, status_of
 from agent.checks.context import CheckContext
 from agent.config import Config, Device
 from agent.hold import FaultHold
+from agent.outbox import EVENT, TELEMETRY, Backlog, Limits, Outbox, OutboxError
 from hcc_common import wire
 from hcc_common.mqtt_io import BrokerSettings, MqttLink
 
 log = logging.getLogger("hcc.agent")
 
 STATUS_FILE = "status.json"
+OUTBOX_FILE = "outbox.sqlite"
 BOX_NAME = "Máy giám sát (box)"
-
-
-def next_session(state_dir: Path) -> int:
-    """A per-start session number, persisted (a Pi has no RTC, so time cannot serve)."""
-    state_dir.mkdir(parents=True, exist_ok=True)
-    path = state_dir / "session"
-    try:
-        current = int(path.read_text().strip())
-    except (FileNotFoundError, ValueError):
-        current = 0
-    new = current + 1
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w") as fh:
-        fh.write(str(new))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    return new
+# Messages handed to paho and not yet acknowledged: bounds paho's memory (it has no backpressure).
+SEND_WINDOW = 500
+T = TypeVar("T")
 
 
 @dataclass
@@ -55,16 +45,34 @@ class DeviceStatus:
 
 
 class Agent:
-    def __init__(self, config: Config, broker_url: str | None = None) -> None:
+    def __init__(self, config: Config, broker_url: str | None = None,
+                 limits: Limits = Limits()) -> None:
         self.config = config
-        self.session = next_session(config.agent.state_dir)
+        state_dir = config.agent.state_dir
+        state_dir.mkdir(parents=True, exist_ok=True)
+        # All outbox (SQLite) work happens on this one thread, off the event loop.
+        self._db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
+        self.outbox: Outbox | None = None
+        self.prev_session = self.prev_last_seq = 0
+        try:
+            self.outbox = Outbox(state_dir / OUTBOX_FILE, limits)
+            self.session, self.prev_session, self.prev_last_seq = self.outbox.start_session()
+        except OutboxError as exc:
+            log.error("outbox unavailable: reports will not survive an outage",
+                      extra={"error": str(exc)})
+            self.session = int(time.time())  # still increasing across restarts
         self.seq = 0
+        self.unbuffered = 0
         self.ctx = CheckContext(center=config.center)
         self.hold = FaultHold(config.holds)
         self.devices: dict[str, DeviceStatus] = {d.id: DeviceStatus() for d in config.devices}
         # Set to poll a device now instead of at its next interval (a trap arrived).
         self.wake: dict[str, asyncio.Event] = {}
         self.traps_for_unknown = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._send_wake: asyncio.Event | None = None
+        self._acks: list[int] = []
+        self._ack_event: asyncio.Event | None = None
         settings = config.mqtt
         if broker_url is not None:
             from agent.config import broker_from_url
@@ -81,34 +89,109 @@ class Agent:
                            settings.username, password, settings.ca_file),
             client_id=f"hcc-agent-{c}-{a}",
             will=wire.encode(wire.StateMessage(c, a, "offline", self.session, time.time())),
-            birth=lambda: wire.encode(
-                wire.StateMessage(c, a, "online", self.session, time.time())
-            ),
+            birth=self._birth,
+            on_published=self._from_network(self._acked),
+            on_connected=self._from_network(self._connected),
         )
 
-    def _next_seq(self) -> int:
-        self.seq += 1
-        return self.seq
+    def _birth(self) -> wire.Encoded:
+        c, a = self.config.center.id, self.config.agent.id
+        return wire.encode(wire.StateMessage(c, a, "online", self.session, time.time(),
+                                             self.prev_session or None,
+                                             self.prev_last_seq if self.prev_session else None))
 
+    # -- thread bridges ------------------------------------------------------------------------
+    def _from_network(self, fn: Callable[..., None]) -> Callable[..., None]:
+        """paho calls back on its own thread: hop onto the event loop."""
+        def call(*args: object) -> None:
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.call_soon_threadsafe(fn, *args)
+        return call
+
+    def _acked(self, mid: int) -> None:
+        self._acks.append(mid)
+        if self._ack_event is not None:
+            self._ack_event.set()
+
+    def _connected(self) -> None:
+        if self._send_wake is not None:
+            self._send_wake.set()
+
+    async def _db(self, fn: Callable[..., T], *args: object) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._db_thread, fn, *args)
+
+    # -- emitting reports ----------------------------------------------------------------------
+    async def emit(self, report: wire.Result | wire.Heartbeat, priority: int) -> None:
+        """Give the report the next seq, store it durably, then let the sender publish it."""
+        self.seq += 1
+        msg = wire.encode(replace(report, seq=self.seq))
+        if self.outbox is not None:
+            try:
+                await self._db(self.outbox.put, msg, self.seq, priority)
+                if self._send_wake is not None:
+                    self._send_wake.set()
+                return
+            except OutboxError as exc:
+                self.unbuffered += 1
+                if self.unbuffered == 1 or self.unbuffered % 100 == 0:
+                    log.error("outbox cannot store: sending without a disk buffer",
+                              extra={"error": str(exc), "unbuffered": self.unbuffered})
+        self.link.publish(msg)
+
+    async def _sender(self, stop: asyncio.Event) -> None:
+        """Publish stored reports oldest first; delete each once the broker has acknowledged it."""
+        assert self._send_wake is not None and self._ack_event is not None
+        assert self.outbox is not None
+        in_flight: dict[int, int] = {}   # mid -> outbox row id
+        last_sent = 0                    # rows up to this id are in paho's hands
+        while not stop.is_set():
+            self._ack_event.clear()
+            mids, self._acks = self._acks, []
+            acked = [row for row in (in_flight.pop(m, None) for m in mids) if row is not None]
+            if acked:
+                await self._db(self.outbox.acknowledge, acked)
+            room = SEND_WINDOW - len(in_flight)
+            if self.link.connected and room > 0:
+                rows = await self._db(self.outbox.pending, last_sent, room)
+                for row in rows:
+                    mid = self.link.publish_tracked(row.topic, row.payload, row.retain)
+                    if mid is None:
+                        break
+                    in_flight[mid] = row.id
+                    last_sent = row.id
+                if rows and len(rows) == room:
+                    continue  # more waiting: keep the pipe full
+            self._send_wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wait_any(stop), timeout=1.0)
+
+    async def _wait_any(self, stop: asyncio.Event) -> None:
+        assert self._send_wake is not None and self._ack_event is not None
+        waiters = [asyncio.create_task(e.wait()) for e in (stop, self._send_wake, self._ack_event)]
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waiters:
+                w.cancel()
+
+    # -- polling -------------------------------------------------------------------------------
     async def _device_loop(self, device: Device, stop: asyncio.Event) -> None:
         # Spread first polls over the interval so 30 devices do not all fire at once.
         await _sleep_or_stop(stop, random.uniform(0, min(device.interval, 5.0)))
+        c, a = self.config.center.id, self.config.agent.id
         while not stop.is_set():
             started = time.monotonic()
             combined = await poller.poll(device, self.ctx)
             held = self.hold.apply(device.id, combined.faults, time.monotonic())
             if held != combined.faults and combined.status != "unreachable":
                 combined = replace(combined, faults=held, status=status_of(held))
-            result = wire.Result(
-                self.config.center.id, self.config.agent.id, device.id, self.session,
-                self._next_seq(), time.time(), device.type, device.name, combined.status,
-                combined.metrics, combined.faults, combined.error,
-            )
-            self.link.publish(wire.encode(result))
+            await self.emit(wire.Result(
+                c, a, device.id, self.session, 0, time.time(), device.type, device.name,
+                combined.status, combined.metrics, combined.faults, combined.error),
+                EVENT if combined.faults else TELEMETRY)
             st = self.devices[device.id]
             st.status, st.last_poll = combined.status, time.time()
             st.faults, st.error = [f.code for f in combined.faults], combined.error
-            log.debug("polled", extra={"device": device.id, "status": combined.status})
             elapsed = time.monotonic() - started
             jitter = random.uniform(-0.05, 0.05) * device.interval
             wake = self.wake.setdefault(device.id, asyncio.Event())
@@ -127,43 +210,61 @@ class Agent:
 
     async def _heartbeat_loop(self, stop: asyncio.Event) -> None:
         interval = self.config.agent.heartbeat
+        c, a = self.config.center.id, self.config.agent.id
         while not stop.is_set():
             outcome = await host.run(self.config.agent.state_dir)
             box = combine([outcome])
             # The box reports its own faults (under-voltage, disk full...) as a device of its own.
-            self.link.publish(wire.encode(wire.Result(
-                self.config.center.id, self.config.agent.id, self.config.agent.id, self.session,
-                self._next_seq(), time.time(), "box", BOX_NAME, box.status, box.metrics,
-                box.faults, box.error)))
-            hb = wire.Heartbeat(
-                self.config.center.id, self.config.agent.id, self.session, self._next_seq(),
-                time.time(), interval, outcome.metrics, backlog=self.backlog(),
-            )
-            self.link.publish(wire.encode(hb))
-            self._write_status(outcome.metrics)
+            await self.emit(wire.Result(
+                c, a, a, self.session, 0, time.time(), "box", BOX_NAME, box.status, box.metrics,
+                box.faults, box.error), EVENT if box.faults else TELEMETRY)
+            backlog = await self.backlog()
+            host_metrics = {**outcome.metrics, "outbox_count": backlog.count,
+                            "outbox_oldest_s": backlog.oldest_age_s,
+                            "outbox_bytes": backlog.bytes,
+                            "outbox_dropped": backlog.dropped_telemetry + backlog.dropped_events,
+                            "unbuffered": self.unbuffered}
+            await self.emit(wire.Heartbeat(c, a, self.session, 0, time.time(), interval,
+                                           host_metrics, backlog=backlog.count), TELEMETRY)
+            await asyncio.get_running_loop().run_in_executor(
+                None, self._write_status, outcome.metrics, backlog)
             await _sleep_or_stop(stop, interval)
 
-    def backlog(self) -> int:
-        return self.link.unacked()
+    async def backlog(self) -> Backlog:
+        if self.outbox is None:
+            return Backlog(self.link.unacked(), 0.0, 0, 0, 0)
+        return await self._db(self.outbox.backlog)
 
-    def _write_status(self, host_metrics: object) -> None:
+    def _write_status(self, host_metrics: object, backlog: Backlog) -> None:
         status = {
             "center": self.config.center.id, "agent": self.config.agent.id,
             "session": self.session, "seq": self.seq, "broker": self.mqtt_settings.url,
-            "connected": self.link.connected, "backlog": self.backlog(),
-            "dropped": self.link.dropped, "written_at": time.time(), "host": host_metrics,
+            "connected": self.link.connected, "backlog": backlog.count,
+            "backlog_oldest_s": backlog.oldest_age_s, "outbox_bytes": backlog.bytes,
+            "dropped_telemetry": backlog.dropped_telemetry,
+            "dropped_events": backlog.dropped_events, "unbuffered": self.unbuffered,
+            "outbox": str(self.config.agent.state_dir / OUTBOX_FILE)
+            if self.outbox is not None else None,
+            "written_at": time.time(), "host": host_metrics,
             "devices": {k: vars(v) for k, v in self.devices.items()},
         }
         path = self.config.agent.state_dir / STATUS_FILE
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(status, ensure_ascii=False, indent=1))
-        os.replace(tmp, path)
+        try:
+            tmp.write_text(json.dumps(status, ensure_ascii=False, indent=1))
+            os.replace(tmp, path)
+        except OSError as exc:
+            log.warning("cannot write status file", extra={"path": str(path),
+                                                           "error": exc.strerror})
 
     async def run(self, stop: asyncio.Event) -> None:
         log.info("agent starting", extra={"center": self.config.center.id,
                                          "agent": self.config.agent.id, "session": self.session,
                                          "devices": len(self.config.devices),
                                          "broker": self.mqtt_settings.url})
+        self._loop = asyncio.get_running_loop()
+        self._send_wake = asyncio.Event()
+        self._ack_event = asyncio.Event()
         self.link.start()
         receiver = None
         if self.config.traps is not None:
@@ -173,6 +274,8 @@ class Agent:
             receiver.start()
         tasks = [asyncio.create_task(self._device_loop(d, stop)) for d in self.config.devices]
         tasks.append(asyncio.create_task(self._heartbeat_loop(stop)))
+        if self.outbox is not None:
+            tasks.append(asyncio.create_task(self._sender(stop)))
         try:
             await stop.wait()
         finally:
@@ -182,11 +285,13 @@ class Agent:
             bye = wire.StateMessage(self.config.center.id, self.config.agent.id, "offline",
                                     self.session, time.time())
             await asyncio.get_running_loop().run_in_executor(
-                None, self.link.stop, wire.encode(bye)
-            )
+                None, self.link.stop, wire.encode(bye))
             self.ctx.close()
             if receiver is not None:
                 receiver.close()
+            if self.outbox is not None:
+                await self._db(self.outbox.close)
+            self._db_thread.shutdown(wait=True)
             log.info("agent stopped")
 
 

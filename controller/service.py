@@ -52,7 +52,8 @@ class Controller:
         )
 
     # -- the ingest loop (one thread owns the fleet state) ------------------------------------
-    def handle(self, topic: str, payload: bytes, received_at: float) -> list[Effect]:
+    def handle(self, topic: str, payload: bytes, received_at: float,
+               retained: bool = False) -> list[Effect]:
         """Decode and apply one message; malformed ones are counted, logged and dropped."""
         self.counters.received += 1
         try:
@@ -66,7 +67,7 @@ class Controller:
                                                             "reason": str(exc)[:300]})
             return []
         self.counters.applied += 1
-        return self.fleet.apply(msg, received_at)
+        return self.fleet.apply(msg, received_at, retained)
 
     def step(self, block_s: float) -> int:
         """Drain one batch from the inbox, apply it, write it in one transaction."""
@@ -78,7 +79,7 @@ class Controller:
         except queue.Empty:
             item = None
         while item is not None:
-            effects.extend(self.handle(item.topic, item.payload, item.received_at))
+            effects.extend(self.handle(item.topic, item.payload, item.received_at, item.retain))
             counted = True
             taken.append(item)
             if len(taken) >= BATCH_MAX:

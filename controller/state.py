@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
+from controller.seqs import SeqTracker, Verdict
 from hcc_common import wire
 from hcc_common.faults import fault_subject
 from hcc_common.wire import MetricValue
 
 AGENT_ALERT_DEVICE = ""  # alerts about the agent itself carry no device
-MAX_TRACKED_MISSING = 100_000
 
 
 @dataclass(frozen=True)
@@ -53,16 +53,53 @@ class AgentInfo:
     state: str = "online"
     session: int = 0
     last_seen: float = 0.0
-    last_seq: int = 0
-    received: int = 0
-    gaps: int = 0
-    duplicates: int = 0
     heartbeat_interval: float = 30.0
     clock_skew_s: float = 0.0
     host: Mapping[str, MetricValue] = field(default_factory=dict)
     backlog: int = 0
-    # seqs skipped in the current session that may still arrive late
-    missing: set[int] = field(default_factory=set)
+    seqs: SeqTracker = field(default_factory=SeqTracker)
+    # Recent (agent ts - receive time) samples: delays only push them down, so the largest
+    # is the best estimate of how far the agent's clock is off.
+    skew_samples: list[float] = field(default_factory=list)
+
+    @property
+    def last_seq(self) -> int:
+        return self.seqs.last_seq
+
+    @property
+    def received(self) -> int:
+        return self.seqs.received
+
+    @property
+    def gaps(self) -> int:
+        return self.seqs.gaps
+
+    @property
+    def duplicates(self) -> int:
+        return self.seqs.duplicates
+
+    def snapshot(self) -> AgentInfo:
+        """A copy for the store, safe from later mutation."""
+        return replace(self, seqs=self.seqs.copy(), skew_samples=list(self.skew_samples))
+
+
+SKEW_SAMPLES = 5
+
+
+@dataclass(frozen=True)
+class DeviceEvent:
+    """A line of a device's history: a change of status or faults, or a replayed faulty result."""
+
+    center: str
+    agent: str
+    device: str
+    session: int
+    seq: int
+    agent_ts: float
+    received_at: float
+    status: str
+    faults: tuple[str, ...]
+    replayed: bool
 
 
 @dataclass
@@ -81,7 +118,7 @@ class DeviceInfo:
     order: tuple[int, int] = (0, 0)  # (session, seq) of the result this reflects
 
 
-Effect = OpenAlert | ResolveAlert | AgentInfo | DeviceInfo
+Effect = OpenAlert | ResolveAlert | AgentInfo | DeviceInfo | DeviceEvent
 
 
 @dataclass
@@ -113,66 +150,54 @@ class Fleet:
             out.append(ResolveAlert(key, at, reason))
 
     # -- messages -------------------------------------------------------------------------
-    def apply(self, msg: wire.Message, received_at: float) -> list[Effect]:
+    def apply(self, msg: wire.Message, received_at: float, retained: bool = False) -> list[Effect]:
         out: list[Effect] = []
         key = (msg.center, msg.agent)
         agent = self.agents.get(key)
         if agent is None:
-            # First contact mid-session: earlier seqs were sent before we ever listened,
-            # so they are not gaps. After a birth, counting starts at seq 1.
-            baseline = 0 if isinstance(msg, wire.StateMessage) else msg.seq - 1
-            agent = AgentInfo(msg.center, msg.agent, session=msg.session, last_seq=baseline)
+            agent = AgentInfo(msg.center, msg.agent, session=msg.session)
             self.agents[key] = agent
         if isinstance(msg, wire.StateMessage):
-            self._apply_state(out, agent, msg, received_at)
+            self._apply_state(out, agent, msg, received_at, retained)
         else:
-            fresh = self._count_seq(agent, msg.session, msg.seq)
-            if fresh is None:
-                out.append(replace(agent, missing=set()))
-                return out  # a duplicate: counted, otherwise ignored
+            verdict = agent.seqs.observe(msg.session, msg.seq)
+            if verdict is Verdict.DUPLICATE:
+                out.append(agent.snapshot())
+                return out  # QoS 1 redelivery or a replay we already had: counted, not applied
+            agent.session = max(agent.session, msg.session)
             agent.last_seen = max(agent.last_seen, received_at)
-            agent.clock_skew_s = round(msg.ts - received_at, 3) if fresh else agent.clock_skew_s
             self._come_online(out, agent, received_at)
             if isinstance(msg, wire.Heartbeat):
-                agent.heartbeat_interval = msg.interval_s
-                agent.host = msg.host
-                agent.backlog = msg.backlog
+                if verdict is Verdict.NEW:
+                    agent.heartbeat_interval = msg.interval_s
+                    agent.host = msg.host
+                    agent.backlog = msg.backlog
+                    self._skew(out, agent, msg.ts - received_at, received_at)
             else:
-                self._apply_result(out, msg, received_at)
-        out.append(replace(agent, missing=set()))
+                self._apply_result(out, msg, received_at, verdict is Verdict.NEW)
+        out.append(agent.snapshot())
         return out
 
-    def _count_seq(self, agent: AgentInfo, session: int, seq: int) -> bool | None:
-        """Track gaps and duplicates. True: newest so far; False: late but new; None: duplicate."""
-        if session > agent.session:
-            agent.session, agent.last_seq = session, 0
-            agent.missing.clear()
-        elif session < agent.session:
-            agent.received += 1
-            return False  # an older session's message replayed late: history only
-        if seq > agent.last_seq:
-            if seq > agent.last_seq + 1 and len(agent.missing) < MAX_TRACKED_MISSING:
-                agent.missing.update(range(agent.last_seq + 1, min(seq, agent.last_seq + 1
-                                                                   + MAX_TRACKED_MISSING)))
-            agent.gaps += seq - agent.last_seq - 1
-            agent.last_seq = seq
-            agent.received += 1
-            return True
-        if seq in agent.missing:
-            agent.missing.discard(seq)
-            agent.gaps -= 1
-            agent.received += 1
-            return False
-        agent.duplicates += 1
-        return None
+    def _skew(self, out: list[Effect], agent: AgentInfo, sample: float, at: float) -> None:
+        agent.skew_samples = [*agent.skew_samples[-(SKEW_SAMPLES - 1):], sample]
+        agent.clock_skew_s = round(max(agent.skew_samples), 3)
+        key = AlertKey(agent.center, agent.agent, AGENT_ALERT_DEVICE, "agent.clock_skew")
+        if abs(agent.clock_skew_s) > self.rules.clock_skew_s:
+            self._open(out, key, "warning", agent.agent, {"skew": round(agent.clock_skew_s)}, at)
+        elif abs(agent.clock_skew_s) < self.rules.clock_skew_s * 0.8:  # hysteresis
+            self._resolve(out, key, at, "clock back in step")
 
     def _apply_state(self, out: list[Effect], agent: AgentInfo, msg: wire.StateMessage,
-                     received_at: float) -> None:
+                     received_at: float, retained: bool) -> None:
         if msg.session < agent.session:
             return  # a stale retained birth or will from an earlier run
-        if msg.session > agent.session:
-            agent.session, agent.last_seq = msg.session, 0
-            agent.missing.clear()
+        if msg.state == "online" and not (retained and not agent.seqs.sessions):
+            # A retained birth seen on our first subscribe is old news: counting starts at
+            # the first report we actually receive, not at seq 1.
+            agent.seqs.birth(msg.session, msg.prev_session, msg.prev_last_seq)
+            if not retained:
+                self._skew(out, agent, msg.ts - received_at, received_at)
+        agent.session = msg.session
         agent.last_seen = max(agent.last_seen, received_at)
         if msg.state == "offline":
             agent.state = "offline"
@@ -186,12 +211,22 @@ class Fleet:
         key = AlertKey(agent.center, agent.agent, AGENT_ALERT_DEVICE, "agent.offline")
         self._resolve(out, key, at, "agent back online")
 
-    def _apply_result(self, out: list[Effect], r: wire.Result, received_at: float) -> None:
+    def _apply_result(self, out: list[Effect], r: wire.Result, received_at: float,
+                      newest: bool) -> None:
         dkey = (r.center, r.agent, r.device)
         prev = self.devices.get(dkey)
         order = (r.session, r.seq)
-        if prev is not None and order < prev.order:
-            return  # older than what we show: history, not the current state
+        codes = tuple(sorted(f.code for f in r.faults))
+        if not newest or (prev is not None and order < prev.order):
+            # Older than what we show (a replay after an outage): history, never current state.
+            if r.faults or r.status != "ok":
+                out.append(DeviceEvent(r.center, r.agent, r.device, r.session, r.seq, r.ts,
+                                       received_at, r.status, codes, replayed=True))
+            return
+        if prev is None or prev.status != r.status or \
+                tuple(sorted(f.code for f in prev.faults)) != codes:
+            out.append(DeviceEvent(r.center, r.agent, r.device, r.session, r.seq, r.ts,
+                                   received_at, r.status, codes, replayed=False))
         failures = (prev.consecutive_failures if prev is not None else 0) + 1 \
             if r.status == "unreachable" else 0
         dev = DeviceInfo(r.center, r.agent, r.device, r.device_name, r.device_type, r.status,
@@ -223,5 +258,5 @@ class Fleet:
                 agent.state = "offline"
                 key = AlertKey(agent.center, agent.agent, AGENT_ALERT_DEVICE, "agent.offline")
                 self._open(out, key, "critical", agent.agent, {"reason": "no heartbeat"}, now)
-                out.append(replace(agent, missing=set()))
+                out.append(agent.snapshot())
         return out

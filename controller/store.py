@@ -10,7 +10,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from controller.state import AgentInfo, AlertKey, DeviceInfo, Effect, OpenAlert, ResolveAlert
+from controller.seqs import SeqTracker
+from controller.state import (
+    AgentInfo,
+    AlertKey,
+    DeviceEvent,
+    DeviceInfo,
+    Effect,
+    OpenAlert,
+    ResolveAlert,
+)
 from hcc_common import wire
 
 SCHEMA = """
@@ -37,8 +46,17 @@ CREATE TABLE IF NOT EXISTS agents (
   last_seen REAL NOT NULL, last_seq INTEGER NOT NULL, received INTEGER NOT NULL,
   gaps INTEGER NOT NULL, duplicates INTEGER NOT NULL, heartbeat_interval REAL NOT NULL,
   clock_skew_s REAL NOT NULL, backlog INTEGER NOT NULL, host TEXT NOT NULL,
+  seqs TEXT NOT NULL, skew_samples TEXT NOT NULL,
   PRIMARY KEY (center, agent)
 );
+-- Device history: changes of status or faults, and faulty results replayed after an outage.
+CREATE TABLE IF NOT EXISTS device_events (
+  center TEXT NOT NULL, agent TEXT NOT NULL, device TEXT NOT NULL,
+  session INTEGER NOT NULL, seq INTEGER NOT NULL, agent_ts REAL NOT NULL,
+  received_at REAL NOT NULL, status TEXT NOT NULL, faults TEXT NOT NULL, replayed INTEGER NOT NULL,
+  PRIMARY KEY (center, agent, session, seq)
+);
+CREATE INDEX IF NOT EXISTS device_events_device ON device_events(center, device, received_at);
 CREATE TABLE IF NOT EXISTS stats (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS devices (
   center TEXT NOT NULL, agent TEXT NOT NULL, device TEXT NOT NULL,
@@ -103,6 +121,7 @@ class Store:
         changes: list[tuple[str, int]] = []
         agents: dict[tuple[str, str], AgentInfo] = {}
         devices: dict[tuple[str, str, str], DeviceInfo] = {}
+        events: list[DeviceEvent] = []
         cur = self.db.cursor()
         cur.execute("BEGIN IMMEDIATE")
         try:
@@ -111,6 +130,8 @@ class Store:
                     agents[(e.center, e.agent)] = e  # only the last snapshot matters
                 elif isinstance(e, DeviceInfo):
                     devices[(e.center, e.agent, e.device)] = e
+                elif isinstance(e, DeviceEvent):
+                    events.append(e)
                 elif isinstance(e, OpenAlert):
                     alert_id = self._open(cur, e)
                     if alert_id is not None:
@@ -120,10 +141,17 @@ class Store:
                     if alert_id is not None:
                         changes.append(("resolved", alert_id))
             cur.executemany(
-                "INSERT OR REPLACE INTO agents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT OR REPLACE INTO agents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [(a.center, a.agent, a.state, a.session, a.last_seen, a.last_seq, a.received,
                   a.gaps, a.duplicates, a.heartbeat_interval, a.clock_skew_s, a.backlog,
-                  json.dumps(dict(a.host))) for a in agents.values()],
+                  json.dumps(dict(a.host)), json.dumps(a.seqs.to_json()),
+                  json.dumps(a.skew_samples)) for a in agents.values()],
+            )
+            # Idempotent: a replayed or redelivered report is one history line, not two.
+            cur.executemany(
+                "INSERT OR IGNORE INTO device_events VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [(e.center, e.agent, e.device, e.session, e.seq, e.agent_ts, e.received_at,
+                  e.status, json.dumps(e.faults), int(e.replayed)) for e in events],
             )
             cur.executemany(
                 "INSERT OR REPLACE INTO devices VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -204,8 +232,9 @@ class Store:
     def agents(self) -> list[AgentInfo]:
         out = []
         for r in self.db.execute("SELECT * FROM agents ORDER BY center, agent"):
-            out.append(AgentInfo(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
-                                 r[10], json.loads(r[12]), r[11]))
+            seqs = SeqTracker.from_json(json.loads(r[13]), int(r[6]), int(r[8]))
+            out.append(AgentInfo(r[0], r[1], r[2], r[3], r[4], r[9], r[10], json.loads(r[12]),
+                                 r[11], seqs, json.loads(r[14])))
         return out
 
     def devices(self) -> list[DeviceInfo]:
@@ -216,6 +245,14 @@ class Store:
             out.append(DeviceInfo(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8],
                                   json.loads(r[9]), faults, (r[11], r[12])))
         return out
+
+    def device_history(self, center: str, device: str, limit: int = 100) -> list[dict[str, Any]]:
+        return [{"agent": r[0], "session": r[1], "seq": r[2], "agent_ts": r[3],
+                 "received_at": r[4], "status": r[5], "faults": json.loads(r[6]),
+                 "replayed": bool(r[7])} for r in self.db.execute(
+            "SELECT agent, session, seq, agent_ts, received_at, status, faults, replayed"
+            " FROM device_events WHERE center=? AND device=? ORDER BY session DESC, seq DESC"
+            " LIMIT ?", (center, device, limit))]
 
     def stats(self) -> dict[str, int]:
         return {str(r[0]): int(r[1]) for r in self.db.execute("SELECT name, value FROM stats")}

@@ -46,6 +46,7 @@ class Incoming:
     received_at: float
     mid: int
     qos: int
+    retain: bool = False
 
 
 MessageHandler = Callable[[Incoming], None]
@@ -66,12 +67,16 @@ class MqttLink:
         persistent_session: bool = False,
         session_expiry_s: int = 7 * 86400,
         manual_ack: bool = False,
+        on_published: Callable[[int], None] | None = None,
+        on_connected: Callable[[], None] | None = None,
     ) -> None:
         self._settings = settings
         self._birth = birth
         self._subscriptions = tuple(subscriptions)
         self._handler = on_message
         self._persistent = persistent_session
+        self._on_published = on_published
+        self._on_connected = on_connected
         self._session_expiry = session_expiry_s
         self._stop = threading.Event()
         self._connected = threading.Event()
@@ -91,6 +96,8 @@ class MqttLink:
             c.tls_set_context(ssl.create_default_context(cafile=settings.ca_file))
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
+        if on_published is not None:
+            c.on_publish = self._on_publish
         if on_message is not None:
             c.on_message = self._on_message
         # With manual acks the broker keeps a QoS 1 message until we have stored it.
@@ -119,6 +126,13 @@ class MqttLink:
             self.dropped += 1
             return False
         return True
+
+    def publish_tracked(self, topic: str, payload: bytes, retain: bool) -> int | None:
+        """QoS 1 publish whose PUBACK is reported to on_published(mid); None if not accepted."""
+        info = self._client.publish(topic, payload, qos=1, retain=retain)
+        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+            return None
+        return int(info.mid)
 
     def stop(self, last_words: Encoded | None = None, timeout: float = 3.0) -> None:
         """Graceful stop: say goodbye (the broker does not send the will on a clean disconnect)."""
@@ -182,14 +196,23 @@ class MqttLink:
         self._connected.set()
         log.info("connected", extra={"broker": self._settings.url,
                                      "session_present": bool(flags.session_present)})
+        if self._on_connected is not None:
+            self._on_connected()
 
     def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any,
                        reason_code: Any, _props: Any) -> None:
         self._connected.clear()
 
+    def _on_publish(self, _client: mqtt.Client, _userdata: Any, mid: int, reason_code: Any,
+                    _props: Any) -> None:
+        assert self._on_published is not None
+        if not reason_code.is_failure:
+            self._on_published(mid)
+
     def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
         assert self._handler is not None
-        self._handler(Incoming(msg.topic, bytes(msg.payload), time.time(), msg.mid, msg.qos))
+        self._handler(Incoming(msg.topic, bytes(msg.payload), time.time(), msg.mid, msg.qos,
+                               bool(msg.retain)))
 
     def ack(self, mid: int, qos: int) -> None:
         """Acknowledge a message received with manual_ack, once it is safely stored."""

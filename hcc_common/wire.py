@@ -69,6 +69,10 @@ class StateMessage:
     state: AgentState
     session: int
     ts: float
+    # In a birth: the session before this one and the last seq it assigned, so the controller
+    # can count as gaps the reports of a killed run that never arrive.
+    prev_session: int | None = None
+    prev_last_seq: int | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,9 @@ def encode(msg: Message) -> Encoded:
             "v": SCHEMA_VERSION, "kind": "state", "center": msg.center, "agent": msg.agent,
             "state": msg.state, "session": msg.session, "ts": msg.ts,
         }
+        if msg.prev_session is not None and msg.prev_last_seq is not None:
+            body["prev_session"] = msg.prev_session
+            body["prev_last_seq"] = msg.prev_last_seq
         return Encoded(state_topic(msg.center, msg.agent), _dump(body), retain=True)
     if isinstance(msg, Heartbeat):
         body = {
@@ -196,7 +203,9 @@ def decode(topic: str, payload: bytes) -> Message:
         state = body.get("state")
         if state not in ("online", "offline"):
             raise WireError(f"state must be online or offline, got {state!r}")
-        return StateMessage(center, agent, state, session, ts)
+        prev_session = _int(body, "prev_session") if "prev_session" in body else None
+        prev_last_seq = _int(body, "prev_last_seq") if "prev_last_seq" in body else None
+        return StateMessage(center, agent, state, session, ts, prev_session, prev_last_seq)
     seq = _int(body, "seq")
     if kind == "heartbeat":
         return Heartbeat(

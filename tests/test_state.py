@@ -110,3 +110,62 @@ def test_new_session_restarts_seq() -> None:
     fleet.apply(result(1, session=2), 2.0)
     agent = fleet.agents[(C, A)]
     assert (agent.session, agent.last_seq, agent.gaps, agent.duplicates) == (2, 1, 0, 0)
+
+
+# -- delivery accounting across sessions (Sparkplug style) -----------------------------------------
+def heartbeat(seq: int, ts: float, session: int = 1) -> wire.Heartbeat:
+    return wire.Heartbeat(C, A, session, seq, ts, 30.0, {})
+
+
+def test_killed_session_tail_is_a_gap_until_replayed() -> None:
+    fleet = Fleet()
+    fleet.apply(wire.StateMessage(C, A, "online", 1, 0.0), 0.0)
+    for seq in (1, 2, 3):
+        fleet.apply(result(seq), float(seq))
+    # The agent was killed with seqs 4..6 stored but unsent; its next birth says so.
+    fleet.apply(wire.StateMessage(C, A, "online", 2, 10.0, prev_session=1, prev_last_seq=6), 10.0)
+    agent = fleet.agents[(C, A)]
+    assert (agent.gaps, agent.received) == (3, 3)
+    for seq in (4, 5, 6):  # the outbox replays them after the restart
+        fleet.apply(result(seq, session=1), 11.0)
+    fleet.apply(result(1, session=2), 12.0)
+    assert (agent.gaps, agent.received, agent.duplicates) == (0, 7, 0)
+
+
+def test_replayed_old_session_never_changes_current_state() -> None:
+    fleet = Fleet()
+    jam_key = AlertKey(C, A, "printer-1", "printer.jammed")
+    fleet.apply(wire.StateMessage(C, A, "online", 2, 0.0, prev_session=1, prev_last_seq=1), 0.0)
+    assert opened(fleet.apply(result(1, "critical", JAM, session=2), 1.0)) == [jam_key]
+    effects = fleet.apply(result(1, "ok", session=1), 2.0)  # older session, arrives later
+    assert resolved(effects) == [] and jam_key in fleet.open_alerts
+
+
+def test_retained_birth_on_first_subscribe_does_not_invent_gaps() -> None:
+    fleet = Fleet()
+    fleet.apply(wire.StateMessage(C, A, "online", 5, 0.0), 100.0, retained=True)
+    fleet.apply(result(4000, session=5), 101.0)
+    assert fleet.agents[(C, A)].gaps == 0
+
+
+def test_clock_skew_alert_with_hysteresis_and_delay_tolerance() -> None:
+    fleet = Fleet(Rules(clock_skew_s=120.0))
+    key = AlertKey(C, A, "", "agent.clock_skew")
+    # agent clock 300 s behind; one heartbeat also delayed 50 s by the network
+    assert opened(fleet.apply(heartbeat(1, 1000.0 - 300.0), 1000.0)) == [key]
+    fleet.apply(heartbeat(2, 1030.0 - 350.0), 1030.0)
+    assert fleet.agents[(C, A)].clock_skew_s == -300.0
+    for i, t in enumerate(range(1060, 1300, 30), start=3):  # clock fixed by NTP
+        effects = fleet.apply(heartbeat(i, float(t)), float(t))
+    assert resolved(effects) == [key] or key not in fleet.open_alerts
+
+
+def test_history_records_changes_and_replays_once() -> None:
+    from controller.state import DeviceEvent
+
+    fleet = Fleet()
+    events = [e for e in fleet.apply(result(1), 1.0) if isinstance(e, DeviceEvent)]
+    assert len(events) == 1  # first sight of the device
+    assert not [e for e in fleet.apply(result(2), 2.0) if isinstance(e, DeviceEvent)]
+    events = [e for e in fleet.apply(result(3, "critical", JAM), 3.0) if isinstance(e, DeviceEvent)]
+    assert [(e.faults, e.replayed) for e in events] == [(("printer.jammed",), False)]

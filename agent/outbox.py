@@ -1,0 +1,266 @@
+"""Disk-backed outbox (SQLite, WAL): every report is stored before it is sent, deleted after PUBACK."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import sqlite3
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from hcc_common.wire import Encoded
+
+log = logging.getLogger("hcc.agent.outbox")
+
+# Disk kept aside so that, when the disk fills up, the outbox can still delete by its policy.
+RESERVE_BYTES = 1024 * 1024
+# Drop order when the outbox is over a bound: routine telemetry first, fault events last.
+TELEMETRY, EVENT = 0, 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  priority INTEGER NOT NULL,
+  topic TEXT NOT NULL,
+  payload BLOB NOT NULL,
+  retain INTEGER NOT NULL,
+  created REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbox_drop ON outbox(priority, id);
+"""
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_rows: int = 200_000
+    max_bytes: int = 64 * 1024 * 1024
+    max_age_s: float = 7 * 86400.0
+
+
+@dataclass(frozen=True)
+class Row:
+    id: int
+    topic: str
+    payload: bytes
+    retain: bool
+
+
+@dataclass(frozen=True)
+class Backlog:
+    count: int
+    oldest_age_s: float
+    bytes: int
+    dropped_telemetry: int
+    dropped_events: int
+
+
+class OutboxError(Exception):
+    """The outbox cannot store (disk full, read-only, corrupt): reports go out unbuffered."""
+
+
+class Outbox:
+    """Not thread-safe: the agent confines it to one worker thread."""
+
+    def __init__(self, path: Path, limits: Limits = Limits(),
+                 clock: Callable[[], float] = time.time) -> None:
+        self.path = path
+        self.limits = limits
+        self.clock = clock
+        self.dropped = {TELEMETRY: 0, EVENT: 0}
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            # FULL: a report acknowledged as stored survives a power cut, not only a crash.
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            raise OutboxError(f"cannot open outbox {path}: {exc}") from None
+        self._bytes = self._count_bytes()
+        self.reserve = path.with_suffix(".reserve")
+        self._ensure_reserve()
+
+    def _count_bytes(self) -> int:
+        row = self.db.execute("SELECT COALESCE(SUM(LENGTH(payload)), 0) FROM outbox").fetchone()
+        return int(row[0])
+
+    # -- sessions and sequence numbers ---------------------------------------------------------
+    def start_session(self) -> tuple[int, int, int]:
+        """Begin a new session: returns (new session, previous session, its last seq)."""
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            prev = self._meta("session")
+            prev_seq = self._meta("seq")
+            session = prev + 1
+            self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                                [("session", session), ("seq", 0)])
+            self.db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise OutboxError(f"cannot start a session in {self.path}: {exc}") from None
+        return session, prev, prev_seq
+
+    def _meta(self, key: str) -> int:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return int(row[0]) if row is not None else 0
+
+    # -- storing -------------------------------------------------------------------------------
+    def put(self, msg: Encoded, seq: int, priority: int) -> None:
+        """Store a message and remember its seq, in one transaction. Raises OutboxError."""
+        try:
+            self._put(msg, seq, priority)
+            if not self.reserve.exists() and self._bytes < self.limits.max_bytes // 2:
+                self._ensure_reserve()
+            return
+        except sqlite3.Error as exc:
+            self._rollback()
+            error: sqlite3.Error = exc
+        if "full" in str(error).lower():
+            # Disk full: make room by the drop policy, then try once more.
+            try:
+                self._make_room()
+                self._put(msg, seq, priority)
+                return
+            except sqlite3.Error as exc:
+                self._rollback()
+                error = exc
+        raise OutboxError(f"cannot store in {self.path}: {error}") from None
+
+    def _make_room(self) -> None:
+        # On a full disk SQLite cannot even delete (the log needs space): give back the reserve
+        # file, drop by the policy, and fold the log back into the database file.
+        if self.reserve.exists():
+            self.reserve.unlink()
+            log.error("disk full: released the outbox's reserve to keep working",
+                      extra={"path": str(self.reserve)})
+        with contextlib.suppress(sqlite3.Error):
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._drop(max(1, self.count() // 10), force=True)
+        with contextlib.suppress(sqlite3.Error):
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def _ensure_reserve(self) -> None:
+        """Keep RESERVE_BYTES of disk set aside for the moment the disk fills up."""
+        if self.reserve.exists():
+            return
+        try:
+            free = shutil.disk_usage(self.path.parent).free
+            if free > 4 * RESERVE_BYTES:
+                with open(self.reserve, "wb") as fh:
+                    fh.write(b"\0" * RESERVE_BYTES)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+        except OSError:
+            with contextlib.suppress(OSError):
+                self.reserve.unlink()
+
+    def _put(self, msg: Encoded, seq: int, priority: int) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('seq', ?)", (seq,))
+        self.db.execute(
+            "INSERT INTO outbox (priority, topic, payload, retain, created) VALUES (?,?,?,?,?)",
+            (priority, msg.topic, msg.payload, int(msg.retain), self.clock()))
+        self.db.execute("COMMIT")
+        self._bytes += len(msg.payload)
+        try:
+            self.enforce_limits()
+        except sqlite3.Error as exc:  # stored already; the bound is enforced at the next put
+            self._rollback()
+            log.warning("outbox bound not enforced", extra={"error": str(exc)})
+
+    def _rollback(self) -> None:
+        with contextlib.suppress(sqlite3.Error):  # no transaction was open
+            self.db.execute("ROLLBACK")
+
+    # -- sending -------------------------------------------------------------------------------
+    def pending(self, after_id: int, limit: int) -> list[Row]:
+        """Oldest first, so a replay after an outage keeps the order things happened in."""
+        rows = self.db.execute("SELECT id, topic, payload, retain FROM outbox WHERE id > ?"
+                               " ORDER BY id LIMIT ?", (after_id, limit)).fetchall()
+        return [Row(int(r[0]), str(r[1]), bytes(r[2]), bool(r[3])) for r in rows]
+
+    def acknowledge(self, ids: Iterable[int]) -> None:
+        batch = [(i,) for i in ids]
+        if not batch:
+            return
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            freed = 0
+            for (i,) in batch:
+                row = self.db.execute("SELECT LENGTH(payload) FROM outbox WHERE id=?",
+                                      (i,)).fetchone()
+                if row is not None:
+                    freed += int(row[0])
+            self.db.executemany("DELETE FROM outbox WHERE id=?", batch)
+            self.db.execute("COMMIT")
+            self._bytes -= freed
+        except sqlite3.Error as exc:
+            self._rollback()
+            # Not deleted means sent again later: a duplicate the controller drops, never a loss.
+            log.error("outbox acknowledge failed", extra={"path": str(self.path),
+                                                          "error": str(exc)})
+
+    # -- bounds --------------------------------------------------------------------------------
+    def enforce_limits(self) -> None:
+        lim = self.limits
+        cutoff = self.clock() - lim.max_age_s
+        old = self.db.execute("SELECT COUNT(*) FROM outbox WHERE created < ?", (cutoff,)).fetchone()
+        if old and old[0]:
+            self._drop_where("created < ?", (cutoff,))
+        count = self.count()
+        if count > lim.max_rows:
+            self._drop(count - lim.max_rows)
+        while self._bytes > lim.max_bytes and self._drop(max(1, self.count() // 100)):
+            pass
+
+    def _drop(self, n: int, force: bool = False) -> bool:
+        """Drop n rows: telemetry oldest first, then events oldest first."""
+        dropped_any = False
+        for priority in (TELEMETRY, EVENT):
+            if n <= 0:
+                break
+            ids = [r[0] for r in self.db.execute(
+                "SELECT id FROM outbox WHERE priority=? ORDER BY id LIMIT ?", (priority, n))]
+            if ids:
+                self._delete(ids, priority)
+                n -= len(ids)
+                dropped_any = True
+        if dropped_any:
+            log.warning("outbox over its bound: dropped reports",
+                        extra={"telemetry": self.dropped[TELEMETRY],
+                               "events": self.dropped[EVENT], "forced": force})
+        return dropped_any
+
+    def _drop_where(self, where: str, args: tuple[object, ...]) -> None:
+        for priority in (TELEMETRY, EVENT):
+            ids = [r[0] for r in self.db.execute(
+                f"SELECT id FROM outbox WHERE priority=? AND {where}", (priority, *args))]
+            if ids:
+                self._delete(ids, priority)
+
+    def _delete(self, ids: list[int], priority: int) -> None:
+        marks = ",".join("?" * len(ids))
+        freed = self.db.execute(f"SELECT COALESCE(SUM(LENGTH(payload)),0) FROM outbox"
+                                f" WHERE id IN ({marks})", ids).fetchone()[0]
+        self.db.execute(f"DELETE FROM outbox WHERE id IN ({marks})", ids)
+        self._bytes -= int(freed)
+        self.dropped[priority] += len(ids)
+
+    # -- visibility ----------------------------------------------------------------------------
+    def count(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+
+    def backlog(self) -> Backlog:
+        row = self.db.execute("SELECT COUNT(*), MIN(created) FROM outbox").fetchone()
+        count, oldest = int(row[0]), row[1]
+        age = max(0.0, self.clock() - float(oldest)) if oldest is not None else 0.0
+        return Backlog(count, round(age, 1), self._bytes, self.dropped[TELEMETRY],
+                       self.dropped[EVENT])
+
+    def close(self) -> None:
+        self.db.close()

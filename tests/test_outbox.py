@@ -1,0 +1,113 @@
+"""The agent's disk outbox: order, durability across reopen, bounds and the drop policy."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agent.outbox import EVENT, TELEMETRY, Limits, Outbox, OutboxError
+from hcc_common.wire import Encoded
+
+
+def msg(i: int, size: int = 10) -> Encoded:
+    return Encoded(f"hcc/v1/c/a/result/d{i}", b"x" * size, retain=False)
+
+
+def test_oldest_first_and_acknowledged_rows_leave(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite")
+    for i in range(1, 6):
+        box.put(msg(i), i, TELEMETRY)
+    rows = box.pending(0, 3)
+    assert [r.topic[-2:] for r in rows] == ["d1", "d2", "d3"]
+    box.acknowledge([rows[0].id, rows[1].id])
+    assert [r.topic[-2:] for r in box.pending(0, 10)] == ["d3", "d4", "d5"]
+    assert box.backlog().count == 3
+
+
+def test_sessions_and_seq_survive_a_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite"
+    box = Outbox(path)
+    assert box.start_session() == (1, 0, 0)
+    box.put(msg(1), 1, EVENT)
+    box.put(msg(2), 2, EVENT)
+    box.close()
+    again = Outbox(path)
+    assert again.start_session() == (2, 1, 2)  # the birth will tell the controller: 1 ended at 2
+    assert again.count() == 2
+
+
+def test_survives_sigkill_mid_write(tmp_path: Path) -> None:
+    """A child process stores reports and is killed -9; what it committed is all there."""
+    path = tmp_path / "o.sqlite"
+    code = f"""
+import os, signal, sys
+sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
+from agent.outbox import Outbox, EVENT
+from hcc_common.wire import Encoded
+box = Outbox(__import__('pathlib').Path({str(path)!r}))
+for i in range(1, 201):
+    box.put(Encoded('t', b'p' * 100, False), i, EVENT)
+    if i == 150:
+        print('committed', flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == -9 and "committed" in out.stdout
+    box = Outbox(path)
+    assert box.count() == 150
+    assert box.start_session()[2] == 150
+
+
+def test_drop_policy_telemetry_first_then_events(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite", Limits(max_rows=10))
+    for i in range(1, 7):
+        box.put(msg(i), i, EVENT)
+    for i in range(7, 15):
+        box.put(msg(i), i, TELEMETRY)
+    b = box.backlog()
+    assert b.count == 10 and b.dropped_telemetry == 4 and b.dropped_events == 0
+    for i in range(15, 26):
+        box.put(msg(i), i, EVENT)
+    b = box.backlog()
+    kinds = [r.topic for r in box.pending(0, 100)]
+    assert (b.count, b.dropped_telemetry, b.dropped_events) == (10, 8, 7)
+    assert kinds == [f"hcc/v1/c/a/result/d{i}" for i in range(16, 26)]  # oldest events went last
+
+
+def test_size_and_age_bounds(tmp_path: Path) -> None:
+    now = [1000.0]
+    box = Outbox(tmp_path / "o.sqlite", Limits(max_bytes=1000, max_age_s=60.0),
+                 clock=lambda: now[0])
+    for i in range(1, 21):
+        box.put(msg(i, size=100), i, TELEMETRY)
+    assert box.backlog().bytes <= 1000
+    now[0] += 120.0
+    box.put(msg(99), 99, EVENT)
+    assert [r.topic for r in box.pending(0, 100)] == ["hcc/v1/c/a/result/d99"]
+
+
+@pytest.mark.skipif(subprocess.run(["id", "-u"], capture_output=True, text=True).stdout.strip()
+                    != "0", reason="mounting a tmpfs to fill up needs root")
+def test_full_disk_drops_by_policy_then_reports_clearly(tmp_path: Path) -> None:
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(mnt)], check=True)
+    try:
+        box = Outbox(mnt / "o.sqlite")
+        stored, errors = 0, []
+        for i in range(1, 3000):
+            try:
+                box.put(msg(i, size=2000), i, TELEMETRY if i % 2 else EVENT)
+                stored += 1
+            except OutboxError as exc:
+                errors.append(str(exc))
+        b = box.backlog()
+        # Full disk: room is made by dropping telemetry first, and every refusal says why.
+        assert stored > 50 and b.dropped_telemetry > 0
+        assert b.dropped_events <= b.dropped_telemetry
+        assert all("cannot store in" in e and "full" in e for e in errors)
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)

@@ -1,0 +1,189 @@
+"""Fault injection with real processes: broker, agent and controller die or stall; nothing is lost
+or counted twice, judged by the sequence numbers the controller recorded."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import sqlite3
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import wait_until
+from lab.procs import Mosquitto, SnmpSim
+from stack import Stack
+
+N_TCP = 9  # plus one jammed printer: 10 results per second
+
+
+@pytest.fixture
+def listener() -> Iterator[int]:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(512)
+    yield s.getsockname()[1]
+    s.close()
+
+
+def devices(tcp_port: int, snmp_port: int) -> str:
+    lines = [f"""\
+  - id: printer-1
+    name: "Máy in quầy 1"
+    type: printer
+    host: 127.0.0.1
+    snmp: {{port: {snmp_port}, community: printer-laser, retries: 0}}"""]
+    lines += [f"""\
+  - id: kiosk-{i}
+    type: kiosk
+    host: 127.0.0.1
+    tcp: {{port: {tcp_port}}}""" for i in range(N_TCP)]
+    return "\n".join(lines)
+
+
+@pytest.fixture
+def stack(tmp_path: Path, broker: Mosquitto, private_snmp, listener: int) -> Iterator[Stack]:
+    sim: SnmpSim = private_snmp("printer-laser")
+    sim.set_value("printer-laser", "1.3.6.1.2.1.25.3.5.1.2.1", "4x", "0400")  # a lasting jam
+    s = Stack(tmp_path, broker, devices(listener, sim.port), keepalive=3, heartbeat="2s",
+              interval="1s", sim=sim)
+    s.start_controller()
+    s.start_agent()
+    wait_until(lambda: any(a["received"] >= 20 for a in s.agents()), 30, "reports flowing")
+    yield s
+    s.stop()
+    assert not s.tracebacks(), s.tracebacks()
+
+
+def agent_sent(s: Stack) -> int:
+    """The last seq the agent assigned in its current session, from its own outbox."""
+    db = sqlite3.connect(s.tmp / "agent-state" / "outbox.sqlite")
+    try:
+        return int(db.execute("SELECT value FROM meta WHERE key='seq'").fetchone()[0])
+    finally:
+        db.close()
+
+
+def delivered_exactly(s: Stack, expected: int, timeout: float = 60.0) -> dict[str, object]:
+    def done() -> dict[str, object] | None:
+        rows = s.agents()
+        return rows[0] if rows and rows[0]["received"] >= expected and rows[0]["gaps"] == 0 \
+            else None
+    wait_until(done, timeout, f"{expected} reports delivered without gaps", interval=0.5)
+    row = s.agents()[0]
+    assert row["received"] == expected, row  # none twice
+    assert row["gaps"] == 0, row             # none lost
+    return row
+
+
+def jam_alert_once(s: Stack) -> None:
+    jams = [a for a in s.alerts() if a["code"] == "printer.jammed"]
+    assert len(jams) == 1 and jams[0]["state"] == "firing", jams
+
+
+def test_broker_outage_under_load_loses_nothing(stack: Stack) -> None:
+    time.sleep(2)
+    stack.broker.stop()
+    time.sleep(6)  # 60 results pile up in the agent's outbox
+    stack.broker.start()
+    wait_until(lambda: any(r["state"] == "online" and r["received"] > 0 for r in stack.agents()),
+               60, "reconnect")
+    time.sleep(2)
+    assert stack.agent is not None
+    stack.agent.stop()  # graceful: everything it assigned is sent or stored
+    delivered_exactly(stack, agent_sent(stack))
+    jam_alert_once(stack)
+
+
+def test_agent_sigkill_mid_publish_then_restart(stack: Stack) -> None:
+    assert stack.agent is not None
+    stack.agent.kill()
+    first = agent_sent(stack)
+    stack.start_agent()
+    time.sleep(4)
+    stack.agent.stop()
+    second = agent_sent(stack)
+    row = delivered_exactly(stack, first + second)
+    assert row["session"] == 2
+    jams = [a for a in stack.alerts() if a["code"] == "printer.jammed"]
+    assert len(jams) == 1, jams  # the replayed jam of the killed run did not open another
+
+
+def test_controller_sigkill_mid_ingest_then_restart(stack: Stack) -> None:
+    assert stack.controller is not None
+    stack.controller.kill()
+    time.sleep(4)  # the broker keeps our persistent session's messages meanwhile
+    stack.start_controller()
+    time.sleep(2)
+    assert stack.agent is not None
+    stack.agent.stop()
+    delivered_exactly(stack, agent_sent(stack))
+    jam_alert_once(stack)
+
+
+def test_network_stall_is_detected_by_keepalive(stack: Stack) -> None:
+    assert stack.broker.proc is not None and stack.agent is not None
+    stack.broker.proc.popen.send_signal(signal.SIGSTOP)  # the broker stops answering
+    try:
+        wait_until(lambda: "broker connection lost" in stack.agent.log(), 20,
+                   "keepalive to notice the stall")  # type: ignore[union-attr]
+    finally:
+        stack.broker.proc.popen.send_signal(signal.SIGCONT)
+    time.sleep(4)
+    stack.agent.stop()
+    delivered_exactly(stack, agent_sent(stack), timeout=90)
+
+
+ROOT = subprocess.run(["id", "-u"], capture_output=True, text=True).stdout.strip() == "0"
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    if not ROOT:
+        pytest.skip("mounting a small file system for the state directory needs root")
+    state = tmp_path / "agent-state"
+    state.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(state)], check=True)
+    yield state
+    subprocess.run(["umount", "-l", str(state)], check=False)
+
+
+def test_read_only_state_dir_keeps_polling_with_a_clear_error(
+        tmp_path: Path, broker: Mosquitto, private_snmp, listener: int, small_disk: Path) -> None:
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    sim = private_snmp("printer-laser")
+    s = Stack(tmp_path, broker, devices(listener, sim.port), sim=sim)
+    try:
+        s.start_controller()
+        s.start_agent()
+        wait_until(lambda: any(a["received"] >= 20 for a in s.agents()), 30, "reports flowing")
+        assert s.agent is not None and s.agent.popen.poll() is None
+        log = s.agent.log()
+        assert "outbox unavailable: reports will not survive an outage" in log
+        assert "Read-only file system" in log or "readonly" in log
+    finally:
+        s.stop()
+
+
+def test_disk_filling_up_drops_by_policy_and_polling_goes_on(
+        tmp_path: Path, broker: Mosquitto, private_snmp, listener: int, small_disk: Path) -> None:
+    sim = private_snmp("printer-laser")
+    s = Stack(tmp_path, broker, devices(listener, sim.port), sim=sim)
+    try:
+        s.start_controller()
+        s.start_agent()
+        wait_until(lambda: any(a["received"] >= 20 for a in s.agents()), 30, "reports flowing")
+        # Something else on the box fills the disk.
+        subprocess.run(["dd", "if=/dev/zero", f"of={small_disk / 'filler'}", "bs=64k"],
+                       capture_output=True, check=False)
+        before = s.agents()[0]["received"]
+        wait_until(lambda: s.agents()[0]["received"] >= before + 40, 40, "polling to go on")
+        assert s.agent is not None and s.agent.popen.poll() is None
+        log = s.agent.log()
+        assert ("released the outbox's reserve" in log
+                or "outbox cannot store: sending without a disk buffer" in log), log[-2000:]
+    finally:
+        s.stop()
