@@ -6,12 +6,11 @@ import os
 import socket
 from collections.abc import Mapping as TMapping
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from hcc_common import wire
-from hcc_common.calendar import OpeningHours, Ranges, parse_days, parse_ranges
+from hcc_common.calendar import OpeningHours, check_timezone, parse_holidays, parse_hours
 from hcc_common.yamlconf import ConfigError, Mapping, Node, load_yaml
 
 DEVICE_TYPES = ("printer", "wifi_ap", "charger", "reading_device", "kiosk", "robot", "other")
@@ -292,57 +291,13 @@ def _center(node: Node) -> Center:
     tz_node = m.get("timezone")
     tz = tz_node.as_str() if tz_node is not None else "Asia/Ho_Chi_Minh"
     if tz_node is not None:
-        _check_timezone(tz_node, tz)
+        check_timezone(tz_node, tz)
     hours = OpeningHours(timezone=tz)
     if (n := m.get("opening_hours")) is not None:
         hours = OpeningHours(parse_hours(n), hours.holidays, tz)
     if (n := m.get("holidays")) is not None:
         hours = OpeningHours(hours.weekly, parse_holidays(n), tz)
     return Center(cid, name_node.as_str() if name_node is not None else cid, tz, hours)
-
-
-class _AnyKey(tuple[str, ...]):
-    def __contains__(self, item: object) -> bool:
-        return True
-
-
-def parse_hours(node: Node) -> dict[int, Ranges]:
-    """{"mon-fri": "07:30-17:00", "sat": "07:30-11:30"}; days not named are closed."""
-    m = node.as_mapping(_AnyKey())
-    weekly: dict[int, Ranges] = {}
-    for days in m:
-        value = m.require(days)
-        try:
-            numbers = parse_days(days)
-        except ValueError as exc:
-            raise value.error(str(exc)) from None
-        try:
-            ranges = parse_ranges(value.as_str())
-        except ValueError as exc:
-            raise value.error(str(exc)) from None
-        for d in numbers:
-            weekly[d] = ranges
-    return weekly
-
-
-def parse_holidays(node: Node) -> frozenset[date]:
-    out = set()
-    for item in node.as_list():
-        raw = item.raw.value if hasattr(item.raw, "value") else ""
-        try:
-            out.add(date.fromisoformat(str(raw)))
-        except ValueError:
-            raise item.error(f"bad date {raw!r}; write YYYY-MM-DD") from None
-    return frozenset(out)
-
-
-def _check_timezone(node: Node, tz: str) -> None:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise node.error(f"unknown time zone {tz!r}; e.g. Asia/Ho_Chi_Minh") from None
 
 
 def _agent(node: Node | None, center: Center, env: TMapping[str, str], path: str) -> AgentSettings:

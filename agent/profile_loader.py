@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from agent.snmpdecode import DECODERS, SnmpValue, text
-from hcc_common.yamlconf import ConfigError, load_yaml
+from hcc_common.yamlconf import ANY_KEYS, ConfigError, load_yaml
 
 # Explicit list: a profile is shipped only when named here (no directory scanning).
 # Order is priority: vendor MIBs before the IEEE 802.11 fallback, generic last.
@@ -54,15 +54,15 @@ def _parse(name: str, content: str) -> Profile:
             patterns.append(re.compile(n.as_str(), re.IGNORECASE))
         except re.error as exc:
             raise n.error(f"bad regular expression: {exc}") from None
-    scalars_m = root.require("scalars").as_mapping(_ANY)
+    scalars_m = root.require("scalars").as_mapping(ANY_KEYS)
     scalars = {k: scalars_m.require(k).as_str() for k in scalars_m}
     tables: list[TableSpec] = []
     if (tnode := root.get("tables")) is not None:
-        tm = tnode.as_mapping(_ANY)
+        tm = tnode.as_mapping(ANY_KEYS)
         for tname in tm:
             spec = tm.require(tname).as_mapping(("oid", "columns"))
             base = spec.require("oid").as_str()
-            cols = spec.require("columns").as_mapping(_ANY)
+            cols = spec.require("columns").as_mapping(ANY_KEYS)
             tables.append(TableSpec(tname, {c: f"{base}.{cols.require(c).as_int(1)}" for c in cols}))
     decoders = []
     for n in root.require("decoders").as_list():
@@ -89,14 +89,6 @@ def _parse(name: str, content: str) -> Profile:
     )
 
 
-class _AnyKeys(tuple[str, ...]):
-    """Allowed-keys marker for free-form mappings (OID name tables)."""
-
-    def __contains__(self, item: object) -> bool:
-        return True
-
-
-_ANY = _AnyKeys()
 
 
 def load_profiles() -> dict[str, Profile]:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import signal
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,7 +11,8 @@ import typer
 
 from controller import config as controller_config
 from controller.config import ControllerConfig
-from controller.store import AlertRow, Store
+from controller.store import Store
+from controller.views import alert_json, iso
 from hcc_common import faults as vocab
 from hcc_common import logs
 from hcc_common.yamlconf import ConfigError
@@ -52,25 +51,6 @@ def _open_store(cfg: ControllerConfig) -> Store:
     return Store(cfg.db, readonly=True)
 
 
-def iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def alert_json(row: AlertRow, lang: str) -> dict[str, Any]:
-    name = row.device_name or row.agent
-    return {
-        "id": row.id, "center": row.center, "agent": row.agent, "device": row.device or None,
-        "code": row.code, "subject": row.subject or None, "severity": row.severity,
-        "state": row.state, "message": vocab.full_message(name, row.code, row.params, lang),
-        "hint": vocab.hint(row.code, row.params, lang), "params": row.params,
-        "opened_at": iso(row.opened_at), "acked_at": iso(row.acked_at), "acked_by": row.acked_by,
-        "ack_note": row.ack_note, "resolved_at": iso(row.resolved_at),
-        "resolved_by": row.resolved_by, "resolve_note": row.resolve_note,
-    }
-
-
 def _lang(lang: str | None) -> str:
     if lang is None:
         return vocab.default_lang()
@@ -85,17 +65,27 @@ def run(
     config: ConfigOpt = None,
     broker: Annotated[str | None, typer.Option(help="Broker URL, e.g. mqtt://127.0.0.1:1883")] = None,
     db: DbOpt = None,
+    http: Annotated[str | None, typer.Option(help="Serve the dashboard and API on HOST:PORT.")] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error")] = "info",
 ) -> None:
-    """Subscribe to every center, keep device state, open and resolve alerts (service mode)."""
-    from controller.service import Controller
+    """Subscribe to every center, keep device state, open and resolve alerts, serve the
+    dashboard and API (with --http or http: in the config), send notifications."""
+    from dataclasses import replace
+
+    from controller.config import HttpSettings, parse_listen
+    from controller.service import serve
 
     logs.setup(log_level)
     cfg = _config(config, db, broker)
-    ctl = Controller(cfg)
-    signal.signal(signal.SIGTERM, lambda *_: ctl.stop())
-    signal.signal(signal.SIGINT, lambda *_: ctl.stop())
-    ctl.run()
+    if http is not None:
+        try:
+            host, port = parse_listen(http)
+        except ConfigError as exc:
+            typer.echo(f"error: {exc.reason}", err=True)
+            raise typer.Exit(1) from None
+        cfg = replace(cfg, http=replace(cfg.http or HttpSettings(), listen_host=host,
+                                        listen_port=port))
+    serve(cfg)
 
 
 @app.command()
@@ -105,13 +95,18 @@ def alerts(
     as_json: JsonOpt = False,
     include_resolved: Annotated[bool, typer.Option("--all", help="Include resolved alerts.")] = False,
     center: Annotated[str | None, typer.Option(help="Only this center.")] = None,
+    follow: Annotated[bool, typer.Option("--follow", "-f",
+                                         help="Keep printing alert changes as they happen.")] = False,
     lang: LangOpt = None,
 ) -> None:
-    """List open alerts (newest first); --all adds resolved ones."""
+    """List open alerts (newest first); --all adds resolved ones; --follow streams changes."""
     cfg = _config(config, db)
     language = _lang(lang)
     store = _open_store(cfg)
     rows = store.alerts(include_resolved=include_resolved, center=center)
+    if follow:
+        _follow(store, center, as_json, language)
+        return
     if as_json:
         for row in rows:
             typer.echo(json.dumps(alert_json(row, language), ensure_ascii=False))
@@ -143,11 +138,154 @@ def agents(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False)
                        f"  dup {a.duplicates}  skew {a.clock_skew_s:+.1f}s")
 
 
+UrlOpt = Annotated[str | None, typer.Option("--url", help="Controller URL, e.g. http://hcc:8080 "
+                                          "(else the local database is used).")]
+TokenOpt = Annotated[str | None, typer.Option("--token", envvar="HCC_TOKEN",
+                                            help="Bearer token for --url (or $HCC_TOKEN).")]
+NoteOpt = Annotated[str, typer.Option("--note", "-n", help="Why: kept in the alert's history.")]
+ByOpt = Annotated[str | None, typer.Option("--by", help="Your name (default: your login).")]
+
+
+def _http(method: str, url: str, path: str, token: str | None, body: dict[str, Any] | None = None
+          ) -> Any:
+    import httpx
+
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        r = httpx.request(method, url.rstrip("/") + path, json=body, headers=headers, timeout=15)
+    except httpx.HTTPError as exc:
+        typer.echo(f"error: cannot reach {url}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if r.status_code == 401:
+        typer.echo("error: the controller refused: give a valid --token (or $HCC_TOKEN)", err=True)
+        raise typer.Exit(1)
+    if r.status_code >= 400:
+        typer.echo(f"error: HTTP {r.status_code}: {r.text[:300]}", err=True)
+        raise typer.Exit(1)
+    return r.json()
+
+
+def _who(by: str | None) -> str:
+    import getpass
+
+    return by or f"{getpass.getuser()} (cli)"
+
+
+def _act(action: str, alert_id: int, note: str, by: str | None, config: Path | None,
+         db: Path | None, url: str | None, token: str | None) -> None:
+    if url is not None:
+        row = _http("POST", url, f"/api/v1/alerts/{alert_id}/{action}", token,
+                    {"note": note, "by": by})
+    else:
+        from controller.store import AlertNotFound
+
+        cfg = _config(config, db)
+        store = Store(_open_store(cfg).path)
+        try:
+            alert = store.ack(alert_id, _who(by), note) if action == "ack" else \
+                store.resolve(alert_id, _who(by), note)
+        except AlertNotFound:
+            typer.echo(f"error: no alert {alert_id}", err=True)
+            raise typer.Exit(1) from None
+        row = alert_json(alert)
+    typer.echo(f"#{row['id']} {row['state']}: {row['message']}")
+
+
+@app.command()
+def ack(alert_id: int, note: NoteOpt = "", by: ByOpt = None, config: ConfigOpt = None,
+        db: DbOpt = None, url: UrlOpt = None, token: TokenOpt = None) -> None:
+    """Acknowledge an alert: someone is on it (lasts until the alert clears)."""
+    _act("ack", alert_id, note, by, config, db, url, token)
+
+
+@app.command()
+def resolve(alert_id: int, note: NoteOpt = "", by: ByOpt = None, config: ConfigOpt = None,
+            db: DbOpt = None, url: UrlOpt = None, token: TokenOpt = None) -> None:
+    """Resolve an alert by hand, with a note."""
+    _act("resolve", alert_id, note, by, config, db, url, token)
+
+
+@app.command()
+def silence(
+    center: Annotated[str | None, typer.Option(help="Only this center.")] = None,
+    device: Annotated[str | None, typer.Option(help="Only this device.")] = None,
+    type_: Annotated[str | None, typer.Option("--type", help="Only this device type.")] = None,
+    code: Annotated[str | None, typer.Option(help="Only this fault code (globs: printer.*).")] = None,
+    duration: Annotated[str, typer.Option(help="How long: 30m, 2h, 1d.")] = "2h",
+    reason: Annotated[str, typer.Option(help="Why (shown to everyone).")] = "",
+    list_: Annotated[bool, typer.Option("--list", help="List silences not yet over.")] = False,
+    end: Annotated[int | None, typer.Option(help="End silence ID now.")] = None,
+    by: ByOpt = None, config: ConfigOpt = None, db: DbOpt = None, url: UrlOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Silence alerts (by center, device, type or code) for a while, e.g. during maintenance."""
+    import time
+
+    from controller.views import silence_json
+    from hcc_common.durations import parse_duration
+
+    if list_:
+        rows = _http("GET", url, "/api/v1/silences", token) if url else \
+            [silence_json(x) for x in _open_store(_config(config, db)).silences(time.time())]
+        for r in rows:
+            what = " ".join(f"{k}={r[k]}" for k in ("center", "device", "type", "code") if r[k])
+            typer.echo(f"#{r['id']} {what} until {r['ends_at']} by {r['author']}: {r['reason']}")
+        return
+    if end is not None:
+        if url:
+            _http("DELETE", url, f"/api/v1/silences/{end}", token)
+        else:
+            Store(_open_store(_config(config, db)).path).expire_silence(end, time.time())
+        typer.echo(f"silence #{end} ended")
+        return
+    if not any((center, device, type_, code)) or not reason:
+        typer.echo("error: give --reason and at least one of --center, --device, --type, --code",
+                   err=True)
+        raise typer.Exit(2)
+    try:
+        seconds = parse_duration(duration)
+    except ValueError as exc:
+        typer.echo(f"error: --duration: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if url:
+        row = _http("POST", url, "/api/v1/silences", token, {
+            "center": center, "device": device, "type": type_, "code": code,
+            "duration": duration, "reason": reason})
+    else:
+        now = time.time()
+        row = silence_json(Store(_open_store(_config(config, db)).path).add_silence(
+            center=center, device=device, type_=type_, code=code, starts_at=now,
+            ends_at=now + seconds, author=_who(by), reason=reason))
+    typer.echo(f"silence #{row['id']} until {row['ends_at']}")
+
+
 @app.command()
 def stats(config: ConfigOpt = None, db: DbOpt = None) -> None:
     """Ingest counters as JSON: received, applied, malformed (dropped) messages, write batches."""
     cfg = _config(config, db)
     typer.echo(json.dumps(_open_store(cfg).stats()))
+
+
+def _follow(store: Store, center: str | None, as_json: bool, language: str) -> None:
+    """Tail the alert history: every open, acknowledgement and resolution, as it happens."""
+    import time
+
+    from controller.views import change_json
+
+    last = max(0, store.last_event_id() - 20)
+    while True:
+        for change in store.changes_since(last):
+            last = change.event_id
+            if center is not None and change.alert.center != center:
+                continue
+            if as_json:
+                typer.echo(json.dumps(change_json(change), ensure_ascii=False))
+            else:
+                a = alert_json(change.alert, language)
+                who = f" by {change.actor}" if change.actor else ""
+                typer.echo(f"{iso(change.at)} {change.event:<12} #{a['id']:<5} {a['severity']:<8}"
+                           f" {a['center']}  {a['message']}{who}")
+        time.sleep(0.5)
 
 
 def main() -> None:

@@ -7,11 +7,75 @@ from collections.abc import Mapping as TMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from controller.rules import Rule, default_rules, load_rules_file, parse_rules
 from controller.state import Rules
+from hcc_common import wire
+from hcc_common.calendar import OpeningHours, check_timezone, parse_holidays, parse_hours
 from hcc_common.mqtt_io import BrokerSettings
-from hcc_common.yamlconf import ConfigError, load_yaml
+from hcc_common.yamlconf import ANY_KEYS, ConfigError, Node, load_yaml
 
 DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
+SEVERITIES = ("critical", "warning", "info")
+
+
+@dataclass(frozen=True)
+class CenterInfo:
+    id: str
+    name: str
+    hours: OpeningHours
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 8080
+    # token -> who holds it; write operations need one (acks record the holder)
+    tokens: TMapping[str, str] = field(default_factory=dict, repr=False)
+    read_open: bool = True  # reads without a token (a LAN-only dashboard)
+    public_url: str = ""
+
+
+@dataclass(frozen=True)
+class WebhookReceiver:
+    url: str
+
+
+@dataclass(frozen=True)
+class EmailReceiver:
+    host: str
+    port: int
+    sender: str
+    to: tuple[str, ...]
+    starttls: bool = False
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class AlertmanagerReceiver:
+    url: str
+
+
+@dataclass(frozen=True)
+class Receiver:
+    name: str
+    target: WebhookReceiver | EmailReceiver | AlertmanagerReceiver
+
+
+@dataclass(frozen=True)
+class Route:
+    receivers: tuple[str, ...]
+    centers: tuple[str, ...] = ()
+    severities: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    receivers: tuple[Receiver, ...] = ()
+    routes: tuple[Route, ...] = ()
+    group_wait_s: float = 10.0        # alerts of one center within this window: one message
+    remind_after_s: float = 1800.0    # a critical alert unacknowledged this long: remind, repeat
+    max_attempts: int = 6
 
 
 @dataclass(frozen=True)
@@ -19,8 +83,16 @@ class ControllerConfig:
     broker: BrokerSettings
     db: Path
     rules: Rules = field(default_factory=Rules)
+    alert_rules: tuple[Rule, ...] = field(default_factory=default_rules)
+    centers: tuple[CenterInfo, ...] = ()
+    http: HttpSettings | None = None
+    notify: NotifySettings = field(default_factory=NotifySettings)
     client_id: str = "hcc-controller"
     path: str | None = None
+
+    @property
+    def hours(self) -> dict[str, OpeningHours]:
+        return {c.id: c.hours for c in self.centers}
 
 
 def default_db(env: TMapping[str, str]) -> Path:
@@ -41,11 +113,31 @@ def broker_from_url(url: str, where: str = "--broker") -> BrokerSettings:
     return BrokerSettings(host, port, tls)
 
 
+def parse_listen(text: str, node: Node | None = None) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    try:
+        if not sep or not host:
+            raise ValueError
+        number = int(port)
+        if not 0 < number < 65536:
+            raise ValueError
+    except ValueError:
+        reason = f"expected HOST:PORT such as 0.0.0.0:8080, got {text!r}"
+        if node is not None:
+            raise node.error(reason) from None
+        raise ConfigError("--http", 0, "listen", reason) from None
+    return host.strip("[]"), number
+
+
+_TOP = ("mqtt", "db", "rules", "alert_rules", "rules_file", "centers", "http", "notify",
+        "client_id")
+
+
 def load(path: str | Path | None, env: TMapping[str, str] | None = None) -> ControllerConfig:
     environ = os.environ if env is None else env
     if path is None:
         return ControllerConfig(broker_from_url(DEFAULT_BROKER), default_db(environ))
-    root = load_yaml(path).as_mapping(("mqtt", "db", "rules", "client_id"))
+    root = load_yaml(path).as_mapping(_TOP)
     broker = broker_from_url(DEFAULT_BROKER)
     if (m := root.get("mqtt")) is not None:
         from agent.config import parse_mqtt
@@ -56,8 +148,8 @@ def load(path: str | Path | None, env: TMapping[str, str] | None = None) -> Cont
             try:
                 password = Path(s.password_file).read_text().strip()
             except OSError as exc:
-                pf = m.as_mapping(("url", "keepalive", "username", "password_file", "ca_file"))
-                raise pf.require("password_file").error(
+                mm = m.as_mapping(("url", "keepalive", "username", "password_file", "ca_file"))
+                raise mm.require("password_file").error(
                     f"cannot read password file: {exc.strerror}") from None
         broker = BrokerSettings(s.host, s.port, s.tls, s.keepalive, s.username, password,
                                 s.ca_file)
@@ -67,14 +159,153 @@ def load(path: str | Path | None, env: TMapping[str, str] | None = None) -> Cont
     rules = Rules()
     if (n := root.get("rules")) is not None:
         r = n.as_mapping(("unreachable_after", "heartbeat_misses", "clock_skew"))
+        ua, hm, cs = r.get("unreachable_after"), r.get("heartbeat_misses"), r.get("clock_skew")
         rules = Rules(
-            unreachable_after=(r.get("unreachable_after").as_int(1, 1000)  # type: ignore[union-attr]
-                               if r.get("unreachable_after") is not None else 3),
-            heartbeat_misses=(r.get("heartbeat_misses").as_float()  # type: ignore[union-attr]
-                              if r.get("heartbeat_misses") is not None else 3.0),
-            clock_skew_s=(r.get("clock_skew").as_duration()  # type: ignore[union-attr]
-                          if r.get("clock_skew") is not None else 120.0),
+            unreachable_after=ua.as_int(1, 1000) if ua is not None else 3,
+            heartbeat_misses=hm.as_float() if hm is not None else 3.0,
+            clock_skew_s=cs.as_duration() if cs is not None else 120.0,
         )
+    operator_rules: tuple[Rule, ...] = ()
+    if (n := root.get("alert_rules")) is not None:
+        operator_rules += parse_rules(n)
+    if (n := root.get("rules_file")) is not None:
+        operator_rules += load_rules_file(n.as_str())
     cid = root.get("client_id")
-    return ControllerConfig(broker, db, rules, cid.as_str() if cid is not None else
-                            "hcc-controller", str(path))
+    return ControllerConfig(
+        broker, db, rules, operator_rules + default_rules(),
+        _centers(root.get("centers")), _http(root.get("http"), environ),
+        _notify(root.get("notify"), environ),
+        cid.as_str() if cid is not None else "hcc-controller", str(path))
+
+
+def _centers(node: Node | None) -> tuple[CenterInfo, ...]:
+    if node is None:
+        return ()
+    out: list[CenterInfo] = []
+    seen: set[str] = set()
+    for item in node.as_list():
+        m = item.as_mapping(("id", "name", "timezone", "opening_hours", "holidays"))
+        cid = m.require("id").as_str()
+        if not wire.valid_id(cid):
+            raise m.require("id").error(f"{cid!r} is not a valid center id")
+        if cid in seen:
+            raise m.require("id").error(f"center {cid!r} listed twice")
+        seen.add(cid)
+        tz = "Asia/Ho_Chi_Minh"
+        if (t := m.get("timezone")) is not None:
+            tz = t.as_str()
+            check_timezone(t, tz)
+        hours = OpeningHours(timezone=tz)
+        if (h := m.get("opening_hours")) is not None:
+            hours = OpeningHours(parse_hours(h), hours.holidays, tz)
+        if (h := m.get("holidays")) is not None:
+            hours = OpeningHours(hours.weekly, parse_holidays(h), tz)
+        name = m.get("name")
+        out.append(CenterInfo(cid, name.as_str() if name is not None else cid, hours))
+    return tuple(out)
+
+
+def _http(node: Node | None, env: TMapping[str, str]) -> HttpSettings | None:
+    if node is None:
+        return None
+    m = node.as_mapping(("listen", "tokens", "tokens_file", "read_open", "public_url"))
+    host, port = "127.0.0.1", 8080
+    if (n := m.get("listen")) is not None:
+        host, port = parse_listen(n.as_str(), n)
+    tokens: dict[str, str] = {}
+    if (n := m.get("tokens")) is not None:
+        # inline {name: token}; a value "env:VAR" reads the token from the environment
+        tm = n.as_mapping(ANY_KEYS)
+        for who in tm:
+            value = tm.require(who).as_str()
+            if value.startswith("env:"):
+                var = value[4:]
+                if var not in env:
+                    raise tm.require(who).error(f"environment variable {var} is not set")
+                value = env[var]
+            tokens[value] = who
+    if (n := m.get("tokens_file")) is not None:
+        tokens.update(read_tokens(n))
+    ro = m.get("read_open")
+    pub = m.get("public_url")
+    return HttpSettings(host, port, tokens, ro.as_bool() if ro is not None else True,
+                        pub.as_str() if pub is not None else "")
+
+
+def read_tokens(node: Node) -> dict[str, str]:
+    """A file of `name: token` lines (for example `ops-desk: 3f9c…`); # starts a comment."""
+    path = Path(node.as_str())
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise node.error(f"cannot read {path}: {exc.strerror}") from None
+    tokens: dict[str, str] = {}
+    for i, line in enumerate(lines, start=1):
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        who, sep, token = text.partition(":")
+        if not sep or not who.strip() or len(token.strip()) < 16:
+            # never echo the line: it may hold a token
+            raise ConfigError(str(path), i, "token", "expected 'name: token' with a token of "
+                              "16+ characters")
+        tokens[token.strip()] = who.strip()
+    return tokens
+
+
+def _notify(node: Node | None, env: TMapping[str, str]) -> NotifySettings:
+    if node is None:
+        return NotifySettings()
+    m = node.as_mapping(("receivers", "routes", "group_wait", "remind_after", "max_attempts"))
+    receivers: list[Receiver] = []
+    names: set[str] = set()
+    if (n := m.get("receivers")) is not None:
+        for item in n.as_list():
+            rm = item.as_mapping(("name", "webhook", "email", "alertmanager"))
+            name = rm.require("name").as_str()
+            if name in names:
+                raise rm.require("name").error(f"receiver {name!r} defined twice")
+            names.add(name)
+            kinds = [k for k in ("webhook", "email", "alertmanager") if rm.get(k) is not None]
+            if len(kinds) != 1:
+                raise item.error(f"receiver {name!r} needs exactly one of webhook, email, "
+                                 "alertmanager")
+            kind = kinds[0]
+            body = rm.require(kind)
+            if kind == "webhook":
+                target: WebhookReceiver | EmailReceiver | AlertmanagerReceiver = \
+                    WebhookReceiver(body.as_mapping(("url",)).require("url").as_str())
+            elif kind == "alertmanager":
+                target = AlertmanagerReceiver(body.as_mapping(("url",)).require("url").as_str())
+            else:
+                em = body.as_mapping(("smtp", "from", "to", "starttls", "username", "password",
+                                      "password_file", "password_env"))
+                host, port = parse_listen(em.require("smtp").as_str(), em.require("smtp"))
+                to = tuple(x.as_str() for x in em.require("to").as_list())
+                st = em.get("starttls")
+                user = em.get("username")
+                from agent.config import secret
+
+                target = EmailReceiver(host, port, em.require("from").as_str(), to,
+                                       st.as_bool() if st is not None else False,
+                                       user.as_str() if user is not None else None,
+                                       secret(em, "password", env))
+            receivers.append(Receiver(name, target))
+    routes: list[Route] = []
+    if (n := m.get("routes")) is not None:
+        for item in n.as_list():
+            rm = item.as_mapping(("receivers", "centers", "severities"))
+            recv = tuple(x.as_str() for x in rm.require("receivers").as_list())
+            for r in recv:
+                if r not in names:
+                    raise rm.require("receivers").error(f"unknown receiver {r!r}")
+            centers = rm.get("centers")
+            sev = rm.get("severities")
+            routes.append(Route(
+                recv, tuple(x.as_str() for x in centers.as_list()) if centers is not None else (),
+                tuple(x.as_choice(SEVERITIES) for x in sev.as_list()) if sev is not None else ()))
+    gw, ra, ma = m.get("group_wait"), m.get("remind_after"), m.get("max_attempts")
+    return NotifySettings(tuple(receivers), tuple(routes),
+                          gw.as_duration() if gw is not None else 10.0,
+                          ra.as_duration(minimum=60.0) if ra is not None else 1800.0,
+                          ma.as_int(1, 20) if ma is not None else 6)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import threading
@@ -11,7 +12,8 @@ from dataclasses import dataclass
 
 from controller.config import ControllerConfig
 from controller.state import Effect, Fleet
-from controller.store import AlertRow, Store
+from controller.store import AlertChange, AlertRow, Store
+from controller.views import change_json
 from hcc_common import wire
 from hcc_common.mqtt_io import Incoming, MqttLink
 
@@ -39,9 +41,10 @@ class Controller:
         self.counters = Counters()
         self.inbox: queue.SimpleQueue[Incoming] = queue.SimpleQueue()
         self.store = Store(config.db)
-        self.fleet = Fleet(config.rules)
+        self.fleet = Fleet(config.rules, config.alert_rules, config.hours)
         self.fleet.restore(self.store.agents(), self.store.devices(), self.store.open_alert_keys())
         self.listeners: list[AlertListener] = []
+        self.on_commit: Callable[[], None] | None = None
         self._stop = threading.Event()
         self.link = MqttLink(
             config.broker, config.client_id,
@@ -105,6 +108,14 @@ class Controller:
                                             "code": row.code, "severity": row.severity})
             for listener in self.listeners:
                 listener(kind, row)
+        if changes and self.on_commit is not None:
+            self.on_commit()
+
+    def publish_alert(self, change: AlertChange) -> None:
+        """The MQTT alert feed: hcc/v1/alerts/<center>, one message per alert change."""
+        payload = json.dumps(change_json(change), ensure_ascii=False).encode()
+        self.link.publish(wire.Encoded(wire.alerts_topic(change.alert.center), payload,
+                                       retain=False))
 
     def run(self) -> None:
         log.info("controller starting", extra={"broker": self.config.broker.url,
@@ -124,3 +135,64 @@ class Controller:
 
     def stop(self) -> None:
         self._stop.set()
+
+
+def serve(config: ControllerConfig) -> None:
+    """hcc-controller run: ingest on a thread; feed, notifications and HTTP on the event loop."""
+    import asyncio
+    import contextlib
+    import signal
+    from collections.abc import Iterator
+
+    from controller.feed import AlertFeed, StorePerThread
+    from controller.notify import Notifier
+
+    ctl = Controller(config)
+    stores = StorePerThread(config.db)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        feed = AlertFeed(stores)
+        def wake() -> None:
+            loop.call_soon_threadsafe(feed.wake)
+
+        ctl.on_commit = wake
+        notifier = Notifier(config.notify, stores,
+                            config.http.public_url if config.http is not None else "")
+        feed.subscribers.append(notifier.on_change)
+        feed.subscribers.append(lambda change, _silenced: ctl.publish_alert(change))
+        ingest = threading.Thread(target=ctl.run, name="ingest", daemon=True)
+        ingest.start()
+        tasks = [asyncio.create_task(feed.run(stop)), asyncio.create_task(notifier.remind_loop(stop))]
+        server = None
+        if config.http is not None:
+            import uvicorn
+
+            from controller.api import create_app
+
+            app = create_app(config, stores, feed, counters=lambda: dict(vars(ctl.counters)),
+                             wake_feed=wake)
+
+            class Server(uvicorn.Server):
+                @contextlib.contextmanager
+                def capture_signals(self) -> Iterator[None]:
+                    yield  # our own handlers stop everything, the HTTP server included
+
+            server = Server(uvicorn.Config(
+                app, host=config.http.listen_host, port=config.http.listen_port,
+                log_level="warning", lifespan="off", access_log=False))
+            tasks.append(asyncio.create_task(server.serve()))
+            log.info("http listening", extra={"host": config.http.listen_host,
+                                              "port": config.http.listen_port})
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        if server is not None:
+            server.should_exit = True
+        ctl.stop()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await notifier.close()
+        await asyncio.to_thread(ingest.join, 30)
+
+    asyncio.run(main())

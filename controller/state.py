@@ -5,12 +5,22 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
+from controller.rules import (
+    Condition,
+    Rule,
+    default_rules,
+    fault_conditions,
+    fault_rule,
+    metric_conditions,
+)
 from controller.seqs import SeqTracker, Verdict
 from hcc_common import wire
+from hcc_common.calendar import OpeningHours
 from hcc_common.faults import fault_subject
 from hcc_common.wire import MetricValue
 
-AGENT_ALERT_DEVICE = ""  # alerts about the agent itself carry no device
+AGENT_ALERT_DEVICE = ""  # alerts about the agent or center carry no device
+DEFAULT_HOURS = OpeningHours()
 
 
 @dataclass(frozen=True)
@@ -37,6 +47,7 @@ class OpenAlert:
     device_name: str
     params: Mapping[str, MetricValue]
     at: float
+    labels: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,7 @@ class AgentInfo:
     host: Mapping[str, MetricValue] = field(default_factory=dict)
     backlog: int = 0
     seqs: SeqTracker = field(default_factory=SeqTracker)
+    online_since: float = 0.0  # controller time the agent last came (back) online
     # Recent (agent ts - receive time) samples: delays only push them down, so the largest
     # is the best estimate of how far the agent's clock is off.
     skew_samples: list[float] = field(default_factory=list)
@@ -121,12 +133,28 @@ class DeviceInfo:
 Effect = OpenAlert | ResolveAlert | AgentInfo | DeviceInfo | DeviceEvent
 
 
+FLAP_WINDOW_S = 1800.0
+FLAP_OPENS = 3             # this many opens within the window make a condition "flapping"
+FLAP_HOLD_S = 900.0        # a flapping alert must stay clear this long before it resolves
+LAN_DOWN_FRACTION = 0.8
+LAN_DOWN_MIN_DEVICES = 3
+CENTER_CODES = ("agent.offline", "center.lan_down")
+REPLAY_GRACE_S = 30.0
+
+
 @dataclass
 class Fleet:
     rules: Rules = field(default_factory=Rules)
+    alert_rules: tuple[Rule, ...] = field(default_factory=default_rules)
+    hours: Mapping[str, OpeningHours] = field(default_factory=dict)
     agents: dict[tuple[str, str], AgentInfo] = field(default_factory=dict)
     devices: dict[tuple[str, str, str], DeviceInfo] = field(default_factory=dict)
     open_alerts: set[AlertKey] = field(default_factory=set)
+    # condition holds since t, but its rule's `for:` has not passed yet
+    pending: dict[AlertKey, tuple[float, Condition]] = field(default_factory=dict)
+    # open alert whose condition is gone since t, waiting out `clear_for`
+    clearing: dict[AlertKey, float] = field(default_factory=dict)
+    opened_at_log: dict[AlertKey, list[float]] = field(default_factory=dict)
 
     # -- restoring after a restart ----------------------------------------------------------
     def restore(self, agents: Iterable[AgentInfo], devices: Iterable[DeviceInfo],
@@ -139,10 +167,13 @@ class Fleet:
 
     # -- alerts ---------------------------------------------------------------------------
     def _open(self, out: list[Effect], key: AlertKey, severity: str, name: str,
-              params: Mapping[str, MetricValue], at: float) -> None:
+              params: Mapping[str, MetricValue], at: float,
+              labels: Mapping[str, str] | None = None) -> None:
         if key not in self.open_alerts:
             self.open_alerts.add(key)
-            out.append(OpenAlert(key, severity, name, params, at))
+            log = self.opened_at_log.setdefault(key, [])
+            log[:] = [t for t in log if at - t < FLAP_WINDOW_S] + [at]
+            out.append(OpenAlert(key, severity, name, params, at, dict(labels or {})))
 
     def _resolve(self, out: list[Effect], key: AlertKey, at: float, reason: str) -> None:
         if key in self.open_alerts:
@@ -174,7 +205,10 @@ class Fleet:
                     agent.backlog = msg.backlog
                     self._skew(out, agent, msg.ts - received_at, received_at)
             else:
-                self._apply_result(out, msg, received_at, verdict is Verdict.NEW)
+                # Reports made while the center was cut off arrive in a burst when it is back:
+                # they are history. Only fresh reports open or resolve device alerts.
+                backlog = msg.ts - agent.clock_skew_s < agent.online_since - REPLAY_GRACE_S
+                self._apply_result(out, msg, received_at, verdict is Verdict.NEW, backlog)
         out.append(agent.snapshot())
         return out
 
@@ -207,12 +241,14 @@ class Fleet:
             self._come_online(out, agent, received_at)
 
     def _come_online(self, out: list[Effect], agent: AgentInfo, at: float) -> None:
+        if agent.state != "online" or agent.online_since == 0.0:
+            agent.online_since = at
         agent.state = "online"
         key = AlertKey(agent.center, agent.agent, AGENT_ALERT_DEVICE, "agent.offline")
         self._resolve(out, key, at, "agent back online")
 
     def _apply_result(self, out: list[Effect], r: wire.Result, received_at: float,
-                      newest: bool) -> None:
+                      newest: bool, backlog: bool = False) -> None:
         dkey = (r.center, r.agent, r.device)
         prev = self.devices.get(dkey)
         order = (r.session, r.seq)
@@ -233,23 +269,102 @@ class Fleet:
                          received_at, r.ts, failures, r.metrics, r.faults, order)
         self.devices[dkey] = dev
         out.append(dev)
-        active: dict[AlertKey, wire.FaultReport] = {}
-        for f in r.faults:
-            if f.code == "device.unreachable" and failures < self.rules.unreachable_after:
-                continue
-            active[AlertKey(r.center, r.agent, r.device, f.code, fault_subject(f.params))] = f
+        if backlog:
+            return
         if r.status == "unreachable" and failures < self.rules.unreachable_after:
             # Not yet sure it is gone: keep whatever was open, open nothing new.
             return
-        for k, f in active.items():
-            self._open(out, k, f.severity, r.device_name, f.params, received_at)
-        for k in [k for k in self.open_alerts
-                  if (k.center, k.agent, k.device) == dkey and k not in active]:
-            self._resolve(out, k, received_at, "condition cleared")
+        self._reconcile(out, dev, self._conditions(dev, received_at), received_at)
+        self._correlate_lan(out, r.center, received_at)
+        self._advance(out, received_at)
+
+    def _conditions(self, dev: DeviceInfo, now: float) -> list[Condition]:
+        def is_open(code: str) -> bool:
+            return AlertKey(dev.center, dev.agent, dev.device, code) in self.open_alerts
+
+        faults = [f for f in dev.faults if f.code != "device.unreachable"
+                  or dev.consecutive_failures >= self.rules.unreachable_after]
+        conds = fault_conditions(self.alert_rules, dev.center, dev.type, faults,
+                                 lambda f: fault_subject(f.params))
+        conds += metric_conditions(self.alert_rules, dev.center, dev.type, dev.metrics, is_open)
+        center_open = self.hours.get(dev.center, DEFAULT_HOURS).is_open_ts(now)
+        return [c for c in conds if c.rule.when == "always" or center_open]
+
+    def _reconcile(self, out: list[Effect], dev: DeviceInfo, conds: list[Condition],
+                   now: float) -> None:
+        active = {AlertKey(dev.center, dev.agent, dev.device, c.code, c.subject): c
+                  for c in conds}
+        for key, c in active.items():
+            self.clearing.pop(key, None)
+            if key not in self.open_alerts:
+                since = self.pending[key][0] if key in self.pending else now
+                self.pending[key] = (since, c)
+        dkey = (dev.center, dev.agent, dev.device)
+        for key in [k for k in (*self.open_alerts, *self.pending)
+                    if (k.center, k.agent, k.device) == dkey and k not in active]:
+            self.pending.pop(key, None)
+            if key in self.open_alerts:
+                self.clearing.setdefault(key, now)
+
+    def _suppressed(self, key: AlertKey) -> bool:
+        """One outage, one alert: while a center is offline or its LAN is down, its device
+        alerts wait (they open later if the condition is still there)."""
+        if key.device == AGENT_ALERT_DEVICE:
+            return False
+        for other in self.open_alerts:
+            if other.center != key.center or other.device != AGENT_ALERT_DEVICE:
+                continue
+            if other.code == "agent.offline":
+                return True
+            if other.code == "center.lan_down" and key.code == "device.unreachable":
+                return True
+        return False
+
+    def _clear_after(self, key: AlertKey, now: float) -> float:
+        dev = self.devices.get((key.center, key.agent, key.device))
+        rule = fault_rule(self.alert_rules, key.center, dev.type if dev else "", key.code)
+        hold = rule.clear_for_s if rule is not None else 0.0
+        recent = [t for t in self.opened_at_log.get(key, ()) if now - t < FLAP_WINDOW_S]
+        if len(recent) >= FLAP_OPENS:
+            hold = max(hold, FLAP_HOLD_S)  # flapping: damped
+        return hold
+
+    def _advance(self, out: list[Effect], now: float) -> None:
+        """Open what has held long enough, resolve what has been clear long enough."""
+        for key, (since, c) in list(self.pending.items()):
+            if now - since >= c.rule.for_s and not self._suppressed(key):
+                del self.pending[key]
+                dev = self.devices.get((key.center, key.agent, key.device))
+                self._open(out, key, c.severity, dev.name if dev else key.device, c.params,
+                           now, c.rule.labels)
+        for key, since in list(self.clearing.items()):
+            if key not in self.open_alerts:
+                del self.clearing[key]
+            elif now - since >= self._clear_after(key, now):
+                del self.clearing[key]
+                self._resolve(out, key, now, "condition cleared")
+
+    def _correlate_lan(self, out: list[Effect], center: str, now: float) -> None:
+        devs = [d for d in self.devices.values() if d.center == center and d.type != "box"]
+        down = [d for d in devs if d.status == "unreachable"
+                and d.consecutive_failures >= self.rules.unreachable_after]
+        agent = next((d.agent for d in devs), "")
+        key = AlertKey(center, agent, AGENT_ALERT_DEVICE, "center.lan_down")
+        if len(down) >= LAN_DOWN_MIN_DEVICES and len(down) >= LAN_DOWN_FRACTION * len(devs):
+            self._open(out, key, "critical", center, {"down": len(down), "total": len(devs)}, now)
+            # the per-device alerts this outage already opened fold into the one alert
+            for k in [k for k in self.open_alerts if k.center == center
+                      and k.code == "device.unreachable"]:
+                self._resolve(out, k, now, "grouped into center.lan_down")
+                self.pending.pop(k, None)
+                self.clearing.pop(k, None)
+        elif key in self.open_alerts and len(down) < 0.5 * max(1, len(devs)):
+            self._resolve(out, key, now, "center network back")
 
     # -- time -----------------------------------------------------------------------------
     def tick(self, now: float) -> list[Effect]:
         out: list[Effect] = []
+        self._advance(out, now)
         for agent in self.agents.values():
             if agent.state != "online" or agent.last_seen == 0.0:
                 continue

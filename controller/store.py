@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS alerts (
   severity TEXT NOT NULL, state TEXT NOT NULL,
   device_name TEXT NOT NULL, params TEXT NOT NULL DEFAULT '{}',
   opened_at REAL NOT NULL, acked_at REAL, acked_by TEXT, ack_note TEXT,
-  resolved_at REAL, resolved_by TEXT, resolve_note TEXT
+  resolved_at REAL, resolved_by TEXT, resolve_note TEXT,
+  labels TEXT NOT NULL DEFAULT '{}'
 );
 -- At most one unresolved alert per condition: the database, not luck, keeps it unique.
 CREATE UNIQUE INDEX IF NOT EXISTS alerts_one_open
@@ -58,6 +59,19 @@ CREATE TABLE IF NOT EXISTS device_events (
 );
 CREATE INDEX IF NOT EXISTS device_events_device ON device_events(center, device, received_at);
 CREATE TABLE IF NOT EXISTS stats (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+-- Silences and maintenance windows: alerts that match stay visible but notify nobody.
+CREATE TABLE IF NOT EXISTS silences (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  center TEXT, device TEXT, type TEXT, code TEXT,
+  starts_at REAL NOT NULL, ends_at REAL NOT NULL,
+  author TEXT NOT NULL, reason TEXT NOT NULL, created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS notifications (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  receiver TEXT NOT NULL, center TEXT NOT NULL, kind TEXT NOT NULL, alert_ids TEXT NOT NULL,
+  status TEXT NOT NULL, attempts INTEGER NOT NULL, last_error TEXT,
+  created_at REAL NOT NULL, sent_at REAL
+);
 CREATE TABLE IF NOT EXISTS devices (
   center TEXT NOT NULL, agent TEXT NOT NULL, device TEXT NOT NULL,
   name TEXT NOT NULL, type TEXT NOT NULL, status TEXT NOT NULL,
@@ -69,7 +83,7 @@ CREATE TABLE IF NOT EXISTS devices (
 
 ALERT_COLUMNS = ("id", "center", "agent", "device", "code", "subject", "severity", "state",
                  "device_name", "params", "opened_at", "acked_at", "acked_by", "ack_note",
-                 "resolved_at", "resolved_by", "resolve_note")
+                 "resolved_at", "resolved_by", "resolve_note", "labels")
 
 
 @dataclass(frozen=True)
@@ -91,6 +105,7 @@ class AlertRow:
     resolved_at: float | None
     resolved_by: str | None
     resolve_note: str | None
+    labels: dict[str, str]
 
 
 class AlertNotFound(LookupError):
@@ -173,9 +188,10 @@ class Store:
         k = e.key
         cur.execute(
             "INSERT INTO alerts (center, agent, device, code, subject, severity, state, device_name,"
-            " params, opened_at) VALUES (?,?,?,?,?,?,'firing',?,?,?) ON CONFLICT DO NOTHING",
+            " params, opened_at, labels) VALUES (?,?,?,?,?,?,'firing',?,?,?,?)"
+            " ON CONFLICT DO NOTHING",
             (k.center, k.agent, k.device, k.code, k.subject, e.severity, e.device_name,
-             json.dumps(dict(e.params), ensure_ascii=False), e.at),
+             json.dumps(dict(e.params), ensure_ascii=False), e.at, json.dumps(dict(e.labels))),
         )
         if cur.rowcount == 0:
             return None  # already open (e.g. after a controller restart): not opened twice
@@ -211,19 +227,120 @@ class Store:
         return _alert_row(row)
 
     def alerts(self, *, include_resolved: bool = False, center: str | None = None,
+               severity: str | None = None, state: str | None = None,
+               since: float | None = None, until: float | None = None,
                limit: int = 1000) -> list[AlertRow]:
-        where, args = [], []
-        if not include_resolved:
+        where: list[str] = []
+        args: list[object] = []
+        if state is not None:
+            where.append("state = ?")
+            args.append(state)
+        elif not include_resolved:
             where.append("state != 'resolved'")
-        if center is not None:
-            where.append("center = ?")
-            args.append(center)
+        for column, value in (("center", center), ("severity", severity)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        if since is not None:
+            where.append("opened_at >= ?")
+            args.append(since)
+        if until is not None:
+            where.append("opened_at < ?")
+            args.append(until)
         sql = f"SELECT {','.join(ALERT_COLUMNS)} FROM alerts"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY id DESC LIMIT ?"
-        args.append(str(limit))
+        args.append(limit)
         return [_alert_row(r) for r in self.db.execute(sql, args)]
+
+    def changes_since(self, event_id: int, limit: int = 500) -> list[AlertChange]:
+        rows = self.db.execute(
+            f"SELECT e.id, e.event, e.at, e.actor, e.note, "
+            f"{','.join('a.' + c for c in ALERT_COLUMNS)} FROM alert_events e"
+            " JOIN alerts a ON a.id = e.alert_id WHERE e.id > ? ORDER BY e.id LIMIT ?",
+            (event_id, limit)).fetchall()
+        return [AlertChange(int(r[0]), str(r[1]), float(r[2]), r[3], r[4], _alert_row(r[5:]))
+                for r in rows]
+
+    def last_event_id(self) -> int:
+        row = self.db.execute("SELECT COALESCE(MAX(id), 0) FROM alert_events").fetchone()
+        return int(row[0])
+
+    # -- silences -------------------------------------------------------------------------
+    def add_silence(self, *, center: str | None, device: str | None, type_: str | None,
+                    code: str | None, starts_at: float, ends_at: float, author: str,
+                    reason: str) -> Silence:
+        cur = self.db.execute(
+            "INSERT INTO silences (center, device, type, code, starts_at, ends_at, author, reason,"
+            " created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+            (center, device, type_, code, starts_at, ends_at, author, reason, time.time()))
+        return self.silence(int(cur.lastrowid or 0))
+
+    def silence(self, silence_id: int) -> Silence:
+        row = self.db.execute("SELECT * FROM silences WHERE id=?", (silence_id,)).fetchone()
+        if row is None:
+            raise AlertNotFound(silence_id)
+        return Silence(*row)
+
+    def silences(self, active_at: float | None = None) -> list[Silence]:
+        if active_at is None:
+            rows = self.db.execute("SELECT * FROM silences ORDER BY id DESC")
+        else:
+            rows = self.db.execute("SELECT * FROM silences WHERE ends_at > ? ORDER BY id DESC",
+                                   (active_at,))
+        return [Silence(*r) for r in rows]
+
+    def expire_silence(self, silence_id: int, at: float) -> Silence:
+        self.silence(silence_id)
+        self.db.execute("UPDATE silences SET ends_at=MIN(ends_at, ?) WHERE id=?", (at, silence_id))
+        return self.silence(silence_id)
+
+    def device_types(self) -> dict[tuple[str, str], str]:
+        return {(str(r[0]), str(r[1])): str(r[2]) for r in
+                self.db.execute("SELECT center, device, type FROM devices")}
+
+    # -- reports --------------------------------------------------------------------------
+    def response_times(self, since: float | None = None) -> list[dict[str, Any]]:
+        """Mean time to acknowledge and to resolve, per center."""
+        rows = self.db.execute(
+            "SELECT center, COUNT(*), AVG(acked_at - opened_at), AVG(resolved_at - opened_at),"
+            " SUM(CASE WHEN state != 'resolved' THEN 1 ELSE 0 END) FROM alerts"
+            " WHERE opened_at >= ? GROUP BY center ORDER BY center", (since or 0.0,))
+        return [{"center": r[0], "alerts": r[1], "mtta_s": r[2], "mttr_s": r[3], "open": r[4]}
+                for r in rows]
+
+    def open_by_severity(self) -> dict[str, int]:
+        return {str(r[0]): int(r[1]) for r in self.db.execute(
+            "SELECT severity, COUNT(*) FROM alerts WHERE state != 'resolved' GROUP BY severity")}
+
+    # -- notifications --------------------------------------------------------------------
+    def record_notification(self, receiver: str, center: str, kind: str, alert_ids: list[int],
+                            status: str, attempts: int, error: str | None,
+                            notification_id: int | None = None) -> int:
+        now = time.time()
+        if notification_id is None:
+            cur = self.db.execute(
+                "INSERT INTO notifications (receiver, center, kind, alert_ids, status, attempts,"
+                " last_error, created_at, sent_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                (receiver, center, kind, json.dumps(alert_ids), status, attempts, error, now,
+                 now if status == "sent" else None))
+            return int(cur.lastrowid or 0)
+        self.db.execute("UPDATE notifications SET status=?, attempts=?, last_error=?, sent_at=?"
+                        " WHERE id=?", (status, attempts, error,
+                                        now if status == "sent" else None, notification_id))
+        return notification_id
+
+    def notifications(self, limit: int = 100) -> list[dict[str, Any]]:
+        cols = ("id", "receiver", "center", "kind", "alert_ids", "status", "attempts",
+                "last_error", "created_at", "sent_at")
+        out = []
+        for r in self.db.execute(f"SELECT {','.join(cols)} FROM notifications ORDER BY id DESC"
+                                 " LIMIT ?", (limit,)):
+            d = dict(zip(cols, r, strict=True))
+            d["alert_ids"] = json.loads(d["alert_ids"])
+            out.append(d)
+        return out
 
     def open_alert_keys(self) -> list[AlertKey]:
         return [AlertKey(*r) for r in self.db.execute(
@@ -298,4 +415,40 @@ class Store:
 def _alert_row(r: Iterable[Any]) -> AlertRow:
     values = list(r)
     values[9] = json.loads(values[9])
+    values[17] = json.loads(values[17])
     return AlertRow(*values)
+
+
+@dataclass(frozen=True)
+class Silence:
+    id: int
+    center: str | None
+    device: str | None
+    type: str | None
+    code: str | None
+    starts_at: float
+    ends_at: float
+    author: str
+    reason: str
+    created_at: float
+
+    def matches(self, alert: AlertRow, device_type: str | None, at: float) -> bool:
+        import fnmatch
+
+        return (self.starts_at <= at < self.ends_at
+                and (self.center is None or self.center == alert.center)
+                and (self.device is None or self.device == alert.device)
+                and (self.type is None or self.type == device_type)
+                and (self.code is None or fnmatch.fnmatchcase(alert.code, self.code)))
+
+
+@dataclass(frozen=True)
+class AlertChange:
+    """One line of alert_events with the alert as it is now: what live feeds send."""
+
+    event_id: int
+    event: str
+    at: float
+    actor: str | None
+    note: str | None
+    alert: AlertRow

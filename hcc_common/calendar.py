@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
+from hcc_common.yamlconf import ANY_KEYS, Node
+
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _RANGE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
@@ -72,3 +74,42 @@ def parse_ranges(spec: str) -> Ranges:
             raise ValueError(f"{part.strip()!r} ends before it starts")
         ranges.append((start, end))
     return tuple(ranges)
+
+
+def parse_hours(node: Node) -> dict[int, Ranges]:
+    """{"mon-fri": "07:30-17:00", "sat": "07:30-11:30"}; days not named are closed."""
+    m = node.as_mapping(ANY_KEYS)
+    weekly: dict[int, Ranges] = {}
+    for days in m:
+        value = m.require(days)
+        try:
+            numbers = parse_days(days)
+        except ValueError as exc:
+            raise value.error(str(exc)) from None
+        try:
+            ranges = parse_ranges(value.as_str())
+        except ValueError as exc:
+            raise value.error(str(exc)) from None
+        for d in numbers:
+            weekly[d] = ranges
+    return weekly
+
+
+def parse_holidays(node: Node) -> frozenset[date]:
+    out = set()
+    for item in node.as_list():
+        raw = item.raw.value if hasattr(item.raw, "value") else ""
+        try:
+            out.add(date.fromisoformat(str(raw)))
+        except ValueError:
+            raise item.error(f"bad date {raw!r}; write YYYY-MM-DD") from None
+    return frozenset(out)
+
+
+def check_timezone(node: Node, tz: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise node.error(f"unknown time zone {tz!r}; e.g. Asia/Ho_Chi_Minh") from None

@@ -167,6 +167,16 @@ class Mapping:
         return iter(self.entries)
 
 
+class _AnyKeys(tuple[str, ...]):
+    """Allowed-keys marker for free-form mappings (OID names, labels, day specs)."""
+
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
+ANY_KEYS: Sequence[str] = _AnyKeys()
+
+
 def _suggest(word: str, choices: Sequence[str]) -> str:
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""

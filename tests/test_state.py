@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from controller.rules import Rule
 from controller.state import AlertKey, Fleet, OpenAlert, ResolveAlert, Rules
 from hcc_common import wire
 
 C, A = "ba-dinh", "pi-1"
+# Every fault alerts at once and clears at once: the lifecycle without the shipped timings.
+SIMPLE = (Rule("all", fault="*"),)
 
 
 def result(seq: int, status: str = "ok", faults: tuple[wire.FaultReport, ...] = (),
@@ -27,7 +30,7 @@ def resolved(effects: list[object]) -> list[AlertKey]:
 
 
 def test_unreachable_opens_only_after_n_consecutive_failures() -> None:
-    fleet = Fleet(Rules(unreachable_after=3))
+    fleet = Fleet(alert_rules=SIMPLE, rules=Rules(unreachable_after=3))
     key = AlertKey(C, A, "printer-1", "device.unreachable")
     assert opened(fleet.apply(result(1, "unreachable", UNREACH), 1.0)) == []
     assert opened(fleet.apply(result(2, "unreachable", UNREACH), 2.0)) == []
@@ -37,21 +40,21 @@ def test_unreachable_opens_only_after_n_consecutive_failures() -> None:
 
 
 def test_a_success_resets_the_failure_count() -> None:
-    fleet = Fleet(Rules(unreachable_after=2))
+    fleet = Fleet(alert_rules=SIMPLE, rules=Rules(unreachable_after=2))
     fleet.apply(result(1, "unreachable", UNREACH), 1.0)
     fleet.apply(result(2), 2.0)
     assert opened(fleet.apply(result(3, "unreachable", UNREACH), 3.0)) == []
 
 
 def test_device_fault_opens_and_clears() -> None:
-    fleet = Fleet()
+    fleet = Fleet(alert_rules=SIMPLE)
     key = AlertKey(C, A, "printer-1", "printer.jammed")
     assert opened(fleet.apply(result(1, "critical", JAM), 1.0)) == [key]
     assert resolved(fleet.apply(result(2), 2.0)) == [key]
 
 
 def test_two_supplies_with_one_code_are_two_alerts() -> None:
-    fleet = Fleet()
+    fleet = Fleet(alert_rules=SIMPLE)
     f = (wire.FaultReport("printer.toner_low", "warning", {"supply": "Black", "level": 3}),
          wire.FaultReport("printer.toner_low", "warning", {"supply": "Cyan", "level": 4}))
     keys = opened(fleet.apply(result(1, "warning", f), 1.0))
@@ -59,7 +62,7 @@ def test_two_supplies_with_one_code_are_two_alerts() -> None:
 
 
 def test_agent_offline_by_will_and_back_online() -> None:
-    fleet = Fleet()
+    fleet = Fleet(alert_rules=SIMPLE)
     key = AlertKey(C, A, "", "agent.offline")
     fleet.apply(wire.StateMessage(C, A, "online", 1, 0.0), 0.0)
     assert opened(fleet.apply(wire.StateMessage(C, A, "offline", 1, 5.0), 5.0)) == [key]
@@ -67,13 +70,13 @@ def test_agent_offline_by_will_and_back_online() -> None:
 
 
 def test_stale_will_from_an_older_session_is_ignored() -> None:
-    fleet = Fleet()
+    fleet = Fleet(alert_rules=SIMPLE)
     fleet.apply(wire.StateMessage(C, A, "online", 2, 0.0), 0.0)
     assert opened(fleet.apply(wire.StateMessage(C, A, "offline", 1, 1.0), 1.0)) == []
 
 
 def test_agent_offline_when_heartbeats_stop() -> None:
-    fleet = Fleet(Rules(heartbeat_misses=3))
+    fleet = Fleet(alert_rules=SIMPLE, rules=Rules(heartbeat_misses=3))
     fleet.apply(wire.Heartbeat(C, A, 1, 1, 100.0, 10.0, {}), 100.0)
     assert fleet.tick(125.0) == []
     effects = fleet.tick(131.0)
@@ -82,7 +85,7 @@ def test_agent_offline_when_heartbeats_stop() -> None:
 
 
 def test_gaps_duplicates_and_late_arrivals_are_counted() -> None:
-    fleet = Fleet()
+    fleet = Fleet(alert_rules=SIMPLE)
     for seq in (1, 2, 5):
         fleet.apply(result(seq), float(seq))
     agent = fleet.agents[(C, A)]
@@ -94,7 +97,7 @@ def test_gaps_duplicates_and_late_arrivals_are_counted() -> None:
 
 
 def test_duplicate_never_opens_twice_and_old_result_never_resolves_newer_fault() -> None:
-    fleet = Fleet()
+    fleet = Fleet(alert_rules=SIMPLE)
     jam_key = AlertKey(C, A, "printer-1", "printer.jammed")
     fleet.apply(result(1), 1.0)
     assert opened(fleet.apply(result(3, "critical", JAM), 3.0)) == [jam_key]
@@ -105,7 +108,7 @@ def test_duplicate_never_opens_twice_and_old_result_never_resolves_newer_fault()
 
 
 def test_new_session_restarts_seq() -> None:
-    fleet = Fleet()
+    fleet = Fleet(alert_rules=SIMPLE)
     fleet.apply(result(10, session=1), 1.0)
     fleet.apply(result(1, session=2), 2.0)
     agent = fleet.agents[(C, A)]
@@ -118,7 +121,7 @@ def heartbeat(seq: int, ts: float, session: int = 1) -> wire.Heartbeat:
 
 
 def test_killed_session_tail_is_a_gap_until_replayed() -> None:
-    fleet = Fleet()
+    fleet = Fleet(alert_rules=SIMPLE)
     fleet.apply(wire.StateMessage(C, A, "online", 1, 0.0), 0.0)
     for seq in (1, 2, 3):
         fleet.apply(result(seq), float(seq))
@@ -133,7 +136,7 @@ def test_killed_session_tail_is_a_gap_until_replayed() -> None:
 
 
 def test_replayed_old_session_never_changes_current_state() -> None:
-    fleet = Fleet()
+    fleet = Fleet(alert_rules=SIMPLE)
     jam_key = AlertKey(C, A, "printer-1", "printer.jammed")
     fleet.apply(wire.StateMessage(C, A, "online", 2, 0.0, prev_session=1, prev_last_seq=1), 0.0)
     assert opened(fleet.apply(result(1, "critical", JAM, session=2), 1.0)) == [jam_key]
@@ -142,14 +145,14 @@ def test_replayed_old_session_never_changes_current_state() -> None:
 
 
 def test_retained_birth_on_first_subscribe_does_not_invent_gaps() -> None:
-    fleet = Fleet()
+    fleet = Fleet(alert_rules=SIMPLE)
     fleet.apply(wire.StateMessage(C, A, "online", 5, 0.0), 100.0, retained=True)
     fleet.apply(result(4000, session=5), 101.0)
     assert fleet.agents[(C, A)].gaps == 0
 
 
 def test_clock_skew_alert_with_hysteresis_and_delay_tolerance() -> None:
-    fleet = Fleet(Rules(clock_skew_s=120.0))
+    fleet = Fleet(alert_rules=SIMPLE, rules=Rules(clock_skew_s=120.0))
     key = AlertKey(C, A, "", "agent.clock_skew")
     # agent clock 300 s behind; one heartbeat also delayed 50 s by the network
     assert opened(fleet.apply(heartbeat(1, 1000.0 - 300.0), 1000.0)) == [key]
@@ -163,7 +166,7 @@ def test_clock_skew_alert_with_hysteresis_and_delay_tolerance() -> None:
 def test_history_records_changes_and_replays_once() -> None:
     from controller.state import DeviceEvent
 
-    fleet = Fleet()
+    fleet = Fleet(alert_rules=SIMPLE)
     events = [e for e in fleet.apply(result(1), 1.0) if isinstance(e, DeviceEvent)]
     assert len(events) == 1  # first sight of the device
     assert not [e for e in fleet.apply(result(2), 2.0) if isinstance(e, DeviceEvent)]

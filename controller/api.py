@@ -1,0 +1,322 @@
+"""The city's alert feed over HTTP: JSON API, Server-Sent Events, Prometheus metrics, dashboard."""
+
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from importlib import resources
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from pydantic import BaseModel, Field
+
+from controller.config import ControllerConfig, HttpSettings
+from controller.feed import AlertFeed, StorePerThread
+from controller.store import AlertChange, AlertNotFound, Store
+from controller.views import alert_json, change_json, iso, silence_json
+from hcc_common.durations import parse_duration
+
+SSE_KEEPALIVE_S = 15.0
+STATES = ("firing", "acknowledged", "resolved")
+SEVERITIES = ("critical", "warning", "info")
+
+
+class NoteBody(BaseModel):
+    note: str = Field(default="", max_length=2000, description="Why; shown in the history.")
+    by: str | None = Field(default=None, max_length=100,
+                           description="Technician's name, if not the token holder.")
+
+
+class SilenceBody(BaseModel):
+    center: str | None = Field(default=None, max_length=64)
+    device: str | None = Field(default=None, max_length=64)
+    type: str | None = Field(default=None, max_length=32)
+    code: str | None = Field(default=None, max_length=64, description="Fault code or glob.")
+    duration: str = Field(default="2h", max_length=16, description="e.g. 30m, 2h, 1d")
+    starts_at: float | None = Field(default=None, ge=0, le=4102444800,
+                                    description="Unix time; default now (a maintenance window "
+                                                "starts later)")
+    reason: str = Field(min_length=1, max_length=500)
+
+
+def _parse_time(value: str | None, name: str) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise HTTPException(422, f"{name} must be Unix seconds or ISO 8601, got {value!r}") from None
+
+
+class Metrics:
+    """prometheus_client Collector: read at scrape time, nothing kept twice."""
+
+    def __init__(self, stores: StorePerThread, counters: Callable[[], dict[str, int]]) -> None:
+        self.stores = stores
+        self.counters = counters
+
+    def collect(self) -> Iterator[Any]:
+        c = self.counters()
+        for name, help_ in (("received", "MQTT messages received"),
+                            ("applied", "messages that passed the wire contract"),
+                            ("malformed", "malformed or oversized messages dropped"),
+                            ("rate_limited", "messages dropped by the per-agent rate limit")):
+            m = CounterMetricFamily(f"hcc_messages_{name}", help_)
+            m.add_metric([], c.get(name, 0))
+            yield m
+        store = self.stores.get()
+        alerts = GaugeMetricFamily("hcc_open_alerts", "open alerts", labels=["severity"])
+        by_sev = store.open_by_severity()
+        for sev in SEVERITIES:
+            alerts.add_metric([sev], by_sev.get(sev, 0))
+        yield alerts
+        agents = store.agents()
+        online = GaugeMetricFamily("hcc_agents_online", "agents online")
+        online.add_metric([], sum(1 for a in agents if a.state == "online"))
+        yield online
+        total = GaugeMetricFamily("hcc_agents", "agents known")
+        total.add_metric([], len(agents))
+        yield total
+        gaps = GaugeMetricFamily("hcc_seq_gaps", "missing sequence numbers", labels=["agent"])
+        dups = CounterMetricFamily("hcc_seq_duplicates", "duplicate reports", labels=["agent"])
+        for a in agents:
+            gaps.add_metric([f"{a.center}/{a.agent}"], a.gaps)
+            dups.add_metric([f"{a.center}/{a.agent}"], a.duplicates)
+        yield gaps
+        yield dups
+
+
+def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed | None,
+               counters: Callable[[], dict[str, int]] = dict,
+               wake_feed: Callable[[], None] = lambda: None) -> FastAPI:
+    http = config.http or HttpSettings()
+    centers = {c.id: c.name for c in config.centers}
+    app = FastAPI(title="hcc-fleet controller", version="1",
+                  description="Alerts of the city's public-administration service centers.")
+    registry = CollectorRegistry()
+    registry.register(Metrics(stores, counters))
+
+    def store() -> Store:
+        return stores.get()
+
+    def token_holder(authorization: str | None) -> str | None:
+        if authorization is None or not authorization.lower().startswith("bearer "):
+            return None
+        return http.tokens.get(authorization[7:].strip())
+
+    def writer(authorization: Annotated[str | None, Header()] = None) -> str:
+        who = token_holder(authorization)
+        if who is None:
+            raise HTTPException(401, "a valid bearer token is needed to change alerts",
+                                headers={"WWW-Authenticate": "Bearer"})
+        return who
+
+    def reader(authorization: Annotated[str | None, Header()] = None) -> None:
+        if not http.read_open and token_holder(authorization) is None:
+            raise HTTPException(401, "a bearer token is needed to read",
+                                headers={"WWW-Authenticate": "Bearer"})
+
+    Reader = Annotated[None, Depends(reader)]
+    Writer = Annotated[str, Depends(writer)]
+
+    def silenced_ids(s: Store) -> set[int]:
+        now = time.time()
+        silences = s.silences(active_at=now)
+        if not silences:
+            return set()
+        types = s.device_types()
+        return {a.id for a in s.alerts() if any(
+            x.matches(a, types.get((a.center, a.device)), now) for x in silences)}
+
+    @app.get("/api/v1/alerts", summary="Alerts, newest first")
+    def list_alerts(_: Reader, center: str | None = None,
+                    severity: Annotated[str | None, Query(pattern="^(critical|warning|info)$")] = None,
+                    state: Annotated[str | None, Query(
+                        pattern="^(firing|acknowledged|resolved|open|all)$")] = "open",
+                    since: str | None = None, until: str | None = None,
+                    lang: Annotated[str, Query(pattern="^(vi|en)$")] = "vi",
+                    limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> list[dict[str, Any]]:
+        s = store()
+        rows = s.alerts(include_resolved=state == "all", center=center, severity=severity,
+                        state=state if state in STATES else None,
+                        since=_parse_time(since, "since"), until=_parse_time(until, "until"),
+                        limit=limit)
+        quiet = silenced_ids(s)
+        return [alert_json(r, lang, r.id in quiet) for r in rows]
+
+    @app.get("/api/v1/alerts/{alert_id}", summary="One alert with its full history")
+    def get_alert(alert_id: int, _: Reader) -> dict[str, Any]:
+        s = store()
+        try:
+            row = s.alert(alert_id)
+        except AlertNotFound:
+            raise HTTPException(404, f"no alert {alert_id}") from None
+        return {**alert_json(row, silenced=row.id in silenced_ids(s)),
+                "history": [{**h, "at": iso(h["at"])} for h in s.history(alert_id)]}
+
+    def _act(alert_id: int, body: NoteBody, who: str, action: str) -> dict[str, Any]:
+        s = store()
+        actor = f"{body.by} ({who})" if body.by else who
+        try:
+            row = s.ack(alert_id, actor, body.note) if action == "ack" else \
+                s.resolve(alert_id, actor, body.note)
+        except AlertNotFound:
+            raise HTTPException(404, f"no alert {alert_id}") from None
+        wake_feed()
+        return alert_json(row)
+
+    @app.post("/api/v1/alerts/{alert_id}/ack", summary="Acknowledge: someone is on it")
+    def ack(alert_id: int, body: NoteBody, who: Writer) -> dict[str, Any]:
+        return _act(alert_id, body, who, "ack")
+
+    @app.post("/api/v1/alerts/{alert_id}/resolve", summary="Resolve by hand, with a note")
+    def resolve(alert_id: int, body: NoteBody, who: Writer) -> dict[str, Any]:
+        return _act(alert_id, body, who, "resolve")
+
+    @app.get("/api/v1/silences", summary="Silences and maintenance windows not yet over")
+    def list_silences(_: Reader) -> list[dict[str, Any]]:
+        return [silence_json(x) for x in store().silences(active_at=time.time())]
+
+    @app.post("/api/v1/silences", status_code=201, summary="Silence alerts for a while")
+    def add_silence(body: SilenceBody, who: Writer) -> dict[str, Any]:
+        try:
+            seconds = parse_duration(body.duration)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
+        if seconds <= 0 or seconds > 90 * 86400:
+            raise HTTPException(422, "duration must be between 1s and 90d")
+        if not any((body.center, body.device, body.type, body.code)):
+            raise HTTPException(422, "say what to silence: center, device, type or code")
+        start = body.starts_at if body.starts_at is not None else time.time()
+        silence = store().add_silence(center=body.center, device=body.device, type_=body.type,
+                                      code=body.code, starts_at=start, ends_at=start + seconds,
+                                      author=who, reason=body.reason)
+        return silence_json(silence)
+
+    @app.delete("/api/v1/silences/{silence_id}", summary="End a silence now")
+    def end_silence(silence_id: int, _who: Writer) -> dict[str, Any]:
+        try:
+            return silence_json(store().expire_silence(silence_id, time.time()))
+        except AlertNotFound:
+            raise HTTPException(404, f"no silence {silence_id}") from None
+
+    @app.get("/api/v1/centers", summary="Every center: worst open severity, agents, devices")
+    def list_centers(_: Reader) -> list[dict[str, Any]]:
+        s = store()
+        open_alerts = s.alerts()
+        quiet = silenced_ids(s)
+        out: dict[str, dict[str, Any]] = {}
+
+        def center(cid: str) -> dict[str, Any]:
+            return out.setdefault(cid, {"center": cid, "name": centers.get(cid, cid),
+                                        "worst": None, "open_alerts": 0, "agents": [],
+                                        "devices": []})
+
+        for cid in centers:
+            center(cid)
+        for ag in s.agents():
+            center(ag.center)["agents"].append({
+                "agent": ag.agent, "state": ag.state, "last_seen": iso(ag.last_seen),
+                "clock_skew_s": ag.clock_skew_s, "backlog": ag.backlog})
+        for d in s.devices():
+            center(d.center)["devices"].append({
+                "device": d.device, "name": d.name, "type": d.type, "status": d.status,
+                "last_seen": iso(d.last_seen), "faults": [f.code for f in d.faults]})
+        rank = {"critical": 3, "warning": 2, "info": 1}
+        for a in open_alerts:
+            c = center(a.center)
+            c["open_alerts"] += 1
+            if a.id in quiet:
+                continue
+            if c["worst"] is None or rank[a.severity] > rank[c["worst"]]:
+                c["worst"] = a.severity
+        return sorted(out.values(), key=lambda c: (-rank.get(c["worst"] or "", 0), c["center"]))
+
+    @app.get("/api/v1/devices/{center}/{device}/history", summary="A device's changes")
+    def device_history(center: str, device: str, _: Reader) -> list[dict[str, Any]]:
+        return [{**h, "agent_ts": iso(h["agent_ts"]), "received_at": iso(h["received_at"])}
+                for h in store().device_history(center, device)]
+
+    @app.get("/api/v1/stats", summary="Mean time to acknowledge and to resolve, per center")
+    def stats(_: Reader, since: str | None = None) -> list[dict[str, Any]]:
+        return store().response_times(_parse_time(since, "since"))
+
+    @app.get("/api/v1/notifications", summary="Recent notifications and their delivery")
+    def notifications(_: Reader) -> list[dict[str, Any]]:
+        return [{**n, "created_at": iso(n["created_at"]), "sent_at": iso(n["sent_at"])}
+                for n in store().notifications()]
+
+    @app.get("/api/v1/agents", summary="Delivery health per agent")
+    def agents(_: Reader) -> list[dict[str, Any]]:
+        return [{"center": a.center, "agent": a.agent, "state": a.state,
+                 "last_seen": iso(a.last_seen), "clock_skew_s": a.clock_skew_s,
+                 "last_seq": a.last_seq, "received": a.received, "gaps": a.gaps,
+                 "duplicates": a.duplicates} for a in store().agents()]
+
+    @app.get("/api/v1/stream", summary="Live alert changes (Server-Sent Events)",
+             response_class=StreamingResponse)
+    async def stream(request: Request, _: Reader,
+                     last_event_id: Annotated[str | None, Header()] = None) -> StreamingResponse:
+        if feed is None:
+            raise HTTPException(503, "the live feed runs only inside hcc-controller run")
+        queue: asyncio.Queue[AlertChange | None] = asyncio.Queue()
+        feed.sse_clients.add(queue)
+        since = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
+
+        async def events() -> AsyncIterator[str]:
+            try:
+                yield ": hcc-fleet alert stream\nretry: 2000\n\n"
+                if since is not None:  # a reconnecting client gets what it missed
+                    for missed in await asyncio.to_thread(lambda: store().changes_since(since)):
+                        if missed.event_id <= feed.last_id:
+                            yield _sse(missed)
+                while True:
+                    try:
+                        item = await asyncio.wait_for(queue.get(), timeout=SSE_KEEPALIVE_S)
+                    except TimeoutError:
+                        if await request.is_disconnected():
+                            return
+                        yield ": keepalive\n\n"
+                        continue
+                    if item is None:
+                        return
+                    yield _sse(item)
+            finally:
+                feed.sse_clients.discard(queue)
+
+        return StreamingResponse(events(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    @app.get("/metrics", response_class=PlainTextResponse, include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
+
+    web = resources.files("controller") / "web"
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def dashboard() -> HTMLResponse:
+        return HTMLResponse((web / "index.html").read_text(encoding="utf-8"))
+
+    @app.get("/static/{name}", include_in_schema=False)
+    def static(name: str) -> Response:
+        types = {"app.js": "text/javascript", "style.css": "text/css"}
+        if name not in types:
+            raise HTTPException(404)
+        return Response((web / name).read_text(encoding="utf-8"), media_type=types[name])
+
+    return app
+
+
+def _sse(change: AlertChange) -> str:
+    data = json.dumps(change_json(change), ensure_ascii=False)
+    return f"id: {change.event_id}\nevent: alert\ndata: {data}\n\n"

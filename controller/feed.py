@@ -1,0 +1,83 @@
+"""The live alert feed: follows alert_events in the database (whoever wrote them: ingest, the API,
+the CLI) and hands each change to subscribers: SSE clients, the MQTT alert topic, the notifier."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from controller.store import AlertChange, Silence, Store
+
+log = logging.getLogger("hcc.controller.feed")
+
+POLL_S = 0.5  # changes made by another process (the CLI) show within this
+
+
+class StorePerThread:
+    """SQLite connections are per thread: the API's worker threads each get their own."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+
+    def get(self) -> Store:
+        store: Store | None = getattr(self._local, "store", None)
+        if store is None:
+            store = Store(self.path)
+            self._local.store = store
+        return store
+
+
+Subscriber = Callable[[AlertChange, bool], None]  # (change, silenced)
+
+
+class AlertFeed:
+    def __init__(self, stores: StorePerThread) -> None:
+        self.stores = stores
+        self.subscribers: list[Subscriber] = []
+        self.sse_clients: set[asyncio.Queue[AlertChange | None]] = set()
+        self._wake = asyncio.Event()
+        self.last_id = 0
+
+    def wake(self) -> None:
+        """Called (thread-safely, via the loop) when ingest committed alert changes."""
+        self._wake.set()
+
+    def is_silenced(self, change: AlertChange, silences: list[Silence],
+                    types: dict[tuple[str, str], str]) -> bool:
+        a = change.alert
+        return any(s.matches(a, types.get((a.center, a.device)), time.time()) for s in silences)
+
+    def _read(self) -> tuple[list[AlertChange], list[Silence], dict[tuple[str, str], str]]:
+        store = self.stores.get()
+        changes = store.changes_since(self.last_id)
+        if not changes:
+            return [], [], {}
+        return changes, store.silences(active_at=time.time()), store.device_types()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self.last_id = await asyncio.to_thread(lambda: self.stores.get().last_event_id())
+        while not stop.is_set():
+            changes, silences, types = await asyncio.to_thread(self._read)
+            for change in changes:
+                self.last_id = change.event_id
+                silenced = self.is_silenced(change, silences, types)
+                for q in list(self.sse_clients):
+                    q.put_nowait(change)
+                for sub in self.subscribers:
+                    try:
+                        sub(change, silenced)
+                    except Exception:
+                        log.exception("alert feed subscriber failed")
+            if changes:
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=POLL_S)
+        for q in list(self.sse_clients):
+            q.put_nowait(None)

@@ -1,0 +1,46 @@
+"""How alerts look to people and programs: JSON for the API, CLI, feeds and notifications."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from controller.store import AlertChange, AlertRow, Silence
+from hcc_common import faults as vocab
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def alert_json(row: AlertRow, lang: str = "vi", silenced: bool = False) -> dict[str, Any]:
+    name = row.device_name or row.agent
+    return {
+        "id": row.id, "center": row.center, "agent": row.agent, "device": row.device or None,
+        "code": row.code, "subject": row.subject or None, "severity": row.severity,
+        "state": row.state, "silenced": silenced,
+        "message": vocab.full_message(name, row.code, row.params, lang),
+        "message_en": vocab.full_message(name, row.code, row.params, "en"),
+        "message_vi": vocab.full_message(name, row.code, row.params, "vi"),
+        "hint": vocab.hint(row.code, row.params, lang),
+        "hint_en": vocab.hint(row.code, row.params, "en"),
+        "hint_vi": vocab.hint(row.code, row.params, "vi"),
+        "params": row.params, "labels": row.labels,
+        "opened_at": iso(row.opened_at), "acked_at": iso(row.acked_at), "acked_by": row.acked_by,
+        "ack_note": row.ack_note, "resolved_at": iso(row.resolved_at),
+        "resolved_by": row.resolved_by, "resolve_note": row.resolve_note,
+    }
+
+
+def change_json(change: AlertChange, silenced: bool = False) -> dict[str, Any]:
+    return {"event_id": change.event_id, "event": change.event, "at": iso(change.at),
+            "actor": change.actor, "note": change.note,
+            "alert": alert_json(change.alert, silenced=silenced)}
+
+
+def silence_json(s: Silence) -> dict[str, Any]:
+    return {"id": s.id, "center": s.center, "device": s.device, "type": s.type, "code": s.code,
+            "starts_at": iso(s.starts_at), "ends_at": iso(s.ends_at), "author": s.author,
+            "reason": s.reason, "created_at": iso(s.created_at)}

@@ -1,0 +1,144 @@
+// hcc-fleet dashboard: centers coloured by worst open alert, open alerts with hints, devices;
+// live from the Server-Sent Events stream, in Vietnamese or English.
+"use strict";
+
+const TEXT = {
+  vi: { title: "Giám sát thiết bị các trung tâm", filter: "Lọc trung tâm, thiết bị…",
+        token: "Mã truy cập", centers: "Trung tâm", alerts: "Cảnh báo đang mở",
+        severity: "Mức", center: "Trung tâm", problem: "Sự cố", since: "Từ lúc",
+        state: "Trạng thái", action: "Xử lý", devices: "Thiết bị", ack: "Đã nhận",
+        resolve: "Đã xử lý", note: "ghi chú", live: "trực tiếp", offline: "mất kết nối",
+        firing: "mới", acknowledged: "đã nhận", resolved: "đã xử lý", ok: "Bình thường",
+        open: "cảnh báo", silenced: "tạm tắt", other_lang: "English", agents_offline: "mất kết nối",
+        need_token: "Cần mã truy cập để thao tác.", by: "bởi", critical: "nghiêm trọng",
+        warning: "cảnh báo", info: "thông tin", none: "Không có cảnh báo nào." },
+  en: { title: "Service-center hardware monitor", filter: "Filter centers, devices…",
+        token: "Access token", centers: "Centers", alerts: "Open alerts",
+        severity: "Severity", center: "Center", problem: "Problem", since: "Since",
+        state: "State", action: "Action", devices: "Devices", ack: "Acknowledge",
+        resolve: "Resolve", note: "note", live: "live", offline: "disconnected",
+        firing: "firing", acknowledged: "acknowledged", resolved: "resolved", ok: "All good",
+        open: "alerts", silenced: "silenced", other_lang: "Tiếng Việt", agents_offline: "offline",
+        need_token: "An access token is needed to act.", by: "by", critical: "critical",
+        warning: "warning", info: "info", none: "No open alerts." },
+};
+
+let lang = localStorage.getItem("hcc-lang") || "vi";
+let centers = [];
+let alerts = [];
+const $ = (id) => document.getElementById(id);
+const t = (k) => (TEXT[lang][k] !== undefined ? TEXT[lang][k] : k);
+
+function esc(s) {
+  return String(s === null || s === undefined ? "" : s)
+    .replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+}
+
+function localTime(iso) {
+  if (!iso) return "";
+  return new Date(iso).toLocaleString(lang === "vi" ? "vi-VN" : "en-GB",
+    { timeZone: "Asia/Ho_Chi_Minh", hour12: false });
+}
+
+function applyLanguage() {
+  document.documentElement.lang = lang;
+  document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
+  document.querySelectorAll("[data-i18n-placeholder]").forEach((el) => { el.placeholder = t(el.dataset.i18nPlaceholder); });
+  $("lang").textContent = t("other_lang");
+  document.title = t("title");
+  render();
+}
+
+function matches(text) {
+  const f = $("filter").value.trim().toLowerCase();
+  return !f || text.toLowerCase().includes(f);
+}
+
+function render() {
+  const grid = $("centers");
+  grid.innerHTML = centers.filter((c) => matches(c.center + " " + c.name + " " +
+      c.devices.map((d) => d.name + " " + d.device).join(" ")))
+    .map((c) => {
+      const offline = c.agents.some((a) => a.state !== "online");
+      const meta = c.open_alerts ? `${c.open_alerts} ${t("open")}` : t("ok");
+      return `<div class="center ${esc(c.worst || "ok")}" data-center="${esc(c.center)}">
+        <div class="name">${esc(c.name)}</div>
+        <div class="meta">${esc(meta)}${offline ? " · " + t("agents_offline") : ""}</div></div>`;
+    }).join("");
+  const body = $("alerts").querySelector("tbody");
+  const shown = alerts.filter((a) => matches(a.center + " " + (a.device || "") + " " + a.message_vi + " " + a.message_en));
+  $("count").textContent = String(shown.length);
+  body.innerHTML = shown.map((a) => {
+    const msg = lang === "vi" ? a.message_vi : a.message_en;
+    const hint = lang === "vi" ? a.hint_vi : a.hint_en;
+    const who = a.acked_by ? ` ${t("by")} ${esc(a.acked_by)}` : "";
+    return `<tr class="${esc(a.severity)}${a.silenced ? " silenced" : ""}" data-alert-id="${a.id}" data-state="${esc(a.state)}">
+      <td class="sev">${esc(t(a.severity))}</td>
+      <td>${esc(centerName(a.center))}</td>
+      <td><div class="msg">${esc(msg)}</div><div class="hint">→ ${esc(hint)}</div></td>
+      <td>${esc(localTime(a.opened_at))}</td>
+      <td class="state">${esc(t(a.state))}${who}${a.silenced ? " · " + t("silenced") : ""}</td>
+      <td><input class="note" placeholder="${esc(t("note"))}">
+        ${a.state === "firing" ? `<button class="ack" data-id="${a.id}">${esc(t("ack"))}</button>` : ""}
+        <button class="resolve" data-id="${a.id}">${esc(t("resolve"))}</button></td></tr>`;
+  }).join("") || `<tr><td colspan="6">${esc(t("none"))}</td></tr>`;
+  $("devices").innerHTML = centers.filter((c) => c.devices.length && matches(c.center + " " + c.name +
+      " " + c.devices.map((d) => d.name + " " + d.device).join(" ")))
+    .map((c) => `<div class="devices" data-center="${esc(c.center)}"><b>${esc(c.name)}</b>: ` +
+      c.devices.map((d) => `<span class="d ${esc(d.status)}" title="${esc(localTime(d.last_seen))}">${esc(d.name)}: ${esc(d.status)}</span>`).join("") +
+      "</div>").join("");
+}
+
+function centerName(id) {
+  const c = centers.find((x) => x.center === id);
+  return c ? c.name : id;
+}
+
+async function load() {
+  const headers = authHeaders();
+  const [c, a] = await Promise.all([
+    fetch("/api/v1/centers", { headers }), fetch("/api/v1/alerts?state=open&limit=1000", { headers })]);
+  if (c.ok) centers = await c.json();
+  if (a.ok) alerts = await a.json();
+  render();
+}
+
+function authHeaders() {
+  const token = $("token").value.trim();
+  return token ? { Authorization: "Bearer " + token } : {};
+}
+
+async function act(id, action, note) {
+  const headers = { "Content-Type": "application/json", ...authHeaders() };
+  const r = await fetch(`/api/v1/alerts/${id}/${action}`, { method: "POST", headers, body: JSON.stringify({ note }) });
+  $("message").textContent = r.status === 401 ? t("need_token") : (r.ok ? "" : `HTTP ${r.status}`);
+  if (r.ok) load();
+}
+
+let pending = null;
+function soon() {  // many changes at once (an outage): one reload
+  if (pending) return;
+  pending = setTimeout(() => { pending = null; load(); }, 250);
+}
+
+function connect() {
+  const es = new EventSource("/api/v1/stream");
+  es.onopen = () => { $("live").className = "live"; $("live").textContent = t("live"); load(); };
+  es.addEventListener("alert", soon);
+  es.onerror = () => { $("live").className = "live off"; $("live").textContent = t("offline"); };
+}
+
+document.addEventListener("click", (e) => {
+  const b = e.target.closest("button[data-id]");
+  if (b) act(b.dataset.id, b.classList.contains("ack") ? "ack" : "resolve",
+             b.closest("tr").querySelector("input.note").value);
+  const c = e.target.closest(".center");
+  if (c) { $("filter").value = c.dataset.center; render(); }
+});
+$("lang").addEventListener("click", () => { lang = lang === "vi" ? "en" : "vi"; localStorage.setItem("hcc-lang", lang); applyLanguage(); });
+$("filter").addEventListener("input", render);
+$("token").value = localStorage.getItem("hcc-token") || "";
+$("token").addEventListener("change", () => localStorage.setItem("hcc-token", $("token").value.trim()));
+applyLanguage();
+load();
+connect();
