@@ -43,11 +43,12 @@ def outbox_bytes(state: Path) -> int:
     return sum(p.stat().st_size for p in state.glob("outbox.sqlite*"))
 
 
-def agents(db: Path) -> dict[str, dict[str, object]]:
+def agents(db: Path) -> dict[str, dict[str, int]]:
     out = subprocess.run([str(BIN / "hcc-controller"), "agents", "--json", "--db", str(db)],
                          capture_output=True, text=True, check=False)
     rows = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
-    return {str(r["agent"]): r for r in rows}
+    return {str(r["agent"]): {k: int(r[k]) for k in ("received", "gaps", "duplicates")}
+            for r in rows}
 
 
 def stampede(work: Path, clients: int) -> dict[str, float]:

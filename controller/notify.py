@@ -152,19 +152,24 @@ class Notifier:
             await self.deliver(batch)
 
     async def deliver(self, batch: Batch) -> None:
+        try:
+            await self._deliver(batch)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("notification delivery crashed", extra={"receiver": batch.receiver.name})
+            self.failed += 1
+
+    async def _deliver(self, batch: Batch) -> None:
         ids = [a.id for _, a in batch.changes]
-        record = await asyncio.to_thread(self.stores.get().record_notification,
-                                         batch.receiver.name, batch.center, batch.kind, ids,
-                                         "pending", 0, None)
+        record = await self._record(batch, ids, "pending", 0, None, None)
         delay = 1.0
         error = None
         for attempt in range(1, self.settings.max_attempts + 1):
             try:
                 await self._send(batch)
                 self.sent += 1
-                await asyncio.to_thread(self.stores.get().record_notification,
-                                        batch.receiver.name, batch.center, batch.kind, ids,
-                                        "sent", attempt, None, record)
+                await self._record(batch, ids, "sent", attempt, None, record)
                 log.info("notification sent", extra={"receiver": batch.receiver.name,
                                                       "center": batch.center,
                                                       "alerts": len(ids), "attempt": attempt})
@@ -173,16 +178,18 @@ class Notifier:
                 error = f"{exc.__class__.__name__}: {exc}"[:500]
                 log.warning("notification failed", extra={"receiver": batch.receiver.name,
                                                           "attempt": attempt, "error": error})
-                await asyncio.to_thread(self.stores.get().record_notification,
-                                        batch.receiver.name, batch.center, batch.kind, ids,
-                                        "retrying", attempt, error, record)
+                await self._record(batch, ids, "retrying", attempt, error, record)
                 if attempt < self.settings.max_attempts:
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 300.0)
         self.failed += 1
-        await asyncio.to_thread(self.stores.get().record_notification, batch.receiver.name,
-                                batch.center, batch.kind, ids, "failed",
-                                self.settings.max_attempts, error, record)
+        await self._record(batch, ids, "failed", self.settings.max_attempts, error, record)
+
+    async def _record(self, batch: Batch, ids: list[int], status: str, attempts: int,
+                      error: str | None, record: int | None) -> int:
+        # The store is fetched on the worker thread: SQLite connections stay per thread.
+        return await asyncio.to_thread(lambda: self.stores.get().record_notification(
+            batch.receiver.name, batch.center, batch.kind, ids, status, attempts, error, record))
 
     async def _send(self, batch: Batch) -> None:
         target = batch.receiver.target

@@ -1,0 +1,137 @@
+"""The HTTP API on a real database: auth, lifecycle, filters, silences, centers, metrics, spec."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from controller.api import create_app
+from controller.config import CenterInfo, ControllerConfig, HttpSettings
+from controller.feed import StorePerThread
+from controller.state import AlertKey, DeviceInfo, OpenAlert
+from controller.store import Store
+from hcc_common import wire
+from hcc_common.calendar import OpeningHours
+from hcc_common.mqtt_io import BrokerSettings
+
+TOKEN = "ops-desk-token-0123456789"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> tuple[TestClient, Store]:
+    db = tmp_path / "hcc.db"
+    store = Store(db)
+    now = time.time()
+    store.write([
+        DeviceInfo("ba-dinh", "pi-1", "printer-1", "Máy in quầy 1", "printer", "critical", now,
+                   now, 0, {}, (wire.FaultReport("printer.jammed", "critical", {}),), (1, 1)),
+        OpenAlert(AlertKey("ba-dinh", "pi-1", "printer-1", "printer.jammed"), "critical",
+                  "Máy in quầy 1", {}, now - 60),
+        OpenAlert(AlertKey("hoan-kiem", "pi-2", "ap-1", "ap.no_clients"), "warning",
+                  "Wi-Fi sảnh", {}, now - 30),
+    ])
+    cfg = ControllerConfig(BrokerSettings("127.0.0.1", 1), db,
+                           centers=(CenterInfo("ba-dinh", "Ba Đình", OpeningHours()),
+                                    CenterInfo("tay-ho", "Tây Hồ", OpeningHours())),
+                           http=HttpSettings(tokens={TOKEN: "ops-desk"}))
+    return TestClient(create_app(cfg, StorePerThread(db), None,
+                                 counters=lambda: {"received": 7, "malformed": 2})), store
+
+
+def test_write_without_token_is_401_and_changes_nothing(env) -> None:
+    client, store = env
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
+        r = client.post("/api/v1/alerts/1/ack", json={"note": "x"}, headers=headers)
+        assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+    assert store.alert(1).state == "firing"
+
+
+def test_ack_then_resolve_keeps_who_and_notes(env) -> None:
+    client, store = env
+    r = client.post("/api/v1/alerts/1/ack", json={"note": "đang đến", "by": "Lan"}, headers=AUTH)
+    assert r.status_code == 200 and r.json()["state"] == "acknowledged"
+    assert r.json()["acked_by"] == "Lan (ops-desk)" and r.json()["ack_note"] == "đang đến"
+    r = client.post("/api/v1/alerts/1/resolve", json={"note": "đã gỡ giấy"}, headers=AUTH)
+    assert r.json()["state"] == "resolved" and r.json()["resolve_note"] == "đã gỡ giấy"
+    history = client.get("/api/v1/alerts/1").json()["history"]
+    assert [h["event"] for h in history] == ["opened", "acknowledged", "resolved"]
+    assert client.post("/api/v1/alerts/999/ack", json={}, headers=AUTH).status_code == 404
+
+
+def test_filters_by_center_severity_state_and_time(env) -> None:
+    client, _store = env
+    assert [a["code"] for a in client.get("/api/v1/alerts?center=ba-dinh").json()] == [
+        "printer.jammed"]
+    assert [a["code"] for a in client.get("/api/v1/alerts?severity=warning").json()] == [
+        "ap.no_clients"]
+    assert client.get("/api/v1/alerts?state=resolved").json() == []
+    recent = client.get(f"/api/v1/alerts?since={time.time() - 45}").json()
+    assert [a["code"] for a in recent] == ["ap.no_clients"]
+    assert client.get("/api/v1/alerts?severity=bad").status_code == 422
+    assert client.get("/api/v1/alerts?since=yesterday").status_code == 422
+    jam = client.get("/api/v1/alerts?center=ba-dinh&lang=en").json()[0]
+    assert jam["message"] == "Máy in quầy 1: paper jam"
+    assert jam["message_vi"] == "Máy in quầy 1: kẹt giấy" and jam["hint_vi"]
+
+
+def test_silence_marks_alerts_and_leaves_the_worst_color(env) -> None:
+    client, _ = env
+    r = client.post("/api/v1/silences", json={"center": "ba-dinh", "reason": "bảo trì máy in",
+                                              "duration": "1h"}, headers=AUTH)
+    assert r.status_code == 201 and r.json()["author"] == "ops-desk"
+    jam = client.get("/api/v1/alerts?center=ba-dinh").json()[0]
+    assert jam["silenced"] is True
+    centers = {c["center"]: c for c in client.get("/api/v1/centers").json()}
+    assert centers["ba-dinh"]["worst"] is None and centers["ba-dinh"]["open_alerts"] == 1
+    assert centers["hoan-kiem"]["worst"] == "warning"
+    assert centers["tay-ho"]["worst"] is None  # configured, nothing heard yet
+    sid = r.json()["id"]
+    assert client.delete(f"/api/v1/silences/{sid}", headers=AUTH).status_code == 200
+    assert client.get("/api/v1/alerts?center=ba-dinh").json()[0]["silenced"] is False
+    bad = client.post("/api/v1/silences", json={"reason": "x"}, headers=AUTH)
+    assert bad.status_code == 422
+    assert client.post("/api/v1/silences", json={"center": "a", "reason": "x"}).status_code == 401
+
+
+def test_centers_show_devices_and_worst_first(env) -> None:
+    client, _ = env
+    centers = client.get("/api/v1/centers").json()
+    assert [c["center"] for c in centers][:2] == ["ba-dinh", "hoan-kiem"]
+    assert centers[0]["worst"] == "critical"
+    assert centers[0]["devices"][0]["faults"] == ["printer.jammed"]
+
+
+def test_metrics_and_openapi(env) -> None:
+    client, _ = env
+    text = client.get("/metrics").text
+    assert "hcc_messages_received_total 7.0" in text
+    assert "hcc_messages_malformed_total 2.0" in text
+    assert 'hcc_open_alerts{severity="critical"} 1.0' in text
+    spec = client.get("/openapi.json").json()
+    for path in ("/api/v1/alerts", "/api/v1/alerts/{alert_id}/ack", "/api/v1/silences",
+                 "/api/v1/centers", "/api/v1/stream"):
+        assert path in spec["paths"]
+
+
+def test_response_times_per_center(env) -> None:
+    client, store = env
+    store.ack(1, "a", "", at=store.alert(1).opened_at + 120)
+    store.resolve(1, "a", "", at=store.alert(1).opened_at + 600)
+    stats = {s["center"]: s for s in client.get("/api/v1/stats").json()}
+    assert stats["ba-dinh"]["mtta_s"] == pytest.approx(120, abs=1)
+    assert stats["ba-dinh"]["mttr_s"] == pytest.approx(600, abs=1)
+    assert stats["hoan-kiem"]["mtta_s"] is None
+
+
+def test_reads_can_require_a_token(tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+    Store(db)
+    cfg = ControllerConfig(BrokerSettings("127.0.0.1", 1), db,
+                           http=HttpSettings(tokens={TOKEN: "ops"}, read_open=False))
+    client = TestClient(create_app(cfg, StorePerThread(db), None))
+    assert client.get("/api/v1/alerts").status_code == 401
+    assert client.get("/api/v1/alerts", headers=AUTH).status_code == 200
