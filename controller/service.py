@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +29,7 @@ class Counters:
     received: int = 0
     malformed: int = 0
     applied: int = 0
+    internal_errors: int = 0
     batches: int = 0
 
 
@@ -70,7 +72,12 @@ class Controller:
                                                             "reason": str(exc)[:300]})
             return []
         self.counters.applied += 1
-        return self.fleet.apply(msg, received_at, retained)
+        try:
+            return self.fleet.apply(msg, received_at, retained)
+        except Exception:
+            self.counters.internal_errors += 1
+            log.exception("message could not be applied", extra={"topic": topic[:200]})
+            return []
 
     def step(self, block_s: float) -> int:
         """Drain one batch from the inbox, apply it, write it in one transaction."""
@@ -123,7 +130,13 @@ class Controller:
         self.link.start()
         try:
             while not self._stop.is_set():
-                self.step(TICK_S)
+                try:
+                    self.step(TICK_S)
+                except sqlite3.Error:
+                    # Not acknowledged, so the broker keeps the batch for a later delivery.
+                    self.counters.internal_errors += 1
+                    log.exception("could not store a batch; retrying")
+                    self._stop.wait(1.0)
         finally:
             # Drain what we hold while the link is up, so its acks still reach the broker.
             while self.step(0.0):

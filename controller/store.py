@@ -350,8 +350,10 @@ class Store:
         out = []
         for r in self.db.execute("SELECT * FROM agents ORDER BY center, agent"):
             seqs = SeqTracker.from_json(json.loads(r[13]), int(r[6]), int(r[8]))
-            out.append(AgentInfo(r[0], r[1], r[2], r[3], r[4], r[9], r[10], json.loads(r[12]),
-                                 r[11], seqs, json.loads(r[14])))
+            out.append(AgentInfo(
+                center=r[0], agent=r[1], state=r[2], session=r[3], last_seen=r[4],
+                heartbeat_interval=r[9], clock_skew_s=r[10], host=json.loads(r[12]),
+                backlog=r[11], seqs=seqs, skew_samples=json.loads(r[14])))
         return out
 
     def devices(self) -> list[DeviceInfo]:

@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(mosquitto snmp python3-venv)
 if [[ "${HCC_WITH_TEST_TOOLS:-0}" == 1 ]]; then
   # real peers for the tests: Nagios plugins, CUPS' ippeveprinter (needs avahi on D-Bus), openssl
-  APT_PACKAGES+=(mosquitto-clients monitoring-plugins-basic cups-ipp-utils avahi-daemon dbus openssl)
+  APT_PACKAGES+=(mosquitto-clients monitoring-plugins-basic cups-ipp-utils avahi-daemon dbus openssl
+                 chromium chromium-driver)
 fi
 
 missing=()
@@ -32,6 +33,10 @@ want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
   echo "bootstrap: installing Python packages into .venv" >&2
   .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+  if ! .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]' \
+       > .venv/pip-install.log 2>&1; then
+    cat .venv/pip-install.log >&2
+    exit 1
+  fi
   echo "$want" > "$stamp"
 fi

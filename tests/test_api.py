@@ -51,7 +51,7 @@ def test_write_without_token_is_401_and_changes_nothing(env) -> None:
 
 
 def test_ack_then_resolve_keeps_who_and_notes(env) -> None:
-    client, store = env
+    client, _store = env
     r = client.post("/api/v1/alerts/1/ack", json={"note": "đang đến", "by": "Lan"}, headers=AUTH)
     assert r.status_code == 200 and r.json()["state"] == "acknowledged"
     assert r.json()["acked_by"] == "Lan (ops-desk)" and r.json()["ack_note"] == "đang đến"

@@ -172,3 +172,19 @@ def test_history_records_changes_and_replays_once() -> None:
     assert not [e for e in fleet.apply(result(2), 2.0) if isinstance(e, DeviceEvent)]
     events = [e for e in fleet.apply(result(3, "critical", JAM), 3.0) if isinstance(e, DeviceEvent)]
     assert [(e.faults, e.replayed) for e in events] == [(("printer.jammed",), False)]
+
+
+def test_agent_state_survives_a_store_round_trip(tmp_path) -> None:
+    from controller.store import Store
+
+    fleet = Fleet(alert_rules=SIMPLE)
+    effects = fleet.apply(wire.StateMessage(C, A, "online", 3, 5.0, 2, 7), 5.0)
+    effects += fleet.apply(result(1, session=3), 6.0)
+    store = Store(tmp_path / "s.db")
+    store.write(effects)
+    (agent,) = store.agents()
+    assert (agent.session, agent.last_seq, agent.received, agent.gaps) == (3, 1, 1, 7)
+    restored = Fleet(alert_rules=SIMPLE)
+    restored.restore(store.agents(), store.devices(), store.open_alert_keys())
+    restored.apply(result(2, session=3), 7.0)  # goes on where it was, no crash
+    assert restored.agents[(C, A)].last_seq == 2
