@@ -155,9 +155,14 @@ _VOCABULARY: tuple[FaultDef, ...] = (
     _f("host.clock_unsynced", "warning", "clock not synchronised", "đồng hồ chưa được đồng bộ",
        "Check NTP access (timedatectl status).", "Kiểm tra kết nối NTP (timedatectl status)."),
     # -- agents and centers (raised by the controller) ---------------------------------------
-    _f("agent.offline", "critical", "monitoring box offline", "máy giám sát mất kết nối",
-       "Check the center's Internet link and the box's power.",
-       "Kiểm tra đường truyền Internet của trung tâm và nguồn của máy giám sát."),
+    _f("agent.offline", "critical", "center offline (monitoring box unreachable)",
+       "trung tâm mất kết nối (không liên lạc được máy giám sát)",
+       "Call the center; check its Internet link and the box's power.",
+       "Gọi điện cho trung tâm; kiểm tra đường truyền Internet và nguồn của máy giám sát."),
+    _f("center.lan_down", "critical", "local network down: {down} of {total} devices unreachable",
+       "mạng nội bộ trung tâm bị mất: {down}/{total} thiết bị không phản hồi",
+       "Check the center's switch and its power.",
+       "Kiểm tra switch mạng của trung tâm và nguồn điện của switch."),
     _f("agent.clock_skew", "warning", "box clock off by {skew} s", "đồng hồ máy giám sát lệch {skew} giây",
        "Check NTP on the box.", "Kiểm tra NTP trên máy giám sát."),
 )

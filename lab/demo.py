@@ -11,11 +11,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from lab.procs import Mosquitto, Proc, SnmpSim, spawn
+from lab.procs import Mosquitto, Proc, SnmpSim, free_port, spawn, wait_tcp
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "snmprec"
 BIN = Path(sys.executable).parent
+DEMO_TOKEN = "demo-token-not-secret-0001"
 
 
 def demo_devices_yaml(broker_url: str, printer_port: int, other_port: int, state: Path) -> str:
@@ -91,19 +92,27 @@ def main() -> int:
             db = work / "hcc.db"
             # The shipped rules wait a minute before resolving a printer fault (hysteresis);
             # the demo clears at once so the whole story fits in a minute.
+            http_port = free_port()
             ctl_cfg.write_text(f'mqtt: {{url: "{broker.url}"}}\ndb: "{db}"\n'
                                "rules: {unreachable_after: 2}\n"
-                               "alert_rules: [{name: demo-fast, fault: '*'}]\n")
+                               "alert_rules: [{name: demo-fast, fault: '*'}]\n"
+                               'centers: [{id: ba-dinh, name: "Trung tâm PVHCC phường Ba Đình"}]\n'
+                               f'http: {{listen: "127.0.0.1:{http_port}", '
+                               f'tokens: {{demo-desk: "{DEMO_TOKEN}"}}}}\n')
             procs.append(spawn("controller", [str(BIN / "hcc-controller"), "run", "--config",
                                               str(ctl_cfg)], work / "controller.log"))
             procs.append(spawn("agent", [str(BIN / "hcc-agent"), "run", "--config", str(cfg)],
                                work / "agent.log"))
             print(f"   broker {broker.url}, printer on udp/{printer_sim.port}, "
                   f"AP and PDU on udp/{other_sim.port}")
+            wait_tcp(http_port, 30)
+            print(f"   dashboard: http://127.0.0.1:{http_port}/   (token for the buttons: "
+                  f"{DEMO_TOKEN})")
             subprocess.run([str(BIN / "hcc-agent"), "check", "--config", str(cfg)], check=False)
 
             def open_codes() -> set[str]:
-                return {f"{a['device']}:{a['code']}" for a in alerts(db) if a["state"] != "resolved"}
+                return {f"{a['device']}:{a['code']}" for a in alerts(db)
+                        if a["state"] != "resolved"}
 
             say("Fault 1: the printer loses power (its simulator is stopped)")
             printer_sim.stop()
@@ -119,10 +128,25 @@ def main() -> int:
             printer_sim.set_value("printer-laser", "1.3.6.1.2.1.25.3.5.1.2.1", "4x", "0400")
             wait_for("the jam alert", lambda: "printer-1:printer.jammed" in open_codes(), 40)
             show(db)
+            jam = next(a for a in alerts(db) if a["code"] == "printer.jammed"
+                       and a["state"] != "resolved")
+            say(f"A technician acknowledges it from the CLI: hcc-controller ack {jam['id']}")
+            subprocess.run([str(BIN / "hcc-controller"), "ack", str(jam["id"]), "--note",
+                            "đang xử lý", "--by", "Kỹ thuật viên Minh", "--db", str(db)],
+                           check=False)
             say("The jam is cleared")
             printer_sim.set_value("printer-laser", "1.3.6.1.2.1.25.3.5.1.2.1", "4x", "0000")
             wait_for("the jam alert to clear",
                      lambda: "printer-1:printer.jammed" not in open_codes(), 40)
+            show(db)
+            say("Fault 3: the whole center goes dark (the box is killed): one alert, not three")
+            procs[1].kill()
+            wait_for("the center-offline alert", lambda: "None:agent.offline" in open_codes(), 20)
+            show(db)
+            say("The box is back")
+            procs[1] = spawn("agent", [str(BIN / "hcc-agent"), "run", "--config", str(cfg)],
+                             work / "agent.log")
+            wait_for("the center to come back", lambda: "None:agent.offline" not in open_codes(), 40)
             show(db)
             if args.keep:
                 say("Running; press Ctrl-C to stop everything")
