@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from agent.snmpdecode.core import Thresholds as DeviceThresholds
 from hcc_common import wire
 from hcc_common.calendar import OpeningHours, check_timezone, parse_holidays, parse_hours
 from hcc_common.yamlconf import ConfigError, Mapping, Node, load_yaml
@@ -23,15 +24,6 @@ class Center:
     name: str
     timezone: str
     hours: OpeningHours = field(default_factory=OpeningHours)
-
-
-@dataclass(frozen=True)
-class DeviceThresholds:
-    supply_warning_pct: float = 20.0
-    supply_critical_pct: float = 5.0
-    min_power_w: float = 1.0
-    max_power_w: float = 2000.0
-    max_temperature_c: float = 70.0
 
 
 # How long a fault must last before it is reported: a quiet minute is not a fault.

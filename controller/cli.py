@@ -52,12 +52,11 @@ def _open_store(cfg: ControllerConfig) -> Store:
 
 
 def _lang(lang: str | None) -> str:
-    if lang is None:
-        return vocab.default_lang()
-    if lang not in vocab.LANGS:
-        typer.echo(f"error: --lang must be one of {', '.join(vocab.LANGS)}", err=True)
-        raise typer.Exit(2)
-    return lang
+    try:
+        return vocab.choose_lang(lang)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()

@@ -211,6 +211,15 @@ def full_message(device_name: str, code: str, params: Mapping[str, object] | Non
     return f"{device_name}: {message(code, params, lang)}"
 
 
+def choose_lang(lang: str | None, environ: Mapping[str, str] | None = None) -> str:
+    """A --lang option's value, or the locale's; ValueError names the choices."""
+    if lang is None:
+        return default_lang(environ)
+    if lang not in LANGS:
+        raise ValueError(f"--lang must be one of {', '.join(LANGS)}")
+    return lang
+
+
 def default_lang(environ: Mapping[str, str] | None = None) -> str:
     """Vietnamese unless the locale says English (technicians read Vietnamese first)."""
     env = os.environ if environ is None else environ

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from agent.config import Center, Device
 from agent.profile_loader import Profile, load_profiles
 from agent.snmp_client import SnmpClient
-from agent.snmpdecode import DeviceContext, Reading, Thresholds
+from agent.snmpdecode import DeviceContext, Reading
 from hcc_common.calendar import OpeningHours
 
 
@@ -36,13 +36,11 @@ class CheckContext:
         return hours.is_open_ts(self.clock())
 
     def device_context(self, device: Device) -> DeviceContext:
-        t = device.thresholds
         return DeviceContext(
             type=device.type,
             center_open=self.center_open(),
             charger_outlets=device.outlets if device.type == "charger" else (),
-            thresholds=Thresholds(t.supply_warning_pct, t.supply_critical_pct, t.min_power_w,
-                                  t.max_power_w, t.max_temperature_c),
+            thresholds=device.thresholds,
         )
 
     def close(self) -> None:
