@@ -23,7 +23,7 @@ from agent.checks.context import CheckContext
 from agent.config import Config, Device
 from agent.hold import FaultHold
 from agent.outbox import EVENT, TELEMETRY, Backlog, Limits, Outbox, OutboxError
-from hcc_common import wire
+from hcc_common import sdnotify, wire
 from hcc_common.mqtt_io import BrokerSettings, MqttLink
 
 log = logging.getLogger("hcc.agent")
@@ -276,11 +276,14 @@ class Agent:
         tasks.append(asyncio.create_task(self._heartbeat_loop(stop)))
         if self.outbox is not None:
             tasks.append(asyncio.create_task(self._sender(stop)))
+        tasks.append(asyncio.create_task(sdnotify.watchdog(stop)))
+        sdnotify.notify(f"READY=1\nSTATUS=watching {len(self.config.devices)} devices")
         try:
             await stop.wait()
         finally:
             for t in tasks:
                 t.cancel()
+            sdnotify.notify("STOPPING=1")
             await asyncio.gather(*tasks, return_exceptions=True)
             bye = wire.StateMessage(self.config.center.id, self.config.agent.id, "offline",
                                     self.session, time.time())

@@ -15,13 +15,41 @@ from controller.config import ControllerConfig
 from controller.state import Effect, Fleet
 from controller.store import AlertChange, AlertRow, Store
 from controller.views import change_json
-from hcc_common import wire
+from hcc_common import sdnotify, wire
 from hcc_common.mqtt_io import Incoming, MqttLink
 
 log = logging.getLogger("hcc.controller")
 
 BATCH_MAX = 2000
 TICK_S = 1.0
+# A box sends a few reports a second; far more is a bug or an attack: bounded per agent.
+RATE_PER_AGENT = 50.0      # messages per second, sustained
+BURST_PER_AGENT = 2000.0   # an outbox replay after an outage may send this many at once
+
+
+@dataclass
+class Bucket:
+    tokens: float
+    at: float
+
+
+class RateLimiter:
+    """Token bucket per topic-level agent; pure apart from the clock passed in."""
+
+    def __init__(self, rate: float = RATE_PER_AGENT, burst: float = BURST_PER_AGENT) -> None:
+        self.rate, self.burst = rate, burst
+        self.buckets: dict[tuple[str, str], Bucket] = {}
+
+    def allow(self, key: tuple[str, str], now: float) -> bool:
+        b = self.buckets.get(key)
+        if b is None:
+            b = self.buckets[key] = Bucket(self.burst, now)
+        b.tokens = min(self.burst, b.tokens + (now - b.at) * self.rate)
+        b.at = now
+        if b.tokens < 1.0:
+            return False
+        b.tokens -= 1.0
+        return True
 
 
 @dataclass
@@ -30,6 +58,7 @@ class Counters:
     malformed: int = 0
     applied: int = 0
     internal_errors: int = 0
+    rate_limited: int = 0
     batches: int = 0
 
 
@@ -44,9 +73,11 @@ class Controller:
         self.inbox: queue.SimpleQueue[Incoming] = queue.SimpleQueue()
         self.store = Store(config.db)
         self.fleet = Fleet(config.rules, config.alert_rules, config.hours)
+        self.limiter = RateLimiter()
         self.fleet.restore(self.store.agents(), self.store.devices(), self.store.open_alert_keys())
         self.listeners: list[AlertListener] = []
         self.on_commit: Callable[[], None] | None = None
+        self.last_step = time.monotonic()
         self._stop = threading.Event()
         self.link = MqttLink(
             config.broker, config.client_id,
@@ -62,8 +93,16 @@ class Controller:
         """Decode and apply one message; malformed ones are counted, logged and dropped."""
         self.counters.received += 1
         try:
-            if wire.parse_topic(topic) is None:
+            parts = wire.parse_topic(topic)
+            if parts is None:
                 return []  # our own alert feed or another tool's topic
+            if not self.limiter.allow((parts.center, parts.agent), received_at):
+                self.counters.rate_limited += 1
+                if self.counters.rate_limited % 1000 == 1:
+                    log.warning("agent over its rate limit: messages dropped",
+                                extra={"center": parts.center, "agent": parts.agent,
+                                       "dropped_total": self.counters.rate_limited})
+                return []
             msg = wire.decode(topic, payload)
         except wire.WireError as exc:
             self.counters.malformed += 1
@@ -99,6 +138,7 @@ class Controller:
             except queue.Empty:
                 item = None
         effects.extend(self.fleet.tick(self.clock()))
+        self.last_step = time.monotonic()
         if effects or counted:
             self._persist(effects)
         # Only now, with the batch committed, may the broker forget these messages.
@@ -200,7 +240,12 @@ def serve(config: ControllerConfig) -> None:
                                               "port": config.http.listen_port})
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        # The ingest thread must be turning too, not only the event loop.
+        tasks.append(asyncio.create_task(sdnotify.watchdog(
+            stop, lambda: time.monotonic() - ctl.last_step < 30.0)))
+        sdnotify.notify("READY=1\nSTATUS=ingesting")
         await stop.wait()
+        sdnotify.notify("STOPPING=1")
         if server is not None:
             server.should_exit = True
         ctl.stop()
