@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from importlib import resources
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -21,6 +21,8 @@ from controller.views import alert_json, change_json, iso, silence_json
 from hcc_common.durations import parse_duration
 
 SSE_KEEPALIVE_S = 15.0
+# SQLite ids are signed 64-bit: a larger number is not an id, and must not reach the database.
+Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
 STATES = ("firing", "acknowledged", "resolved")
 SEVERITIES = ("critical", "warning", "info")
 
@@ -155,7 +157,7 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
         return [alert_json(r, lang, r.id in quiet) for r in rows]
 
     @app.get("/api/v1/alerts/{alert_id}", summary="One alert with its full history")
-    def get_alert(alert_id: int, _: Reader) -> dict[str, Any]:
+    def get_alert(alert_id: Id, _: Reader) -> dict[str, Any]:
         s = store()
         try:
             row = s.alert(alert_id)
@@ -176,11 +178,11 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
         return alert_json(row)
 
     @app.post("/api/v1/alerts/{alert_id}/ack", summary="Acknowledge: someone is on it")
-    def ack(alert_id: int, body: NoteBody, who: Writer) -> dict[str, Any]:
+    def ack(alert_id: Id, body: NoteBody, who: Writer) -> dict[str, Any]:
         return _act(alert_id, body, who, "ack")
 
     @app.post("/api/v1/alerts/{alert_id}/resolve", summary="Resolve by hand, with a note")
-    def resolve(alert_id: int, body: NoteBody, who: Writer) -> dict[str, Any]:
+    def resolve(alert_id: Id, body: NoteBody, who: Writer) -> dict[str, Any]:
         return _act(alert_id, body, who, "resolve")
 
     @app.get("/api/v1/silences", summary="Silences and maintenance windows not yet over")
@@ -204,7 +206,7 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
         return silence_json(silence)
 
     @app.delete("/api/v1/silences/{silence_id}", summary="End a silence now")
-    def end_silence(silence_id: int, _who: Writer) -> dict[str, Any]:
+    def end_silence(silence_id: Id, _who: Writer) -> dict[str, Any]:
         try:
             return silence_json(store().expire_silence(silence_id, time.time()))
         except AlertNotFound:

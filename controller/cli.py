@@ -258,6 +258,63 @@ def silence(
     typer.echo(f"silence #{row['id']} until {row['ends_at']}")
 
 
+@app.command("broker-config")
+def broker_config(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the broker's files.")],
+    config: ConfigOpt = None,
+    center: Annotated[list[str] | None, typer.Option(
+        "--center", help="A center id (repeatable); default: the centers in controller.yaml.")] = None,
+    hostname: Annotated[list[str] | None, typer.Option(
+        "--hostname", help="Name or IP agents use for the broker (repeatable).")] = None,
+    port: Annotated[int, typer.Option(help="TLS port.")] = 8883,
+    ca_cert: Annotated[Path | None, typer.Option(help="Use this CA certificate.")] = None,
+    ca_key: Annotated[Path | None, typer.Option(help="...and this CA key.")] = None,
+) -> None:
+    """Write a mosquitto config with TLS, per-center passwords and an ACL (each center may
+    publish only under hcc/v1/<center>/), plus a CA and server certificate."""
+    from controller.brokerconf import BrokerConfigError, generate
+
+    centers = list(center or [])
+    if not centers and config is not None:
+        centers = [c.id for c in _config(config, None).centers]
+    if not centers:
+        typer.echo("error: no centers: list them in controller.yaml (centers:) or give --center",
+                   err=True)
+        raise typer.Exit(2)
+    try:
+        g = generate(out, centers, hostname or ["localhost", "127.0.0.1"], port, "0.0.0.0",
+                     ca_cert, ca_key)
+    except BrokerConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"mosquitto config: {g.conf}  (start: mosquitto -c {g.conf})")
+    typer.echo(f"CA for agents: {g.ca_cert}")
+    typer.echo(f"passwords (one file per user, mode 600): {out / 'credentials'}/")
+    typer.echo(f"{len(centers)} center(s); give each its credentials with: "
+               f"hcc-controller credentials CENTER --broker-dir {out} --out FILE")
+
+
+@app.command()
+def credentials(
+    center: Annotated[str, typer.Argument(help="The center id.")],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the password (mode 600).")],
+    broker_dir: Annotated[Path, typer.Option(help="The folder broker-config wrote.")],
+    url: Annotated[str, typer.Option(help="Broker URL the agent will use.")] =
+    "mqtts://127.0.0.1:8883",
+) -> None:
+    """Issue a center's agent credentials: a new password (the broker's password file is
+    updated), the CA beside it, and the devices.yaml mqtt: section that refers to them."""
+    from controller.brokerconf import BrokerConfigError, issue_credentials
+
+    try:
+        user, pw, ca = issue_credentials(broker_dir, center, out)
+    except BrokerConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo("# devices.yaml (copy both files to the box; reload mosquitto to apply):")
+    typer.echo(f'mqtt: {{url: "{url}", username: {user}, password_file: {pw}, ca_file: {ca}}}')
+
+
 @app.command()
 def stats(config: ConfigOpt = None, db: DbOpt = None) -> None:
     """Ingest counters as JSON: received, applied, malformed (dropped) messages, write batches."""

@@ -206,8 +206,11 @@ class MqttLink:
     def _on_publish(self, _client: mqtt.Client, _userdata: Any, mid: int, reason_code: Any,
                     _props: Any) -> None:
         assert self._on_published is not None
-        if not reason_code.is_failure:
-            self._on_published(mid)
+        if reason_code.is_failure:
+            # Refused for good (e.g. not authorized by the broker's ACL): resending would only
+            # be refused again, so it counts as done, loudly.
+            log.error("broker refused a message", extra={"mid": mid, "reason": str(reason_code)})
+        self._on_published(mid)
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
         assert self._handler is not None
