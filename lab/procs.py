@@ -150,7 +150,9 @@ class SnmpSim:
 
     def start(self, wait_for: str | None = None) -> SnmpSim:
         env = dict(os.environ, SNMPSIM_ALLOW_ROOT="true")
+        # error level: at info snmpsim prints its configuration, SNMPv3 keys included
         argv = [which("snmpsim-command-responder"), f"--cache-dir={self.cache}",
+                "--log-level=error",
                 "--v3-engine-id", "auto", f"--data-dir={self.data}",
                 f"--agent-udpv4-endpoint=127.0.0.1:{self.port}"]
         for u in self.v3_users:

@@ -162,3 +162,14 @@ def test_rule_errors_name_file_line_and_key() -> None:
     assert "rules.yaml:3: [0].op: '~' is not one of" in str(exc.value)
     key = AlertKey(C, A, "d", "x")
     assert key.subject == ""
+
+
+def test_per_agent_rate_limit_bounds_a_flood_and_refills() -> None:
+    from controller.service import RateLimiter
+
+    limiter = RateLimiter(rate=10.0, burst=100.0)
+    a, b = ("ba-dinh", "pi-1"), ("tay-ho", "pi-1")
+    allowed = sum(limiter.allow(a, 0.0) for _ in range(1000))
+    assert allowed == 100                       # the burst, then nothing
+    assert limiter.allow(b, 0.0)                # another agent is not affected
+    assert sum(limiter.allow(a, 1.0) for _ in range(100)) == 10  # 10/s refill

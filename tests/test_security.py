@@ -100,7 +100,7 @@ def test_wrong_password_and_anonymous_are_refused(tls_broker) -> None:
 
 
 def test_tls_requires_the_ca(tls_broker) -> None:
-    out, port = tls_broker
+    _, port = tls_broker
     c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="no-ca", protocol=mqtt.MQTTv5)
     c.tls_set_context(ssl.create_default_context())  # the system CAs do not know ours
     with pytest.raises(ssl.SSLCertVerificationError):
@@ -133,8 +133,10 @@ center: {{id: c1}}
 agent: {{id: a1, state_dir: "{tmp_path / 'st'}"}}
 mqtt: {{url: "mqtt://127.0.0.1:{free_port()}", username: u, password_file: "{tmp_path / 'pw'}"}}
 devices:
-  - {{id: p1, type: printer, host: 127.0.0.1, timeout: 500ms, snmp: {{port: {free_port(2)}, community: {community}}}}}
-  - {{id: p2, type: printer, host: 127.0.0.1, timeout: 500ms, snmp: {{port: {free_port(2)}, version: 3, user: x,
+  - {{id: p1, type: printer, host: 127.0.0.1, timeout: 500ms,
+      snmp: {{port: {free_port(2)}, community: {community}}}}}
+  - {{id: p2, type: printer, host: 127.0.0.1, timeout: 500ms,
+      snmp: {{port: {free_port(2)}, version: 3, user: x,
       auth: sha, auth_key: {auth_key}, priv: aes, priv_key: {auth_key}}}}}
 """)
     outputs = [run_cli("hcc-agent", "check", "--config", str(cfg), "--json"),

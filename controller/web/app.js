@@ -137,8 +137,9 @@ document.addEventListener("click", (e) => {
 });
 $("lang").addEventListener("click", () => { lang = lang === "vi" ? "en" : "vi"; localStorage.setItem("hcc-lang", lang); applyLanguage(); });
 $("filter").addEventListener("input", render);
-$("token").value = localStorage.getItem("hcc-token") || "";
-$("token").addEventListener("change", () => localStorage.setItem("hcc-token", $("token").value.trim()));
+// The token lives for this browser tab only: a shared desk PC does not keep it.
+$("token").value = sessionStorage.getItem("hcc-token") || "";
+$("token").addEventListener("change", () => sessionStorage.setItem("hcc-token", $("token").value.trim()));
 applyLanguage();
 load();
 connect();
