@@ -138,6 +138,7 @@ class Controller:
             except queue.Empty:
                 item = None
         effects.extend(self.fleet.tick(self.clock()))
+        effects.extend(self.fleet.flush_agents())
         self.last_step = time.monotonic()
         if effects or counted:
             self._persist(effects)

@@ -155,6 +155,21 @@ class Fleet:
     # open alert whose condition is gone since t, waiting out `clear_for`
     clearing: dict[AlertKey, float] = field(default_factory=dict)
     opened_at_log: dict[AlertKey, list[float]] = field(default_factory=dict)
+    # Indexes, so one message costs the same with 10 or 100,000 devices in the fleet:
+    # per device, the keys that are open, pending or clearing; per center, who is down.
+    keys_by_device: dict[tuple[str, str, str], set[AlertKey]] = field(default_factory=dict)
+    center_devices: dict[str, set[tuple[str, str, str]]] = field(default_factory=dict)
+    center_down: dict[str, set[tuple[str, str, str]]] = field(default_factory=dict)
+    center_alerts: dict[str, set[AlertKey]] = field(default_factory=dict)  # center-level open
+    _rule_cache: dict[tuple[str, str, str], Rule | None] = field(default_factory=dict)
+    # agents changed since the last flush: their snapshot is stored once per batch
+    dirty_agents: set[tuple[str, str]] = field(default_factory=set)
+
+    def flush_agents(self) -> list[Effect]:
+        """Snapshots of the agents that changed since the last call (one per agent per batch)."""
+        out: list[Effect] = [self.agents[k].snapshot() for k in self.dirty_agents]
+        self.dirty_agents.clear()
+        return out
 
     # -- restoring after a restart ----------------------------------------------------------
     def restore(self, agents: Iterable[AgentInfo], devices: Iterable[DeviceInfo],
@@ -162,8 +177,10 @@ class Fleet:
         for a in agents:
             self.agents[(a.center, a.agent)] = a
         for d in devices:
-            self.devices[(d.center, d.agent, d.device)] = d
-        self.open_alerts.update(open_alerts)
+            self._set_device(d)
+        for k in open_alerts:
+            self.open_alerts.add(k)
+            self._index(k)
 
     # -- alerts ---------------------------------------------------------------------------
     def _open(self, out: list[Effect], key: AlertKey, severity: str, name: str,
@@ -171,6 +188,7 @@ class Fleet:
               labels: Mapping[str, str] | None = None) -> None:
         if key not in self.open_alerts:
             self.open_alerts.add(key)
+            self._index(key)
             log = self.opened_at_log.setdefault(key, [])
             log[:] = [t for t in log if at - t < FLAP_WINDOW_S] + [at]
             out.append(OpenAlert(key, severity, name, params, at, dict(labels or {})))
@@ -178,7 +196,42 @@ class Fleet:
     def _resolve(self, out: list[Effect], key: AlertKey, at: float, reason: str) -> None:
         if key in self.open_alerts:
             self.open_alerts.discard(key)
+            self.clearing.pop(key, None)
+            self._unindex(key)
             out.append(ResolveAlert(key, at, reason))
+
+    # -- indexes --------------------------------------------------------------------------
+    def _index(self, key: AlertKey) -> None:
+        if key.device == AGENT_ALERT_DEVICE:
+            self.center_alerts.setdefault(key.center, set()).add(key)
+        else:
+            self.keys_by_device.setdefault((key.center, key.agent, key.device), set()).add(key)
+
+    def _unindex(self, key: AlertKey) -> None:
+        if key in self.open_alerts or key in self.pending:
+            return
+        if key.device == AGENT_ALERT_DEVICE:
+            self.center_alerts.get(key.center, set()).discard(key)
+        else:
+            self.keys_by_device.get((key.center, key.agent, key.device), set()).discard(key)
+
+    def _set_device(self, dev: DeviceInfo) -> None:
+        dkey = (dev.center, dev.agent, dev.device)
+        self.devices[dkey] = dev
+        if dev.type == "box":
+            return
+        self.center_devices.setdefault(dev.center, set()).add(dkey)
+        down = self.center_down.setdefault(dev.center, set())
+        if dev.status == "unreachable" and dev.consecutive_failures >= self.rules.unreachable_after:
+            down.add(dkey)
+        else:
+            down.discard(dkey)
+
+    def _rule_for(self, center: str, device_type: str, code: str) -> Rule | None:
+        key = (center, device_type, code)
+        if key not in self._rule_cache:
+            self._rule_cache[key] = fault_rule(self.alert_rules, center, device_type, code)
+        return self._rule_cache[key]
 
     # -- messages -------------------------------------------------------------------------
     def apply(self, msg: wire.Message, received_at: float, retained: bool = False) -> list[Effect]:
@@ -192,8 +245,8 @@ class Fleet:
             self._apply_state(out, agent, msg, received_at, retained)
         else:
             verdict = agent.seqs.observe(msg.session, msg.seq)
+            self.dirty_agents.add(key)
             if verdict is Verdict.DUPLICATE:
-                out.append(agent.snapshot())
                 return out  # QoS 1 redelivery or a replay we already had: counted, not applied
             agent.session = max(agent.session, msg.session)
             agent.last_seen = max(agent.last_seen, received_at)
@@ -209,7 +262,7 @@ class Fleet:
                 # they are history. Only fresh reports open or resolve device alerts.
                 backlog = msg.ts - agent.clock_skew_s < agent.online_since - REPLAY_GRACE_S
                 self._apply_result(out, msg, received_at, verdict is Verdict.NEW, backlog)
-        out.append(agent.snapshot())
+        self.dirty_agents.add(key)
         return out
 
     def _skew(self, out: list[Effect], agent: AgentInfo, sample: float, at: float) -> None:
@@ -267,7 +320,7 @@ class Fleet:
             if r.status == "unreachable" else 0
         dev = DeviceInfo(r.center, r.agent, r.device, r.device_name, r.device_type, r.status,
                          received_at, r.ts, failures, r.metrics, r.faults, order)
-        self.devices[dkey] = dev
+        self._set_device(dev)
         out.append(dev)
         if backlog:
             return
@@ -276,7 +329,7 @@ class Fleet:
             return
         self._reconcile(out, dev, self._conditions(dev, received_at), received_at)
         self._correlate_lan(out, r.center, received_at)
-        self._advance(out, received_at)
+        self._advance(out, received_at, self.keys_by_device.get(dkey, set()))
 
     def _conditions(self, dev: DeviceInfo, now: float) -> list[Condition]:
         def is_open(code: str) -> bool:
@@ -287,6 +340,8 @@ class Fleet:
         conds = fault_conditions(self.alert_rules, dev.center, dev.type, faults,
                                  lambda f: fault_subject(f.params))
         conds += metric_conditions(self.alert_rules, dev.center, dev.type, dev.metrics, is_open)
+        if all(c.rule.when == "always" for c in conds):
+            return conds
         center_open = self.hours.get(dev.center, DEFAULT_HOURS).is_open_ts(now)
         return [c for c in conds if c.rule.when == "always" or center_open]
 
@@ -299,21 +354,21 @@ class Fleet:
             if key not in self.open_alerts:
                 since = self.pending[key][0] if key in self.pending else now
                 self.pending[key] = (since, c)
+                self._index(key)
         dkey = (dev.center, dev.agent, dev.device)
-        for key in [k for k in (*self.open_alerts, *self.pending)
-                    if (k.center, k.agent, k.device) == dkey and k not in active]:
+        for key in [k for k in self.keys_by_device.get(dkey, ()) if k not in active]:
             self.pending.pop(key, None)
             if key in self.open_alerts:
                 self.clearing.setdefault(key, now)
+            else:
+                self._unindex(key)
 
     def _suppressed(self, key: AlertKey) -> bool:
         """One outage, one alert: while a center is offline or its LAN is down, its device
         alerts wait (they open later if the condition is still there)."""
         if key.device == AGENT_ALERT_DEVICE:
             return False
-        for other in self.open_alerts:
-            if other.center != key.center or other.device != AGENT_ALERT_DEVICE:
-                continue
+        for other in self.center_alerts.get(key.center, ()):
             if other.code == "agent.offline":
                 return True
             if other.code == "center.lan_down" and key.code == "device.unreachable":
@@ -322,22 +377,28 @@ class Fleet:
 
     def _clear_after(self, key: AlertKey, now: float) -> float:
         dev = self.devices.get((key.center, key.agent, key.device))
-        rule = fault_rule(self.alert_rules, key.center, dev.type if dev else "", key.code)
+        rule = self._rule_for(key.center, dev.type if dev else "", key.code)
         hold = rule.clear_for_s if rule is not None else 0.0
         recent = [t for t in self.opened_at_log.get(key, ()) if now - t < FLAP_WINDOW_S]
         if len(recent) >= FLAP_OPENS:
             hold = max(hold, FLAP_HOLD_S)  # flapping: damped
         return hold
 
-    def _advance(self, out: list[Effect], now: float) -> None:
-        """Open what has held long enough, resolve what has been clear long enough."""
-        for key, (since, c) in list(self.pending.items()):
+    def _advance(self, out: list[Effect], now: float,
+                 keys: Iterable[AlertKey] | None = None) -> None:
+        """Open what has held long enough, resolve what has been clear long enough: for the
+        given keys (one device's, after its report) or for all (the clock tick)."""
+        pending = list(self.pending) if keys is None else [k for k in keys if k in self.pending]
+        for key in pending:
+            since, c = self.pending[key]
             if now - since >= c.rule.for_s and not self._suppressed(key):
                 del self.pending[key]
                 dev = self.devices.get((key.center, key.agent, key.device))
                 self._open(out, key, c.severity, dev.name if dev else key.device, c.params,
                            now, c.rule.labels)
-        for key, since in list(self.clearing.items()):
+        clearing = list(self.clearing) if keys is None else [k for k in keys if k in self.clearing]
+        for key in clearing:
+            since = self.clearing[key]
             if key not in self.open_alerts:
                 del self.clearing[key]
             elif now - since >= self._clear_after(key, now):
@@ -345,20 +406,21 @@ class Fleet:
                 self._resolve(out, key, now, "condition cleared")
 
     def _correlate_lan(self, out: list[Effect], center: str, now: float) -> None:
-        devs = [d for d in self.devices.values() if d.center == center and d.type != "box"]
-        down = [d for d in devs if d.status == "unreachable"
-                and d.consecutive_failures >= self.rules.unreachable_after]
-        agent = next((d.agent for d in devs), "")
-        key = AlertKey(center, agent, AGENT_ALERT_DEVICE, "center.lan_down")
-        if len(down) >= LAN_DOWN_MIN_DEVICES and len(down) >= LAN_DOWN_FRACTION * len(devs):
-            self._open(out, key, "critical", center, {"down": len(down), "total": len(devs)}, now)
-            # the per-device alerts this outage already opened fold into the one alert
-            for k in [k for k in self.open_alerts if k.center == center
-                      and k.code == "device.unreachable"]:
-                self._resolve(out, k, now, "grouped into center.lan_down")
-                self.pending.pop(k, None)
-                self.clearing.pop(k, None)
-        elif key in self.open_alerts and len(down) < 0.5 * max(1, len(devs)):
+        total = len(self.center_devices.get(center, ()))
+        down = self.center_down.get(center, set())
+        agent = next(iter(down))[1] if down else ""
+        key = next((k for k in self.center_alerts.get(center, ()) if k.code == "center.lan_down"),
+                   AlertKey(center, agent, AGENT_ALERT_DEVICE, "center.lan_down"))
+        if len(down) >= LAN_DOWN_MIN_DEVICES and len(down) >= LAN_DOWN_FRACTION * total:
+            if key not in self.open_alerts:
+                self._open(out, key, "critical", center, {"down": len(down), "total": total}, now)
+                # the per-device alerts this outage already opened fold into the one alert
+                for dkey in down:
+                    for k in [k for k in self.keys_by_device.get(dkey, ())
+                              if k.code == "device.unreachable"]:
+                        self.pending.pop(k, None)
+                        self._resolve(out, k, now, "grouped into center.lan_down")
+        elif key in self.open_alerts and len(down) < 0.5 * max(1, total):
             self._resolve(out, key, now, "center network back")
 
     # -- time -----------------------------------------------------------------------------
@@ -373,5 +435,5 @@ class Fleet:
                 agent.state = "offline"
                 key = AlertKey(agent.center, agent.agent, AGENT_ALERT_DEVICE, "agent.offline")
                 self._open(out, key, "critical", agent.agent, {"reason": "no heartbeat"}, now)
-                out.append(agent.snapshot())
+                self.dirty_agents.add((agent.center, agent.agent))
         return out

@@ -180,6 +180,7 @@ def test_agent_state_survives_a_store_round_trip(tmp_path) -> None:
     fleet = Fleet(alert_rules=SIMPLE)
     effects = fleet.apply(wire.StateMessage(C, A, "online", 3, 5.0, 2, 7), 5.0)
     effects += fleet.apply(result(1, session=3), 6.0)
+    effects += fleet.flush_agents()
     store = Store(tmp_path / "s.db")
     store.write(effects)
     (agent,) = store.agents()
