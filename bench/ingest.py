@@ -10,8 +10,6 @@ drains it alone: the figure is ingest speed, not the publisher's.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import random
 import sqlite3
 import sys
@@ -63,7 +61,7 @@ def stream(agents: int, total: int, seed: int = 7) -> list[wire.Encoded]:
     return out
 
 
-def connect(port: int, client_id: str, on_message=None) -> mqtt.Client:  # noqa: ANN001
+def connect(port: int, client_id: str, on_message=None) -> mqtt.Client:
     c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
     props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     props.SessionExpiryInterval = 3600
@@ -99,7 +97,7 @@ def baseline(port: int, total: int) -> float:
     first = last = 0.0
     done = threading.Event()
 
-    def on_message(_c, _u, _m) -> None:  # noqa: ANN001
+    def on_message(_c, _u, _m) -> None:
         nonlocal count, first, last
         count += 1
         if count == 1:

@@ -24,12 +24,13 @@ app = typer.Typer(
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c",
                                                 help="controller.yaml (optional).")]
-DbOpt = Annotated[Path | None, typer.Option("--db", help="SQLite database path.")]
+DbOpt = Annotated[str | None, typer.Option(
+    "--db", help="SQLite database file, or a postgresql:// URL.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 LangOpt = Annotated[str | None, typer.Option("--lang", help="Language of messages: vi or en.")]
 
 
-def _config(config: Path | None, db: Path | None, broker: str | None = None) -> ControllerConfig:
+def _config(config: Path | None, db: str | None, broker: str | None = None) -> ControllerConfig:
     from dataclasses import replace
 
     try:
@@ -40,12 +41,14 @@ def _config(config: Path | None, db: Path | None, broker: str | None = None) -> 
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     if db is not None:
-        cfg = replace(cfg, db=db)
+        from controller.db import is_postgres
+
+        cfg = replace(cfg, db=db if is_postgres(db) else Path(db))
     return cfg
 
 
 def _open_store(cfg: ControllerConfig) -> Store:
-    if not cfg.db.exists():
+    if isinstance(cfg.db, Path) and not cfg.db.exists():
         typer.echo(f"error: no database at {cfg.db} (has the controller run? use --db)", err=True)
         raise typer.Exit(1)
     return Store(cfg.db, readonly=True)
@@ -171,7 +174,7 @@ def _who(by: str | None) -> str:
 
 
 def _act(action: str, alert_id: int, note: str, by: str | None, config: Path | None,
-         db: Path | None, url: str | None, token: str | None) -> None:
+         db: str | None, url: str | None, token: str | None) -> None:
     if url is not None:
         row = _http("POST", url, f"/api/v1/alerts/{alert_id}/{action}", token,
                     {"note": note, "by": by})

@@ -81,7 +81,7 @@ class NotifySettings:
 @dataclass(frozen=True)
 class ControllerConfig:
     broker: BrokerSettings
-    db: Path
+    db: Path | str  # an SQLite file, or a postgresql:// URL (several controllers share it)
     rules: Rules = field(default_factory=Rules)
     alert_rules: tuple[Rule, ...] = field(default_factory=default_rules)
     centers: tuple[CenterInfo, ...] = ()
@@ -89,6 +89,8 @@ class ControllerConfig:
     notify: NotifySettings = field(default_factory=NotifySettings)
     client_id: str = "hcc-controller"
     path: str | None = None
+    # MQTT v5 shared subscription group: controllers in one group split the stream
+    share_group: str | None = None
 
     @property
     def hours(self) -> dict[str, OpeningHours]:
@@ -130,7 +132,7 @@ def parse_listen(text: str, node: Node | None = None) -> tuple[str, int]:
 
 
 _TOP = ("mqtt", "db", "rules", "alert_rules", "rules_file", "centers", "http", "notify",
-        "client_id")
+        "client_id", "share_group")
 
 
 def load(path: str | Path | None, env: TMapping[str, str] | None = None) -> ControllerConfig:
@@ -153,9 +155,12 @@ def load(path: str | Path | None, env: TMapping[str, str] | None = None) -> Cont
                     f"cannot read password file: {exc.strerror}") from None
         broker = BrokerSettings(s.host, s.port, s.tls, s.keepalive, s.username, password,
                                 s.ca_file)
-    db = default_db(environ)
+    db: Path | str = default_db(environ)
     if (n := root.get("db")) is not None:
-        db = Path(n.as_str()).expanduser()
+        from controller.db import is_postgres
+
+        text = n.as_str()
+        db = text if is_postgres(text) else Path(text).expanduser()
     rules = Rules()
     if (n := root.get("rules")) is not None:
         r = n.as_mapping(("unreachable_after", "heartbeat_misses", "clock_skew"))
@@ -171,11 +176,13 @@ def load(path: str | Path | None, env: TMapping[str, str] | None = None) -> Cont
     if (n := root.get("rules_file")) is not None:
         operator_rules += load_rules_file(n.as_str())
     cid = root.get("client_id")
+    group = root.get("share_group")
     return ControllerConfig(
         broker, db, rules, operator_rules + default_rules(),
         _centers(root.get("centers")), _http(root.get("http"), environ),
         _notify(root.get("notify"), environ),
-        cid.as_str() if cid is not None else "hcc-controller", str(path))
+        cid.as_str() if cid is not None else "hcc-controller", str(path),
+        group.as_str() if group is not None else None)
 
 
 def _centers(node: Node | None) -> tuple[CenterInfo, ...]:

@@ -21,7 +21,7 @@ POLL_S = 0.5  # changes made by another process (the CLI) show within this
 class StorePerThread:
     """SQLite connections are per thread: the API's worker threads each get their own."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | str) -> None:
         self.path = path
         self._local = threading.local()
 

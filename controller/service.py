@@ -81,7 +81,8 @@ class Controller:
         self._stop = threading.Event()
         self.link = MqttLink(
             config.broker, config.client_id,
-            subscriptions=[wire.SUBSCRIBE_ALL_AGENTS],
+            subscriptions=[wire.SUBSCRIBE_ALL_AGENTS if config.share_group is None
+                           else f"$share/{config.share_group}/{wire.SUBSCRIBE_ALL_AGENTS}"],
             on_message=self.inbox.put,
             persistent_session=True,
             manual_ack=True,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from controller.db import Db, connect
 from controller.seqs import SeqTracker
 from controller.state import (
     AgentInfo,
@@ -108,23 +108,32 @@ class AlertRow:
     labels: dict[str, str]
 
 
+AGENT_COLUMNS = ("center", "agent", "state", "session", "last_seen", "last_seq", "received",
+                 "gaps", "duplicates", "heartbeat_interval", "clock_skew_s", "backlog", "host",
+                 "seqs", "skew_samples")
+DEVICE_COLUMNS = ("center", "agent", "device", "name", "type", "status", "last_seen", "agent_ts",
+                  "consecutive_failures", "metrics", "faults", "session", "seq")
+
+
+def _upsert(table: str, columns: Sequence[str], key: Sequence[str]) -> str:
+    """INSERT … ON CONFLICT DO UPDATE, which SQLite (3.24+) and PostgreSQL both speak."""
+    updates = ", ".join(f"{c}=excluded.{c}" for c in columns if c not in key)
+    return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+            f"({', '.join('?' for _ in columns)}) ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
+            f"{updates}")
+
+
 class AlertNotFound(LookupError):
     pass
 
 
 class Store:
     def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
+        """`path` is an SQLite file, or a postgresql:// URL."""
         self.path = str(path)
+        self.db: Db = connect(path, readonly)
         if not readonly:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        # timeout: a reader (the CLI) waits for a writer's short transaction instead of failing
-        self.db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None,
-                                  check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        if not readonly:
-            self.db.executescript(SCHEMA)
+            self.db.schema(SCHEMA)
 
     def close(self) -> None:
         self.db.close()
@@ -137,8 +146,8 @@ class Store:
         agents: dict[tuple[str, str], AgentInfo] = {}
         devices: dict[tuple[str, str, str], DeviceInfo] = {}
         events: list[DeviceEvent] = []
-        cur = self.db.cursor()
-        cur.execute("BEGIN IMMEDIATE")
+        cur = self.db
+        cur.begin()
         try:
             for e in effects:
                 if isinstance(e, AgentInfo):
@@ -156,7 +165,7 @@ class Store:
                     if alert_id is not None:
                         changes.append(("resolved", alert_id))
             cur.executemany(
-                "INSERT OR REPLACE INTO agents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                _upsert("agents", AGENT_COLUMNS, ("center", "agent")),
                 [(a.center, a.agent, a.state, a.session, a.last_seen, a.last_seq, a.received,
                   a.gaps, a.duplicates, a.heartbeat_interval, a.clock_skew_s, a.backlog,
                   json.dumps(dict(a.host)), json.dumps(a.seqs.to_json()),
@@ -164,12 +173,12 @@ class Store:
             )
             # Idempotent: a replayed or redelivered report is one history line, not two.
             cur.executemany(
-                "INSERT OR IGNORE INTO device_events VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO device_events VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
                 [(e.center, e.agent, e.device, e.session, e.seq, e.agent_ts, e.received_at,
                   e.status, json.dumps(e.faults), int(e.replayed)) for e in events],
             )
             cur.executemany(
-                "INSERT OR REPLACE INTO devices VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                _upsert("devices", DEVICE_COLUMNS, ("center", "agent", "device")),
                 [(d.center, d.agent, d.device, d.name, d.type, d.status, d.last_seen, d.agent_ts,
                   d.consecutive_failures, json.dumps(dict(d.metrics), ensure_ascii=False),
                   json.dumps([{"code": f.code, "severity": f.severity, "params": dict(f.params)}
@@ -177,30 +186,33 @@ class Store:
                   d.order[0], d.order[1]) for d in devices.values()],
             )
             if stats:
-                cur.executemany("INSERT OR REPLACE INTO stats VALUES (?,?)", list(stats.items()))
-            cur.execute("COMMIT")
+                cur.executemany(_upsert("stats", ("name", "value"), ("name",)),
+                                list(stats.items()))
+            cur.commit()
         except BaseException:
-            cur.execute("ROLLBACK")
+            cur.rollback()
             raise
         return [(kind, self.alert(alert_id)) for kind, alert_id in changes]
 
-    def _open(self, cur: sqlite3.Cursor, e: OpenAlert) -> int | None:
+    def _open(self, cur: Db, e: OpenAlert) -> int | None:
         k = e.key
-        cur.execute(
+        # The partial unique index (one unresolved alert per condition) decides, not luck: two
+        # controllers, or a restart, seeing the same condition open it once.
+        row = cur.execute(
             "INSERT INTO alerts (center, agent, device, code, subject, severity, state, device_name,"
             " params, opened_at, labels) VALUES (?,?,?,?,?,?,'firing',?,?,?,?)"
-            " ON CONFLICT DO NOTHING",
+            " ON CONFLICT DO NOTHING RETURNING id",
             (k.center, k.agent, k.device, k.code, k.subject, e.severity, e.device_name,
              json.dumps(dict(e.params), ensure_ascii=False), e.at, json.dumps(dict(e.labels))),
-        )
-        if cur.rowcount == 0:
-            return None  # already open (e.g. after a controller restart): not opened twice
-        alert_id = int(cur.lastrowid or 0)
+        ).fetchone()
+        if row is None:
+            return None  # already open: not opened twice
+        alert_id = int(row[0])
         cur.execute("INSERT INTO alert_events (alert_id, at, event) VALUES (?,?,'opened')",
                     (alert_id, e.at))
         return alert_id
 
-    def _resolve_key(self, cur: sqlite3.Cursor, k: AlertKey, at: float, note: str) -> int | None:
+    def _resolve_key(self, cur: Db, k: AlertKey, at: float, note: str) -> int | None:
         row = cur.execute(
             "SELECT id FROM alerts WHERE center=? AND agent=? AND device=? AND code=? AND subject=?"
             " AND state != 'resolved'", (k.center, k.agent, k.device, k.code, k.subject),
@@ -211,7 +223,7 @@ class Store:
         return int(row[0])
 
     @staticmethod
-    def _mark_resolved(cur: sqlite3.Cursor, alert_id: int, at: float, actor: str | None,
+    def _mark_resolved(cur: Db, alert_id: int, at: float, actor: str | None,
                        note: str) -> None:
         cur.execute("UPDATE alerts SET state='resolved', resolved_at=?, resolved_by=?,"
                     " resolve_note=? WHERE id=?", (at, actor, note, alert_id))
@@ -271,11 +283,12 @@ class Store:
     def add_silence(self, *, center: str | None, device: str | None, type_: str | None,
                     code: str | None, starts_at: float, ends_at: float, author: str,
                     reason: str) -> Silence:
-        cur = self.db.execute(
+        row = self.db.execute(
             "INSERT INTO silences (center, device, type, code, starts_at, ends_at, author, reason,"
-            " created_at) VALUES (?,?,?,?,?,?,?,?,?)",
-            (center, device, type_, code, starts_at, ends_at, author, reason, time.time()))
-        return self.silence(int(cur.lastrowid or 0))
+            " created_at) VALUES (?,?,?,?,?,?,?,?,?) RETURNING id",
+            (center, device, type_, code, starts_at, ends_at, author, reason, time.time())
+        ).fetchone()
+        return self.silence(int(row[0]))
 
     def silence(self, silence_id: int) -> Silence:
         row = self.db.execute("SELECT * FROM silences WHERE id=?", (silence_id,)).fetchone()
@@ -293,7 +306,8 @@ class Store:
 
     def expire_silence(self, silence_id: int, at: float) -> Silence:
         self.silence(silence_id)
-        self.db.execute("UPDATE silences SET ends_at=MIN(ends_at, ?) WHERE id=?", (at, silence_id))
+        self.db.execute("UPDATE silences SET ends_at=? WHERE id=? AND ends_at > ?",
+                        (at, silence_id, at))
         return self.silence(silence_id)
 
     def device_types(self) -> dict[tuple[str, str], str]:
@@ -305,7 +319,7 @@ class Store:
         """Mean time to acknowledge and to resolve, per center."""
         rows = self.db.execute(
             "SELECT center, COUNT(*), AVG(acked_at - opened_at), AVG(resolved_at - opened_at),"
-            " SUM(CASE WHEN state != 'resolved' THEN 1 ELSE 0 END) FROM alerts"
+            " CAST(SUM(CASE WHEN state != 'resolved' THEN 1 ELSE 0 END) AS BIGINT) FROM alerts"
             " WHERE opened_at >= ? GROUP BY center ORDER BY center", (since or 0.0,))
         return [{"center": r[0], "alerts": r[1], "mtta_s": r[2], "mttr_s": r[3], "open": r[4]}
                 for r in rows]
@@ -320,12 +334,12 @@ class Store:
                             notification_id: int | None = None) -> int:
         now = time.time()
         if notification_id is None:
-            cur = self.db.execute(
+            row = self.db.execute(
                 "INSERT INTO notifications (receiver, center, kind, alert_ids, status, attempts,"
-                " last_error, created_at, sent_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                " last_error, created_at, sent_at) VALUES (?,?,?,?,?,?,?,?,?) RETURNING id",
                 (receiver, center, kind, json.dumps(alert_ids), status, attempts, error, now,
-                 now if status == "sent" else None))
-            return int(cur.lastrowid or 0)
+                 now if status == "sent" else None)).fetchone()
+            return int(row[0])
         self.db.execute("UPDATE notifications SET status=?, attempts=?, last_error=?, sent_at=?"
                         " WHERE id=?", (status, attempts, error,
                                         now if status == "sent" else None, notification_id))
@@ -384,8 +398,8 @@ class Store:
     # -- operator actions -----------------------------------------------------------------
     def ack(self, alert_id: int, actor: str, note: str, at: float | None = None) -> AlertRow:
         at = time.time() if at is None else at
-        cur = self.db.cursor()
-        cur.execute("BEGIN IMMEDIATE")
+        cur = self.db
+        cur.begin()
         try:
             row = self.alert(alert_id)
             if row.state == "firing":
@@ -393,23 +407,23 @@ class Store:
                             " ack_note=? WHERE id=?", (at, actor, note, alert_id))
                 cur.execute("INSERT INTO alert_events (alert_id, at, event, actor, note)"
                             " VALUES (?,?,'acknowledged',?,?)", (alert_id, at, actor, note))
-            cur.execute("COMMIT")
+            cur.commit()
         except BaseException:
-            cur.execute("ROLLBACK")
+            cur.rollback()
             raise
         return self.alert(alert_id)
 
     def resolve(self, alert_id: int, actor: str, note: str, at: float | None = None) -> AlertRow:
         at = time.time() if at is None else at
-        cur = self.db.cursor()
-        cur.execute("BEGIN IMMEDIATE")
+        cur = self.db
+        cur.begin()
         try:
             row = self.alert(alert_id)
             if row.state != "resolved":
                 self._mark_resolved(cur, alert_id, at, actor, note)
-            cur.execute("COMMIT")
+            cur.commit()
         except BaseException:
-            cur.execute("ROLLBACK")
+            cur.rollback()
             raise
         return self.alert(alert_id)
 
