@@ -17,6 +17,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import psutil
@@ -61,7 +62,7 @@ def stream(agents: int, total: int, seed: int = 7) -> list[wire.Encoded]:
     return out
 
 
-def connect(port: int, client_id: str, on_message=None) -> mqtt.Client:
+def connect(port: int, client_id: str, on_message: Any = None) -> mqtt.Client:
     c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
     props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     props.SessionExpiryInterval = 3600
@@ -97,7 +98,7 @@ def baseline(port: int, total: int) -> float:
     first = last = 0.0
     done = threading.Event()
 
-    def on_message(_c, _u, _m) -> None:
+    def on_message(_c: Any, _u: Any, _m: Any) -> None:
         nonlocal count, first, last
         count += 1
         if count == 1:
