@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pyasn1.type import univ
 from pysnmp.hlapi.v3arch import asyncio as hlapi
@@ -27,6 +29,9 @@ from agent.snmpdecode import SnmpValue
 # Bounds a walk so a device that loops its MIB cannot keep us busy for ever.
 MAX_WALK_REQUESTS = 64
 BULK_REPETITIONS = 25
+# Requests in flight at once: a burst of hundreds overruns small agents' (and snmpsim's) UDP
+# buffers, and a lost datagram costs a whole timeout.
+MAX_IN_FLIGHT = 24
 
 
 class SnmpError(Exception):
@@ -100,6 +105,13 @@ class SnmpClient:
         # keys, since an engine holds one set of keys per user name.
         self._engines: dict[SnmpV3 | None, SnmpEngine] = {}
         self._targets: dict[SnmpTarget, UdpTransportTarget] = {}
+        self._slots: asyncio.Semaphore | None = None
+
+    @property
+    def slots(self) -> asyncio.Semaphore:
+        if self._slots is None:  # created inside the running loop
+            self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+        return self._slots
 
     def _engine_for(self, t: SnmpTarget) -> SnmpEngine:
         key = None if t.v3 is None else SnmpV3(t.v3.user, t.v3.auth_protocol, t.v3.auth_key,
@@ -141,10 +153,11 @@ class SnmpClient:
 
     async def get(self, t: SnmpTarget, oids: Sequence[str]) -> dict[str, SnmpValue]:
         transport = await self._transport(t)
-        err_ind, err_status, err_index, var_binds = await get_cmd(
-            self._engine_for(t), self._auth(t), transport, self._context(t),
-            *(ObjectType(ObjectIdentity(o)) for o in oids), lookupMib=False,
-        )
+        async with self.slots:
+            err_ind, err_status, err_index, var_binds = await get_cmd(
+                self._engine_for(t), self._auth(t), transport, self._context(t),
+                *(ObjectType(ObjectIdentity(o)) for o in oids), lookupMib=False,
+            )
         if err_ind is not None:
             raise _indication(err_ind)
         if int(err_status) != 0:
@@ -162,10 +175,11 @@ class SnmpClient:
     async def present(self, t: SnmpTarget, prefixes: Sequence[str]) -> set[str]:
         """Which OID subtrees hold anything: one GETNEXT for all of them."""
         transport = await self._transport(t)
-        err_ind, err_status, _, var_binds = await next_cmd(
-            self._engine_for(t), self._auth(t), transport, self._context(t),
-            *(ObjectType(ObjectIdentity(p)) for p in prefixes), lookupMib=False,
-        )
+        async with self.slots:
+            err_ind, err_status, _, var_binds = await next_cmd(
+                self._engine_for(t), self._auth(t), transport, self._context(t),
+                *(ObjectType(ObjectIdentity(p)) for p in prefixes), lookupMib=False,
+            )
         if err_ind is not None:
             raise _indication(err_ind)
         if int(err_status) != 0 and t.version == "1" and len(prefixes) > 1:
@@ -191,16 +205,11 @@ class SnmpClient:
             if not active:
                 break
             var_types = [ObjectType(ObjectIdentity(cursor[c])) for c in active]
-            if t.version == "1":
-                err_ind, err_status, _, var_binds = await next_cmd(
-                    self._engine_for(t), self._auth(t), transport, self._context(t), *var_types,
-                    lookupMib=False,
-                )
-            else:
-                err_ind, err_status, _, var_binds = await bulk_cmd(
-                    self._engine_for(t), self._auth(t), transport, self._context(t), 0,
-                    BULK_REPETITIONS, *var_types, lookupMib=False,
-                )
+            await self.slots.acquire()
+            try:
+                err_ind, err_status, var_binds = await self._next_batch(t, transport, var_types)
+            finally:
+                self.slots.release()
             if err_ind is not None:
                 raise _indication(err_ind)
             if int(err_status) != 0:
@@ -222,3 +231,18 @@ class SnmpClient:
                 break
             active = [c for c in active if c not in finished]
         return result
+
+    async def _next_batch(self, t: SnmpTarget, transport: UdpTransportTarget,
+                          var_types: list[ObjectType]) -> tuple[Any, Any, Any]:
+        """One GETNEXT (v1) or GETBULK (v2c, v3) for the columns still being walked."""
+        if t.version == "1":
+            err_ind, err_status, _, var_binds = await next_cmd(
+                self._engine_for(t), self._auth(t), transport, self._context(t), *var_types,
+                lookupMib=False,
+            )
+        else:
+            err_ind, err_status, _, var_binds = await bulk_cmd(
+                self._engine_for(t), self._auth(t), transport, self._context(t), 0,
+                BULK_REPETITIONS, *var_types, lookupMib=False,
+            )
+        return err_ind, err_status, var_binds
