@@ -19,11 +19,12 @@ from pathlib import Path
 
 import httpx
 
-from lab.procs import Mosquitto, SnmpSim, free_port, spawn, wait_tcp, which
+from lab.fakes import FakePlug, PlugServer
+from lab.procs import Mosquitto, free_port, spawn, wait_tcp, which
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-ERROR_STATE = "1.3.6.1.2.1.25.3.5.1.2.1"
+CODE = "charger.outlet_off"
 KEEPALIVE = 3
 
 
@@ -62,13 +63,17 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="hcc-bench-latency-") as tmp:
         work = Path(tmp)
         broker = Mosquitto(work / "broker").start()
-        sim = SnmpSim(work / "sim", [ROOT / "tests/fixtures/snmprec/printer-laser.snmprec"]).start()
+        # a Shelly plug feeding a charger: its fault comes and goes at once, no file caches
+        plug = FakePlug()
+        plug_server = PlugServer(plug).start()
         http = free_port()
         trap = free_port(2)
         db = work / "hcc.db"
         (work / "controller.yaml").write_text(
             f'mqtt: {{url: "{broker.url}"}}\ndb: "{db}"\nhttp: {{listen: "127.0.0.1:{http}"}}\n'
-            "alert_rules: [{name: all, fault: '*'}]\n")
+            "alert_rules: [{name: all, fault: '*'}]\n"
+            # the bench opens the same fault again and again: that is not flapping here
+            "rules: {flap_opens: 1000}\n")
 
         def agent_yaml(interval: str) -> Path:
             p = work / f"devices-{interval}.yaml"
@@ -76,8 +81,8 @@ def main() -> int:
                 f'center: {{id: c1}}\nagent: {{id: a1, heartbeat: 2s, state_dir: "{work / "st"}"}}\n'
                 f'mqtt: {{url: "{broker.url}", keepalive: {KEEPALIVE}}}\n'
                 f"traps: {{port: {trap}, bind: 127.0.0.1}}\n"
-                f"devices:\n  - {{id: p1, type: printer, host: 127.0.0.1, interval: {interval},"
-                f" timeout: 1s, snmp: {{port: {sim.port}, community: printer-laser}}}}\n")
+                f"devices:\n  - {{id: p1, type: charger, host: 127.0.0.1, interval: {interval},"
+                f" timeout: 1s, shelly: {{port: {plug_server.port}}}}}\n")
             return p
 
         ctl = spawn("controller", [str(BIN / "hcc-controller"), "run", "--config",
@@ -93,24 +98,24 @@ def main() -> int:
             time.sleep(4)
             poll_lat: list[float] = []
             for _ in range(k):
-                sim.set_value("printer-laser", ERROR_STATE, "4x", "0400")
+                plug.on = False
                 start = time.time()
-                seen = feed.wait("opened", "printer.jammed", start)
+                seen = feed.wait("opened", CODE, start)
                 hist = httpx.get(f"http://127.0.0.1:{http}/api/v1/devices/c1/p1/history").json()
                 from datetime import datetime
 
                 made = max(datetime.fromisoformat(h["agent_ts"].replace("Z", "+00:00")).timestamp()
-                           for h in hist if "printer.jammed" in h["faults"])
+                           for h in hist if CODE in h["faults"])
                 # agent_ts has whole seconds in the API; the device_events row has the exact one
                 import sqlite3
 
                 row = sqlite3.connect(db).execute(
-                    "SELECT MAX(agent_ts) FROM device_events WHERE faults LIKE '%jammed%'"
+                    "SELECT MAX(agent_ts) FROM device_events WHERE faults LIKE '%outlet_off%'"
                 ).fetchone()
                 made = float(row[0]) if row and row[0] else made
                 poll_lat.append(seen - made)
-                sim.set_value("printer-laser", ERROR_STATE, "4x", "0000")
-                feed.wait("resolved", "printer.jammed", start)
+                plug.on = True
+                feed.wait("resolved", CODE, start)
             agent.stop()
             agent = spawn("agent", [str(BIN / "hcc-agent"), "run", "--config",
                                     str(agent_yaml("10m"))], work / "agent2.log")
@@ -118,15 +123,15 @@ def main() -> int:
             trap_lat: list[float] = []
             snmptrap = which("snmptrap")
             for _ in range(k):
-                sim.set_value("printer-laser", ERROR_STATE, "4x", "0400")
+                plug.on = False
                 start = time.time()
                 subprocess.run([snmptrap, "-v2c", "-c", "public", f"127.0.0.1:{trap}", "",
                                 "1.3.6.1.2.1.43.18.2.0.1"], check=True, capture_output=True)
-                trap_lat.append(feed.wait("opened", "printer.jammed", start) - start)
-                sim.set_value("printer-laser", ERROR_STATE, "4x", "0000")
+                trap_lat.append(feed.wait("opened", CODE, start) - start)
+                plug.on = True
                 subprocess.run([snmptrap, "-v2c", "-c", "public", f"127.0.0.1:{trap}", "",
                                 "1.3.6.1.2.1.43.18.2.0.1"], check=True, capture_output=True)
-                feed.wait("resolved", "printer.jammed", start)
+                feed.wait("resolved", CODE, start)
             off_lat: list[float] = []
             for _ in range(max(3, k // 2)):
                 assert agent.popen is not None
@@ -136,11 +141,15 @@ def main() -> int:
                 agent.popen.send_signal(signal.SIGCONT)
                 feed.wait("resolved", "agent.offline", start, 60)
                 time.sleep(1)
+        except TimeoutError:
+            print([(round(t, 2), e["event"], e["alert"]["code"]) for t, e in feed.events],  # type: ignore[index]
+                  file=sys.stderr)
+            raise
         finally:
             if agent is not None:
                 agent.stop()
             ctl.stop()
-            sim.stop()
+            plug_server.stop()
             broker.stop()
     print(f"fault to feed, poll wait excluded: p50={statistics.median(poll_lat) * 1000:.0f} ms "
           f"p99={pct(poll_lat, 0.99) * 1000:.0f} ms ({len(poll_lat)} samples)")

@@ -163,12 +163,18 @@ def load(path: str | Path | None, env: TMapping[str, str] | None = None) -> Cont
         db = text if is_postgres(text) else Path(text).expanduser()
     rules = Rules()
     if (n := root.get("rules")) is not None:
-        r = n.as_mapping(("unreachable_after", "heartbeat_misses", "clock_skew"))
+        r = n.as_mapping(("unreachable_after", "heartbeat_misses", "clock_skew", "flap_opens",
+                          "flap_window", "flap_hold"))
         ua, hm, cs = r.get("unreachable_after"), r.get("heartbeat_misses"), r.get("clock_skew")
+        fo, fw, fh = r.get("flap_opens"), r.get("flap_window"), r.get("flap_hold")
+        d = Rules()
         rules = Rules(
-            unreachable_after=ua.as_int(1, 1000) if ua is not None else 3,
-            heartbeat_misses=hm.as_float() if hm is not None else 3.0,
-            clock_skew_s=cs.as_duration() if cs is not None else 120.0,
+            unreachable_after=ua.as_int(1, 1000) if ua is not None else d.unreachable_after,
+            heartbeat_misses=hm.as_float() if hm is not None else d.heartbeat_misses,
+            clock_skew_s=cs.as_duration() if cs is not None else d.clock_skew_s,
+            flap_opens=fo.as_int(2, 1000) if fo is not None else d.flap_opens,
+            flap_window_s=fw.as_duration() if fw is not None else d.flap_window_s,
+            flap_hold_s=fh.as_duration() if fh is not None else d.flap_hold_s,
         )
     operator_rules: tuple[Rule, ...] = ()
     if (n := root.get("alert_rules")) is not None:

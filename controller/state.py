@@ -29,6 +29,11 @@ class Rules:
     # Heartbeats missing for this many intervals mean the agent is gone (the will may be lost).
     heartbeat_misses: float = 3.0
     clock_skew_s: float = 120.0
+    # A condition that opened this many times within the window is "flapping": it must then
+    # stay clear for flap_hold_s before it resolves.
+    flap_opens: int = 3
+    flap_window_s: float = 1800.0
+    flap_hold_s: float = 900.0
 
 
 @dataclass(frozen=True)
@@ -133,9 +138,6 @@ class DeviceInfo:
 Effect = OpenAlert | ResolveAlert | AgentInfo | DeviceInfo | DeviceEvent
 
 
-FLAP_WINDOW_S = 1800.0
-FLAP_OPENS = 3             # this many opens within the window make a condition "flapping"
-FLAP_HOLD_S = 900.0        # a flapping alert must stay clear this long before it resolves
 LAN_DOWN_FRACTION = 0.8
 LAN_DOWN_MIN_DEVICES = 3
 CENTER_CODES = ("agent.offline", "center.lan_down")
@@ -190,7 +192,7 @@ class Fleet:
             self.open_alerts.add(key)
             self._index(key)
             log = self.opened_at_log.setdefault(key, [])
-            log[:] = [t for t in log if at - t < FLAP_WINDOW_S] + [at]
+            log[:] = [t for t in log if at - t < self.rules.flap_window_s] + [at]
             out.append(OpenAlert(key, severity, name, params, at, dict(labels or {})))
 
     def _resolve(self, out: list[Effect], key: AlertKey, at: float, reason: str) -> None:
@@ -379,9 +381,10 @@ class Fleet:
         dev = self.devices.get((key.center, key.agent, key.device))
         rule = self._rule_for(key.center, dev.type if dev else "", key.code)
         hold = rule.clear_for_s if rule is not None else 0.0
-        recent = [t for t in self.opened_at_log.get(key, ()) if now - t < FLAP_WINDOW_S]
-        if len(recent) >= FLAP_OPENS:
-            hold = max(hold, FLAP_HOLD_S)  # flapping: damped
+        recent = [t for t in self.opened_at_log.get(key, ())
+                  if now - t < self.rules.flap_window_s]
+        if len(recent) >= self.rules.flap_opens:
+            hold = max(hold, self.rules.flap_hold_s)  # flapping: damped
         return hold
 
     def _advance(self, out: list[Effect], now: float,

@@ -190,8 +190,13 @@ class SnmpSim:
                 out.append(line)
         if not found:
             raise KeyError(f"{oid} not in {path.name}")
+        before = int(path.stat().st_mtime)
         tmp = path.with_suffix(".tmp")
         tmp.write_text("\n".join(out) + "\n")
+        # snmpsim re-reads a file only if its mtime (whole seconds) changed and is newer than
+        # its index, which it may have rebuilt this very second: stamp the file ahead of both.
+        stamp = max(time.time() + 2.0, before + 1.0)
+        os.utime(tmp, (stamp, stamp))
         os.replace(tmp, path)
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
