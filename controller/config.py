@@ -91,6 +91,9 @@ class ControllerConfig:
     path: str | None = None
     # MQTT v5 shared subscription group: controllers in one group split the stream
     share_group: str | None = None
+    # How long the broker keeps our session (and queues for it) while we are away. A member of
+    # a shared group keeps receiving its share while away, so there it must be short.
+    session_expiry_s: float = 7 * 86400.0
 
     @property
     def hours(self) -> dict[str, OpeningHours]:
@@ -132,7 +135,7 @@ def parse_listen(text: str, node: Node | None = None) -> tuple[str, int]:
 
 
 _TOP = ("mqtt", "db", "rules", "alert_rules", "rules_file", "centers", "http", "notify",
-        "client_id", "share_group")
+        "client_id", "share_group", "session_expiry")
 
 
 def load(path: str | Path | None, env: TMapping[str, str] | None = None) -> ControllerConfig:
@@ -183,12 +186,15 @@ def load(path: str | Path | None, env: TMapping[str, str] | None = None) -> Cont
         operator_rules += load_rules_file(n.as_str())
     cid = root.get("client_id")
     group = root.get("share_group")
+    expiry = root.get("session_expiry")
     return ControllerConfig(
         broker, db, rules, operator_rules + default_rules(),
         _centers(root.get("centers")), _http(root.get("http"), environ),
         _notify(root.get("notify"), environ),
         cid.as_str() if cid is not None else "hcc-controller", str(path),
-        group.as_str() if group is not None else None)
+        group.as_str() if group is not None else None,
+        expiry.as_duration(minimum=1.0) if expiry is not None
+        else (30.0 if group is not None else 7 * 86400.0))
 
 
 def _centers(node: Node | None) -> tuple[CenterInfo, ...]:

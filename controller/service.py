@@ -22,6 +22,7 @@ log = logging.getLogger("hcc.controller")
 
 BATCH_MAX = 2000
 TICK_S = 1.0
+SYNC_S = 2.0  # with several controllers: how often open alerts are re-read from the database
 # A box sends a few reports a second; far more is a bug or an attack: bounded per agent.
 RATE_PER_AGENT = 50.0      # messages per second, sustained
 BURST_PER_AGENT = 2000.0   # an outbox replay after an outage may send this many at once
@@ -78,6 +79,7 @@ class Controller:
         self.listeners: list[AlertListener] = []
         self.on_commit: Callable[[], None] | None = None
         self.last_step = time.monotonic()
+        self._synced = 0.0
         self._stop = threading.Event()
         self.link = MqttLink(
             config.broker, config.client_id,
@@ -85,6 +87,7 @@ class Controller:
                            else f"$share/{config.share_group}/{wire.SUBSCRIBE_ALL_AGENTS}"],
             on_message=self.inbox.put,
             persistent_session=True,
+            session_expiry_s=int(config.session_expiry_s),
             manual_ack=True,
         )
 
@@ -138,6 +141,13 @@ class Controller:
                 item = self.inbox.get_nowait()
             except queue.Empty:
                 item = None
+        if self.config.share_group is not None and time.monotonic() - self._synced > SYNC_S:
+            # Effects not yet written count as ours: write them before looking.
+            if effects:
+                self._persist(effects)
+                effects = []
+            self.fleet.sync_open_alerts(set(self.store.open_alert_keys()))
+            self._synced = time.monotonic()
         effects.extend(self.fleet.tick(self.clock()))
         effects.extend(self.fleet.flush_agents())
         self.last_step = time.monotonic()

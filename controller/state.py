@@ -167,6 +167,18 @@ class Fleet:
     # agents changed since the last flush: their snapshot is stored once per batch
     dirty_agents: set[tuple[str, str]] = field(default_factory=set)
 
+    def sync_open_alerts(self, in_store: set[AlertKey]) -> None:
+        """Several controllers share one database: take in what the others opened and forget
+        what they (or a person) resolved, so any of us can resolve any alert."""
+        for key in in_store - self.open_alerts:
+            self.open_alerts.add(key)
+            self.pending.pop(key, None)
+            self._index(key)
+        for key in self.open_alerts - in_store:
+            self.open_alerts.discard(key)
+            self.clearing.pop(key, None)
+            self._unindex(key)
+
     def flush_agents(self) -> list[Effect]:
         """Snapshots of the agents that changed since the last call (one per agent per batch)."""
         out: list[Effect] = [self.agents[k].snapshot() for k in self.dirty_agents]

@@ -178,3 +178,78 @@ def test_controller_runs_on_postgres(tmp_path: Path, broker) -> None:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
     assert "Traceback" not in ctl.log(), ctl.log()[-2000:]
+
+
+def test_two_controllers_share_the_stream_and_survive_one_dying(tmp_path: Path, broker) -> None:
+    """Two controllers in one MQTT v5 shared-subscription group over one PostgreSQL: one is
+    killed under load, the other carries on; every fault is alerted, none opened twice."""
+    import signal
+
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from conftest import BIN, json_lines, run_cli, wait_until
+    from lab.procs import spawn
+
+    url = pg_or_skip()
+    import psycopg
+
+    schema = f"hcc_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    db = f"{url}?options=-csearch_path%3D{schema}"
+    ctls = []
+    for i in range(2):
+        cfg = tmp_path / f"controller-{i}.yaml"
+        cfg.write_text(f'mqtt: {{url: "{broker.url}"}}\ndb: "{db}"\nclient_id: hcc-ctl-{i}\n'
+                       "share_group: hcc\nsession_expiry: 3s\n"
+                       "alert_rules: [{name: all, fault: '*'}]\n")
+        ctls.append(spawn(f"controller-{i}", [str(BIN / "hcc-controller"), "run", "--config",
+                                              str(cfg)], tmp_path / f"controller-{i}.log"))
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="load")
+    c.max_inflight_messages_set(200)
+    try:
+        for ctl in ctls:
+            wait_until(lambda ctl=ctl: "connected" in ctl.log(), 20, "controllers connected")
+        time.sleep(1.0)
+        c.connect("127.0.0.1", broker.port)
+        c.loop_start()
+        centers = [f"c{i:03d}" for i in range(40)]
+        seq = dict.fromkeys(centers, 0)
+
+        def send(center: str, faulty: bool) -> None:
+            seq[center] += 1
+            faults = (wire.FaultReport("printer.jammed", "critical", {}),) if faulty else ()
+            m = wire.encode(wire.Result(center, "pi-1", "printer-1", 1, seq[center], time.time(),
+                                        "printer", "Máy in", "critical" if faulty else "ok", {},
+                                        faults))
+            c.publish(m.topic, m.payload, qos=1)
+
+        for _ in range(5):                 # load, every printer jammed
+            for center in centers:
+                send(center, True)
+        time.sleep(0.5)
+        ctls[0].popen.send_signal(signal.SIGKILL)  # one dies under load
+        for _ in range(5):
+            for center in centers:
+                send(center, True)
+        wait_until(lambda: len(json_lines(run_cli("hcc-controller", "alerts", "--json", "--db",
+                                                  db).stdout)) == len(centers), 60,
+                   "one jam alert per center")
+        rows = json_lines(run_cli("hcc-controller", "alerts", "--json", "--all", "--db",
+                                  db).stdout)
+        per_center = {cn: [r for r in rows if r["center"] == cn] for cn in centers}
+        assert all(len(v) == 1 for v in per_center.values()), per_center  # none twice, none lost
+        # mosquitto keeps routing a share to a dead member until its session expires
+        time.sleep(5)
+        for center in centers:             # the survivor resolves them all
+            send(center, False)
+        wait_until(lambda: not json_lines(run_cli("hcc-controller", "alerts", "--json", "--db",
+                                                  db).stdout), 60, "all resolved")
+    finally:
+        c.loop_stop()
+        for ctl in ctls:
+            ctl.stop()
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    assert "Traceback" not in ctls[1].log(), ctls[1].log()[-3000:]
