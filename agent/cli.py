@@ -20,6 +20,7 @@ from agent.poller import poll
 from agent.runtime import BOX_NAME
 from hcc_common import faults as vocab
 from hcc_common import logs
+from hcc_common.cliutil import lang_or_exit
 from hcc_common.durations import format_duration
 from hcc_common.yamlconf import ConfigError
 
@@ -38,14 +39,6 @@ def _load(path: Path) -> Config:
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
-
-
-def _lang(lang: str | None) -> str:
-    try:
-        return vocab.choose_lang(lang)
-    except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -105,7 +98,7 @@ def check(
 ) -> None:
     """Run every check once now and show what is wrong, in plain words."""
     cfg = _load(config)
-    language = _lang(lang)
+    language = lang_or_exit(lang)
     devices = list(cfg.devices)
     if device is not None:
         chosen = cfg.device(device)

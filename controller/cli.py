@@ -13,8 +13,8 @@ from controller import config as controller_config
 from controller.config import ControllerConfig
 from controller.store import Store
 from controller.views import alert_json, iso
-from hcc_common import faults as vocab
 from hcc_common import logs
+from hcc_common.cliutil import lang_or_exit
 from hcc_common.yamlconf import ConfigError
 
 app = typer.Typer(
@@ -52,14 +52,6 @@ def _open_store(cfg: ControllerConfig) -> Store:
         typer.echo(f"error: no database at {cfg.db} (has the controller run? use --db)", err=True)
         raise typer.Exit(1)
     return Store(cfg.db, readonly=True)
-
-
-def _lang(lang: str | None) -> str:
-    try:
-        return vocab.choose_lang(lang)
-    except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -103,7 +95,7 @@ def alerts(
 ) -> None:
     """List open alerts (newest first); --all adds resolved ones; --follow streams changes."""
     cfg = _config(config, db)
-    language = _lang(lang)
+    language = lang_or_exit(lang)
     store = _open_store(cfg)
     rows = store.alerts(include_resolved=include_resolved, center=center)
     if follow:
