@@ -67,6 +67,17 @@ def agent_sent(s: Stack) -> int:
         db.close()
 
 
+def drained(s: Stack, timeout: float = 90.0) -> None:
+    """Wait until the agent's outbox is empty: everything it stored has been acknowledged."""
+    def empty() -> bool:
+        db = sqlite3.connect(s.tmp / "agent-state" / "outbox.sqlite", timeout=5)
+        try:
+            return int(db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]) == 0
+        finally:
+            db.close()
+    wait_until(empty, timeout, "the agent's outbox to drain", interval=0.5)
+
+
 def delivered_exactly(s: Stack, expected: int, timeout: float = 60.0) -> dict[str, object]:
     def done() -> dict[str, object] | None:
         rows = s.agents()
@@ -91,7 +102,7 @@ def test_broker_outage_under_load_loses_nothing(stack: Stack) -> None:
     stack.broker.start()
     wait_until(lambda: any(r["state"] == "online" and r["received"] > 0 for r in stack.agents()),
                60, "reconnect")
-    time.sleep(2)
+    drained(stack)
     assert stack.agent is not None
     stack.agent.stop()  # graceful: everything it assigned is sent or stored
     delivered_exactly(stack, agent_sent(stack))
@@ -132,7 +143,7 @@ def test_network_stall_is_detected_by_keepalive(stack: Stack) -> None:
                    "keepalive to notice the stall")  # type: ignore[union-attr]
     finally:
         stack.broker.proc.popen.send_signal(signal.SIGCONT)
-    time.sleep(4)
+    drained(stack)  # reconnected (after its backoff) and sent what piled up
     stack.agent.stop()
     delivered_exactly(stack, agent_sent(stack), timeout=90)
 
