@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from agent.snmpdecode.core import Thresholds as DeviceThresholds
 from hcc_common import wire
-from hcc_common.calendar import OpeningHours, check_timezone, parse_holidays, parse_hours
+from hcc_common.calendar import OpeningHours, parse_center_calendar
 from hcc_common.yamlconf import ConfigError, Mapping, Node, load_yaml
 
 DEVICE_TYPES = ("printer", "wifi_ap", "charger", "reading_device", "kiosk", "robot", "other")
@@ -280,16 +280,9 @@ def _center(node: Node) -> Center:
     m = node.as_mapping(("id", "name", "timezone", "opening_hours", "holidays"))
     cid = _ident(m.require("id"))
     name_node = m.get("name")
-    tz_node = m.get("timezone")
-    tz = tz_node.as_str() if tz_node is not None else "Asia/Ho_Chi_Minh"
-    if tz_node is not None:
-        check_timezone(tz_node, tz)
-    hours = OpeningHours(timezone=tz)
-    if (n := m.get("opening_hours")) is not None:
-        hours = OpeningHours(parse_hours(n), hours.holidays, tz)
-    if (n := m.get("holidays")) is not None:
-        hours = OpeningHours(hours.weekly, parse_holidays(n), tz)
-    return Center(cid, name_node.as_str() if name_node is not None else cid, tz, hours)
+    hours = parse_center_calendar(m)
+    return Center(cid, name_node.as_str() if name_node is not None else cid, hours.timezone,
+                  hours)
 
 
 def _agent(node: Node | None, center: Center, env: TMapping[str, str], path: str) -> AgentSettings:

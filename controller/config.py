@@ -10,7 +10,7 @@ from pathlib import Path
 from controller.rules import Rule, default_rules, load_rules_file, parse_rules
 from controller.state import Rules
 from hcc_common import wire
-from hcc_common.calendar import OpeningHours, check_timezone, parse_holidays, parse_hours
+from hcc_common.calendar import OpeningHours, parse_center_calendar
 from hcc_common.mqtt_io import BrokerSettings
 from hcc_common.yamlconf import ANY_KEYS, ConfigError, Node, load_yaml
 
@@ -210,15 +210,7 @@ def _centers(node: Node | None) -> tuple[CenterInfo, ...]:
         if cid in seen:
             raise m.require("id").error(f"center {cid!r} listed twice")
         seen.add(cid)
-        tz = "Asia/Ho_Chi_Minh"
-        if (t := m.get("timezone")) is not None:
-            tz = t.as_str()
-            check_timezone(t, tz)
-        hours = OpeningHours(timezone=tz)
-        if (h := m.get("opening_hours")) is not None:
-            hours = OpeningHours(parse_hours(h), hours.holidays, tz)
-        if (h := m.get("holidays")) is not None:
-            hours = OpeningHours(hours.weekly, parse_holidays(h), tz)
+        hours = parse_center_calendar(m)
         name = m.get("name")
         out.append(CenterInfo(cid, name.as_str() if name is not None else cid, hours))
     return tuple(out)

@@ -9,6 +9,7 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from hcc_common.yamlconf import ANY_KEYS, Node
+from hcc_common.yamlconf import Mapping as YamlMapping
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _RANGE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
@@ -113,3 +114,18 @@ def check_timezone(node: Node, tz: str) -> None:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
         raise node.error(f"unknown time zone {tz!r}; e.g. Asia/Ho_Chi_Minh") from None
+
+
+def parse_center_calendar(m: YamlMapping) -> OpeningHours:
+    """A center's `timezone`, `opening_hours` and `holidays` keys, as devices.yaml and
+    controller.yaml both write them (defaults: Asia/Ho_Chi_Minh, DEFAULT_WEEKLY, none)."""
+    tz = "Asia/Ho_Chi_Minh"
+    if (t := m.get("timezone")) is not None:
+        tz = t.as_str()
+        check_timezone(t, tz)
+    hours = OpeningHours(timezone=tz)
+    if (h := m.get("opening_hours")) is not None:
+        hours = OpeningHours(parse_hours(h), hours.holidays, tz)
+    if (h := m.get("holidays")) is not None:
+        hours = OpeningHours(hours.weekly, parse_holidays(h), tz)
+    return hours

@@ -141,3 +141,31 @@ def test_missing_file() -> None:
     with pytest.raises(ConfigError) as exc:
         config.load("/nonexistent/devices.yaml")
     assert str(exc.value) == "/nonexistent/devices.yaml:0: file not found"
+
+
+def test_controller_yaml_centers_rules_and_errors(tmp_path: Path) -> None:
+    from controller import config as cc
+
+    good = tmp_path / "controller.yaml"
+    good.write_text("""\
+mqtt: {url: "mqtts://broker.city:8883"}
+db: postgresql://hcc@db/hcc
+centers:
+  - {id: ba-dinh, name: "Ba Đình", opening_hours: {mon-fri: "07:30-17:00"}, holidays: [2026-09-02]}
+alert_rules: [{name: quick, fault: "printer.*", clear_for: 2m}]
+rules: {unreachable_after: 5, flap_opens: 4}
+http: {listen: "0.0.0.0:8080", tokens: {ops: "a-very-long-token-value"}}
+""")
+    cfg = cc.load(good, env={})
+    assert cfg.db == "postgresql://hcc@db/hcc" and cfg.broker.tls
+    assert cfg.rules.unreachable_after == 5 and cfg.rules.flap_opens == 4
+    assert cfg.alert_rules[0].name == "quick" and cfg.alert_rules[-1].fault == "*"
+    (center,) = cfg.centers
+    assert center.hours.weekly[0] and not center.hours.weekly.get(5)
+    assert cfg.http is not None and cfg.http.tokens == {"a-very-long-token-value": "ops"}
+    assert "a-very-long-token-value" not in repr(cfg)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("centers:\n  - {id: x, opening_hours: {mon-fri: \"17:00-07:00\"}}\n")
+    with pytest.raises(ConfigError) as exc:
+        cc.load(bad, env={})
+    assert str(exc.value).startswith(f"{bad}:2: centers[0].opening_hours.mon-fri:")
