@@ -6,8 +6,6 @@ import ssl
 import time
 from datetime import UTC, datetime
 
-import httpx
-
 from agent.checks.base import CheckOutcome, fault, unreachable
 from agent.checks.context import CheckContext
 from agent.config import Device
@@ -24,6 +22,8 @@ def cert_days_left(not_after: str, now: datetime) -> int:
 
 
 async def run(device: Device, ctx: CheckContext) -> CheckOutcome:
+    import httpx  # imported on first use: most boxes never need an HTTP client (memory)
+
     s = device.http
     assert s is not None
     metrics: dict[str, MetricValue] = {}

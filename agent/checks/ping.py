@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import socket
 
-from icmplib import async_ping
-from icmplib.exceptions import ICMPLibError, SocketPermissionError
-
 from agent.checks.base import CheckOutcome, unreachable
 from agent.checks.context import CheckContext
 from agent.config import Device
@@ -26,6 +23,9 @@ def permission_hint() -> str:
 
 
 async def run(device: Device, ctx: CheckContext) -> CheckOutcome:
+    from icmplib import async_ping  # imported on first use (memory on boxes that never ping)
+    from icmplib.exceptions import ICMPLibError, SocketPermissionError
+
     s = device.ping
     assert s is not None and device.host is not None
     host = None

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
-
 from agent.charger_rules import charger_faults
 from agent.checks.base import CheckOutcome, unreachable
 from agent.checks.context import CheckContext
@@ -54,6 +52,8 @@ def decode(body: object, ctx: DeviceContext, label: str
 
 
 async def run(device: Device, ctx: CheckContext) -> CheckOutcome:
+    import httpx  # imported on first use: most boxes never need an HTTP client (memory)
+
     s = device.shelly
     assert s is not None and device.host is not None
     url = f"http://{device.host}:{s.port}/rpc/Switch.GetStatus"

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from agent.charger_rules import charger_faults
 from agent.checks.base import CheckOutcome, unreachable
 from agent.checks.context import CheckContext
@@ -56,6 +54,8 @@ def decode(power_reply: object, status_reply: object, relay: int, ctx: DeviceCon
 
 
 async def run(device: Device, ctx: CheckContext) -> CheckOutcome:
+    import httpx  # imported on first use: most boxes never need an HTTP client (memory)
+
     s = device.tasmota
     assert s is not None and device.host is not None
     url = f"http://{device.host}:{s.port}/cm"
