@@ -11,7 +11,9 @@ const TEXT = {
         firing: "mới", acknowledged: "đã nhận", resolved: "đã xử lý", ok: "Bình thường",
         open: "cảnh báo", silenced: "tạm tắt", other_lang: "English", agents_offline: "mất kết nối",
         need_token: "Cần mã truy cập để thao tác.", by: "bởi", critical: "nghiêm trọng",
-        warning: "cảnh báo", info: "thông tin", none: "Không có cảnh báo nào." },
+        warning: "cảnh báo", info: "thông tin", none: "Không có cảnh báo nào.",
+        st_ok: "tốt", st_warning: "cảnh báo", st_critical: "nghiêm trọng",
+        st_unreachable: "mất kết nối", st_pending: "đang chờ" },
   en: { title: "Service-center hardware monitor", filter: "Filter centers, devices…",
         token: "Access token", centers: "Centers", alerts: "Open alerts",
         severity: "Severity", center: "Center", problem: "Problem", since: "Since",
@@ -20,7 +22,9 @@ const TEXT = {
         firing: "firing", acknowledged: "acknowledged", resolved: "resolved", ok: "All good",
         open: "alerts", silenced: "silenced", other_lang: "Tiếng Việt", agents_offline: "offline",
         need_token: "An access token is needed to act.", by: "by", critical: "critical",
-        warning: "warning", info: "info", none: "No open alerts." },
+        warning: "warning", info: "info", none: "No open alerts.",
+        st_ok: "ok", st_warning: "warning", st_critical: "critical",
+        st_unreachable: "unreachable", st_pending: "pending" },
 };
 
 let lang = localStorage.getItem("hcc-lang") || "vi";
@@ -85,7 +89,7 @@ function render() {
   $("devices").innerHTML = centers.filter((c) => c.devices.length && matches(c.center + " " + c.name +
       " " + c.devices.map((d) => d.name + " " + d.device).join(" ")))
     .map((c) => `<div class="devices" data-center="${esc(c.center)}"><b>${esc(c.name)}</b>: ` +
-      c.devices.map((d) => `<span class="d ${esc(d.status)}" title="${esc(localTime(d.last_seen))}">${esc(d.name)}: ${esc(d.status)}</span>`).join("") +
+      c.devices.map((d) => `<span class="d ${esc(d.status)}" title="${esc(localTime(d.last_seen))}">${esc(d.name)}: ${esc(t("st_" + d.status))}</span>`).join("") +
       "</div>").join("");
 }
 
