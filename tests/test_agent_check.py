@@ -75,7 +75,7 @@ def test_dead_device_does_not_delay_the_others(tmp_path: Path, snmp_devices) -> 
     timeout: 1s
     snmp: {{port: {dead_port}, retries: 1}}
     tcp: {{port: {free_port()}}}
-""" for i in range(8))
+""" for i in range(16))
     cfg = devices_yaml(tmp_path, snmp_devices.port, extra)
     started = time.monotonic()
     out = run_cli("hcc-agent", "check", "--config", str(cfg), "--json")
@@ -84,13 +84,13 @@ def test_dead_device_does_not_delay_the_others(tmp_path: Path, snmp_devices) -> 
     rows = {r["device"]: r for r in json_lines(out.stdout)}
     assert rows["printer-1"]["status"] == "ok"
     assert rows["ap-1"]["status"] == "ok"
-    for i in range(8):
+    for i in range(16):
         dead = rows[f"dead-{i}"]
         assert dead["status"] == "unreachable"
         assert [f["code"] for f in dead["faults"]] == ["device.unreachable"]
-    # Eight dead devices polled one after another would take >= 8 x 1 s of timeouts;
-    # concurrently they share one. Generous bound: this is about serial vs parallel, not speed.
-    assert elapsed < 8.0, f"check took {elapsed:.1f}s: dead devices were polled serially"
+    # Sixteen dead devices polled one after another would take >= 16 x 1 s of timeouts;
+    # concurrently they share one (about 2 s in all). The bound only tells serial from parallel.
+    assert elapsed < 12.0, f"check took {elapsed:.1f}s: dead devices were polled serially"
 
 
 def test_box_itself_is_reported(tmp_path: Path, snmp_devices) -> None:
