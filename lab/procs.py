@@ -226,18 +226,31 @@ def snmp_get_ok(host: str, port: int, community: str) -> bool:
     return len(data) > 0
 
 
-def ensure_avahi() -> list[Proc]:
-    """ippeveprinter refuses to start without DNS-SD: run a system D-Bus and avahi if absent."""
-    started: list[Proc] = []
-    if not Path("/run/dbus/system_bus_socket").exists():
+def _unix_socket_answers(path: str) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(1.0)
+        try:
+            s.connect(path)
+        except OSError:
+            return False
+    return True
+
+
+def ensure_avahi() -> None:
+    """ippeveprinter refuses to start without DNS-SD: run a system D-Bus and avahi if absent.
+    A machine whose daemons were killed keeps their pid files and sockets: clear those first."""
+    bus = "/run/dbus/system_bus_socket"
+    if not _unix_socket_answers(bus):
+        for stale in (bus, "/run/dbus/pid"):
+            Path(stale).unlink(missing_ok=True)
         Path("/run/dbus").mkdir(parents=True, exist_ok=True)
         subprocess.run([which("dbus-daemon"), "--system", "--fork"], check=True,
                        capture_output=True)
     if subprocess.run(["pgrep", "-x", "avahi-daemon"], capture_output=True).returncode != 0:
+        Path("/run/avahi-daemon/pid").unlink(missing_ok=True)
         subprocess.run([which("avahi-daemon"), "-D", "--no-drop-root", "--no-chroot"],
                        check=True, capture_output=True)
         time.sleep(0.5)
-    return started
 
 
 class IppEvePrinter:
