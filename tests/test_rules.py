@@ -173,3 +173,14 @@ def test_per_agent_rate_limit_bounds_a_flood_and_refills() -> None:
     assert allowed == 100                       # the burst, then nothing
     assert limiter.allow(b, 0.0)                # another agent is not affected
     assert sum(limiter.allow(a, 1.0) for _ in range(100)) == 10  # 10/s refill
+
+
+def test_sync_open_alerts_lets_any_controller_resolve() -> None:
+    """Controller B learns of an alert A opened (shared database) and resolves it."""
+    b = Fleet(alert_rules=(Rule("all", fault="*"),))
+    key = AlertKey(C, A, "printer-1", "printer.jammed")
+    b.sync_open_alerts({key})
+    effects = Feed(b).send()  # a healthy report from the printer reaches B
+    assert resolved(effects) == ["printer.jammed"]
+    b.sync_open_alerts(set())  # resolved elsewhere (or by hand): B forgets it
+    assert key not in b.open_alerts and not b.keys_by_device.get((C, A, "printer-1"))
