@@ -243,6 +243,7 @@ class Agent:
             "backlog_oldest_s": backlog.oldest_age_s, "outbox_bytes": backlog.bytes,
             "dropped_telemetry": backlog.dropped_telemetry,
             "dropped_events": backlog.dropped_events, "unbuffered": self.unbuffered,
+            "traps_from_unknown": self.traps_for_unknown,
             "outbox": str(self.config.agent.state_dir / OUTBOX_FILE)
             if self.outbox is not None else None,
             "written_at": time.time(), "host": host_metrics,

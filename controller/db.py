@@ -20,8 +20,6 @@ def is_postgres(target: str | Path) -> bool:
 
 
 class Db:
-    dialect = "sqlite"
-
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Rows:
         raise NotImplementedError
 
@@ -45,8 +43,6 @@ class Db:
 
 
 class SqliteDb(Db):
-    dialect = "sqlite"
-
     def __init__(self, path: str | Path, readonly: bool = False) -> None:
         if not readonly:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -74,8 +70,6 @@ class SqliteDb(Db):
 
 
 class PostgresDb(Db):
-    dialect = "postgres"
-
     def __init__(self, url: str) -> None:
         import psycopg
 

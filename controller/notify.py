@@ -122,8 +122,6 @@ class Notifier:
         self.public_url = public_url
         self.clock = clock
         self.pending: dict[tuple[str, str], Batch] = {}
-        self.sent = 0
-        self.failed = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_reminder: dict[int, float] = {}
 
@@ -156,9 +154,8 @@ class Notifier:
             await self._deliver(batch)
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception:  # a delivery bug must be seen in the log, never stop other deliveries
             log.exception("notification delivery crashed", extra={"receiver": batch.receiver.name})
-            self.failed += 1
 
     async def _deliver(self, batch: Batch) -> None:
         ids = [a.id for _, a in batch.changes]
@@ -168,7 +165,6 @@ class Notifier:
         for attempt in range(1, self.settings.max_attempts + 1):
             try:
                 await self._send(batch)
-                self.sent += 1
                 await self._record(batch, ids, "sent", attempt, None, record)
                 log.info("notification sent", extra={"receiver": batch.receiver.name,
                                                       "center": batch.center,
@@ -182,7 +178,6 @@ class Notifier:
                 if attempt < self.settings.max_attempts:
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 300.0)
-        self.failed += 1
         await self._record(batch, ids, "failed", self.settings.max_attempts, error, record)
 
     async def _record(self, batch: Batch, ids: list[int], status: str, attempts: int,

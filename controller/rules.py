@@ -10,7 +10,7 @@ from importlib import resources
 from pathlib import Path
 
 from hcc_common.wire import FaultReport, MetricValue
-from hcc_common.yamlconf import ANY_KEYS, ConfigError, Node, load_yaml
+from hcc_common.yamlconf import ANY_KEYS, Node, load_yaml
 
 OPS: Mapping[str, Callable[[float, float], bool]] = {
     "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
@@ -153,7 +153,4 @@ def default_rules() -> tuple[Rule, ...]:
 
 
 def load_rules_file(path: str | Path) -> tuple[Rule, ...]:
-    try:
-        return parse_rules(load_yaml(path))
-    except ConfigError:
-        raise
+    return parse_rules(load_yaml(path))

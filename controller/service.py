@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from controller.config import ControllerConfig
 from controller.state import Effect, Fleet
-from controller.store import AlertChange, AlertRow, Store
+from controller.store import AlertChange, Store
 from controller.views import change_json
 from hcc_common import sdnotify, wire
 from hcc_common.mqtt_io import Incoming, MqttLink
@@ -63,9 +63,6 @@ class Counters:
     batches: int = 0
 
 
-AlertListener = Callable[[str, AlertRow], None]
-
-
 class Controller:
     def __init__(self, config: ControllerConfig, *, clock: Callable[[], float] = time.time) -> None:
         self.config = config
@@ -76,7 +73,6 @@ class Controller:
         self.fleet = Fleet(config.rules, config.alert_rules, config.hours)
         self.limiter = RateLimiter()
         self.fleet.restore(self.store.agents(), self.store.devices(), self.store.open_alert_keys())
-        self.listeners: list[AlertListener] = []
         self.on_commit: Callable[[], None] | None = None
         self.last_step = time.monotonic()
         self._synced = 0.0
@@ -107,7 +103,7 @@ class Controller:
                                 extra={"center": parts.center, "agent": parts.agent,
                                        "dropped_total": self.counters.rate_limited})
                 return []
-            msg = wire.decode(topic, payload)
+            msg = wire.decode(topic, payload, parts)
         except wire.WireError as exc:
             self.counters.malformed += 1
             log.warning("malformed message dropped", extra={"topic": topic[:200],
@@ -165,8 +161,6 @@ class Controller:
             log.info(f"alert {kind}", extra={"id": row.id, "center": row.center,
                                             "agent": row.agent, "device": row.device or "-",
                                             "code": row.code, "severity": row.severity})
-            for listener in self.listeners:
-                listener(kind, row)
         if changes and self.on_commit is not None:
             self.on_commit()
 

@@ -140,7 +140,6 @@ Effect = OpenAlert | ResolveAlert | AgentInfo | DeviceInfo | DeviceEvent
 
 LAN_DOWN_FRACTION = 0.8
 LAN_DOWN_MIN_DEVICES = 3
-CENTER_CODES = ("agent.offline", "center.lan_down")
 REPLAY_GRACE_S = 30.0
 
 

@@ -83,7 +83,6 @@ class MqttLink:
         self._thread: threading.Thread | None = None
         self._backoff = Backoff(initial=1.0, cap=60.0)
         self.dropped = 0
-        self.connects = 0
         c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
                         protocol=mqtt.MQTTv5)
         c.max_queued_messages_set(MAX_QUEUED)
@@ -107,9 +106,6 @@ class MqttLink:
     @property
     def connected(self) -> bool:
         return self._connected.is_set()
-
-    def wait_connected(self, timeout: float) -> bool:
-        return self._connected.wait(timeout)
 
     def unacked(self) -> int:
         """Messages handed to paho and not yet acknowledged by the broker."""
@@ -157,7 +153,6 @@ class MqttLink:
                              clean_start=not self._persistent, properties=props)
 
     def _run(self) -> None:
-        s = self._settings
         up = False
         while not self._stop.is_set():
             if not up:
@@ -172,7 +167,6 @@ class MqttLink:
                 up = False
                 self._connected.clear()
                 self._wait_backoff("broker connection lost", str(rc))
-        del s
 
     def _wait_backoff(self, event: str, error: str) -> None:
         delay = self._backoff.next_delay()
@@ -187,7 +181,6 @@ class MqttLink:
                                                           "reason": str(reason_code)})
             return
         self._backoff.reset()
-        self.connects += 1
         for topic in self._subscriptions:
             client.subscribe(topic, qos=1)
         if self._birth is not None:

@@ -172,11 +172,13 @@ def parse_topic(topic: str) -> TopicParts | None:
     raise WireError(f"unknown topic layout {topic!r}")
 
 
-def decode(topic: str, payload: bytes) -> Message:
-    """Decode and validate one message. Raises WireError for anything off-contract."""
+def decode(topic: str, payload: bytes, parts: TopicParts | None = None) -> Message:
+    """Decode and validate one message (`parts`: the topic, if already split by the caller).
+    Raises WireError for anything off-contract."""
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise WireError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
-    parts = parse_topic(topic)
+    if parts is None:
+        parts = parse_topic(topic)
     if parts is None:
         raise WireError(f"not an agent topic: {topic!r}")
     try:
