@@ -195,8 +195,8 @@ def load(path: str | Path, *, environ: TMapping[str, str] | None = None,
     env = os.environ if environ is None else environ
     root = load_yaml(path, text).as_mapping(_TOP_KEYS)
     center = _center(root.require("center"))
-    agent = _agent(root.get("agent"), center, env, str(path))
     mqtt = parse_mqtt(root.require("mqtt"))
+    agent = _agent(root.get("agent"), center, env, str(path), mqtt.keepalive)
     defaults = root.get("defaults")
     interval, timeout = 30.0, 2.0
     holds = dict(DEFAULT_HOLDS)
@@ -285,11 +285,14 @@ def _center(node: Node) -> Center:
                   hours)
 
 
-def _agent(node: Node | None, center: Center, env: TMapping[str, str], path: str) -> AgentSettings:
+def _agent(node: Node | None, center: Center, env: TMapping[str, str], path: str,
+           keepalive: int) -> AgentSettings:
     m = node.as_mapping(("id", "state_dir", "heartbeat")) if node is not None else None
     agent_id: str | None = None
     state_dir: Path | None = None
-    heartbeat = 30.0
+    # One heartbeat per keepalive, as MQTT's own PINGREQ: the controller can then call a box
+    # offline after 1.5 x keepalive of silence, the broker's rule, without waiting for the will.
+    heartbeat = float(keepalive)
     if m is not None:
         if (n := m.get("id")) is not None:
             agent_id = _ident(n)

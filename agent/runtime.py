@@ -98,7 +98,8 @@ class Agent:
         c, a = self.config.center.id, self.config.agent.id
         return wire.encode(wire.StateMessage(c, a, "online", self.session, time.time(),
                                              self.prev_session or None,
-                                             self.prev_last_seq if self.prev_session else None))
+                                             self.prev_last_seq if self.prev_session else None,
+                                             float(self.config.mqtt.keepalive)))
 
     # -- thread bridges ------------------------------------------------------------------------
     def _from_network(self, fn: Callable[..., None]) -> Callable[..., None]:
@@ -211,7 +212,10 @@ class Agent:
     async def _heartbeat_loop(self, stop: asyncio.Event) -> None:
         interval = self.config.agent.heartbeat
         c, a = self.config.center.id, self.config.agent.id
+        next_at = time.monotonic()
         while not stop.is_set():
+            # On a fixed grid, not "sleep after the work": heartbeats stay `interval` apart.
+            next_at += interval
             outcome = await host.run(self.config.agent.state_dir)
             box = combine([outcome])
             # The box reports its own faults (under-voltage, disk full...) as a device of its own.
@@ -228,7 +232,10 @@ class Agent:
                                            host_metrics, backlog=backlog.count), TELEMETRY)
             await asyncio.get_running_loop().run_in_executor(
                 None, self._write_status, outcome.metrics, backlog)
-            await _sleep_or_stop(stop, interval)
+            now = time.monotonic()
+            if next_at < now:
+                next_at = now  # the box was suspended or overloaded: no burst to catch up
+            await _sleep_or_stop(stop, next_at - now)
 
     async def backlog(self) -> Backlog:
         if self.outbox is None:

@@ -116,6 +116,14 @@ def baseline(port: int, total: int) -> float:
     return total / (last - first) if last > first else 0.0
 
 
+def peak_rss_mb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) // 1024
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="40,000 messages (under 2 minutes)")
@@ -170,23 +178,24 @@ def main() -> int:
                     last = now
                     break
                 time.sleep(0.05)
-            cpu = proc.cpu_times()
-            hwm = 0
-            with open(f"/proc/{ctl.popen.pid}/status") as fh:
-                for line in fh:
-                    if line.startswith("VmHWM:"):
-                        hwm = int(line.split()[1]) // 1024
+            # the controller and its MQTT process: both count
+            procs = [proc, *proc.children(recursive=True)]
+            cpu_s = sum(p.cpu_times().user + p.cpu_times().system for p in procs)
+            hwm = sum(peak_rss_mb(p.pid) for p in procs)
             ctl.stop()
-            agents_rows = sqlite3.connect(db).execute(
+            con = sqlite3.connect(db)
+            agents_rows = con.execute(
                 "SELECT SUM(received), SUM(gaps), SUM(duplicates) FROM agents").fetchone()
+            batches = con.execute("SELECT value FROM stats WHERE name='batches'").fetchone()[0]
+            con.close()
         finally:
             broker.stop()
     rate = total / (last - first) if last > first else 0.0
     print(f"controller: {rate:,.0f} msg/s (rules, state and SQLite store on); "
           f"agents table: received={agents_rows[0]} gaps={agents_rows[1]} dup={agents_rows[2]}")
     print(f"ingest_msgs_s={rate:.0f} baseline_msgs_s={base:.0f} ratio={rate / base:.2f} "
-          f"controller_cpu_s={cpu.user + cpu.system:.1f} controller_rss_mb={hwm} "
-          f"messages={total} agents={args.agents}")
+          f"controller_cpu_s={cpu_s:.1f} controller_rss_mb={hwm} processes={len(procs)} "
+          f"messages={total} agents={args.agents} batch_avg={total / max(1, batches):.0f}")
     return 0
 
 

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+import psutil
 from paho.mqtt.enums import CallbackAPIVersion
 
 from hcc_common import wire
@@ -27,11 +28,9 @@ INTERVAL_S = 30.0
 
 
 def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+    """The controller's resident memory, its MQTT process included."""
+    proc = psutil.Process(pid)
+    return sum(p.memory_info().rss for p in [proc, *proc.children(recursive=True)]) / 2**20
 
 
 def main() -> int:

@@ -93,6 +93,12 @@ class SeqTracker:
         return found
 
     def observe(self, session: int, seq: int) -> Verdict:
+        s = self.sessions.get(session)
+        if s is not None and seq == s.last_seq + 1:
+            # the common case, the next report in order: no gap to record
+            s.last_seq = seq
+            self.received += 1
+            return Verdict.NEW if session >= max(self.sessions) else Verdict.LATE
         first_contact = not self.sessions
         newest = session >= self.current
         s = self._session(session, seq, first_contact)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
 import sqlite3
 import threading
 import time
@@ -12,17 +11,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from controller.config import ControllerConfig
+from controller.receiver import LinkSettings, Received, ReceiverDied, ReceiverLink
 from controller.state import Effect, Fleet
 from controller.store import AlertChange, Store
 from controller.views import change_json
 from hcc_common import sdnotify, wire
-from hcc_common.mqtt_io import Incoming, MqttLink
 
 log = logging.getLogger("hcc.controller")
 
 BATCH_MAX = 2000
 TICK_S = 1.0
 SYNC_S = 2.0  # with several controllers: how often open alerts are re-read from the database
+# New readings that change no status or fault are written behind, this often: a crash loses at
+# most this much of "latest value" (alerts, status changes and seq accounting are per batch).
+DEVICE_FLUSH_S = 5.0
 # A box sends a few reports a second; far more is a bug or an attack: bounded per agent.
 RATE_PER_AGENT = 50.0      # messages per second, sustained
 BURST_PER_AGENT = 2000.0   # an outbox replay after an outage may send this many at once
@@ -68,7 +70,6 @@ class Controller:
         self.config = config
         self.clock = clock
         self.counters = Counters()
-        self.inbox: queue.SimpleQueue[Incoming] = queue.SimpleQueue()
         self.store = Store(config.db)
         self.fleet = Fleet(config.rules, config.alert_rules, config.hours)
         self.limiter = RateLimiter()
@@ -76,16 +77,16 @@ class Controller:
         self.on_commit: Callable[[], None] | None = None
         self.last_step = time.monotonic()
         self._synced = 0.0
+        self._devices_flushed = time.monotonic()
         self._stop = threading.Event()
-        self.link = MqttLink(
+        self.link = ReceiverLink(LinkSettings(
             config.broker, config.client_id,
-            subscriptions=[wire.SUBSCRIBE_ALL_AGENTS if config.share_group is None
-                           else f"$share/{config.share_group}/{wire.SUBSCRIBE_ALL_AGENTS}"],
-            on_message=self.inbox.put,
-            persistent_session=True,
+            subscriptions=(wire.SUBSCRIBE_ALL_AGENTS if config.share_group is None
+                           else f"$share/{config.share_group}/{wire.SUBSCRIBE_ALL_AGENTS}",),
             session_expiry_s=int(config.session_expiry_s),
-            manual_ack=True,
-        )
+            log_level=logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower(),
+        ))
+        self._held: list[Received] = []  # received, not yet applied (a batch's overflow)
 
     # -- the ingest loop (one thread owns the fleet state) ------------------------------------
     def handle(self, topic: str, payload: bytes, received_at: float,
@@ -118,25 +119,24 @@ class Controller:
             log.exception("message could not be applied", extra={"topic": topic[:200]})
             return []
 
-    def step(self, block_s: float) -> int:
-        """Drain one batch from the inbox, apply it, write it in one transaction."""
+    def step(self, block_s: float, final: bool = False) -> int:
+        """Drain one batch from the inbox, apply it, write it in one transaction
+        (`final`: also write every reading held back)."""
         effects: list[Effect] = []
-        taken: list[Incoming] = []
-        counted = False
-        try:
-            item = self.inbox.get(timeout=block_s)
-        except queue.Empty:
-            item = None
-        while item is not None:
-            effects.extend(self.handle(item.topic, item.payload, item.received_at, item.retain))
-            counted = True
-            taken.append(item)
-            if len(taken) >= BATCH_MAX:
+        taken = self._held or self.link.receive(block_s)
+        while taken and len(taken) < BATCH_MAX:
+            more = self.link.receive(0.0)
+            if not more:
                 break
-            try:
-                item = self.inbox.get_nowait()
-            except queue.Empty:
-                item = None
+            taken.extend(more)
+        taken, self._held = taken[:BATCH_MAX], taken[BATCH_MAX:]
+        counted = bool(taken)
+        # A full batch means a backlog at our end: agents are not silent, we are behind.
+        behind = len(taken) >= BATCH_MAX
+        self.fleet.listening_since = self.link.up_since
+        handle = self.handle
+        for topic, payload, received_at, _mid, _qos, retain in taken:
+            effects.extend(handle(topic, payload, received_at, retain))
         if self.config.share_group is not None and time.monotonic() - self._synced > SYNC_S:
             # Effects not yet written count as ours: write them before looking.
             if effects:
@@ -144,14 +144,16 @@ class Controller:
                 effects = []
             self.fleet.sync_open_alerts(set(self.store.open_alert_keys()))
             self._synced = time.monotonic()
-        effects.extend(self.fleet.tick(self.clock()))
+        effects.extend(self.fleet.tick(self.clock(), check_silence=not behind))
         effects.extend(self.fleet.flush_agents())
         self.last_step = time.monotonic()
+        if final or self.last_step - self._devices_flushed >= DEVICE_FLUSH_S:
+            effects.extend(self.fleet.flush_devices())
+            self._devices_flushed = self.last_step
         if effects or counted:
             self._persist(effects)
         # Only now, with the batch committed, may the broker forget these messages.
-        for inc in taken:
-            self.link.ack(inc.mid, inc.qos)
+        self.link.ack([(mid, qos) for _t, _p, _r, mid, qos, _ret in taken])
         return len(taken)
 
     def _persist(self, effects: list[Effect]) -> None:
@@ -177,15 +179,26 @@ class Controller:
         try:
             while not self._stop.is_set():
                 try:
-                    self.step(TICK_S)
+                    self.step(max(0.0, min(TICK_S, self.fleet.next_silence_deadline
+                                           - self.clock())))
                 except sqlite3.Error:
                     # Not acknowledged, so the broker keeps the batch for a later delivery.
                     self.counters.internal_errors += 1
                     log.exception("could not store a batch; retrying")
                     self._stop.wait(1.0)
+                except ReceiverDied as exc:
+                    # Whatever it held unacked, the broker delivers again to the new one.
+                    self.counters.internal_errors += 1
+                    log.error("MQTT process died; starting a new one", extra={"error": str(exc)})
+                    self._held = []
+                    self._stop.wait(1.0)
+                    self.link.restart()
         finally:
             # Drain what we hold while the link is up, so its acks still reach the broker.
-            while self.step(0.0):
+            try:
+                while self.step(0.0, final=True):
+                    pass
+            except ReceiverDied:
                 pass
             self.link.stop()
             self.store.close()

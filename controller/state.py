@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from controller.rules import (
     Condition,
@@ -70,6 +70,7 @@ class AgentInfo:
     session: int = 0
     last_seen: float = 0.0
     heartbeat_interval: float = 30.0
+    keepalive_s: float = 0.0  # from the birth; 0: not known (an older agent)
     clock_skew_s: float = 0.0
     host: Mapping[str, MetricValue] = field(default_factory=dict)
     backlog: int = 0
@@ -97,7 +98,18 @@ class AgentInfo:
 
     def snapshot(self) -> AgentInfo:
         """A copy for the store, safe from later mutation."""
-        return replace(self, seqs=self.seqs.copy(), skew_samples=list(self.skew_samples))
+        return AgentInfo(self.center, self.agent, self.state, self.session, self.last_seen,
+                         self.heartbeat_interval, self.keepalive_s, self.clock_skew_s, self.host,
+                         self.backlog, self.seqs.copy(), self.online_since,
+                         list(self.skew_samples))
+
+    def silence_limit(self, heartbeat_misses: float) -> float:
+        """How long without a message before the agent counts as gone. With heartbeats at most a
+        keepalive apart, the broker's own rule (1.5 x keepalive) holds, and the alert does not
+        wait for the will (mosquitto checks keepalives on whole seconds, so its will is late)."""
+        if 0.0 < self.heartbeat_interval <= self.keepalive_s:
+            return 1.5 * self.keepalive_s
+        return self.heartbeat_interval * heartbeat_misses
 
 
 SKEW_SAMPLES = 5
@@ -163,8 +175,15 @@ class Fleet:
     center_down: dict[str, set[tuple[str, str, str]]] = field(default_factory=dict)
     center_alerts: dict[str, set[AlertKey]] = field(default_factory=dict)  # center-level open
     _rule_cache: dict[tuple[str, str, str], Rule | None] = field(default_factory=dict)
+    _metric_rule_cache: dict[tuple[str, str], tuple[Rule, ...]] = field(default_factory=dict)
     # agents changed since the last flush: their snapshot is stored once per batch
     dirty_agents: set[tuple[str, str]] = field(default_factory=set)
+    # devices whose new reading changed neither status nor faults: stored every few seconds
+    dirty_devices: set[tuple[str, str, str]] = field(default_factory=set)
+    # Silence counts only from when we listen: before the first connect, after a reconnect of
+    # our own, or while catching up on a backlog, no agent is called gone for being quiet.
+    listening_since: float = 0.0
+    next_silence_deadline: float = float("inf")
 
     def sync_open_alerts(self, in_store: set[AlertKey]) -> None:
         """Several controllers share one database: take in what the others opened and forget
@@ -182,6 +201,13 @@ class Fleet:
         """Snapshots of the agents that changed since the last call (one per agent per batch)."""
         out: list[Effect] = [self.agents[k].snapshot() for k in self.dirty_agents]
         self.dirty_agents.clear()
+        return out
+
+    def flush_devices(self) -> list[Effect]:
+        """The latest readings of devices whose status and faults did not change since they
+        were last stored (DeviceInfo is replaced on each report, never mutated: no copy)."""
+        out: list[Effect] = [self.devices[k] for k in self.dirty_devices]
+        self.dirty_devices.clear()
         return out
 
     # -- restoring after a restart ----------------------------------------------------------
@@ -228,23 +254,41 @@ class Fleet:
         else:
             self.keys_by_device.get((key.center, key.agent, key.device), set()).discard(key)
 
-    def _set_device(self, dev: DeviceInfo) -> None:
+    def _set_device(self, dev: DeviceInfo) -> bool:
+        """Store the device's state; True if the center's device count or its set of
+        unreachable devices changed (what LAN-down correlation looks at)."""
         dkey = (dev.center, dev.agent, dev.device)
         self.devices[dkey] = dev
         if dev.type == "box":
-            return
-        self.center_devices.setdefault(dev.center, set()).add(dkey)
+            return False
+        members = self.center_devices.setdefault(dev.center, set())
+        changed = dkey not in members
+        members.add(dkey)
         down = self.center_down.setdefault(dev.center, set())
-        if dev.status == "unreachable" and dev.consecutive_failures >= self.rules.unreachable_after:
-            down.add(dkey)
-        else:
-            down.discard(dkey)
+        is_down = dev.status == "unreachable" and \
+            dev.consecutive_failures >= self.rules.unreachable_after
+        if is_down != (dkey in down):
+            changed = True
+            if is_down:
+                down.add(dkey)
+            else:
+                down.discard(dkey)
+        return changed
 
     def _rule_for(self, center: str, device_type: str, code: str) -> Rule | None:
         key = (center, device_type, code)
         if key not in self._rule_cache:
             self._rule_cache[key] = fault_rule(self.alert_rules, center, device_type, code)
         return self._rule_cache[key]
+
+    def _metric_rules_for(self, center: str, device_type: str) -> tuple[Rule, ...]:
+        key = (center, device_type)
+        found = self._metric_rule_cache.get(key)
+        if found is None:
+            found = self._metric_rule_cache[key] = tuple(
+                r for r in self.alert_rules
+                if r.metric is not None and r.applies(center, device_type))
+        return found
 
     # -- messages -------------------------------------------------------------------------
     def apply(self, msg: wire.Message, received_at: float, retained: bool = False) -> list[Effect]:
@@ -291,6 +335,8 @@ class Fleet:
                      received_at: float, retained: bool) -> None:
         if msg.session < agent.session:
             return  # a stale retained birth or will from an earlier run
+        if msg.keepalive_s is not None:
+            agent.keepalive_s = msg.keepalive_s
         if msg.state == "online" and not (retained and not agent.seqs.sessions):
             # A retained birth seen on our first subscribe is old news: counting starts at
             # the first report we actually receive, not at seq 1.
@@ -310,6 +356,8 @@ class Fleet:
         if agent.state != "online" or agent.online_since == 0.0:
             agent.online_since = at
         agent.state = "online"
+        if not self.center_alerts.get(agent.center):
+            return  # nothing open about this center (the common case): nothing to resolve
         key = AlertKey(agent.center, agent.agent, AGENT_ALERT_DEVICE, "agent.offline")
         self._resolve(out, key, at, "agent back online")
 
@@ -318,31 +366,42 @@ class Fleet:
         dkey = (r.center, r.agent, r.device)
         prev = self.devices.get(dkey)
         order = (r.session, r.seq)
-        codes = tuple(sorted(f.code for f in r.faults))
+        codes = tuple(sorted(f.code for f in r.faults)) if r.faults else ()
         if not newest or (prev is not None and order < prev.order):
             # Older than what we show (a replay after an outage): history, never current state.
             if r.faults or r.status != "ok":
                 out.append(DeviceEvent(r.center, r.agent, r.device, r.session, r.seq, r.ts,
                                        received_at, r.status, codes, replayed=True))
             return
-        if prev is None or prev.status != r.status or \
-                tuple(sorted(f.code for f in prev.faults)) != codes:
+        changed = prev is None or prev.status != r.status or prev.faults != r.faults
+        if prev is None or prev.status != r.status or (
+                (prev.faults or r.faults) and tuple(sorted(f.code for f in prev.faults)) != codes):
             out.append(DeviceEvent(r.center, r.agent, r.device, r.session, r.seq, r.ts,
                                    received_at, r.status, codes, replayed=False))
         failures = (prev.consecutive_failures if prev is not None else 0) + 1 \
             if r.status == "unreachable" else 0
         dev = DeviceInfo(r.center, r.agent, r.device, r.device_name, r.device_type, r.status,
                          received_at, r.ts, failures, r.metrics, r.faults, order)
-        self._set_device(dev)
-        out.append(dev)
+        lan_changed = self._set_device(dev)
+        if changed:
+            out.append(dev)  # a new status or fault is stored with this batch
+            self.dirty_devices.discard(dkey)
+        else:
+            self.dirty_devices.add(dkey)  # only new readings: written behind (flush_devices)
         if backlog:
             return
         if r.status == "unreachable" and failures < self.rules.unreachable_after:
             # Not yet sure it is gone: keep whatever was open, open nothing new.
             return
-        self._reconcile(out, dev, self._conditions(dev, received_at), received_at)
-        self._correlate_lan(out, r.center, received_at)
-        self._advance(out, received_at, self.keys_by_device.get(dkey, set()))
+        conds = self._conditions(dev, received_at) \
+            if r.faults or self._metric_rules_for(r.center, r.device_type) else []
+        if conds or self.keys_by_device.get(dkey):
+            self._reconcile(out, dev, conds, received_at)
+        if lan_changed or self.center_alerts.get(r.center):
+            self._correlate_lan(out, r.center, received_at)
+        keys = self.keys_by_device.get(dkey)
+        if keys:
+            self._advance(out, received_at, keys)
 
     def _conditions(self, dev: DeviceInfo, now: float) -> list[Condition]:
         def is_open(code: str) -> bool:
@@ -352,7 +411,8 @@ class Fleet:
                   or dev.consecutive_failures >= self.rules.unreachable_after]
         conds = fault_conditions(self.alert_rules, dev.center, dev.type, faults,
                                  lambda f: fault_subject(f.params))
-        conds += metric_conditions(self.alert_rules, dev.center, dev.type, dev.metrics, is_open)
+        conds += metric_conditions(self._metric_rules_for(dev.center, dev.type), dev.center,
+                                   dev.type, dev.metrics, is_open)
         if all(c.rule.when == "always" for c in conds):
             return conds
         center_open = self.hours.get(dev.center, DEFAULT_HOURS).is_open_ts(now)
@@ -438,16 +498,26 @@ class Fleet:
             self._resolve(out, key, now, "center network back")
 
     # -- time -----------------------------------------------------------------------------
-    def tick(self, now: float) -> list[Effect]:
+    def tick(self, now: float, check_silence: bool = True) -> list[Effect]:
+        """Timers: `for:`/`clear_for` and silent agents. Sets next_silence_deadline, the next
+        time an agent would count as gone, so the caller can wake exactly then."""
         out: list[Effect] = []
         self._advance(out, now)
+        self.next_silence_deadline = float("inf")
+        if not check_silence:
+            return out
+        misses = self.rules.heartbeat_misses
         for agent in self.agents.values():
             if agent.state != "online" or agent.last_seen == 0.0:
                 continue
-            limit = agent.heartbeat_interval * self.rules.heartbeat_misses
-            if now - agent.last_seen > limit:
+            deadline = max(agent.last_seen, self.listening_since) + agent.silence_limit(misses)
+            if now >= deadline:
                 agent.state = "offline"
                 key = AlertKey(agent.center, agent.agent, AGENT_ALERT_DEVICE, "agent.offline")
-                self._open(out, key, "critical", agent.agent, {"reason": "no heartbeat"}, now)
+                self._open(out, key, "critical", agent.agent,
+                           {"reason": "no heartbeat", "silent_s": round(now - agent.last_seen, 1)},
+                           now)
                 self.dirty_agents.add((agent.center, agent.agent))
+            elif deadline < self.next_silence_deadline:
+                self.next_silence_deadline = deadline
         return out

@@ -69,6 +69,7 @@ class MqttLink:
         manual_ack: bool = False,
         on_published: Callable[[int], None] | None = None,
         on_connected: Callable[[], None] | None = None,
+        on_disconnected: Callable[[], None] | None = None,
     ) -> None:
         self._settings = settings
         self._birth = birth
@@ -77,6 +78,7 @@ class MqttLink:
         self._persistent = persistent_session
         self._on_published = on_published
         self._on_connected = on_connected
+        self._on_disconnected = on_disconnected
         self._session_expiry = session_expiry_s
         self._stop = threading.Event()
         self._connected = threading.Event()
@@ -165,6 +167,8 @@ class MqttLink:
             rc = self._client.loop(timeout=0.2)
             if rc != mqtt.MQTT_ERR_SUCCESS:
                 up = False
+                if self._connected.is_set() and self._on_disconnected is not None:
+                    self._on_disconnected()
                 self._connected.clear()
                 self._wait_backoff("broker connection lost", str(rc))
 
@@ -195,6 +199,8 @@ class MqttLink:
     def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any,
                        reason_code: Any, _props: Any) -> None:
         self._connected.clear()
+        if self._on_disconnected is not None:
+            self._on_disconnected()
 
     def _on_publish(self, _client: mqtt.Client, _userdata: Any, mid: int, reason_code: Any,
                     _props: Any) -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
+
+import orjson
 
 SCHEMA_VERSION = 1
 TOPIC_ROOT = "hcc/v1"
@@ -73,6 +74,9 @@ class StateMessage:
     # can count as gaps the reports of a killed run that never arrive.
     prev_session: int | None = None
     prev_last_seq: int | None = None
+    # In a birth: the agent's MQTT keepalive. With heartbeats at most this far apart, silence
+    # for 1.5 x keepalive means the box is gone (the broker's own rule for the will).
+    keepalive_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,8 @@ def encode(msg: Message) -> Encoded:
         if msg.prev_session is not None and msg.prev_last_seq is not None:
             body["prev_session"] = msg.prev_session
             body["prev_last_seq"] = msg.prev_last_seq
+        if msg.keepalive_s is not None:
+            body["keepalive_s"] = msg.keepalive_s
         return Encoded(state_topic(msg.center, msg.agent), _dump(body), retain=True)
     if isinstance(msg, Heartbeat):
         body = {
@@ -159,10 +165,27 @@ class TopicParts:
     device: str | None
 
 
+# Ids repeat in every message of a fleet: each distinct one is checked by the pattern once.
+_KNOWN_IDS: set[str] = set()
+_KNOWN_IDS_MAX = 200_000
+_METRIC_TYPES = (int, float, str)  # compared by exact type: bool is not a reading
+
+
+def _checked_id(value: object) -> bool:
+    if value in _KNOWN_IDS:
+        return True
+    if not isinstance(value, str) or not valid_id(value):
+        return False
+    if len(_KNOWN_IDS) >= _KNOWN_IDS_MAX:
+        _KNOWN_IDS.clear()  # bounded: a flood of made-up ids costs a recheck, not memory
+    _KNOWN_IDS.add(value)
+    return True
+
+
 def parse_topic(topic: str) -> TopicParts | None:
     """Split an agent topic. Returns None for topics that are not agent reports (e.g. alerts)."""
     parts = topic.split("/")
-    if len(parts) < 5 or "/".join(parts[:2]) != TOPIC_ROOT or parts[2] == ALERTS_SEGMENT:
+    if len(parts) < 5 or parts[0] != "hcc" or parts[1] != "v1" or parts[2] == ALERTS_SEGMENT:
         return None
     center, agent, kind = parts[2], parts[3], parts[4]
     if kind in ("state", "heartbeat") and len(parts) == 5:
@@ -182,20 +205,22 @@ def decode(topic: str, payload: bytes, parts: TopicParts | None = None) -> Messa
     if parts is None:
         raise WireError(f"not an agent topic: {topic!r}")
     try:
-        body = json.loads(payload)
-    except (UnicodeDecodeError, ValueError) as exc:
+        # orjson: strict JSON (no NaN/Infinity, no lone surrogates, no overflow to inf), and
+        # the controller decodes every message of the fleet, where json.loads was the main cost.
+        body = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
         raise WireError(f"not JSON: {exc}") from None
-    if not isinstance(body, dict):
+    if type(body) is not dict:
         raise WireError("payload is not a JSON object")
     v = body.get("v")
-    if v != SCHEMA_VERSION:
+    if v != SCHEMA_VERSION or type(v) is not int:
         raise WireError(f"unsupported schema version {v!r} (this side speaks {SCHEMA_VERSION})")
     kind = body.get("kind")
     if kind != parts.kind:
         raise WireError(f"payload kind {kind!r} does not match topic kind {parts.kind!r}")
     center = _id(body, "center")
     agent = _id(body, "agent")
-    if (center, agent) != (parts.center, parts.agent):
+    if center != parts.center or agent != parts.agent:
         raise WireError(
             f"payload names {center}/{agent} but was published under {parts.center}/{parts.agent}"
         )
@@ -207,7 +232,11 @@ def decode(topic: str, payload: bytes, parts: TopicParts | None = None) -> Messa
             raise WireError(f"state must be online or offline, got {state!r}")
         prev_session = _int(body, "prev_session") if "prev_session" in body else None
         prev_last_seq = _int(body, "prev_last_seq") if "prev_last_seq" in body else None
-        return StateMessage(center, agent, state, session, ts, prev_session, prev_last_seq)
+        keepalive = _number(body, "keepalive_s") if "keepalive_s" in body else None
+        if keepalive is not None and keepalive <= 0:
+            raise WireError(f"keepalive_s must be above 0, got {keepalive!r}")
+        return StateMessage(center, agent, state, session, ts, prev_session, prev_last_seq,
+                            keepalive)
     seq = _int(body, "seq")
     if kind == "heartbeat":
         return Heartbeat(
@@ -223,68 +252,70 @@ def decode(topic: str, payload: bytes, parts: TopicParts | None = None) -> Messa
     if status not in STATUSES:
         raise WireError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
     error = body.get("error")
-    if error is not None and not isinstance(error, str):
+    if error is not None and type(error) is not str:
         raise WireError("error must be text")
+    faults = body.get("faults", ())
     return Result(
         center, agent, device, session, seq, ts,
         device_type=_str(body, "type"),
         device_name=_str(body, "name"),
         status=status,
         metrics=_metrics(body.get("metrics", {}), "metrics"),
-        faults=_faults(body.get("faults", [])),
+        faults=_faults(faults) if faults else (),
         error=error,
     )
 
 
 def _id(body: Mapping[str, object], key: str) -> str:
     value = body.get(key)
-    if not isinstance(value, str) or not valid_id(value):
+    if not _checked_id(value):
         raise WireError(f"{key} must be an id like 'ba-dinh', got {value!r}")
+    assert isinstance(value, str)
     return value
 
 
 def _str(body: Mapping[str, object], key: str) -> str:
     value = body.get(key)
-    if not isinstance(value, str):
+    if type(value) is not str:
         raise WireError(f"{key} must be text, got {type(value).__name__}")
     return value
 
 
 def _int(body: Mapping[str, object], key: str) -> int:
     value = body.get(key)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if type(value) is not int or value < 0:
         raise WireError(f"{key} must be a whole number >= 0, got {value!r}")
     return value
 
 
 def _number(body: Mapping[str, object], key: str) -> float:
     value = body.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    # orjson never yields NaN or infinity, so an int or float here is a finite number
+    if type(value) is not float and type(value) is not int:
         raise WireError(f"{key} must be a number, got {value!r}")
     return float(value)
 
 
 def _metrics(raw: object, what: str) -> dict[str, MetricValue]:
-    if not isinstance(raw, dict):
+    if type(raw) is not dict:
         raise WireError(f"{what} must be an object")
-    out: dict[str, MetricValue] = {}
     for k, v in raw.items():
-        if isinstance(v, bool) or not isinstance(v, int | float | str):
+        if type(v) not in _METRIC_TYPES:
             raise WireError(f"{what}.{k} must be a number or text, got {type(v).__name__}")
-        out[str(k)] = v
-    return out
+    # the dict is fresh from the decoder and owned by nobody else: no copy needed
+    return raw
 
 
 def _faults(raw: object) -> tuple[FaultReport, ...]:
-    if not isinstance(raw, list):
+    if type(raw) is not list:
         raise WireError("faults must be a list")
     out = []
     for i, item in enumerate(raw):
-        if not isinstance(item, dict):
+        if type(item) is not dict:
             raise WireError(f"faults[{i}] must be an object")
         code = item.get("code")
         severity = item.get("severity")
-        if not isinstance(code, str) or not code:
+        if type(code) is not str or not code:
             raise WireError(f"faults[{i}].code must be text")
         if severity not in SEVERITIES:
             raise WireError(f"faults[{i}].severity must be one of {', '.join(SEVERITIES)}")

@@ -10,8 +10,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from lab.procs import Mosquitto, SnmpSim
+
+# These 2-core machines are shared (steal time): how fast hypothesis generates inputs, or how long
+# one example takes, says nothing about the code under test. What the examples find still does.
+settings.register_profile("shared-machine", deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("shared-machine")
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SNMPREC = FIXTURES / "snmprec"

@@ -189,3 +189,53 @@ def test_agent_state_survives_a_store_round_trip(tmp_path) -> None:
     restored.restore(store.agents(), store.devices(), store.open_alert_keys())
     restored.apply(result(2, session=3), 7.0)  # goes on where it was, no crash
     assert restored.agents[(C, A)].last_seq == 2
+
+
+def test_silent_agent_is_offline_at_one_and_a_half_keepalives() -> None:
+    fleet = Fleet(alert_rules=SIMPLE, rules=Rules(heartbeat_misses=3))
+    fleet.apply(wire.StateMessage(C, A, "online", 1, 100.0, keepalive_s=3.0), 100.0)
+    fleet.apply(wire.Heartbeat(C, A, 1, 1, 100.0, 2.0, {}), 100.0)
+    assert fleet.tick(104.4) == []
+    assert fleet.next_silence_deadline == 104.5  # where the caller wakes up next
+    effects = fleet.tick(104.5)
+    assert opened(effects) == [AlertKey(C, A, "", "agent.offline")]
+    assert fleet.tick(110.0) == []  # once
+
+
+def test_heartbeats_further_apart_than_keepalive_fall_back_to_missed_heartbeats() -> None:
+    fleet = Fleet(alert_rules=SIMPLE, rules=Rules(heartbeat_misses=3))
+    fleet.apply(wire.StateMessage(C, A, "online", 1, 100.0, keepalive_s=10.0), 100.0)
+    fleet.apply(wire.Heartbeat(C, A, 1, 1, 100.0, 30.0, {}), 100.0)
+    assert fleet.tick(150.0) == []  # 1.5 x keepalive would be a false alarm between heartbeats
+    assert opened(fleet.tick(190.0)) == [AlertKey(C, A, "", "agent.offline")]
+
+
+def test_silence_counts_only_while_the_controller_listens() -> None:
+    fleet = Fleet(alert_rules=SIMPLE)
+    fleet.apply(wire.StateMessage(C, A, "online", 1, 100.0, keepalive_s=3.0), 100.0)
+    fleet.apply(wire.Heartbeat(C, A, 1, 1, 100.0, 2.0, {}), 100.0)
+    fleet.listening_since = float("inf")  # our own broker connection is down
+    assert fleet.tick(200.0) == []
+    fleet.listening_since = 200.0  # back: the agent gets a full 1.5 x keepalive from now
+    assert fleet.tick(204.0) == []
+    assert fleet.tick(204.6, check_silence=False) == []  # catching up on a backlog
+    assert opened(fleet.tick(204.6)) == [AlertKey(C, A, "", "agent.offline")]
+
+
+def test_new_readings_are_written_behind_changes_at_once() -> None:
+    from controller.state import DeviceInfo
+
+    fleet = Fleet(alert_rules=SIMPLE)
+
+    def infos(effects: list[object]) -> list[DeviceInfo]:
+        return [e for e in effects if isinstance(e, DeviceInfo)]
+
+    assert len(infos(fleet.apply(result(1), 1.0))) == 1  # a new device: stored with its batch
+    assert infos(fleet.apply(result(2), 2.0)) == []  # same status, new reading: held back
+    assert infos(fleet.apply(result(3), 3.0)) == []
+    (held,) = fleet.flush_devices()
+    assert isinstance(held, DeviceInfo) and held.order == (1, 3)  # the latest one only
+    assert fleet.flush_devices() == []
+    (jam,) = infos(fleet.apply(result(4, "critical", JAM), 4.0))  # a change: at once
+    assert jam.status == "critical"
+    assert fleet.flush_devices() == []

@@ -66,7 +66,8 @@ TOPIC = "hcc/v1/ba-dinh/pi-1/result/printer-1"
     (_mutated(metrics={"x": [1]}), "metrics.x must be a number or text"),
     (_mutated(faults=[{"code": "x", "severity": "bad"}]), "faults[0].severity"),
     (_mutated(device="printer-2"), "does not match topic device"),
-    (_mutated(ts=float("inf")), "ts must be a number"),  # Python reads Infinity; we refuse it
+    (_mutated(ts=float("inf")), "not JSON"),  # json.dumps writes Infinity; strict JSON has none
+    (_mutated(ts="soon"), "ts must be a number"),
     (b"x" * (wire.MAX_PAYLOAD_BYTES + 1), "exceeds"),
 ])
 def test_malformed_payloads_are_rejected_with_reason(payload: bytes, reason: str) -> None:
@@ -111,3 +112,14 @@ def test_decoder_only_ever_raises_wire_error_on_json(body: dict[str, object]) ->
     for topic in (TOPIC, "hcc/v1/ba-dinh/pi-1/state", "hcc/v1/ba-dinh/pi-1/heartbeat"):
         with contextlib.suppress(wire.WireError):
             wire.decode(topic, json.dumps(body).encode())
+
+
+def test_birth_carries_the_keepalive() -> None:
+    birth = wire.StateMessage("c1", "a1", "online", 3, 10.0, keepalive_s=10.0)
+    enc = wire.encode(birth)
+    assert wire.decode(enc.topic, enc.payload) == birth
+    old = wire.encode(wire.StateMessage("c1", "a1", "online", 3, 10.0))
+    assert wire.decode(old.topic, old.payload).keepalive_s is None  # type: ignore[union-attr]
+    bad = enc.payload.replace(b'"keepalive_s":10.0', b'"keepalive_s":0')
+    with pytest.raises(wire.WireError, match="keepalive_s"):
+        wire.decode(enc.topic, bad)
