@@ -172,9 +172,11 @@ _METRIC_TYPES = (int, float, str)  # compared by exact type: bool is not a readi
 
 
 def _checked_id(value: object) -> bool:
+    if type(value) is not str:
+        return False  # (a list or an object would not even be hashable)
     if value in _KNOWN_IDS:
         return True
-    if not isinstance(value, str) or not valid_id(value):
+    if not valid_id(value):
         return False
     if len(_KNOWN_IDS) >= _KNOWN_IDS_MAX:
         _KNOWN_IDS.clear()  # bounded: a flood of made-up ids costs a recheck, not memory
@@ -254,14 +256,13 @@ def decode(topic: str, payload: bytes, parts: TopicParts | None = None) -> Messa
     error = body.get("error")
     if error is not None and type(error) is not str:
         raise WireError("error must be text")
-    faults = body.get("faults", ())
     return Result(
         center, agent, device, session, seq, ts,
         device_type=_str(body, "type"),
         device_name=_str(body, "name"),
         status=status,
         metrics=_metrics(body.get("metrics", {}), "metrics"),
-        faults=_faults(faults) if faults else (),
+        faults=_faults(body.get("faults", ())),
         error=error,
     )
 
@@ -307,8 +308,12 @@ def _metrics(raw: object, what: str) -> dict[str, MetricValue]:
 
 
 def _faults(raw: object) -> tuple[FaultReport, ...]:
+    if raw == ():
+        return ()  # the key is absent
     if type(raw) is not list:
         raise WireError("faults must be a list")
+    if not raw:
+        return ()
     out = []
     for i, item in enumerate(raw):
         if type(item) is not dict:

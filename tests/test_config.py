@@ -169,3 +169,10 @@ http: {listen: "0.0.0.0:8080", tokens: {ops: "a-very-long-token-value"}}
     with pytest.raises(ConfigError) as exc:
         cc.load(bad, env={})
     assert str(exc.value).startswith(f"{bad}:2: centers[0].opening_hours.mon-fri:")
+
+
+def test_heartbeat_defaults_to_one_per_keepalive() -> None:
+    # with heartbeats a keepalive apart, the controller may call a box gone after 1.5 x keepalive
+    assert load(VALID).agent.heartbeat == 10.0
+    slower = VALID.replace("agent: {id: pi-1}", "agent: {id: pi-1, heartbeat: 30s}")
+    assert load(slower).agent.heartbeat == 30.0

@@ -123,3 +123,19 @@ def test_birth_carries_the_keepalive() -> None:
     bad = enc.payload.replace(b'"keepalive_s":10.0', b'"keepalive_s":0')
     with pytest.raises(wire.WireError, match="keepalive_s"):
         wire.decode(enc.topic, bad)
+
+
+@pytest.mark.parametrize("bad", [["ba-dinh"], {"id": "ba-dinh"}, 7, None, "Ba Dinh"])
+def test_ids_of_any_json_type_are_refused_cleanly(bad: object) -> None:
+    body = json.loads(wire.encode(RESULT).payload)
+    body["center"] = bad
+    with pytest.raises(wire.WireError, match="center must be an id"):
+        wire.decode(TOPIC, json.dumps(body).encode())
+
+
+@pytest.mark.parametrize("bad", [0, False, "", {}, None])
+def test_faults_that_are_not_a_list_are_refused_even_when_empty_looking(bad: object) -> None:
+    body = json.loads(wire.encode(RESULT).payload)
+    body["faults"] = bad
+    with pytest.raises(wire.WireError, match="faults must be a list"):
+        wire.decode(TOPIC, json.dumps(body).encode())
