@@ -20,6 +20,13 @@ def is_postgres(target: str | Path) -> bool:
 
 
 class Db:
+    # what a failing database raises: the ingest loop survives these and tries again
+    errors: tuple[type[Exception], ...] = (sqlite3.Error,)
+
+    def broken(self) -> bool:
+        """True when the connection is gone for good and must be opened again."""
+        return False
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Rows:
         raise NotImplementedError
 
@@ -50,7 +57,10 @@ class SqliteDb(Db):
         self.conn = sqlite3.connect(str(path), timeout=10.0, isolation_level=None,
                                     check_same_thread=False)
         self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
+        # FULL: a batch is acknowledged to the broker once committed, so the commit must survive
+        # a power cut too (NORMAL in WAL mode may lose the last commits then). With batches
+        # gathered for 20 ms, that is at most 50 fsyncs a second.
+        self.conn.execute("PRAGMA synchronous=FULL")
         self.conn.execute("PRAGMA foreign_keys=ON")
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Rows:
@@ -74,7 +84,13 @@ class PostgresDb(Db):
         import psycopg
 
         # autocommit: transactions are explicit (BEGIN ... COMMIT), as with SQLite
-        self.conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
+        self.conn = psycopg.connect(url, autocommit=True, connect_timeout=10,
+                                    application_name="hcc-controller")
+        self.errors = (psycopg.Error,)
+
+    def broken(self) -> bool:
+        # a failover or a restarted server closes the connection under us
+        return bool(self.conn.closed or self.conn.broken)
 
     @staticmethod
     def _sql(sql: str) -> str:

@@ -30,6 +30,8 @@ class StorePerThread:
         if store is None:
             store = Store(self.path)
             self._local.store = store
+        elif store.db.broken():
+            store.reopen()  # the request that found it broken failed; the next ones work
         return store
 
 

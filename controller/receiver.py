@@ -14,6 +14,7 @@ import multiprocessing
 import pickle
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -136,29 +137,30 @@ class _Gatherer:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self.buffer: list[Received | LinkEvent] = []
+        # deque: append (paho's thread) and popleft (ours) are atomic, so no message can land
+        # in a batch that was already sent, as it could with a list swapped under the appender
+        self.queue: deque[Received | LinkEvent] = deque()
         self.wake = threading.Event()
 
     def on_message(self, m: Incoming) -> None:
-        self.buffer.append((m.topic, m.payload, m.received_at, m.mid, m.qos, m.retain))
-        if len(self.buffer) == 1:
-            self.wake.set()
+        self.queue.append((m.topic, m.payload, m.received_at, m.mid, m.qos, m.retain))
+        self.wake.set()
 
     def link_event(self, up: bool) -> None:
-        self.buffer.append((LINK_EVENT, up, time.time()))
+        self.queue.append((LINK_EVENT, up, time.time()))
         self.wake.set()
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
-            if not self.wake.wait(0.5):
+            self.wake.wait(0.5)
+            if not self.queue:
                 continue
             time.sleep(GATHER_S)  # let a burst gather into one pipe write
-            self.wake.clear()
-            batch, self.buffer = self.buffer, []
-            for i in range(0, len(batch), CHUNK_MAX):
+            self.wake.clear()  # before taking: whatever comes after sets it again
+            while self.queue:
+                batch = [self.queue.popleft() for _ in range(min(len(self.queue), CHUNK_MAX))]
                 try:
-                    self.conn.send_bytes(pickle.dumps(batch[i:i + CHUNK_MAX],
-                                                      protocol=pickle.HIGHEST_PROTOCOL))
+                    self.conn.send_bytes(pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL))
                 except OSError:
                     stop.set()  # the controller is gone
                     return

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -72,9 +71,8 @@ class Controller:
         self.clock = clock
         self.counters = Counters()
         self.store = Store(config.db)
-        self.fleet = Fleet(config.rules, config.alert_rules, config.hours)
+        self.fleet = self._stored_fleet()
         self.limiter = RateLimiter()
-        self.fleet.restore(self.store.agents(), self.store.devices(), self.store.open_alert_keys())
         self.on_commit: Callable[[], None] | None = None
         self.last_step = time.monotonic()
         self._synced = 0.0
@@ -89,6 +87,12 @@ class Controller:
             log_level=logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower(),
         ))
         self._held: list[Received] = []  # received, not yet applied (a batch's overflow)
+
+    def _stored_fleet(self) -> Fleet:
+        """The fleet as the database knows it: at start, and after a failed commit."""
+        fleet = Fleet(self.config.rules, self.config.alert_rules, self.config.hours)
+        fleet.restore(self.store.agents(), self.store.devices(), self.store.open_alert_keys())
+        return fleet
 
     # -- the ingest loop (one thread owns the fleet state) ------------------------------------
     def handle(self, topic: str, payload: bytes, received_at: float,
@@ -122,7 +126,7 @@ class Controller:
             return []
 
     def step(self, block_s: float, final: bool = False) -> int:
-        """Drain one batch from the inbox, apply it, write it in one transaction
+        """Take one batch from the MQTT process, apply it, write it in one transaction
         (`final`: also write every reading held back)."""
         effects: list[Effect] = []
         taken = self._held or self.link.receive(block_s)
@@ -161,10 +165,25 @@ class Controller:
             effects.extend(self.fleet.flush_devices())
             self._devices_flushed = self.last_step
         if effects or counted:
-            self._persist(effects)
+            try:
+                self._persist(effects)
+            except self.store.db.errors:
+                # Applied in memory, not stored, not acknowledged: the broker will not send these
+                # again on this connection, so we keep them and apply them again after a reload.
+                self._held = taken + self._held
+                raise
         # Only now, with the batch committed, may the broker forget these messages.
         self.link.ack([(mid, qos) for _t, _p, _r, mid, qos, _ret in taken])
         return len(taken)
+
+    def _recover_store(self) -> None:
+        try:
+            if self.store.db.broken():
+                self.store.reopen()
+            self.fleet = self._stored_fleet()
+            log.warning("database reachable again; state reloaded")
+        except self.store.db.errors as exc:
+            log.error("database still unreachable", extra={"error": str(exc)[:300]})
 
     def _persist(self, effects: list[Effect]) -> None:
         changes = self.store.write(effects, stats=dict(vars(self.counters)))
@@ -190,11 +209,12 @@ class Controller:
             while not self._stop.is_set():
                 try:
                     self.step(max(0.0, min(TICK_S, self._next_tick - self.clock())))
-                except sqlite3.Error:
-                    # Not acknowledged, so the broker keeps the batch for a later delivery.
+                except self.store.db.errors as exc:
                     self.counters.internal_errors += 1
-                    log.exception("could not store a batch; retrying")
+                    log.error("could not store a batch; retrying from the stored state",
+                              extra={"error": str(exc)[:300]})
                     self._stop.wait(1.0)
+                    self._recover_store()
                 except ReceiverDied as exc:
                     # Whatever it held unacked, the broker delivers again to the new one.
                     self.counters.internal_errors += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Iterable, Sequence
@@ -139,12 +140,19 @@ class Store:
     def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
         """`path` is an SQLite file, or a postgresql:// URL."""
         self.path = str(path)
+        self.readonly = readonly
         self.db: Db = connect(path, readonly)
         if not readonly:
             self.db.schema(SCHEMA)
 
     def close(self) -> None:
         self.db.close()
+
+    def reopen(self) -> None:
+        """A new connection after the old one broke (a PostgreSQL failover or restart)."""
+        with contextlib.suppress(*self.db.errors):
+            self.db.close()  # it is broken already; only the new one matters
+        self.db = connect(self.path, self.readonly)
 
     # -- writing a batch of effects -----------------------------------------------------------
     def write(self, effects: Sequence[Effect],

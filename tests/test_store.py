@@ -172,6 +172,23 @@ def test_controller_runs_on_postgres(tmp_path: Path, broker) -> None:
         rows = wait_until(lambda: json_lines(run_cli("hcc-controller", "alerts", "--json",
                                                      "--db", db).stdout), 20, "the alert")
         assert [r["code"] for r in rows] == ["printer.jammed"]  # type: ignore[union-attr]
+
+        # A failover, as the controller sees it: its server connection is cut. The next batch
+        # fails, is kept, and is stored once the controller has connected again.
+        with psycopg.connect(url, autocommit=True) as conn:
+            cut = conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name ="
+                " 'hcc-controller' AND pid <> pg_backend_pid()").fetchall()
+        assert cut, "the controller's connection was not found"
+        msg = wire.encode(wire.Result("ba-dinh", "pi-1", "printer-2", 1, 2, time.time(),
+                                      "printer", "Máy in 2", "critical", {},
+                                      (wire.FaultReport("printer.jammed", "critical", {}),)))
+        c.publish(msg.topic, msg.payload, qos=1).wait_for_publish(5)
+        rows = wait_until(lambda: len(rows := json_lines(run_cli(
+            "hcc-controller", "alerts", "--json", "--db", db).stdout)) == 2 and rows, 30,
+            "the second alert, after the reconnect")
+        assert sorted(r["device"] for r in rows) == ["printer-1", "printer-2"]  # type: ignore[index]
+        assert "could not store a batch" in ctl.log() and "state reloaded" in ctl.log()
         c.loop_stop()
     finally:
         ctl.stop()
