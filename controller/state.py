@@ -373,9 +373,12 @@ class Fleet:
                 out.append(DeviceEvent(r.center, r.agent, r.device, r.session, r.seq, r.ts,
                                        received_at, r.status, codes, replayed=True))
             return
-        changed = prev is None or prev.status != r.status or prev.faults != r.faults
-        if prev is None or prev.status != r.status or (
-                (prev.faults or r.faults) and tuple(sorted(f.code for f in prev.faults)) != codes):
+        status_changed = prev is None or prev.status != r.status
+        codes_changed = prev is not None and bool(prev.faults or r.faults) and \
+            tuple(sorted(f.code for f in prev.faults)) != codes
+        # stored at once: a new status, or new faults or fault details (a toner level)
+        changed = status_changed or (prev is not None and prev.faults != r.faults)
+        if status_changed or codes_changed:  # a line of history
             out.append(DeviceEvent(r.center, r.agent, r.device, r.session, r.seq, r.ts,
                                    received_at, r.status, codes, replayed=False))
         failures = (prev.consecutive_failures if prev is not None else 0) + 1 \
