@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -165,23 +166,27 @@ class TopicParts:
     device: str | None
 
 
-# Ids repeat in every message of a fleet: each distinct one is checked by the pattern once.
-_KNOWN_IDS: set[str] = set()
+# Ids repeat in every message of a fleet: each distinct one is checked by the pattern once, and
+# the first instance is handed out again, so 300,000 devices' state holds one string per id,
+# not a fresh copy from every message.
+_KNOWN_IDS: dict[str, str] = {}
 _KNOWN_IDS_MAX = 200_000
 _METRIC_TYPES = (int, float, str)  # compared by exact type: bool is not a reading
 
 
-def _checked_id(value: object) -> bool:
+def _checked_id(value: object) -> str | None:
+    """The canonical instance of a valid id, or None."""
     if type(value) is not str:
-        return False  # (a list or an object would not even be hashable)
-    if value in _KNOWN_IDS:
-        return True
+        return None  # (a list or an object would not even be hashable)
+    known = _KNOWN_IDS.get(value)
+    if known is not None:
+        return known
     if not valid_id(value):
-        return False
+        return None
     if len(_KNOWN_IDS) >= _KNOWN_IDS_MAX:
         _KNOWN_IDS.clear()  # bounded: a flood of made-up ids costs a recheck, not memory
-    _KNOWN_IDS.add(value)
-    return True
+    _KNOWN_IDS[value] = value
+    return value
 
 
 def parse_topic(topic: str) -> TopicParts | None:
@@ -258,8 +263,9 @@ def decode(topic: str, payload: bytes, parts: TopicParts | None = None) -> Messa
         raise WireError("error must be text")
     return Result(
         center, agent, device, session, seq, ts,
-        device_type=_str(body, "type"),
-        device_name=_str(body, "name"),
+        # interned: the same few types and one name per device, held for every device
+        device_type=sys.intern(_str(body, "type")),
+        device_name=sys.intern(_str(body, "name")),
         status=status,
         metrics=_metrics(body.get("metrics", {}), "metrics"),
         faults=_faults(body.get("faults", ())),
@@ -269,10 +275,10 @@ def decode(topic: str, payload: bytes, parts: TopicParts | None = None) -> Messa
 
 def _id(body: Mapping[str, object], key: str) -> str:
     value = body.get(key)
-    if not _checked_id(value):
+    canonical = _checked_id(value)
+    if canonical is None:
         raise WireError(f"{key} must be an id like 'ba-dinh', got {value!r}")
-    assert isinstance(value, str)
-    return value
+    return canonical
 
 
 def _str(body: Mapping[str, object], key: str) -> str:

@@ -78,15 +78,32 @@ def drained(s: Stack, timeout: float = 90.0) -> None:
     wait_until(empty, timeout, "the agent's outbox to drain", interval=0.5)
 
 
-def delivered_exactly(s: Stack, expected: int, timeout: float = 60.0) -> dict[str, object]:
+def delivered_exactly(s: Stack, expected: int, timeout: float = 60.0,
+                      exact: bool = True) -> dict[str, object]:
     def done() -> dict[str, object] | None:
         rows = s.agents()
         return rows[0] if rows and rows[0]["received"] >= expected and rows[0]["gaps"] == 0 \
             else None
     wait_until(done, timeout, f"{expected} reports delivered without gaps", interval=0.5)
     row = s.agents()[0]
-    assert row["received"] == expected, row  # none twice
+    if exact:
+        assert row["received"] == expected, row  # none twice
     assert row["gaps"] == 0, row             # none lost
+    return row
+
+
+def delivered_or_kept(s: Stack, timeout: float = 60.0) -> dict[str, object]:
+    """After a graceful stop, nothing is lost: each report the agent assigned arrived once, or
+    is still in its outbox (what it had not handed to the broker yet goes out at its next start;
+    on a loaded machine a few reports made just before the stop are in that state)."""
+    assigned = agent_sent(s)
+    db = sqlite3.connect(s.tmp / "agent-state" / "outbox.sqlite", timeout=5)
+    try:
+        kept = int(db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+    finally:
+        db.close()
+    row = delivered_exactly(s, assigned - kept, timeout, exact=False)
+    assert int(row["received"]) <= assigned, row  # type: ignore[call-overload]  # none twice
     return row
 
 
@@ -105,7 +122,7 @@ def test_broker_outage_under_load_loses_nothing(stack: Stack) -> None:
     drained(stack)
     assert stack.agent is not None
     stack.agent.stop()  # graceful: everything it assigned is sent or stored
-    delivered_exactly(stack, agent_sent(stack))
+    delivered_or_kept(stack)
     jam_alert_once(stack)
 
 
@@ -131,7 +148,7 @@ def test_controller_sigkill_mid_ingest_then_restart(stack: Stack) -> None:
     time.sleep(2)
     assert stack.agent is not None
     stack.agent.stop()
-    delivered_exactly(stack, agent_sent(stack))
+    delivered_or_kept(stack)
     jam_alert_once(stack)
 
 
@@ -145,7 +162,7 @@ def test_network_stall_is_detected_by_keepalive(stack: Stack) -> None:
         stack.broker.proc.popen.send_signal(signal.SIGCONT)
     drained(stack)  # reconnected (after its backoff) and sent what piled up
     stack.agent.stop()
-    delivered_exactly(stack, agent_sent(stack), timeout=90)
+    delivered_or_kept(stack, timeout=90)
 
 
 ROOT = subprocess.run(["id", "-u"], capture_output=True, text=True).stdout.strip() == "0"
