@@ -25,6 +25,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from bench.procstat import status_mb
 from hcc_common import wire
 from lab.procs import Mosquitto, spawn
 
@@ -116,14 +117,6 @@ def baseline(port: int, total: int) -> float:
     return total / (last - first) if last > first else 0.0
 
 
-def peak_rss_mb(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as fh:
-        for line in fh:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) // 1024
-    return 0
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="40,000 messages (under 2 minutes)")
@@ -181,7 +174,7 @@ def main() -> int:
             # the controller and its MQTT process: both count
             procs = [proc, *proc.children(recursive=True)]
             cpu_s = sum(p.cpu_times().user + p.cpu_times().system for p in procs)
-            hwm = sum(peak_rss_mb(p.pid) for p in procs)
+            hwm = sum(status_mb(p.pid, "VmHWM") for p in procs)
             ctl.stop()
             con = sqlite3.connect(db)
             agents_rows = con.execute(

@@ -10,22 +10,16 @@ resident memory after each interval. A leak keeps growing; a working set levels 
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from bench.procstat import status_mb
 from bench.soak import DEVICES, FAULTY, HEALTHY, check_templates
 from controller.config import load
 from controller.service import Controller
 from controller.state import Effect
-
-
-def rss_mb() -> int:
-    with open("/proc/self/status") as fh:
-        match = re.search(r"VmRSS:\s+(\d+)", fh.read())
-    return int(match.group(1)) // 1024 if match else 0
 
 
 def main() -> int:
@@ -36,14 +30,14 @@ def main() -> int:
     args = ap.parse_args()
     agents, intervals = (2000, 3) if args.quick else (args.agents, args.intervals)
     check_templates()
-    baseline = rss_mb()
+    baseline = status_mb()
     with tempfile.TemporaryDirectory(prefix="hcc-bench-memory-") as tmp:
         cfg = Path(tmp) / "controller.yaml"
         # the broker address is never used: handle() is called directly
         cfg.write_text(f'mqtt: {{url: "mqtt://127.0.0.1:1"}}\ndb: "{tmp}/hcc.db"\n'
                        "alert_rules: [{name: all, fault: '*'}]\n")
         ctl = Controller(load(cfg))
-        empty = rss_mb()
+        empty = status_mb()
         seqs = [0] * agents
         after: list[int] = []
         for interval in range(intervals):
@@ -61,7 +55,7 @@ def main() -> int:
                         ctl.store.write(batch + ctl.fleet.flush_agents())
                         batch = []
             ctl.store.write(batch + ctl.fleet.flush_agents() + ctl.fleet.flush_devices())
-            after.append(rss_mb())
+            after.append(status_mb())
             took = time.perf_counter() - started
             print(f"interval {interval + 1}: {agents * DEVICES} reports in {took:.0f} s "
                   f"({took / (agents * DEVICES) * 1e6:.0f} us each), RSS {after[-1]} MB", flush=True)

@@ -72,10 +72,6 @@ class ReceiverLink:
         child.close()
         self._conn = parent
 
-    @property
-    def alive(self) -> bool:
-        return self._proc is not None and self._proc.is_alive()
-
     def receive(self, timeout: float) -> list[Received]:
         """One batch of messages, or [] when none came within `timeout`."""
         conn = self._conn
