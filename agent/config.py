@@ -39,6 +39,10 @@ class MqttSettings:
     username: str | None = None
     password_file: str | None = None
     ca_file: str | None = None
+    # When a report may leave the outbox: once the controller confirms it has it ("controller",
+    # survives a broker that loses its queue), or once the broker has it ("broker", for
+    # controllers in a shared group, which each see part of the stream).
+    confirm: str = "controller"
 
     @property
     def url(self) -> str:
@@ -324,8 +328,12 @@ def default_state_dir(center: str, agent: str, env: TMapping[str, str]) -> Path:
     return Path(base) / "hcc-agent" / f"{center}-{agent}"
 
 
+MQTT_KEYS = ("url", "keepalive", "username", "password_file", "ca_file", "confirm")
+CONFIRM_MODES = ("controller", "broker")
+
+
 def parse_mqtt(node: Node) -> MqttSettings:
-    m = node.as_mapping(("url", "keepalive", "username", "password_file", "ca_file"))
+    m = node.as_mapping(MQTT_KEYS)
     url_node = m.require("url")
     host, port, tls = parse_broker_url(url_node)
     keepalive = 10
@@ -334,11 +342,17 @@ def parse_mqtt(node: Node) -> MqttSettings:
     username = m.get("username")
     password_file = m.get("password_file")
     ca_file = m.get("ca_file")
+    confirm = "controller"
+    if (n := m.get("confirm")) is not None:
+        confirm = n.as_str()
+        if confirm not in CONFIRM_MODES:
+            raise n.error(f"must be one of {', '.join(CONFIRM_MODES)}, got {confirm!r}")
     return MqttSettings(
         host, port, tls, keepalive,
         username.as_str() if username is not None else None,
         password_file.as_str() if password_file is not None else None,
         ca_file.as_str() if ca_file is not None else None,
+        confirm,
     )
 
 

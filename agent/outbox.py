@@ -1,4 +1,5 @@
-"""Disk-backed outbox (SQLite, WAL): every report is stored before it is sent, deleted after PUBACK."""
+"""Disk-backed outbox (SQLite, WAL): every report is stored before it is sent, and deleted only
+once the controller confirms it has committed it (or, in "broker" mode, after the broker's PUBACK)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from hcc_common.wire import Encoded
+from hcc_common.wire import Ack, Encoded
 
 log = logging.getLogger("hcc.agent.outbox")
 
@@ -32,6 +33,16 @@ CREATE TABLE IF NOT EXISTS outbox (
   created REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS outbox_drop ON outbox(priority, id);
+"""
+# Added after the first release: which report a row is, and whether the broker has it.
+MIGRATIONS = (
+    ("session", "ALTER TABLE outbox ADD COLUMN session INTEGER NOT NULL DEFAULT 0"),
+    ("seq", "ALTER TABLE outbox ADD COLUMN seq INTEGER NOT NULL DEFAULT 0"),
+    ("published", "ALTER TABLE outbox ADD COLUMN published INTEGER NOT NULL DEFAULT 0"),
+)
+INDEXES = """
+CREATE INDEX IF NOT EXISTS outbox_report ON outbox(session, seq);
+CREATE INDEX IF NOT EXISTS outbox_unpublished ON outbox(published, id);
 """
 
 
@@ -79,6 +90,11 @@ class Outbox:
             # FULL: a report acknowledged as stored survives a power cut, not only a crash.
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.executescript(SCHEMA)
+            columns = {r[1] for r in self.db.execute("PRAGMA table_info(outbox)")}
+            for column, ddl in MIGRATIONS:
+                if column not in columns:
+                    self.db.execute(ddl)
+            self.db.executescript(INDEXES)
         except sqlite3.Error as exc:
             raise OutboxError(f"cannot open outbox {path}: {exc}") from None
         self._bytes = self._count_bytes()
@@ -110,10 +126,10 @@ class Outbox:
         return int(row[0]) if row is not None else 0
 
     # -- storing -------------------------------------------------------------------------------
-    def put(self, msg: Encoded, seq: int, priority: int) -> None:
+    def put(self, msg: Encoded, session: int, seq: int, priority: int) -> None:
         """Store a message and remember its seq, in one transaction. Raises OutboxError."""
         try:
-            self._put(msg, seq, priority)
+            self._put(msg, session, seq, priority)
             if not self.reserve.exists() and self._bytes < self.limits.max_bytes // 2:
                 self._ensure_reserve()
             return
@@ -124,7 +140,7 @@ class Outbox:
             # Disk full: make room by the drop policy, then try once more.
             try:
                 self._make_room()
-                self._put(msg, seq, priority)
+                self._put(msg, session, seq, priority)
                 return
             except sqlite3.Error as exc:
                 self._rollback()
@@ -159,12 +175,13 @@ class Outbox:
             with contextlib.suppress(OSError):
                 self.reserve.unlink()
 
-    def _put(self, msg: Encoded, seq: int, priority: int) -> None:
+    def _put(self, msg: Encoded, session: int, seq: int, priority: int) -> None:
         self.db.execute("BEGIN IMMEDIATE")
         self.db.execute("INSERT OR REPLACE INTO meta VALUES ('seq', ?)", (seq,))
         self.db.execute(
-            "INSERT INTO outbox (priority, topic, payload, retain, created) VALUES (?,?,?,?,?)",
-            (priority, msg.topic, msg.payload, int(msg.retain), self.clock()))
+            "INSERT INTO outbox (priority, topic, payload, retain, created, session, seq)"
+            " VALUES (?,?,?,?,?,?,?)",
+            (priority, msg.topic, msg.payload, int(msg.retain), self.clock(), session, seq))
         self.db.execute("COMMIT")
         self._bytes += len(msg.payload)
         try:
@@ -179,10 +196,51 @@ class Outbox:
 
     # -- sending -------------------------------------------------------------------------------
     def pending(self, after_id: int, limit: int) -> list[Row]:
-        """Oldest first, so a replay after an outage keeps the order things happened in."""
-        rows = self.db.execute("SELECT id, topic, payload, retain FROM outbox WHERE id > ?"
-                               " ORDER BY id LIMIT ?", (after_id, limit)).fetchall()
+        """Rows the broker does not have yet, oldest first, so a replay after an outage keeps
+        the order things happened in."""
+        rows = self.db.execute("SELECT id, topic, payload, retain FROM outbox"
+                               " WHERE published = 0 AND id > ? ORDER BY id LIMIT ?",
+                               (after_id, limit)).fetchall()
         return [Row(int(r[0]), str(r[1]), bytes(r[2]), bool(r[3])) for r in rows]
+
+    def mark_published(self, ids: Iterable[int]) -> None:
+        """The broker acknowledged these: not sent again unless the controller says it lacks them."""
+        batch = [(i,) for i in ids]
+        if not batch:
+            return
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.executemany("UPDATE outbox SET published = 1 WHERE id=?", batch)
+            self.db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback()
+            log.error("outbox update failed", extra={"path": str(self.path), "error": str(exc)})
+
+    def confirm(self, ack: Ack) -> list[Row]:
+        """Delete what the controller confirms it has committed; return the rows it lists as
+        missing that are still here (to send again), oldest first."""
+        confirmed: list[int] = []
+        resend: list[Row] = []
+        for session, sa in ack.sessions.items():
+            for rid, seq in self.db.execute(
+                    "SELECT id, seq FROM outbox WHERE session=? AND seq>0 AND seq<=?",
+                    (session, sa.last)):
+                if sa.confirms(int(seq)):
+                    confirmed.append(int(rid))
+            for first, last in sa.missing:
+                rows = self.db.execute(
+                    "SELECT id, topic, payload, retain FROM outbox WHERE session=? AND seq"
+                    " BETWEEN ? AND ? AND published = 1 ORDER BY id", (session, first, last))
+                resend.extend(Row(int(r[0]), str(r[1]), bytes(r[2]), bool(r[3])) for r in rows)
+        self.acknowledge(confirmed)
+        resend.sort(key=lambda r: r.id)
+        return resend
+
+    def oldest(self) -> tuple[int, int] | None:
+        """(session, seq) of the oldest report kept, or None when empty."""
+        row = self.db.execute("SELECT session, seq FROM outbox WHERE seq > 0"
+                              " ORDER BY session, seq LIMIT 1").fetchone()
+        return (int(row[0]), int(row[1])) if row is not None else None
 
     def acknowledge(self, ids: Iterable[int]) -> None:
         batch = [(i,) for i in ids]

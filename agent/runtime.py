@@ -22,9 +22,9 @@ from agent.checks.base import combine, status_of
 from agent.checks.context import CheckContext
 from agent.config import Config, Device
 from agent.hold import FaultHold
-from agent.outbox import EVENT, TELEMETRY, Backlog, Limits, Outbox, OutboxError
+from agent.outbox import EVENT, TELEMETRY, Backlog, Limits, Outbox, OutboxError, Row
 from hcc_common import sdnotify, wire
-from hcc_common.mqtt_io import BrokerSettings, MqttLink
+from hcc_common.mqtt_io import BrokerSettings, Incoming, MqttLink
 
 log = logging.getLogger("hcc.agent")
 
@@ -33,6 +33,9 @@ OUTBOX_FILE = "outbox.sqlite"
 BOX_NAME = "Máy giám sát (box)"
 # Messages handed to paho and not yet acknowledged: bounds paho's memory (it has no backpressure).
 SEND_WINDOW = 500
+# A report the controller lists as missing is sent again only if it was not sent this recently
+# (acks come every half second; the first copy may still be on its way).
+RESEND_AFTER_S = 5.0
 T = TypeVar("T")
 
 
@@ -73,6 +76,8 @@ class Agent:
         self._send_wake: asyncio.Event | None = None
         self._acks: list[int] = []
         self._ack_event: asyncio.Event | None = None
+        self._controller_ack: wire.Ack | None = None  # the newest, not yet applied
+        self.confirm_by_controller = config.mqtt.confirm == "controller"
         settings = config.mqtt
         if broker_url is not None:
             from agent.config import broker_from_url
@@ -90,6 +95,8 @@ class Agent:
             client_id=f"hcc-agent-{c}-{a}",
             will=wire.encode(wire.StateMessage(c, a, "offline", self.session, time.time())),
             birth=self._birth,
+            subscriptions=(wire.ack_topic(c, a),) if self.confirm_by_controller else (),
+            on_message=self._from_network(self._on_controller_ack),
             on_published=self._from_network(self._acked),
             on_connected=self._from_network(self._connected),
         )
@@ -114,6 +121,17 @@ class Agent:
         if self._ack_event is not None:
             self._ack_event.set()
 
+    def _on_controller_ack(self, incoming: Incoming) -> None:
+        try:
+            ack = wire.decode_ack(incoming.topic, incoming.payload)
+        except wire.WireError as exc:
+            log.warning("unreadable acknowledgement from the controller",
+                        extra={"topic": incoming.topic[:200], "reason": str(exc)[:300]})
+            return
+        self._controller_ack = ack  # only the newest matters: each one says all it has
+        if self._ack_event is not None:
+            self._ack_event.set()
+
     def _connected(self) -> None:
         if self._send_wake is not None:
             self._send_wake.set()
@@ -128,7 +146,7 @@ class Agent:
         msg = wire.encode(replace(report, seq=self.seq))
         if self.outbox is not None:
             try:
-                await self._db(self.outbox.put, msg, self.seq, priority)
+                await self._db(self.outbox.put, msg, self.session, self.seq, priority)
                 if self._send_wake is not None:
                     self._send_wake.set()
                 return
@@ -140,26 +158,47 @@ class Agent:
         self.link.publish(msg)
 
     async def _sender(self, stop: asyncio.Event) -> None:
-        """Publish stored reports oldest first; delete each once the broker has acknowledged it."""
+        """Publish stored reports oldest first. A report leaves the outbox when the controller
+        confirms it has committed it (or, with confirm: broker, at the broker's PUBACK); what
+        the controller lists as missing (a broker that lost its queue) is sent again."""
         assert self._send_wake is not None and self._ack_event is not None
         assert self.outbox is not None
         in_flight: dict[int, int] = {}   # mid -> outbox row id
-        last_sent = 0                    # rows up to this id are in paho's hands
+        last_sent = 0                    # unpublished rows up to this id are in paho's hands
+        sent_at: dict[int, float] = {}   # row id -> when last handed to paho (for resends)
+        resend: list[Row] = []
         while not stop.is_set():
             self._ack_event.clear()
             mids, self._acks = self._acks, []
             acked = [row for row in (in_flight.pop(m, None) for m in mids) if row is not None]
             if acked:
-                await self._db(self.outbox.acknowledge, acked)
+                if self.confirm_by_controller:
+                    await self._db(self.outbox.mark_published, acked)
+                else:
+                    await self._db(self.outbox.acknowledge, acked)
+                    for rid in acked:
+                        sent_at.pop(rid, None)
+            ack, self._controller_ack = self._controller_ack, None
+            if ack is not None:
+                missing = await self._db(self.outbox.confirm, ack)
+                now = time.monotonic()
+                busy = set(in_flight.values()) | {r.id for r in resend}
+                resend.extend(r for r in missing if r.id not in busy
+                              and now - sent_at.get(r.id, -RESEND_AFTER_S) >= RESEND_AFTER_S)
+                if len(sent_at) > 4 * SEND_WINDOW + len(missing):
+                    sent_at = {k: v for k, v in sent_at.items() if now - v < RESEND_AFTER_S}
             room = SEND_WINDOW - len(in_flight)
             if self.link.connected and room > 0:
-                rows = await self._db(self.outbox.pending, last_sent, room)
+                again, resend = resend[:room], resend[room:]
+                rows = again + await self._db(self.outbox.pending, last_sent, room - len(again))
+                now = time.monotonic()
                 for row in rows:
                     mid = self.link.publish_tracked(row.topic, row.payload, row.retain)
                     if mid is None:
                         break
                     in_flight[mid] = row.id
-                    last_sent = row.id
+                    sent_at[row.id] = now
+                    last_sent = max(last_sent, row.id)
                 if rows and len(rows) == room:
                     continue  # more waiting: keep the pipe full
             self._send_wake.clear()
@@ -228,8 +267,11 @@ class Agent:
                             "outbox_bytes": backlog.bytes,
                             "outbox_dropped": backlog.dropped_telemetry + backlog.dropped_events,
                             "unbuffered": self.unbuffered}
+            kept = await self._db(self.outbox.oldest) if self.outbox is not None else None
             await self.emit(wire.Heartbeat(c, a, self.session, 0, time.time(), interval,
-                                           host_metrics, backlog=backlog.count), TELEMETRY)
+                                           host_metrics, backlog=backlog.count,
+                                           kept_from=kept or (self.session, self.seq + 1)),
+                            TELEMETRY)
             await asyncio.get_running_loop().run_in_executor(
                 None, self._write_status, outcome.metrics, backlog)
             now = time.monotonic()

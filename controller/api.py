@@ -21,6 +21,7 @@ from controller.views import alert_json, change_json, iso, silence_json
 from hcc_common.durations import parse_duration
 
 SSE_KEEPALIVE_S = 15.0
+MAX_EVENT_ID = 2**63 - 1
 # SQLite ids are signed 64-bit: a larger number is not an id, and must not reach the database.
 Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
 STATES = ("firing", "acknowledged", "resolved")
@@ -57,7 +58,25 @@ def _parse_time(value: str | None, name: str) -> float | None:
     try:
         return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
     except ValueError:
-        raise HTTPException(422, f"{name} must be Unix seconds or ISO 8601, got {value!r}") from None
+        raise invalid(("query", name), f"{name} must be Unix seconds or ISO 8601, got {value!r}"
+                      ) from None
+
+
+def invalid(loc: tuple[str, ...], msg: str) -> HTTPException:
+    """A 422 shaped like FastAPI's own validation errors (the schema's HTTPValidationError)."""
+    return HTTPException(422, [{"loc": list(loc), "msg": msg, "type": "value_error"}])
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+# Responses every route may give besides its own, documented in the OpenAPI spec as they are.
+READ_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "A bearer token is needed (read_open is off)."}}
+WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "A valid bearer token is needed."}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "No such id."}}
 
 
 class Metrics:
@@ -100,7 +119,8 @@ class Metrics:
 
 def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed | None,
                counters: Callable[[], dict[str, int]] = dict,
-               wake_feed: Callable[[], None] = lambda: None) -> FastAPI:
+               wake_feed: Callable[[], None] = lambda: None,
+               healthy: Callable[[], bool] = lambda: True) -> FastAPI:
     http = config.http or HttpSettings()
     centers = {c.id: c.name for c in config.centers}
     app = FastAPI(title="hcc-fleet controller", version="1",
@@ -140,7 +160,7 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
         return {a.id for a in s.alerts() if any(
             x.matches(a, types.get((a.center, a.device)), now) for x in silences)}
 
-    @app.get("/api/v1/alerts", summary="Alerts, newest first")
+    @app.get("/api/v1/alerts", summary="Alerts, newest first", responses=READ_ERRORS)
     def list_alerts(_: Reader, center: str | None = None,
                     severity: Annotated[str | None, Query(pattern="^(critical|warning|info)$")] = None,
                     state: Annotated[str | None, Query(
@@ -156,7 +176,8 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
         quiet = silenced_ids(s)
         return [alert_json(r, lang, r.id in quiet) for r in rows]
 
-    @app.get("/api/v1/alerts/{alert_id}", summary="One alert with its full history")
+    @app.get("/api/v1/alerts/{alert_id}", summary="One alert with its full history",
+             responses={**READ_ERRORS, **NOT_FOUND})
     def get_alert(alert_id: Id, _: Reader) -> dict[str, Any]:
         s = store()
         try:
@@ -177,42 +198,48 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
         wake_feed()
         return alert_json(row)
 
-    @app.post("/api/v1/alerts/{alert_id}/ack", summary="Acknowledge: someone is on it")
+    @app.post("/api/v1/alerts/{alert_id}/ack", summary="Acknowledge: someone is on it",
+              responses={**WRITE_ERRORS, **NOT_FOUND})
     def ack(alert_id: Id, body: NoteBody, who: Writer) -> dict[str, Any]:
         return _act(alert_id, body, who, "ack")
 
-    @app.post("/api/v1/alerts/{alert_id}/resolve", summary="Resolve by hand, with a note")
+    @app.post("/api/v1/alerts/{alert_id}/resolve", summary="Resolve by hand, with a note",
+              responses={**WRITE_ERRORS, **NOT_FOUND})
     def resolve(alert_id: Id, body: NoteBody, who: Writer) -> dict[str, Any]:
         return _act(alert_id, body, who, "resolve")
 
-    @app.get("/api/v1/silences", summary="Silences and maintenance windows not yet over")
+    @app.get("/api/v1/silences", summary="Silences and maintenance windows not yet over",
+             responses=READ_ERRORS)
     def list_silences(_: Reader) -> list[dict[str, Any]]:
         return [silence_json(x) for x in store().silences(active_at=time.time())]
 
-    @app.post("/api/v1/silences", status_code=201, summary="Silence alerts for a while")
+    @app.post("/api/v1/silences", status_code=201, summary="Silence alerts for a while",
+              responses=WRITE_ERRORS)
     def add_silence(body: SilenceBody, who: Writer) -> dict[str, Any]:
         try:
             seconds = parse_duration(body.duration)
         except ValueError as exc:
-            raise HTTPException(422, str(exc)) from None
+            raise invalid(("body", "duration"), str(exc)) from None
         if seconds <= 0 or seconds > 90 * 86400:
-            raise HTTPException(422, "duration must be between 1s and 90d")
+            raise invalid(("body", "duration"), "duration must be between 1s and 90d")
         if not any((body.center, body.device, body.type, body.code)):
-            raise HTTPException(422, "say what to silence: center, device, type or code")
+            raise invalid(("body",), "say what to silence: center, device, type or code")
         start = body.starts_at if body.starts_at is not None else time.time()
         silence = store().add_silence(center=body.center, device=body.device, type_=body.type,
                                       code=body.code, starts_at=start, ends_at=start + seconds,
                                       author=who, reason=body.reason)
         return silence_json(silence)
 
-    @app.delete("/api/v1/silences/{silence_id}", summary="End a silence now")
+    @app.delete("/api/v1/silences/{silence_id}", summary="End a silence now",
+                responses={**WRITE_ERRORS, **NOT_FOUND})
     def end_silence(silence_id: Id, _who: Writer) -> dict[str, Any]:
         try:
             return silence_json(store().expire_silence(silence_id, time.time()))
         except AlertNotFound:
             raise HTTPException(404, f"no silence {silence_id}") from None
 
-    @app.get("/api/v1/centers", summary="Every center: worst open severity, agents, devices")
+    @app.get("/api/v1/centers", summary="Every center: worst open severity, agents, devices",
+             responses=READ_ERRORS)
     def list_centers(_: Reader) -> list[dict[str, Any]]:
         s = store()
         open_alerts = s.alerts()
@@ -244,21 +271,25 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
                 c["worst"] = a.severity
         return sorted(out.values(), key=lambda c: (-rank.get(c["worst"] or "", 0), c["center"]))
 
-    @app.get("/api/v1/devices/{center}/{device}/history", summary="A device's changes")
+    @app.get("/api/v1/devices/{center}/{device}/history", summary="A device's changes",
+             responses=READ_ERRORS)
     def device_history(center: str, device: str, _: Reader) -> list[dict[str, Any]]:
         return [{**h, "agent_ts": iso(h["agent_ts"]), "received_at": iso(h["received_at"])}
                 for h in store().device_history(center, device)]
 
-    @app.get("/api/v1/stats", summary="Mean time to acknowledge and to resolve, per center")
+    @app.get("/api/v1/stats", summary="Mean time to acknowledge and to resolve, per center",
+             responses=READ_ERRORS)
     def stats(_: Reader, since: str | None = None) -> list[dict[str, Any]]:
         return store().response_times(_parse_time(since, "since"))
 
-    @app.get("/api/v1/notifications", summary="Recent notifications and their delivery")
+    @app.get("/api/v1/notifications", summary="Recent notifications and their delivery",
+             responses=READ_ERRORS)
     def notifications(_: Reader) -> list[dict[str, Any]]:
         return [{**n, "created_at": iso(n["created_at"]), "sent_at": iso(n["sent_at"])}
                 for n in store().notifications()]
 
-    @app.get("/api/v1/agents", summary="Delivery health per agent")
+    @app.get("/api/v1/agents", summary="Delivery health per agent",
+             responses=READ_ERRORS)
     def agents(_: Reader) -> list[dict[str, Any]]:
         return [{"center": a.center, "agent": a.agent, "state": a.state,
                  "last_seen": iso(a.last_seen), "clock_skew_s": a.clock_skew_s,
@@ -266,14 +297,23 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
                  "duplicates": a.duplicates} for a in store().agents()]
 
     @app.get("/api/v1/stream", summary="Live alert changes (Server-Sent Events)",
-             response_class=StreamingResponse)
+             response_class=StreamingResponse,
+             responses={**READ_ERRORS,
+                        400: {"model": Problem, "description": "A Last-Event-ID that is no id."},
+                        503: {"model": Problem, "description": "No live feed in this process."}})
     async def stream(request: Request, _: Reader,
                      last_event_id: Annotated[str | None, Header()] = None) -> StreamingResponse:
         if feed is None:
             raise HTTPException(503, "the live feed runs only inside hcc-controller run")
         queue: asyncio.Queue[AlertChange | None] = asyncio.Queue()
         feed.sse_clients.add(queue)
-        since = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
+        since = None
+        if last_event_id:
+            text = last_event_id.strip()
+            if not (text.isascii() and text.isdigit() and len(text) <= 19
+                    and int(text) <= MAX_EVENT_ID):
+                raise HTTPException(400, "Last-Event-ID must be an event id this stream sent")
+            since = int(text)
 
         async def events() -> AsyncIterator[str]:
             try:
@@ -300,8 +340,15 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     @app.get("/metrics", response_class=PlainTextResponse, include_in_schema=False)
-    def metrics() -> Response:
+    def metrics(_: Reader) -> Response:
         return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
+
+    @app.get("/healthz", summary="Is ingest turning? 503 when it is stuck or dead",
+             responses={503: {"model": Problem, "description": "Ingest is stuck or dead."}})
+    def healthz() -> dict[str, str]:
+        if not healthy():
+            raise HTTPException(503, "ingest is stuck or dead: alerts are not being raised")
+        return {"ingest": "ok"}
 
     web = resources.files("controller") / "web"
 

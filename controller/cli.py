@@ -257,36 +257,47 @@ def silence(
 def broker_config(
     out: Annotated[Path, typer.Option("--out", help="Folder for the broker's files.")],
     config: ConfigOpt = None,
-    center: Annotated[list[str] | None, typer.Option(
-        "--center", help="A center id (repeatable); default: the centers in controller.yaml.")] = None,
+    box: Annotated[list[str] | None, typer.Option(
+        "--box", help="A box as CENTER/AGENT (repeatable); default: the agents: of each center "
+                      "in controller.yaml.")] = None,
+    controller: Annotated[list[str] | None, typer.Option(
+        "--controller", help="A controller's broker user (repeatable, one per controller of a "
+                             "shared group); default: hcc-controller.")] = None,
     hostname: Annotated[list[str] | None, typer.Option(
         "--hostname", help="Name or IP agents use for the broker (repeatable).")] = None,
     port: Annotated[int, typer.Option(help="TLS port.")] = 8883,
+    bind: Annotated[str, typer.Option(help="Address the broker listens on.")] = "0.0.0.0",
+    owner: Annotated[str | None, typer.Option(
+        help="User the broker runs as, who must read its password file and key; default: "
+             "mosquitto when that user exists. Use --owner '' to leave ownership alone.")] = None,
     ca_cert: Annotated[Path | None, typer.Option(help="Use this CA certificate.")] = None,
     ca_key: Annotated[Path | None, typer.Option(help="...and this CA key.")] = None,
 ) -> None:
-    """Write a mosquitto config with TLS, per-center passwords and an ACL (each center may
-    publish only under hcc/v1/<center>/), plus a CA and server certificate."""
-    from controller.brokerconf import BrokerConfigError, generate
+    """Write a mosquitto config with TLS, a password per box and per controller, client ids
+    bound to users, an ACL (each box may publish only under hcc/v1/<center>/<agent>/), crash-safe
+    persistence, and a CA and server certificate."""
+    from controller.brokerconf import (
+        BrokerConfigError,
+        default_owner,
+        generate,
+        parse_box,
+    )
 
-    centers = list(center or [])
-    if not centers and config is not None:
-        centers = [c.id for c in _config(config, None).centers]
-    if not centers:
-        typer.echo("error: no centers: list them in controller.yaml (centers:) or give --center",
-                   err=True)
-        raise typer.Exit(2)
     try:
-        g = generate(out, centers, hostname or ["localhost", "127.0.0.1"], port, "0.0.0.0",
-                     ca_cert, ca_key)
+        boxes = [parse_box(b) for b in box or []]
+        if not boxes and config is not None:
+            boxes = [(c.id, a) for c in _config(config, None).centers for a in sorted(c.agents or ())]
+        g = generate(out, boxes, hostname or ["localhost", "127.0.0.1"], port, bind,
+                     ca_cert, ca_key, owner=default_owner() if owner is None else (owner or None),
+                     controllers=controller or ["hcc-controller"])
     except BrokerConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"mosquitto config: {g.conf}  (start: mosquitto -c {g.conf})")
     typer.echo(f"CA for agents: {g.ca_cert}")
     typer.echo(f"passwords (one file per user, mode 600): {out / 'credentials'}/")
-    typer.echo(f"{len(centers)} center(s); give each its credentials with: "
-               f"hcc-controller credentials CENTER --broker-dir {out} --out FILE")
+    typer.echo(f"{len(boxes)} box(es); give a box its credentials with: "
+               f"hcc-controller credentials CENTER --agent AGENT --broker-dir {out} --out FILE")
 
 
 @app.command()
@@ -294,27 +305,53 @@ def credentials(
     center: Annotated[str, typer.Argument(help="The center id.")],
     out: Annotated[Path, typer.Option("--out", help="Where to write the password (mode 600).")],
     broker_dir: Annotated[Path, typer.Option(help="The folder broker-config wrote.")],
+    agent: Annotated[str, typer.Option(help="The box's agent id (devices.yaml agent.id).")] =
+    "pi-1",
     url: Annotated[str, typer.Option(help="Broker URL the agent will use.")] =
     "mqtts://127.0.0.1:8883",
 ) -> None:
-    """Issue a center's agent credentials: a new password (the broker's password file is
-    updated), the CA beside it, and the devices.yaml mqtt: section that refers to them."""
+    """Issue one box's credentials: a new password (the broker's password file is updated, the
+    old password stops working at the broker's next reload), the CA beside it, and the
+    devices.yaml mqtt: section that refers to them."""
     from controller.brokerconf import BrokerConfigError, issue_credentials
 
     try:
-        user, pw, ca = issue_credentials(broker_dir, center, out)
+        user, pw, ca = issue_credentials(broker_dir, center, agent, out)
     except BrokerConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     typer.echo("# devices.yaml (copy both files to the box; reload mosquitto to apply):")
-    typer.echo(f'mqtt: {{url: "{url}", username: {user}, password_file: {pw}, ca_file: {ca}}}')
+    typer.echo(f'mqtt: {{url: "{url}", username: "{user}", password_file: {pw}, ca_file: {ca}}}')
 
 
 @app.command()
 def stats(config: ConfigOpt = None, db: DbOpt = None) -> None:
-    """Ingest counters as JSON: received, applied, malformed (dropped) messages, write batches."""
+    """Ingest counters as JSON: received, applied, malformed messages, dead letters, messages
+    deferred by the rate limit, write batches."""
     cfg = _config(config, db)
     typer.echo(json.dumps(_open_store(cfg).stats()))
+
+
+@app.command()
+def deadletters(
+    config: ConfigOpt = None, db: DbOpt = None,
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """Messages set aside because they could not be decoded, applied or stored: when, the
+    topic, why, and the start of the payload. Ingest went on without them."""
+    from controller.views import iso
+
+    rows = _open_store(_config(config, db)).dead_letters(limit)
+    for r in rows:
+        if as_json:
+            typer.echo(json.dumps({**r, "received_at": iso(r["received_at"])},
+                                  ensure_ascii=False))
+        else:
+            typer.echo(f"#{r['id']} {iso(r['received_at'])} {r['topic']} ({r['size']} bytes)\n"
+                       f"    {r['reason']}\n    {r['payload'][:200]}")
+    if not rows and not as_json:
+        typer.echo("no dead letters")
 
 
 def _follow(store: Store, center: str | None, as_json: bool, language: str) -> None:

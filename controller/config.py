@@ -23,6 +23,8 @@ class CenterInfo:
     id: str
     name: str
     hours: OpeningHours
+    # the center's boxes; None: admit the first rules.max_agents_per_center that report
+    agents: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -94,10 +96,20 @@ class ControllerConfig:
     # How long the broker keeps our session (and queues for it) while we are away. A member of
     # a shared group keeps receiving its share while away, so there it must be short.
     session_expiry_s: float = 7 * 86400.0
+    # Publish acknowledgements (hcc/v1/ack/<center>/<agent>) that let agents delete reports.
+    # Controllers of a shared group each see part of a stream, so there agents confirm by
+    # the broker's PUBACK instead (agent mqtt.confirm: broker) and this is off.
+    acks: bool = True
+    # Ingest that has not stepped for this long is stuck: no watchdog ping, /healthz 503.
+    ingest_stuck_after_s: float = 30.0
 
     @property
     def hours(self) -> dict[str, OpeningHours]:
         return {c.id: c.hours for c in self.centers}
+
+    @property
+    def known_agents(self) -> dict[str, frozenset[str]]:
+        return {c.id: c.agents for c in self.centers if c.agents is not None}
 
 
 def default_db(env: TMapping[str, str]) -> Path:
@@ -135,7 +147,7 @@ def parse_listen(text: str, node: Node | None = None) -> tuple[str, int]:
 
 
 _TOP = ("mqtt", "db", "rules", "alert_rules", "rules_file", "centers", "http", "notify",
-        "client_id", "share_group", "session_expiry")
+        "client_id", "share_group", "session_expiry", "ingest_stuck_after")
 
 
 def load(path: str | Path | None, env: TMapping[str, str] | None = None) -> ControllerConfig:
@@ -145,7 +157,7 @@ def load(path: str | Path | None, env: TMapping[str, str] | None = None) -> Cont
     root = load_yaml(path).as_mapping(_TOP)
     broker = broker_from_url(DEFAULT_BROKER)
     if (m := root.get("mqtt")) is not None:
-        from agent.config import parse_mqtt
+        from agent.config import MQTT_KEYS, parse_mqtt
 
         s = parse_mqtt(m)
         password = None
@@ -153,7 +165,7 @@ def load(path: str | Path | None, env: TMapping[str, str] | None = None) -> Cont
             try:
                 password = Path(s.password_file).read_text().strip()
             except OSError as exc:
-                mm = m.as_mapping(("url", "keepalive", "username", "password_file", "ca_file"))
+                mm = m.as_mapping(MQTT_KEYS)
                 raise mm.require("password_file").error(
                     f"cannot read password file: {exc.strerror}") from None
         broker = BrokerSettings(s.host, s.port, s.tls, s.keepalive, s.username, password,
@@ -167,7 +179,9 @@ def load(path: str | Path | None, env: TMapping[str, str] | None = None) -> Cont
     rules = Rules()
     if (n := root.get("rules")) is not None:
         r = n.as_mapping(("unreachable_after", "heartbeat_misses", "clock_skew", "flap_opens",
-                          "flap_window", "flap_hold"))
+                          "flap_window", "flap_hold", "max_agents_per_center",
+                          "max_devices_per_center"))
+        ma, md = r.get("max_agents_per_center"), r.get("max_devices_per_center")
         ua, hm, cs = r.get("unreachable_after"), r.get("heartbeat_misses"), r.get("clock_skew")
         fo, fw, fh = r.get("flap_opens"), r.get("flap_window"), r.get("flap_hold")
         d = Rules()
@@ -178,6 +192,10 @@ def load(path: str | Path | None, env: TMapping[str, str] | None = None) -> Cont
             flap_opens=fo.as_int(2, 1000) if fo is not None else d.flap_opens,
             flap_window_s=fw.as_duration() if fw is not None else d.flap_window_s,
             flap_hold_s=fh.as_duration() if fh is not None else d.flap_hold_s,
+            max_agents_per_center=ma.as_int(1, 1000) if ma is not None
+            else d.max_agents_per_center,
+            max_devices_per_center=md.as_int(1, 100_000) if md is not None
+            else d.max_devices_per_center,
         )
     operator_rules: tuple[Rule, ...] = ()
     if (n := root.get("alert_rules")) is not None:
@@ -194,7 +212,10 @@ def load(path: str | Path | None, env: TMapping[str, str] | None = None) -> Cont
         cid.as_str() if cid is not None else "hcc-controller", str(path),
         group.as_str() if group is not None else None,
         expiry.as_duration(minimum=1.0) if expiry is not None
-        else (30.0 if group is not None else 7 * 86400.0))
+        else (30.0 if group is not None else 7 * 86400.0),
+        acks=group is None,
+        ingest_stuck_after_s=stuck.as_duration(minimum=1.0) if (
+            stuck := root.get("ingest_stuck_after")) is not None else 30.0)
 
 
 def _centers(node: Node | None) -> tuple[CenterInfo, ...]:
@@ -203,7 +224,7 @@ def _centers(node: Node | None) -> tuple[CenterInfo, ...]:
     out: list[CenterInfo] = []
     seen: set[str] = set()
     for item in node.as_list():
-        m = item.as_mapping(("id", "name", "timezone", "opening_hours", "holidays"))
+        m = item.as_mapping(("id", "name", "timezone", "opening_hours", "holidays", "agents"))
         cid = m.require("id").as_str()
         if not wire.valid_id(cid):
             raise m.require("id").error(f"{cid!r} is not a valid center id")
@@ -212,7 +233,16 @@ def _centers(node: Node | None) -> tuple[CenterInfo, ...]:
         seen.add(cid)
         hours = parse_center_calendar(m)
         name = m.get("name")
-        out.append(CenterInfo(cid, name.as_str() if name is not None else cid, hours))
+        agents: frozenset[str] | None = None
+        if (an := m.get("agents")) is not None:
+            ids = []
+            for a in an.as_list():
+                aid = a.as_str()
+                if not wire.valid_id(aid):
+                    raise a.error(f"{aid!r} is not a valid agent id")
+                ids.append(aid)
+            agents = frozenset(ids)
+        out.append(CenterInfo(cid, name.as_str() if name is not None else cid, hours, agents))
     return tuple(out)
 
 

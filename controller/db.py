@@ -22,6 +22,9 @@ def is_postgres(target: str | Path) -> bool:
 class Db:
     # what a failing database raises: the ingest loop survives these and tries again
     errors: tuple[type[Exception], ...] = (sqlite3.Error,)
+    # the part of those that says "try again later" (a lost connection, a locked or full
+    # disk), not "this data cannot be stored" (which retrying would only repeat)
+    transient: tuple[type[Exception], ...] = (sqlite3.OperationalError,)
 
     def broken(self) -> bool:
         """True when the connection is gone for good and must be opened again."""
@@ -87,6 +90,7 @@ class PostgresDb(Db):
         self.conn = psycopg.connect(url, autocommit=True, connect_timeout=10,
                                     application_name="hcc-controller")
         self.errors = (psycopg.Error,)
+        self.transient = (psycopg.OperationalError, psycopg.InterfaceError)
 
     def broken(self) -> bool:
         # a failover or a restarted server closes the connection under us

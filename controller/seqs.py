@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from enum import Enum
 
+from hcc_common.wire import SessionAck
+
 KEEP_SESSIONS = 8            # older sessions' late messages still count correctly
-MAX_MISSING = 200_000        # per session; beyond it gaps are counted but not tracked one by one
+# Missing seqs are kept as ranges, so a jump of 10^15 costs one range, not 10^15 entries. A
+# session keeps at most this many separate ranges; gaps past them are counted, not tracked.
+MAX_RANGES = 1000
+# An acknowledgement names at most this many missing ranges (it must fit one small message).
+ACK_RANGES = 100
 
 
 class Verdict(Enum):
@@ -15,47 +22,99 @@ class Verdict(Enum):
     DUPLICATE = "duplicate"  # already seen: ignore
 
 
+def _start(r: list[int]) -> int:
+    return r[0]
+
+
 @dataclass
 class SessionSeqs:
+    """One session: the highest seq seen and the seqs below it never seen, as sorted ranges."""
+
     last_seq: int = 0
-    missing: set[int] = field(default_factory=set)
-    untracked_gaps: int = 0  # gaps beyond MAX_MISSING, counted only
+    # disjoint, sorted, inclusive [start, end] ranges of seqs not (yet) received
+    ranges: list[list[int]] = field(default_factory=list)
+    missing_count: int = 0
+    untracked_gaps: int = 0  # gaps counted but no longer tracked (too many ranges, or lost)
+
+    @property
+    def gaps(self) -> int:
+        return self.missing_count + self.untracked_gaps
 
     def extend_to(self, seq: int) -> None:
         if seq <= self.last_seq:
             return
-        span = seq - self.last_seq - 1
-        room = max(0, MAX_MISSING - len(self.missing))
-        self.missing.update(range(self.last_seq + 1, self.last_seq + 1 + min(span, room)))
-        self.untracked_gaps += max(0, span - room)
+        if seq > self.last_seq + 1:
+            start, end = self.last_seq + 1, seq - 1
+            if len(self.ranges) < MAX_RANGES:
+                self.ranges.append([start, end])
+                self.missing_count += end - start + 1
+            else:
+                self.untracked_gaps += end - start + 1
         self.last_seq = seq
+
+    def is_missing(self, seq: int) -> bool:
+        i = bisect_right(self.ranges, seq, key=_start) - 1
+        return i >= 0 and self.ranges[i][0] <= seq <= self.ranges[i][1]
+
+    def fill(self, seq: int) -> bool:
+        """Take `seq` out of the missing ranges; False if it was not missing."""
+        i = bisect_right(self.ranges, seq, key=_start) - 1
+        if i < 0:
+            return False
+        start, end = self.ranges[i]
+        if not start <= seq <= end:
+            return False
+        if start == end:
+            del self.ranges[i]
+        elif seq == start:
+            self.ranges[i][0] = seq + 1
+        elif seq == end:
+            self.ranges[i][1] = seq - 1
+        elif len(self.ranges) < MAX_RANGES:
+            self.ranges[i:i + 1] = [[start, seq - 1], [seq + 1, end]]
+        else:
+            # no room to split: the tail of this range is counted, no longer tracked
+            self.ranges[i][1] = seq - 1
+            self.missing_count -= end - seq
+            self.untracked_gaps += end - seq
+        self.missing_count -= 1
+        return True
 
     def end_at(self, seq: int) -> None:
         """The agent says this session's last seq was `seq`: everything unseen up to it is a gap."""
         self.extend_to(seq + 1)
         self.last_seq = seq
 
+    def lost_below(self, seq: int) -> None:
+        """The agent no longer holds anything below `seq`: what is still missing there can
+        never come, so it stops being asked for (it stays counted as a gap)."""
+        while self.ranges and self.ranges[0][0] < seq:
+            start, end = self.ranges[0]
+            cut = min(end, seq - 1)
+            self.missing_count -= cut - start + 1
+            self.untracked_gaps += cut - start + 1
+            if cut == end:
+                del self.ranges[0]
+            else:
+                self.ranges[0][0] = cut + 1
+
+    def ack(self) -> SessionAck:
+        """What the agent may forget: every seq up to `last` except the `missing` ranges. With
+        more ranges than fit, `last` stops short of the first range left out."""
+        shown = self.ranges[:ACK_RANGES]
+        last = self.last_seq if len(self.ranges) <= ACK_RANGES else self.ranges[ACK_RANGES][0] - 1
+        return SessionAck(last, tuple((a, b) for a, b in shown))
+
     def to_json(self) -> dict[str, object]:
         return {"last": self.last_seq, "untracked": self.untracked_gaps,
-                "missing": _ranges(sorted(self.missing))}
+                "missing": [list(r) for r in self.ranges]}
 
     @staticmethod
     def from_json(data: dict[str, object]) -> SessionSeqs:
-        missing: set[int] = set()
-        for a, b in data.get("missing", []):  # type: ignore[attr-defined]
-            missing.update(range(int(a), int(b) + 1))
-        return SessionSeqs(int(data.get("last", 0)), missing,  # type: ignore[call-overload]
+        ranges = [[int(a), int(b)] for a, b in data.get("missing", [])]  # type: ignore[attr-defined]
+        return SessionSeqs(int(data.get("last", 0)), ranges,  # type: ignore[call-overload]
+                           sum(b - a + 1 for a, b in ranges),
                            int(data.get("untracked", 0)))  # type: ignore[call-overload]
-
-
-def _ranges(values: list[int]) -> list[list[int]]:
-    out: list[list[int]] = []
-    for v in values:
-        if out and out[-1][1] == v - 1:
-            out[-1][1] = v
-        else:
-            out.append([v, v])
-    return out
 
 
 @dataclass
@@ -77,7 +136,7 @@ class SeqTracker:
 
     @property
     def gaps(self) -> int:
-        return sum(len(s.missing) + s.untracked_gaps for s in self.sessions.values())
+        return sum(s.gaps for s in self.sessions.values())
 
     def _session(self, session: int, first_seq: int, first_contact: bool) -> SessionSeqs | None:
         found = self.sessions.get(session)
@@ -109,8 +168,7 @@ class SeqTracker:
             s.extend_to(seq)
             self.received += 1
             return Verdict.NEW if newest else Verdict.LATE
-        if seq in s.missing:
-            s.missing.discard(seq)
+        if s.fill(seq):
             self.received += 1
             return Verdict.LATE
         self.duplicates += 1
@@ -124,8 +182,21 @@ class SeqTracker:
             if prev is not None and prev_last_seq > prev.last_seq:
                 prev.end_at(prev_last_seq)
 
+    def kept_from(self, session: int, seq: int) -> None:
+        """The agent's outbox holds nothing older than (session, seq): older gaps are lost."""
+        for number, s in self.sessions.items():
+            if number < session:
+                s.lost_below(s.last_seq + 1)
+            elif number == session:
+                s.lost_below(seq)
+
+    def acks(self) -> dict[int, SessionAck]:
+        """The acknowledgement the controller publishes to the agent: per session, what it has."""
+        return {k: v.ack() for k, v in self.sessions.items()}
+
     def copy(self) -> SeqTracker:
-        return SeqTracker({k: SessionSeqs(v.last_seq, set(v.missing), v.untracked_gaps)
+        return SeqTracker({k: SessionSeqs(v.last_seq, [list(r) for r in v.ranges],
+                                          v.missing_count, v.untracked_gaps)
                            for k, v in self.sessions.items()}, self.received, self.duplicates)
 
     def to_json(self) -> dict[str, object]:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from controller.config import ControllerConfig
 from controller.receiver import LinkSettings, Received, ReceiverDied, ReceiverLink
-from controller.state import Effect, Fleet
-from controller.store import AlertChange, Store
+from controller.state import AgentInfo, Effect, Fleet
+from controller.store import AlertChange, DeadLetter, Store
 from controller.views import change_json
 from hcc_common import sdnotify, wire
 
@@ -26,8 +26,12 @@ SYNC_S = 2.0  # with several controllers: how often open alerts are re-read from
 # most this much of "latest value" (alerts, status changes and seq accounting are per batch).
 DEVICE_FLUSH_S = 5.0
 # A box sends a few reports a second; far more is a bug or an attack: bounded per agent.
-RATE_PER_AGENT = 50.0      # messages per second, sustained
-BURST_PER_AGENT = 2000.0   # an outbox replay after an outage may send this many at once
+RATE_PER_AGENT = 50.0      # messages per second of the agent's own time, sustained
+BURST_PER_AGENT = 2000.0
+# An agent's clock may run ahead of ours by this much before its timestamps stop buying rate.
+RATE_CLOCK_SLACK_S = 300.0
+# Acknowledgements to agents (what they may delete from their outbox): at most this often each.
+ACK_EVERY_S = 0.5
 
 
 @dataclass
@@ -37,18 +41,23 @@ class Bucket:
 
 
 class RateLimiter:
-    """Token bucket per topic-level agent; pure apart from the clock passed in."""
+    """Token bucket per agent, refilled by the agent's own timestamps, not by when messages
+    arrive: a backlog the broker delivers after an outage was made at the agent's normal pace
+    and goes through at full speed, while a live flood (many messages in little agent time)
+    is held back. Pure: the times are passed in."""
 
     def __init__(self, rate: float = RATE_PER_AGENT, burst: float = BURST_PER_AGENT) -> None:
         self.rate, self.burst = rate, burst
         self.buckets: dict[tuple[str, str], Bucket] = {}
 
-    def allow(self, key: tuple[str, str], now: float) -> bool:
+    def allow(self, key: tuple[str, str], agent_ts: float, received_at: float) -> bool:
+        at = min(agent_ts, received_at + RATE_CLOCK_SLACK_S)
         b = self.buckets.get(key)
         if b is None:
-            b = self.buckets[key] = Bucket(self.burst, now)
-        b.tokens = min(self.burst, b.tokens + (now - b.at) * self.rate)
-        b.at = now
+            b = self.buckets[key] = Bucket(self.burst, at)
+        if at > b.at:
+            b.tokens = min(self.burst, b.tokens + (at - b.at) * self.rate)
+            b.at = at
         if b.tokens < 1.0:
             return False
         b.tokens -= 1.0
@@ -62,6 +71,8 @@ class Counters:
     applied: int = 0
     internal_errors: int = 0
     rate_limited: int = 0
+    dead_letters: int = 0
+    unknown_agent: int = 0
     batches: int = 0
 
 
@@ -74,7 +85,7 @@ class Controller:
         self.fleet = self._stored_fleet()
         self.limiter = RateLimiter()
         self.on_commit: Callable[[], None] | None = None
-        self.last_step = time.monotonic()
+        self.last_step = time.monotonic()  # when the last step completed
         self._synced = 0.0
         self._devices_flushed = time.monotonic()
         self._next_tick = 0.0
@@ -87,43 +98,60 @@ class Controller:
             log_level=logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower(),
         ))
         self._held: list[Received] = []  # received, not yet applied (a batch's overflow)
+        self._dead: list[DeadLetter] = []  # of the batch being applied
+        # agents whose delivery accounting moved since their last acknowledgement
+        self._ack_due: dict[tuple[str, str], AgentInfo] = {}
+        self._acked_at = 0.0
 
     def _stored_fleet(self) -> Fleet:
         """The fleet as the database knows it: at start, and after a failed commit."""
-        fleet = Fleet(self.config.rules, self.config.alert_rules, self.config.hours)
+        fleet = Fleet(self.config.rules, self.config.alert_rules, self.config.hours,
+                      self.config.known_agents)
         fleet.restore(self.store.agents(), self.store.devices(), self.store.open_alert_keys())
         return fleet
 
     # -- the ingest loop (one thread owns the fleet state) ------------------------------------
     def handle(self, topic: str, payload: bytes, received_at: float,
                retained: bool = False) -> list[Effect]:
-        """Decode and apply one message; malformed ones are counted, logged and dropped."""
+        """Decode and apply one message. What cannot be decoded or applied becomes a dead
+        letter (kept with its reason), never an exception that stops ingest."""
         self.counters.received += 1
         try:
             parts = wire.parse_topic(topic)
             if parts is None:
-                return []  # our own alert feed or another tool's topic
-            if not self.limiter.allow((parts.center, parts.agent), received_at):
-                self.counters.rate_limited += 1
-                if self.counters.rate_limited % 1000 == 1:
-                    log.warning("agent over its rate limit: messages dropped",
-                                extra={"center": parts.center, "agent": parts.agent,
-                                       "dropped_total": self.counters.rate_limited})
-                return []
+                return []  # our own alert feed or acks, or another tool's topic
             msg = wire.decode(topic, payload, parts)
         except wire.WireError as exc:
             self.counters.malformed += 1
-            log.warning("malformed message dropped", extra={"topic": topic[:200],
-                                                            "bytes": len(payload),
-                                                            "reason": str(exc)[:300]})
+            self._dead_letter(topic, payload, received_at, f"malformed: {exc}")
+            return []
+        if not self.limiter.allow((msg.center, msg.agent), msg.ts, received_at):
+            # Not applied and not counted as received: the controller's ack lists it as
+            # missing, and the agent, which still holds it, sends it again later.
+            self.counters.rate_limited += 1
+            if self.counters.rate_limited % 1000 == 1:
+                log.warning("agent over its rate limit: messages deferred to a resend",
+                            extra={"center": msg.center, "agent": msg.agent,
+                                   "deferred_total": self.counters.rate_limited})
             return []
         self.counters.applied += 1
         try:
             return self.fleet.apply(msg, received_at, retained)
-        except Exception:
+        # One message, whatever it brings, must not stop every center's ingest.
+        except Exception as exc:
             self.counters.internal_errors += 1
             log.exception("message could not be applied", extra={"topic": topic[:200]})
+            self._dead_letter(topic, payload, received_at,
+                              f"could not be applied: {type(exc).__name__}: {exc}")
             return []
+
+    def _dead_letter(self, topic: str, payload: bytes, received_at: float, reason: str) -> None:
+        self.counters.dead_letters += 1
+        self._dead.append(DeadLetter(received_at, topic, payload, reason))
+        if self.counters.dead_letters <= 10 or self.counters.dead_letters % 1000 == 0:
+            log.warning("message set aside as a dead letter",
+                        extra={"topic": topic[:200], "bytes": len(payload),
+                               "reason": reason[:300], "total": self.counters.dead_letters})
 
     def step(self, block_s: float, final: bool = False) -> int:
         """Take one batch from the MQTT process, apply it, write it in one transaction
@@ -160,21 +188,70 @@ class Controller:
             effects.extend(self.fleet.tick(now, check_silence=not behind))
             self._next_tick = min(now + TICK_S, self.fleet.next_silence_deadline)
         effects.extend(self.fleet.flush_agents())
-        self.last_step = time.monotonic()
-        if final or self.last_step - self._devices_flushed >= DEVICE_FLUSH_S:
+        started = time.monotonic()
+        if final or started - self._devices_flushed >= DEVICE_FLUSH_S:
             effects.extend(self.fleet.flush_devices())
-            self._devices_flushed = self.last_step
+            self._devices_flushed = started
         if effects or counted:
             try:
                 self._persist(effects)
-            except self.store.db.errors:
+            except self.store.db.transient:
                 # Applied in memory, not stored, not acknowledged: the broker will not send these
                 # again on this connection, so we keep them and apply them again after a reload.
                 self._held = taken + self._held
+                self._dead = []
                 raise
+            except Exception as exc:  # noqa: BLE001 - data one message brought: find it
+                log.error("a batch could not be stored; storing its messages one by one",
+                          extra={"error": f"{type(exc).__name__}: {str(exc)[:300]}",
+                                 "messages": len(taken)})
+                self._isolate(taken)
+        self._store_dead_letters()
         # Only now, with the batch committed, may the broker forget these messages.
         self.link.ack([(mid, qos) for _t, _p, _r, mid, qos, _ret in taken])
+        self._publish_acks(final)
+        # a step counts when it is done: committed and acknowledged (the watchdog looks here)
+        self.last_step = time.monotonic()
         return len(taken)
+
+    def _isolate(self, taken: list[Received]) -> None:
+        """Apply and store a failed batch message by message from the stored state; the one(s)
+        that cannot be stored become dead letters, the others are stored as usual."""
+        self._dead = []
+        self.fleet = self._stored_fleet()
+        for topic, payload, received_at, _mid, _qos, retain in taken:
+            effects = self.handle(topic, payload, received_at, retain)
+            effects.extend(self.fleet.flush_agents())
+            try:
+                self._persist(effects)
+            except self.store.db.transient:
+                self._held = taken + self._held  # those stored already come back as duplicates
+                raise
+            except Exception as exc:  # noqa: BLE001 - this message is the one: set it aside
+                self.counters.internal_errors += 1
+                self.fleet = self._stored_fleet()
+                self._dead_letter(topic, payload, received_at,
+                                  f"could not be stored: {type(exc).__name__}: {exc}")
+
+    def _store_dead_letters(self) -> None:
+        dead, self._dead = self._dead, []
+        try:
+            self.store.add_dead_letters(dead)
+        except self.store.db.transient:
+            self._dead = dead + self._dead
+            raise
+
+    def _publish_acks(self, final: bool) -> None:
+        """Tell each agent what is committed, so it may delete those reports: once a broker
+        has lost its queue (kill -9), the agents still hold everything not confirmed here."""
+        now = time.monotonic()
+        if not self._ack_due or (now - self._acked_at < ACK_EVERY_S and not final):
+            return
+        self._acked_at = now
+        due, self._ack_due = self._ack_due, {}
+        for agent in due.values():
+            self.link.publish(wire.encode_ack(wire.Ack(agent.center, agent.agent,
+                                                       agent.seqs.acks())))
 
     def _recover_store(self) -> None:
         try:
@@ -188,6 +265,10 @@ class Controller:
     def _persist(self, effects: list[Effect]) -> None:
         changes = self.store.write(effects, stats=dict(vars(self.counters)))
         self.counters.batches += 1
+        if self.config.acks:
+            for e in effects:
+                if isinstance(e, AgentInfo):
+                    self._ack_due[(e.center, e.agent)] = e
         for kind, row in changes:
             log.info(f"alert {kind}", extra={"id": row.id, "center": row.center,
                                             "agent": row.agent, "device": row.device or "-",
@@ -209,7 +290,7 @@ class Controller:
             while not self._stop.is_set():
                 try:
                     self.step(max(0.0, min(TICK_S, self._next_tick - self.clock())))
-                except self.store.db.errors as exc:
+                except self.store.db.transient as exc:
                     self.counters.internal_errors += 1
                     log.error("could not store a batch; retrying from the stored state",
                               extra={"error": str(exc)[:300]})
@@ -236,6 +317,10 @@ class Controller:
 
     def stop(self) -> None:
         self._stop.set()
+
+    def ingest_healthy(self) -> bool:
+        """The ingest loop turns: it took a step lately (it steps at least once a second)."""
+        return time.monotonic() - self.last_step < self.config.ingest_stuck_after_s
 
 
 def serve(config: ControllerConfig) -> None:
@@ -273,7 +358,8 @@ def serve(config: ControllerConfig) -> None:
             from controller.api import create_app
 
             app = create_app(config, stores, feed, counters=lambda: dict(vars(ctl.counters)),
-                             wake_feed=wake)
+                             wake_feed=wake,
+                             healthy=lambda: ingest.is_alive() and ctl.ingest_healthy())
 
             class Server(uvicorn.Server):
                 @contextlib.contextmanager
@@ -290,7 +376,7 @@ def serve(config: ControllerConfig) -> None:
             loop.add_signal_handler(sig, stop.set)
         # The ingest thread must be turning too, not only the event loop.
         tasks.append(asyncio.create_task(sdnotify.watchdog(
-            stop, lambda: time.monotonic() - ctl.last_step < 30.0)))
+            stop, lambda: ingest.is_alive() and ctl.ingest_healthy())))
         sdnotify.notify("READY=1\nSTATUS=ingesting")
         await stop.wait()
         sdnotify.notify("STOPPING=1")

@@ -34,6 +34,10 @@ class Rules:
     flap_opens: int = 3
     flap_window_s: float = 1800.0
     flap_hold_s: float = 900.0
+    # Caps per center, so made-up agent or device ids cannot grow state, alerts and pages
+    # without bound. A center's declared agents (controller.yaml) are always admitted.
+    max_agents_per_center: int = 8
+    max_devices_per_center: int = 500
 
 
 @dataclass(frozen=True)
@@ -160,7 +164,14 @@ class Fleet:
     rules: Rules = field(default_factory=Rules)
     alert_rules: tuple[Rule, ...] = field(default_factory=default_rules)
     hours: Mapping[str, OpeningHours] = field(default_factory=dict)
+    # per center, the boxes it has (from controller.yaml or enrollment); a center not listed
+    # admits the first max_agents_per_center boxes that report
+    known_agents: Mapping[str, frozenset[str]] = field(default_factory=dict)
     agents: dict[tuple[str, str], AgentInfo] = field(default_factory=dict)
+    center_agents: dict[str, set[str]] = field(default_factory=dict)
+    # messages from boxes a center does not have, and results past the device cap: counted
+    unknown_agent_messages: dict[str, int] = field(default_factory=dict)
+    over_device_cap: dict[str, int] = field(default_factory=dict)
     devices: dict[tuple[str, str, str], DeviceInfo] = field(default_factory=dict)
     open_alerts: set[AlertKey] = field(default_factory=set)
     # condition holds since t, but its rule's `for:` has not passed yet
@@ -215,6 +226,7 @@ class Fleet:
                 open_alerts: Iterable[AlertKey]) -> None:
         for a in agents:
             self.agents[(a.center, a.agent)] = a
+            self.center_agents.setdefault(a.center, set()).add(a.agent)
         for d in devices:
             self._set_device(d)
         for k in open_alerts:
@@ -296,8 +308,11 @@ class Fleet:
         key = (msg.center, msg.agent)
         agent = self.agents.get(key)
         if agent is None:
+            if not self._admit(out, msg.center, msg.agent, received_at):
+                return out
             agent = AgentInfo(msg.center, msg.agent, session=msg.session)
             self.agents[key] = agent
+            self.center_agents.setdefault(msg.center, set()).add(msg.agent)
         if isinstance(msg, wire.StateMessage):
             self._apply_state(out, agent, msg, received_at, retained)
         else:
@@ -314,6 +329,8 @@ class Fleet:
                     agent.host = msg.host
                     agent.backlog = msg.backlog
                     self._skew(out, agent, msg.ts - received_at, received_at)
+                if msg.kept_from is not None:
+                    agent.seqs.kept_from(*msg.kept_from)
             else:
                 # Reports made while the center was cut off arrive in a burst when it is back:
                 # they are history. Only fresh reports open or resolve device alerts.
@@ -321,6 +338,24 @@ class Fleet:
                 self._apply_result(out, msg, received_at, verdict is Verdict.NEW, backlog)
         self.dirty_agents.add(key)
         return out
+
+    def _admit(self, out: list[Effect], center: str, agent: str, at: float) -> bool:
+        """A box this center has, or room for one more; else counted, and one warning per
+        center (not one alert per made-up id)."""
+        declared = self.known_agents.get(center)
+        if declared is not None:
+            admitted = agent in declared
+        else:
+            admitted = len(self.center_agents.get(center, ())) < self.rules.max_agents_per_center
+        if admitted:
+            return True
+        count = self.unknown_agent_messages.get(center, 0) + 1
+        if len(self.unknown_agent_messages) < 100_000 or center in self.unknown_agent_messages:
+            self.unknown_agent_messages[center] = count
+        key = AlertKey(center, "", AGENT_ALERT_DEVICE, "center.unknown_agent")
+        if key not in self.open_alerts:
+            self._open(out, key, "warning", center, {"agent": agent, "count": count}, at)
+        return False
 
     def _skew(self, out: list[Effect], agent: AgentInfo, sample: float, at: float) -> None:
         agent.skew_samples = [*agent.skew_samples[-(SKEW_SAMPLES - 1):], sample]
@@ -365,6 +400,15 @@ class Fleet:
                       newest: bool, backlog: bool = False) -> None:
         dkey = (r.center, r.agent, r.device)
         prev = self.devices.get(dkey)
+        if prev is None and len(self.center_devices.get(r.center, ())) \
+                >= self.rules.max_devices_per_center:
+            self.over_device_cap[r.center] = self.over_device_cap.get(r.center, 0) + 1
+            key = AlertKey(r.center, "", AGENT_ALERT_DEVICE, "center.too_many_devices")
+            if key not in self.open_alerts:
+                self._open(out, key, "warning", r.center,
+                           {"limit": self.rules.max_devices_per_center, "device": r.device},
+                           received_at)
+            return
         order = (r.session, r.seq)
         codes = tuple(sorted(f.code for f in r.faults)) if r.faults else ()
         if not newest or (prev is not None and order < prev.order):

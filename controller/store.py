@@ -75,6 +75,13 @@ CREATE TABLE IF NOT EXISTS notifications (
   status TEXT NOT NULL, attempts INTEGER NOT NULL, last_error TEXT,
   created_at REAL NOT NULL, sent_at REAL
 );
+-- Messages that could not be decoded, applied or stored: kept with the reason, and
+-- acknowledged, so one bad message never stops or loops the ingest of every center.
+CREATE TABLE IF NOT EXISTS dead_letters (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  received_at REAL NOT NULL, topic TEXT NOT NULL, payload TEXT NOT NULL,
+  size INTEGER NOT NULL, reason TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS devices (
   center TEXT NOT NULL, agent TEXT NOT NULL, device TEXT NOT NULL,
   name TEXT NOT NULL, type TEXT NOT NULL, status TEXT NOT NULL,
@@ -130,6 +137,18 @@ def _json(value: object) -> str:
     """Compact UTF-8 JSON for the store's text columns. orjson: every batch writes hundreds of
     agent and device rows; it also takes any Mapping the decoder made, without a copy."""
     return orjson.dumps(value, default=dict).decode()
+
+
+DEAD_LETTERS_KEPT = 10_000
+DEAD_LETTER_BYTES = 8192  # of each payload; its full size is kept beside it
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    received_at: float
+    topic: str
+    payload: bytes
+    reason: str
 
 
 class AlertNotFound(LookupError):
@@ -402,6 +421,34 @@ class Store:
             "SELECT agent, session, seq, agent_ts, received_at, status, faults, replayed"
             " FROM device_events WHERE center=? AND device=? ORDER BY session DESC, seq DESC"
             " LIMIT ?", (center, device, limit))]
+
+    def add_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        """Keep messages that failed, in their own transaction; at most DEAD_LETTERS_KEPT, the
+        oldest giving way (a flood of junk must not fill the disk)."""
+        if not letters:
+            return
+        cur = self.db
+        cur.begin()
+        try:
+            cur.executemany(
+                "INSERT INTO dead_letters (received_at, topic, payload, size, reason)"
+                " VALUES (?,?,?,?,?)",
+                [(d.received_at, d.topic[:300],
+                  d.payload[:DEAD_LETTER_BYTES].decode("utf-8", "backslashreplace"),
+                  len(d.payload), d.reason[:500]) for d in letters])
+            cur.execute("DELETE FROM dead_letters WHERE id <= "
+                        "(SELECT MAX(id) FROM dead_letters) - ?", (DEAD_LETTERS_KEPT,))
+            cur.commit()
+        except BaseException:
+            cur.rollback()
+            raise
+
+    def dead_letters(self, limit: int = 50) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT id, received_at, topic, payload, size, reason FROM dead_letters"
+            " ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        return [dict(zip(("id", "received_at", "topic", "payload", "size", "reason"), r,
+                         strict=True)) for r in rows]
 
     def stats(self) -> dict[str, int]:
         return {str(r[0]): int(r[1]) for r in self.db.execute("SELECT name, value FROM stats")}

@@ -12,7 +12,10 @@ from hcc_common import faults as vocab
 def iso(ts: float | None) -> str | None:
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):
+        return None  # a time no calendar shows (stored before the wire contract bounded it)
 
 
 def alert_json(row: AlertRow, lang: str = "vi", silenced: bool = False) -> dict[str, Any]:

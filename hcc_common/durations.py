@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
@@ -13,6 +14,8 @@ def parse_duration(text: str | int | float) -> float:
     if isinstance(text, bool):
         raise ValueError("expected a duration such as 30s, got a true/false value")
     if isinstance(text, int | float):
+        if not math.isfinite(text):
+            raise ValueError(f"duration must be a finite number, got {text}")
         if text < 0:
             raise ValueError(f"duration must not be negative, got {text}")
         return float(text)
@@ -24,6 +27,8 @@ def parse_duration(text: str | int | float) -> float:
     except ValueError:
         pass
     else:
+        if not math.isfinite(value):
+            raise ValueError(f"duration must be a finite number, got {text!r}")
         if value < 0:
             raise ValueError(f"duration must not be negative, got {text!r}")
         return value

@@ -163,6 +163,19 @@ _VOCABULARY: tuple[FaultDef, ...] = (
        "mạng nội bộ trung tâm bị mất: {down}/{total} thiết bị không phản hồi",
        "Check the center's switch and its power.",
        "Kiểm tra switch mạng của trung tâm và nguồn điện của switch."),
+    _f("center.unknown_agent", "warning",
+       "unknown monitoring box {agent} is reporting ({count} messages ignored)",
+       "máy giám sát lạ {agent} đang gửi dữ liệu (đã bỏ qua {count} tin)",
+       "If this box is new, enroll it or add it to the center's agents in controller.yaml; "
+       "otherwise its credentials may be misused.",
+       "Nếu đây là máy mới, hãy đăng ký nó hoặc thêm vào danh sách agents của trung tâm trong "
+       "controller.yaml; nếu không, thông tin đăng nhập có thể đang bị dùng trái phép."),
+    _f("center.too_many_devices", "warning",
+       "more than {limit} devices reported: device {device} ignored",
+       "vượt quá {limit} thiết bị: bỏ qua thiết bị {device}",
+       "Check the box's devices.yaml, or raise rules.max_devices_per_center on the controller.",
+       "Kiểm tra devices.yaml trên máy giám sát, hoặc tăng rules.max_devices_per_center "
+       "trên máy chủ điều khiển."),
     _f("agent.clock_skew", "warning", "box clock off by {skew} s", "đồng hồ máy giám sát lệch {skew} giây",
        "Check NTP on the box.", "Kiểm tra NTP trên máy giám sát."),
 )

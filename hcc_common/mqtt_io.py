@@ -52,6 +52,10 @@ class Incoming:
 MessageHandler = Callable[[Incoming], None]
 
 
+def _loop_thread_writes(_client: mqtt.Client, _userdata: Any, _sock: Any) -> None:
+    """paho asks for the socket to be written: the loop thread does that on its next turn."""
+
+
 class MqttLink:
     """A paho client run on its own thread, reconnecting with capped, jittered backoff for ever."""
 
@@ -103,6 +107,13 @@ class MqttLink:
             c.on_message = self._on_message
         # With manual acks the broker keeps a QoS 1 message until we have stored it.
         c.manual_ack_set(manual_ack)
+        # One thread owns the socket. Without this, publish() and ack() from another thread
+        # write to the socket themselves (paho does so whenever loop_start() is not used),
+        # concurrently with our loop thread: over TLS that corrupts records ("decryption
+        # failed or bad record mac") and crashed processes in libc. With a write callback set,
+        # paho only queues the packet and wakes loop() through its socket pair, and the loop
+        # thread writes it.
+        c.on_socket_register_write = _loop_thread_writes
         self._client = c
 
     @property

@@ -16,11 +16,20 @@ TOPIC_ROOT = "hcc/v1"
 # Every topic an agent publishes lies under hcc/v1/<center>/<agent>/.
 SUBSCRIBE_ALL_AGENTS = f"{TOPIC_ROOT}/+/+/#"
 ALERTS_SEGMENT = "alerts"
+# hcc/v1/ack/<center>/<agent>: what the controller has committed of one agent's reports.
+ACK_SEGMENT = "ack"
 # Bounded so one broken or hostile agent cannot make the controller parse megabytes.
 MAX_PAYLOAD_BYTES = 64 * 1024
 
+# Bounds of the contract. Whole numbers stay within what JSON readers everywhere and a 64-bit
+# database column hold exactly; times within what a calendar and a chart can show.
+MAX_WHOLE = 2**53 - 1
+MAX_METRIC_INT = 2**63 - 1
+MAX_TS = 4_102_444_800.0      # 2100-01-01 UTC
+MAX_INTERVAL_S = 7 * 86400.0  # heartbeat interval, keepalive
+
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
-RESERVED_IDS = frozenset({ALERTS_SEGMENT})
+RESERVED_IDS = frozenset({ALERTS_SEGMENT, ACK_SEGMENT})
 
 Status = Literal["ok", "warning", "critical", "unreachable"]
 STATUSES: tuple[Status, ...] = ("ok", "warning", "critical", "unreachable")
@@ -52,6 +61,10 @@ def result_topic(center: str, agent: str, device: str) -> str:
 
 def alerts_topic(center: str) -> str:
     return f"{TOPIC_ROOT}/{ALERTS_SEGMENT}/{center}"
+
+
+def ack_topic(center: str, agent: str) -> str:
+    return f"{TOPIC_ROOT}/{ACK_SEGMENT}/{center}/{agent}"
 
 
 # -- messages ---------------------------------------------------------------------------------
@@ -90,6 +103,31 @@ class Heartbeat:
     interval_s: float
     host: Mapping[str, MetricValue] = field(default_factory=dict)
     backlog: int = 0
+    # (session, seq) of the oldest report still in the agent's outbox: whatever the controller
+    # misses from before it can never come, so the controller stops asking for it.
+    kept_from: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class SessionAck:
+    """Of one session: every seq up to `last` was committed, except the `missing` ranges."""
+
+    last: int
+    missing: tuple[tuple[int, int], ...] = ()
+
+    def confirms(self, seq: int) -> bool:
+        return seq <= self.last and not any(a <= seq <= b for a, b in self.missing)
+
+
+@dataclass(frozen=True)
+class Ack:
+    """Controller -> agent, retained: what the controller has committed, per session. The agent
+    deletes a report from its outbox only when an Ack confirms it, and sends again what an Ack
+    lists as missing, so a broker that loses its queue (kill -9) loses no report."""
+
+    center: str
+    agent: str
+    sessions: Mapping[int, SessionAck]
 
 
 @dataclass(frozen=True)
@@ -137,20 +175,71 @@ def encode(msg: Message) -> Encoded:
         body = {
             "v": SCHEMA_VERSION, "kind": "heartbeat", "center": msg.center, "agent": msg.agent,
             "session": msg.session, "seq": msg.seq, "ts": msg.ts, "interval_s": msg.interval_s,
-            "host": dict(msg.host), "backlog": msg.backlog,
+            "host": _bounded(msg.host), "backlog": msg.backlog,
         }
+        if msg.kept_from is not None:
+            body["kept_from"] = list(msg.kept_from)
         return Encoded(heartbeat_topic(msg.center, msg.agent), _dump(body), retain=False)
     body = {
         "v": SCHEMA_VERSION, "kind": "result", "center": msg.center, "agent": msg.agent,
         "device": msg.device, "session": msg.session, "seq": msg.seq, "ts": msg.ts,
         "type": msg.device_type, "name": msg.device_name, "status": msg.status,
-        "metrics": dict(msg.metrics),
-        "faults": [{"code": f.code, "severity": f.severity, "params": dict(f.params)}
+        "metrics": _bounded(msg.metrics),
+        "faults": [{"code": f.code, "severity": f.severity, "params": _bounded(f.params)}
                    for f in msg.faults],
     }
     if msg.error is not None:
         body["error"] = msg.error
     return Encoded(result_topic(msg.center, msg.agent, msg.device), _dump(body), retain=False)
+
+
+def encode_ack(ack: Ack) -> Encoded:
+    body = {"v": SCHEMA_VERSION, "kind": "ack", "center": ack.center, "agent": ack.agent,
+            "sessions": {str(k): {"last": v.last, "missing": [list(r) for r in v.missing]}
+                         for k, v in ack.sessions.items()}}
+    return Encoded(ack_topic(ack.center, ack.agent), _dump(body), retain=True)
+
+
+def decode_ack(topic: str, payload: bytes) -> Ack:
+    """Decode the controller's acknowledgement. Raises WireError for anything off-contract."""
+    parts = topic.split("/")
+    if len(parts) != 5 or parts[:3] != ["hcc", "v1", ACK_SEGMENT]:
+        raise WireError(f"not an ack topic: {topic!r}")
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise WireError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+    try:
+        body = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise WireError(f"not JSON: {exc}") from None
+    if type(body) is not dict or body.get("kind") != "ack" or body.get("v") != SCHEMA_VERSION:
+        raise WireError("not an ack of this schema version")
+    center, agent = _id(body, "center"), _id(body, "agent")
+    if (center, agent) != (parts[3], parts[4]):
+        raise WireError("ack names another agent than its topic")
+    raw = body.get("sessions")
+    if type(raw) is not dict:
+        raise WireError("sessions must be an object")
+    sessions: dict[int, SessionAck] = {}
+    for key, item in raw.items():
+        if not key.isdigit() or type(item) is not dict:
+            raise WireError(f"sessions.{key[:20]} is not a session")
+        missing = item.get("missing", [])
+        if type(missing) is not list:
+            raise WireError("missing must be a list of [first, last] ranges")
+        ranges = []
+        for r in missing:
+            if (type(r) is not list or len(r) != 2 or type(r[0]) is not int
+                    or type(r[1]) is not int):
+                raise WireError("missing must be a list of [first, last] ranges")
+            ranges.append((r[0], r[1]))
+        sessions[int(key)] = SessionAck(_int(item, "last"), tuple(ranges))
+    return Ack(center, agent, sessions)
+
+
+def _bounded(values: Mapping[str, MetricValue]) -> dict[str, MetricValue]:
+    """Readings as the contract allows them: a 64-bit counter past the bound goes as a float."""
+    return {k: float(v) if type(v) is int and not -MAX_METRIC_INT <= v <= MAX_METRIC_INT else v
+            for k, v in values.items()}
 
 
 def _dump(body: Mapping[str, object]) -> bytes:
@@ -192,7 +281,7 @@ def _checked_id(value: object) -> str | None:
 def parse_topic(topic: str) -> TopicParts | None:
     """Split an agent topic. Returns None for topics that are not agent reports (e.g. alerts)."""
     parts = topic.split("/")
-    if len(parts) < 5 or parts[0] != "hcc" or parts[1] != "v1" or parts[2] == ALERTS_SEGMENT:
+    if len(parts) < 5 or parts[0] != "hcc" or parts[1] != "v1" or parts[2] in RESERVED_IDS:
         return None
     center, agent, kind = parts[2], parts[3], parts[4]
     if kind in ("state", "heartbeat") and len(parts) == 5:
@@ -231,7 +320,7 @@ def decode(topic: str, payload: bytes, parts: TopicParts | None = None) -> Messa
         raise WireError(
             f"payload names {center}/{agent} but was published under {parts.center}/{parts.agent}"
         )
-    ts = _number(body, "ts")
+    ts = _number(body, "ts", MAX_TS)
     session = _int(body, "session")
     if kind == "state":
         state = body.get("state")
@@ -239,7 +328,7 @@ def decode(topic: str, payload: bytes, parts: TopicParts | None = None) -> Messa
             raise WireError(f"state must be online or offline, got {state!r}")
         prev_session = _int(body, "prev_session") if "prev_session" in body else None
         prev_last_seq = _int(body, "prev_last_seq") if "prev_last_seq" in body else None
-        keepalive = _number(body, "keepalive_s") if "keepalive_s" in body else None
+        keepalive = _number(body, "keepalive_s", MAX_INTERVAL_S) if "keepalive_s" in body else None
         if keepalive is not None and keepalive <= 0:
             raise WireError(f"keepalive_s must be above 0, got {keepalive!r}")
         return StateMessage(center, agent, state, session, ts, prev_session, prev_last_seq,
@@ -248,9 +337,10 @@ def decode(topic: str, payload: bytes, parts: TopicParts | None = None) -> Messa
     if kind == "heartbeat":
         return Heartbeat(
             center, agent, session, seq, ts,
-            interval_s=_number(body, "interval_s"),
+            interval_s=_positive(body, "interval_s"),
             host=_metrics(body.get("host", {}), "host"),
             backlog=_int(body, "backlog") if "backlog" in body else 0,
+            kept_from=_pair(body.get("kept_from")) if "kept_from" in body else None,
         )
     device = _id(body, "device")
     if device != parts.device:
@@ -290,17 +380,38 @@ def _str(body: Mapping[str, object], key: str) -> str:
 
 def _int(body: Mapping[str, object], key: str) -> int:
     value = body.get(key)
-    if type(value) is not int or value < 0:
-        raise WireError(f"{key} must be a whole number >= 0, got {value!r}")
+    if type(value) is not int or not 0 <= value <= MAX_WHOLE:
+        raise WireError(f"{key} must be a whole number from 0 to {MAX_WHOLE}, got {_short(value)}")
     return value
 
 
-def _number(body: Mapping[str, object], key: str) -> float:
+def _number(body: Mapping[str, object], key: str, limit: float) -> float:
     value = body.get(key)
     # orjson never yields NaN or infinity, so an int or float here is a finite number
     if type(value) is not float and type(value) is not int:
-        raise WireError(f"{key} must be a number, got {value!r}")
+        raise WireError(f"{key} must be a number, got {_short(value)}")
+    if not 0 <= value <= limit:
+        raise WireError(f"{key} must be from 0 to {limit:g}, got {_short(value)}")
     return float(value)
+
+
+def _positive(body: Mapping[str, object], key: str) -> float:
+    value = _number(body, key, MAX_INTERVAL_S)
+    if value <= 0:
+        raise WireError(f"{key} must be above 0, got {value!r}")
+    return value
+
+
+def _pair(value: object) -> tuple[int, int]:
+    if type(value) is not list or len(value) != 2:
+        raise WireError("kept_from must be [session, seq]")
+    return _int({"session": value[0]}, "session"), _int({"seq": value[1]}, "seq")
+
+
+def _short(value: object) -> str:
+    """A value for an error message: bounded, whatever a sender put there."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _metrics(raw: object, what: str) -> dict[str, MetricValue]:
@@ -309,6 +420,8 @@ def _metrics(raw: object, what: str) -> dict[str, MetricValue]:
     for k, v in raw.items():
         if type(v) not in _METRIC_TYPES:
             raise WireError(f"{what}.{k} must be a number or text, got {type(v).__name__}")
+        if type(v) is int and not -MAX_METRIC_INT <= v <= MAX_METRIC_INT:
+            raise WireError(f"{what}.{k} is beyond a 64-bit whole number")
     # the dict is fresh from the decoder and owned by nobody else: no copy needed
     return raw
 

@@ -13,7 +13,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from conftest import run_cli, wait_until
+from conftest import json_lines, run_cli, wait_until
 from lab.procs import Mosquitto, free_port
 from stack import Stack
 
@@ -122,8 +122,15 @@ def test_malformed_messages_are_counted_dropped_and_survived(stack: Stack) -> No
     wait_until(lambda: malformed() >= 4, 15, "four malformed messages counted")
     assert malformed() == 4
     assert stack.controller is not None and stack.controller.popen.poll() is None
-    log = stack.controller.log()
-    assert "malformed message dropped" in log and "hcc/v1/other/pi-9/state" in log
+    # each is kept as a dead letter with its reason, and shown to the operator
+    dead = json_lines(run_cli("hcc-controller", "deadletters", "--json", "--db",
+                              str(stack.db)).stdout)
+    assert {d["topic"] for d in dead} == {t for t, _ in (
+        ("hcc/v1/ba-dinh/pi-1/result/printer-1", 0), ("hcc/v1/ba-dinh/pi-1/heartbeat", 0),
+        ("hcc/v1/ba-dinh/pi-1/result/x", 0), ("hcc/v1/other/pi-9/state", 0))}
+    assert all(d["reason"].startswith("malformed: ") for d in dead)
+    assert any("but was published under other/pi-9" in d["reason"] for d in dead)
+    assert "message set aside as a dead letter" in stack.controller.log()
     # The forged "offline" for another center never became an alert, and ingest goes on.
     assert stack.open_alert(None, "agent.offline") is None
     before = next(a["received"] for a in stack.agents() if a["agent"] == "pi-1")

@@ -19,7 +19,7 @@ def msg(i: int, size: int = 10) -> Encoded:
 def test_oldest_first_and_acknowledged_rows_leave(tmp_path: Path) -> None:
     box = Outbox(tmp_path / "o.sqlite")
     for i in range(1, 6):
-        box.put(msg(i), i, TELEMETRY)
+        box.put(msg(i), 1, i, TELEMETRY)
     rows = box.pending(0, 3)
     assert [r.topic[-2:] for r in rows] == ["d1", "d2", "d3"]
     box.acknowledge([rows[0].id, rows[1].id])
@@ -31,8 +31,8 @@ def test_sessions_and_seq_survive_a_reopen(tmp_path: Path) -> None:
     path = tmp_path / "o.sqlite"
     box = Outbox(path)
     assert box.start_session() == (1, 0, 0)
-    box.put(msg(1), 1, EVENT)
-    box.put(msg(2), 2, EVENT)
+    box.put(msg(1), 1, 1, EVENT)
+    box.put(msg(2), 1, 2, EVENT)
     box.close()
     again = Outbox(path)
     assert again.start_session() == (2, 1, 2)  # the birth will tell the controller: 1 ended at 2
@@ -49,7 +49,7 @@ from agent.outbox import Outbox, EVENT
 from hcc_common.wire import Encoded
 box = Outbox(__import__('pathlib').Path({str(path)!r}))
 for i in range(1, 201):
-    box.put(Encoded('t', b'p' * 100, False), i, EVENT)
+    box.put(Encoded('t', b'p' * 100, False), 1, i, EVENT)
     if i == 150:
         print('committed', flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
@@ -64,13 +64,13 @@ for i in range(1, 201):
 def test_drop_policy_telemetry_first_then_events(tmp_path: Path) -> None:
     box = Outbox(tmp_path / "o.sqlite", Limits(max_rows=10))
     for i in range(1, 7):
-        box.put(msg(i), i, EVENT)
+        box.put(msg(i), 1, i, EVENT)
     for i in range(7, 15):
-        box.put(msg(i), i, TELEMETRY)
+        box.put(msg(i), 1, i, TELEMETRY)
     b = box.backlog()
     assert b.count == 10 and b.dropped_telemetry == 4 and b.dropped_events == 0
     for i in range(15, 26):
-        box.put(msg(i), i, EVENT)
+        box.put(msg(i), 1, i, EVENT)
     b = box.backlog()
     kinds = [r.topic for r in box.pending(0, 100)]
     assert (b.count, b.dropped_telemetry, b.dropped_events) == (10, 8, 7)
@@ -82,10 +82,10 @@ def test_size_and_age_bounds(tmp_path: Path) -> None:
     box = Outbox(tmp_path / "o.sqlite", Limits(max_bytes=1000, max_age_s=60.0),
                  clock=lambda: now[0])
     for i in range(1, 21):
-        box.put(msg(i, size=100), i, TELEMETRY)
+        box.put(msg(i, size=100), 1, i, TELEMETRY)
     assert box.backlog().bytes <= 1000
     now[0] += 120.0
-    box.put(msg(99), 99, EVENT)
+    box.put(msg(99), 1, 99, EVENT)
     assert [r.topic for r in box.pending(0, 100)] == ["hcc/v1/c/a/result/d99"]
 
 
@@ -100,7 +100,7 @@ def test_full_disk_drops_by_policy_then_reports_clearly(tmp_path: Path) -> None:
         stored, errors = 0, []
         for i in range(1, 3000):
             try:
-                box.put(msg(i, size=2000), i, TELEMETRY if i % 2 else EVENT)
+                box.put(msg(i, size=2000), 1, i, TELEMETRY if i % 2 else EVENT)
                 stored += 1
             except OutboxError as exc:
                 errors.append(str(exc))

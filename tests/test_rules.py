@@ -169,10 +169,28 @@ def test_per_agent_rate_limit_bounds_a_flood_and_refills() -> None:
 
     limiter = RateLimiter(rate=10.0, burst=100.0)
     a, b = ("ba-dinh", "pi-1"), ("tay-ho", "pi-1")
-    allowed = sum(limiter.allow(a, 0.0) for _ in range(1000))
+    allowed = sum(limiter.allow(a, 0.0, 0.0) for _ in range(1000))
     assert allowed == 100                       # the burst, then nothing
-    assert limiter.allow(b, 0.0)                # another agent is not affected
-    assert sum(limiter.allow(a, 1.0) for _ in range(100)) == 10  # 10/s refill
+    assert limiter.allow(b, 0.0, 0.0)           # another agent is not affected
+    assert sum(limiter.allow(a, 1.0, 1.0) for _ in range(100)) == 10  # 10/s refill
+
+
+def test_rate_limit_passes_a_backlog_made_at_a_normal_pace() -> None:
+    """Reproduces issue 11.5: 3,700 reports an agent made at 31/s during a 120 s outage arrive
+    within a second when the controller is back; they were counted against arrival time and
+    1,662 were thrown away. The bucket now runs on the agent's own clock."""
+    from controller.service import RateLimiter
+
+    limiter = RateLimiter(rate=50.0, burst=2000.0)
+    arrival = 1000.0  # all at once
+    made = [880.0 + i / 31.0 for i in range(3700)]
+    assert all(limiter.allow(("ba-dinh", "pi-1"), ts, arrival) for ts in made)
+    # a live flood: many messages in little agent time is held back
+    assert sum(limiter.allow(("ba-dinh", "pi-1"), 1000.0, arrival) for _ in range(5000)) < 2100
+    # an agent clock far ahead buys no more than RATE_CLOCK_SLACK_S of rate
+    flood = RateLimiter(rate=50.0, burst=100.0)
+    future = sum(flood.allow(("x", "y"), 1e9 + i, 0.0) for i in range(100_000))
+    assert future <= 100 + 50 * 300 + 1
 
 
 def test_sync_open_alerts_lets_any_controller_resolve() -> None:

@@ -1,5 +1,6 @@
-"""Secure by default: TLS with a CA, per-center passwords, an ACL that keeps each center to its own
-topics, and no secret in any log."""
+"""Secure by default: TLS with a CA, a password per box, client ids bound to users, an ACL that
+keeps each box to its own topics, a broker config that starts as Debian starts mosquitto, and no
+secret in any log."""
 
 from __future__ import annotations
 
@@ -25,8 +26,8 @@ def tls_broker(tmp_path: Path) -> Iterator[tuple[Path, int]]:
 
     port = free_port()
     out = tmp_path / "broker"
-    generate(out, ["ba-dinh", "tay-ho"], ["localhost", "127.0.0.1"], port, "127.0.0.1",
-             run_as=getpass.getuser())
+    generate(out, [("ba-dinh", "pi-1"), ("tay-ho", "pi-1")], ["localhost", "127.0.0.1"], port,
+             "127.0.0.1", run_as=getpass.getuser())
     proc = spawn("mosquitto", ["mosquitto", "-c", str(out / "mosquitto.conf")],
                  tmp_path / "mosquitto.log")
     wait_tcp(port)
@@ -35,7 +36,7 @@ def tls_broker(tmp_path: Path) -> Iterator[tuple[Path, int]]:
 
 
 def client(out: Path, port: int, user: str | None, password: str | None,
-           cid: str) -> tuple[mqtt.Client, list[object]]:
+           cid: str, clean: bool = True) -> tuple[mqtt.Client, list[object]]:
     c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=cid, protocol=mqtt.MQTTv5)
     c.tls_set_context(ssl.create_default_context(cafile=str(out / "ca.crt")))
     if user is not None:
@@ -43,9 +44,30 @@ def client(out: Path, port: int, user: str | None, password: str | None,
     results: list[object] = []
     c.on_connect = lambda _c, _u, _f, rc, _p: results.append(rc)
     c.on_publish = lambda _c, _u, mid, rc, _p: results.append(("puback", mid, rc))
-    c.connect("127.0.0.1", port)
+    c.on_disconnect = lambda _c, _u, _f, rc, _p: results.append(("disconnected", rc))
+    c.connect("127.0.0.1", port, clean_start=clean)
     c.loop_start()
     return c, results
+
+
+def controller_session(out: Path, port: int, got: list[int]) -> mqtt.Client:
+    """The controller's persistent session (clean_start off, an hour's expiry), subscribed."""
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="hcc-controller", protocol=mqtt.MQTTv5)
+    c.tls_set_context(ssl.create_default_context(cafile=str(out / "ca.crt")))
+    c.username_pw_set("hcc-controller", password(out, "hcc-controller"))
+    c.on_message = lambda _c, _u, msg: got.append(json.loads(msg.payload)["seq"])
+    subscribed: list[object] = []
+    c.on_connect = lambda cl, _u, _f, _rc, _p: cl.subscribe("hcc/v1/+/+/#", qos=1)
+    c.on_subscribe = lambda _c, _u, _mid, rcs, _p: subscribed.append(rcs)
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    props.SessionExpiryInterval = 3600
+    c.connect("127.0.0.1", port, clean_start=False, properties=props)
+    c.loop_start()
+    wait_until(lambda: subscribed, 10, "the controller's subscription")
+    return c
 
 
 def password(out: Path, user: str) -> str:
@@ -64,7 +86,7 @@ def test_center_a_cannot_publish_as_center_b(tmp_path: Path, tls_broker) -> None
     try:
         wait_until(db.exists, 20, "controller up")
         time.sleep(1.0)
-        c, results = client(out, port, "center-ba-dinh", password(out, "center-ba-dinh"), "pi-a")
+        c, results = client(out, port, "pi-1@ba-dinh", password(out, "pi-1@ba-dinh"), "pi-a")
         wait_until(lambda: results, 10, "connect")
         assert not results[0].is_failure  # type: ignore[attr-defined]
         def result(center: str, seq: int) -> wire.Encoded:
@@ -75,7 +97,8 @@ def test_center_a_cannot_publish_as_center_b(tmp_path: Path, tls_broker) -> None
         c.publish(forged.topic, forged.payload, qos=1)
         # the broker refuses it outright (MQTT 5 PUBACK "not authorized"; mosquitto 2.0 then
         # drops the connection, and paho reconnects)
-        refused = wait_until(lambda: [r for r in results if isinstance(r, tuple)], 10, "puback")
+        refused = wait_until(lambda: [r for r in results if isinstance(r, tuple)
+                                      and r[0] == "puback"], 10, "puback")
         assert "authorized" in str(refused[0][2]).lower()  # type: ignore[index]
         wait_until(lambda: c.is_connected(), 20, "reconnect")
         c.publish(own.topic, own.payload, qos=1).wait_for_publish(10)
@@ -92,7 +115,7 @@ def test_center_a_cannot_publish_as_center_b(tmp_path: Path, tls_broker) -> None
 
 def test_wrong_password_and_anonymous_are_refused(tls_broker) -> None:
     out, port = tls_broker
-    for user, pw in (("center-ba-dinh", "not-the-password"), (None, None)):
+    for user, pw in (("pi-1@ba-dinh", "not-the-password"), (None, None)):
         c, results = client(out, port, user, pw, f"intruder-{user}")
         wait_until(lambda: results, 10, "an answer")  # noqa: B023
         assert results[0].is_failure  # type: ignore[attr-defined]
@@ -110,17 +133,106 @@ def test_tls_requires_the_ca(tls_broker) -> None:
 def test_acl_and_credentials_cli(tmp_path: Path, tls_broker) -> None:
     out, _ = tls_broker
     acl = (out / "acl").read_text()
-    assert "user center-ba-dinh\ntopic write hcc/v1/ba-dinh/#" in acl
+    assert "user pi-1@ba-dinh\ntopic write hcc/v1/ba-dinh/pi-1/#" in acl
     assert "user hcc-controller\ntopic read hcc/v1/#" in acl
-    res = run_cli("hcc-controller", "credentials", "hoan-kiem", "--broker-dir", str(out),
+    res = run_cli("hcc-controller", "credentials", "hoan-kiem", "--agent", "pi-2",
+                  "--broker-dir", str(out),
                   "--out", str(tmp_path / "hk.password"), "--url", "mqtts://broker.city:8883")
     assert res.returncode == 0, res.stderr
-    assert "username: center-hoan-kiem" in res.stdout and "password_file:" in res.stdout
+    assert 'username: "pi-2@hoan-kiem"' in res.stdout and "password_file:" in res.stdout
     secret_pw = (tmp_path / "hk.password").read_text().strip()
     assert secret_pw not in res.stdout and secret_pw not in res.stderr
     assert oct((tmp_path / "hk.password").stat().st_mode & 0o777) == "0o600"
-    assert "user center-hoan-kiem\ntopic write hcc/v1/hoan-kiem/#" in (out / "acl").read_text()
-    assert "center-hoan-kiem:$7$" in (out / "passwd").read_text()  # hashed, never plain
+    assert "user pi-2@hoan-kiem\ntopic write hcc/v1/hoan-kiem/pi-2/#" in (out / "acl").read_text()
+    assert "pi-2@hoan-kiem:$7$" in (out / "passwd").read_text()  # hashed, never plain
+
+
+def test_client_ids_are_bound_to_users(tmp_path: Path, tls_broker) -> None:
+    """Reproduces issue 11.3: with center A's credentials, a client that connected as
+    hcc-controller wiped the controller's queued session (35 reports lost), and one that
+    connected as B's box kicked B off. The broker now makes every client id its user's name."""
+    out, port = tls_broker
+    # the controller's persistent session, away for now: reports queue for it
+    got: list[int] = []
+    ctl = controller_session(out, port, got)
+    ctl.loop_stop()
+    ctl.disconnect()
+    box_b, b_results = client(out, port, "pi-1@tay-ho", password(out, "pi-1@tay-ho"),
+                              "hcc-agent-tay-ho-pi-1")
+    wait_until(lambda: box_b.is_connected(), 10, "box B connected")
+    sent = []
+    for seq in range(1, 11):
+        m = wire.encode(wire.Result("tay-ho", "pi-1", "printer-1", 1, seq, time.time(),
+                                    "printer", "Máy in", "ok"))
+        sent.append(box_b.publish(m.topic, m.payload, qos=1))
+    for info in sent:
+        info.wait_for_publish(10)
+    # center A's box connects as the controller (clean start) and as box B
+    attackers = []
+    for cid in ("hcc-controller", "hcc-agent-tay-ho-pi-1", "pi-1@tay-ho"):
+        a, a_results = client(out, port, "pi-1@ba-dinh", password(out, "pi-1@ba-dinh"), cid)
+        wait_until(lambda: a_results, 10, "attacker answered")  # noqa: B023
+        attackers.append(a)
+    time.sleep(1.0)
+    assert box_b.is_connected()
+    assert not [r for r in b_results if isinstance(r, tuple) and r[0] == "disconnected"]
+    # the controller comes back: its queue is whole
+    back = controller_session(out, port, got)
+    wait_until(lambda: len(got) >= 10, 10, "the queued reports")
+    assert sorted(got) == list(range(1, 11))
+    for c in (back, box_b, *attackers):
+        c.loop_stop()
+        c.disconnect()
+    assert "use_username_as_clientid true" in (out / "mosquitto.conf").read_text()
+
+
+def test_broker_config_starts_as_debian_starts_mosquitto(tmp_path: Path) -> None:
+    """Reproduces issue 11.8: Debian's mosquitto, started as root, drops to the mosquitto user,
+    which could not read the 0600 root-owned passwd and server.key ("Unable to open pwfile").
+    broker-config now gives the broker's files to that user (--owner), binds where it is told
+    (--bind), and mosquitto is started exactly as the package does, as root, without `user`."""
+    import os
+    import pwd
+    import shutil
+    import tempfile
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root: starts mosquitto as root, as the Debian package does")
+    try:
+        pwd.getpwnam("mosquitto")
+    except KeyError:
+        pytest.skip("no mosquitto user (Debian's mosquitto package creates it)")
+    # a folder the broker's user can reach (pytest's tmp folders are root-only)
+    base = Path(tempfile.mkdtemp(prefix="hcc-broker-", dir="/tmp"))
+    base.chmod(0o755)
+    try:
+        port = free_port()
+        out = base / "broker"
+        res = run_cli("hcc-controller", "broker-config", "--out", str(out), "--box",
+                      "ba-dinh/pi-1", "--hostname", "127.0.0.1", "--port", str(port),
+                      "--bind", "127.0.0.1")
+        assert res.returncode == 0, res.stderr
+        out.chmod(0o755)
+        conf = (out / "mosquitto.conf").read_text()
+        assert f"listener {port} 127.0.0.1" in conf and "\nuser " not in conf
+        assert "autosave_interval" in conf and "max_queued_messages 10000" in conf
+        owner = pwd.getpwuid((out / "passwd").stat().st_uid).pw_name
+        assert owner == "mosquitto" and (out / "passwd").stat().st_mode & 0o077 == 0
+        assert pwd.getpwuid((out / "ca.key").stat().st_uid).pw_name == "root"
+        proc = spawn("mosquitto", ["mosquitto", "-c", str(out / "mosquitto.conf")],
+                     tmp_path / "mosquitto.log")
+        try:
+            wait_tcp(port)
+            c, results = client(out, port, "pi-1@ba-dinh", password(out, "pi-1@ba-dinh"), "x")
+            wait_until(lambda: results, 10, "an answer")
+            assert not results[0].is_failure, results  # type: ignore[attr-defined]
+            c.loop_stop()
+            c.disconnect()
+        finally:
+            proc.stop()
+        assert "Unable to open" not in proc.log() and "Error" not in proc.log(), proc.log()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_no_secret_in_any_log(tmp_path: Path) -> None:

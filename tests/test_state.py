@@ -239,3 +239,34 @@ def test_new_readings_are_written_behind_changes_at_once() -> None:
     (jam,) = infos(fleet.apply(result(4, "critical", JAM), 4.0))  # a change: at once
     assert jam.status == "critical"
     assert fleet.flush_devices() == []
+
+
+# -- known agents and caps (issue 11.6) ----------------------------------------------------------
+def test_fifty_thousand_made_up_agents_give_one_warning_and_no_state() -> None:
+    """Reproduces issue 11.6: each new agent id opened its own critical alert and its own row."""
+    fleet = Fleet(alert_rules=SIMPLE, known_agents={C: frozenset({"pi-1"})})
+    effects: list[object] = []
+    for i in range(50_000):
+        msg = wire.StateMessage(C, f"fake-{i}", "offline", 1, 1.0)
+        effects += fleet.apply(msg, 1.0 + i)
+    assert opened(effects) == [AlertKey(C, "", "", "center.unknown_agent")]
+    assert len(fleet.agents) == 0 and fleet.unknown_agent_messages[C] == 50_000
+    assert not opened(fleet.apply(result(1), 2.0))  # the declared box is admitted
+
+
+def test_undeclared_center_admits_up_to_the_cap() -> None:
+    fleet = Fleet(alert_rules=SIMPLE, rules=Rules(max_agents_per_center=2))
+    for agent in ("pi-1", "pi-2", "pi-3", "pi-4"):
+        fleet.apply(wire.StateMessage(C, agent, "online", 1, 1.0), 1.0)
+    assert sorted(a for _, a in fleet.agents) == ["pi-1", "pi-2"]
+    assert fleet.unknown_agent_messages[C] == 2
+
+
+def test_device_cap_per_center() -> None:
+    fleet = Fleet(alert_rules=SIMPLE, rules=Rules(max_devices_per_center=3))
+    effects: list[object] = []
+    for i in range(10):
+        effects += fleet.apply(result(i + 1, device=f"d{i}"), float(i + 1))
+    assert len(fleet.devices) == 3
+    assert opened(effects) == [AlertKey(C, "", "", "center.too_many_devices")]
+    assert fleet.over_device_cap[C] == 7

@@ -139,3 +139,65 @@ def test_faults_that_are_not_a_list_are_refused_even_when_empty_looking(bad: obj
     body["faults"] = bad
     with pytest.raises(wire.WireError, match="faults must be a list"):
         wire.decode(TOPIC, json.dumps(body).encode())
+
+
+# -- bounds (issue 11.1 and 11.7) ----------------------------------------------------------------
+ISSUE_11_HEARTBEAT = (b'{"v":1,"kind":"heartbeat","center":"ba-dinh","agent":"pi-9",'
+                      b'"session":9223372036854775808,"seq":1,"ts":1764230430.0,"interval_s":30}')
+
+
+def test_a_session_past_64_bits_is_refused_not_stored() -> None:
+    """The exact message that killed ingest (OverflowError in SQLite) is now off-contract."""
+    with pytest.raises(wire.WireError, match="session must be a whole number from 0 to"):
+        wire.decode("hcc/v1/ba-dinh/pi-9/heartbeat", ISSUE_11_HEARTBEAT)
+
+
+@pytest.mark.parametrize(("key", "value", "reason"), [
+    ("seq", 2**53, "seq must be a whole number"),
+    ("ts", 253402300800.0, "ts must be from 0 to"),      # year 10000
+    ("ts", -1.0, "ts must be from 0 to"),
+    ("interval_s", 0, "interval_s must be above 0"),
+    ("interval_s", 1e12, "interval_s must be from 0 to"),
+    ("backlog", 2**60, "backlog must be a whole number"),
+])
+def test_numbers_beyond_the_contract_are_refused(key: str, value: object, reason: str) -> None:
+    body = json.loads(ISSUE_11_HEARTBEAT)
+    body["session"] = 9
+    body[key] = value
+    with pytest.raises(wire.WireError, match=reason):
+        wire.decode("hcc/v1/ba-dinh/pi-9/heartbeat", json.dumps(body).encode())
+
+
+def test_metric_ints_past_64_bits_are_refused_and_never_sent() -> None:
+    r = wire.Result("ba-dinh", "pi-1", "sw", 1, 1, 1.0, "switch", "SW", "ok",
+                    {"octets": 2**64 - 1, "pages": 12})
+    enc = wire.encode(r)  # the encoder sends a 64-bit counter past the bound as a float
+    back = wire.decode(enc.topic, enc.payload)
+    assert isinstance(back, wire.Result)
+    assert back.metrics["octets"] == float(2**64 - 1) and back.metrics["pages"] == 12
+    body = json.loads(enc.payload)
+    body["metrics"]["octets"] = 2**64 - 1
+    with pytest.raises(wire.WireError, match="beyond a 64-bit"):
+        wire.decode(enc.topic, json.dumps(body).encode())
+
+
+def test_ack_round_trip_and_topic_is_not_an_agent_topic() -> None:
+    ack = wire.Ack("ba-dinh", "pi-1", {3: wire.SessionAck(40, ((5, 7), (9, 9)))})
+    enc = wire.encode_ack(ack)
+    assert enc.topic == "hcc/v1/ack/ba-dinh/pi-1" and enc.retain
+    assert wire.decode_ack(enc.topic, enc.payload) == ack
+    assert wire.parse_topic(enc.topic) is None  # the controller ignores its own acks
+    with pytest.raises(wire.WireError):
+        wire.decode_ack("hcc/v1/ack/ba-dinh/pi-2", enc.payload)  # another box's name
+    assert not wire.valid_id("ack")
+
+
+def test_heartbeat_carries_the_outbox_floor() -> None:
+    hb = wire.Heartbeat("ba-dinh", "pi-1", 2, 8, 1.0, 10.0, kept_from=(1, 77))
+    back = wire.decode(*_enc(hb))
+    assert isinstance(back, wire.Heartbeat) and back.kept_from == (1, 77)
+
+
+def _enc(msg: wire.Message) -> tuple[str, bytes]:
+    e = wire.encode(msg)
+    return e.topic, e.payload
