@@ -183,8 +183,13 @@ class Agent:
                 missing = await self._db(self.outbox.confirm, ack)
                 now = time.monotonic()
                 busy = set(in_flight.values()) | {r.id for r in resend}
-                resend.extend(r for r in missing if r.id not in busy
-                              and now - sent_at.get(r.id, -RESEND_AFTER_S) >= RESEND_AFTER_S)
+                again = [r for r in missing if r.id not in busy
+                         and now - sent_at.get(r.id, -RESEND_AFTER_S) >= RESEND_AFTER_S]
+                if again:
+                    log.info("sending again what the controller lacks",
+                             extra={"reports": len(again), "listed": len(missing),
+                                    "first_row": again[0].id})
+                resend.extend(again)
                 if len(sent_at) > 4 * SEND_WINDOW + len(missing):
                     sent_at = {k: v for k, v in sent_at.items() if now - v < RESEND_AFTER_S}
             room = SEND_WINDOW - len(in_flight)

@@ -5,6 +5,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime
 from importlib import resources
 from typing import Annotated, Any
 
@@ -46,20 +47,15 @@ class SilenceBody(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
 
 
-def _parse_time(value: str | None, name: str) -> float | None:
+# Unix seconds or ISO 8601 (pydantic reads both); a time without a zone is UTC.
+When = Annotated[datetime | None, Query(description="Unix seconds or ISO 8601, e.g. "
+                                                    "2026-11-29T08:00:00+07:00")]
+
+
+def _seconds(value: datetime | None) -> float | None:
     if value is None:
         return None
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    from datetime import datetime
-
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        raise invalid(("query", name), f"{name} must be Unix seconds or ISO 8601, got {value!r}"
-                      ) from None
+    return (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).timestamp()
 
 
 def invalid(loc: tuple[str, ...], msg: str) -> HTTPException:
@@ -91,7 +87,10 @@ class Metrics:
         for name, help_ in (("received", "MQTT messages received"),
                             ("applied", "messages that passed the wire contract"),
                             ("malformed", "malformed or oversized messages dropped"),
-                            ("rate_limited", "messages dropped by the per-agent rate limit")):
+                            ("rate_limited", "messages over the per-agent rate, left for a resend"),
+                            ("dead_letters", "messages set aside: could not be decoded, applied "
+                                             "or stored"),
+                            ("unknown_agent", "messages from boxes a center does not have")):
             m = CounterMetricFamily(f"hcc_messages_{name}", help_)
             m.add_metric([], c.get(name, 0))
             yield m
@@ -165,13 +164,13 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
                     severity: Annotated[str | None, Query(pattern="^(critical|warning|info)$")] = None,
                     state: Annotated[str | None, Query(
                         pattern="^(firing|acknowledged|resolved|open|all)$")] = "open",
-                    since: str | None = None, until: str | None = None,
+                    since: When = None, until: When = None,
                     lang: Annotated[str, Query(pattern="^(vi|en)$")] = "vi",
                     limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> list[dict[str, Any]]:
         s = store()
         rows = s.alerts(include_resolved=state == "all", center=center, severity=severity,
                         state=state if state in STATES else None,
-                        since=_parse_time(since, "since"), until=_parse_time(until, "until"),
+                        since=_seconds(since), until=_seconds(until),
                         limit=limit)
         quiet = silenced_ids(s)
         return [alert_json(r, lang, r.id in quiet) for r in rows]
@@ -279,8 +278,8 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
 
     @app.get("/api/v1/stats", summary="Mean time to acknowledge and to resolve, per center",
              responses=READ_ERRORS)
-    def stats(_: Reader, since: str | None = None) -> list[dict[str, Any]]:
-        return store().response_times(_parse_time(since, "since"))
+    def stats(_: Reader, since: When = None) -> list[dict[str, Any]]:
+        return store().response_times(_seconds(since))
 
     @app.get("/api/v1/notifications", summary="Recent notifications and their delivery",
              responses=READ_ERRORS)
@@ -303,10 +302,6 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
                         503: {"model": Problem, "description": "No live feed in this process."}})
     async def stream(request: Request, _: Reader,
                      last_event_id: Annotated[str | None, Header()] = None) -> StreamingResponse:
-        if feed is None:
-            raise HTTPException(503, "the live feed runs only inside hcc-controller run")
-        queue: asyncio.Queue[AlertChange | None] = asyncio.Queue()
-        feed.sse_clients.add(queue)
         since = None
         if last_event_id:
             text = last_event_id.strip()
@@ -314,6 +309,10 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
                     and int(text) <= MAX_EVENT_ID):
                 raise HTTPException(400, "Last-Event-ID must be an event id this stream sent")
             since = int(text)
+        if feed is None:
+            raise HTTPException(503, "the live feed runs only inside hcc-controller run")
+        queue: asyncio.Queue[AlertChange | None] = asyncio.Queue()
+        feed.sse_clients.add(queue)
 
         async def events() -> AsyncIterator[str]:
             try:

@@ -263,6 +263,7 @@ class Controller:
             log.error("database still unreachable", extra={"error": str(exc)[:300]})
 
     def _persist(self, effects: list[Effect]) -> None:
+        self.counters.unknown_agent = self.fleet.unknown_agent_total
         changes = self.store.write(effects, stats=dict(vars(self.counters)))
         self.counters.batches += 1
         if self.config.acks:

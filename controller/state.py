@@ -172,6 +172,7 @@ class Fleet:
     # messages from boxes a center does not have, and results past the device cap: counted
     unknown_agent_messages: dict[str, int] = field(default_factory=dict)
     over_device_cap: dict[str, int] = field(default_factory=dict)
+    unknown_agent_total: int = 0
     devices: dict[tuple[str, str, str], DeviceInfo] = field(default_factory=dict)
     open_alerts: set[AlertKey] = field(default_factory=set)
     # condition holds since t, but its rule's `for:` has not passed yet
@@ -349,6 +350,7 @@ class Fleet:
             admitted = len(self.center_agents.get(center, ())) < self.rules.max_agents_per_center
         if admitted:
             return True
+        self.unknown_agent_total += 1
         count = self.unknown_agent_messages.get(center, 0) + 1
         if len(self.unknown_agent_messages) < 100_000 or center in self.unknown_agent_messages:
             self.unknown_agent_messages[center] = count

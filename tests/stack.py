@@ -11,7 +11,8 @@ from lab.procs import Mosquitto, Proc, SnmpSim, spawn
 class Stack:
     def __init__(self, tmp: Path, broker: Mosquitto, devices_yaml: str, *, keepalive: int = 4,
                  heartbeat: str = "2s", interval: str = "1s", extra: str = "",
-                 controller_extra: str = "", sim: SnmpSim | None = None) -> None:
+                 controller_extra: str = "", sim: SnmpSim | None = None,
+                 confirm: str = "controller") -> None:
         self.tmp, self.broker, self.sim = tmp, broker, sim
         self.db = tmp / "hcc.db"
         self.ctl_cfg = tmp / "controller.yaml"
@@ -21,7 +22,7 @@ class Stack:
         self.agent_cfg.write_text(f"""\
 center: {{id: ba-dinh, name: "Trung tâm PVHCC phường Ba Đình"}}
 agent: {{id: pi-1, heartbeat: {heartbeat}, state_dir: "{tmp / 'agent-state'}"}}
-mqtt: {{url: "{broker.url}", keepalive: {keepalive}}}
+mqtt: {{url: "{broker.url}", keepalive: {keepalive}, confirm: {confirm}}}
 defaults: {{interval: {interval}, timeout: 500ms}}
 {extra}
 devices:

@@ -135,3 +135,57 @@ def test_reads_can_require_a_token(tmp_path: Path) -> None:
     client = TestClient(create_app(cfg, StorePerThread(db), None))
     assert client.get("/api/v1/alerts").status_code == 401
     assert client.get("/api/v1/alerts", headers=AUTH).status_code == 200
+
+
+# -- issue 11.7: what answered 500 now answers 4xx with a reason ---------------------------------
+def test_silence_duration_nan_is_422(env) -> None:
+    client, _ = env
+    for bad in ("nan", "inf", "-inf", "NaN"):
+        res = client.post("/api/v1/silences", headers=AUTH,
+                          json={"center": "ba-dinh", "duration": bad, "reason": "x"})
+        assert res.status_code == 422, (bad, res.text)
+        assert res.json()["detail"][0]["loc"] == ["body", "duration"]
+
+
+@pytest.mark.parametrize("event_id", ["9" * 5000, str(2**63), "12a", "-1"])
+def test_bad_last_event_id_is_400(env, event_id: str) -> None:
+    client, _ = env
+    res = client.get("/api/v1/stream", headers={"Last-Event-ID": event_id})
+    assert res.status_code == 400 and "Last-Event-ID" in res.json()["detail"]
+
+
+def test_history_with_a_time_no_calendar_shows_is_not_500(env) -> None:
+    """A result from year 10000, stored before the wire contract bounded times."""
+    from controller.state import DeviceEvent
+
+    client, store = env
+    store.write([DeviceEvent("ba-dinh", "pi-1", "printer-1", 1, 9, 253402300800.0, time.time(),
+                             "critical", ("printer.jammed",), False)])
+    res = client.get("/api/v1/devices/ba-dinh/printer-1/history")
+    assert res.status_code == 200
+    assert res.json()[0]["agent_ts"] is None
+
+
+def test_metrics_follow_read_open_and_count_dead_letters(tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+    Store(db)
+    cfg = ControllerConfig(BrokerSettings("127.0.0.1", 1), db,
+                           http=HttpSettings(tokens={TOKEN: "ops"}, read_open=False))
+    client = TestClient(create_app(cfg, StorePerThread(db), None,
+                                   counters=lambda: {"dead_letters": 3, "unknown_agent": 5}))
+    assert client.get("/metrics").status_code == 401
+    text = client.get("/metrics", headers=AUTH).text
+    assert "hcc_messages_dead_letters_total 3.0" in text
+    assert "hcc_messages_unknown_agent_total 5.0" in text
+
+
+def test_healthz_says_when_ingest_is_stuck(tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+    Store(db)
+    cfg = ControllerConfig(BrokerSettings("127.0.0.1", 1), db)
+    state = {"ok": True}
+    client = TestClient(create_app(cfg, StorePerThread(db), None, healthy=lambda: state["ok"]))
+    assert client.get("/healthz").status_code == 200
+    state["ok"] = False
+    res = client.get("/healthz")
+    assert res.status_code == 503 and "stuck" in res.json()["detail"]

@@ -16,11 +16,11 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from test_sdnotify import listen, received
 
 from conftest import BIN, json_lines, run_cli, wait_until
 from hcc_common import wire
 from lab.procs import Mosquitto, Proc, free_port, spawn, wait_tcp
-from test_sdnotify import listen, received
 
 pytestmark = pytest.mark.integration
 
@@ -163,3 +163,36 @@ def test_stuck_ingest_stops_the_watchdog_and_healthz(tmp_path: Path, broker: Mos
         ctl.stop()
         sock.close()
     assert "not healthy: withholding the watchdog ping" in ctl.log()
+
+
+def test_what_is_over_the_rate_is_asked_for_again_not_dropped(tmp_path: Path) -> None:
+    """Issue 11.5: the rate limit acknowledged and dropped what was over it. Now a message over
+    the rate is not applied and not counted as received: the controller's ack lists it as
+    missing, and the agent, which still holds it, sends it again later."""
+    from controller.config import ControllerConfig
+    from controller.service import Controller, RateLimiter
+    from hcc_common.mqtt_io import BrokerSettings
+
+    ctl = Controller(ControllerConfig(BrokerSettings("127.0.0.1", 1), tmp_path / "hcc.db"))
+    ctl.limiter = RateLimiter(rate=1.0, burst=3.0)
+
+    def send(seq: int, ts: float) -> None:
+        e = wire.encode(wire.Result("ba-dinh", "pi-1", "printer-1", 1, seq, ts, "printer",
+                                    "Máy in", "ok"))
+        ctl.handle(e.topic, e.payload, ts)
+
+    for seq in range(1, 7):
+        send(seq, 1000.0)  # six reports within no agent time: a flood
+    tracker = ctl.fleet.agents[("ba-dinh", "pi-1")].seqs
+    assert tracker.received == 3 and ctl.counters.rate_limited == 3
+    send(7, 1010.0)
+    assert tracker.acks()[1].missing == ((4, 6),)  # asked for again
+    # the resends carry their original time: they spend tokens, and live reports refill them
+    send(4, 1000.0)
+    send(5, 1000.0)
+    send(6, 1000.0)
+    assert tracker.acks()[1].missing == ((6, 6),)
+    send(8, 1020.0)
+    send(6, 1000.0)
+    assert tracker.acks()[1].missing == () and tracker.gaps == 0
+    ctl.store.close()

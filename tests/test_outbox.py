@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -111,3 +112,44 @@ def test_full_disk_drops_by_policy_then_reports_clearly(tmp_path: Path) -> None:
         assert all("cannot store in" in e and "full" in e for e in errors)
     finally:
         subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_reports_leave_only_when_the_controller_confirms_them(tmp_path: Path) -> None:
+    """The broker's PUBACK is not enough (a broker killed with SIGKILL loses its queue): a row
+    stays until the controller's ack covers it, and what the ack lists as missing comes back."""
+    from hcc_common.wire import Ack, SessionAck
+
+    box = Outbox(tmp_path / "o.sqlite")
+    for i in range(1, 9):
+        box.put(msg(i), 4, i, TELEMETRY)
+    box.mark_published([r.id for r in box.pending(0, 6)])  # 1..6 PUBACKed, 7..8 not yet sent
+    assert [r.topic[-2:] for r in box.pending(0, 10)] == ["d7", "d8"]  # not sent twice
+    assert box.count() == 8  # a PUBACK deletes nothing
+    again = box.confirm(Ack("c", "a", {4: SessionAck(6, ((2, 3),))}))
+    assert [r.topic[-2:] for r in again] == ["d2", "d3"]       # lost at the broker: resend
+    assert box.count() == 4 and box.oldest() == (4, 2)         # 1, 4, 5, 6 confirmed
+    assert box.confirm(Ack("c", "a", {3: SessionAck(100)})) == []  # another session: nothing
+    assert box.count() == 4
+    box.confirm(Ack("c", "a", {4: SessionAck(8)}))
+    assert box.count() == 0 and box.oldest() is None
+
+
+def test_an_outbox_from_before_confirmation_is_migrated(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript("""
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+        CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, priority INTEGER NOT NULL,
+          topic TEXT NOT NULL, payload BLOB NOT NULL, retain INTEGER NOT NULL,
+          created REAL NOT NULL);
+    """)
+    db.execute("INSERT INTO outbox (priority, topic, payload, retain, created)"
+               " VALUES (1, 'hcc/v1/c/a/result/d1', x'7b7d', 0, ?)", (time.time(),))
+    db.commit()
+    db.close()
+    box = Outbox(path)
+    assert [r.topic for r in box.pending(0, 10)] == ["hcc/v1/c/a/result/d1"]  # still sent
+    box.put(msg(2), 1, 1, EVENT)
+    assert box.count() == 2

@@ -152,6 +152,27 @@ def test_controller_sigkill_mid_ingest_then_restart(stack: Stack) -> None:
     jam_alert_once(stack)
 
 
+def test_broker_sigkill_three_times_under_load_loses_nothing(stack: Stack) -> None:
+    """Reproduces issue 11.4: three kill -9s of mosquitto lost 160 reports. The broker had not
+    saved (no autosave), so the controller's session and queue were gone; the agents replayed
+    into a broker with no subscriber, got their PUBACKs and deleted the reports. Now an agent
+    deletes a report only when the controller confirms it, and sends again what the
+    controller finds missing."""
+    for _ in range(3):
+        time.sleep(3)  # 30 results go through the broker
+        stack.broker.stop(signal.SIGKILL)
+        time.sleep(2)
+        stack.broker.start()
+    wait_until(lambda: any(r["state"] == "online" and r["received"] > 0 for r in stack.agents()),
+               60, "reconnect")
+    time.sleep(3)
+    assert stack.agent is not None
+    stack.agent.stop()
+    row = delivered_or_kept(stack, timeout=90)
+    assert int(row["received"]) >= 80, row  # type: ignore[call-overload]
+    jam_alert_once(stack)
+
+
 def test_network_stall_is_detected_by_keepalive(stack: Stack) -> None:
     assert stack.broker.proc is not None and stack.agent is not None
     stack.broker.proc.popen.send_signal(signal.SIGSTOP)  # the broker stops answering
