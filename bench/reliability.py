@@ -140,9 +140,8 @@ def broker_kill(tcp_port: int, confirm: str, kills: int = 3, between_s: float = 
                 time.sleep(between_s)
             # the agents keep running until the controller holds all they made before now
             made = {f"pi-{i}": sent(s) for i, s in enumerate(states)}
-            deadline = time.monotonic() + 180
+            deadline = time.monotonic() + 120
             while time.monotonic() < deadline:
-                got = agents(db)
                 if all(not_received(db, a, made[a]) == set() for a in made):
                     break
                 time.sleep(0.5)
@@ -150,10 +149,12 @@ def broker_kill(tcp_port: int, confirm: str, kills: int = 3, between_s: float = 
                 p.stop()
             totals = {f"pi-{i}": sent(s) for i, s in enumerate(states)}
             time.sleep(2.0)
-            # not received and not kept in an outbox for the next start: lost
-            lost = sum(len(not_received(db, f"pi-{i}", totals[f"pi-{i}"]) - kept(s))
-                       for i, s in enumerate(states))
             got = agents(db)
+            # made, and neither received nor kept in an outbox for the next start: lost
+            lost = sum(totals[a] - got.get(a, {}).get("received", 0)
+                       - len(not_received(db, a, totals[a]) & kept(s))
+                       for a, s in zip(totals, states, strict=True))
+            in_outboxes = sum(len(kept(s)) for s in states)
         finally:
             for p in reversed(procs):
                 p.stop()
@@ -163,7 +164,7 @@ def broker_kill(tcp_port: int, confirm: str, kills: int = 3, between_s: float = 
                                 dirs_exist_ok=True)
     n_sent = sum(totals.values())
     n_recv = sum(got.get(a, {}).get("received", 0) for a in totals)
-    return {"sent": n_sent, "received": n_recv, "lost": lost,
+    return {"sent": n_sent, "received": n_recv, "lost": lost, "kept_for_next_start": in_outboxes,
             "gaps": sum(got.get(a, {}).get("gaps", 0) for a in totals),
             "duplicates": sum(got.get(a, {}).get("duplicates", 0) for a in totals)}
 
