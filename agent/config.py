@@ -14,7 +14,7 @@ from hcc_common import wire
 from hcc_common.calendar import OpeningHours, parse_center_calendar
 from hcc_common.yamlconf import ConfigError, Mapping, Node, load_yaml
 
-DEVICE_TYPES = ("printer", "wifi_ap", "charger", "reading_device", "kiosk", "robot", "other")
+DEVICE_TYPES = ("printer", "wifi_ap", "charger", "ups", "reading_device", "kiosk", "robot", "other")
 DEFAULT_CONFIG = "devices.yaml"
 
 

@@ -16,6 +16,9 @@ PROFILE_FILES = ("printer.yaml", "apc_pdu.yaml", "unifi_ap.yaml", "cisco_ap.yaml
                  "ieee80211_ap.yaml", "generic.yaml")
 
 
+DEVICE_CLASSES = ("printer", "ap", "pdu", "ups", "generic")
+
+
 @dataclass(frozen=True)
 class TableSpec:
     name: str
@@ -26,6 +29,7 @@ class TableSpec:
 class Profile:
     id: str
     description: str
+    device_class: str  # printer, ap, pdu, ups or generic: what kind of device it reads
     device_types: tuple[str, ...]
     sys_object_id_prefixes: tuple[str, ...]
     sys_descr_patterns: tuple[re.Pattern[str], ...]
@@ -37,7 +41,7 @@ class Profile:
 
 def _parse(name: str, content: str) -> Profile:
     root = load_yaml(f"agent/profiles/{name}", content).as_mapping(
-        ("id", "description", "match", "scalars", "tables", "decoders")
+        ("id", "class", "description", "match", "scalars", "tables", "decoders")
     )
     match = root.require("match").as_mapping(
         ("device_types", "sys_object_id_prefixes", "sys_descr_patterns", "probe")
@@ -79,6 +83,7 @@ def _parse(name: str, content: str) -> Profile:
     return Profile(
         id=root.require("id").as_str(),
         description=desc.as_str() if desc is not None else "",
+        device_class=root.require("class").as_choice(DEVICE_CLASSES),
         device_types=strs("device_types"),
         sys_object_id_prefixes=strs("sys_object_id_prefixes"),
         sys_descr_patterns=tuple(patterns),
@@ -108,35 +113,50 @@ SYSTEM_OIDS = {
 }
 
 
+# The profile classes that can read a device of each configured type. Types not listed (kiosk,
+# reading_device, robot, other) are read with the generic profile: a technician who says
+# "other" gets interfaces and uptime, never a printer's or an access point's faults.
+TYPE_CLASSES: Mapping[str, tuple[str, ...]] = {
+    "printer": ("printer",), "wifi_ap": ("ap",), "charger": ("pdu", "ups"), "ups": ("ups",),
+}
+# What each kind of evidence weighs: a MIB the device answers outweighs its sysObjectID
+# (vendors ship bogus ones), which outweighs a sysDescr pattern. A reply with only the system
+# group (no MIB answered) is still told apart by sysObjectID and sysDescr.
+PROBE_WEIGHT, OID_WEIGHT, DESCR_WEIGHT = 4, 2, 1
+
+
 def choose(
     profiles: Mapping[str, Profile],
     device_type: str,
     system: Mapping[str, SnmpValue],
     present: set[str],
 ) -> Profile:
-    """Pick a profile from sysObjectID, sysDescr and which probe subtrees exist; else generic.
-
-    Vendors ship bogus sysObjectIDs, so an OID match still needs its probe subtree present."""
+    """The best-supported profile of the classes the device type allows, else generic."""
+    classes = TYPE_CLASSES.get(device_type)
+    if classes is None:
+        return profiles["generic"]
     oid = system.get("sys_object_id")
     descr = text(system.get("sys_descr")) or ""
-    ordered: Sequence[Profile] = [p for p in profiles.values() if p.id != "generic"]
-
-    def fits(p: Profile) -> bool:
-        return (not p.probe or any(x in present for x in p.probe)) and (
-            not p.device_types or device_type in p.device_types)
-
-    for p in ordered:
-        if isinstance(oid, str) and fits(p) and any(
-            oid == pre or oid.startswith(pre + ".") for pre in p.sys_object_id_prefixes
-        ):
-            return p
-    for p in ordered:
-        if fits(p) and any(pat.search(descr) for pat in p.sys_descr_patterns):
-            return p
-    for p in ordered:
-        if p.probe and fits(p):
-            return p
-    return profiles["generic"]
+    best: tuple[int, int, int] | None = None
+    chosen = profiles["generic"]
+    for rank, p in enumerate(profiles.values()):
+        if p.device_class not in classes or (p.device_types and device_type not in p.device_types):
+            continue
+        weight = 0
+        if p.probe and any(x in present for x in p.probe):
+            weight += PROBE_WEIGHT
+        prefix = max((len(pre) for pre in p.sys_object_id_prefixes if isinstance(oid, str)
+                      and (oid == pre or oid.startswith(pre + "."))), default=0)
+        if prefix:
+            weight += OID_WEIGHT
+        if any(pat.search(descr) for pat in p.sys_descr_patterns):
+            weight += DESCR_WEIGHT
+        if weight == 0:
+            continue
+        key = (weight, prefix, -rank)  # then the most specific OID, then the listed order
+        if best is None or key > best:
+            best, chosen = key, p
+    return chosen
 
 
 def probes(profiles: Mapping[str, Profile]) -> list[str]:

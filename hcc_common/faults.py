@@ -52,6 +52,14 @@ _VOCABULARY: tuple[FaultDef, ...] = (
        "không chạy được kiểm tra: {reason}",
        "Run 'hcc-agent check --device ...' on the box and read the error.",
        "Chạy 'hcc-agent check --device ...' trên máy trạm và đọc lỗi."),
+    _f("device.unsupported_model", "warning",
+       "model not supported yet: read only as a network device ({model})",
+       "chưa hỗ trợ model này: chỉ theo dõi được kết nối mạng ({model})",
+       "Its supplies, clients or outlets are not read. Send `hcc-agent check --device ID --json` "
+       "to the hcc-fleet team, or set `profile:` in devices.yaml if a listed one fits.",
+       "Chưa đọc được mực, số người dùng hay ổ cắm của thiết bị. Gửi kết quả lệnh "
+       "`hcc-agent check --device ID --json` cho nhóm hcc-fleet, hoặc đặt `profile:` trong "
+       "devices.yaml nếu có profile phù hợp."),
     _f("device.usb_missing", "critical", "USB device {usb_id} is not connected",
        "thiết bị USB {usb_id} không được kết nối",
        "Re-plug the USB cable into the box; try another port.",

@@ -46,11 +46,13 @@ def run(values: dict[str, SnmpValue], dtype: str, *, open_: bool = True,
 # -- profile selection ---------------------------------------------------------------------------
 @pytest.mark.parametrize(("fixture", "dtype", "expected"), [
     ("printer-laser", "printer", "printer"),
-    ("printer-laser", "other", "printer"),
+    # a technician who says "other" gets the network view, never printer or AP faults
+    ("printer-laser", "other", "generic"),
     ("ap-wifi", "wifi_ap", "unifi_ap"),
     ("pdu-switched", "charger", "apc_pdu"),
-    ("pdu-metered", "other", "apc_pdu"),
+    ("pdu-metered", "charger", "apc_pdu"),
     ("router-generic", "other", "generic"),  # bogus sysObjectID, no known MIB: falls back
+    ("router-generic", "wifi_ap", "generic"),
 ])
 def test_profile_auto_selection(fixture: str, dtype: str, expected: str) -> None:
     assert run(device(fixture), dtype)[0] == expected

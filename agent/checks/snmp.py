@@ -7,9 +7,9 @@ import time
 from agent.checks.base import CheckOutcome, fault, unreachable
 from agent.checks.context import CheckContext
 from agent.config import Device
-from agent.profile_loader import SYSTEM_OIDS, Profile, choose, probes
+from agent.profile_loader import SYSTEM_OIDS, TYPE_CLASSES, Profile, choose, probes
 from agent.snmp_client import SnmpError, SnmpTarget
-from agent.snmpdecode import DECODERS, Reading, Sample
+from agent.snmpdecode import DECODERS, Reading, Sample, text
 from hcc_common.wire import FaultReport, MetricValue
 
 KIND = "snmp"
@@ -75,4 +75,10 @@ async def run(device: Device, ctx: CheckContext) -> CheckOutcome:
                     now - previous[1] if previous is not None else None)
     ctx.previous_readings[device.id] = (reading, now)
     metrics, found = decode(profile, sample)
+    if profile.device_class == "generic" and device.type in TYPE_CLASSES:
+        # A printer, access point, charger or UPS read only as a network device: say so, never
+        # a silent "ok" for a device whose faults nobody reads.
+        model = text(reading.scalars.get("sys_descr")) or "?"
+        found.append(fault("device.unsupported_model", model=model[:80],
+                           sys_object_id=text(reading.scalars.get("sys_object_id")) or "?"))
     return CheckOutcome(KIND, True, metrics, tuple(found), profile=profile.id)
