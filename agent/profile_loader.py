@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 
 from agent.snmpdecode import DECODERS, SnmpValue, text
@@ -12,8 +12,17 @@ from hcc_common.yamlconf import ANY_KEYS, ConfigError, load_yaml
 
 # Explicit list: a profile is shipped only when named here (no directory scanning).
 # Order is priority: vendor MIBs before the IEEE 802.11 fallback, generic last.
-PROFILE_FILES = ("printer.yaml", "apc_pdu.yaml", "unifi_ap.yaml", "cisco_ap.yaml", "aruba_ap.yaml",
-                 "ieee80211_ap.yaml", "generic.yaml")
+PROFILE_FILES = (
+    "printer.yaml",
+    "apc_pdu.yaml", "apc_spdu.yaml", "raritan_pdu.yaml", "gude_pdu.yaml", "tripplite_power.yaml",
+    "hpe_pdu.yaml", "wti_pdu.yaml", "chatsworth_pdu.yaml", "sentry_pdu.yaml", "eaton_pdu.yaml",
+    "cyberpower_pdu.yaml", "liebert_pdu.yaml", "pdu_other.yaml",
+    "apc_ups.yaml", "eaton_ups.yaml", "mge_ups.yaml", "cyberpower_ups.yaml", "ppc_ups.yaml",
+    "ppc_ups_v2.yaml", "tripplite_ups.yaml", "sinetica_ups.yaml", "webpower_ups.yaml",
+    "vertiv_ups.yaml", "ups_mib.yaml", "ups_other.yaml",
+    "unifi_ap.yaml", "cisco_ap.yaml", "aruba_ap.yaml", "ieee80211_ap.yaml",
+    "generic.yaml",
+)
 
 
 DEVICE_CLASSES = ("printer", "ap", "pdu", "ups", "generic")
@@ -37,11 +46,13 @@ class Profile:
     scalars: Mapping[str, str]
     tables: tuple[TableSpec, ...]
     decoders: tuple[str, ...]
+    # raw values -> words, per "table.column" or scalar name (a vendor's on/off numbering)
+    values: Mapping[str, Mapping[int, str]] = field(default_factory=dict)
 
 
 def _parse(name: str, content: str) -> Profile:
     root = load_yaml(f"agent/profiles/{name}", content).as_mapping(
-        ("id", "class", "description", "match", "scalars", "tables", "decoders")
+        ("id", "class", "description", "match", "scalars", "tables", "decoders", "values")
     )
     match = root.require("match").as_mapping(
         ("device_types", "sys_object_id_prefixes", "sys_descr_patterns", "probe")
@@ -79,6 +90,19 @@ def _parse(name: str, content: str) -> Profile:
     if probe_node is not None:
         probe = (tuple(n.as_str() for n in probe_node.as_list())
                  if probe_node.kind() == "list" else (probe_node.as_str(),))
+    values: dict[str, dict[int, str]] = {}
+    if (vnode := root.get("values")) is not None:
+        vm = vnode.as_mapping(ANY_KEYS)
+        for key in vm:
+            words = vm.require(key).as_mapping(ANY_KEYS)
+            mapping: dict[int, str] = {}
+            for raw in words:
+                try:
+                    number = int(raw)
+                except ValueError:
+                    raise words.require(raw).error(f"{raw!r} is not a whole number") from None
+                mapping[number] = words.require(raw).as_str()
+            values[key] = mapping
     desc = root.get("description")
     return Profile(
         id=root.require("id").as_str(),
@@ -91,6 +115,7 @@ def _parse(name: str, content: str) -> Profile:
         scalars=scalars,
         tables=tuple(tables),
         decoders=tuple(decoders),
+        values=values,
     )
 
 
@@ -157,6 +182,19 @@ def choose(
         if best is None or key > best:
             best, chosen = key, p
     return chosen
+
+
+SYS_OBJECT_ID_PLACE = "{sys_object_id}"
+
+
+def under_sys_object_id(oid: str, sys_object_id: str | None) -> str | None:
+    """A column OID that lives under the device's own sysObjectID (a vendor with one MIB per
+    model, such as Gude), made concrete; None when it needs one the device did not give."""
+    if SYS_OBJECT_ID_PLACE not in oid:
+        return oid
+    if not sys_object_id:
+        return None
+    return oid.replace(SYS_OBJECT_ID_PLACE, sys_object_id)
 
 
 def probes(profiles: Mapping[str, Profile]) -> list[str]:

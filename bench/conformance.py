@@ -104,7 +104,7 @@ def run_offline(folder: Path, corpus: list[dict[str, Any]]) -> dict[str, dict[st
         prof = choose(profiles, dtype, system, present(probes(profiles), values))
         reading = reading_for(prof, values)
         ctx = DeviceContext(type=dtype, thresholds=Thresholds())
-        metrics, found = decode(prof, Sample(reading, ctx))
+        metrics, found = decode(prof, Sample(reading, ctx, values=prof.values))
         if prof.device_class == "generic" and dtype in TYPE_CLASSES:
             found.append(vocab.report("device.unsupported_model",
                                       model=(text(reading.scalars.get("sys_descr")) or "?")[:80]))

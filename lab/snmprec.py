@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.profile_loader import Profile
+from agent.profile_loader import Profile, under_sys_object_id
 from agent.snmpdecode import Reading, SnmpValue
 
 _INT_TYPES = {"2", "65", "66", "67", "70"}
@@ -38,10 +38,14 @@ def load(path: Path) -> dict[str, SnmpValue]:
 def reading_for(profile: Profile, values: dict[str, SnmpValue]) -> Reading:
     """What the snmp check would fetch for this profile from a device holding `values`."""
     scalars = {name: values.get(oid) for name, oid in profile.scalars.items()}
+    sys_oid = values.get("1.3.6.1.2.1.1.2.0")
     tables = {}
     for spec in profile.tables:
         columns: dict[str, dict[str, SnmpValue]] = {}
-        for name, col_oid in spec.columns.items():
+        for name, template in spec.columns.items():
+            col_oid = under_sys_object_id(template, sys_oid if isinstance(sys_oid, str) else None)
+            if col_oid is None:
+                continue
             prefix = col_oid + "."
             columns[name] = {oid[len(prefix):]: v for oid, v in values.items()
                              if oid.startswith(prefix)}

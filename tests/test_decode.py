@@ -31,7 +31,7 @@ def run(values: dict[str, SnmpValue], dtype: str, *, open_: bool = True,
     profile = choose(PROFILES, dtype, system, present(probes(PROFILES), values))
     ctx = DeviceContext(dtype, open_, outlets, Thresholds())
     prev = reading_for(profile, previous) if previous is not None else None
-    sample = Sample(reading_for(profile, values), ctx, prev, elapsed)
+    sample = Sample(reading_for(profile, values), ctx, prev, elapsed, profile.values)
     metrics: dict[str, object] = {}
     faults: set[tuple[str, str]] = set()
     for name in profile.decoders:

@@ -20,6 +20,8 @@ class CheckContext:
     profiles: dict[str, Profile] = field(default_factory=load_profiles)
     # Profile picked per device on its first answer; auto-detection is not repeated every poll.
     chosen_profiles: dict[str, Profile] = field(default_factory=dict)
+    # each device's sysObjectID, for profiles whose tables live under it (Gude's per-model MIBs)
+    sys_object_ids: dict[str, str] = field(default_factory=dict)
     # The last reading per device and when (monotonic), for rates and reboot detection.
     previous_readings: dict[str, tuple[Reading, float]] = field(default_factory=dict)
     _snmp: SnmpClient | None = None

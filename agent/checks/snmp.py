@@ -7,7 +7,14 @@ import time
 from agent.checks.base import CheckOutcome, fault, unreachable
 from agent.checks.context import CheckContext
 from agent.config import Device
-from agent.profile_loader import SYSTEM_OIDS, TYPE_CLASSES, Profile, choose, probes
+from agent.profile_loader import (
+    SYSTEM_OIDS,
+    TYPE_CLASSES,
+    Profile,
+    choose,
+    probes,
+    under_sys_object_id,
+)
 from agent.snmp_client import SnmpError, SnmpTarget
 from agent.snmpdecode import DECODERS, Reading, Sample, text
 from hcc_common.wire import FaultReport, MetricValue
@@ -39,10 +46,17 @@ async def _profile(device: Device, ctx: CheckContext, target: SnmpTarget) -> Pro
 
 async def fetch(device: Device, ctx: CheckContext, profile: Profile, target: SnmpTarget) -> Reading:
     answer = await ctx.snmp.get(target, list(profile.scalars.values()))
+    sys_oid = answer.get(SYSTEM_OIDS["sys_object_id"])
+    if isinstance(sys_oid, str):
+        ctx.sys_object_ids[device.id] = sys_oid
     tables = {}
     for spec in profile.tables:
-        walked = await ctx.snmp.walk_columns(target, list(spec.columns.values()))
-        tables[spec.name] = {name: walked[oid] for name, oid in spec.columns.items()}
+        columns = {name: under_sys_object_id(oid, ctx.sys_object_ids.get(device.id))
+                   for name, oid in spec.columns.items()}
+        if any(oid is None for oid in columns.values()):
+            continue  # its place is the device's sysObjectID, which it did not give
+        walked = await ctx.snmp.walk_columns(target, [o for o in columns.values() if o])
+        tables[spec.name] = {name: walked[oid] for name, oid in columns.items() if oid}
     return Reading({name: answer.get(oid) for name, oid in profile.scalars.items()}, tables)
 
 
@@ -72,7 +86,7 @@ async def run(device: Device, ctx: CheckContext) -> CheckOutcome:
     previous = ctx.previous_readings.get(device.id)
     sample = Sample(reading, ctx.device_context(device),
                     previous[0] if previous is not None else None,
-                    now - previous[1] if previous is not None else None)
+                    now - previous[1] if previous is not None else None, profile.values)
     ctx.previous_readings[device.id] = (reading, now)
     metrics, found = decode(profile, sample)
     if profile.device_class == "generic" and device.type in TYPE_CLASSES:

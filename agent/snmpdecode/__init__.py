@@ -16,6 +16,7 @@ from agent.snmpdecode.core import (
 )
 from agent.snmpdecode.interfaces import decode_interfaces
 from agent.snmpdecode.pdu import decode_apc_outlets
+from agent.snmpdecode.power import decode_outlets, decode_ups
 from agent.snmpdecode.printer import decode_printer
 from agent.snmpdecode.system import decode_system
 from agent.snmpdecode.wifi import decode_wifi_clients
@@ -26,6 +27,8 @@ DECODERS: Mapping[str, Decoder] = {
     "printer": decode_printer,
     "wifi_clients": decode_wifi_clients,
     "apc_outlets": decode_apc_outlets,
+    "outlets": decode_outlets,
+    "ups": decode_ups,
 }
 
 __all__ = ["DECODERS", "Decoded", "Decoder", "DeviceContext", "Reading", "Sample", "SnmpValue",

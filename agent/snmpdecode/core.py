@@ -53,6 +53,13 @@ class Sample:
     device: DeviceContext = field(default_factory=DeviceContext)
     previous: Reading | None = None
     elapsed_s: float | None = None
+    # the profile's raw-value words ("outlets.state" -> {1: "on", 2: "off"}): vendor numbering
+    values: Mapping[str, Mapping[int, str]] = field(default_factory=dict)
+
+    def word(self, key: str, raw: SnmpValue) -> str | None:
+        """The profile's word for a raw value, or None when it has none (unknown)."""
+        number = integer(raw)
+        return self.values.get(key, {}).get(number) if number is not None else None
 
 
 @dataclass(frozen=True)
