@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 
@@ -20,7 +20,10 @@ PROFILE_FILES = (
     "apc_ups.yaml", "eaton_ups.yaml", "mge_ups.yaml", "cyberpower_ups.yaml", "ppc_ups.yaml",
     "ppc_ups_v2.yaml", "tripplite_ups.yaml", "sinetica_ups.yaml", "webpower_ups.yaml",
     "vertiv_ups.yaml", "ups_mib.yaml", "ups_other.yaml",
-    "unifi_ap.yaml", "cisco_ap.yaml", "aruba_ap.yaml", "ieee80211_ap.yaml",
+    "unifi_ap.yaml", "cisco_ap.yaml", "aruba_ap.yaml", "airos_ap.yaml", "ruckus_ap.yaml",
+    "cambium_epmp.yaml", "cambium_pmp.yaml", "mikrotik_ap.yaml", "fortinet_ap.yaml",
+    "aerohive_ap.yaml", "extreme_wc.yaml", "zyxel_ap.yaml", "tachyon_ap.yaml", "teldat_ap.yaml",
+    "ieee80211_ap.yaml", "ap_other.yaml",
     "generic.yaml",
 )
 

@@ -89,8 +89,8 @@ def run_agent(folder: Path, corpus: list[dict[str, Any]], work: Path, lang: str
 def run_offline(folder: Path, corpus: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """The snmp check's pure path, in-process, on the captures' values: for quick looks while
     working on a decoder. The figures to quote come from the real run (snmpsim, hcc-agent)."""
-    from agent.checks.snmp import TYPE_CLASSES, decode
-    from agent.profile_loader import SYSTEM_OIDS, choose, probes
+    from agent.checks.snmp import decode
+    from agent.profile_loader import SYSTEM_OIDS, TYPE_CLASSES, choose, probes
     from agent.snmpdecode import DeviceContext, Sample, Thresholds, text
     from hcc_common import faults as vocab
     from lab.snmprec import load, present, reading_for

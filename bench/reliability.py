@@ -46,11 +46,12 @@ def sent(state: Path) -> int:
         db.close()
 
 
-def not_received(db: Path, agent: str, assigned: int) -> set[int]:
+def not_received(db: Path, agent: str, assigned: int, center: str | None = None) -> set[int]:
     """Seqs of session 1 up to `assigned` that the controller has not committed."""
     conn = sqlite3.connect(db, timeout=10)
     try:
-        row = conn.execute("SELECT seqs FROM agents WHERE agent=?", (agent,)).fetchone()
+        row = conn.execute("SELECT seqs FROM agents WHERE agent=? AND center=COALESCE(?, center)",
+                           (agent, center)).fetchone()
     finally:
         conn.close()
     s = json.loads(row[0]).get("1", {}) if row else {}

@@ -28,7 +28,10 @@ UPLINK_NAME = re.compile(r"^(eth|en|ge|gi|lan|uplink|port)\d", re.IGNORECASE)
 
 
 def role(if_type: int | None, name: str) -> str:
-    """radio, uplink or other: what the interface is for on an access point."""
+    """radio, uplink or other: what the interface is for on an access point. A VLAN
+    subinterface (eth1.4) or a virtual one is neither: it is down whenever its parent is."""
+    if "." in name or ":" in name:
+        return "other"
     if if_type == IFTYPE_IEEE80211 or RADIO_NAME.match(name):
         return "radio"
     if if_type == IFTYPE_ETHERNET and UPLINK_NAME.match(name):
@@ -44,6 +47,9 @@ def decode_interfaces(s: Sample) -> Decoded:
     can_rate = (s.previous is not None and s.elapsed_s is not None and s.elapsed_s > 0
                 and not rebooted(s))
     up = 0
+    # per role on an access point: (admin-up interfaces that are down, any of them up)
+    down_by_role: dict[str, list[str]] = {"radio": [], "uplink": []}
+    up_by_role: dict[str, bool] = {"radio": False, "uplink": False}
     for idx in row_indices(table):
         if_type = integer(cell(table, "type", idx))
         if if_type == IFTYPE_LOOPBACK:
@@ -67,16 +73,21 @@ def decode_interfaces(s: Sample) -> Decoded:
                 errors += counter_delta(now_v, before)
             if complete and s.elapsed_s:
                 metrics[f"{key}.errors_per_s"] = round(errors / s.elapsed_s, 3)
-        # An interface switched off on purpose (admin down) is not a fault.
-        if admin != UP or oper not in (DOWN, LOWER_LAYER_DOWN, NOT_PRESENT):
-            continue
         if s.device.type != "wifi_ap":
             continue  # unused router ports and spare NICs are down all day in real centers
         r = role(if_type, name)
-        if r == "radio":
-            found.append(fault("ap.radio_down", interface=name))
-        elif r == "uplink":
-            found.append(fault("ap.uplink_down", interface=name))
+        if r not in down_by_role:
+            continue
+        if oper == UP:
+            up_by_role[r] = True
+        # An interface switched off on purpose (admin down) is not a fault.
+        elif admin == UP and oper in (DOWN, LOWER_LAYER_DOWN, NOT_PRESENT):
+            down_by_role[r].append(name)
+    # Only an AP that serves nothing is at fault: spare Ethernet ports and scan or unused
+    # radios are down all day on healthy APs, and IF-MIB cannot tell them from a failure.
+    for r, code in (("radio", "ap.radio_down"), ("uplink", "ap.uplink_down")):
+        if down_by_role[r] and not up_by_role[r]:
+            found.append(fault(code, interface=", ".join(down_by_role[r][:4])))
     if table:
         metrics["interfaces_up"] = up
     return Decoded(metrics, tuple(found))

@@ -1,4 +1,5 @@
-"""Wi-Fi client counts from vendor MIBs (UniFi, Cisco WLC, Aruba) or the IEEE 802.11 MIB."""
+"""Wi-Fi client counts from vendor MIBs (a total, or per radio/SSID counts summed, as each
+profile names them) or the IEEE 802.11 MIB. A count the device does not give is unknown, never 0."""
 
 from __future__ import annotations
 
@@ -22,13 +23,24 @@ def _sum(table: Table, column: str) -> int | None:
 
 
 def client_count(s: Sample) -> tuple[int | None, str | None]:
+    # a total the device keeps itself (a controller's or an AP's own counter)
+    total = integer(s.reading.scalars.get("clients_total"))
+    if total is not None and total >= 0:
+        return total, "total"
+    # per radio, SSID or VAP counts: every profile table named "clients..." with a "count"
+    for name in [t for t in s.reading.tables if t.startswith("clients")]:
+        summed = _sum(s.reading.table(name), "count")
+        if summed is not None:
+            return summed, name
     for name, column in COUNT_COLUMNS.items():
         table = s.reading.table(name)
         if table.get(column):
             return _sum(table, column), name
-    stations = s.reading.table(DOT11_STATIONS[0])
-    if DOT11_STATIONS[0] in s.reading.tables:
-        return len(row_indices(stations)), "ieee80211"
+    # One dot11RSNAStatsEntry per associated station. An empty (or absent) table says nothing:
+    # many APs implement the MIB without filling it, so it is unknown, not "0 clients".
+    stations = row_indices(s.reading.table(DOT11_STATIONS[0]))
+    if stations:
+        return len(stations), "ieee80211"
     return None, None
 
 
