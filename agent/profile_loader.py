@@ -22,7 +22,7 @@ PROFILE_FILES = (
     "vertiv_ups.yaml", "ups_mib.yaml", "ups_other.yaml",
     "unifi_ap.yaml", "cisco_ap.yaml", "aruba_ap.yaml", "airos_ap.yaml", "ruckus_ap.yaml",
     "cambium_epmp.yaml", "cambium_pmp.yaml", "mikrotik_ap.yaml", "fortinet_ap.yaml",
-    "aerohive_ap.yaml", "extreme_wc.yaml", "zyxel_ap.yaml", "tachyon_ap.yaml", "teldat_ap.yaml",
+    "aerohive_ap.yaml", "extreme_wc.yaml", "zyxel_ap.yaml", "tachyon_ap.yaml", "teldat_ap.yaml", "huawei_ac.yaml", "openwrt_ap.yaml",
     "ieee80211_ap.yaml", "ap_other.yaml",
     "generic.yaml",
 )
@@ -164,6 +164,8 @@ def choose(
     if classes is None:
         return profiles["generic"]
     oid = system.get("sys_object_id")
+    if isinstance(oid, str):
+        oid = oid.lstrip(".")  # some agents send ".1.3.6..."
     descr = text(system.get("sys_descr")) or ""
     best: tuple[int, int, int] | None = None
     chosen = profiles["generic"]

@@ -125,7 +125,8 @@ def score(expected: Mapping[str, Any], row: Mapping[str, Any] | None,
             justified = False
         elif code in SUPPLY_FAULTS:
             supply = str(f.get("params", {}).get("supply", ""))
-            justified = supply in low_supplies or any(supply and supply in d for d in low_supplies)
+            justified = bool(supply) and any(supply in d or d in supply
+                                             for d in low_supplies if d)
         elif states_bad:
             justified = True  # LibreNMS saw something wrong too (its severities are advisory)
         if not justified:

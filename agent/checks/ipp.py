@@ -139,7 +139,8 @@ def decode(attrs: Mapping[str, Any], ctx: DeviceContext
         precise.extend(f)
     trays = _list(attrs.get("printer-input-tray"))
     if trays:
-        m, f = input_faults(input_table(trays))
+        says_empty = any(split_reason(r)[0] in ("media-empty", "media-needed") for r in reasons)
+        m, f = input_faults(input_table(trays), says_empty)
         metrics.update(m)
         precise.extend(f)
     # Older printers: marker-levels in percent (0..100; negative = unknown).

@@ -43,7 +43,11 @@ ERROR_STATE_BITS: tuple[tuple[str, str | None], ...] = (
 TONER_TYPES = {3, 5, 6, 7, 21}
 WASTE_TYPES = {4, 8, 14, 24, 26}
 RECEPTACLE_CLASS = 4  # prtMarkerSuppliesClass receptacleThatIsFilled
-LEVEL_WORDS = {-1: "other", -2: "unknown", -3: "some_remaining"}
+# RFC 3805: -1 "no restriction" (unlimited), -2 unknown, -3 "some remaining".
+LEVEL_WORDS = {-1: "unrestricted", -2: "unknown", -3: "some_remaining"}
+CAPACITY_UNKNOWN = -2
+WASTE_NAME = re.compile(r"\b(waste|used toner|toner collect|collection (unit|container)|"
+                        r"resttoner|r[ée]cup[ée]rateur)", re.IGNORECASE)
 
 # PrtAlertCodeTC -> fault code. Codes not listed (power-up, config change...) are not faults.
 ALERT_CODES: dict[int, str] = {
@@ -107,13 +111,18 @@ def supply_faults(table: Table, ctx: DeviceContext
         metrics[f"{key}.name"] = name
         if level is None:
             continue
+        if capacity == CAPACITY_UNKNOWN and 0 <= level <= 100:
+            # Sharp and others give no capacity (-2) and the level as a percentage: what
+            # their own pages show. Without this a drum at 9 % was hidden as "unknown".
+            capacity = 100
         if level < 0 or capacity is None or capacity <= 0:
-            # -1 other, -2 unknown, -3 "some remaining": never a (negative) percentage
+            # -1 unrestricted, -2 unknown, -3 "some remaining": never a (negative) percentage
             metrics[f"{key}.state"] = LEVEL_WORDS.get(level, "unknown") if level < 0 else "unknown"
             continue
         any_known = True
         remaining = max(0.0, min(100.0, level * 100.0 / capacity))
-        waste = sclass == RECEPTACLE_CLASS or stype in WASTE_TYPES
+        # A receptacle fills up: by class, type, or (vendors that give neither) by its name.
+        waste = sclass == RECEPTACLE_CLASS or stype in WASTE_TYPES or bool(WASTE_NAME.search(name))
         if waste:
             # For a receptacle the level is the space left (RFC 3805): it fills up.
             fill = round(100.0 - remaining, 1)
@@ -148,11 +157,16 @@ def _manual_trays(inputs: Table) -> set[str]:
     return manual
 
 
-def input_faults(inputs: Table) -> tuple[dict[str, MetricValue], list[FaultReport]]:
-    """Paper trays: an empty cassette is a fault, an empty manual/bypass tray is normal."""
+def input_faults(inputs: Table, printer_says_empty: bool | None
+                 ) -> tuple[dict[str, MetricValue], list[FaultReport]]:
+    """Paper trays. An empty manual/bypass tray is normal. An empty cassette is a fault only
+    when the printer agrees (`printer_says_empty`: its error bits or alerts say a tray is
+    empty; None when it gives neither) or every cassette is empty: printers report trays they
+    never feed from, and a full printer happily prints from another tray."""
     metrics: dict[str, MetricValue] = {}
-    found: list[FaultReport] = []
     manual = _manual_trays(inputs)
+    empty: list[str] = []
+    cassettes = 0
     for idx in row_indices(inputs):
         short = idx.split(".")[-1]
         name = text(cell(inputs, "description", idx)) or text(cell(inputs, "name", idx)) \
@@ -161,12 +175,19 @@ def input_faults(inputs: Table) -> tuple[dict[str, MetricValue], list[FaultRepor
         capacity = integer(cell(inputs, "max", idx))
         if level is None:
             continue
-        if level >= 0 and capacity is not None and capacity > 0:
+        if level < 0:
+            metrics[f"tray.{short}.state"] = LEVEL_WORDS.get(level, "unknown")
+        elif capacity is not None and capacity > 0:
             metrics[f"tray.{short}.pct"] = round(min(100.0, level * 100.0 / capacity), 1)
-        if level == 0 and short not in manual:
-            # An empty manual-feed tray is normal; an empty cassette is not.
-            found.append(fault("printer.tray_empty", tray=name))
-    return metrics, found
+        if short in manual:
+            continue
+        cassettes += 1
+        if level == 0:
+            empty.append(name)
+    every_one = cassettes > 0 and len(empty) == cassettes
+    if printer_says_empty or every_one:
+        return metrics, [fault("printer.tray_empty", tray=name) for name in empty]
+    return metrics, []
 
 
 def _alerts(alerts: Table, inputs: Table) -> list[FaultReport]:
@@ -229,7 +250,14 @@ def decode_printer(s: Sample) -> Decoded:
     metrics.update(supplies_m)
     precise.extend(supplies_f)
     inputs = r.table("inputs")
-    inputs_m, inputs_f = input_faults(inputs)
+    raw_state = r.scalars.get("hr_printer_error_state")
+    says_empty: bool | None = None
+    if isinstance(raw_state, bytes):
+        says_empty = bool({"inputTrayEmpty", "noPaper"} & set(error_state_bits(raw_state)))
+    if any(ALERT_CODES.get(integer(v) or 0) == "printer.tray_empty"
+           for v in r.table("alerts").get("code", {}).values()):
+        says_empty = True
+    inputs_m, inputs_f = input_faults(inputs, says_empty)
     metrics.update(inputs_m)
     precise.extend(inputs_f)
     inputs_known = bool(row_indices(inputs))

@@ -3,7 +3,7 @@ profile names them) or the IEEE 802.11 MIB. A count the device does not give is 
 
 from __future__ import annotations
 
-from agent.snmpdecode.core import Decoded, Sample, Table, fault, integer, row_indices
+from agent.snmpdecode.core import Decoded, Sample, Table, integer, row_indices, text
 from hcc_common.wire import FaultReport, MetricValue
 
 # Table name in the profile -> column holding per-radio/VAP/SSID station counts.
@@ -16,6 +16,10 @@ COUNT_COLUMNS = {
 DOT11_STATIONS = ("dot11_rsna_stations", "address")
 
 
+def _whole(value: str | None) -> int | None:
+    return int(value) if value is not None and value.strip().isdigit() else None
+
+
 def _sum(table: Table, column: str) -> int | None:
     values = [integer(v) for v in table.get(column, {}).values()]
     known = [v for v in values if v is not None and v >= 0]
@@ -24,14 +28,19 @@ def _sum(table: Table, column: str) -> int | None:
 
 def client_count(s: Sample) -> tuple[int | None, str | None]:
     # a total the device keeps itself (a controller's or an AP's own counter)
-    total = integer(s.reading.scalars.get("clients_total"))
-    if total is not None and total >= 0:
-        return total, "total"
-    # per radio, SSID or VAP counts: every profile table named "clients..." with a "count"
-    for name in [t for t in s.reading.tables if t.startswith("clients")]:
-        summed = _sum(s.reading.table(name), "count")
-        if summed is not None:
-            return summed, name
+    for name in ("clients_total", "clients_total_text"):
+        raw = s.reading.scalars.get(name)
+        # (a script's output through NET-SNMP extend is text: "3")
+        total = integer(raw) if not isinstance(raw, bytes) else _whole(text(raw))
+        if total is not None and total >= 0:
+            return total, "total"
+    # per radio, band, SSID or VAP counts: every profile table named "clients..." with a
+    # "count" column, summed (a controller counting 2.4 and 5 GHz apart has two)
+    sums = [(name, _sum(s.reading.table(name), "count"))
+            for name in s.reading.tables if name.startswith("clients")]
+    known = [(name, v) for name, v in sums if v is not None]
+    if known:
+        return sum(v for _, v in known), "+".join(name for name, _ in known)
     for name, column in COUNT_COLUMNS.items():
         table = s.reading.table(name)
         if table.get(column):
@@ -52,7 +61,6 @@ def decode_wifi_clients(s: Sample) -> Decoded:
         return Decoded()
     metrics["wifi_clients"] = count
     metrics["wifi_clients_source"] = str(source)
-    # Overnight quiet is normal: only an empty hall during opening hours is a fault.
-    if count == 0 and s.device.center_open:
-        found.append(fault("ap.no_clients"))
+    # An empty hall is judged by the controller (rule quiet-wifi: 0 clients for a while during
+    # opening hours), not from one poll: a single reading of 0 is not yet a fault.
     return Decoded(metrics, tuple(found))
