@@ -202,3 +202,43 @@ def test_sync_open_alerts_lets_any_controller_resolve() -> None:
     assert resolved(effects) == ["printer.jammed"]
     b.sync_open_alerts(set())  # resolved elsewhere (or by hand): B forgets it
     assert key not in b.open_alerts and not b.keys_by_device.get((C, A, "printer-1"))
+
+
+def test_an_empty_hall_is_judged_over_time_during_opening_hours() -> None:
+    """The shipped quiet-wifi rule: an AP that counts 0 clients for 30 minutes while the center
+    is open opens ap.no_clients; one poll of 0, or 0 at night, does not."""
+    from datetime import UTC, datetime
+
+    from controller.state import Fleet, OpenAlert
+    from hcc_common import wire
+
+    fleet = Fleet()  # the shipped default rules and opening hours
+    wednesday_10h = datetime(2026, 11, 25, 3, 0, tzinfo=UTC).timestamp()  # 10:00 in Hà Nội
+
+    def poll(seq: int, at: float, clients: int | None) -> list[object]:
+        metrics = {} if clients is None else {"wifi_clients": clients}
+        r = wire.Result("ba-dinh", "pi-1", "ap-1", 1, seq, at, "wifi_ap", "Wi-Fi sảnh", "ok",
+                        metrics)
+        return fleet.apply(r, at) + fleet.tick(at)
+
+    def opened(effects: list[object]) -> list[str]:
+        return [e.key.code for e in effects if isinstance(e, OpenAlert)]
+
+    assert opened(poll(1, wednesday_10h, 0)) == []
+    assert opened(poll(2, wednesday_10h + 20 * 60, 0)) == []
+    assert opened(poll(3, wednesday_10h + 31 * 60, 0)) == ["ap.no_clients"]
+    night = Fleet()
+    at = datetime(2026, 11, 25, 16, 0, tzinfo=UTC).timestamp()  # 23:00 in Hà Nội
+    for i in range(5):
+        r = wire.Result("ba-dinh", "pi-1", "ap-1", 1, i + 1, at + i * 900, "wifi_ap", "Wi-Fi",
+                        "ok", {"wifi_clients": 0})
+        assert not [e for e in night.apply(r, at + i * 900) + night.tick(at + i * 900)
+                    if isinstance(e, OpenAlert)]
+    # a count the AP does not give is not 0: nothing opens
+    unknown = Fleet()
+    r = wire.Result("ba-dinh", "pi-1", "ap-1", 1, 1, wednesday_10h, "wifi_ap", "Wi-Fi", "ok", {})
+    unknown.apply(r, wednesday_10h)
+    later = wire.Result("ba-dinh", "pi-1", "ap-1", 1, 2, wednesday_10h + 3600, "wifi_ap", "Wi-Fi",
+                        "ok", {})
+    assert opened(unknown.apply(later, wednesday_10h + 3600)
+                  + unknown.tick(wednesday_10h + 3600)) == []
