@@ -13,18 +13,16 @@ from hcc_common.yamlconf import ANY_KEYS, ConfigError, load_yaml
 # Explicit list: a profile is shipped only when named here (no directory scanning).
 # Order is priority: vendor MIBs before the IEEE 802.11 fallback, generic last.
 PROFILE_FILES = (
-    "printer.yaml",
-    "apc_pdu.yaml", "apc_spdu.yaml", "raritan_pdu.yaml", "gude_pdu.yaml", "tripplite_power.yaml",
-    "hpe_pdu.yaml", "wti_pdu.yaml", "chatsworth_pdu.yaml", "sentry_pdu.yaml", "eaton_pdu.yaml",
-    "cyberpower_pdu.yaml", "liebert_pdu.yaml", "pdu_other.yaml",
-    "apc_ups.yaml", "eaton_ups.yaml", "mge_ups.yaml", "cyberpower_ups.yaml", "ppc_ups.yaml",
-    "ppc_ups_v2.yaml", "tripplite_ups.yaml", "sinetica_ups.yaml", "webpower_ups.yaml",
-    "vertiv_ups.yaml", "ups_mib.yaml", "ups_other.yaml",
-    "unifi_ap.yaml", "cisco_ap.yaml", "aruba_ap.yaml", "airos_ap.yaml", "ruckus_ap.yaml",
-    "cambium_epmp.yaml", "cambium_pmp.yaml", "mikrotik_ap.yaml", "fortinet_ap.yaml",
-    "aerohive_ap.yaml", "extreme_wc.yaml", "zyxel_ap.yaml", "tachyon_ap.yaml", "teldat_ap.yaml", "huawei_ac.yaml", "openwrt_ap.yaml",
-    "ieee80211_ap.yaml", "ap_other.yaml",
-    "generic.yaml",
+    "printer.yaml", "apc_pdu.yaml", "apc_spdu.yaml", "raritan_pdu.yaml", "gude_pdu.yaml",
+    "tripplite_power.yaml", "hpe_pdu.yaml", "wti_pdu.yaml", "chatsworth_pdu.yaml",
+    "sentry_pdu.yaml", "eaton_pdu.yaml", "cyberpower_pdu.yaml", "liebert_pdu.yaml",
+    "pdu_other.yaml", "apc_ups.yaml", "eaton_ups.yaml", "mge_ups.yaml", "cyberpower_ups.yaml",
+    "ppc_ups.yaml", "ppc_ups_v2.yaml", "tripplite_ups.yaml", "sinetica_ups.yaml",
+    "webpower_ups.yaml", "vertiv_ups.yaml", "ups_mib.yaml", "ups_other.yaml", "unifi_ap.yaml",
+    "cisco_ap.yaml", "aruba_ap.yaml", "airos_ap.yaml", "ruckus_ap.yaml", "cambium_epmp.yaml",
+    "cambium_pmp.yaml", "mikrotik_ap.yaml", "fortinet_ap.yaml", "aerohive_ap.yaml",
+    "extreme_wc.yaml", "zyxel_ap.yaml", "tachyon_ap.yaml", "teldat_ap.yaml", "huawei_ac.yaml",
+    "openwrt_ap.yaml", "ieee80211_ap.yaml", "ap_other.yaml", "generic.yaml",
 )
 
 

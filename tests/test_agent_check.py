@@ -113,3 +113,24 @@ def test_validate_exit_codes(tmp_path: Path) -> None:
     assert f"{bad}:15: devices[1].snmp.comunity: unknown key (did you mean 'community'?)" \
         in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_a_printer_read_only_as_a_network_device_says_so_in_vietnamese(tmp_path: Path,
+                                                                       snmp_devices) -> None:
+    """Issue 12: a printer the agent can only read generically showed a silent "ok". Now the
+    technician reads, in plain Vietnamese, that the model is not supported and what to do."""
+    cfg = devices_yaml(tmp_path, snmp_devices.port, f"""\
+  - id: printer-2
+    name: "Máy in quầy 2"
+    type: printer
+    host: 127.0.0.1
+    snmp: {{port: {snmp_devices.port}, community: router-generic}}
+""")
+    out = run_cli("hcc-agent", "check", "--config", str(cfg), "--device", "printer-2")
+    assert out.returncode == 0, out.stderr  # a warning, not critical
+    assert "Máy in quầy 2: chưa hỗ trợ model này" in out.stdout, out.stdout
+    assert "hcc-agent check --device ID --json" in out.stdout  # what to do
+    rows = json_lines(run_cli("hcc-agent", "check", "--config", str(cfg), "--device",
+                              "printer-2", "--json").stdout)
+    assert rows[0]["status"] == "warning"
+    assert [f["code"] for f in rows[0]["faults"]] == ["device.unsupported_model"]

@@ -322,3 +322,13 @@ def test_interface_and_outlet_decoders_never_crash(table: dict) -> None:
                     DeviceContext("wifi_ap", charger_outlets=(1, 2)))
     DECODERS["interfaces"](sample)
     DECODERS["apc_outlets"](sample)
+
+
+def test_text_stored_as_a_hex_display_is_joined_back() -> None:
+    """Some captures hold net-snmp's Hex-STRING display instead of the bytes: the first
+    characters, then lines of hex pairs. Decoded, the supply's name is whole again."""
+    from agent.snmpdecode.core import text
+
+    shown = b"Cyan Cartridge 8\n32 37 41 20 48 50 20 43 46 33 30 31 41 00 "
+    assert text(shown) == "Cyan Cartridge 827A HP CF301A"
+    assert text(b"Tray 1\nTray 2") == "Tray 1\nTray 2"  # not hex: left alone

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -83,11 +84,27 @@ def text(value: SnmpValue) -> str | None:
         return str(value)
     if isinstance(value, str):
         return value
-    raw = value.rstrip(b"\x00")
+    raw = _undump(value).rstrip(b"\x00")
     try:
         return raw.decode("utf-8").strip()
     except UnicodeDecodeError:
         return raw.decode("latin-1").strip()
+
+
+_HEX_LINE = re.compile(rb"^(?:[0-9A-Fa-f]{2} ?)+$")
+
+
+def _undump(value: bytes) -> bytes:
+    """Text that went through net-snmp's Hex-STRING display and was stored as is: the first
+    characters, then lines of hex byte pairs ("Cyan Cartridge 8\n32 37 41 ... 00"). Joined
+    back into the bytes the device sent; anything else is returned unchanged."""
+    if b"\n" not in value:
+        return value
+    head, *lines = value.split(b"\n")
+    rest = [line.strip() for line in lines if line.strip()]
+    if not rest or not all(_HEX_LINE.match(line) for line in rest):
+        return value
+    return head + b"".join(bytes.fromhex(line.decode()) for line in rest)
 
 
 def integer(value: SnmpValue) -> int | None:
