@@ -22,6 +22,7 @@ from hcc_common import faults as vocab
 from hcc_common import logs
 from hcc_common.cliutil import lang_or_exit
 from hcc_common.durations import format_duration
+from hcc_common.mqtt_settings import broker_from_url
 from hcc_common.yamlconf import ConfigError
 
 app = typer.Typer(
@@ -62,7 +63,7 @@ def run(
     cfg = _load(config)
     if broker is not None:
         try:
-            agent_config.broker_from_url(broker)
+            broker_from_url(broker)
         except ConfigError as exc:
             typer.echo(f"error: {exc.reason}", err=True)
             raise typer.Exit(1) from None

@@ -7,11 +7,12 @@ import socket
 from collections.abc import Mapping as TMapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from agent.snmpdecode.core import Thresholds as DeviceThresholds
 from hcc_common import wire
 from hcc_common.calendar import OpeningHours, parse_center_calendar
+from hcc_common.mqtt_settings import MqttSettings, parse_mqtt
+from hcc_common.secret_values import secret
 from hcc_common.yamlconf import ConfigError, Mapping, Node, load_yaml
 
 DEVICE_TYPES = ("printer", "wifi_ap", "charger", "ups", "reading_device", "kiosk", "robot", "other")
@@ -28,25 +29,6 @@ class Center:
 
 # How long a fault must last before it is reported: a quiet minute is not a fault.
 DEFAULT_HOLDS: dict[str, float] = {"charger.no_power_draw": 600.0, "ap.no_clients": 900.0}
-
-
-@dataclass(frozen=True)
-class MqttSettings:
-    host: str
-    port: int
-    tls: bool
-    keepalive: int
-    username: str | None = None
-    password_file: str | None = None
-    ca_file: str | None = None
-    # When a report may leave the outbox: once the controller confirms it has it ("controller",
-    # survives a broker that loses its queue), or once the broker has it ("broker", for
-    # controllers in a shared group, which each see part of the stream).
-    confirm: str = "controller"
-
-    @property
-    def url(self) -> str:
-        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
 
 
 AUTH_PROTOCOLS = ("none", "md5", "sha", "sha224", "sha256", "sha384", "sha512")
@@ -228,33 +210,6 @@ def load(path: str | Path, *, environ: TMapping[str, str] | None = None,
     return Config(str(path), center, agent, mqtt, tuple(devices), holds, traps)
 
 
-def secret(m: Mapping, key: str, env: TMapping[str, str], default: str | None = None
-           ) -> str | None:
-    """A secret given as `key`, `key_file` (read now) or `key_env` (an environment variable).
-    Errors name the file or variable, never the secret."""
-    given = [k for k in (key, f"{key}_file", f"{key}_env") if m.get(k) is not None]
-    if len(given) > 1:
-        raise m.require(given[1]).error(f"give only one of {', '.join(given)}")
-    if not given:
-        return default
-    node = m.require(given[0])
-    if given[0] == key:
-        return node.as_str()
-    name = node.as_str()
-    if given[0].endswith("_env"):
-        value = env.get(name)
-        if value is None:
-            raise node.error(f"environment variable {name} is not set")
-        return value
-    try:
-        value = Path(name).read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise node.error(f"cannot read {name}: {exc.strerror}") from None
-    if not value:
-        raise node.error(f"{name} is empty")
-    return value
-
-
 def _secret_keys(key: str) -> tuple[str, str, str]:
     return (key, f"{key}_file", f"{key}_env")
 
@@ -326,59 +281,6 @@ def default_state_dir(center: str, agent: str, env: TMapping[str, str]) -> Path:
         return Path(systemd_dir.split(":")[0])
     base = env.get("XDG_STATE_HOME") or str(Path(env.get("HOME", "/tmp")) / ".local" / "state")
     return Path(base) / "hcc-agent" / f"{center}-{agent}"
-
-
-MQTT_KEYS = ("url", "keepalive", "username", "password_file", "ca_file", "confirm")
-CONFIRM_MODES = ("controller", "broker")
-
-
-def parse_mqtt(node: Node) -> MqttSettings:
-    m = node.as_mapping(MQTT_KEYS)
-    url_node = m.require("url")
-    host, port, tls = parse_broker_url(url_node)
-    keepalive = 10
-    if (n := m.get("keepalive")) is not None:
-        keepalive = int(n.as_duration(minimum=2.0))
-    username = m.get("username")
-    password_file = m.get("password_file")
-    ca_file = m.get("ca_file")
-    confirm = "controller"
-    if (n := m.get("confirm")) is not None:
-        confirm = n.as_str()
-        if confirm not in CONFIRM_MODES:
-            raise n.error(f"must be one of {', '.join(CONFIRM_MODES)}, got {confirm!r}")
-    return MqttSettings(
-        host, port, tls, keepalive,
-        username.as_str() if username is not None else None,
-        password_file.as_str() if password_file is not None else None,
-        ca_file.as_str() if ca_file is not None else None,
-        confirm,
-    )
-
-
-def parse_broker_url(node: Node) -> tuple[str, int, bool]:
-    return broker_from_url(node.as_str(), node)
-
-
-def broker_from_url(url: str, node: Node | None = None) -> tuple[str, int, bool]:
-    """mqtt://host:port or mqtts://host:port -> (host, port, tls)."""
-
-    def fail(reason: str) -> ConfigError:
-        if node is not None:
-            return node.error(reason)
-        return ConfigError("--broker", 0, "url", reason)
-
-    parts = urlsplit(url)
-    if parts.scheme not in ("mqtt", "mqtts"):
-        raise fail(f"broker URL must start with mqtt:// or mqtts://, got {url!r}")
-    if not parts.hostname:
-        raise fail(f"broker URL has no host: {url!r}")
-    try:
-        port = parts.port
-    except ValueError:
-        raise fail(f"broker URL has a bad port: {url!r}") from None
-    tls = parts.scheme == "mqtts"
-    return parts.hostname, port if port is not None else (8883 if tls else 1883), tls
 
 
 def _device(node: Node, interval: float, timeout: float, env: TMapping[str, str]) -> Device:

@@ -80,7 +80,7 @@ class Agent:
         self.confirm_by_controller = config.mqtt.confirm == "controller"
         settings = config.mqtt
         if broker_url is not None:
-            from agent.config import broker_from_url
+            from hcc_common.mqtt_settings import broker_from_url
 
             host_, port, tls = broker_from_url(broker_url)
             settings = replace(settings, host=host_, port=port, tls=tls)

@@ -121,7 +121,7 @@ def default_db(env: TMapping[str, str]) -> Path:
 
 
 def broker_from_url(url: str, where: str = "--broker") -> BrokerSettings:
-    from agent.config import broker_from_url as parse
+    from hcc_common.mqtt_settings import broker_from_url as parse
 
     try:
         host, port, tls = parse(url)
@@ -157,7 +157,7 @@ def load(path: str | Path | None, env: TMapping[str, str] | None = None) -> Cont
     root = load_yaml(path).as_mapping(_TOP)
     broker = broker_from_url(DEFAULT_BROKER)
     if (m := root.get("mqtt")) is not None:
-        from agent.config import MQTT_KEYS, parse_mqtt
+        from hcc_common.mqtt_settings import MQTT_KEYS, parse_mqtt
 
         s = parse_mqtt(m)
         password = None
@@ -325,7 +325,7 @@ def _notify(node: Node | None, env: TMapping[str, str]) -> NotifySettings:
                 to = tuple(x.as_str() for x in em.require("to").as_list())
                 st = em.get("starttls")
                 user = em.get("username")
-                from agent.config import secret
+                from hcc_common.secret_values import secret
 
                 target = EmailReceiver(host, port, em.require("from").as_str(), to,
                                        st.as_bool() if st is not None else False,

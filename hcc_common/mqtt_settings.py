@@ -1,0 +1,80 @@
+"""The MQTT broker settings both sides read (mqtt: in devices.yaml and controller.yaml), parsed once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from hcc_common.yamlconf import ConfigError, Node
+
+
+@dataclass(frozen=True)
+class MqttSettings:
+    host: str
+    port: int
+    tls: bool
+    keepalive: int
+    username: str | None = None
+    password_file: str | None = None
+    ca_file: str | None = None
+    # When a report may leave the outbox: once the controller confirms it has it ("controller",
+    # survives a broker that loses its queue), or once the broker has it ("broker", for
+    # controllers in a shared group, which each see part of the stream).
+    confirm: str = "controller"
+
+    @property
+    def url(self) -> str:
+        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
+
+
+MQTT_KEYS = ("url", "keepalive", "username", "password_file", "ca_file", "confirm")
+CONFIRM_MODES = ("controller", "broker")
+
+
+def parse_mqtt(node: Node) -> MqttSettings:
+    m = node.as_mapping(MQTT_KEYS)
+    url_node = m.require("url")
+    host, port, tls = parse_broker_url(url_node)
+    keepalive = 10
+    if (n := m.get("keepalive")) is not None:
+        keepalive = int(n.as_duration(minimum=2.0))
+    username = m.get("username")
+    password_file = m.get("password_file")
+    ca_file = m.get("ca_file")
+    confirm = "controller"
+    if (n := m.get("confirm")) is not None:
+        confirm = n.as_str()
+        if confirm not in CONFIRM_MODES:
+            raise n.error(f"must be one of {', '.join(CONFIRM_MODES)}, got {confirm!r}")
+    return MqttSettings(
+        host, port, tls, keepalive,
+        username.as_str() if username is not None else None,
+        password_file.as_str() if password_file is not None else None,
+        ca_file.as_str() if ca_file is not None else None,
+        confirm,
+    )
+
+
+def parse_broker_url(node: Node) -> tuple[str, int, bool]:
+    return broker_from_url(node.as_str(), node)
+
+
+def broker_from_url(url: str, node: Node | None = None) -> tuple[str, int, bool]:
+    """mqtt://host:port or mqtts://host:port -> (host, port, tls)."""
+
+    def fail(reason: str) -> ConfigError:
+        if node is not None:
+            return node.error(reason)
+        return ConfigError("--broker", 0, "url", reason)
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts"):
+        raise fail(f"broker URL must start with mqtt:// or mqtts://, got {url!r}")
+    if not parts.hostname:
+        raise fail(f"broker URL has no host: {url!r}")
+    try:
+        port = parts.port
+    except ValueError:
+        raise fail(f"broker URL has a bad port: {url!r}") from None
+    tls = parts.scheme == "mqtts"
+    return parts.hostname, port if port is not None else (8883 if tls else 1883), tls
