@@ -33,7 +33,7 @@ want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
   echo "bootstrap: installing Python packages into .venv" >&2
   .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-  if ! .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]' \
+  if ! .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,controller]' \
        > .venv/pip-install.log 2>&1; then
     cat .venv/pip-install.log >&2
     exit 1

@@ -1,37 +1,57 @@
 #!/usr/bin/env bash
-# Install hcc-fleet as a Debian service: venv in /opt/hcc-fleet, config in /etc/hcc-agent (or
-# /etc/hcc-controller), state in /var/lib/..., the systemd unit enabled.
-#   sudo bash scripts/install.sh                 # the agent on a center's box
-#   sudo bash scripts/install.sh --controller    # the central controller
-#   bash scripts/install.sh --root /tmp/x        # into a folder (tests, image building)
-#   sudo bash scripts/install.sh --uninstall     # remove program and unit; config and state stay
+# Install hcc-fleet as a Debian / Raspberry Pi OS service: a venv in /opt/hcc-fleet, config in
+# /etc/hcc-agent (or /etc/hcc-controller) readable by the service user and nobody else, state in
+# /var/lib/..., the systemd unit enabled and started, and the next steps printed.
+#   sudo bash scripts/install.sh [--center ID] [--agent ID] [--broker URL]   # a center's box
+#   sudo bash scripts/install.sh --wheelhouse DIR     # a box without internet (build-wheelhouse.sh)
+#   sudo bash scripts/install.sh --controller         # the central controller
+#   sudo bash scripts/install.sh --uninstall          # remove program and unit; config and state stay
+#   bash scripts/install.sh --root DIR [--user NAME]  # into a folder (tests, image building)
+# The agent gets only what it needs; the controller's web and database stack is the extra
+# [controller].
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 root=/
 role=agent
 venv=1
 uninstall=0
+wheelhouse=""
+user=""
+center=""
+agent_id=""
+broker="mqtt://127.0.0.1:1883"
+start=1
+usage="usage: install.sh [--root DIR] [--controller] [--user NAME] [--center ID] [--agent ID]
+       [--broker URL] [--wheelhouse DIR] [--no-venv] [--no-start] [--uninstall]"
 while (($#)); do
   case $1 in
     --root) root=$2; shift ;;
     --controller) role=controller ;;
+    --user) user=$2; shift ;;
+    --center) center=$2; shift ;;
+    --agent) agent_id=$2; shift ;;
+    --broker) broker=$2; shift ;;
+    --wheelhouse) wheelhouse=$(cd "$2" && pwd); shift ;;
     --no-venv) venv=0 ;;
+    --no-start) start=0 ;;
     --uninstall) uninstall=1 ;;
-    *) echo "usage: install.sh [--root DIR] [--controller] [--no-venv] [--uninstall]" >&2; exit 2 ;;
+    -h|--help) echo "$usage"; exit 0 ;;
+    *) echo "$usage" >&2; exit 2 ;;
   esac
   shift
 done
 root=${root%/}
 name=hcc-$role
+user=${user:-$name}
 prefix=$root/opt/hcc-fleet
 unit_dir=$root/etc/systemd/system
 config_dir=$root/etc/$name
 state_dir=$root/var/lib/$name
+is_root=0; [[ $(id -u) -eq 0 ]] && is_root=1
+live=0; [[ -z $root && -d /run/systemd/system ]] && live=1   # systemd is running this machine
 
 if ((uninstall)); then
-  if [[ -z $root ]] && command -v systemctl >/dev/null; then
-    systemctl disable --now "$name.service" 2>/dev/null || true
-  fi
+  if ((live)); then systemctl disable --now "$name.service" 2>/dev/null || true; fi
   rm -f "$unit_dir/$name.service" "$unit_dir/multi-user.target.wants/$name.service"
   other=hcc-agent; [[ $role == agent ]] && other=hcc-controller
   # the venv is shared by both roles: keep it while the other unit is installed
@@ -40,12 +60,38 @@ if ((uninstall)); then
   exit 0
 fi
 
+# -- Debian packages (only when installing onto this machine) ---------------------------------
+if [[ -z $root ]] && ((is_root)) && ((venv)); then
+  need=()
+  for pkg in python3-venv; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
+  done
+  if ((${#need[@]})); then
+    # A freshly booted Pi runs unattended-upgrades: wait for the dpkg lock, do not fail on it.
+    apt_opts=(-o DPkg::Lock::Timeout=600 -q)
+    [[ -n $wheelhouse ]] || apt-get "${apt_opts[@]}" update >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" install -y --no-install-recommends \
+      "${need[@]}" >/dev/null
+  fi
+fi
+
+# -- the service user --------------------------------------------------------------------------
+if ((is_root)) && ! id "$user" >/dev/null 2>&1; then
+  useradd --system --home-dir "/var/lib/$name" --shell /usr/sbin/nologin "$user"
+fi
+
+# -- the program ---------------------------------------------------------------------------------
 install -d -m 0755 "$prefix" "$unit_dir" "$unit_dir/multi-user.target.wants"
-install -d -m 0750 "$config_dir" "$state_dir"
+target="$src"; [[ $role == controller ]] && target="$src[controller]"
 if ((venv)); then
-  [[ -x $prefix/venv/bin/python ]] || python3 -m venv "$prefix/venv"
-  "$prefix/venv/bin/python" -m pip install -q --disable-pip-version-check "$src" \
-      > "$prefix/pip-install.log" 2>&1 || { cat "$prefix/pip-install.log" >&2; exit 1; }
+  [[ -x $prefix/venv/bin/python ]] || "${PYTHON:-python3}" -m venv "$prefix/venv"
+  pip=("$prefix/venv/bin/python" -m pip install -q --disable-pip-version-check)
+  if [[ -n $wheelhouse ]]; then
+    # offline: everything from the wheelhouse built centrally, nothing from the internet
+    pip+=(--no-index --find-links "$wheelhouse")
+    target="hcc-fleet"; [[ $role == controller ]] && target="hcc-fleet[controller]"
+  fi
+  "${pip[@]}" "$target" > "$prefix/pip-install.log" 2>&1 || { cat "$prefix/pip-install.log" >&2; exit 1; }
 else
   # an empty stand-in, so unit checks find an executable (not a usable install)
   install -d "$prefix/venv/bin"
@@ -54,8 +100,21 @@ else
 fi
 install -m 0644 "$src/README.md" "$prefix/README.md"
 install -m 0644 "$src/systemd/$name.service" "$unit_dir/$name.service"
+
+# -- config and state: the service user reads its config and secrets, nobody else --------------
+install -d -m 0750 "$config_dir" "$state_dir"
 if [[ $role == agent ]]; then
-  [[ -e $config_dir/devices.yaml ]] || install -m 0640 "$src/devices.yaml" "$config_dir/devices.yaml"
+  if [[ ! -e $config_dir/devices.yaml ]]; then
+    center=${center:-$(hostname -s | tr 'A-Z' 'a-z' | tr -c 'a-z0-9_.\n-' '-')}
+    cat > "$config_dir/devices.yaml" <<YAML
+# This box's devices. Add them with \`hcc-agent discover --write\`, by hand (the commented
+# example is /opt/hcc-fleet/README.md and devices.yaml in the project), or from the controller.
+center: {id: ${center}}
+agent: {id: ${agent_id:-pi-1}}
+mqtt: {url: "${broker}"}
+devices: []
+YAML
+  fi
 else
   [[ -e $config_dir/controller.yaml ]] || cat > "$config_dir/controller.yaml" <<'YAML'
 # controller.yaml: see /opt/hcc-fleet/README.md and docs/alert-desk.md
@@ -63,13 +122,34 @@ mqtt: {url: "mqtt://127.0.0.1:1883"}
 http: {listen: "127.0.0.1:8080"}
 YAML
 fi
-if [[ -z $root ]]; then
-  id "$name" >/dev/null 2>&1 || useradd --system --home-dir "/var/lib/$name" --shell /usr/sbin/nologin "$name"
-  chown -R "$name:$name" "$state_dir"
-  chown "root:$name" "$config_dir" && chmod 0750 "$config_dir"
+if ((is_root)); then
+  chown root:"$user" "$config_dir"
+  find "$config_dir" -maxdepth 1 -type f -exec chown root:"$user" {} + -exec chmod 0640 {} +
+  chown -R "$user:$user" "$state_dir"
+fi
+
+# -- the unit --------------------------------------------------------------------------------------
+if ((live)); then
   systemctl daemon-reload
-  systemctl enable "$name.service"
+  if ((start)); then systemctl enable --now "$name.service"; else systemctl enable "$name.service"; fi
 else
   ln -sf "../$name.service" "$unit_dir/multi-user.target.wants/$name.service"
 fi
-echo "installed $name: program $prefix, config $config_dir, state $state_dir, unit enabled"
+echo "installed $name: program $prefix, config $config_dir (owner root:$user, 0640), state $state_dir"
+if [[ $role == agent ]]; then
+  cat <<NEXT
+next steps:
+  1. give the box its broker credentials:  sudo $prefix/venv/bin/hcc-agent enroll https://CONTROLLER:8443 CODE
+     (the code from \`hcc-controller enroll CENTER --agent ID\`), or copy them by hand (docs/operations.md)
+  2. find the center's devices:            sudo -u $user $prefix/venv/bin/hcc-agent discover --write
+  3. check them now, in plain words:       sudo -u $user $prefix/venv/bin/hcc-agent check
+  4. watch the service:                    systemctl status $name; journalctl -u $name -f
+NEXT
+else
+  cat <<NEXT
+next steps:
+  1. the broker's TLS, users and ACL:      sudo $prefix/venv/bin/hcc-controller broker-config --out /etc/mosquitto/hcc --config $config_dir/controller.yaml
+  2. edit $config_dir/controller.yaml (centers, notify, http), then: systemctl restart $name
+  3. open the dashboard:                   http://127.0.0.1:8080/
+NEXT
+fi

@@ -206,3 +206,21 @@ def test_usb_presence_from_sysfs(tmp_path: Path) -> None:
     row = check(tmp_path, dev)
     assert codes(row) == ["device.usb_missing"]
     assert row["faults"][0]["message"] == "Máy đọc: USB device 04f9:0042 is not connected"
+
+
+def test_clock_check_survives_protectclock(tmp_path: Path) -> None:
+    """Issue 13: under the unit's ProtectClock=yes, adjtimex is refused (EPERM) and the clock
+    check went silent. The next sources answer: timedated over D-Bus, then timesyncd's flag."""
+    from agent.checks.host import clock_synchronised, timesyncd_synchronised
+
+    def refused() -> bool | None:
+        return None  # what kernel_clock_synchronised returns under the filter
+
+    flag = tmp_path / "timesync" / "synchronized"
+    assert timesyncd_synchronised(flag) is None  # no timesyncd here: unknown
+    flag.parent.mkdir()
+    assert timesyncd_synchronised(flag) is False  # timesyncd runs, not synchronised yet
+    flag.touch()
+    assert clock_synchronised((refused, lambda: None, lambda: timesyncd_synchronised(flag)))
+    assert clock_synchronised((refused, lambda: False, lambda: True)) is False  # first wins
+    assert clock_synchronised((refused, refused)) is None

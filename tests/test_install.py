@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,9 +13,83 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def install(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def install(root: Path, *args: str, env: dict[str, str] | None = None
+            ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["bash", str(ROOT / "scripts/install.sh"), "--root", str(root), *args],
-                          capture_output=True, text=True, timeout=600, check=False)
+                          capture_output=True, text=True, timeout=900, check=False, env=env)
+
+
+SYSTEM_PYTHON = Path("/usr/bin/python3")
+
+
+@pytest.fixture
+def open_root() -> Iterator[Path]:
+    """An install root the service user can reach (pytest's folders are root's only)."""
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="hcc-install-", dir="/tmp"))
+    base.chmod(0o755)
+    yield base / "root"
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None
+                    or not SYSTEM_PYTHON.exists(),
+                    reason="needs root, setpriv and Debian's python3 (the service user must "
+                           "run the installed agent)")
+def test_installed_agent_runs_as_its_user(open_root: Path) -> None:
+    """Issue 13: the installer left devices.yaml root:root 0640, so the hcc-agent user could
+    not read it ("path … is not readable", exit 2); the tests used --root, which skipped the
+    user and the ownership. Now the user is created and owns what it must read; the installed
+    agent is run as that user, the way systemd runs it."""
+    env = dict(os.environ, PYTHON=str(SYSTEM_PYTHON))  # a python the service user can run
+    out = install(open_root, "--center", "phuong-1", "--agent", "pi-7", "--broker",
+                  "mqtts://broker.city.vn:8883", env=env)
+    assert out.returncode == 0, out.stderr
+    assert "next steps:" in out.stdout
+    config = open_root / "etc/hcc-agent/devices.yaml"
+    import grp
+    import pwd
+
+    st = config.stat()
+    assert (pwd.getpwuid(st.st_uid).pw_name, grp.getgrgid(st.st_gid).gr_name) == \
+        ("root", "hcc-agent")
+    assert st.st_mode & 0o777 == 0o640  # the service user reads it, nobody else
+    state = open_root / "var/lib/hcc-agent"
+    assert pwd.getpwuid(state.stat().st_uid).pw_name == "hcc-agent"
+    agent = open_root / "opt/hcc-fleet/venv/bin/hcc-agent"
+    as_user = ["setpriv", "--reuid", "hcc-agent", "--regid", "hcc-agent", "--init-groups"]
+    checked = subprocess.run([*as_user, str(agent), "validate", "--config",
+                              str(config)], capture_output=True, text=True, check=False,
+                             timeout=120, env={"PATH": "/usr/bin:/bin",
+                                               "STATE_DIRECTORY": str(state)})
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "center phuong-1, agent pi-7, 0 device(s)" in checked.stdout
+    # what a box does not need is not installed: the controller's web and database stack
+    site = next((open_root / "opt/hcc-fleet/venv/lib").glob("python3*/site-packages"))
+    assert not list(site.glob("fastapi*")) and not list(site.glob("psycopg*"))
+    assert list(site.glob("pysnmp*")) and list(site.glob("paho*"))
+
+
+@pytest.mark.slow
+def test_offline_install_from_a_wheelhouse(tmp_path: Path) -> None:
+    """A Pi without internet: a wheelhouse built centrally, installed with --no-index."""
+    house = tmp_path / "wheels"
+    built = subprocess.run(["bash", str(ROOT / "scripts/build-wheelhouse.sh"), str(house)],
+                           capture_output=True, text=True, timeout=900, check=False)
+    assert built.returncode == 0, built.stderr
+    assert list(house.glob("hcc_fleet-*.whl")) and list(house.glob("paho_mqtt-*.whl"))
+    root = tmp_path / "root"
+    out = install(root, "--wheelhouse", str(house), "--no-start")
+    assert out.returncode == 0, out.stderr
+    log = (root / "opt/hcc-fleet/pip-install.log").read_text()
+    assert "Downloading" not in log  # nothing came from the internet
+    agent = root / "opt/hcc-fleet/venv/bin/hcc-agent"
+    checked = subprocess.run([str(agent), "validate", "--config",
+                              str(root / "etc/hcc-agent/devices.yaml")],
+                             capture_output=True, text=True, check=False, timeout=120)
+    assert checked.returncode == 0, checked.stderr
 
 
 def test_install_into_a_root_then_uninstall_keeps_config(tmp_path: Path) -> None:
