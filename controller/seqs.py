@@ -35,10 +35,14 @@ class SessionSeqs:
     ranges: list[list[int]] = field(default_factory=list)
     missing_count: int = 0
     untracked_gaps: int = 0  # gaps counted but no longer tracked (too many ranges, or lost)
+    # Seqs up to here were sent before our first contact with this session: asked for (the
+    # agent may hold them), but not gaps of ours. pre_missing: how many of them are missing.
+    pre_contact: int = 0
+    pre_missing: int = 0
 
     @property
     def gaps(self) -> int:
-        return self.missing_count + self.untracked_gaps
+        return self.missing_count - self.pre_missing + self.untracked_gaps
 
     def extend_to(self, seq: int) -> None:
         if seq <= self.last_seq:
@@ -64,6 +68,8 @@ class SessionSeqs:
         start, end = self.ranges[i]
         if not start <= seq <= end:
             return False
+        if seq <= self.pre_contact:
+            self.pre_missing -= 1
         if start == end:
             del self.ranges[i]
         elif seq == start:
@@ -73,10 +79,9 @@ class SessionSeqs:
         elif len(self.ranges) < MAX_RANGES:
             self.ranges[i:i + 1] = [[start, seq - 1], [seq + 1, end]]
         else:
-            # no room to split: the tail of this range is counted, no longer tracked
+            # no room to split: the tail of this range is no longer tracked
             self.ranges[i][1] = seq - 1
-            self.missing_count -= end - seq
-            self.untracked_gaps += end - seq
+            self._untrack(seq + 1, end)
         self.missing_count -= 1
         return True
 
@@ -91,12 +96,19 @@ class SessionSeqs:
         while self.ranges and self.ranges[0][0] < seq:
             start, end = self.ranges[0]
             cut = min(end, seq - 1)
-            self.missing_count -= cut - start + 1
-            self.untracked_gaps += cut - start + 1
+            self._untrack(start, cut)
             if cut == end:
                 del self.ranges[0]
             else:
                 self.ranges[0][0] = cut + 1
+
+    def _untrack(self, start: int, end: int) -> None:
+        """Stop tracking [start, end]: what came before our first contact is simply dropped,
+        the rest stays counted as gaps."""
+        before = max(0, min(end, self.pre_contact) - start + 1)
+        self.missing_count -= end - start + 1
+        self.pre_missing -= before
+        self.untracked_gaps += end - start + 1 - before
 
     def ack(self) -> SessionAck:
         """What the agent may forget: every seq up to `last` except the `missing` ranges. With
@@ -107,14 +119,16 @@ class SessionSeqs:
 
     def to_json(self) -> dict[str, object]:
         return {"last": self.last_seq, "untracked": self.untracked_gaps,
-                "missing": [list(r) for r in self.ranges]}
+                "missing": [list(r) for r in self.ranges], "pre": self.pre_contact}
 
     @staticmethod
     def from_json(data: dict[str, object]) -> SessionSeqs:
         ranges = [[int(a), int(b)] for a, b in data.get("missing", [])]  # type: ignore[attr-defined]
+        pre = int(data.get("pre", 0))  # type: ignore[call-overload]
         return SessionSeqs(int(data.get("last", 0)), ranges,  # type: ignore[call-overload]
                            sum(b - a + 1 for a, b in ranges),
-                           int(data.get("untracked", 0)))  # type: ignore[call-overload]
+                           int(data.get("untracked", 0)),  # type: ignore[call-overload]
+                           pre, sum(max(0, min(b, pre) - a + 1) for a, b in ranges))
 
 
 @dataclass
@@ -144,8 +158,13 @@ class SeqTracker:
             return found
         if len(self.sessions) >= KEEP_SESSIONS and session < min(self.sessions):
             return None  # older than anything we keep: cannot judge
-        # First contact mid-session: earlier seqs were sent before we ever listened.
-        found = SessionSeqs(last_seq=first_seq - 1 if first_contact else 0)
+        found = SessionSeqs()
+        if first_contact:
+            # First contact mid-session: the earlier seqs were sent before we listened. They
+            # are missing, not "before our time": an agent keeps what no controller confirmed,
+            # so the ack asks for them, and its kept_from tells what it no longer has.
+            found.end_at(first_seq - 1)
+            found.pre_contact = found.pre_missing = first_seq - 1
         self.sessions[session] = found
         while len(self.sessions) > KEEP_SESSIONS:
             del self.sessions[min(self.sessions)]
@@ -196,7 +215,8 @@ class SeqTracker:
 
     def copy(self) -> SeqTracker:
         return SeqTracker({k: SessionSeqs(v.last_seq, [list(r) for r in v.ranges],
-                                          v.missing_count, v.untracked_gaps)
+                                          v.missing_count, v.untracked_gaps, v.pre_contact,
+                                          v.pre_missing)
                            for k, v in self.sessions.items()}, self.received, self.duplicates)
 
     def to_json(self) -> dict[str, object]:

@@ -86,3 +86,19 @@ def test_json_round_trip() -> None:
     back = SeqTracker.from_json(t.to_json(), t.received, t.duplicates)  # type: ignore[arg-type]
     assert back.sessions[1].ranges == [[2, 2], [4, 4]] and back.gaps == 2
     assert back.observe(1, 2) is Verdict.LATE and back.gaps == 1
+
+
+def test_first_contact_mid_session_asks_for_what_came_before() -> None:
+    """A controller that first hears an agent at seq 7 (it subscribed after the agent's first
+    reports) must not confirm seqs 1-6 it never had: the agent would delete them unsent."""
+    t = SeqTracker()
+    assert t.observe(3, 7) is Verdict.NEW
+    assert t.acks()[3].missing == ((1, 6),) and not t.acks()[3].confirms(3)
+    assert t.gaps == 0  # before our first contact: asked for, not a gap of ours
+    assert t.observe(3, 2) is Verdict.LATE  # the agent sends them again
+    t.kept_from(3, 5)  # ...and holds nothing older than seq 5
+    assert t.acks()[3].missing == ((5, 6),) and t.gaps == 0
+    t.observe(3, 10)  # a real gap after first contact counts
+    assert t.gaps == 2
+    back = SeqTracker.from_json(t.to_json(), t.received, t.duplicates)  # type: ignore[arg-type]
+    assert back.gaps == 2 and back.acks()[3].missing == ((5, 6), (8, 9))
