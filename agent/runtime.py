@@ -22,6 +22,7 @@ from agent.checks.base import combine, status_of
 from agent.checks.context import CheckContext
 from agent.config import Config, Device
 from agent.hold import FaultHold
+from agent.inventory import inventory
 from agent.outbox import EVENT, TELEMETRY, Backlog, Limits, Outbox, OutboxError, Row
 from hcc_common import sdnotify, wire
 from hcc_common.mqtt_io import BrokerSettings, Incoming, MqttLink
@@ -85,6 +86,8 @@ class Agent:
             host_, port, tls = broker_from_url(broker_url)
             settings = replace(settings, host=host_, port=port, tls=tls)
         self.mqtt_settings = settings
+        # computed once: the birth is built on paho's thread, which must not read files
+        self.inventory = inventory(Path(config.path), len(config.devices))
         password = None
         if settings.password_file is not None:
             password = Path(settings.password_file).read_text().strip()
@@ -106,7 +109,8 @@ class Agent:
         return wire.encode(wire.StateMessage(c, a, "online", self.session, time.time(),
                                              self.prev_session or None,
                                              self.prev_last_seq if self.prev_session else None,
-                                             float(self.config.mqtt.keepalive)))
+                                             float(self.config.mqtt.keepalive),
+                                             self.inventory))
 
     # -- thread bridges ------------------------------------------------------------------------
     def _from_network(self, fn: Callable[..., None]) -> Callable[..., None]:

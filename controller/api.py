@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from controller.config import ControllerConfig, HttpSettings
 from controller.feed import AlertFeed, StorePerThread
 from controller.store import AlertChange, AlertNotFound, Store
-from controller.views import alert_json, change_json, iso, silence_json
+from controller.views import agent_json, alert_json, change_json, iso, silence_json
 from hcc_common.durations import parse_duration
 
 SSE_KEEPALIVE_S = 15.0
@@ -253,9 +253,7 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
         for cid in centers:
             center(cid)
         for ag in s.agents():
-            center(ag.center)["agents"].append({
-                "agent": ag.agent, "state": ag.state, "last_seen": iso(ag.last_seen),
-                "clock_skew_s": ag.clock_skew_s, "backlog": ag.backlog})
+            center(ag.center)["agents"].append(agent_json(ag))
         for d in s.devices():
             center(d.center)["devices"].append({
                 "device": d.device, "name": d.name, "type": d.type, "status": d.status,
@@ -290,10 +288,7 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
     @app.get("/api/v1/agents", summary="Delivery health per agent",
              responses=READ_ERRORS)
     def agents(_: Reader) -> list[dict[str, Any]]:
-        return [{"center": a.center, "agent": a.agent, "state": a.state,
-                 "last_seen": iso(a.last_seen), "clock_skew_s": a.clock_skew_s,
-                 "last_seq": a.last_seq, "received": a.received, "gaps": a.gaps,
-                 "duplicates": a.duplicates} for a in store().agents()]
+        return [agent_json(a) for a in store().agents()]
 
     @app.get("/api/v1/stream", summary="Live alert changes (Server-Sent Events)",
              response_class=StreamingResponse,

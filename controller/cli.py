@@ -116,20 +116,24 @@ def alerts(
 
 @app.command()
 def agents(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False) -> None:
-    """Delivery health per agent: state, last seen, clock skew, seq, received, gaps, duplicates."""
+    """The fleet: per box its state, last seen, software and config version, model, OS,
+    devices, and delivery health (seq, received, gaps, duplicates, clock skew)."""
+    from controller.views import agent_json
+
     cfg = _config(config, db)
     store = _open_store(cfg)
     for a in store.agents():
-        row = {"center": a.center, "agent": a.agent, "state": a.state,
-               "last_seen": iso(a.last_seen), "clock_skew_s": a.clock_skew_s,
-               "session": a.session, "last_seq": a.last_seq, "received": a.received,
-               "gaps": a.gaps, "duplicates": a.duplicates, "backlog": a.backlog}
+        row = agent_json(a)
         if as_json:
-            typer.echo(json.dumps(row))
+            typer.echo(json.dumps(row, ensure_ascii=False))
         else:
             typer.echo(f"{a.center}/{a.agent:<12} {a.state:<8} seen {row['last_seen']}"
                        f"  seq {a.last_seq}  received {a.received}  gaps {a.gaps}"
                        f"  dup {a.duplicates}  skew {a.clock_skew_s:+.1f}s")
+            if row["software"] is not None:
+                typer.echo(f"    v{row['software']}  config {row['config_version']}"
+                           f"  {row['devices']} devices  {row['model']}  {row['os']}"
+                           f"  up since {row['up_since']}")
 
 
 UrlOpt = Annotated[str | None, typer.Option("--url", help="Controller URL, e.g. http://hcc:8080 "

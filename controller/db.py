@@ -51,6 +51,10 @@ class Db:
     def schema(self, ddl: str) -> None:
         raise NotImplementedError
 
+    def add_column(self, table: str, column: str, definition: str) -> None:
+        """Add a column a newer release needs to a database an older one made."""
+        raise NotImplementedError
+
 
 class SqliteDb(Db):
     def __init__(self, path: str | Path, readonly: bool = False) -> None:
@@ -80,6 +84,10 @@ class SqliteDb(Db):
 
     def schema(self, ddl: str) -> None:
         self.conn.executescript(ddl)
+
+    def add_column(self, table: str, column: str, definition: str) -> None:
+        if column not in {r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")}:
+            self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
 
 class PostgresDb(Db):
@@ -127,6 +135,9 @@ class PostgresDb(Db):
                     self.conn.execute(body)
         finally:
             self.conn.execute("SELECT pg_advisory_unlock(7243001)")
+
+    def add_column(self, table: str, column: str, definition: str) -> None:
+        self.conn.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {definition}")
 
 
 def connect(target: str | Path, readonly: bool = False) -> Db:

@@ -83,6 +83,8 @@ class AgentInfo:
     # Recent (agent ts - receive time) samples: delays only push them down, so the largest
     # is the best estimate of how far the agent's clock is off.
     skew_samples: list[float] = field(default_factory=list)
+    # what the box is, from its birth: software/config version, OS, model, devices, boot time
+    inventory: Mapping[str, MetricValue] = field(default_factory=dict)
 
     @property
     def last_seq(self) -> int:
@@ -105,7 +107,7 @@ class AgentInfo:
         return AgentInfo(self.center, self.agent, self.state, self.session, self.last_seen,
                          self.heartbeat_interval, self.keepalive_s, self.clock_skew_s, self.host,
                          self.backlog, self.seqs.copy(), self.online_since,
-                         list(self.skew_samples))
+                         list(self.skew_samples), self.inventory)
 
     def silence_limit(self, heartbeat_misses: float) -> float:
         """How long without a message before the agent counts as gone. With heartbeats at most a
@@ -374,6 +376,8 @@ class Fleet:
             return  # a stale retained birth or will from an earlier run
         if msg.keepalive_s is not None:
             agent.keepalive_s = msg.keepalive_s
+        if msg.inventory:
+            agent.inventory = msg.inventory
         if msg.state == "online" and not (retained and not agent.seqs.sessions):
             # A retained birth seen on our first subscribe is old news: counting starts at
             # the first report we actually receive, not at seq 1.

@@ -51,6 +51,7 @@ CREATE TABLE IF NOT EXISTS agents (
   gaps INTEGER NOT NULL, duplicates INTEGER NOT NULL, heartbeat_interval REAL NOT NULL,
   clock_skew_s REAL NOT NULL, backlog INTEGER NOT NULL, host TEXT NOT NULL,
   seqs TEXT NOT NULL, skew_samples TEXT NOT NULL,
+  inventory TEXT NOT NULL DEFAULT '{}',
   PRIMARY KEY (center, agent)
 );
 -- Device history: changes of status or faults, and faulty results replayed after an outage.
@@ -120,7 +121,9 @@ class AlertRow:
 
 AGENT_COLUMNS = ("center", "agent", "state", "session", "last_seen", "last_seq", "received",
                  "gaps", "duplicates", "heartbeat_interval", "clock_skew_s", "backlog", "host",
-                 "seqs", "skew_samples")
+                 "seqs", "skew_samples", "inventory")
+# Columns added after the first release: (table, column, definition), added where missing.
+MIGRATIONS = (("agents", "inventory", "TEXT NOT NULL DEFAULT '{}'"),)
 DEVICE_COLUMNS = ("center", "agent", "device", "name", "type", "status", "last_seen", "agent_ts",
                   "consecutive_failures", "metrics", "faults", "session", "seq")
 
@@ -163,6 +166,8 @@ class Store:
         self.db: Db = connect(path, readonly)
         if not readonly:
             self.db.schema(SCHEMA)
+            for table, column, definition in MIGRATIONS:
+                self.db.add_column(table, column, definition)
 
     def close(self) -> None:
         self.db.close()
@@ -203,7 +208,8 @@ class Store:
                 _upsert("agents", AGENT_COLUMNS, ("center", "agent")),
                 [(a.center, a.agent, a.state, a.session, a.last_seen, a.last_seq, a.received,
                   a.gaps, a.duplicates, a.heartbeat_interval, a.clock_skew_s, a.backlog,
-                  _json(a.host), _json(a.seqs.to_json()), _json(a.skew_samples))
+                  _json(a.host), _json(a.seqs.to_json()), _json(a.skew_samples),
+                  _json(a.inventory))
                  for a in agents.values()],
             )
             # Idempotent: a replayed or redelivered report is one history line, not two.
@@ -397,12 +403,14 @@ class Store:
 
     def agents(self) -> list[AgentInfo]:
         out = []
-        for r in self.db.execute("SELECT * FROM agents ORDER BY center, agent"):
+        for r in self.db.execute(f"SELECT {', '.join(AGENT_COLUMNS)} FROM agents"
+                                 " ORDER BY center, agent"):
             seqs = SeqTracker.from_json(json.loads(r[13]), int(r[6]), int(r[8]))
             out.append(AgentInfo(
                 center=r[0], agent=r[1], state=r[2], session=r[3], last_seen=r[4],
                 heartbeat_interval=r[9], clock_skew_s=r[10], host=json.loads(r[12]),
-                backlog=r[11], seqs=seqs, skew_samples=json.loads(r[14])))
+                backlog=r[11], seqs=seqs, skew_samples=json.loads(r[14]),
+                inventory=json.loads(r[15])))
         return out
 
     def devices(self) -> list[DeviceInfo]:

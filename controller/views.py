@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from controller.state import AgentInfo
 from controller.store import AlertChange, AlertRow, Silence
 from hcc_common import faults as vocab
 
@@ -47,3 +48,16 @@ def silence_json(s: Silence) -> dict[str, Any]:
     return {"id": s.id, "center": s.center, "device": s.device, "type": s.type, "code": s.code,
             "starts_at": iso(s.starts_at), "ends_at": iso(s.ends_at), "author": s.author,
             "reason": s.reason, "created_at": iso(s.created_at)}
+
+
+def agent_json(a: AgentInfo) -> dict[str, Any]:
+    """One agent as the API, the CLI and the dashboard show it: delivery health and inventory."""
+    inv = a.inventory
+    return {"center": a.center, "agent": a.agent, "state": a.state,
+            "last_seen": iso(a.last_seen), "clock_skew_s": a.clock_skew_s,
+            "session": a.session, "last_seq": a.last_seq, "received": a.received,
+            "gaps": a.gaps, "duplicates": a.duplicates, "backlog": a.backlog,
+            "software": inv.get("software"), "config_version": inv.get("config_version"),
+            "os": inv.get("os"), "model": inv.get("model"), "devices": inv.get("devices"),
+            "up_since": iso(float(b)) if isinstance(b := inv.get("boot_time"), int | float)
+            else None}

@@ -91,6 +91,9 @@ class StateMessage:
     # In a birth: the agent's MQTT keepalive. With heartbeats at most this far apart, silence
     # for 1.5 x keepalive means the box is gone (the broker's own rule for the will).
     keepalive_s: float | None = None
+    # In a birth: what the box is (software and config version, OS, model, device count, boot
+    # time), for the fleet inventory.
+    inventory: Mapping[str, MetricValue] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -170,6 +173,8 @@ def encode(msg: Message) -> Encoded:
             body["prev_last_seq"] = msg.prev_last_seq
         if msg.keepalive_s is not None:
             body["keepalive_s"] = msg.keepalive_s
+        if msg.inventory:
+            body["inventory"] = _bounded(msg.inventory)
         return Encoded(state_topic(msg.center, msg.agent), _dump(body), retain=True)
     if isinstance(msg, Heartbeat):
         body = {
@@ -331,8 +336,9 @@ def decode(topic: str, payload: bytes, parts: TopicParts | None = None) -> Messa
         keepalive = _number(body, "keepalive_s", MAX_INTERVAL_S) if "keepalive_s" in body else None
         if keepalive is not None and keepalive <= 0:
             raise WireError(f"keepalive_s must be above 0, got {keepalive!r}")
+        inventory = _metrics(body["inventory"], "inventory") if "inventory" in body else {}
         return StateMessage(center, agent, state, session, ts, prev_session, prev_last_seq,
-                            keepalive)
+                            keepalive, inventory)
     seq = _int(body, "seq")
     if kind == "heartbeat":
         return Heartbeat(

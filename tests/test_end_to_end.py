@@ -154,3 +154,20 @@ def test_agent_started_before_the_broker_connects_later(tmp_path: Path, private_
     finally:
         s.stop()
         broker.stop()
+
+
+def test_fleet_inventory_reaches_the_controller(stack: Stack) -> None:
+    """Issue 13: each box's software and config version, OS, model and device count, from its
+    birth, in `hcc-controller agents` and the API."""
+    import hashlib
+    from importlib import metadata
+
+    row = wait_until(lambda: next((a for a in stack.agents() if a.get("software")), None), 20,
+                     "the agent's inventory")
+    assert row["software"] == metadata.version("hcc-fleet")  # type: ignore[index]
+    want = hashlib.sha256(stack.agent_cfg.read_bytes()).hexdigest()[:12]
+    assert row["config_version"] == want  # type: ignore[index]
+    assert row["devices"] == 1 and row["model"] and row["os"]  # type: ignore[index]
+    assert row["up_since"]  # type: ignore[index]
+    text = run_cli("hcc-controller", "agents", "--db", str(stack.db)).stdout
+    assert f"v{row['software']}  config {want}  1 devices" in text  # type: ignore[index]

@@ -270,3 +270,13 @@ def test_two_controllers_share_the_stream_and_survive_one_dying(tmp_path: Path, 
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
     assert "Traceback" not in ctls[1].log(), ctls[1].log()[-3000:]
+
+
+def test_a_database_from_before_the_inventory_is_migrated(target: str) -> None:
+    """A controller upgraded in place: its agents table gains the inventory column."""
+    store = Store(target)
+    store.db.execute("ALTER TABLE agents DROP COLUMN inventory")
+    store.close()
+    again = Store(target)
+    again.write([AgentInfo("ba-dinh", "pi-1", inventory={"software": "0.2.0", "devices": 3})])
+    assert again.agents()[0].inventory == {"software": "0.2.0", "devices": 3}

@@ -201,3 +201,10 @@ def test_heartbeat_carries_the_outbox_floor() -> None:
 def _enc(msg: wire.Message) -> tuple[str, bytes]:
     e = wire.encode(msg)
     return e.topic, e.payload
+
+
+def test_birth_carries_the_inventory() -> None:
+    birth = wire.StateMessage("ba-dinh", "pi-1", "online", 3, 1.0, keepalive_s=10.0,
+                              inventory={"software": "0.2.0", "devices": 9, "model": "Pi 4"})
+    back = wire.decode(*_enc(birth))
+    assert isinstance(back, wire.StateMessage) and back.inventory == birth.inventory

@@ -9,7 +9,7 @@ const TEXT = {
         state: "Trạng thái", action: "Xử lý", devices: "Thiết bị", ack: "Đã nhận",
         resolve: "Đã xử lý", note: "ghi chú", live: "trực tiếp", offline: "mất kết nối",
         firing: "mới", acknowledged: "đã nhận", resolved: "đã xử lý", ok: "Bình thường",
-        open: "cảnh báo", silenced: "tạm tắt", other_lang: "English", agents_offline: "mất kết nối",
+        open: "cảnh báo", silenced: "tạm tắt", other_lang: "English", agents_offline: "mất kết nối", n_devices: "thiết bị",
         need_token: "Cần mã truy cập để thao tác.", by: "bởi", critical: "nghiêm trọng",
         warning: "cảnh báo", info: "thông tin", none: "Không có cảnh báo nào.",
         st_ok: "tốt", st_warning: "cảnh báo", st_critical: "nghiêm trọng",
@@ -20,7 +20,7 @@ const TEXT = {
         state: "State", action: "Action", devices: "Devices", ack: "Acknowledge",
         resolve: "Resolve", note: "note", live: "live", offline: "disconnected",
         firing: "firing", acknowledged: "acknowledged", resolved: "resolved", ok: "All good",
-        open: "alerts", silenced: "silenced", other_lang: "Tiếng Việt", agents_offline: "offline",
+        open: "alerts", silenced: "silenced", other_lang: "Tiếng Việt", agents_offline: "offline", n_devices: "devices",
         need_token: "An access token is needed to act.", by: "by", critical: "critical",
         warning: "warning", info: "info", none: "No open alerts.",
         st_ok: "ok", st_warning: "warning", st_critical: "critical",
@@ -65,9 +65,15 @@ function render() {
     .map((c) => {
       const offline = c.agents.some((a) => a.state !== "online");
       const meta = c.open_alerts ? `${c.open_alerts} ${t("open")}` : t("ok");
-      return `<div class="center ${esc(c.worst || "ok")}" data-center="${esc(c.center)}">
+      // the fleet inventory: which box, which software, how many devices (hover for more)
+      const boxes = c.agents.map((a) => `${a.agent}${a.software ? " v" + a.software : ""}` +
+        `${a.devices != null ? " · " + a.devices + " " + t("n_devices") : ""}`).join(", ");
+      const details = c.agents.map((a) => [a.agent, a.model, a.os, a.config_version &&
+        "config " + a.config_version, a.last_seen].filter(Boolean).join(" · ")).join("\n");
+      return `<div class="center ${esc(c.worst || "ok")}" data-center="${esc(c.center)}" title="${esc(details)}">
         <div class="name">${esc(c.name)}</div>
-        <div class="meta">${esc(meta)}${offline ? " · " + t("agents_offline") : ""}</div></div>`;
+        <div class="meta">${esc(meta)}${offline ? " · " + t("agents_offline") : ""}</div>
+        <div class="meta boxes">${esc(boxes)}</div></div>`;
     }).join("");
   const body = $("alerts").querySelector("tbody");
   const shown = alerts.filter((a) => matches(a.center + " " + (a.device || "") + " " + a.message_vi + " " + a.message_en));
