@@ -51,6 +51,63 @@ def validate(config: ConfigOpt = Path(agent_config.DEFAULT_CONFIG)) -> None:
 
 
 @app.command()
+def discover(
+    subnets: Annotated[list[str] | None, typer.Argument(
+        help="Subnets to sweep, e.g. 192.168.1.0/24 (default: this box's own LAN).")] = None,
+    config: ConfigOpt = Path(agent_config.DEFAULT_CONFIG),
+    community: Annotated[list[str] | None, typer.Option(
+        "--community", help="SNMP v2c community to try (repeatable; default: public).")] = None,
+    write: Annotated[bool, typer.Option(
+        "--write", help="Add what is new to --config, keeping its comments and order.")] = False,
+    concurrency: Annotated[int, typer.Option(help="Hosts probed at once.")] = 32,
+    rate: Annotated[float, typer.Option(help="Hosts probed per second, at most.")] = 50.0,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for each answer.")] = 1.0,
+    snmp_port: Annotated[int, typer.Option(help="SNMP port to probe.")] = 161,
+    http_port: Annotated[int, typer.Option(help="HTTP port of smart plugs.")] = 80,
+    neighbours_too: Annotated[bool, typer.Option(
+        "--neighbours/--no-neighbours", help="Also probe hosts in the box's ARP table.")] = True,
+) -> None:
+    """Find the center's devices (SNMP printers, APs, PDUs, UPSes; Shelly and Tasmota plugs;
+    IPP printers over DNS-SD) and print devices.yaml entries for them, or add them (--write)."""
+    from agent import discover as disc
+
+    nets = list(subnets or disc.own_lan())
+    try:
+        hosts = disc.hosts_of(nets)
+    except disc.DiscoverError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if neighbours_too:
+        in_nets = set(disc.hosts_of(nets))
+        hosts += [h for h in disc.neighbours() if h not in in_nets]
+    if not hosts:
+        typer.echo("error: no subnet to sweep: give one, e.g. 192.168.1.0/24", err=True)
+        raise typer.Exit(2)
+    from rich.progress import Progress
+
+    with Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
+        task = progress.add_task(f"probing {len(hosts)} hosts", total=len(hosts))
+        found = asyncio.run(disc.discover(
+            hosts, communities=community or ["public"], snmp_port=snmp_port,
+            http_port=http_port, concurrency=concurrency, rate=rate, timeout=timeout,
+            on_probed=lambda: progress.advance(task)))
+    found += disc.ipp_printers(nets)
+    typer.echo(f"# {len(found)} device(s) found in {', '.join(nets)} ({len(hosts)} hosts probed)",
+               err=True)
+    if write:
+        added = disc.merge(config, found)
+        _load(config)  # the same validator as always: what was written must load
+        typer.echo(f"{config}: {len(added)} device(s) added, "
+                   f"{len(found) - len(added)} already there")
+        return
+    import yaml
+
+    taken: set[str] = set()
+    entries = [disc.entry(f, taken) for f in found]
+    typer.echo(yaml.safe_dump({"devices": entries}, allow_unicode=True, sort_keys=False).rstrip())
+
+
+@app.command()
 def run(
     config: ConfigOpt = Path(agent_config.DEFAULT_CONFIG),
     broker: Annotated[str | None, typer.Option(help="Override mqtt.url, e.g. mqtt://host:1883")] = None,

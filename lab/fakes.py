@@ -50,7 +50,11 @@ class FakePlug:
 
 
 class PlugServer:
-    def __init__(self, plug: FakePlug) -> None:
+    """Serves a FakePlug. `kind` "shelly" or "tasmota" answers only that API (with its device
+    information, as discovery asks); "both" answers both (the check tests)."""
+
+    def __init__(self, plug: FakePlug, kind: str = "both", host: str = "127.0.0.1",
+                 port: int = 0) -> None:
         self.plug = plug
         outer = self
 
@@ -60,10 +64,23 @@ class PlugServer:
                 query = parse_qs(url.query)
                 outer.plug.requests.append(self.path)
                 body: dict[str, Any] | None = None
-                if url.path == "/rpc/Switch.GetStatus":
+                shelly, tasmota = kind in ("shelly", "both"), kind in ("tasmota", "both")
+                if shelly and url.path == "/rpc/Switch.GetStatus":
                     body = outer.plug.shelly_status(int(query.get("id", ["0"])[0]))
-                elif url.path == "/cm":
-                    body = outer.plug.tasmota(query.get("cmnd", [""])[0])
+                elif shelly and url.path == "/rpc/Shelly.GetDeviceInfo":
+                    # Shelly Gen2 API, Shelly.GetDeviceInfo
+                    body = {"name": "Sac quay 1", "id": "shellyplusplugs-a8032ab12345",
+                            "mac": "A8032AB12345", "model": "SNPL-00112EU", "gen": 2,
+                            "fw_id": "20231107-162425/1.0.8-g8c7bb8d", "ver": "1.0.8",
+                            "app": "PlusPlugS", "auth_en": False, "auth_domain": None}
+                elif tasmota and url.path == "/cm":
+                    command = query.get("cmnd", [""])[0]
+                    body = outer.plug.tasmota(command)
+                    if body is None and command.strip().lower() == "status":
+                        # Tasmota `Status` (status 0's first part)
+                        body = {"Status": {"Module": 1, "DeviceName": "Tasmota",
+                                           "FriendlyName": ["Sac tang 2"], "Topic": "tasmota_1",
+                                           "Power": 1, "PowerOnState": 3}}
                 if body is None:
                     self.send_error(404)
                     return
@@ -77,7 +94,7 @@ class PlugServer:
             def log_message(self, *_args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer((host, port), Handler)
         self.port = int(self.server.server_address[1])
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

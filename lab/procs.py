@@ -134,8 +134,9 @@ class SnmpSim:
     """snmpsim serving a folder of .snmprec files; the community string picks the file."""
 
     def __init__(self, workdir: Path, fixtures: list[Path], port: int | None = None,
-                 v3_users: list[V3User] | None = None) -> None:
+                 v3_users: list[V3User] | None = None, host: str = "127.0.0.1") -> None:
         self.workdir = workdir
+        self.host = host  # another loopback address (127.0.0.2...) plays another device
         self.port = port or free_port(socket.SOCK_DGRAM)
         # snmpsim holds one USM user per engine: each v3 user gets an engine and a port.
         self.v3_users = v3_users or []
@@ -154,7 +155,7 @@ class SnmpSim:
         argv = [which("snmpsim-command-responder"), f"--cache-dir={self.cache}",
                 "--log-level=error",
                 "--v3-engine-id", "auto", f"--data-dir={self.data}",
-                f"--agent-udpv4-endpoint=127.0.0.1:{self.port}"]
+                f"--agent-udpv4-endpoint={self.host}:{self.port}"]
         for u in self.v3_users:
             argv += ["--v3-engine-id", "auto", f"--data-dir={self.data}", "--v3-user", u.user]
             if u.auth != "NONE":
@@ -172,7 +173,7 @@ class SnmpSim:
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.popen.poll() is not None:
                 raise RuntimeError(f"snmpsim exited: {self.proc.log()[-2000:]}")
-            if snmp_get_ok("127.0.0.1", self.port, community):
+            if snmp_get_ok(self.host, self.port, community):
                 return
             time.sleep(0.2)
         raise TimeoutError(f"snmpsim on port {self.port} not answering for {community!r}")

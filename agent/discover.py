@@ -1,0 +1,288 @@
+"""hcc-agent discover: find a center's devices (SNMP, Shelly and Tasmota plugs over HTTP, IPP printers
+over DNS-SD, the box's neighbour table) and propose devices.yaml entries for them."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent.profile_loader import SYSTEM_OIDS, TYPE_CLASSES, Profile, choose, load_profiles, probes
+from agent.snmp_client import SnmpClient, SnmpError, SnmpTarget
+from agent.snmpdecode import text
+
+MAX_HOSTS = 4096  # a /20: more is a typo, not a service center
+SYS_NAME = "1.3.6.1.2.1.1.5.0"
+# The type a technician would give each profile class, tried in this order (a UPS also fits
+# "charger", so it is asked first).
+CLASS_TYPES = (("printer", "printer"), ("ups", "ups"), ("pdu", "charger"), ("ap", "wifi_ap"))
+ARP_TABLE = Path("/proc/net/arp")
+
+
+class DiscoverError(Exception):
+    """Bad input (a subnet that is not one, too many hosts): said plainly."""
+
+
+@dataclass(frozen=True)
+class Found:
+    host: str
+    type: str
+    name: str
+    check: str                     # snmp, shelly, tasmota or ipp
+    settings: dict[str, Any] = field(default_factory=dict)
+    detail: str = ""               # what identified it: sysDescr, model
+
+
+def hosts_of(subnets: Sequence[str]) -> list[str]:
+    """The addresses to probe, in order; refuses what is not a subnet or is far too large."""
+    out: list[str] = []
+    for spec in subnets:
+        try:
+            net = ipaddress.ip_network(spec, strict=False)
+        except ValueError:
+            raise DiscoverError(f"{spec!r} is not a subnet; write e.g. 192.168.1.0/24") from None
+        if net.version != 4:
+            raise DiscoverError(f"{spec}: only IPv4 subnets are swept")
+        if net.num_addresses > MAX_HOSTS:
+            raise DiscoverError(f"{spec} holds {net.num_addresses} addresses; give at most a /20")
+        out.extend(str(h) for h in (net.hosts() if net.num_addresses > 2 else net))
+    return list(dict.fromkeys(out))
+
+
+def own_lan() -> list[str]:
+    """The box's own IPv4 LAN(s), as subnets (loopback and link-local left out)."""
+    import psutil
+
+    out = []
+    for addrs in psutil.net_if_addrs().values():
+        for a in addrs:
+            if a.family.name != "AF_INET" or not a.netmask:
+                continue
+            iface = ipaddress.ip_interface(f"{a.address}/{a.netmask}")
+            if iface.is_loopback or iface.is_link_local:
+                continue
+            net = iface.network
+            if net.num_addresses > MAX_HOSTS:  # a huge LAN: its /24 around the box
+                net = ipaddress.ip_interface(f"{a.address}/24").network
+            out.append(str(net))
+    return out
+
+
+def neighbours(path: Path = ARP_TABLE) -> list[str]:
+    """Addresses in the kernel's ARP table with a complete entry (flags 0x2)."""
+    try:
+        lines = path.read_text().splitlines()[1:]
+    except OSError:
+        return []
+    return [p[0] for p in (line.split() for line in lines) if len(p) >= 4 and p[2] == "0x2"]
+
+
+def type_for(profiles: dict[str, Profile], system: dict[str, Any], present: set[str]
+             ) -> tuple[str, Profile] | None:
+    """The device type whose profile classes read this device, and the profile; None when only
+    the generic profile would (a switch, a PC)."""
+    for cls, dtype in CLASS_TYPES:
+        assert cls in TYPE_CLASSES[dtype]
+        chosen = choose(profiles, dtype, system, present)
+        if chosen.device_class == cls:
+            return dtype, chosen
+    return None
+
+
+class RateLimit:
+    """At most `rate` probes a second, spread evenly (a center's LAN is shared with citizens)."""
+
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = 1.0 / rate
+        self.clock = clock
+        self.next_at = 0.0
+
+    async def wait(self) -> None:
+        now = self.clock()
+        at = max(now, self.next_at)
+        self.next_at = at + self.interval
+        if at > now:
+            await asyncio.sleep(at - now)
+
+
+async def _snmp(client: SnmpClient, profiles: dict[str, Profile], host: str, port: int,
+                communities: Sequence[str], timeout: float) -> Found | None:
+    for community in communities:
+        target = SnmpTarget(host, port, "2c", community, timeout, 0)
+        try:
+            answer = await client.get(target, [*SYSTEM_OIDS.values(), SYS_NAME])
+        except SnmpError:
+            continue
+        system = {k: answer.get(o) for k, o in SYSTEM_OIDS.items()}
+        if all(v is None for v in system.values()):
+            continue
+        try:
+            present = await client.present(target, probes(profiles))
+        except SnmpError:
+            present = set()
+        typed = type_for(profiles, system, present)
+        descr = (text(system.get("sys_descr")) or "").splitlines()[0][:80] if system.get(
+            "sys_descr") is not None else ""
+        name = text(answer.get(SYS_NAME)) or ""
+        if typed is None:
+            return Found(host, "other", name or descr or host, "snmp",
+                         {"community": community, "port": port}, descr)
+        dtype, profile = typed
+        return Found(host, dtype, name or descr or host, "snmp",
+                     {"community": community, "port": port}, f"{profile.id}: {descr}")
+    return None
+
+
+async def _http(client: Any, host: str, port: int) -> Found | None:
+    base = f"http://{host}:{port}"
+    try:
+        r = await client.get(f"{base}/rpc/Shelly.GetDeviceInfo")  # Shelly Gen2 RPC
+        if r.status_code == 200:
+            info = r.json()
+            if isinstance(info, dict) and "gen" in info:
+                return Found(host, "charger", str(info.get("name") or info.get("id") or host),
+                             "shelly", {"port": port, "switch": 0},
+                             f"Shelly {info.get('model', '')} gen {info.get('gen')}")
+    except Exception:  # noqa: BLE001 - not a Shelly (or not HTTP at all): try the next kind
+        pass
+    try:
+        r = await client.get(f"{base}/cm", params={"cmnd": "Status"})  # Tasmota command API
+        if r.status_code == 200:
+            status = r.json().get("Status") if isinstance(r.json(), dict) else None
+            if isinstance(status, dict):
+                friendly = status.get("FriendlyName") or [status.get("DeviceName") or host]
+                return Found(host, "charger", str(friendly[0] if friendly else host), "tasmota",
+                             {"port": port, "switch": 0},
+                             f"Tasmota module {status.get('Module', '?')}")
+    except Exception:  # noqa: BLE001 - not a Tasmota either
+        pass
+    return None
+
+
+def ipp_printers(networks: Sequence[str], timeout: float = 5.0) -> list[Found]:
+    """IPP printers that announce themselves over DNS-SD (avahi-browse), in the given subnets."""
+    tool = shutil.which("avahi-browse")
+    if tool is None:
+        return []
+    try:
+        out = subprocess.run([tool, "-rtp", "_ipp._tcp"], capture_output=True, text=True,
+                             timeout=timeout, check=False).stdout
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+    return parse_avahi(out, networks)
+
+
+def parse_avahi(out: str, networks: Sequence[str]) -> list[Found]:
+    """`avahi-browse -rtp _ipp._tcp` lines ("=;iface;IPv4;name;type;domain;host;addr;port;txt")
+    -> IPP printers in the given subnets, one per address and port."""
+    nets = [ipaddress.ip_network(n, strict=False) for n in networks]
+    found: dict[str, Found] = {}
+    for line in out.splitlines():
+        p = line.split(";")
+        if len(p) < 10 or p[0] != "=" or p[2] != "IPv4":
+            continue
+        name, address, port, txt = p[3], p[7], p[8], p[9]
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            continue
+        if nets and not any(ip in n for n in nets):
+            continue
+        path = re.search(r'"rp=([^"]*)"', txt)
+        found.setdefault(f"{address}:{port}", Found(
+            address, "printer", name.replace("\\032", " "), "ipp",
+            {"port": int(port), "path": "/" + (path.group(1) if path else "ipp/print")},
+            "IPP (DNS-SD)"))
+    return list(found.values())
+
+
+async def discover(hosts: Iterable[str], *, communities: Sequence[str], snmp_port: int = 161,
+                   http_port: int = 80, concurrency: int = 32, rate: float = 50.0,
+                   timeout: float = 1.0, on_probed: Callable[[], None] | None = None
+                   ) -> list[Found]:
+    """Probe each host (SNMP, then Shelly/Tasmota) with at most `concurrency` in flight and
+    `rate` hosts a second; what answers is proposed, in address order."""
+    import httpx
+
+    profiles = load_profiles()
+    client = SnmpClient()
+    limit = RateLimit(rate)
+    gate = asyncio.Semaphore(concurrency)
+    found: list[Found] = []
+    async with httpx.AsyncClient(timeout=timeout) as web:
+        async def probe(host: str) -> None:
+            await limit.wait()
+            async with gate:
+                hit = await _snmp(client, profiles, host, snmp_port, communities, timeout)
+                if hit is None:
+                    hit = await _http(web, host, http_port)
+                if hit is not None:
+                    found.append(hit)
+            if on_probed is not None:
+                on_probed()
+
+        await asyncio.gather(*(probe(h) for h in hosts))
+    return sorted(found, key=lambda f: (ipaddress.ip_address(f.host), f.check))
+
+
+# -- devices.yaml entries -----------------------------------------------------------------------
+ID_PREFIX = {"printer": "printer", "wifi_ap": "ap", "charger": "charger", "ups": "ups",
+             "other": "device"}
+
+
+def entry(f: Found, taken: set[str]) -> dict[str, Any]:
+    """A devices.yaml entry for one find, with an id not yet taken."""
+    last = f.host.split(".")
+    base = f"{ID_PREFIX.get(f.type, 'device')}-{last[-1]}"
+    ident = base if base not in taken else f"{ID_PREFIX.get(f.type, 'device')}-{last[-2]}-{last[-1]}"
+    n = 2
+    while ident in taken:
+        ident, n = f"{base}-{n}", n + 1
+    taken.add(ident)
+    out: dict[str, Any] = {"id": ident, "name": f.name, "type": f.type, "host": f.host}
+    settings = {k: v for k, v in f.settings.items() if not (k == "port" and v in (161, 80))}
+    out[f.check] = settings or {}
+    return out
+
+
+def merge(path: Path, finds: Sequence[Found]) -> list[dict[str, Any]]:
+    """Add what is new (by host and check) to devices.yaml, keeping the technician's comments,
+    order and layout (ruamel.yaml's round trip). Returns the entries added."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    yaml.width = 110
+    # the layout of the shipped devices.yaml ("  - id: ..."): kept, so a diff shows only additions
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    doc = yaml.load(path.read_text(encoding="utf-8"))
+    devices = doc.get("devices")
+    if devices is None or not isinstance(devices, list):
+        devices = doc["devices"] = CommentedSeq()
+    have = {(str(d.get("host")), c) for d in devices
+            for c in ("snmp", "shelly", "tasmota", "ipp") if c in d}
+    taken = {str(d.get("id")) for d in devices}
+    added = []
+    for f in finds:
+        if (f.host, f.check) in have:
+            continue
+        e = entry(f, taken)
+        cm = CommentedMap(e)
+        devices.append(cm)
+        devices.yaml_set_comment_before_after_key(len(devices) - 1,
+                                                  before=f"found by hcc-agent discover: {f.detail}",
+                                                  indent=2)
+        added.append(e)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        yaml.dump(doc, fh)
+    tmp.replace(path)
+    return added
