@@ -114,7 +114,7 @@ devices:
     assert devices["127.0.0.4"]["type"] == "charger" and "shelly" in devices["127.0.0.4"]
     assert devices["127.0.0.5"]["type"] == "charger" and "tasmota" in devices["127.0.0.5"]
     assert "127.0.0.6" not in devices
-    assert list(devices)[0] == "127.0.0.9"  # the technician's order first
+    assert next(iter(devices)) == "127.0.0.9"  # the technician's order first
     again = run_cli("hcc-agent", *args, "--write")
     assert "0 device(s) added, 4 already there" in again.stdout
     assert run_cli("hcc-agent", "validate", "--config", str(cfg)).returncode == 0
