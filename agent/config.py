@@ -151,6 +151,9 @@ class AgentSettings:
     id: str
     state_dir: Path
     heartbeat: float
+    # after a pushed config changes the broker settings: how long to wait for a connection
+    # before rolling back to the last good config
+    config_confirm_s: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -246,12 +249,14 @@ def _center(node: Node) -> Center:
 
 def _agent(node: Node | None, center: Center, env: TMapping[str, str], path: str,
            keepalive: int) -> AgentSettings:
-    m = node.as_mapping(("id", "state_dir", "heartbeat")) if node is not None else None
+    m = node.as_mapping(("id", "state_dir", "heartbeat", "config_confirm")) \
+        if node is not None else None
     agent_id: str | None = None
     state_dir: Path | None = None
     # One heartbeat per keepalive, as MQTT's own PINGREQ: the controller can then call a box
     # offline after 1.5 x keepalive of silence, the broker's rule, without waiting for the will.
     heartbeat = float(keepalive)
+    confirm = 60.0
     if m is not None:
         if (n := m.get("id")) is not None:
             agent_id = _ident(n)
@@ -259,11 +264,13 @@ def _agent(node: Node | None, center: Center, env: TMapping[str, str], path: str
             state_dir = Path(n.as_str()).expanduser()
         if (n := m.get("heartbeat")) is not None:
             heartbeat = n.as_duration(minimum=1.0)
+        if (n := m.get("config_confirm")) is not None:
+            confirm = n.as_duration(minimum=1.0)
     if agent_id is None:
         agent_id = _hostname_id()
     if state_dir is None:
         state_dir = default_state_dir(center.id, agent_id, env)
-    return AgentSettings(agent_id, state_dir, heartbeat)
+    return AgentSettings(agent_id, state_dir, heartbeat, confirm)
 
 
 def _hostname_id() -> str:

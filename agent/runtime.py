@@ -22,10 +22,13 @@ from agent.checks.base import combine, status_of
 from agent.checks.context import CheckContext
 from agent.config import Config, Device
 from agent.hold import FaultHold
+from agent.inventory import config_version as config_version_of
 from agent.inventory import inventory
 from agent.outbox import EVENT, TELEMETRY, Backlog, Limits, Outbox, OutboxError, Row
+from agent.pushed_config import ConfigStore, device_changes
 from hcc_common import sdnotify, wire
 from hcc_common.mqtt_io import BrokerSettings, Incoming, MqttLink
+from hcc_common.yamlconf import ConfigError
 
 log = logging.getLogger("hcc.agent")
 
@@ -51,7 +54,17 @@ class DeviceStatus:
 class Agent:
     def __init__(self, config: Config, broker_url: str | None = None,
                  limits: Limits = Limits()) -> None:
+        self.local_config = config
+        self.config_store = ConfigStore(config.agent.state_dir)
+        self.config_error: str | None = None
+        self.config_version = local_version = config_version_of(Path(config.path))
+        # A config the controller pushed runs instead of the local file (which then only
+        # shows as drift if edited: pushed configs win, see docs/operations.md).
+        active = self.config_store.load_active(config)
+        if active is not None:
+            config, self.config_version = active
         self.config = config
+        self.local_version = local_version
         state_dir = config.agent.state_dir
         state_dir.mkdir(parents=True, exist_ok=True)
         # All outbox (SQLite) work happens on this one thread, off the event loop.
@@ -78,31 +91,56 @@ class Agent:
         self._acks: list[int] = []
         self._ack_event: asyncio.Event | None = None
         self._controller_ack: wire.Ack | None = None  # the newest, not yet applied
-        self.confirm_by_controller = config.mqtt.confirm == "controller"
-        settings = config.mqtt
-        if broker_url is not None:
-            from hcc_common.mqtt_settings import broker_from_url
-
-            host_, port, tls = broker_from_url(broker_url)
-            settings = replace(settings, host=host_, port=port, tls=tls)
-        self.mqtt_settings = settings
+        self.broker_url = broker_url
+        self.device_tasks: dict[str, asyncio.Task[None]] = {}
+        self._stop: asyncio.Event | None = None
+        self._config_lock: asyncio.Lock | None = None
         # computed once: the birth is built on paho's thread, which must not read files
         self.inventory = inventory(Path(config.path), len(config.devices))
+        self._update_inventory()
+        self.link = self._make_link(config)
+
+    def _make_link(self, config: Config) -> MqttLink:
+        """The MQTT link for a config's broker settings (a pushed config may change them)."""
+        self.confirm_by_controller = config.mqtt.confirm == "controller"
+        settings = config.mqtt
+        if self.broker_url is not None:
+            from hcc_common.mqtt_settings import broker_from_url
+
+            host_, port, tls = broker_from_url(self.broker_url)
+            settings = replace(settings, host=host_, port=port, tls=tls)
+        self.mqtt_settings = settings
         password = None
         if settings.password_file is not None:
             password = Path(settings.password_file).read_text().strip()
         c, a = config.center.id, config.agent.id
-        self.link = MqttLink(
+        subscriptions = [wire.config_topic(c, a)]
+        if self.confirm_by_controller:
+            subscriptions.append(wire.ack_topic(c, a))
+        return MqttLink(
             BrokerSettings(settings.host, settings.port, settings.tls, settings.keepalive,
                            settings.username, password, settings.ca_file),
             client_id=f"hcc-agent-{c}-{a}",
             will=wire.encode(wire.StateMessage(c, a, "offline", self.session, time.time())),
             birth=self._birth,
-            subscriptions=(wire.ack_topic(c, a),) if self.confirm_by_controller else (),
-            on_message=self._from_network(self._on_controller_ack),
+            subscriptions=subscriptions,
+            on_message=self._from_network(self._on_message),
             on_published=self._from_network(self._acked),
             on_connected=self._from_network(self._connected),
         )
+
+    def _update_inventory(self) -> None:
+        self.inventory = {**self.inventory, "config_version": self.config_version,
+                          "config_source": "pushed" if self.config is not self.local_config
+                          else "local", "devices": len(self.config.devices)}
+        if self.config is not self.local_config:
+            self.inventory["local_config_version"] = self.local_version
+        else:
+            self.inventory.pop("local_config_version", None)
+        if self.config_error:
+            self.inventory["config_error"] = self.config_error[:300]
+        else:
+            self.inventory.pop("config_error", None)
 
     def _birth(self) -> wire.Encoded:
         c, a = self.config.center.id, self.config.agent.id
@@ -124,6 +162,19 @@ class Agent:
         self._acks.append(mid)
         if self._ack_event is not None:
             self._ack_event.set()
+
+    def _on_message(self, incoming: Incoming) -> None:
+        if incoming.topic.endswith("/cmd/config"):
+            try:
+                push = wire.decode_config(incoming.topic, incoming.payload)
+            except wire.WireError as exc:
+                log.warning("unreadable config from the controller",
+                            extra={"topic": incoming.topic[:200], "reason": str(exc)[:300]})
+                return
+            if self._loop is not None:
+                self._loop.create_task(self.apply_pushed(push))
+            return
+        self._on_controller_ack(incoming)
 
     def _on_controller_ack(self, incoming: Incoming) -> None:
         try:
@@ -247,6 +298,102 @@ class Agent:
             await _sleep_or_event(stop, wake, max(0.0, device.interval - elapsed + jitter))
             wake.clear()
 
+    def _start_device(self, device: Device) -> None:
+        assert self._stop is not None
+        self.devices.setdefault(device.id, DeviceStatus())
+        self.device_tasks[device.id] = asyncio.create_task(self._device_loop(device, self._stop))
+        log.info("device loop started", extra={"device": device.id})
+
+    async def _stop_device(self, device_id: str) -> None:
+        task = self.device_tasks.pop(device_id, None)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        self.ctx.chosen_profiles.pop(device_id, None)
+        self.ctx.previous_readings.pop(device_id, None)
+
+    async def apply_pushed(self, push: wire.ConfigPush) -> None:
+        """A config from the controller: validated as any devices.yaml, then applied device by
+        device without a restart. The same version again changes nothing; a refused or
+        rolled-back version is never applied again."""
+        assert self._config_lock is not None
+        async with self._config_lock:
+            state = self.config_store.state()
+            if push.version == self.config_version:
+                log.info("config unchanged", extra={"version": push.version})
+                return
+            if push.version in state.refused:
+                return
+            try:
+                new = await asyncio.to_thread(self.config_store.validate, push, self.config)
+            except ConfigError as exc:
+                state.refused[push.version] = str(exc)
+                self.config_store.save_state(state)
+                self._report_config(error=f"refused {push.version}: {exc}")
+                log.error("pushed config refused", extra={"version": push.version,
+                                                          "error": str(exc)})
+                return
+            previous, previous_version = self.config, self.config_version
+            await self._switch(new, push.version)
+            state.active = push.version
+            self.config_store.save_state(state)
+            log.info("pushed config applied", extra={"version": push.version,
+                                                     "author": push.author})
+            if new.mqtt != previous.mqtt:
+                # a new broker or credentials: keep them only if the broker answers in time
+                await self._confirm_or_roll_back(previous, previous_version, push.version)
+            else:
+                self._report_config(error=None, good=push.version)
+
+    async def _switch(self, new: Config, version: str) -> None:
+        changes = device_changes(self.config, new)
+        for d in (*changes.removed, *changes.changed):
+            await self._stop_device(d.id)
+            if d in changes.removed:
+                self.devices.pop(d.id, None)
+        mqtt_changed = new.mqtt != self.config.mqtt
+        self.config, self.config_version = new, version
+        self.ctx.center = new.center
+        self.hold = FaultHold(new.holds)
+        for d in (*changes.added, *changes.changed):
+            self._start_device(d)
+        if mqtt_changed:
+            old = self.link
+            await asyncio.get_running_loop().run_in_executor(None, old.stop)
+            self.link = self._make_link(new)
+            self.link.start()
+        log.info("config switched", extra={
+            "version": version, "added": len(changes.added), "removed": len(changes.removed),
+            "changed": len(changes.changed), "unchanged": len(changes.unchanged)})
+
+    async def _confirm_or_roll_back(self, previous: Config, previous_version: str,
+                                    version: str) -> None:
+        deadline = time.monotonic() + self.config.agent.config_confirm_s
+        while time.monotonic() < deadline and not self.link.connected:
+            await asyncio.sleep(0.2)
+        if self.link.connected:
+            self._report_config(error=None, good=version)
+            return
+        reason = (f"rolled back {version}: no broker connection within "
+                  f"{self.config.agent.config_confirm_s:g} s ({self.mqtt_settings.url})")
+        log.error("pushed config rolled back", extra={"version": version, "error": reason})
+        state = self.config_store.state()
+        state.refused[version] = reason
+        state.active = previous_version if previous is not self.local_config else None
+        self.config_store.save_state(state)
+        await self._switch(previous, previous_version)
+        self._report_config(error=reason)
+
+    def _report_config(self, error: str | None, good: str | None = None) -> None:
+        """Tell the controller (a fresh birth, retained) which version runs, and any error."""
+        self.config_error = error
+        if good is not None:
+            state = self.config_store.state()
+            state.good = good
+            self.config_store.save_state(state)
+        self._update_inventory()
+        self.link.publish(self._birth())
+
     def on_trap(self, source: str, trap_oid: str) -> None:
         """A trap means "something changed": poll every device at that address right away."""
         matched = [d for d in self.config.devices if d.host == source]
@@ -331,8 +478,11 @@ class Agent:
 
             receiver = TrapReceiver(self.config.traps, self.on_trap)
             receiver.start()
-        tasks = [asyncio.create_task(self._device_loop(d, stop)) for d in self.config.devices]
-        tasks.append(asyncio.create_task(self._heartbeat_loop(stop)))
+        self._stop = stop
+        self._config_lock = asyncio.Lock()
+        for d in self.config.devices:
+            self._start_device(d)
+        tasks = [asyncio.create_task(self._heartbeat_loop(stop))]
         if self.outbox is not None:
             tasks.append(asyncio.create_task(self._sender(stop)))
         tasks.append(asyncio.create_task(sdnotify.watchdog(stop)))
@@ -340,6 +490,7 @@ class Agent:
         try:
             await stop.wait()
         finally:
+            tasks += list(self.device_tasks.values())
             for t in tasks:
                 t.cancel()
             sdnotify.notify("STOPPING=1")

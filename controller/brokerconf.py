@@ -129,9 +129,11 @@ def box_acl(center: str, agent: str) -> str:
 
 
 def controller_acl(user: str) -> str:
-    return "\n".join(["# a controller reads every center, writes the alert feed and the acks",
+    return "\n".join(["# a controller reads every center, writes the alert feed, the acks and",
+                      "# the configs pushed to boxes",
                       f"user {user}", "topic read hcc/v1/#", "topic write hcc/v1/alerts/#",
-                      f"topic write hcc/v1/{wire.ACK_SEGMENT}/#", ""])
+                      f"topic write hcc/v1/{wire.ACK_SEGMENT}/#", "topic write hcc/v1/+/+/cmd/#",
+                      ""])
 
 
 def acl_text(boxes: Sequence[tuple[str, str]], controllers: Sequence[str]) -> str:

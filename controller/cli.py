@@ -380,6 +380,161 @@ def _follow(store: Store, center: str | None, as_json: bool, language: str) -> N
         time.sleep(0.5)
 
 
+config_app = typer.Typer(
+    help="Each center's devices.yaml, kept centrally and pushed to its box.",
+    no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+
+def _box_of(text: str, center: str) -> str:
+    """The agent id a devices.yaml names (its center must be `center`)."""
+    import yaml
+
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError:
+        doc = None  # the validator says where
+    if isinstance(doc, dict) and isinstance(doc.get("center"), dict) and \
+            doc["center"].get("id") not in (None, center):
+        typer.echo(f"error: the file is for center {doc['center'].get('id')!r}, not {center!r}",
+                   err=True)
+        raise typer.Exit(1)
+    agent = doc.get("agent", {}).get("id") if isinstance(doc, dict) and isinstance(
+        doc.get("agent"), dict) else None
+    return str(agent) if agent else "pi-1"
+
+
+def _validate_like_the_agent(text: str, center: str) -> None:
+    """The agent's own validator (hcc-agent validate), so both sides judge a file alike."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="hcc-config-") as tmp:
+        path = Path(tmp) / f"{center}.yaml"
+        path.write_text(text, encoding="utf-8")
+        out = subprocess.run([str(Path(sys.executable).parent / "hcc-agent"), "validate",
+                              "--config", str(path)], capture_output=True, text=True,
+                             timeout=60, check=False)
+    if out.returncode != 0:
+        message = (out.stderr or out.stdout).strip().replace(str(path), f"{center}.yaml")
+        typer.echo(message, err=True)
+        raise typer.Exit(1)
+
+
+@config_app.command("push")
+def config_push(
+    center: Annotated[str, typer.Argument(help="The center id.")],
+    file: Annotated[Path | None, typer.Argument(
+        help="The devices.yaml to push (default: CONFIG_DIR/CENTER.yaml).")] = None,
+    by: Annotated[str | None, typer.Option(help="Who pushes (recorded).")] = None,
+    config: ConfigOpt = None, db: DbOpt = None,
+) -> None:
+    """Validate a center's devices.yaml as the agent would, keep it as a new version (content
+    hash, author, time) and make it the one its box runs; the running controller publishes it."""
+    import time
+
+    from hcc_common.wire import config_version
+
+    cfg = _config(config, db)
+    kept = cfg.configs / f"{center}.yaml"
+    source = file or kept
+    try:
+        text = source.read_text(encoding="utf-8")
+    except OSError as exc:
+        typer.echo(f"error: {source}: {exc.strerror}", err=True)
+        raise typer.Exit(1) from None
+    agent = _box_of(text, center)
+    _validate_like_the_agent(text, center)
+    if source != kept:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        kept.write_text(text, encoding="utf-8")  # the config directory stays the source
+    version = config_version(text)
+    store = Store(_open_store(cfg).path)
+    before = next((r["version"] for r in store.desired_configs()
+                   if (r["center"], r["agent"]) == (center, agent)), None)
+    store.push_config(center, agent, version, text, _who(by), time.time())
+    typer.echo(f"{center}/{agent}: version {version} pushed"
+               + (f" (was {before})" if before and before != version else
+                  " (unchanged)" if before == version else ""))
+
+
+@config_app.command("status")
+def config_status(config: ConfigOpt = None, db: DbOpt = None,
+                  as_json: JsonOpt = False) -> None:
+    """Per box: the config it should run, the one it runs, and any error (refused with
+    file:line, or rolled back)."""
+    cfg = _config(config, db)
+    store = _open_store(cfg)
+    agents = {(a.center, a.agent): a.inventory for a in store.agents()}
+    for row in store.desired_configs():
+        inv = agents.get((row["center"], row["agent"]), {})
+        applied = inv.get("config_version")
+        error = inv.get("config_error")
+        state = ("in sync" if applied == row["version"] and inv.get("config_source") == "pushed"
+                 else "error" if error else "pending")
+        out = {"center": row["center"], "agent": row["agent"], "desired": row["version"],
+               "applied": applied, "state": state, "error": error,
+               "pushed_by": row["author"], "local_file": inv.get("local_config_version")}
+        if as_json:
+            typer.echo(json.dumps(out, ensure_ascii=False))
+        else:
+            typer.echo(f"{row['center']}/{row['agent']:<10} desired {row['version']}  "
+                       f"applied {applied or '-':<12}  {state}"
+                       + (f"\n    {error}" if error else ""))
+
+
+@config_app.command("diff")
+def config_diff(center: Annotated[str, typer.Argument(help="The center id.")],
+                config: ConfigOpt = None, db: DbOpt = None) -> None:
+    """What CONFIG_DIR/CENTER.yaml would change against the version its box should run."""
+    import difflib
+
+    cfg = _config(config, db)
+    kept = cfg.configs / f"{center}.yaml"
+    text = kept.read_text(encoding="utf-8") if kept.exists() else ""
+    rows = [r for r in _open_store(cfg).desired_configs() if r["center"] == center]
+    desired = rows[0]["content"] if rows else ""
+    diff = list(difflib.unified_diff(desired.splitlines(keepends=True),
+                                     text.splitlines(keepends=True),
+                                     f"{center} (pushed {rows[0]['version']})" if rows
+                                     else f"{center} (never pushed)", str(kept)))
+    typer.echo("".join(diff) if diff else f"{center}: no difference")
+
+
+@config_app.command("rollback")
+def config_rollback(
+    center: Annotated[str, typer.Argument(help="The center id.")],
+    version: Annotated[str | None, typer.Argument(
+        help="The version to go back to (default: the one before the current).")] = None,
+    agent: Annotated[str, typer.Option(help="The box, if the center has several.")] = "",
+    by: Annotated[str | None, typer.Option(help="Who rolls back (recorded).")] = None,
+    config: ConfigOpt = None, db: DbOpt = None,
+) -> None:
+    """Make an earlier version the one the box runs (it is published like a push)."""
+    import time
+
+    cfg = _config(config, db)
+    store = Store(_open_store(cfg).path)
+    rows = [r for r in store.desired_configs() if r["center"] == center
+            and (not agent or r["agent"] == agent)]
+    if not rows:
+        typer.echo(f"error: nothing was ever pushed to {center}", err=True)
+        raise typer.Exit(1)
+    current = rows[0]
+    history = store.config_versions(center, current["agent"])
+    older = [h for h in history if h["version"] != current["version"]]
+    target = next((h for h in history if h["version"] == version), None) if version \
+        else (older[0] if older else None)
+    if target is None:
+        typer.echo(f"error: no version {version or 'before ' + current['version']} for "
+                   f"{center}/{current['agent']}", err=True)
+        raise typer.Exit(1)
+    store.push_config(center, current["agent"], target["version"], target["content"],
+                      _who(by), time.time())
+    typer.echo(f"{center}/{current['agent']}: back to version {target['version']} "
+               f"(was {current['version']})")
+
+
 def main() -> None:
     try:
         app()

@@ -102,6 +102,17 @@ class ControllerConfig:
     acks: bool = True
     # Ingest that has not stepped for this long is stuck: no watchdog ping, /healthz 503.
     ingest_stuck_after_s: float = 30.0
+    # Each center's devices.yaml, as an operator keeps them (in git, say); None: beside the
+    # database (SQLite) or in the state directory.
+    config_dir: Path | None = None
+
+    @property
+    def configs(self) -> Path:
+        if self.config_dir is not None:
+            return self.config_dir
+        if isinstance(self.db, Path):
+            return self.db.parent / "configs"
+        return default_db(os.environ).parent / "configs"
 
     @property
     def hours(self) -> dict[str, OpeningHours]:
@@ -147,7 +158,7 @@ def parse_listen(text: str, node: Node | None = None) -> tuple[str, int]:
 
 
 _TOP = ("mqtt", "db", "rules", "alert_rules", "rules_file", "centers", "http", "notify",
-        "client_id", "share_group", "session_expiry", "ingest_stuck_after")
+        "client_id", "share_group", "session_expiry", "ingest_stuck_after", "config_dir")
 
 
 def load(path: str | Path | None, env: TMapping[str, str] | None = None) -> ControllerConfig:
@@ -215,7 +226,9 @@ def load(path: str | Path | None, env: TMapping[str, str] | None = None) -> Cont
         else (30.0 if group is not None else 7 * 86400.0),
         acks=group is None,
         ingest_stuck_after_s=stuck.as_duration(minimum=1.0) if (
-            stuck := root.get("ingest_stuck_after")) is not None else 30.0)
+            stuck := root.get("ingest_stuck_after")) is not None else 30.0,
+        config_dir=Path(cd.as_str()).expanduser() if (cd := root.get("config_dir")) is not None
+        else None)
 
 
 def _centers(node: Node | None) -> tuple[CenterInfo, ...]:

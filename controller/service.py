@@ -32,6 +32,8 @@ BURST_PER_AGENT = 2000.0
 RATE_CLOCK_SLACK_S = 300.0
 # Acknowledgements to agents (what they may delete from their outbox): at most this often each.
 ACK_EVERY_S = 0.5
+# How often the database is asked whether a box's desired config changed.
+CONFIG_CHECK_S = 2.0
 
 
 @dataclass
@@ -102,6 +104,9 @@ class Controller:
         # agents whose delivery accounting moved since their last acknowledgement
         self._ack_due: dict[tuple[str, str], AgentInfo] = {}
         self._acked_at = 0.0
+        # the config version last published to each box (retained on its cmd/config topic)
+        self._configs_published: dict[tuple[str, str], str] = {}
+        self._configs_checked = 0.0
 
     def _stored_fleet(self) -> Fleet:
         """The fleet as the database knows it: at start, and after a failed commit."""
@@ -210,6 +215,7 @@ class Controller:
         # Only now, with the batch committed, may the broker forget these messages.
         self.link.ack([(mid, qos) for _t, _p, _r, mid, qos, _ret in taken])
         self._publish_acks(final)
+        self._publish_configs()
         # a step counts when it is done: committed and acknowledged (the watchdog looks here)
         self.last_step = time.monotonic()
         return len(taken)
@@ -252,6 +258,24 @@ class Controller:
         for agent in due.values():
             self.link.publish(wire.encode_ack(wire.Ack(agent.center, agent.agent,
                                                        agent.seqs.acks())))
+
+    def _publish_configs(self) -> None:
+        """Publish, retained, each box's desired config when it changed (`hcc-controller config
+        push` writes it to the database; this process owns the MQTT connection)."""
+        now = time.monotonic()
+        if now - self._configs_checked < CONFIG_CHECK_S:
+            return
+        self._configs_checked = now
+        for row in self.store.desired_configs():
+            key = (row["center"], row["agent"])
+            if self._configs_published.get(key) == row["version"]:
+                continue
+            self.link.publish(wire.encode_config(wire.ConfigPush(
+                row["center"], row["agent"], row["version"], row["content"], row["author"],
+                row["updated_at"])))
+            self._configs_published[key] = row["version"]
+            log.info("config published", extra={"center": key[0], "agent": key[1],
+                                                "version": row["version"]})
 
     def _recover_store(self) -> None:
         try:

@@ -83,6 +83,17 @@ CREATE TABLE IF NOT EXISTS dead_letters (
   received_at REAL NOT NULL, topic TEXT NOT NULL, payload TEXT NOT NULL,
   size INTEGER NOT NULL, reason TEXT NOT NULL
 );
+-- Configs pushed to boxes: every version kept (content-addressed), and the one each box should run.
+CREATE TABLE IF NOT EXISTS config_versions (
+  center TEXT NOT NULL, agent TEXT NOT NULL, version TEXT NOT NULL, content TEXT NOT NULL,
+  author TEXT NOT NULL, created_at REAL NOT NULL,
+  PRIMARY KEY (center, agent, version)
+);
+CREATE TABLE IF NOT EXISTS config_desired (
+  center TEXT NOT NULL, agent TEXT NOT NULL, version TEXT NOT NULL, author TEXT NOT NULL,
+  updated_at REAL NOT NULL,
+  PRIMARY KEY (center, agent)
+);
 CREATE TABLE IF NOT EXISTS devices (
   center TEXT NOT NULL, agent TEXT NOT NULL, device TEXT NOT NULL,
   name TEXT NOT NULL, type TEXT NOT NULL, status TEXT NOT NULL,
@@ -429,6 +440,39 @@ class Store:
             "SELECT agent, session, seq, agent_ts, received_at, status, faults, replayed"
             " FROM device_events WHERE center=? AND device=? ORDER BY session DESC, seq DESC"
             " LIMIT ?", (center, device, limit))]
+
+    # -- configs pushed to boxes ----------------------------------------------------------------
+    def push_config(self, center: str, agent: str, version: str, content: str, author: str,
+                    at: float) -> None:
+        """Keep this version and make it the one the box should run, in one transaction."""
+        cur = self.db
+        cur.begin()
+        try:
+            cur.execute("INSERT INTO config_versions VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+                        (center, agent, version, content, author, at))
+            cur.execute(_upsert("config_desired", ("center", "agent", "version", "author",
+                                                   "updated_at"), ("center", "agent")),
+                        (center, agent, version, author, at))
+            cur.commit()
+        except BaseException:
+            cur.rollback()
+            raise
+
+    def desired_configs(self) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT d.center, d.agent, d.version, d.author, d.updated_at, v.content"
+            " FROM config_desired d JOIN config_versions v ON v.center = d.center"
+            " AND v.agent = d.agent AND v.version = d.version ORDER BY d.center, d.agent")
+        return [dict(zip(("center", "agent", "version", "author", "updated_at", "content"), r,
+                         strict=True)) for r in rows]
+
+    def config_versions(self, center: str, agent: str) -> list[dict[str, Any]]:
+        """Newest first."""
+        rows = self.db.execute(
+            "SELECT version, author, created_at, content FROM config_versions"
+            " WHERE center=? AND agent=? ORDER BY created_at DESC", (center, agent))
+        return [dict(zip(("version", "author", "created_at", "content"), r, strict=True))
+                for r in rows]
 
     def add_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         """Keep messages that failed, in their own transaction; at most DEAD_LETTERS_KEPT, the

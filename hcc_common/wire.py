@@ -67,6 +67,11 @@ def ack_topic(center: str, agent: str) -> str:
     return f"{TOPIC_ROOT}/{ACK_SEGMENT}/{center}/{agent}"
 
 
+def config_topic(center: str, agent: str) -> str:
+    """Controller -> one box, retained: the devices.yaml it should run."""
+    return f"{TOPIC_ROOT}/{center}/{agent}/cmd/config"
+
+
 # -- messages ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class FaultReport:
@@ -198,6 +203,59 @@ def encode(msg: Message) -> Encoded:
     return Encoded(result_topic(msg.center, msg.agent, msg.device), _dump(body), retain=False)
 
 
+# A devices.yaml pushed to a box: generous (a center with 100 devices is ~20 KiB), bounded.
+MAX_CONFIG_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True)
+class ConfigPush:
+    """Controller -> box (retained): run this devices.yaml. `version` is the first 12 hex digits
+    of the content's SHA-256, so the same text is always the same version."""
+
+    center: str
+    agent: str
+    version: str
+    content: str
+    author: str
+    ts: float
+
+
+def config_version(content: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(content.encode()).hexdigest()[:12]
+
+
+def encode_config(push: ConfigPush) -> Encoded:
+    body = {"v": SCHEMA_VERSION, "kind": "config", "center": push.center, "agent": push.agent,
+            "version": push.version, "content": push.content, "author": push.author,
+            "ts": push.ts}
+    return Encoded(config_topic(push.center, push.agent), _dump(body), retain=True)
+
+
+def decode_config(topic: str, payload: bytes) -> ConfigPush:
+    parts = topic.split("/")
+    if len(parts) != 6 or parts[:2] != ["hcc", "v1"] or parts[4:] != ["cmd", "config"]:
+        raise WireError(f"not a config topic: {topic!r}")
+    if len(payload) > MAX_CONFIG_BYTES + 4096:
+        raise WireError(f"config of {len(payload)} bytes exceeds {MAX_CONFIG_BYTES}")
+    try:
+        body = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise WireError(f"not JSON: {exc}") from None
+    if type(body) is not dict or body.get("kind") != "config" or body.get("v") != SCHEMA_VERSION:
+        raise WireError("not a config push of this schema version")
+    center, agent = _id(body, "center"), _id(body, "agent")
+    if (center, agent) != (parts[2], parts[3]):
+        raise WireError("config push names another box than its topic")
+    content = _str(body, "content")
+    version = _str(body, "version")
+    if config_version(content) != version:
+        raise WireError("config version does not match its content")
+    return ConfigPush(center, agent, version, content, _str(body, "author"),
+                      _number(body, "ts", MAX_TS))
+
+
 def encode_ack(ack: Ack) -> Encoded:
     body = {"v": SCHEMA_VERSION, "kind": "ack", "center": ack.center, "agent": ack.agent,
             "sessions": {str(k): {"last": v.last, "missing": [list(r) for r in v.missing]}
@@ -289,6 +347,8 @@ def parse_topic(topic: str) -> TopicParts | None:
     if len(parts) < 5 or parts[0] != "hcc" or parts[1] != "v1" or parts[2] in RESERVED_IDS:
         return None
     center, agent, kind = parts[2], parts[3], parts[4]
+    if kind == "cmd":
+        return None  # the controller's own commands to a box
     if kind in ("state", "heartbeat") and len(parts) == 5:
         return TopicParts(center, agent, kind, None)
     if kind == "result" and len(parts) == 6:

@@ -1,0 +1,118 @@
+"""Configuration pushed by the controller: kept in the state directory, validated like any
+devices.yaml, applied device by device, and remembered as good, active or refused."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agent.config import Config, Device
+from agent.config import load as load_config
+from hcc_common.wire import ConfigPush, config_version
+from hcc_common.yamlconf import ConfigError
+
+STATE_FILE = "state.json"
+
+
+@dataclass(frozen=True)
+class DeviceChanges:
+    """What applying a new config does to the running device loops."""
+
+    added: tuple[Device, ...] = ()
+    removed: tuple[Device, ...] = ()
+    changed: tuple[Device, ...] = ()   # the new definitions of devices whose settings changed
+    unchanged: tuple[str, ...] = ()
+
+    @property
+    def nothing(self) -> bool:
+        return not (self.added or self.removed or self.changed)
+
+
+def device_changes(old: Config, new: Config) -> DeviceChanges:
+    """Pure: devices added, removed, changed (any setting) or unchanged, by id. An unchanged
+    device keeps its loop: a config identical to the running one restarts nothing."""
+    before = {d.id: d for d in old.devices}
+    after = {d.id: d for d in new.devices}
+    return DeviceChanges(
+        added=tuple(d for i, d in after.items() if i not in before),
+        removed=tuple(d for i, d in before.items() if i not in after),
+        changed=tuple(d for i, d in after.items() if i in before and _settings(before[i])
+                      != _settings(d)),
+        unchanged=tuple(i for i, d in after.items() if i in before and _settings(before[i])
+                        == _settings(d)),
+    )
+
+
+def _settings(d: Device) -> Device:
+    # the line a device sits on in its file is no setting of it
+    from dataclasses import replace
+
+    return replace(d, line=0)
+
+
+@dataclass
+class PushedState:
+    """What the box remembers across restarts: the active pushed version, the last good one
+    (to roll back to) and the versions it refused (never applied again)."""
+
+    active: str | None = None
+    good: str | None = None
+    refused: dict[str, str] = field(default_factory=dict)  # version -> why
+
+
+class ConfigStore:
+    """Pushed configs as files under <state_dir>/config/, by version, and their state."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.dir = state_dir / "config"
+
+    def path(self, center: str, version: str) -> Path:
+        # named so that a validation error reads "ba-dinh-3f2a9c1b0d4e.yaml:12: key: reason"
+        return self.dir / f"{center}-{version}.yaml"
+
+    def state(self) -> PushedState:
+        try:
+            raw = json.loads((self.dir / STATE_FILE).read_text())
+        except (OSError, ValueError):
+            return PushedState()
+        return PushedState(raw.get("active"), raw.get("good"), dict(raw.get("refused", {})))
+
+    def save_state(self, st: PushedState) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.dir / (STATE_FILE + ".tmp")
+        tmp.write_text(json.dumps({"active": st.active, "good": st.good, "refused": st.refused}))
+        os.replace(tmp, self.dir / STATE_FILE)
+
+    def validate(self, push: ConfigPush, running: Config) -> Config:
+        """Write the pushed text and load it with the agent's own validator. Raises ConfigError
+        (file:line: key: reason), also when it names another center or box."""
+        if config_version(push.content) != push.version:
+            raise ConfigError(f"{push.center}-{push.version}.yaml", 0, "version",
+                              "content does not match its version")
+        self.dir.mkdir(parents=True, exist_ok=True)
+        path = self.path(push.center, push.version)
+        path.write_text(push.content, encoding="utf-8")
+        cfg = load_config(path)
+        if (cfg.center.id, cfg.agent.id) != (running.center.id, running.agent.id):
+            raise ConfigError(str(path), 1, "center",
+                              f"is for {cfg.center.id}/{cfg.agent.id}, this box is "
+                              f"{running.center.id}/{running.agent.id}")
+        if cfg.agent.state_dir != running.agent.state_dir:
+            raise ConfigError(str(path), 1, "agent.state_dir",
+                              "cannot be changed remotely (the outbox lives there)")
+        return cfg
+
+    def load_active(self, running: Config) -> tuple[Config, str] | None:
+        """The pushed config to run instead of the local file, if one is active and loads."""
+        st = self.state()
+        if st.active is None:
+            return None
+        try:
+            cfg = load_config(self.path(running.center.id, st.active))
+        except (ConfigError, OSError):
+            return None
+        if (cfg.center.id, cfg.agent.id) != (running.center.id, running.agent.id):
+            return None
+        return cfg, st.active
