@@ -414,8 +414,14 @@ class Store:
 
     def agents(self) -> list[AgentInfo]:
         out = []
-        for r in self.db.execute(f"SELECT {', '.join(AGENT_COLUMNS)} FROM agents"
-                                 " ORDER BY center, agent"):
+        try:
+            rows = self.db.execute(f"SELECT {', '.join(AGENT_COLUMNS)} FROM agents"
+                                   " ORDER BY center, agent").fetchall()
+        except self.db.errors:
+            # a read-only look at a database the running (older) controller has not migrated
+            rows = [(*r, "{}") for r in self.db.execute(
+                f"SELECT {', '.join(AGENT_COLUMNS[:-1])} FROM agents ORDER BY center, agent")]
+        for r in rows:
             seqs = SeqTracker.from_json(json.loads(r[13]), int(r[6]), int(r[8]))
             out.append(AgentInfo(
                 center=r[0], agent=r[1], state=r[2], session=r[3], last_seen=r[4],
