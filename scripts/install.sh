@@ -139,8 +139,8 @@ echo "installed $name: program $prefix, config $config_dir (owner root:$user, 06
 if [[ $role == agent ]]; then
   cat <<NEXT
 next steps:
-  1. give the box its broker credentials:  sudo $prefix/venv/bin/hcc-agent enroll https://CONTROLLER:8443 CODE
-     (the code from \`hcc-controller enroll CENTER --agent ID\`), or copy them by hand (docs/operations.md)
+  1. give the box its broker credentials (from \`hcc-controller credentials CENTER --agent ID\`):
+     copy them to $config_dir (root:$user, 0640) and set mqtt: in devices.yaml (docs/operations.md)
   2. find the center's devices:            sudo -u $user $prefix/venv/bin/hcc-agent discover --write
   3. check them now, in plain words:       sudo -u $user $prefix/venv/bin/hcc-agent check
   4. watch the service:                    systemctl status $name; journalctl -u $name -f
