@@ -38,7 +38,7 @@ BOX_NAME = "Máy giám sát (box)"
 # Messages handed to paho and not yet acknowledged: bounds paho's memory (it has no backpressure).
 SEND_WINDOW = 500
 # A report the controller lists as missing is sent again only if it was not sent this recently
-# (acks come every half second; the first copy may still be on its way).
+# (the first copy may still be on its way; acks come every few seconds).
 RESEND_AFTER_S = 5.0
 T = TypeVar("T")
 
