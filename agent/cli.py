@@ -108,6 +108,47 @@ def discover(
 
 
 @app.command()
+def enroll(
+    url: Annotated[str, typer.Argument(help="The controller, e.g. https://hcc.city.vn:8443")],
+    code: Annotated[str, typer.Argument(help="The one-time code from hcc-controller enroll.")],
+    fingerprint: Annotated[str, typer.Option(
+        help="The controller certificate's SHA-256, as hcc-controller enroll printed it.")],
+    config: ConfigOpt = Path(agent_config.DEFAULT_CONFIG),
+    restart: Annotated[bool, typer.Option(
+        help="Restart the hcc-agent service afterwards.")] = True,
+) -> None:
+    """Give this box its own broker credentials: trade the code over HTTPS (pinned to the
+    fingerprint), write the password and CA beside devices.yaml (root:hcc-agent, 0640), set its
+    mqtt: section, validate it and restart the service."""
+    import shutil
+    import subprocess
+
+    from agent.enroll import EnrollFailed, fetch, write
+
+    try:
+        got = fetch(url, code, fingerprint)
+    except EnrollFailed as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    try:
+        write(config, got)
+    except OSError as exc:
+        typer.echo(f"error: cannot write beside {config}: {exc.strerror} (run with sudo)",
+                   err=True)
+        raise typer.Exit(1) from None
+    cfg = _load(config)
+    typer.echo(f"enrolled: {cfg.center.id}/{cfg.agent.id} as {got.username} on "
+               f"{got.broker_url}; credentials in {config.parent}")
+    if restart and Path("/run/systemd/system").is_dir() and shutil.which("systemctl"):
+        done = subprocess.run(["systemctl", "restart", "hcc-agent"], capture_output=True,
+                              text=True, timeout=60, check=False)
+        if done.returncode != 0:
+            typer.echo(f"error: the service did not restart: {done.stderr.strip()}", err=True)
+            raise typer.Exit(1)
+        typer.echo("hcc-agent restarted: watch it with `journalctl -u hcc-agent -f`")
+
+
+@app.command()
 def run(
     config: ConfigOpt = Path(agent_config.DEFAULT_CONFIG),
     broker: Annotated[str | None, typer.Option(help="Override mqtt.url, e.g. mqtt://host:1883")] = None,

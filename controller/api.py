@@ -35,6 +35,10 @@ class NoteBody(BaseModel):
                            description="Technician's name, if not the token holder.")
 
 
+class EnrollBody(BaseModel):
+    code: str = Field(min_length=8, max_length=32, description="The one-time code, e.g. 7K2M-9QXD-4F1A")
+
+
 class SilenceBody(BaseModel):
     center: str | None = Field(default=None, max_length=64)
     device: str | None = Field(default=None, max_length=64)
@@ -336,6 +340,35 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
     @app.get("/metrics", response_class=PlainTextResponse, include_in_schema=False)
     def metrics(_: Reader) -> Response:
         return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
+
+    # Wrong codes per client address and minute: guessing 60 bits is hopeless, and stays so.
+    bad_codes: dict[str, list[float]] = {}
+
+    @app.post("/api/v1/enroll", summary="A new box trades its one-time code for credentials",
+              responses={403: {"model": Problem, "description": "Unknown, used or expired code."},
+                         429: {"model": Problem, "description": "Too many wrong codes."},
+                         503: {"model": Problem, "description": "Enrollment is not set up."}})
+    def enroll(body: EnrollBody, request: Request) -> dict[str, Any]:
+        from controller.enroll import EnrollError, code_hash, issue
+
+        if config.enroll is None:
+            raise HTTPException(503, "enrollment is not set up (enroll: in controller.yaml)")
+        peer = request.client.host if request.client is not None else "?"
+        now = time.time()
+        recent = [t for t in bad_codes.get(peer, []) if now - t < 60.0]
+        if len(recent) >= 10:
+            raise HTTPException(429, "too many wrong codes: wait a minute")
+        box = store().take_enrollment(code_hash(body.code), now, peer)
+        if box is None:
+            bad_codes[peer] = [*recent, now][-20:]
+            raise HTTPException(403, "this code is unknown, used or expired: ask for a new one")
+        try:
+            creds = issue(config.enroll, *box)
+        except EnrollError as exc:
+            raise HTTPException(503, f"credentials could not be made: {exc}") from None
+        wake_feed()
+        return {"center": creds.center, "agent": creds.agent, "broker_url": creds.broker_url,
+                "username": creds.username, "password": creds.password, "ca_pem": creds.ca_pem}
 
     @app.get("/healthz", summary="Is ingest turning? 503 when it is stuck or dead",
              responses={503: {"model": Problem, "description": "Ingest is stuck or dead."}})

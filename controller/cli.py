@@ -380,6 +380,54 @@ def _follow(store: Store, center: str | None, as_json: bool, language: str) -> N
         time.sleep(0.5)
 
 
+@app.command()
+def enroll(
+    center: Annotated[str, typer.Argument(help="The center id.")],
+    agent: Annotated[str, typer.Option(help="The box's agent id.")] = "pi-1",
+    valid: Annotated[str | None, typer.Option(
+        help="How long the code works (default enroll.code_valid, 4h).")] = None,
+    by: Annotated[str | None, typer.Option(help="Who made the code (recorded).")] = None,
+    config: ConfigOpt = None, db: DbOpt = None,
+) -> None:
+    """Make a one-time code a new box trades for its own broker credentials: on the box,
+    `sudo hcc-agent enroll https://CONTROLLER CODE --fingerprint SHA256`. Enrolling a box again
+    (a replacement) gives it new credentials; the old ones stop working."""
+    import hashlib
+    import time
+
+    from controller.enroll import code_hash, new_code
+    from hcc_common import wire
+    from hcc_common.durations import parse_duration
+
+    cfg = _config(config, db)
+    if cfg.enroll is None or cfg.http is None or cfg.http.tls_cert is None:
+        typer.echo("error: enrollment needs enroll: and http: with tls_cert/tls_key in "
+                   "controller.yaml (docs/operations.md)", err=True)
+        raise typer.Exit(1)
+    if not wire.valid_id(center) or not wire.valid_id(agent):
+        typer.echo(f"error: {center}/{agent} is not a valid CENTER/AGENT", err=True)
+        raise typer.Exit(2)
+    seconds = cfg.enroll.code_valid_s
+    if valid is not None:
+        try:
+            seconds = parse_duration(valid)
+        except ValueError as exc:
+            typer.echo(f"error: --valid: {exc}", err=True)
+            raise typer.Exit(2) from None
+    code = new_code()
+    now = time.time()
+    Store(_open_store(cfg).path).add_enrollment(code_hash(code), center, agent, _who(by), now,
+                                                now + seconds)
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    cert = x509.load_pem_x509_certificate(Path(cfg.http.tls_cert).read_bytes())
+    fingerprint = hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+    typer.echo(f"code for {center}/{agent}: {code} (single use, valid {int(seconds // 60)} min)")
+    typer.echo(f"on the box: sudo hcc-agent enroll https://HOST:{cfg.http.listen_port} {code} "
+               f"--fingerprint {fingerprint}")
+
+
 config_app = typer.Typer(
     help="Each center's devices.yaml, kept centrally and pushed to its box.",
     no_args_is_help=True)

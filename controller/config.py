@@ -35,6 +35,20 @@ class HttpSettings:
     tokens: TMapping[str, str] = field(default_factory=dict, repr=False)
     read_open: bool = True  # reads without a token (a LAN-only dashboard)
     public_url: str = ""
+    # HTTPS (boxes enroll over it): the certificate and key files
+    tls_cert: str | None = None
+    tls_key: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnrollSettings:
+    """What `hcc-agent enroll` hands a box: credentials from the broker's files, and where
+    the broker is. `reload` makes the broker take a new password file (a command line)."""
+
+    broker_dir: Path
+    broker_url: str
+    reload: tuple[str, ...] = ()
+    code_valid_s: float = 4 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -105,6 +119,7 @@ class ControllerConfig:
     # Each center's devices.yaml, as an operator keeps them (in git, say); None: beside the
     # database (SQLite) or in the state directory.
     config_dir: Path | None = None
+    enroll: EnrollSettings | None = None
 
     @property
     def configs(self) -> Path:
@@ -158,7 +173,8 @@ def parse_listen(text: str, node: Node | None = None) -> tuple[str, int]:
 
 
 _TOP = ("mqtt", "db", "rules", "alert_rules", "rules_file", "centers", "http", "notify",
-        "client_id", "share_group", "session_expiry", "ingest_stuck_after", "config_dir")
+        "client_id", "share_group", "session_expiry", "ingest_stuck_after", "config_dir",
+        "enroll")
 
 
 def load(path: str | Path | None, env: TMapping[str, str] | None = None) -> ControllerConfig:
@@ -228,7 +244,8 @@ def load(path: str | Path | None, env: TMapping[str, str] | None = None) -> Cont
         ingest_stuck_after_s=stuck.as_duration(minimum=1.0) if (
             stuck := root.get("ingest_stuck_after")) is not None else 30.0,
         config_dir=Path(cd.as_str()).expanduser() if (cd := root.get("config_dir")) is not None
-        else None)
+        else None,
+        enroll=_enroll(root.get("enroll")))
 
 
 def _centers(node: Node | None) -> tuple[CenterInfo, ...]:
@@ -262,7 +279,8 @@ def _centers(node: Node | None) -> tuple[CenterInfo, ...]:
 def _http(node: Node | None, env: TMapping[str, str]) -> HttpSettings | None:
     if node is None:
         return None
-    m = node.as_mapping(("listen", "tokens", "tokens_file", "read_open", "public_url"))
+    m = node.as_mapping(("listen", "tokens", "tokens_file", "read_open", "public_url",
+                         "tls_cert", "tls_key"))
     host, port = "127.0.0.1", 8080
     if (n := m.get("listen")) is not None:
         host, port = parse_listen(n.as_str(), n)
@@ -282,8 +300,28 @@ def _http(node: Node | None, env: TMapping[str, str]) -> HttpSettings | None:
         tokens.update(read_tokens(n))
     ro = m.get("read_open")
     pub = m.get("public_url")
+    cert, key = m.get("tls_cert"), m.get("tls_key")
+    if (cert is None) != (key is None):
+        raise (cert or key or m.require("tls_cert")).error("give both tls_cert and tls_key")
     return HttpSettings(host, port, tokens, ro.as_bool() if ro is not None else True,
-                        pub.as_str() if pub is not None else "")
+                        pub.as_str() if pub is not None else "",
+                        cert.as_str() if cert is not None else None,
+                        key.as_str() if key is not None else None)
+
+
+def _enroll(node: Node | None) -> EnrollSettings | None:
+    if node is None:
+        return None
+    m = node.as_mapping(("broker_dir", "broker_url", "reload", "code_valid"))
+    url = m.require("broker_url")
+    broker_from_url(url.as_str(), "enroll.broker_url")
+    reload = m.get("reload")
+    valid = m.get("code_valid")
+    return EnrollSettings(
+        broker_dir=Path(m.require("broker_dir").as_str()).expanduser(),
+        broker_url=url.as_str(),
+        reload=tuple(reload.as_str().split()) if reload is not None else (),
+        code_valid_s=valid.as_duration(minimum=60.0) if valid is not None else 4 * 3600.0)
 
 
 def read_tokens(node: Node) -> dict[str, str]:

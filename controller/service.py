@@ -110,10 +110,17 @@ class Controller:
         self._configs_published: dict[tuple[str, str], str] = {}
         self._configs_checked = 0.0
 
+    def known_agents(self) -> dict[str, frozenset[str]]:
+        """Each center's boxes: declared in controller.yaml, and enrolled."""
+        known = {c: set(a) for c, a in self.config.known_agents.items()}
+        for center, agents in self.store.enrolled_agents().items():
+            known.setdefault(center, set()).update(agents)
+        return {c: frozenset(a) for c, a in known.items()}
+
     def _stored_fleet(self) -> Fleet:
         """The fleet as the database knows it: at start, and after a failed commit."""
         fleet = Fleet(self.config.rules, self.config.alert_rules, self.config.hours,
-                      self.config.known_agents)
+                      self.known_agents())
         fleet.restore(self.store.agents(), self.store.devices(), self.store.open_alert_keys())
         return fleet
 
@@ -268,6 +275,7 @@ class Controller:
         if now - self._configs_checked < CONFIG_CHECK_S:
             return
         self._configs_checked = now
+        self.fleet.known_agents = self.known_agents()  # a box enrolled meanwhile
         for row in self.store.desired_configs():
             key = (row["center"], row["agent"])
             if self._configs_published.get(key) == row["version"]:
@@ -395,7 +403,8 @@ def serve(config: ControllerConfig) -> None:
 
             server = Server(uvicorn.Config(
                 app, host=config.http.listen_host, port=config.http.listen_port,
-                log_level="warning", lifespan="off", access_log=False))
+                log_level="warning", lifespan="off", access_log=False,
+                ssl_certfile=config.http.tls_cert, ssl_keyfile=config.http.tls_key))
             tasks.append(asyncio.create_task(server.serve()))
             log.info("http listening", extra={"host": config.http.listen_host,
                                               "port": config.http.listen_port})

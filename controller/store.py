@@ -94,6 +94,12 @@ CREATE TABLE IF NOT EXISTS config_desired (
   updated_at REAL NOT NULL,
   PRIMARY KEY (center, agent)
 );
+-- One-time enrollment codes (only their hash), and the boxes enrolled: a center's known agents.
+CREATE TABLE IF NOT EXISTS enrollments (
+  code_hash TEXT PRIMARY KEY, center TEXT NOT NULL, agent TEXT NOT NULL,
+  created_by TEXT NOT NULL, created_at REAL NOT NULL, expires_at REAL NOT NULL,
+  used_at REAL, used_from TEXT
+);
 CREATE TABLE IF NOT EXISTS devices (
   center TEXT NOT NULL, agent TEXT NOT NULL, device TEXT NOT NULL,
   name TEXT NOT NULL, type TEXT NOT NULL, status TEXT NOT NULL,
@@ -479,6 +485,37 @@ class Store:
             " WHERE center=? AND agent=? ORDER BY created_at DESC", (center, agent))
         return [dict(zip(("version", "author", "created_at", "content"), r, strict=True))
                 for r in rows]
+
+    # -- enrollment -------------------------------------------------------------------------------
+    def add_enrollment(self, code_hash: str, center: str, agent: str, by: str, at: float,
+                       expires_at: float) -> None:
+        self.db.execute("INSERT INTO enrollments (code_hash, center, agent, created_by,"
+                        " created_at, expires_at) VALUES (?,?,?,?,?,?)",
+                        (code_hash, center, agent, by, at, expires_at))
+
+    def take_enrollment(self, code_hash: str, at: float, peer: str) -> tuple[str, str] | None:
+        """Use a code, once: (center, agent), or None if unknown, used or expired."""
+        cur = self.db
+        cur.begin()
+        try:
+            row = cur.execute("SELECT center, agent FROM enrollments WHERE code_hash=? AND"
+                              " used_at IS NULL AND expires_at > ?", (code_hash, at)).fetchone()
+            if row is not None:
+                cur.execute("UPDATE enrollments SET used_at=?, used_from=? WHERE code_hash=?",
+                            (at, peer[:100], code_hash))
+            cur.commit()
+        except BaseException:
+            cur.rollback()
+            raise
+        return (str(row[0]), str(row[1])) if row is not None else None
+
+    def enrolled_agents(self) -> dict[str, set[str]]:
+        """The boxes each center has by enrollment (codes that were used)."""
+        out: dict[str, set[str]] = {}
+        for center, agent in self.db.execute(
+                "SELECT center, agent FROM enrollments WHERE used_at IS NOT NULL"):
+            out.setdefault(str(center), set()).add(str(agent))
+        return out
 
     def add_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         """Keep messages that failed, in their own transaction; at most DEAD_LETTERS_KEPT, the

@@ -1,0 +1,114 @@
+"""hcc-agent enroll: trade a one-time code for this box's broker credentials over HTTPS, pinned to
+the controller certificate's fingerprint, and write them where the service reads them."""
+
+from __future__ import annotations
+
+import contextlib
+import grp
+import hashlib
+import os
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+SERVICE_USER = "hcc-agent"
+
+
+class EnrollFailed(Exception):
+    """Said to the technician as is: what went wrong and what to do."""
+
+
+@dataclass(frozen=True)
+class Enrolled:
+    center: str
+    agent: str
+    broker_url: str
+    username: str
+    password: str
+    ca_pem: str
+
+
+def fingerprint_of(pem: str) -> str:
+    return hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).hexdigest()
+
+
+def fetch(url: str, code: str, fingerprint: str, timeout: float = 15.0) -> Enrolled:
+    """POST the code to the controller, trusting exactly the certificate whose SHA-256 the
+    operator was given (the box has no CA yet: this is what makes the first contact safe)."""
+    import httpx
+
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        raise EnrollFailed(f"{url}: give the controller's https:// address")
+    port = parts.port or 443
+    want = fingerprint.replace(":", "").lower()
+    try:
+        pem = ssl.get_server_certificate((parts.hostname, port), timeout=timeout)
+    except OSError as exc:
+        raise EnrollFailed(f"cannot reach {parts.hostname}:{port}: {exc}") from None
+    got = fingerprint_of(pem)
+    if got != want:
+        raise EnrollFailed(f"the controller's certificate is not the one you were given "
+                           f"(it has {got[:16]}…): do not enroll, call the central team")
+    ctx = ssl.create_default_context(cadata=pem)
+    ctx.check_hostname = False  # pinned: exactly this certificate, whatever name it carries
+    # trust that one certificate as the anchor, although a CA signed it (the box has no CA yet)
+    ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+    try:
+        r = httpx.post(f"https://{parts.hostname}:{port}/api/v1/enroll", json={"code": code},
+                       verify=ctx, timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise EnrollFailed(f"enrollment request failed: {exc}") from None
+    if r.status_code != 200:
+        detail = r.json().get("detail") if r.headers.get("content-type", "").startswith(
+            "application/json") else r.text
+        raise EnrollFailed(f"the controller refused: {detail}")
+    body: dict[str, Any] = r.json()
+    return Enrolled(str(body["center"]), str(body["agent"]), str(body["broker_url"]),
+                    str(body["username"]), str(body["password"]), str(body["ca_pem"]))
+
+
+def _private(path: Path, text: str) -> None:
+    """Readable by root and the service's group only (0640), as the installer sets config."""
+    path.write_text(text)
+    os.chmod(path, 0o640)
+    if os.geteuid() == 0:
+        with contextlib.suppress(KeyError):  # no service user here (a test): root keeps it
+            os.chown(path, 0, grp.getgrnam(SERVICE_USER).gr_gid)
+
+
+def write(config_path: Path, e: Enrolled) -> None:
+    """Password and CA beside devices.yaml; devices.yaml's center, agent and mqtt: section
+    set to them, keeping its comments and layout."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedMap
+
+    folder = config_path.parent
+    _private(folder / "mqtt.password", e.password + "\n")
+    _private(folder / "ca.crt", e.ca_pem)
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    doc = yaml.load(config_path.read_text(encoding="utf-8"))
+    for key, ident in (("center", e.center), ("agent", e.agent)):
+        section = doc.get(key)
+        if not isinstance(section, dict):
+            section = doc[key] = CommentedMap()
+        section["id"] = ident
+    mqtt = doc.get("mqtt")
+    if not isinstance(mqtt, dict):
+        mqtt = doc["mqtt"] = CommentedMap()
+    mqtt["url"] = e.broker_url
+    mqtt["username"] = e.username
+    mqtt["password_file"] = str(folder / "mqtt.password")
+    mqtt["ca_file"] = str(folder / "ca.crt")
+    tmp = config_path.with_suffix(config_path.suffix + ".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        yaml.dump(doc, fh)
+    os.chmod(tmp, config_path.stat().st_mode & 0o777)
+    if os.geteuid() == 0:
+        st = config_path.stat()
+        os.chown(tmp, st.st_uid, st.st_gid)
+    tmp.replace(config_path)

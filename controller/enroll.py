@@ -1,0 +1,70 @@
+"""Enrollment: a short one-time code, made centrally, that a new box trades over HTTPS for its own
+broker credentials (a user bound to its client id), the CA and the broker's address."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from controller.config import EnrollSettings
+
+log = logging.getLogger("hcc.enroll")
+
+# Crockford's base32 without I, L, O, U: read aloud over the phone, typed on a Pi's keyboard.
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+GROUPS, GROUP_LEN = 3, 4  # 12 characters: 60 bits, single use, valid for hours
+
+
+class EnrollError(Exception):
+    """A code that is unknown, used or expired, or credentials that could not be made."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    center: str
+    agent: str
+    broker_url: str
+    username: str
+    password: str
+    ca_pem: str
+
+
+def new_code() -> str:
+    raw = "".join(secrets.choice(ALPHABET) for _ in range(GROUPS * GROUP_LEN))
+    return "-".join(raw[i:i + GROUP_LEN] for i in range(0, len(raw), GROUP_LEN))
+
+
+def code_hash(code: str) -> str:
+    """What the database keeps of a code (never the code): case and dashes do not matter."""
+    canonical = "".join(ch for ch in code.upper() if ch.isalnum())
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def issue(settings: EnrollSettings, center: str, agent: str) -> Credentials:
+    """A new password for this box in the broker's files (the old one stops working when the
+    broker reloads), then the broker reloaded."""
+    from controller.brokerconf import BrokerConfigError, issue_credentials
+
+    with tempfile.TemporaryDirectory(prefix="hcc-enroll-") as tmp:
+        out = Path(tmp) / "password"
+        try:
+            user, pw_file, ca_file = issue_credentials(settings.broker_dir, center, agent, out)
+        except BrokerConfigError as exc:
+            raise EnrollError(str(exc)) from None
+        password = pw_file.read_text().strip()
+        ca_pem = ca_file.read_text()
+    if settings.reload:
+        try:
+            done = subprocess.run(list(settings.reload), capture_output=True, text=True,
+                                  timeout=30, check=False)
+        except OSError as exc:
+            raise EnrollError(f"broker reload failed: {exc}") from None
+        if done.returncode != 0:
+            raise EnrollError(f"broker reload failed: {(done.stderr or done.stdout)[:200]}")
+    log.info("box enrolled", extra={"center": center, "agent": agent, "user": user})
+    return Credentials(center, agent, settings.broker_url, user, password, ca_pem)

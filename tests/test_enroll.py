@@ -1,0 +1,122 @@
+"""Enrollment with real processes: a one-time code made centrally, traded by a fresh box over
+HTTPS pinned to the controller's certificate, for its own broker user on a TLS broker; single use;
+a replacement box's enrollment revokes the old credentials."""
+
+from __future__ import annotations
+
+import getpass
+import re
+import ssl
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from conftest import BIN, json_lines, run_cli, wait_until
+from controller.brokerconf import generate, make_server_cert
+from lab.procs import free_port, spawn, wait_tcp
+
+pytestmark = pytest.mark.integration
+
+
+def connects(ca: Path, port: int, user: str, password: str) -> bool:
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="probe", protocol=mqtt.MQTTv5)
+    c.tls_set_context(ssl.create_default_context(cafile=str(ca)))
+    c.username_pw_set(user, password)
+    answer: list[bool] = []
+    c.on_connect = lambda _c, _u, _f, rc, _p: answer.append(not rc.is_failure)
+    c.connect("127.0.0.1", port)
+    c.loop_start()
+    try:
+        wait_until(lambda: answer, 10, "an answer")
+    finally:
+        c.loop_stop()
+        c.disconnect()
+    return answer[0]
+
+
+def test_a_fresh_box_enrolls_and_a_replacement_revokes_it(tmp_path: Path) -> None:
+    port, https = free_port(), free_port()
+    out = tmp_path / "broker"
+    generate(out, [], ["127.0.0.1"], port, "127.0.0.1", run_as=getpass.getuser())
+    broker = spawn("mosquitto", ["mosquitto", "-c", str(out / "mosquitto.conf")],
+                   tmp_path / "mosquitto.log")
+    wait_tcp(port)
+    make_server_cert(out / "ca.crt", out / "ca.key", tmp_path / "http.crt", tmp_path / "http.key",
+                     ["127.0.0.1"])
+    db = tmp_path / "hcc.db"
+    ctl_cfg = tmp_path / "controller.yaml"
+    ctl_cfg.write_text(f"""\
+mqtt: {{url: "mqtts://127.0.0.1:{port}", username: hcc-controller,
+       password_file: "{out}/credentials/hcc-controller.password", ca_file: "{out}/ca.crt"}}
+db: "{db}"
+http: {{listen: "127.0.0.1:{https}", tls_cert: "{tmp_path / 'http.crt'}",
+        tls_key: "{tmp_path / 'http.key'}"}}
+enroll: {{broker_dir: "{out}", broker_url: "mqtts://127.0.0.1:{port}",
+         reload: "kill -HUP {broker.popen.pid}"}}
+""")
+    ctl = spawn("controller", [str(BIN / "hcc-controller"), "run", "--config", str(ctl_cfg)],
+                tmp_path / "controller.log")
+    agent = None
+    try:
+        wait_tcp(https, 20)
+        made = run_cli("hcc-controller", "enroll", "ba-dinh", "--agent", "pi-9", "--config",
+                       str(ctl_cfg))
+        assert made.returncode == 0, made.stderr
+        code = re.search(r"code for ba-dinh/pi-9: (\S+)", made.stdout).group(1)  # type: ignore[union-attr]
+        fp = re.search(r"--fingerprint ([0-9a-f]{64})", made.stdout).group(1)  # type: ignore[union-attr]
+        box = tmp_path / "box"
+        box.mkdir()
+        cfg = box / "devices.yaml"
+        cfg.write_text(f"""\
+# written by install.sh on a fresh Pi
+center: {{id: may-moi}}
+agent: {{id: pi-x, heartbeat: 2s, state_dir: "{box / 'state'}"}}
+mqtt: {{url: "mqtt://127.0.0.1:1883"}}
+devices: []
+""")
+        url = f"https://127.0.0.1:{https}"
+        wrong = run_cli("hcc-agent", "enroll", url, code, "--fingerprint", "ab" * 32,
+                        "--config", str(cfg), "--no-restart")
+        assert wrong.returncode == 1 and "not the one you were given" in wrong.stderr
+        done = run_cli("hcc-agent", "enroll", url, code, "--fingerprint", fp, "--config",
+                       str(cfg), "--no-restart")
+        assert done.returncode == 0, done.stderr
+        assert "enrolled: ba-dinh/pi-9 as pi-9@ba-dinh" in done.stdout
+        text = cfg.read_text()
+        assert text.startswith("# written by install.sh on a fresh Pi")  # comments kept
+        assert (box / "mqtt.password").stat().st_mode & 0o777 == 0o640
+        again = run_cli("hcc-agent", "enroll", url, code, "--fingerprint", fp, "--config",
+                        str(cfg), "--no-restart")
+        assert again.returncode == 1 and "unknown, used or expired" in again.stderr
+        # the box runs with its own user, and the controller knows it
+        agent = spawn("agent", [str(BIN / "hcc-agent"), "run", "--config", str(cfg)],
+                      tmp_path / "agent.log")
+        rows = wait_until(lambda: [a for a in json_lines(run_cli(
+            "hcc-controller", "agents", "--json", "--db", str(db)).stdout)
+            if a["agent"] == "pi-9" and a.get("software")], 30, "the enrolled box reporting")
+        assert rows[0]["center"] == "ba-dinh"  # type: ignore[index]
+        old_password = (box / "mqtt.password").read_text().strip()
+        assert connects(out / "ca.crt", port, "pi-9@ba-dinh", old_password)
+        # a replacement box enrolls as the same pi-9: the old password stops working
+        made = run_cli("hcc-controller", "enroll", "ba-dinh", "--agent", "pi-9", "--config",
+                       str(ctl_cfg))
+        code2 = re.search(r"code for ba-dinh/pi-9: (\S+)", made.stdout).group(1)  # type: ignore[union-attr]
+        box2 = tmp_path / "box2"
+        box2.mkdir()
+        cfg2 = box2 / "devices.yaml"
+        cfg2.write_text(cfg.read_text().replace(str(box), str(box2)))
+        assert run_cli("hcc-agent", "enroll", url, code2, "--fingerprint", fp, "--config",
+                       str(cfg2), "--no-restart").returncode == 0
+        time.sleep(1.0)  # the broker re-reads its password file on SIGHUP
+        assert not connects(out / "ca.crt", port, "pi-9@ba-dinh", old_password)
+        assert connects(out / "ca.crt", port, "pi-9@ba-dinh",
+                        (box2 / "mqtt.password").read_text().strip())
+    finally:
+        if agent is not None:
+            agent.stop()
+        ctl.stop()
+        broker.stop()
+    assert "Traceback" not in ctl.log()
