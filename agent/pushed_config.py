@@ -60,6 +60,9 @@ class PushedState:
     active: str | None = None
     good: str | None = None
     refused: dict[str, str] = field(default_factory=dict)  # version -> why
+    # the local file's version when pushed configs took over: a later difference is a local
+    # edit, which has no effect and is reported as drift
+    local_at_push: str | None = None
 
 
 class ConfigStore:
@@ -77,12 +80,14 @@ class ConfigStore:
             raw = json.loads((self.dir / STATE_FILE).read_text())
         except (OSError, ValueError):
             return PushedState()
-        return PushedState(raw.get("active"), raw.get("good"), dict(raw.get("refused", {})))
+        return PushedState(raw.get("active"), raw.get("good"), dict(raw.get("refused", {})),
+                           raw.get("local_at_push"))
 
     def save_state(self, st: PushedState) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         tmp = self.dir / (STATE_FILE + ".tmp")
-        tmp.write_text(json.dumps({"active": st.active, "good": st.good, "refused": st.refused}))
+        tmp.write_text(json.dumps({"active": st.active, "good": st.good, "refused": st.refused,
+                                   "local_at_push": st.local_at_push}))
         os.replace(tmp, self.dir / STATE_FILE)
 
     def validate(self, push: ConfigPush, running: Config) -> Config:

@@ -135,8 +135,13 @@ class Agent:
                           else "local", "devices": len(self.config.devices)}
         if self.config is not self.local_config:
             self.inventory["local_config_version"] = self.local_version
+            at_push = self.config_store.state().local_at_push
+            # a local edit while a pushed config runs: ignored, and said so
+            self.inventory["local_drift"] = int(at_push is not None
+                                                and at_push != self.local_version)
         else:
             self.inventory.pop("local_config_version", None)
+            self.inventory.pop("local_drift", None)
         if self.config_error:
             self.inventory["config_error"] = self.config_error[:300]
         else:
@@ -336,6 +341,8 @@ class Agent:
             previous, previous_version = self.config, self.config_version
             await self._switch(new, push.version)
             state.active = push.version
+            if state.local_at_push is None:
+                state.local_at_push = self.local_version
             self.config_store.save_state(state)
             log.info("pushed config applied", extra={"version": push.version,
                                                      "author": push.author})
@@ -430,6 +437,12 @@ class Agent:
                             TELEMETRY)
             await asyncio.get_running_loop().run_in_executor(
                 None, self._write_status, outcome.metrics, backlog)
+            # a local edit of devices.yaml while a pushed config runs: report it (drift)
+            local = await asyncio.to_thread(config_version_of, Path(self.local_config.path))
+            if local != self.local_version:
+                self.local_version = local
+                if self.config is not self.local_config:
+                    self._report_config(self.config_error)
             now = time.monotonic()
             if next_at < now:
                 next_at = now  # the box was suspended or overloaded: no burst to catch up

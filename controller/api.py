@@ -346,13 +346,15 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
 
     @app.post("/api/v1/enroll", summary="A new box trades its one-time code for credentials",
               responses={403: {"model": Problem, "description": "Unknown, used or expired code."},
+                         404: {"model": Problem, "description": "Enrollment is not set up here."},
                          429: {"model": Problem, "description": "Too many wrong codes."},
-                         503: {"model": Problem, "description": "Enrollment is not set up."}})
+                         503: {"model": Problem, "description": "Credentials could not be made."}})
     def enroll(body: EnrollBody, request: Request) -> dict[str, Any]:
         from controller.enroll import EnrollError, code_hash, issue
 
         if config.enroll is None:
-            raise HTTPException(503, "enrollment is not set up (enroll: in controller.yaml)")
+            raise HTTPException(404, "enrollment is not set up on this controller "
+                                     "(enroll: in controller.yaml)")
         peer = request.client.host if request.client is not None else "?"
         now = time.time()
         recent = [t for t in bad_codes.get(peer, []) if now - t < 60.0]

@@ -520,6 +520,8 @@ def config_status(config: ConfigOpt = None, db: DbOpt = None,
         error = inv.get("config_error")
         state = ("in sync" if applied == row["version"] and inv.get("config_source") == "pushed"
                  else "error" if error else "pending")
+        if state == "in sync" and inv.get("local_drift"):
+            state = "in sync, local file edited (ignored)"
         out = {"center": row["center"], "agent": row["agent"], "desired": row["version"],
                "applied": applied, "state": state, "error": error,
                "pushed_by": row["author"], "local_file": inv.get("local_config_version")}

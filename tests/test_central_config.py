@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import socket
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,9 +40,12 @@ def status(stack: Stack) -> dict[str, object]:
 
 
 def reporting(stack: Stack) -> set[str]:
+    """Kiosks that reported in the last 8 s (they poll every second; readings that change
+    nothing are written behind every 5 s)."""
     db = sqlite3.connect(stack.db, timeout=10)
     try:
-        return {r[0] for r in db.execute("SELECT device FROM devices WHERE type='kiosk'")}
+        return {r[0] for r in db.execute("SELECT device FROM devices WHERE type='kiosk' AND"
+                                         " last_seen > ?", (time.time() - 8.0,))}
     finally:
         db.close()
 
@@ -98,6 +102,13 @@ def test_push_apply_refuse_roll_back_and_no_restart(tmp_path: Path, broker: Mosq
         wait_until(lambda: "config unchanged" in s.agent.log(), 30, "the same version seen")
         assert s.agent.log().count("device loop started") == started
         assert status(s)["desired"] == good
+        wait_until(lambda: status(s).get("state") == "in sync", 30, "in sync again")
+        # a local edit on the box has no effect while a pushed config runs: shown as drift
+        s.agent_cfg.write_text(s.agent_cfg.read_text().replace(kiosk(1, listener), ""))
+        wait_until(lambda: "local file edited" in str(status(s).get("state")), 30,
+                   "the local edit reported")
+        time.sleep(8.0)
+        assert reporting(s) == {"kiosk-1", "kiosk-2"}  # the local edit changed nothing
         # the controller's own alert feed and acks never reached the dead letters
         dead = json_lines(run_cli("hcc-controller", "deadletters", "--json", "--db",
                                   str(s.db)).stdout)
