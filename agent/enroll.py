@@ -8,10 +8,11 @@ import grp
 import hashlib
 import os
 import ssl
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from hcc_common.enrollment import ENROLL_PATH, Credentials
 
 SERVICE_USER = "hcc-agent"
 
@@ -20,21 +21,11 @@ class EnrollFailed(Exception):
     """Said to the technician as is: what went wrong and what to do."""
 
 
-@dataclass(frozen=True)
-class Enrolled:
-    center: str
-    agent: str
-    broker_url: str
-    username: str
-    password: str
-    ca_pem: str
-
-
 def fingerprint_of(pem: str) -> str:
     return hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).hexdigest()
 
 
-def fetch(url: str, code: str, fingerprint: str, timeout: float = 15.0) -> Enrolled:
+def fetch(url: str, code: str, fingerprint: str, timeout: float = 15.0) -> Credentials:
     """POST the code to the controller, trusting exactly the certificate whose SHA-256 the
     operator was given (the box has no CA yet: this is what makes the first contact safe)."""
     import httpx
@@ -57,7 +48,7 @@ def fetch(url: str, code: str, fingerprint: str, timeout: float = 15.0) -> Enrol
     # trust that one certificate as the anchor, although a CA signed it (the box has no CA yet)
     ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
     try:
-        r = httpx.post(f"https://{parts.hostname}:{port}/api/v1/enroll", json={"code": code},
+        r = httpx.post(f"https://{parts.hostname}:{port}{ENROLL_PATH}", json={"code": code},
                        verify=ctx, timeout=timeout)
     except httpx.HTTPError as exc:
         raise EnrollFailed(f"enrollment request failed: {exc}") from None
@@ -66,8 +57,10 @@ def fetch(url: str, code: str, fingerprint: str, timeout: float = 15.0) -> Enrol
             "application/json") else r.text
         raise EnrollFailed(f"the controller refused: {detail}")
     body: dict[str, Any] = r.json()
-    return Enrolled(str(body["center"]), str(body["agent"]), str(body["broker_url"]),
-                    str(body["username"]), str(body["password"]), str(body["ca_pem"]))
+    try:
+        return Credentials.from_json(body)
+    except ValueError as exc:
+        raise EnrollFailed(str(exc)) from None
 
 
 def _private(path: Path, text: str) -> None:
@@ -79,7 +72,7 @@ def _private(path: Path, text: str) -> None:
             os.chown(path, 0, grp.getgrnam(SERVICE_USER).gr_gid)
 
 
-def write(config_path: Path, e: Enrolled) -> None:
+def write(config_path: Path, e: Credentials) -> None:
     """Password and CA beside devices.yaml; devices.yaml's center, agent and mqtt: section
     set to them, keeping its comments and layout."""
     from ruamel.yaml import YAML

@@ -114,6 +114,20 @@ def stampede(work: Path, clients: int) -> dict[str, float]:
             "last_s": times[-1] if times else -1.0, "peak_per_100ms": float(peak)}
 
 
+def start_fleet(work: Path, broker: Mosquitto, states: list[Path], tcp_port: int, confirm: str,
+                procs: list[Proc]) -> None:
+    """A controller (database work/hcc.db) and one agent per state folder, appended to procs."""
+    (work / "controller.yaml").write_text(
+        f'mqtt: {{url: "{broker.url}"}}\ndb: "{work / "hcc.db"}"\n')
+    procs.append(spawn("controller", [str(BIN / "hcc-controller"), "run", "--config",
+                                      str(work / "controller.yaml")], work / "ctl.log"))
+    for i, state in enumerate(states):
+        cfg = work / f"agent-{i}.yaml"
+        cfg.write_text(agent_yaml(i, broker.url, state, tcp_port, confirm))
+        procs.append(spawn(f"agent-{i}", [str(BIN / "hcc-agent"), "run", "--config", str(cfg)],
+                           work / f"agent-{i}.log"))
+
+
 def broker_kill(tcp_port: int, confirm: str, kills: int = 3, between_s: float = 8.0
                 ) -> dict[str, int]:
     """Agents at 10 results/s each; the broker (persistence on, default autosave) is killed
@@ -123,16 +137,9 @@ def broker_kill(tcp_port: int, confirm: str, kills: int = 3, between_s: float = 
         work = Path(tmp)
         broker = Mosquitto(work / "broker").start()
         db = work / "hcc.db"
-        (work / "controller.yaml").write_text(f'mqtt: {{url: "{broker.url}"}}\ndb: "{db}"\n')
         states = [work / f"agent-{i}" for i in range(AGENTS)]
         try:
-            procs.append(spawn("controller", [str(BIN / "hcc-controller"), "run", "--config",
-                                              str(work / "controller.yaml")], work / "ctl.log"))
-            for i, state in enumerate(states):
-                cfg = work / f"agent-{i}.yaml"
-                cfg.write_text(agent_yaml(i, broker.url, state, tcp_port, confirm))
-                procs.append(spawn(f"agent-{i}", [str(BIN / "hcc-agent"), "run", "--config",
-                                                  str(cfg)], work / f"agent-{i}.log"))
+            start_fleet(work, broker, states, tcp_port, confirm, procs)
             time.sleep(between_s)
             for _ in range(kills):
                 broker.stop(signal.SIGKILL)
@@ -199,16 +206,9 @@ def main() -> int:
         work = Path(tmp)
         broker = Mosquitto(work / "broker").start()
         db = work / "hcc.db"
-        (work / "controller.yaml").write_text(f'mqtt: {{url: "{broker.url}"}}\ndb: "{db}"\n')
         states = [work / f"agent-{i}" for i in range(AGENTS)]
         try:
-            procs.append(spawn("controller", [str(BIN / "hcc-controller"), "run", "--config",
-                                              str(work / "controller.yaml")], work / "ctl.log"))
-            for i, state in enumerate(states):
-                cfg = work / f"agent-{i}.yaml"
-                cfg.write_text(agent_yaml(i, broker.url, state, tcp_port))
-                procs.append(spawn(f"agent-{i}", [str(BIN / "hcc-agent"), "run", "--config",
-                                                  str(cfg)], work / f"agent-{i}.log"))
+            start_fleet(work, broker, states, tcp_port, "controller", procs)
             time.sleep(10)
             print(f"broker down for {outage:.0f} s ...", flush=True)
             broker.stop()

@@ -20,6 +20,7 @@ from controller.feed import AlertFeed, StorePerThread
 from controller.store import AlertChange, AlertNotFound, Store
 from controller.views import agent_json, alert_json, change_json, iso, silence_json
 from hcc_common.durations import parse_duration
+from hcc_common.enrollment import ENROLL_PATH
 
 SSE_KEEPALIVE_S = 15.0
 MAX_EVENT_ID = 2**63 - 1
@@ -344,7 +345,7 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
     # Wrong codes per client address and minute: guessing 60 bits is hopeless, and stays so.
     bad_codes: dict[str, list[float]] = {}
 
-    @app.post("/api/v1/enroll", summary="A new box trades its one-time code for credentials",
+    @app.post(ENROLL_PATH, summary="A new box trades its one-time code for credentials",
               responses={403: {"model": Problem, "description": "Unknown, used or expired code."},
                          404: {"model": Problem, "description": "Enrollment is not set up here."},
                          429: {"model": Problem, "description": "Too many wrong codes."},
@@ -368,9 +369,7 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
             creds = issue(config.enroll, *box)
         except EnrollError as exc:
             raise HTTPException(503, f"credentials could not be made: {exc}") from None
-        wake_feed()
-        return {"center": creds.center, "agent": creds.agent, "broker_url": creds.broker_url,
-                "username": creds.username, "password": creds.password, "ca_pem": creds.ca_pem}
+        return creds.to_json()
 
     @app.get("/healthz", summary="Is ingest turning? 503 when it is stuck or dead",
              responses={503: {"model": Problem, "description": "Ingest is stuck or dead."}})

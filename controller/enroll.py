@@ -8,10 +8,10 @@ import logging
 import secrets
 import subprocess
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 from controller.config import EnrollSettings
+from hcc_common.enrollment import Credentials
 
 log = logging.getLogger("hcc.enroll")
 
@@ -22,16 +22,6 @@ GROUPS, GROUP_LEN = 3, 4  # 12 characters: 60 bits, single use, valid for hours
 
 class EnrollError(Exception):
     """A code that is unknown, used or expired, or credentials that could not be made."""
-
-
-@dataclass(frozen=True)
-class Credentials:
-    center: str
-    agent: str
-    broker_url: str
-    username: str
-    password: str
-    ca_pem: str
 
 
 def new_code() -> str:

@@ -237,22 +237,12 @@ def decode_config(topic: str, payload: bytes) -> ConfigPush:
     parts = topic.split("/")
     if len(parts) != 6 or parts[:2] != ["hcc", "v1"] or parts[4:] != ["cmd", "config"]:
         raise WireError(f"not a config topic: {topic!r}")
-    if len(payload) > MAX_CONFIG_BYTES + 4096:
-        raise WireError(f"config of {len(payload)} bytes exceeds {MAX_CONFIG_BYTES}")
-    try:
-        body = orjson.loads(payload)
-    except orjson.JSONDecodeError as exc:
-        raise WireError(f"not JSON: {exc}") from None
-    if type(body) is not dict or body.get("kind") != "config" or body.get("v") != SCHEMA_VERSION:
-        raise WireError("not a config push of this schema version")
-    center, agent = _id(body, "center"), _id(body, "agent")
-    if (center, agent) != (parts[2], parts[3]):
-        raise WireError("config push names another box than its topic")
+    body = _command_body(payload, "config", MAX_CONFIG_BYTES + 4096, (parts[2], parts[3]))
     content = _str(body, "content")
     version = _str(body, "version")
     if config_version(content) != version:
         raise WireError("config version does not match its content")
-    return ConfigPush(center, agent, version, content, _str(body, "author"),
+    return ConfigPush(parts[2], parts[3], version, content, _str(body, "author"),
                       _number(body, "ts", MAX_TS))
 
 
@@ -268,17 +258,7 @@ def decode_ack(topic: str, payload: bytes) -> Ack:
     parts = topic.split("/")
     if len(parts) != 5 or parts[:3] != ["hcc", "v1", ACK_SEGMENT]:
         raise WireError(f"not an ack topic: {topic!r}")
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise WireError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
-    try:
-        body = orjson.loads(payload)
-    except orjson.JSONDecodeError as exc:
-        raise WireError(f"not JSON: {exc}") from None
-    if type(body) is not dict or body.get("kind") != "ack" or body.get("v") != SCHEMA_VERSION:
-        raise WireError("not an ack of this schema version")
-    center, agent = _id(body, "center"), _id(body, "agent")
-    if (center, agent) != (parts[3], parts[4]):
-        raise WireError("ack names another agent than its topic")
+    body = _command_body(payload, "ack", MAX_PAYLOAD_BYTES, (parts[3], parts[4]))
     raw = body.get("sessions")
     if type(raw) is not dict:
         raise WireError("sessions must be an object")
@@ -296,7 +276,23 @@ def decode_ack(topic: str, payload: bytes) -> Ack:
                 raise WireError("missing must be a list of [first, last] ranges")
             ranges.append((r[0], r[1]))
         sessions[int(key)] = SessionAck(_int(item, "last"), tuple(ranges))
-    return Ack(center, agent, sessions)
+    return Ack(parts[3], parts[4], sessions)
+
+
+def _command_body(payload: bytes, kind: str, limit: int, box: tuple[str, str]
+                  ) -> dict[str, object]:
+    """The JSON object of a controller-to-box message of `kind`, naming the box of its topic."""
+    if len(payload) > limit:
+        raise WireError(f"payload of {len(payload)} bytes exceeds {limit}")
+    try:
+        body = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise WireError(f"not JSON: {exc}") from None
+    if type(body) is not dict or body.get("kind") != kind or body.get("v") != SCHEMA_VERSION:
+        raise WireError(f"not a {kind} message of this schema version")
+    if (_id(body, "center"), _id(body, "agent")) != box:
+        raise WireError(f"{kind} names another box than its topic")
+    return body
 
 
 def _bounded(values: Mapping[str, MetricValue]) -> dict[str, MetricValue]:

@@ -4,8 +4,6 @@ a replacement box's enrollment revokes the old credentials."""
 
 from __future__ import annotations
 
-import getpass
-import re
 import ssl
 import time
 from pathlib import Path
@@ -14,9 +12,9 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+import tls_center
 from conftest import BIN, json_lines, run_cli, wait_until
-from controller.brokerconf import generate, make_server_cert
-from lab.procs import free_port, spawn, wait_tcp
+from lab.procs import spawn
 
 pytestmark = pytest.mark.integration
 
@@ -38,35 +36,11 @@ def connects(ca: Path, port: int, user: str, password: str) -> bool:
 
 
 def test_a_fresh_box_enrolls_and_a_replacement_revokes_it(tmp_path: Path) -> None:
-    port, https = free_port(), free_port()
-    out = tmp_path / "broker"
-    generate(out, [], ["127.0.0.1"], port, "127.0.0.1", run_as=getpass.getuser())
-    broker = spawn("mosquitto", ["mosquitto", "-c", str(out / "mosquitto.conf")],
-                   tmp_path / "mosquitto.log")
-    wait_tcp(port)
-    make_server_cert(out / "ca.crt", out / "ca.key", tmp_path / "http.crt", tmp_path / "http.key",
-                     ["127.0.0.1"])
-    db = tmp_path / "hcc.db"
-    ctl_cfg = tmp_path / "controller.yaml"
-    ctl_cfg.write_text(f"""\
-mqtt: {{url: "mqtts://127.0.0.1:{port}", username: hcc-controller,
-       password_file: "{out}/credentials/hcc-controller.password", ca_file: "{out}/ca.crt"}}
-db: "{db}"
-http: {{listen: "127.0.0.1:{https}", tls_cert: "{tmp_path / 'http.crt'}",
-        tls_key: "{tmp_path / 'http.key'}"}}
-enroll: {{broker_dir: "{out}", broker_url: "mqtts://127.0.0.1:{port}",
-         reload: "kill -HUP {broker.popen.pid}"}}
-""")
-    ctl = spawn("controller", [str(BIN / "hcc-controller"), "run", "--config", str(ctl_cfg)],
-                tmp_path / "controller.log")
+    center = tls_center.start(tmp_path)
+    out, port, db = center.broker_dir, center.port, center.db
     agent = None
     try:
-        wait_tcp(https, 20)
-        made = run_cli("hcc-controller", "enroll", "ba-dinh", "--agent", "pi-9", "--config",
-                       str(ctl_cfg))
-        assert made.returncode == 0, made.stderr
-        code = re.search(r"code for ba-dinh/pi-9: (\S+)", made.stdout).group(1)  # type: ignore[union-attr]
-        fp = re.search(r"--fingerprint ([0-9a-f]{64})", made.stdout).group(1)  # type: ignore[union-attr]
+        code, fp = center.enroll_code("ba-dinh", "pi-9")
         box = tmp_path / "box"
         box.mkdir()
         cfg = box / "devices.yaml"
@@ -77,7 +51,7 @@ agent: {{id: pi-x, heartbeat: 2s, state_dir: "{box / 'state'}"}}
 mqtt: {{url: "mqtt://127.0.0.1:1883"}}
 devices: []
 """)
-        url = f"https://127.0.0.1:{https}"
+        url = center.url
         wrong = run_cli("hcc-agent", "enroll", url, code, "--fingerprint", "ab" * 32,
                         "--config", str(cfg), "--no-restart")
         assert wrong.returncode == 1 and "not the one you were given" in wrong.stderr
@@ -101,9 +75,7 @@ devices: []
         old_password = (box / "mqtt.password").read_text().strip()
         assert connects(out / "ca.crt", port, "pi-9@ba-dinh", old_password)
         # a replacement box enrolls as the same pi-9: the old password stops working
-        made = run_cli("hcc-controller", "enroll", "ba-dinh", "--agent", "pi-9", "--config",
-                       str(ctl_cfg))
-        code2 = re.search(r"code for ba-dinh/pi-9: (\S+)", made.stdout).group(1)  # type: ignore[union-attr]
+        code2, _ = center.enroll_code("ba-dinh", "pi-9")
         box2 = tmp_path / "box2"
         box2.mkdir()
         cfg2 = box2 / "devices.yaml"
@@ -117,6 +89,5 @@ devices: []
     finally:
         if agent is not None:
             agent.stop()
-        ctl.stop()
-        broker.stop()
-    assert "Traceback" not in ctl.log()
+        center.stop()
+    assert "Traceback" not in center.procs[1].log()

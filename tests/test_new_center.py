@@ -5,44 +5,26 @@ one again restarting nothing."""
 
 from __future__ import annotations
 
-import getpass
 import re
 import shutil
 from pathlib import Path
 
 import pytest
 
+import tls_center
 from conftest import BIN, SNMPREC, json_lines, run_cli, wait_until
-from controller.brokerconf import generate, make_server_cert
 from lab.fakes import FakePlug, PlugServer
-from lab.procs import Proc, SnmpSim, free_port, spawn, wait_tcp
+from lab.procs import Proc, SnmpSim, free_port, spawn
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def test_new_center_enroll_discover_configure(tmp_path: Path) -> None:
-    port, https, snmp_port, http_port = free_port(), free_port(), free_port(2), free_port()
-    out = tmp_path / "broker"
-    generate(out, [], ["127.0.0.1"], port, "127.0.0.1", run_as=getpass.getuser())
-    procs: list[Proc] = []
-    broker = spawn("mosquitto", ["mosquitto", "-c", str(out / "mosquitto.conf")],
-                   tmp_path / "mosquitto.log")
-    procs.append(broker)
-    wait_tcp(port)
-    make_server_cert(out / "ca.crt", out / "ca.key", tmp_path / "http.crt", tmp_path / "http.key",
-                     ["127.0.0.1"])
-    db, configs = tmp_path / "hcc.db", tmp_path / "configs"
-    ctl_cfg = tmp_path / "controller.yaml"
-    ctl_cfg.write_text(f"""\
-mqtt: {{url: "mqtts://127.0.0.1:{port}", username: hcc-controller,
-       password_file: "{out}/credentials/hcc-controller.password", ca_file: "{out}/ca.crt"}}
-db: "{db}"
-config_dir: "{configs}"
-http: {{listen: "127.0.0.1:{https}", tls_cert: "{tmp_path / 'http.crt'}",
-        tls_key: "{tmp_path / 'http.key'}"}}
-enroll: {{broker_dir: "{out}", broker_url: "mqtts://127.0.0.1:{port}",
-         reload: "kill -HUP {broker.popen.pid}"}}
-""")
+    snmp_port, http_port = free_port(2), free_port()
+    configs = tmp_path / "configs"
+    center = tls_center.start(tmp_path, f'config_dir: "{configs}"\n')
+    port, https, db, ctl_cfg = center.port, center.https, center.db, center.config
+    procs: list[Proc] = list(center.procs)
     # the center's devices: a printer at 127.0.0.2, a Shelly plug at 127.0.0.4
     folder = tmp_path / "printer"
     folder.mkdir()
@@ -51,15 +33,8 @@ enroll: {{broker_dir: "{out}", broker_url: "mqtts://127.0.0.1:{port}",
                   host="127.0.0.2").start("public")
     plug = PlugServer(FakePlug(), "shelly", "127.0.0.4", http_port).start()
     try:
-        procs.append(spawn("controller", [str(BIN / "hcc-controller"), "run", "--config",
-                                          str(ctl_cfg)], tmp_path / "controller.log"))
-        wait_tcp(https, 20)
         # 1. enroll the fresh box over HTTPS
-        made = run_cli("hcc-controller", "enroll", "phuong-1", "--agent", "pi-1", "--config",
-                       str(ctl_cfg))
-        assert made.returncode == 0, made.stderr
-        code = re.search(r"code for phuong-1/pi-1: (\S+)", made.stdout).group(1)  # type: ignore[union-attr]
-        fp = re.search(r"--fingerprint ([0-9a-f]{64})", made.stdout).group(1)  # type: ignore[union-attr]
+        code, fp = center.enroll_code("phuong-1", "pi-1")
         box = tmp_path / "box"
         box.mkdir()
         cfg = box / "devices.yaml"
