@@ -68,14 +68,25 @@ def agent_sent(s: Stack) -> int:
 
 
 def drained(s: Stack, timeout: float = 90.0) -> None:
-    """Wait until the agent's outbox is empty: everything it stored has been acknowledged."""
-    def empty() -> bool:
+    """Wait until every report the agent had stored by now has left its outbox (the controller
+    confirmed it). Newer ones keep coming and leave at the next ack, every few seconds."""
+    def query(sql: str) -> int | None:
         db = sqlite3.connect(s.tmp / "agent-state" / "outbox.sqlite", timeout=5)
         try:
-            return int(db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]) == 0
+            row = db.execute(sql).fetchone()
+            return int(row[0]) if row and row[0] is not None else None
         finally:
             db.close()
-    wait_until(empty, timeout, "the agent's outbox to drain", interval=0.5)
+
+    newest = query("SELECT MAX(id) FROM outbox")
+    if newest is None:
+        return
+
+    def gone() -> bool:
+        oldest = query("SELECT MIN(id) FROM outbox")
+        return oldest is None or oldest > newest
+
+    wait_until(gone, timeout, "the agent's stored reports to be confirmed", interval=0.5)
 
 
 def delivered_exactly(s: Stack, expected: int, timeout: float = 60.0,
