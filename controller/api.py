@@ -16,10 +16,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from pydantic import BaseModel, Field
 
 from controller.config import ControllerConfig, HttpSettings
+from controller.desk import DeskError, silence_window
 from controller.feed import AlertFeed, StorePerThread
 from controller.store import AlertChange, AlertNotFound, Store
 from controller.views import agent_json, alert_json, change_json, iso, silence_json
-from hcc_common.durations import parse_duration
 from hcc_common.enrollment import ENROLL_PATH
 
 SSE_KEEPALIVE_S = 15.0
@@ -221,17 +221,15 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
               responses=WRITE_ERRORS)
     def add_silence(body: SilenceBody, who: Writer) -> dict[str, Any]:
         try:
-            seconds = parse_duration(body.duration)
-        except ValueError as exc:
-            raise invalid(("body", "duration"), str(exc)) from None
-        if seconds <= 0 or seconds > 90 * 86400:
-            raise invalid(("body", "duration"), "duration must be between 1s and 90d")
-        if not any((body.center, body.device, body.type, body.code)):
-            raise invalid(("body",), "say what to silence: center, device, type or code")
-        start = body.starts_at if body.starts_at is not None else time.time()
+            window = silence_window(center=body.center, device=body.device, type_=body.type,
+                                    code=body.code, duration=body.duration, reason=body.reason,
+                                    starts_at=body.starts_at, now=time.time())
+        except DeskError as exc:
+            loc = ("body",) if exc.field == "target" else ("body", exc.field)
+            raise invalid(loc, str(exc)) from None
         silence = store().add_silence(center=body.center, device=body.device, type_=body.type,
-                                      code=body.code, starts_at=start, ends_at=start + seconds,
-                                      author=who, reason=body.reason)
+                                      code=body.code, starts_at=window.starts_at,
+                                      ends_at=window.ends_at, author=who, reason=body.reason)
         return silence_json(silence)
 
     @app.delete("/api/v1/silences/{silence_id}", summary="End a silence now",
@@ -311,16 +309,21 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
             since = int(text)
         if feed is None:
             raise HTTPException(503, "the live feed runs only inside hcc-controller run")
-        queue: asyncio.Queue[AlertChange | None] = asyncio.Queue()
+        queue: asyncio.Queue[tuple[AlertChange, bool] | None] = asyncio.Queue()
         feed.sse_clients.add(queue)
 
         async def events() -> AsyncIterator[str]:
             try:
                 yield ": hcc-fleet alert stream\nretry: 2000\n\n"
                 if since is not None:  # a reconnecting client gets what it missed
-                    for missed in await asyncio.to_thread(lambda: store().changes_since(since)):
+                    def read() -> tuple[list[AlertChange], set[int]]:
+                        s = store()
+                        return s.changes_since(since), silenced_ids(s)
+
+                    missed_changes, quiet = await asyncio.to_thread(read)
+                    for missed in missed_changes:
                         if missed.event_id <= feed.last_id:
-                            yield _sse(missed)
+                            yield _sse(missed, missed.alert.id in quiet)
                 while True:
                     try:
                         item = await asyncio.wait_for(queue.get(), timeout=SSE_KEEPALIVE_S)
@@ -331,7 +334,7 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
                         continue
                     if item is None:
                         return
-                    yield _sse(item)
+                    yield _sse(*item)
             finally:
                 feed.sse_clients.discard(queue)
 
@@ -394,6 +397,6 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
     return app
 
 
-def _sse(change: AlertChange) -> str:
-    data = json.dumps(change_json(change), ensure_ascii=False)
+def _sse(change: AlertChange, silenced: bool) -> str:
+    data = json.dumps(change_json(change, silenced), ensure_ascii=False)
     return f"id: {change.event_id}\nevent: alert\ndata: {data}\n\n"

@@ -220,7 +220,6 @@ def silence(
     import time
 
     from controller.views import silence_json
-    from hcc_common.durations import parse_duration
 
     if list_:
         rows = _http("GET", url, "/api/v1/silences", token) if url else \
@@ -236,24 +235,26 @@ def silence(
             Store(_open_store(_config(config, db)).path).expire_silence(end, time.time())
         typer.echo(f"silence #{end} ended")
         return
-    if not any((center, device, type_, code)) or not reason:
-        typer.echo("error: give --reason and at least one of --center, --device, --type, --code",
-                   err=True)
-        raise typer.Exit(2)
+    from controller.desk import DeskError, silence_window
+
+    now = time.time()
     try:
-        seconds = parse_duration(duration)
-    except ValueError as exc:
-        typer.echo(f"error: --duration: {exc}", err=True)
+        # the same rules as the API's (one desk layer): a silence the API refuses, so does this
+        window = silence_window(center=center, device=device, type_=type_, code=code,
+                                duration=duration, reason=reason, starts_at=None, now=now)
+    except DeskError as exc:
+        what = {"target": "--center, --device, --type or --code"}.get(exc.field,
+                                                                        f"--{exc.field}")
+        typer.echo(f"error: {what}: {exc}", err=True)
         raise typer.Exit(2) from None
     if url:
         row = _http("POST", url, "/api/v1/silences", token, {
             "center": center, "device": device, "type": type_, "code": code,
             "duration": duration, "reason": reason})
     else:
-        now = time.time()
         row = silence_json(Store(_open_store(_config(config, db)).path).add_silence(
-            center=center, device=device, type_=type_, code=code, starts_at=now,
-            ends_at=now + seconds, author=_who(by), reason=reason))
+            center=center, device=device, type_=type_, code=code, starts_at=window.starts_at,
+            ends_at=window.ends_at, author=_who(by), reason=reason))
     typer.echo(f"silence #{row['id']} until {row['ends_at']}")
 
 

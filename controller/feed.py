@@ -42,7 +42,8 @@ class AlertFeed:
     def __init__(self, stores: StorePerThread) -> None:
         self.stores = stores
         self.subscribers: list[Subscriber] = []
-        self.sse_clients: set[asyncio.Queue[AlertChange | None]] = set()
+        # each SSE client's queue of (change, silenced); None ends the stream
+        self.sse_clients: set[asyncio.Queue[tuple[AlertChange, bool] | None]] = set()
         self._wake = asyncio.Event()
         self.last_id = 0
 
@@ -70,7 +71,7 @@ class AlertFeed:
                 self.last_id = change.event_id
                 silenced = self.is_silenced(change, silences, types)
                 for q in list(self.sse_clients):
-                    q.put_nowait(change)
+                    q.put_nowait((change, silenced))
                 for sub in self.subscribers:
                     try:
                         sub(change, silenced)

@@ -120,7 +120,8 @@ class Controller:
     def _stored_fleet(self) -> Fleet:
         """The fleet as the database knows it: at start, and after a failed commit."""
         fleet = Fleet(self.config.rules, self.config.alert_rules, self.config.hours,
-                      self.known_agents())
+                      self.known_agents(),
+                      center_names={c.id: c.name for c in self.config.centers})
         fleet.restore(self.store.agents(), self.store.devices(), self.store.open_alert_keys())
         return fleet
 
@@ -311,9 +312,10 @@ class Controller:
         if changes and self.on_commit is not None:
             self.on_commit()
 
-    def publish_alert(self, change: AlertChange) -> None:
-        """The MQTT alert feed: hcc/v1/alerts/<center>, one message per alert change."""
-        payload = json.dumps(change_json(change), ensure_ascii=False).encode()
+    def publish_alert(self, change: AlertChange, silenced: bool = False) -> None:
+        """The MQTT alert feed: hcc/v1/alerts/<center>, one message per alert change (with
+        whether a silence covers it, as on the API and the SSE stream)."""
+        payload = json.dumps(change_json(change, silenced), ensure_ascii=False).encode()
         self.link.publish(wire.Encoded(wire.alerts_topic(change.alert.center), payload,
                                        retain=False))
 
@@ -382,7 +384,7 @@ def serve(config: ControllerConfig) -> None:
         notifier = Notifier(config.notify, stores,
                             config.http.public_url if config.http is not None else "")
         feed.subscribers.append(notifier.on_change)
-        feed.subscribers.append(lambda change, _silenced: ctl.publish_alert(change))
+        feed.subscribers.append(ctl.publish_alert)
         ingest = threading.Thread(target=ctl.run, name="ingest", daemon=True)
         ingest.start()
         tasks = [asyncio.create_task(feed.run(stop)), asyncio.create_task(notifier.remind_loop(stop))]

@@ -175,6 +175,8 @@ class Fleet:
     unknown_agent_messages: dict[str, int] = field(default_factory=dict)
     over_device_cap: dict[str, int] = field(default_factory=dict)
     unknown_agent_total: int = 0
+    # center id -> its name (controller.yaml): a box's alerts say which center, in words
+    center_names: Mapping[str, str] = field(default_factory=dict)
     devices: dict[tuple[str, str, str], DeviceInfo] = field(default_factory=dict)
     open_alerts: set[AlertKey] = field(default_factory=set)
     # condition holds since t, but its rule's `for:` has not passed yet
@@ -342,6 +344,10 @@ class Fleet:
         self.dirty_agents.add(key)
         return out
 
+    def box_name(self, agent: AgentInfo) -> str:
+        """How an alert about a box names it: "Trung tâm phường Ba Đình (pi-1)", not "pi-1"."""
+        return f"{self.center_names.get(agent.center, agent.center)} ({agent.agent})"
+
     def _admit(self, out: list[Effect], center: str, agent: str, at: float) -> bool:
         """A box this center has, or room for one more; else counted, and one warning per
         center (not one alert per made-up id)."""
@@ -389,7 +395,7 @@ class Fleet:
         if msg.state == "offline":
             agent.state = "offline"
             key = AlertKey(agent.center, agent.agent, AGENT_ALERT_DEVICE, "agent.offline")
-            self._open(out, key, "critical", agent.agent, {}, received_at)
+            self._open(out, key, "critical", self.box_name(agent), {}, received_at)
         else:
             self._come_online(out, agent, received_at)
 
@@ -567,7 +573,7 @@ class Fleet:
             if now >= deadline:
                 agent.state = "offline"
                 key = AlertKey(agent.center, agent.agent, AGENT_ALERT_DEVICE, "agent.offline")
-                self._open(out, key, "critical", agent.agent,
+                self._open(out, key, "critical", self.box_name(agent),
                            {"reason": "no heartbeat", "silent_s": round(now - agent.last_seen, 1)},
                            now)
                 self.dirty_agents.add((agent.center, agent.agent))

@@ -173,6 +173,17 @@ def test_jam_live_in_dashboard_and_stream_acks_both_ways_then_clears(desk: Desk,
     jam_id = jam["alert"]["id"]  # type: ignore[index]
     centers = browser.find_elements(By.CSS_SELECTOR, ".center.critical")  # type: ignore[attr-defined]
     assert any("Ba Đình" in c.text for c in centers)
+    # issue 14: "1 alerts": the page's own render() in English, for centers with 1 and 2 open
+    browser.find_element(By.ID, "lang").click()  # type: ignore[attr-defined]
+    cards = browser.execute_script(  # type: ignore[attr-defined]
+        "const saved = centers;"
+        "centers = [1, 2].map((n) => ({center: 'c' + n, name: 'C' + n, worst: 'warning',"
+        " open_alerts: n, agents: [], devices: []}));"
+        "render();"
+        "const out = [...document.querySelectorAll('.center .meta')].map(e => e.textContent);"
+        "centers = saved; render(); return out;")
+    assert cards[0] == "1 alert" and cards[2] == "2 alerts", cards
+    browser.find_element(By.ID, "lang").click()  # type: ignore[attr-defined]  # back to vi
     # 2. an ack from the CLI shows in the dashboard
     out = run_cli("hcc-controller", "ack", str(jam_id), "--note", "kỹ thuật viên đang đến",
                   "--by", "Minh", "--db", str(s.db))
@@ -200,6 +211,8 @@ def test_jam_live_in_dashboard_and_stream_acks_both_ways_then_clears(desk: Desk,
     # the page is in English on request, without a reload of the data
     browser.find_element(By.ID, "lang").click()  # type: ignore[attr-defined]
     assert browser.find_element(By.CSS_SELECTOR, "h1").text == "Service-center hardware monitor"  # type: ignore[attr-defined]
+    # issue 14: the live badge said "disconnected" after the switch while connected
+    assert browser.find_element(By.ID, "live").text == "live"  # type: ignore[attr-defined]
     # MQTT alert topic carried the same story
     codes = [(m["event"], m["alert"]["code"]) for m in desk.mqtt_alerts]  # type: ignore[index]
     assert ("opened", "printer.jammed") in codes and ("resolved", "printer.jammed") in codes
@@ -247,3 +260,30 @@ def test_failed_deliveries_are_retried_and_visible(desk: Desk) -> None:
     assert "hcc_agents_online 1.0" in metrics
     assert httpx.post(desk.url + "/api/v1/alerts/1/ack", json={"note": "x"}).status_code == 401
 
+
+
+def test_cli_and_api_refuse_the_same_silences(tmp_path: Path) -> None:
+    """Issue 14: the CLI accepted silence durations the API refused. Both call one desk rule."""
+    from fastapi.testclient import TestClient
+
+    from controller.api import create_app
+    from controller.config import ControllerConfig, HttpSettings
+    from controller.feed import StorePerThread
+    from controller.store import Store
+    from hcc_common.mqtt_io import BrokerSettings
+
+    db = tmp_path / "hcc.db"
+    Store(db)
+    cfg = ControllerConfig(BrokerSettings("127.0.0.1", 1), db,
+                           http=HttpSettings(tokens={"t0ken-0123456789": "ops"}))
+    api = TestClient(create_app(cfg, StorePerThread(db), None))
+    for duration in ("100d", "0s", "nan", "2 hours", "0.5s"):
+        r = api.post("/api/v1/silences", headers={"Authorization": "Bearer t0ken-0123456789"},
+                     json={"center": "ba-dinh", "duration": duration, "reason": "x"})
+        cli = run_cli("hcc-controller", "silence", "--center", "ba-dinh", "--duration",
+                      duration, "--reason", "x", "--db", str(db))
+        assert r.status_code == 422 and cli.returncode == 2, (duration, r.text, cli.stderr)
+        assert "--duration" in cli.stderr
+    ok = run_cli("hcc-controller", "silence", "--center", "ba-dinh", "--duration", "90d",
+                 "--reason", "x", "--db", str(db))
+    assert ok.returncode == 0, ok.stderr

@@ -189,3 +189,52 @@ def test_healthz_says_when_ingest_is_stuck(tmp_path: Path) -> None:
     state["ok"] = False
     res = client.get("/healthz")
     assert res.status_code == 503 and "stuck" in res.json()["detail"]
+
+
+def test_the_feed_carries_the_silenced_flag_to_sse_and_mqtt(tmp_path: Path) -> None:
+    """Issue 14: a silenced alert went out with "silenced": false on SSE and on the MQTT alert
+    topic (the feed dropped the flag). Both now get it from the one feed."""
+    import asyncio
+
+    from controller.feed import AlertFeed
+
+    db = tmp_path / "hcc.db"
+    store = Store(db)
+    now = time.time()
+    store.add_silence(center="ba-dinh", device=None, type_=None, code=None, starts_at=now - 10,
+                      ends_at=now + 3600, author="ops", reason="maintenance")
+    feed = AlertFeed(StorePerThread(db))
+    # the MQTT side as serve() wires it: the controller's own publish_alert, its link captured
+    import json as _json
+
+    from controller.service import Controller
+
+    ctl = Controller(ControllerConfig(BrokerSettings("127.0.0.1", 1), db))
+    mqtt_side: list[dict[str, object]] = []
+
+    class Link:
+        def publish(self, msg: wire.Encoded) -> None:
+            mqtt_side.append(_json.loads(msg.payload))
+
+    ctl.link = Link()  # type: ignore[assignment]
+    feed.subscribers.append(ctl.publish_alert)
+
+    async def run() -> tuple[AlertChange, bool] | None:
+        sse: asyncio.Queue[tuple[AlertChange, bool] | None] = asyncio.Queue()
+        feed.sse_clients.add(sse)
+        stop = asyncio.Event()
+        task = asyncio.create_task(feed.run(stop))
+        await asyncio.sleep(0.2)
+        store.write([OpenAlert(AlertKey("ba-dinh", "pi-1", "printer-1", "printer.jammed"),
+                               "critical", "Máy in quầy 1", {}, time.time())])
+        feed.wake()
+        item = await asyncio.wait_for(sse.get(), 5)
+        stop.set()
+        await task
+        return item
+
+    from controller.store import AlertChange
+
+    item = asyncio.run(run())
+    assert item is not None and item[1] is True
+    assert mqtt_side and mqtt_side[0]["alert"]["silenced"] is True  # type: ignore[index]

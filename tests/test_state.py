@@ -270,3 +270,13 @@ def test_device_cap_per_center() -> None:
     assert len(fleet.devices) == 3
     assert opened(effects) == [AlertKey(C, "", "", "center.too_many_devices")]
     assert fleet.over_device_cap[C] == 7
+
+
+def test_a_center_offline_alert_names_the_center() -> None:
+    """Issue 14: the center-offline alert named the box by its id ("pi-demo: …")."""
+    fleet = Fleet(alert_rules=SIMPLE, center_names={C: "Trung tâm PVHCC phường Ba Đình"})
+    effects = fleet.apply(wire.StateMessage(C, A, "offline", 1, 1.0), 1.0)
+    alert = next(e for e in effects if isinstance(e, OpenAlert))
+    assert alert.device_name == "Trung tâm PVHCC phường Ba Đình (pi-1)"
+    unnamed = Fleet(alert_rules=SIMPLE).apply(wire.StateMessage(C, A, "offline", 1, 1.0), 1.0)
+    assert next(e for e in unnamed if isinstance(e, OpenAlert)).device_name == "ba-dinh (pi-1)"

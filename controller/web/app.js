@@ -9,7 +9,7 @@ const TEXT = {
         state: "Trạng thái", action: "Xử lý", devices: "Thiết bị", ack: "Đã nhận",
         resolve: "Đã xử lý", note: "ghi chú", live: "trực tiếp", offline: "mất kết nối",
         firing: "mới", acknowledged: "đã nhận", resolved: "đã xử lý", ok: "Bình thường",
-        open: "cảnh báo", silenced: "tạm tắt", other_lang: "English", agents_offline: "mất kết nối", n_devices: "thiết bị",
+        open: "cảnh báo", open_one: "cảnh báo", silenced: "tạm tắt", other_lang: "English", agents_offline: "mất kết nối", n_devices: "thiết bị",
         need_token: "Cần mã truy cập để thao tác.", by: "bởi", critical: "nghiêm trọng",
         warning: "cảnh báo", info: "thông tin", none: "Không có cảnh báo nào.",
         st_ok: "tốt", st_warning: "cảnh báo", st_critical: "nghiêm trọng",
@@ -20,7 +20,7 @@ const TEXT = {
         state: "State", action: "Action", devices: "Devices", ack: "Acknowledge",
         resolve: "Resolve", note: "note", live: "live", offline: "disconnected",
         firing: "firing", acknowledged: "acknowledged", resolved: "resolved", ok: "All good",
-        open: "alerts", silenced: "silenced", other_lang: "Tiếng Việt", agents_offline: "offline", n_devices: "devices",
+        open: "alerts", open_one: "alert", silenced: "silenced", other_lang: "Tiếng Việt", agents_offline: "offline", n_devices: "devices",
         need_token: "An access token is needed to act.", by: "by", critical: "critical",
         warning: "warning", info: "info", none: "No open alerts.",
         st_ok: "ok", st_warning: "warning", st_critical: "critical",
@@ -40,8 +40,9 @@ function esc(s) {
 
 function localTime(iso) {
   if (!iso) return "";
+  // the centers' time, said so (the CLI and the API speak UTC, with their Z)
   return new Date(iso).toLocaleString(lang === "vi" ? "vi-VN" : "en-GB",
-    { timeZone: "Asia/Ho_Chi_Minh", hour12: false });
+    { timeZone: "Asia/Ho_Chi_Minh", hour12: false, timeZoneName: "short" });
 }
 
 function applyLanguage() {
@@ -64,7 +65,7 @@ function render() {
       c.devices.map((d) => d.name + " " + d.device).join(" ")))
     .map((c) => {
       const offline = c.agents.some((a) => a.state !== "online");
-      const meta = c.open_alerts ? `${c.open_alerts} ${t("open")}` : t("ok");
+      const meta = c.open_alerts ? `${c.open_alerts} ${t(c.open_alerts === 1 ? "open_one" : "open")}` : t("ok");
       // the fleet inventory: which box, which software, how many devices (hover for more)
       const boxes = c.agents.map((a) => `${a.agent}${a.software ? " v" + a.software : ""}` +
         `${a.devices != null ? " · " + a.devices + " " + t("n_devices") : ""}`).join(", ");
@@ -133,9 +134,10 @@ function soon() {  // many changes at once (an outage): one reload
 
 function connect() {
   const es = new EventSource("/api/v1/stream");
-  es.onopen = () => { $("live").className = "live"; $("live").textContent = t("live"); load(); };
+  // the badge keeps its word key, so a change of language keeps its meaning
+  es.onopen = () => { $("live").className = "live"; $("live").dataset.i18n = "live"; $("live").textContent = t("live"); load(); };
   es.addEventListener("alert", soon);
-  es.onerror = () => { $("live").className = "live off"; $("live").textContent = t("offline"); };
+  es.onerror = () => { $("live").className = "live off"; $("live").dataset.i18n = "offline"; $("live").textContent = t("offline"); };
 }
 
 document.addEventListener("click", (e) => {
