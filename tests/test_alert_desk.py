@@ -134,6 +134,27 @@ def browser(tmp_path: Path) -> Iterator[object]:
     driver.quit()
 
 
+ARTIFACTS = Path(os.environ.get("HCC_TEST_ARTIFACTS", "/tmp/hcc-test-artifacts"))
+
+
+def layout(driver: object, width: int, height: int, shot: str) -> dict[str, object]:
+    """Emulate a width x height screen (a phone below 640 px: headless Chromium windows are at
+    least 500 px wide, so the device metrics are set as DevTools does), keep a screenshot, and
+    measure: the page's width against the viewport's, and whether every button is in view."""
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {  # type: ignore[attr-defined]
+        "width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 640})
+    time.sleep(0.5)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(ARTIFACTS / shot))  # type: ignore[attr-defined]
+    return driver.execute_script(  # type: ignore[attr-defined]
+        "const vw = window.innerWidth;"
+        "const buttons = [...document.querySelectorAll('#alerts button')];"
+        "return {viewport: vw, page: document.documentElement.scrollWidth, buttons: buttons.length,"
+        " width: window.innerWidth,"
+        " in_view: buttons.every(b => { const r = b.getBoundingClientRect();"
+        "   return r.width > 0 && r.left >= 0 && r.right <= vw; })};")
+
+
 def row_state(driver: object, text: str) -> str | None:
     """The state of the alert row showing `text`, read in one step (the page re-renders live)."""
     state = driver.execute_script(  # type: ignore[attr-defined]
@@ -184,6 +205,18 @@ def test_jam_live_in_dashboard_and_stream_acks_both_ways_then_clears(desk: Desk,
         "centers = saved; render(); return out;")
     assert cards[0] == "1 alert" and cards[2] == "2 alerts", cards
     browser.find_element(By.ID, "lang").click()  # type: ignore[attr-defined]  # back to vi
+    # issue 14: at phone width the alerts are cards, nothing scrolls sideways, the buttons are
+    # in reach; the desktop keeps its table (screenshots kept in HCC_TEST_ARTIFACTS)
+    phone = layout(browser, 390, 844, "dashboard-390x844.png")
+    assert phone["viewport"] == 390, phone
+    assert phone["page"] <= phone["viewport"] and phone["buttons"] and phone["in_view"], phone
+    assert browser.execute_script(  # type: ignore[attr-defined]
+        "return getComputedStyle(document.querySelector('#alerts thead')).display") == "none"
+    desktop = layout(browser, 1366, 900, "dashboard-1366x900.png")
+    assert desktop["page"] <= desktop["viewport"] and desktop["in_view"], desktop
+    assert browser.execute_script(  # type: ignore[attr-defined]
+        "return getComputedStyle(document.querySelector('#alerts thead')).display") != "none"
+    browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})  # type: ignore[attr-defined]
     # 2. an ack from the CLI shows in the dashboard
     out = run_cli("hcc-controller", "ack", str(jam_id), "--note", "kỹ thuật viên đang đến",
                   "--by", "Minh", "--db", str(s.db))
