@@ -169,28 +169,17 @@ class Agent:
             self._ack_event.set()
 
     def _on_message(self, incoming: Incoming) -> None:
+        """The controller's retained commands to this box: a config, or an acknowledgement."""
         if incoming.topic.endswith("/cmd/config"):
-            try:
-                push = wire.decode_config(incoming.topic, incoming.payload)
-            except wire.WireError as exc:
-                log.warning("unreadable config from the controller",
-                            extra={"topic": incoming.topic[:200], "reason": str(exc)[:300]})
-                return
-            if self._loop is not None:
+            push = _decoded(wire.decode_config, incoming, "config")
+            if push is not None and self._loop is not None:
                 self._loop.create_task(self.apply_pushed(push))
             return
-        self._on_controller_ack(incoming)
-
-    def _on_controller_ack(self, incoming: Incoming) -> None:
-        try:
-            ack = wire.decode_ack(incoming.topic, incoming.payload)
-        except wire.WireError as exc:
-            log.warning("unreadable acknowledgement from the controller",
-                        extra={"topic": incoming.topic[:200], "reason": str(exc)[:300]})
-            return
-        self._controller_ack = ack  # only the newest matters: each one says all it has
-        if self._ack_event is not None:
-            self._ack_event.set()
+        ack = _decoded(wire.decode_ack, incoming, "acknowledgement")
+        if ack is not None:
+            self._controller_ack = ack  # only the newest matters: each one says all it has
+            if self._ack_event is not None:
+                self._ack_event.set()
 
     def _connected(self) -> None:
         if self._send_wake is not None:
@@ -519,6 +508,15 @@ class Agent:
                 await self._db(self.outbox.close)
             self._db_thread.shutdown(wait=True)
             log.info("agent stopped")
+
+
+def _decoded(decode: Callable[[str, bytes], T], incoming: Incoming, what: str) -> T | None:
+    try:
+        return decode(incoming.topic, incoming.payload)
+    except wire.WireError as exc:
+        log.warning(f"unreadable {what} from the controller",
+                    extra={"topic": incoming.topic[:200], "reason": str(exc)[:300]})
+        return None
 
 
 async def _sleep_or_event(stop: asyncio.Event, wake: asyncio.Event, seconds: float) -> None:

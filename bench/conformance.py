@@ -89,9 +89,9 @@ def run_agent(folder: Path, corpus: list[dict[str, Any]], work: Path, lang: str
 def run_offline(folder: Path, corpus: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """The snmp check's pure path, in-process, on the captures' values: for quick looks while
     working on a decoder. The figures to quote come from the real run (snmpsim, hcc-agent)."""
-    from agent.checks.snmp import decode
-    from agent.profile_loader import SYSTEM_OIDS, TYPE_CLASSES, choose, probes
-    from agent.snmpdecode import DeviceContext, Sample, Thresholds, text
+    from agent.checks.snmp import read_device
+    from agent.profile_loader import SYSTEM_OIDS, choose, probes
+    from agent.snmpdecode import DeviceContext, Sample, Thresholds
     from hcc_common import faults as vocab
     from lab.snmprec import load, present, reading_for
 
@@ -104,10 +104,7 @@ def run_offline(folder: Path, corpus: list[dict[str, Any]]) -> dict[str, dict[st
         prof = choose(profiles, dtype, system, present(probes(profiles), values))
         reading = reading_for(prof, values)
         ctx = DeviceContext(type=dtype, thresholds=Thresholds())
-        metrics, found = decode(prof, Sample(reading, ctx, values=prof.values))
-        if prof.device_class == "generic" and dtype in TYPE_CLASSES:
-            found.append(vocab.report("device.unsupported_model",
-                                      model=(text(reading.scalars.get("sys_descr")) or "?")[:80]))
+        metrics, found = read_device(prof, Sample(reading, ctx, values=prof.values), dtype)
         rows[doc["name"].lower()[:60]] = {
             "device": doc["name"].lower()[:60], "metrics": metrics,
             "faults": [{"code": f.code, "severity": f.severity, "params": dict(f.params),

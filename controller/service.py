@@ -277,9 +277,14 @@ class Controller:
             return
         self._configs_checked = now
         self.fleet.known_agents = self.known_agents()  # a box enrolled meanwhile
+        # only the versions, every time; a text only for a box whose version moved
+        changed = {key for key, version in self.store.desired_versions().items()
+                   if self._configs_published.get(key) != version}
+        if not changed:
+            return
         for row in self.store.desired_configs():
             key = (row["center"], row["agent"])
-            if self._configs_published.get(key) == row["version"]:
+            if key not in changed:
                 continue
             self.link.publish(wire.encode_config(wire.ConfigPush(
                 row["center"], row["agent"], row["version"], row["content"], row["author"],

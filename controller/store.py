@@ -478,6 +478,11 @@ class Store:
         return [dict(zip(("center", "agent", "version", "author", "updated_at", "content"), r,
                          strict=True)) for r in rows]
 
+    def desired_versions(self) -> dict[tuple[str, str], str]:
+        """Which version each box should run, without the texts (read every few seconds)."""
+        return {(str(c), str(a)): str(v) for c, a, v in
+                self.db.execute("SELECT center, agent, version FROM config_desired")}
+
     def config_versions(self, center: str, agent: str) -> list[dict[str, Any]]:
         """Newest first."""
         rows = self.db.execute(

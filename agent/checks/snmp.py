@@ -88,11 +88,19 @@ async def run(device: Device, ctx: CheckContext) -> CheckOutcome:
                     previous[0] if previous is not None else None,
                     now - previous[1] if previous is not None else None, profile.values)
     ctx.previous_readings[device.id] = (reading, now)
+    metrics, found = read_device(profile, sample, device.type)
+    return CheckOutcome(KIND, True, metrics, tuple(found), profile=profile.id)
+
+
+def read_device(profile: Profile, sample: Sample, device_type: str
+                ) -> tuple[dict[str, MetricValue], list[FaultReport]]:
+    """Pure: what a device of this type says through this profile, metrics and faults."""
     metrics, found = decode(profile, sample)
-    if profile.device_class == "generic" and device.type in TYPE_CLASSES:
+    if profile.device_class == "generic" and device_type in TYPE_CLASSES:
         # A printer, access point, charger or UPS read only as a network device: say so, never
         # a silent "ok" for a device whose faults nobody reads.
-        model = text(reading.scalars.get("sys_descr")) or "?"
-        found.append(fault("device.unsupported_model", model=model[:80],
-                           sys_object_id=text(reading.scalars.get("sys_object_id")) or "?"))
-    return CheckOutcome(KIND, True, metrics, tuple(found), profile=profile.id)
+        scalars = sample.reading.scalars
+        found.append(fault("device.unsupported_model",
+                           model=(text(scalars.get("sys_descr")) or "?")[:80],
+                           sys_object_id=text(scalars.get("sys_object_id")) or "?"))
+    return metrics, found

@@ -33,7 +33,8 @@ def decode_outlets(s: Sample) -> Decoded:
         table = s.reading.table(tname)
         for idx in row_indices(table):
             state = s.word(f"{tname}.state", cell(table, "state", idx))
-            number = str(integer(cell(table, "number", idx)) or idx.split(".")[-1])
+            given = integer(cell(table, "number", idx))  # outlet 0 is an outlet
+            number = str(given) if given is not None else idx.split(".")[-1]
             row = {col: cell(table, col, idx) for col in table}
             power = _scaled(row, POWER_COLUMNS)
             current = _scaled(row, CURRENT_COLUMNS)
