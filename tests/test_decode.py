@@ -332,3 +332,14 @@ def test_text_stored_as_a_hex_display_is_joined_back() -> None:
     shown = b"Cyan Cartridge 8\n32 37 41 20 48 50 20 43 46 33 30 31 41 00 "
     assert text(shown) == "Cyan Cartridge 827A HP CF301A"
     assert text(b"Tray 1\nTray 2") == "Tray 1\nTray 2"  # not hex: left alone
+
+
+def test_outlet_number_zero_is_an_outlet() -> None:
+    """0 is a reading: a table that numbers its outlets from 0 keeps outlet 0 a charger."""
+    from agent.snmpdecode.core import DeviceContext, Reading, Sample
+
+    table = {"outlets": {"state": {"1": 2, "2": 1}, "number": {"1": 0, "2": 1}}}
+    sample = Sample(Reading({}, table), DeviceContext("charger", True, (0,)),
+                    values={"outlets.state": {1: "on", 2: "off"}})
+    decoded = DECODERS["outlets"](sample)
+    assert [f.params["outlet"] for f in decoded.faults] == ["0"]
