@@ -15,11 +15,12 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from pydantic import BaseModel, Field
 
+from controller import desk
 from controller.config import ControllerConfig, HttpSettings
 from controller.desk import DeskError, silence_window
 from controller.feed import AlertFeed, StorePerThread
-from controller.store import AlertChange, AlertNotFound, Store
-from controller.views import agent_json, alert_json, change_json, iso, silence_json
+from controller.store import AlertChange, AlertNotFound, AlertRow, Store
+from controller.views import agent_json, change_json, iso, silence_json
 from hcc_common.enrollment import ENROLL_PATH
 
 SSE_KEEPALIVE_S = 15.0
@@ -155,14 +156,8 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
     Reader = Annotated[None, Depends(reader)]
     Writer = Annotated[str, Depends(writer)]
 
-    def silenced_ids(s: Store) -> set[int]:
-        now = time.time()
-        silences = s.silences(active_at=now)
-        if not silences:
-            return set()
-        types = s.device_types()
-        return {a.id for a in s.alerts() if any(
-            x.matches(a, types.get((a.center, a.device)), now) for x in silences)}
+    def silenced_ids(s: Store, rows: list[AlertRow] | None = None) -> set[int]:
+        return desk.silenced_ids(s, s.alerts() if rows is None else rows, time.time())
 
     @app.get("/api/v1/alerts", summary="Alerts, newest first", responses=READ_ERRORS)
     def list_alerts(_: Reader, center: str | None = None,
@@ -177,8 +172,7 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
                         state=state if state in STATES else None,
                         since=_seconds(since), until=_seconds(until),
                         limit=limit)
-        quiet = silenced_ids(s)
-        return [alert_json(r, lang, r.id in quiet) for r in rows]
+        return desk.present(s, rows, lang, time.time())
 
     @app.get("/api/v1/alerts/{alert_id}", summary="One alert with its full history",
              responses={**READ_ERRORS, **NOT_FOUND})
@@ -188,19 +182,20 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
             row = s.alert(alert_id)
         except AlertNotFound:
             raise HTTPException(404, f"no alert {alert_id}") from None
-        return {**alert_json(row, silenced=row.id in silenced_ids(s)),
+        return {**desk.present(s, [row], "vi", time.time())[0],
                 "history": [{**h, "at": iso(h["at"])} for h in s.history(alert_id)]}
 
     def _act(alert_id: int, body: NoteBody, who: str, action: str) -> dict[str, Any]:
         s = store()
-        actor = f"{body.by} ({who})" if body.by else who
         try:
-            row = s.ack(alert_id, actor, body.note) if action == "ack" else \
-                s.resolve(alert_id, actor, body.note)
+            row = desk.act(s, alert_id, action, holder=who, by=body.by, note=body.note,
+                           now=time.time())
         except AlertNotFound:
             raise HTTPException(404, f"no alert {alert_id}") from None
+        except DeskError as exc:
+            raise invalid(("body", exc.field), str(exc)) from None
         wake_feed()
-        return alert_json(row)
+        return desk.present(s, [row], "vi", time.time())[0]
 
     @app.post("/api/v1/alerts/{alert_id}/ack", summary="Acknowledge: someone is on it",
               responses={**WRITE_ERRORS, **NOT_FOUND})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -101,17 +102,21 @@ def alerts(
     if follow:
         _follow(store, center, as_json, language)
         return
+    from controller import desk
+
+    shown = desk.present(store, rows, language, time.time())
     if as_json:
-        for row in rows:
-            typer.echo(json.dumps(alert_json(row, language), ensure_ascii=False))
+        for a in shown:
+            typer.echo(json.dumps(a, ensure_ascii=False))
         return
     if not rows:
         typer.echo("Không có cảnh báo nào." if language == "vi" else "No alerts.")
         return
-    for row in rows:
-        a = alert_json(row, language)
+    quiet = " [tạm tắt]" if language == "vi" else " [silenced]"
+    for row, a in zip(rows, shown, strict=True):
         typer.echo(f"#{row.id:<5} {row.severity:<8} {row.state:<12} {row.center}/"
-                   f"{row.device or row.agent}  {a['message']}  (since {a['opened_at']})")
+                   f"{row.device or row.agent}  {a['message']}  (since {a['opened_at']})"
+                   f"{quiet if a['silenced'] else ''}")
 
 
 @app.command()
@@ -163,10 +168,14 @@ def _http(method: str, url: str, path: str, token: str | None, body: dict[str, A
     return r.json()
 
 
-def _who(by: str | None) -> str:
+def _holder() -> str:
     import getpass
 
-    return by or f"{getpass.getuser()} (cli)"
+    return f"{getpass.getuser()} (cli)"
+
+
+def _who(by: str | None) -> str:
+    return by or _holder()
 
 
 def _act(action: str, alert_id: int, note: str, by: str | None, config: Path | None,
@@ -175,17 +184,22 @@ def _act(action: str, alert_id: int, note: str, by: str | None, config: Path | N
         row = _http("POST", url, f"/api/v1/alerts/{alert_id}/{action}", token,
                     {"note": note, "by": by})
     else:
+        from controller import desk
         from controller.store import AlertNotFound
 
         cfg = _config(config, db)
         store = Store(_open_store(cfg).path)
         try:
-            alert = store.ack(alert_id, _who(by), note) if action == "ack" else \
-                store.resolve(alert_id, _who(by), note)
+            # the API's rules exactly (one desk layer): who acted, note limits, state changes
+            alert = desk.act(store, alert_id, action, holder=_holder(), by=by, note=note,
+                             now=time.time())
         except AlertNotFound:
             typer.echo(f"error: no alert {alert_id}", err=True)
             raise typer.Exit(1) from None
-        row = alert_json(alert)
+        except desk.DeskError as exc:
+            typer.echo(f"error: --{exc.field}: {exc}", err=True)
+            raise typer.Exit(2) from None
+        row = desk.present(store, [alert], "vi", time.time())[0]
     typer.echo(f"#{row['id']} {row['state']}: {row['message']}")
 
 

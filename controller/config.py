@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping as TMapping
 from dataclasses import dataclass, field
+from datetime import time as dtime
 from pathlib import Path
 
 from controller.rules import Rule, default_rules, load_rules_file, parse_rules
@@ -95,6 +96,26 @@ class NotifySettings:
 
 
 @dataclass(frozen=True)
+class HistorySettings:
+    """How long device history is kept: every reading, and the hourly roll-ups."""
+
+    raw_keep_s: float = 7 * 86400.0
+    hourly_keep_s: float = 400 * 86400.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReportSettings:
+    timezone: str = "Asia/Ho_Chi_Minh"  # the city's: months start at its midnight
+    lead_days: float = 7.0           # toner delivery time: order this long before empty
+    order_within_days: float = 7.0   # the order list: what must be ordered within this
+    monthly_email: tuple[str, ...] = ()  # email receivers (notify) of the monthly report
+    monthly_day: int = 1
+    monthly_at: dtime = dtime(7, 0)
+    monthly_lang: str = "vi"
+    monthly_format: str = "pdf"
+
+
+@dataclass(frozen=True)
 class ControllerConfig:
     broker: BrokerSettings
     db: Path | str  # an SQLite file, or a postgresql:// URL (several controllers share it)
@@ -120,6 +141,8 @@ class ControllerConfig:
     # database (SQLite) or in the state directory.
     config_dir: Path | None = None
     enroll: EnrollSettings | None = None
+    history: HistorySettings = field(default_factory=HistorySettings)
+    reports: ReportSettings = field(default_factory=ReportSettings)
 
     @property
     def configs(self) -> Path:
@@ -174,7 +197,7 @@ def parse_listen(text: str, node: Node | None = None) -> tuple[str, int]:
 
 _TOP = ("mqtt", "db", "rules", "alert_rules", "rules_file", "centers", "http", "notify",
         "client_id", "share_group", "session_expiry", "ingest_stuck_after", "config_dir",
-        "enroll")
+        "enroll", "history", "reports")
 
 
 def load(path: str | Path | None, env: TMapping[str, str] | None = None) -> ControllerConfig:
@@ -245,7 +268,64 @@ def load(path: str | Path | None, env: TMapping[str, str] | None = None) -> Cont
             stuck := root.get("ingest_stuck_after")) is not None else 30.0,
         config_dir=Path(cd.as_str()).expanduser() if (cd := root.get("config_dir")) is not None
         else None,
-        enroll=_enroll(root.get("enroll")))
+        enroll=_enroll(root.get("enroll")),
+        history=_history(root.get("history")),
+        reports=_reports(root.get("reports"), _notify(root.get("notify"), environ)))
+
+
+def _history(node: Node | None) -> HistorySettings:
+    if node is None:
+        return HistorySettings()
+    m = node.as_mapping(("raw", "hourly"))
+    d = HistorySettings()
+    raw, hourly = m.get("raw"), m.get("hourly")
+    return HistorySettings(
+        raw.as_duration(minimum=3600.0) if raw is not None else d.raw_keep_s,
+        hourly.as_duration(minimum=86400.0) if hourly is not None else d.hourly_keep_s)
+
+
+def _reports(node: Node | None, notify: NotifySettings) -> ReportSettings:
+    if node is None:
+        return ReportSettings()
+    from hcc_common.calendar import check_timezone
+
+    m = node.as_mapping(("timezone", "lead_time", "order_within", "monthly"))
+    d = ReportSettings()
+    tz = d.timezone
+    if (t := m.get("timezone")) is not None:
+        tz = t.as_str()
+        check_timezone(t, tz)
+    lead, within = m.get("lead_time"), m.get("order_within")
+    names: list[str] = []
+    day, at, lang, fmt = d.monthly_day, d.monthly_at, d.monthly_lang, d.monthly_format
+    if (mn := m.get("monthly")) is not None:
+        mm = mn.as_mapping(("email", "day", "at", "lang", "format"))
+        emails = {r.name for r in notify.receivers if isinstance(r.target, EmailReceiver)}
+        for item in mm.require("email").as_list():
+            name = item.as_str()
+            if name not in emails:
+                raise item.error(f"{name!r} is no email receiver under notify.receivers "
+                                 f"(have: {', '.join(sorted(emails)) or 'none'})")
+            names.append(name)
+        if (n := mm.get("day")) is not None:
+            day = n.as_int(1, 28)
+        if (n := mm.get("at")) is not None:
+            text = n.as_str()
+            try:
+                at = dtime.fromisoformat(text)
+            except ValueError:
+                raise n.error(f"bad time {text!r}; write HH:MM, e.g. 07:00") from None
+        if (n := mm.get("lang")) is not None:
+            lang = n.as_choice(("vi", "en"))
+        if (n := mm.get("format")) is not None:
+            fmt = n.as_choice(("pdf", "html", "csv"))
+    return ReportSettings(
+        timezone=tz,
+        lead_days=lead.as_duration() / 86400.0 if lead is not None else d.lead_days,
+        order_within_days=within.as_duration() / 86400.0 if within is not None
+        else d.order_within_days,
+        monthly_email=tuple(names), monthly_day=day, monthly_at=at, monthly_lang=lang,
+        monthly_format=fmt)
 
 
 def _centers(node: Node | None) -> tuple[CenterInfo, ...]:

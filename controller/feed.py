@@ -53,8 +53,9 @@ class AlertFeed:
 
     def is_silenced(self, change: AlertChange, silences: list[Silence],
                     types: dict[tuple[str, str], str]) -> bool:
-        a = change.alert
-        return any(s.matches(a, types.get((a.center, a.device)), time.time()) for s in silences)
+        from controller.desk import is_silenced  # the desk's rule, as the API and CLI use it
+
+        return is_silenced(change.alert, silences, types, time.time())
 
     def _read(self) -> tuple[list[AlertChange], list[Silence], dict[tuple[str, str], str]]:
         store = self.stores.get()

@@ -153,7 +153,20 @@ class DeviceInfo:
     order: tuple[int, int] = (0, 0)  # (session, seq) of the result this reflects
 
 
-Effect = OpenAlert | ResolveAlert | AgentInfo | DeviceInfo | DeviceEvent
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One check of one device for the history (every result, replays included)."""
+
+    center: str
+    agent: str
+    device: str
+    type: str
+    ts: float
+    status: str
+    metrics: Mapping[str, MetricValue]
+
+
+Effect = OpenAlert | ResolveAlert | AgentInfo | DeviceInfo | DeviceEvent | Reading
 
 
 LAN_DOWN_FRACTION = 0.8
@@ -422,6 +435,8 @@ class Fleet:
                            received_at)
             return
         order = (r.session, r.seq)
+        out.append(Reading(r.center, r.agent, r.device, r.device_type, r.ts, r.status,
+                           r.metrics))
         codes = tuple(sorted(f.code for f in r.faults)) if r.faults else ()
         if not newest or (prev is not None and order < prev.order):
             # Older than what we show (a replay after an outage): history, never current state.

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from controller import history_store
 from controller.db import Db, connect
 from controller.seqs import SeqTracker
 from controller.state import (
@@ -21,6 +22,7 @@ from controller.state import (
     DeviceInfo,
     Effect,
     OpenAlert,
+    Reading,
     ResolveAlert,
 )
 from hcc_common import wire
@@ -99,6 +101,11 @@ CREATE TABLE IF NOT EXISTS enrollments (
   code_hash TEXT PRIMARY KEY, center TEXT NOT NULL, agent TEXT NOT NULL,
   created_by TEXT NOT NULL, created_at REAL NOT NULL, expires_at REAL NOT NULL,
   used_at REAL, used_from TEXT
+);
+-- Monthly reports mailed: one row per month, claimed by the controller that sends it.
+CREATE TABLE IF NOT EXISTS report_runs (
+  month TEXT PRIMARY KEY, status TEXT NOT NULL, claimed_at REAL NOT NULL, attempts INTEGER NOT NULL,
+  last_error TEXT, sent_at REAL
 );
 CREATE TABLE IF NOT EXISTS devices (
   center TEXT NOT NULL, agent TEXT NOT NULL, device TEXT NOT NULL,
@@ -182,7 +189,7 @@ class Store:
         self.readonly = readonly
         self.db: Db = connect(path, readonly)
         if not readonly:
-            self.db.schema(SCHEMA)
+            self.db.schema(SCHEMA + history_store.SCHEMA)
             for table, column, definition in MIGRATIONS:
                 self.db.add_column(table, column, definition)
 
@@ -203,6 +210,7 @@ class Store:
         agents: dict[tuple[str, str], AgentInfo] = {}
         devices: dict[tuple[str, str, str], DeviceInfo] = {}
         events: list[DeviceEvent] = []
+        readings: list[Reading] = []
         cur = self.db
         cur.begin()
         try:
@@ -213,6 +221,8 @@ class Store:
                     devices[(e.center, e.agent, e.device)] = e
                 elif isinstance(e, DeviceEvent):
                     events.append(e)
+                elif isinstance(e, Reading):
+                    readings.append(e)
                 elif isinstance(e, OpenAlert):
                     alert_id = self._open(cur, e)
                     if alert_id is not None:
@@ -243,6 +253,7 @@ class Store:
                          for f in d.faults]),
                   d.order[0], d.order[1]) for d in devices.values()],
             )
+            history_store.write_readings(cur, readings, time.time())
             if stats:
                 cur.executemany(_upsert("stats", ("name", "value"), ("name",)),
                                 list(stats.items()))
@@ -549,6 +560,49 @@ class Store:
             " ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
         return [dict(zip(("id", "received_at", "topic", "payload", "size", "reason"), r,
                          strict=True)) for r in rows]
+
+    # -- the monthly report's mailing ----------------------------------------------------------
+    def last_report_month(self) -> str | None:
+        row = self.db.execute("SELECT MAX(month) FROM report_runs WHERE status='sent'").fetchone()
+        return row[0] if row is not None else None
+
+    def claim_report(self, month: str, at: float, retry_after_s: float) -> bool:
+        """True for the one controller that should send `month` now: a new claim, or a failed
+        (or abandoned) one older than `retry_after_s`."""
+        self.db.begin()
+        try:
+            row = self.db.execute("SELECT status, claimed_at FROM report_runs WHERE month=?",
+                                  (month,)).fetchone()
+            if row is None:
+                done = self.db.execute("INSERT INTO report_runs VALUES (?, 'sending', ?, 1, "
+                                       "NULL, NULL) ON CONFLICT DO NOTHING", (month, at))
+                mine = getattr(done, "rowcount", 0) == 1  # another controller may be first
+            elif row[0] != "sent" and at - row[1] >= retry_after_s:
+                done = self.db.execute("UPDATE report_runs SET status='sending', claimed_at=?, "
+                                       "attempts=attempts+1 WHERE month=? AND claimed_at=?",
+                                       (at, month, row[1]))
+                mine = getattr(done, "rowcount", 0) == 1
+            else:
+                mine = False
+            self.db.commit()
+        except BaseException:
+            self.db.rollback()
+            raise
+        return mine
+
+    def report_failed(self, month: str, error: str) -> None:
+        self.db.execute("UPDATE report_runs SET status='failed', last_error=? WHERE month=?",
+                        (error[:500], month))
+
+    def report_sent(self, month: str, at: float) -> None:
+        self.db.execute("UPDATE report_runs SET status='sent', sent_at=?, last_error=NULL "
+                        "WHERE month=?", (at, month))
+
+    def report_runs(self) -> list[dict[str, Any]]:
+        return [{"month": r[0], "status": r[1], "claimed_at": r[2], "attempts": r[3],
+                 "last_error": r[4], "sent_at": r[5]} for r in self.db.execute(
+            "SELECT month, status, claimed_at, attempts, last_error, sent_at FROM report_runs "
+            "ORDER BY month DESC")]
 
     def stats(self) -> dict[str, int]:
         return {str(r[0]): int(r[1]) for r in self.db.execute("SELECT name, value FROM stats")}

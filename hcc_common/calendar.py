@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from hcc_common.yamlconf import ANY_KEYS, Node
@@ -38,6 +38,23 @@ class OpeningHours:
 
     def is_open_ts(self, ts: float) -> bool:
         return self.is_open(datetime.fromtimestamp(ts, ZoneInfo(self.timezone)))
+
+    def open_intervals(self, start: float, end: float) -> list[tuple[float, float]]:
+        """The opening hours within [start, end) as (from, to) timestamps, by time; holidays
+        skipped. Days are walked in the center's zone, so a DST change is counted right."""
+        tz = ZoneInfo(self.timezone)
+        day = datetime.fromtimestamp(start, tz).date() - timedelta(days=1)
+        last = datetime.fromtimestamp(end, tz).date()
+        out: list[tuple[float, float]] = []
+        while day <= last:
+            if day not in self.holidays:
+                for a, b in self.weekly.get(day.weekday(), ()):
+                    lo = max(start, datetime.combine(day, a, tz).timestamp())
+                    hi = min(end, datetime.combine(day, b, tz).timestamp())
+                    if hi > lo:
+                        out.append((lo, hi))
+            day += timedelta(days=1)
+        return out
 
 
 def parse_days(spec: str) -> list[int]:

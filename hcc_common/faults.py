@@ -220,6 +220,23 @@ class _Params(dict[str, object]):
         return "?"
 
 
+# Device types as people call them (devices.yaml's `type`), for pages and reports.
+TYPE_NAMES: Mapping[str, tuple[str, str]] = {
+    "printer": ("Máy in", "Printer"), "wifi_ap": ("Điểm phát Wi-Fi", "Wi-Fi access point"),
+    "charger": ("Trạm sạc điện thoại", "Phone charger"), "ups": ("Bộ lưu điện (UPS)", "UPS"),
+    "reading_device": ("Máy đọc cho người cao tuổi", "Reading aid"),
+    "kiosk": ("Ki-ốt tra cứu", "Kiosk"), "robot": ("Robot lễ tân", "Reception robot"),
+    "pdu": ("Ổ cắm điện thông minh (PDU)", "PDU"), "other": ("Thiết bị khác", "Other device"),
+}
+
+
+def type_name(device_type: str, lang: str = "vi") -> str:
+    names = TYPE_NAMES.get(device_type)
+    if names is None:
+        return device_type
+    return names[0] if lang == "vi" else names[1]
+
+
 def lookup(code: str) -> FaultDef:
     """The definition of a code; unknown codes (from a newer agent) render generically."""
     found = VOCABULARY.get(code)

@@ -3,49 +3,17 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from conftest import pg_or_skip
 from controller.state import AgentInfo, AlertKey, DeviceEvent, DeviceInfo, OpenAlert, ResolveAlert
 from controller.store import AlertNotFound, Store
 from hcc_common import wire
-
-PG_URL = os.environ.get("HCC_TEST_PG_URL", "postgresql://127.0.0.1:5432/test")
-
-
-def pg_or_skip() -> str:
-    try:
-        import psycopg
-
-        with psycopg.connect(PG_URL, connect_timeout=3) as conn:
-            conn.execute("SELECT 1")
-    except Exception as exc:  # noqa: BLE001 - any failure to reach it means: skip, saying why
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {exc.__class__.__name__}: {exc}")
-    return PG_URL
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield str(tmp_path / "store.db")
-        return
-    import psycopg
-
-    url = pg_or_skip()
-    schema = f"hcc_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    sep = "&" if "?" in url else "?"
-    yield f"{url}{sep}options=-csearch_path%3D{schema}"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA {schema} CASCADE")
-
 
 KEY = AlertKey("ba-dinh", "pi-1", "printer-1", "printer.jammed")
 

@@ -78,6 +78,8 @@ def decode_interfaces(s: Sample) -> Decoded:
         r = role(if_type, name)
         if r not in down_by_role:
             continue
+        if r == "radio" and oper is not None:
+            metrics[f"radio.{name}.oper"] = OPER_NAMES.get(oper, str(oper))  # the device page
         if oper == UP:
             up_by_role[r] = True
         # An interface switched off on purpose (admin down) is not a fault.

@@ -175,6 +175,7 @@ def input_faults(inputs: Table, printer_says_empty: bool | None
         capacity = integer(cell(inputs, "max", idx))
         if level is None:
             continue
+        metrics[f"tray.{short}.name"] = name
         if level < 0:
             metrics[f"tray.{short}.state"] = LEVEL_WORDS.get(level, "unknown")
         elif capacity is not None and capacity > 0:

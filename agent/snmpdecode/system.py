@@ -15,6 +15,9 @@ def decode_system(s: Sample) -> Decoded:
     oid = r.scalars.get("sys_object_id")
     if isinstance(oid, str):
         metrics["sys_object_id"] = oid
+    model = text(r.scalars.get("model"))  # hrDeviceDescr of a printer: "HP LaserJet M404dn"
+    if model:
+        metrics["model"] = model
     name = text(r.scalars.get("sys_name"))
     if name is not None:
         metrics["sys_name"] = name

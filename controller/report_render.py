@@ -1,0 +1,377 @@
+"""The report as people read it: one self-contained HTML page (also printed to PDF) and a CSV for
+spreadsheets, in Vietnamese or English; pure (a Report in, text out)."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+from controller.report import Availability, Incidents, Report, Supply
+from hcc_common import faults as vocab
+
+TEXT: dict[str, dict[str, str]] = {
+    "vi": {
+        "title": "Báo cáo thiết bị các trung tâm", "period": "Kỳ báo cáo", "made": "Lập lúc",
+        "scope": "Phạm vi", "all_centers": "toàn thành phố",
+        "summary": "Tóm tắt", "city_avail": "Sẵn sàng toàn thành phố",
+        "incidents": "Sự cố", "mtta": "Thời gian tiếp nhận TB (MTTA)",
+        "mttr": "Thời gian khắc phục TB (MTTR)", "pages": "Trang đã in",
+        "to_order": "Mực cần đặt", "avail": "Mức sẵn sàng (trong giờ làm việc)",
+        "by_center": "Theo trung tâm", "by_type": "Theo loại thiết bị",
+        "by_device": "Theo thiết bị", "center": "Trung tâm", "device": "Thiết bị",
+        "type": "Loại", "devices": "Số thiết bị", "open_h": "Giờ mở cửa",
+        "down_h": "Giờ hỏng", "nodata_h": "Giờ không có dữ liệu", "availability": "Sẵn sàng",
+        "count": "Số sự cố", "acked": "Đã tiếp nhận", "resolved": "Đã xử lý",
+        "top": "Lỗi lặp lại nhiều nhất", "model_faults": "Lỗi lặp lại theo mẫu thiết bị",
+        "model": "Mẫu thiết bị", "fault": "Lỗi", "times": "Số lần", "in_centers": "Số trung tâm",
+        "pages_title": "Số trang in", "printer": "Máy in", "toner": "Mực in và vật tư",
+        "order_title": "Đặt mực cho các máy in này trong {days} ngày",
+        "order_none": "Không có vật tư nào cần đặt trong {days} ngày tới.",
+        "order_note": "Đặt trước khi hết {lead} ngày (thời gian giao hàng).",
+        "supply": "Vật tư", "level": "Mức còn", "used": "Đã dùng trong kỳ",
+        "replaced": "Thay mới", "rate": "Tiêu hao/ngày", "days_left": "Còn (ngày)",
+        "empty_on": "Dự kiến hết", "order_by": "Đặt trước ngày", "confidence": "Độ tin cậy",
+        "conf_high": "cao", "conf_medium": "trung bình", "conf_low": "thấp",
+        "conf_none": "không dự báo được",
+        "wifi": "Wi-Fi", "peak": "Cao điểm (thiết bị)", "average": "Trung bình (thiết bị)",
+        "idle": "Giờ mở cửa không có ai dùng", "open_hours": "Giờ mở cửa có dữ liệu",
+        "none": "Không có dữ liệu trong kỳ.", "city": "Toàn thành phố",
+        "columns": "Giải thích các cột",
+        "h": "giờ", "min": "phút", "dash": "—",
+    },
+    "en": {
+        "title": "Service-center hardware report", "period": "Period", "made": "Made",
+        "scope": "Scope", "all_centers": "the whole city",
+        "summary": "Summary", "city_avail": "City-wide availability",
+        "incidents": "Incidents", "mtta": "Mean time to acknowledge (MTTA)",
+        "mttr": "Mean time to resolve (MTTR)", "pages": "Pages printed",
+        "to_order": "Supplies to order", "avail": "Availability (opening hours)",
+        "by_center": "Per center", "by_type": "Per device type", "by_device": "Per device",
+        "center": "Center", "device": "Device", "type": "Type", "devices": "Devices",
+        "open_h": "Open hours", "down_h": "Hours down", "nodata_h": "Hours without data",
+        "availability": "Availability", "count": "Incidents", "acked": "Acknowledged",
+        "resolved": "Resolved", "top": "Most recurring faults",
+        "model_faults": "Recurring faults per model", "model": "Model", "fault": "Fault",
+        "times": "Times", "in_centers": "Centers", "pages_title": "Pages printed",
+        "printer": "Printer", "toner": "Toner, ink and supplies",
+        "order_title": "Order supplies for these printers within {days} days",
+        "order_none": "Nothing needs ordering in the next {days} days.",
+        "order_note": "Order {lead} days before empty (delivery time).",
+        "supply": "Supply", "level": "Level", "used": "Used in period",
+        "replaced": "Replaced", "rate": "Use per day", "days_left": "Days left",
+        "empty_on": "Empty on", "order_by": "Order by", "confidence": "Confidence",
+        "conf_high": "high", "conf_medium": "medium", "conf_low": "low",
+        "conf_none": "no forecast",
+        "wifi": "Wi-Fi", "peak": "Peak (clients)", "average": "Average (clients)",
+        "idle": "Open hours with no clients", "open_hours": "Open hours with data",
+        "none": "No data in the period.", "city": "City-wide",
+        "columns": "What the columns mean",
+        "h": "h", "min": "min", "dash": "—",
+    },
+}
+
+# What the columns mean, printed under the report.
+EXPLAIN: dict[str, list[str]] = {
+    "vi": [
+                "Sẵn sàng = thời gian thiết bị hoạt động / thời gian mở cửa có dữ liệu. Chỉ tính giờ"
+                " mở cửa của trung tâm, bỏ ngày lễ theo lịch của trung tâm.",
+                "Giờ hỏng: thiết bị mất kết nối hoặc có lỗi nghiêm trọng (hết mực, kẹt giấy, mất"
+                " điện…) trong giờ mở cửa.",
+                "Giờ không có dữ liệu: hộp giám sát không gửi số liệu (mất mạng, mất điện); không"
+                " tính vào mức sẵn sàng.",
+                "MTTA: thời gian trung bình từ lúc cảnh báo đến lúc có người tiếp nhận. MTTR: đến"
+                " lúc xử lý xong.",
+                "Số trang: tổng mức tăng của bộ đếm trang; khi bộ đếm bị đặt lại hoặc thay máy, số"
+                " mới được lấy làm mốc.",
+                "Dự kiến hết: đường thẳng qua mức mực từng giờ kể từ lần thay hộp mực gần nhất (tối"
+                " đa 30 ngày). Độ tin cậy cao: từ 14 ngày dữ liệu và khớp tốt (R² ≥ 0,9).",
+                "Wi-Fi: số thiết bị kết nối, cộng trên các điểm phát của trung tâm, theo giờ.",
+    ],
+    "en": [
+                "Availability = time up / opening time with data. Only the center's opening hours"
+                " count; its holidays (from its calendar) are skipped.",
+                "Hours down: unreachable, or a fault that stops the device (out of toner, paper"
+                " jam, on battery…) during opening hours.",
+                "Hours without data: the center's box sent nothing (network or power cut); not"
+                " counted for or against availability.",
+                "MTTA: mean time from the alert to someone acknowledging it. MTTR: to it being"
+                " resolved.",
+                "Pages: the sum of the page counter's increases; a counter reset or a replaced"
+                " printer starts a new baseline.",
+                "Empty on: a straight line through the hourly levels since the last new cartridge"
+                " (30 days at most). High confidence: 14+ days of data and a close fit (R² ≥ 0.9).",
+                "Wi-Fi: connected clients, summed over the center's access points, per hour.",
+    ],
+}
+
+STYLE = """
+body{font:14px/1.4 system-ui,"Segoe UI",Roboto,sans-serif;color:#1d2733;margin:24px;max-width:1100px}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px;border-bottom:2px solid #dde3ea}
+h3{font-size:15px;margin:18px 0 6px}.meta{color:#5b6776;margin:0 0 12px}
+.cards{display:flex;flex-wrap:wrap;gap:10px}.card{border:1px solid #dde3ea;border-radius:8px;
+padding:10px 14px;min-width:150px}.card b{display:block;font-size:20px}
+table{border-collapse:collapse;width:100%;margin:6px 0 12px}th,td{border-bottom:1px solid #e6ebf0;
+padding:4px 6px;text-align:left;vertical-align:top}
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#f3f6f9;font-weight:600}.bad{color:#b42318;font-weight:600}.warn{color:#b54708}
+.order{border:2px solid #b54708;border-radius:8px;padding:8px 12px}
+.small{font-size:12px;color:#5b6776}ul.explain{padding-left:18px}
+@media print{body{margin:0}h2{break-after:avoid}tr{break-inside:avoid}}
+@media (max-width:640px){body{margin:10px}table{font-size:12px}.wide{overflow-x:auto}}
+"""
+
+
+def _e(value: object) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def num(value: float, decimals: int, lang: str) -> str:
+    """A number as each language writes it: 18.840,5 in Vietnamese, 18,840.5 in English
+    (rounded half up, as people round, not to the nearest binary float)."""
+    exact = Decimal(repr(value)).quantize(Decimal(1).scaleb(-decimals), ROUND_HALF_UP)
+    text = f"{exact:,.{decimals}f}"
+    return text.translate(str.maketrans(",.", ".,")) if lang == "vi" else text
+
+
+def pct(ratio: float | None, lang: str) -> str:
+    return "—" if ratio is None else f"{num(ratio * 100, 2, lang)} %"
+
+
+def hours(seconds: float, lang: str) -> str:
+    return num(seconds / 3600, 1, lang)
+
+
+def duration(seconds: float | None, lang: str) -> str:
+    if seconds is None:
+        return "—"
+    t = TEXT[lang]
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} {t['min']}"
+    return f"{minutes // 60} {t['h']} {minutes % 60:02d} {t['min']}"
+
+
+def day(d: date | None) -> str:
+    return d.isoformat() if d is not None else "—"
+
+
+def fault_name(code: str, lang: str) -> str:
+    return vocab.message(code, {}, lang)
+
+
+def _table(headers: Sequence[tuple[str, bool]], rows: Iterable[Sequence[str]]) -> str:
+    head = "".join(f'<th class="{"n" if num else ""}">{_e(h)}</th>' for h, num in headers)
+    body = "".join("<tr>" + "".join(
+        f'<td class="{"n" if headers[i][1] else ""}">{cell}</td>' for i, cell in enumerate(r))
+        + "</tr>" for r in rows)
+    return f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody>' \
+           f"</table></div>"
+
+
+def _avail_rows(items: Iterable[Availability], first: str, lang: str) -> list[list[str]]:
+    out = []
+    for a in items:
+        ratio = a.ratio
+        cls = "bad" if ratio is not None and ratio < 0.95 else ""
+        label = {"center": a.name, "type": vocab.type_name(a.type, lang), "device": a.name}[first]
+        out.append([_e(label), str(a.devices), hours(a.open_s, lang), hours(a.down_s, lang),
+                    hours(a.nodata_s, lang), f'<span class="{cls}">{pct(ratio, lang)}</span>'])
+    return out
+
+
+def _incident_cells(i: Incidents, lang: str) -> list[str]:
+    top = "; ".join(f"{fault_name(code, lang)} × {n}" for code, n in i.top)
+    return [str(i.count), str(i.acked), str(i.resolved), duration(i.mtta_s, lang),
+            duration(i.mttr_s, lang), _e(top)]
+
+
+def _supply_cells(s: Supply, names: dict[str, str], lang: str) -> list[str]:
+    t = TEXT[lang]
+    f = s.forecast
+    return [_e(names.get(s.center, s.center)), _e(s.name), _e(s.supply_name),
+            "—" if f.level is None else f"{num(f.level, 0, lang)} %", num(s.used_pct, 1, lang),
+            str(s.replaced),
+            "—" if f.rate_per_day is None or f.days_left is None else num(f.rate_per_day, 2, lang),
+            "—" if f.days_left is None else num(f.days_left, 0, lang), day(f.empty_on),
+            day(s.order_by), _e(t[f"conf_{f.confidence}"])]
+
+
+def render_html(r: Report, lang: str = "vi", scope: str | None = None) -> str:
+    t = TEXT[lang]
+    tz = ZoneInfo(r.period.timezone)
+    names = dict(r.centers)
+    made = datetime.fromtimestamp(r.generated_at, tz).strftime("%Y-%m-%d %H:%M %Z")
+    total_pages = sum(r.pages_by_center.values())
+    parts = [
+        f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_e(t['title'])} — {_e(r.period.label)}</title><style>{STYLE}</style></head>"
+        f'<body><h1>{_e(t["title"])}</h1><p class="meta">{_e(t["period"])}: '
+        f"<b>{_e(r.period.label)}</b> ({_e(r.period.timezone)}) · {_e(t['scope'])}: "
+        f"{_e(scope or t['all_centers'])} · {_e(t['made'])}: {_e(made)}</p>",
+        f'<h2>{_e(t["summary"])}</h2><div class="cards" id="summary">'
+        f'<div class="card">{_e(t["city_avail"])}<b>{pct(r.city.ratio, lang)}</b></div>'
+        f'<div class="card">{_e(t["incidents"])}<b>{r.city_incidents.count}</b></div>'
+        f'<div class="card">{_e(t["mtta"])}<b>{duration(r.city_incidents.mtta_s, lang)}</b></div>'
+        f'<div class="card">{_e(t["mttr"])}<b>{duration(r.city_incidents.mttr_s, lang)}</b></div>'
+        f'<div class="card">{_e(t["pages"])}<b>{num(total_pages, 0, lang)}</b></div>'
+        f'<div class="card">{_e(t["to_order"])}<b>{len(r.order)}</b></div></div>',
+    ]
+    # the purchaser's list first: it is what someone acts on this week
+    days = f"{r.order_within_days:g}"
+    parts.append(f'<h2 id="order">{_e(t["order_title"].format(days=days))}</h2>'
+                 f'<div class="order"><p class="small">'
+                 f'{_e(t["order_note"].format(lead=f"{r.lead_days:g}"))}</p>')
+    if r.order:
+        parts.append(_table(
+            [(t["center"], False), (t["printer"], False), (t["supply"], False), (t["level"], True),
+             (t["used"], True), (t["replaced"], True), (t["rate"], True), (t["days_left"], True),
+             (t["empty_on"], False), (t["order_by"], False), (t["confidence"], False)],
+            (_supply_cells(s, names, lang) for s in r.order)))
+    else:
+        parts.append(f"<p>{_e(t['order_none'].format(days=days))}</p>")
+    parts.append("</div>")
+    avail_head = [(t["devices"], True), (t["open_h"], True), (t["down_h"], True),
+                  (t["nodata_h"], True), (t["availability"], True)]
+    parts.append(f'<h2 id="availability">{_e(t["avail"])}</h2>')
+    if not r.devices:
+        parts.append(f"<p>{_e(t['none'])}</p>")
+    else:
+        parts.append(f"<h3>{_e(t['by_center'])}</h3>" + _table(
+            [(t["center"], False), *avail_head],
+            [*_avail_rows(r.by_center, "center", lang),
+             [f"<b>{_e(t['city'])}</b>", *_avail_rows([r.city], "center", lang)[0][1:]]]))
+        parts.append(f"<h3>{_e(t['by_type'])}</h3>" + _table(
+            [(t["type"], False), *avail_head], _avail_rows(r.by_type, "type", lang)))
+        parts.append(f"<h3>{_e(t['by_device'])}</h3>" + _table(
+            [(t["center"], False), (t["device"], False), (t["type"], False), *avail_head[1:]],
+            ([_e(names.get(a.center, a.center)), *(
+                [_e(a.name), _e(a.type), *_avail_rows([a], "device", lang)[0][2:]])]
+             for a in r.devices)))
+    parts.append(f'<h2 id="incidents">{_e(t["incidents"])}</h2>')
+    inc_head = [(t["count"], True), (t["acked"], True), (t["resolved"], True), (t["mtta"], True),
+                (t["mttr"], True), (t["top"], False)]
+    parts.append(_table([(t["center"], False), *inc_head],
+                        [*([_e(names.get(i.center, i.center)), *_incident_cells(i, lang)]
+                           for i in r.incidents),
+                         [f"<b>{_e(t['city'])}</b>", *_incident_cells(r.city_incidents, lang)]]))
+    if r.model_faults:
+        parts.append(f"<h3>{_e(t['model_faults'])}</h3>" + _table(
+            [(t["model"], False), (t["fault"], False), (t["times"], True),
+             (t["in_centers"], True)],
+            ([_e(m.model), _e(fault_name(m.code, lang)), str(m.count), str(m.centers)]
+             for m in r.model_faults)))
+    parts.append(f'<h2 id="pages">{_e(t["pages_title"])}</h2>')
+    if r.pages:
+        parts.append(f"<h3>{_e(t['by_center'])}</h3>" + _table(
+            [(t["center"], False), (t["pages"], True)],
+            [*([_e(names.get(c, c)), num(n, 0, lang)] for c, n in r.pages_by_center.items()),
+             [f"<b>{_e(t['city'])}</b>", num(total_pages, 0, lang)]]))
+        parts.append(f"<h3>{_e(t['printer'])}</h3>" + _table(
+            [(t["center"], False), (t["printer"], False), (t["pages"], True)],
+            ([_e(names.get(p.center, p.center)), _e(p.name), num(p.pages, 0, lang)]
+             for p in r.pages)))
+    else:
+        parts.append(f"<p>{_e(t['none'])}</p>")
+    parts.append(f'<h2 id="toner">{_e(t["toner"])}</h2>')
+    if r.supplies:
+        parts.append(_table(
+            [(t["center"], False), (t["printer"], False), (t["supply"], False), (t["level"], True),
+             (t["used"], True), (t["replaced"], True), (t["rate"], True), (t["days_left"], True),
+             (t["empty_on"], False), (t["order_by"], False), (t["confidence"], False)],
+            (_supply_cells(s, names, lang) for s in r.supplies)))
+    else:
+        parts.append(f"<p>{_e(t['none'])}</p>")
+    parts.append(f'<h2 id="wifi">{_e(t["wifi"])}</h2>')
+    if r.wifi:
+        parts.append(_table(
+            [(t["center"], False), (t["peak"], True), (t["average"], True),
+             (t["idle"], True), (t["open_hours"], True)],
+            ([_e(names.get(w.center, w.center)), "—" if w.peak is None else str(w.peak),
+              "—" if w.average is None else num(w.average, 1, lang), str(w.idle_open_hours),
+              str(w.open_hours)] for w in r.wifi)))
+    else:
+        parts.append(f"<p>{_e(t['none'])}</p>")
+    parts.append(f"<h2>{_e(t['columns'])}</h2><ul class=\"explain\">"
+                 + "".join(f"<li>{_e(line)}</li>" for line in EXPLAIN[lang]) + "</ul>")
+    parts.append("</body></html>")
+    return "".join(parts)
+
+
+def render_csv(r: Report, lang: str = "vi") -> str:
+    """One CSV, a section after another: a '# section' line, a header, rows, a blank line.
+    Numbers are plain (hours with a dot, ratios 0..1), for spreadsheets."""
+    t = TEXT[lang]
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    names = dict(r.centers)
+
+    def section(name: str, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+        w.writerow([f"# {name}"])
+        w.writerow(header)
+        w.writerows(rows)
+        w.writerow([])
+
+    def ratio(a: Availability) -> str:
+        return "" if a.ratio is None else f"{a.ratio:.5f}"
+
+    section("availability_by_device",
+            ["center", "center_name", "device", "device_name", "type", "open_h", "down_h",
+             "nodata_h", "availability"],
+            ([a.center, names.get(a.center, a.center), a.key, a.name, a.type,
+              f"{a.open_s / 3600:.2f}", f"{a.down_s / 3600:.2f}", f"{a.nodata_s / 3600:.2f}",
+              ratio(a)] for a in r.devices))
+    section("availability_by_center",
+            ["center", "center_name", "devices", "open_h", "down_h", "nodata_h", "availability"],
+            [*([a.key, a.name, a.devices, f"{a.open_s / 3600:.2f}", f"{a.down_s / 3600:.2f}",
+                f"{a.nodata_s / 3600:.2f}", ratio(a)] for a in r.by_center),
+             ["city", t["city"], r.city.devices, f"{r.city.open_s / 3600:.2f}",
+              f"{r.city.down_s / 3600:.2f}", f"{r.city.nodata_s / 3600:.2f}", ratio(r.city)]])
+    section("availability_by_type",
+            ["type", "devices", "open_h", "down_h", "nodata_h", "availability"],
+            ([a.type, a.devices, f"{a.open_s / 3600:.2f}", f"{a.down_s / 3600:.2f}",
+              f"{a.nodata_s / 3600:.2f}", ratio(a)] for a in r.by_type))
+
+    def minutes(s: float | None) -> str:
+        return "" if s is None else f"{s / 60:.1f}"
+
+    section("incidents",
+            ["center", "center_name", "incidents", "acknowledged", "resolved", "mtta_min",
+             "mttr_min", "top_faults"],
+            ([i.center, names.get(i.center, t["city"]), i.count, i.acked, i.resolved,
+              minutes(i.mtta_s), minutes(i.mttr_s),
+              "; ".join(f"{fault_name(c, lang)} ({c}) x{n}" for c, n in i.top)]
+             for i in (*r.incidents, r.city_incidents)))
+    section("faults_by_model", ["model", "code", "fault", "count", "centers"],
+            ([m.model, m.code, fault_name(m.code, lang), m.count, m.centers]
+             for m in r.model_faults))
+    section("pages", ["center", "center_name", "device", "printer", "pages"],
+            ([p.center, names.get(p.center, p.center), p.device, p.name, p.pages]
+             for p in r.pages))
+    supply_header = ["center", "center_name", "device", "printer", "supply", "supply_name",
+                     "level_pct", "used_pct", "replaced", "use_pct_per_day", "days_left",
+                     "empty_on", "order_by", "confidence", "basis_days", "r2"]
+
+    def supply_row(s: Supply) -> list[object]:
+        f = s.forecast
+        return [s.center, names.get(s.center, s.center), s.device, s.name, s.supply,
+                s.supply_name, "" if f.level is None else f"{f.level:.1f}", f"{s.used_pct:.1f}",
+                s.replaced, "" if f.rate_per_day is None else f"{f.rate_per_day:.3f}",
+                "" if f.days_left is None else f"{f.days_left:.1f}",
+                f.empty_on.isoformat() if f.empty_on else "",
+                s.order_by.isoformat() if s.order_by else "", f.confidence, f.basis_days,
+                "" if f.r2 is None else f.r2]
+
+    section("order_within_days", supply_header, (supply_row(s) for s in r.order))
+    section("supplies", supply_header, (supply_row(s) for s in r.supplies))
+    section("wifi", ["center", "center_name", "peak_clients", "average_clients",
+                     "idle_open_hours", "open_hours_with_data"],
+            ([w.center, names.get(w.center, w.center), "" if w.peak is None else w.peak,
+              "" if w.average is None else w.average, w.idle_open_hours, w.open_hours]
+             for w in r.wifi))
+    return out.getvalue()
