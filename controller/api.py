@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
@@ -15,12 +16,14 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from pydantic import BaseModel, Field
 
-from controller import desk
+from controller import desk, device_view, history_store, report_render, reporting
 from controller.config import ControllerConfig, HttpSettings
 from controller.desk import DeskError, silence_window
 from controller.feed import AlertFeed, StorePerThread
+from controller.report import Period
 from controller.store import AlertChange, AlertNotFound, AlertRow, Store
 from controller.views import agent_json, change_json, iso, silence_json
+from hcc_common import faults as vocab
 from hcc_common.enrollment import ENROLL_PATH
 
 SSE_KEEPALIVE_S = 15.0
@@ -154,6 +157,7 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
                                 headers={"WWW-Authenticate": "Bearer"})
 
     Reader = Annotated[None, Depends(reader)]
+    web = resources.files("controller") / "web"
     Writer = Annotated[str, Depends(writer)]
 
     def silenced_ids(s: Store, rows: list[AlertRow] | None = None) -> set[int]:
@@ -266,6 +270,97 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
                 c["worst"] = a.severity
         return sorted(out.values(), key=lambda c: (-rank.get(c["worst"] or "", 0), c["center"]))
 
+    @app.get("/api/v1/devices/{center}/{device}", summary="One device: its readings now, its "
+             "faults, its alerts with who acted and their notes",
+             responses={**READ_ERRORS, **NOT_FOUND})
+    def device_detail(center: str, device: str, _: Reader,
+                      lang: Annotated[str, Query(pattern="^(vi|en)$")] = "vi") -> dict[str, Any]:
+        s = store()
+        dev = s.device(center, device)
+        if dev is None:
+            raise HTTPException(404, f"no device {device!r} in center {center!r}")
+        now = time.time()
+        rows = s.alerts(include_resolved=True, center=center, device=device, limit=50)
+        shown = desk.present(s, rows, lang, now)
+        for a in shown:
+            a["history"] = [{**h, "at": iso(h["at"])} for h in s.history(a["id"])]
+        return {"center": center, "center_name": centers.get(center, center),
+                "device": device, "agent": dev.agent, "name": dev.name, "type": dev.type,
+                "type_name": vocab.type_name(dev.type, lang), "status": dev.status,
+                "last_seen": iso(dev.last_seen), "checked_at": iso(dev.agent_ts),
+                "faults": [{"code": f.code, "severity": f.severity,
+                            "message": vocab.message(f.code, f.params, lang),
+                            "hint": vocab.hint(f.code, f.params, lang)} for f in dev.faults],
+                "readings": device_view.readings(dev.metrics), "alerts": shown}
+
+    @app.get("/api/v1/devices/{center}/{device}/series", summary="A device's history for charts:"
+             " every reading over 24 h, hourly min/avg/max over 7 or 30 days; reachability",
+             responses={**READ_ERRORS, **NOT_FOUND})
+    def device_series(center: str, device: str, _: Reader,
+                      range_: Annotated[str, Query(alias="range", pattern="^(24h|7d|30d)$")]
+                      = "24h") -> dict[str, Any]:
+        s = store()
+        dev = s.device(center, device)
+        if dev is None:
+            raise HTTPException(404, f"no device {device!r} in center {center!r}")
+        end = time.time()
+        start = end - device_view.RANGES[range_]
+        names = device_view.series_names(dev.metrics)
+        if device_view.RANGES[range_] <= device_view.RAW_RANGE_S:
+            samples = [r.sample for r in history_store.raw(s.db, center, device, start, end)]
+            return {"range": range_, **device_view.series_from_samples(samples, start, end,
+                                                                       names)}
+        # this device's newest hours, not yet rolled up by the upkeep loop (every 5 minutes)
+        history_store.rollup_all(s.db, center=center, device=device)
+        hours = [r.rollup for r in history_store.hourly(s.db, start - 3600, end, center=center,
+                                                         device=device)]
+        return {"range": range_, **device_view.series_from_hours(hours, start, end, names)}
+
+    @app.get("/api/v1/report", summary="The city's report (html, pdf or csv) for a month or days",
+             response_class=Response,
+             responses={**READ_ERRORS, 400: {"model": Problem,
+                                             "description": "A period or center not understood."},
+                        503: {"model": Problem, "description": "No Chromium here for a PDF."}})
+    def report_file(_: Reader, month: str | None = None,
+                    from_: Annotated[str | None, Query(alias="from")] = None,
+                    to: str | None = None, center: str | None = None,
+                    format_: Annotated[str, Query(alias="format", pattern="^(html|pdf|csv)$")]
+                    = "html",
+                    lang: Annotated[str, Query(pattern="^(vi|en)$")] = "vi") -> Response:
+        body, period = _report(month, from_, to, center or None, format_, lang)
+        kinds = {"html": "text/html; charset=utf-8", "pdf": "application/pdf",
+                 "csv": "text/csv; charset=utf-8"}
+        name = f"hcc-report-{period.label.replace(' – ', '_')}{'-' + center if center else ''}"
+        return Response(body, media_type=kinds[format_], headers={
+            "Content-Disposition": f'{"inline" if format_ == "html" else "attachment"}; '
+                                   f'filename="{name}.{format_}"'})
+
+    def _report(month: str | None, first: str | None, last: str | None, center: str | None,
+                fmt: str, lang: str, toolbar: str = "") -> tuple[bytes, Period]:
+        s = store()
+        try:
+            period = reporting.period_for(month, first, last, config.reports.timezone)
+            return reporting.make(s, config, period=period, center=center, fmt=fmt, lang=lang,
+                                  toolbar=toolbar), period
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
+        except reporting.ReportError as exc:
+            raise HTTPException(503, str(exc)) from None
+
+    @app.get("/reports", response_class=HTMLResponse, include_in_schema=False)
+    def report_page(_: Reader, month: str | None = None, center: str | None = None,
+                    lang: Annotated[str, Query(pattern="^(vi|en)$")] = "vi") -> HTMLResponse:
+        tz = ZoneInfo(config.reports.timezone)
+        month = month or datetime.now(tz).strftime("%Y-%m")  # this month so far
+        known = {**{d.center: d.center for d in store().devices()}, **centers}
+        toolbar = report_render.toolbar_html(lang, month, center or None, known)
+        body, _period = _report(month, None, None, center or None, "html", lang, toolbar)
+        return HTMLResponse(body)
+
+    @app.get("/devices/{center}/{device}", response_class=HTMLResponse, include_in_schema=False)
+    def device_page(center: str, device: str) -> HTMLResponse:
+        return HTMLResponse((web / "device.html").read_text(encoding="utf-8"))
+
     @app.get("/api/v1/devices/{center}/{device}/history", summary="A device's changes",
              responses=READ_ERRORS)
     def device_history(center: str, device: str, _: Reader) -> list[dict[str, Any]]:
@@ -376,7 +471,6 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
             raise HTTPException(503, "ingest is stuck or dead: alerts are not being raised")
         return {"ingest": "ok"}
 
-    web = resources.files("controller") / "web"
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def dashboard() -> HTMLResponse:
@@ -384,10 +478,15 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
 
     @app.get("/static/{name}", include_in_schema=False)
     def static(name: str) -> Response:
-        types = {"app.js": "text/javascript", "style.css": "text/css"}
+        types = {"app.js": "text/javascript", "style.css": "text/css",
+                 "device.js": "text/javascript", "uPlot.iife.min.js": "text/javascript",
+                 "uPlot.min.css": "text/css"}
         if name not in types:
             raise HTTPException(404)
-        return Response((web / name).read_text(encoding="utf-8"), media_type=types[name])
+        # the chart library is vendored: center LANs may have no internet for a CDN
+        path = web / "vendor" / name if name.startswith("uPlot") else web / name
+        return Response(path.read_text(encoding="utf-8"), media_type=types[name],
+                        headers={"Cache-Control": "max-age=3600"})
 
     return app
 

@@ -373,6 +373,41 @@ def deadletters(
         typer.echo("no dead letters")
 
 
+@app.command()
+def report(
+    out: Annotated[Path, typer.Option("--out", "-o", help="File to write (report.pdf, …).")],
+    month: Annotated[str | None, typer.Option(help="A month, e.g. 2026-11.")] = None,
+    from_: Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD.")] = None,
+    to: Annotated[str | None, typer.Option(help="Last day (included), YYYY-MM-DD.")] = None,
+    center: Annotated[str | None, typer.Option(help="One center (default: all).")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every center (the default).")] = False,
+    fmt: Annotated[str, typer.Option("--format", help="html, pdf or csv.")] = "html",
+    lang: LangOpt = None,
+    config: ConfigOpt = None, db: DbOpt = None,
+) -> None:
+    """The city's report for a month or a span of days: availability in opening hours,
+    incidents (MTTA, MTTR), pages printed, toner use and forecast, the order list, Wi-Fi use.
+    A PDF needs Chromium (apt install chromium)."""
+    from controller import reporting
+
+    if center is not None and all_:
+        typer.echo("error: --center and --all: choose one", err=True)
+        raise typer.Exit(2)
+    cfg = _config(config, db)
+    language = lang_or_exit(lang)
+    try:
+        period = reporting.period_for(month, from_, to, cfg.reports.timezone)
+        _open_store(cfg)  # says so when there is no database yet
+        body = reporting.make(Store(cfg.db), cfg, period=period, center=center, fmt=fmt,
+                              lang=language)
+    except (ValueError, reporting.ReportError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(body)
+    typer.echo(f"{out} ({len(body):,} bytes, {period.label})")
+
+
 def _follow(store: Store, center: str | None, as_json: bool, language: str) -> None:
     """Tail the alert history: every open, acknowledgement and resolution, as it happens."""
     import time

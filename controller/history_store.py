@@ -91,12 +91,16 @@ def _sample(ts: float, status: str, readings: str) -> Sample:
     return Sample(ts, status, orjson.loads(readings))
 
 
-def rollup(db: Db, limit: int = 500) -> int:
-    """Roll up at most `limit` dirty device-hours in one transaction; how many it did."""
+def rollup(db: Db, limit: int = 500, *, center: str | None = None,
+           device: str | None = None) -> int:
+    """Roll up at most `limit` dirty device-hours (of one device, if named) in one transaction;
+    how many it did."""
     db.begin()
     try:
+        where, args = ("WHERE center=? AND device=? ", [center, device]) \
+            if center is not None and device is not None else ("", [])
         dirty = db.execute("SELECT center, agent, device, hour, marked_at FROM history_dirty "
-                           "ORDER BY hour LIMIT ?", (limit,)).fetchall()
+                           f"{where}ORDER BY hour LIMIT ?", (*args, limit)).fetchall()
         for center, agent, device, hour, _marked_at in dirty:
             key = (center, agent, device)
             found = db.execute(
@@ -167,11 +171,12 @@ def _leads(db: Db, key: tuple[str, str, str], hour: float, samples: Sequence[Sam
     return leads
 
 
-def rollup_all(db: Db, limit: int = 500) -> int:
-    """Roll up everything dirty, a bounded transaction at a time."""
+def rollup_all(db: Db, limit: int = 500, *, center: str | None = None,
+               device: str | None = None) -> int:
+    """Roll up everything dirty (of one device, if named), a bounded transaction at a time."""
     done = 0
     while True:
-        n = rollup(db, limit)
+        n = rollup(db, limit, center=center, device=device)
         done += n
         if n < limit:
             return done

@@ -349,7 +349,8 @@ def build(period: Period, centers: Mapping[str, CenterMeta], devices: Iterable[D
     for dev in devices:
         c = centers.get(dev.center, default_center)
         if dev.center not in open_cache:
-            open_cache[dev.center] = c.hours.open_intervals(period.start, period.end)
+            # a month still running counts its opening hours until now, not the days to come
+            open_cache[dev.center] = c.hours.open_intervals(period.start, min(period.end, at))
         m = meta.get((dev.center, dev.device), DeviceMeta(dev.device, dev.type))
         if any(period.start <= h.hour < period.end for h in dev.hours):
             avail.append(availability(dev, m.name, open_cache[dev.center], period))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import html
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
@@ -201,7 +201,9 @@ def _supply_cells(s: Supply, names: dict[str, str], lang: str) -> list[str]:
             day(s.order_by), _e(t[f"conf_{f.confidence}"])]
 
 
-def render_html(r: Report, lang: str = "vi", scope: str | None = None) -> str:
+def render_html(r: Report, lang: str = "vi", scope: str | None = None,
+                toolbar: str = "") -> str:
+    """The report as one page; `toolbar` (HTML) goes above it on the dashboard's report page."""
     t = TEXT[lang]
     tz = ZoneInfo(r.period.timezone)
     names = dict(r.centers)
@@ -211,7 +213,7 @@ def render_html(r: Report, lang: str = "vi", scope: str | None = None) -> str:
         f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{_e(t['title'])} — {_e(r.period.label)}</title><style>{STYLE}</style></head>"
-        f'<body><h1>{_e(t["title"])}</h1><p class="meta">{_e(t["period"])}: '
+        f'<body>{toolbar}<h1>{_e(t["title"])}</h1><p class="meta">{_e(t["period"])}: '
         f"<b>{_e(r.period.label)}</b> ({_e(r.period.timezone)}) · {_e(t['scope'])}: "
         f"{_e(scope or t['all_centers'])} · {_e(t['made'])}: {_e(made)}</p>",
         f'<h2>{_e(t["summary"])}</h2><div class="cards" id="summary">'
@@ -301,6 +303,40 @@ def render_html(r: Report, lang: str = "vi", scope: str | None = None) -> str:
                  + "".join(f"<li>{_e(line)}</li>" for line in EXPLAIN[lang]) + "</ul>")
     parts.append("</body></html>")
     return "".join(parts)
+
+
+PAGE_TEXT = {
+    "vi": {"back": "← Bảng điều khiển", "month": "Tháng", "center": "Trung tâm",
+           "all": "Tất cả", "show": "Xem", "lang": "Ngôn ngữ"},
+    "en": {"back": "← Dashboard", "month": "Month", "center": "Center", "all": "All",
+           "show": "Show", "lang": "Language"},
+}
+TOOLBAR_STYLE = ("<style>.toolbar{display:flex;flex-wrap:wrap;gap:8px;align-items:center;"
+                 "padding:8px 0 14px;border-bottom:1px solid #dde3ea;margin-bottom:14px}"
+                 ".toolbar a,.toolbar button{padding:6px 10px;border:1px solid #9aa7b4;"
+                 "border-radius:6px;background:#fff;color:#12355b;text-decoration:none;"
+                 "font:inherit}.toolbar select,.toolbar input{padding:5px;font:inherit}"
+                 "@media print{.toolbar{display:none}}</style>")
+
+
+def toolbar_html(lang: str, month: str, center: str | None, centers: Mapping[str, str]) -> str:
+    """The report page's form: month, center, language; show it, or get it as PDF or CSV."""
+    p = PAGE_TEXT[lang]
+    options = "".join(
+        f'<option value="{_e(cid)}"{" selected" if cid == center else ""}>{_e(name)}</option>'
+        for cid, name in sorted(centers.items(), key=lambda kv: kv[1]))
+    langs = "".join(f'<option value="{code}"{" selected" if code == lang else ""}>{label}</option>'
+                    for code, label in (("vi", "Tiếng Việt"), ("en", "English")))
+    query = f"month={_e(month)}&amp;lang={lang}" + (f"&amp;center={_e(center)}" if center else "")
+    return (f'{TOOLBAR_STYLE}<form class="toolbar" method="get" action="/reports">'
+            f'<a href="/">{_e(p["back"])}</a>'
+            f'<label>{_e(p["month"])} <input type="month" name="month" value="{_e(month)}">'
+            f'</label><label>{_e(p["center"])} <select name="center"><option value="">'
+            f'{_e(p["all"])}</option>{options}</select></label>'
+            f'<label>{_e(p["lang"])} <select name="lang">{langs}</select></label>'
+            f'<button type="submit" id="show">{_e(p["show"])}</button>'
+            f'<a id="pdf" href="/api/v1/report?{query}&amp;format=pdf">PDF</a>'
+            f'<a id="csv" href="/api/v1/report?{query}&amp;format=csv">CSV</a></form>')
 
 
 def render_csv(r: Report, lang: str = "vi") -> str:

@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -33,6 +33,7 @@ from controller.report import (
     Period,
     Report,
     build,
+    days_period,
     month_period,
 )
 from controller.report_render import TEXT, render_csv, render_html
@@ -141,13 +142,47 @@ def html_to_pdf(html: str, out: Path, timeout_s: float = PDF_TIMEOUT_S) -> None:
         shutil.copyfile(target, out)
 
 
-def render(report: Report, fmt: str, lang: str, scope: str | None = None) -> bytes:
+def period_for(month: str | None, first: str | None, last: str | None, timezone: str) -> Period:
+    """The period people ask for: a month ('2026-11'), or from one day to another (both
+    included, 'YYYY-MM-DD'). ValueError says what to write instead."""
+    if month is not None and (first is not None or last is not None):
+        raise ValueError("give a month, or from and to, not both")
+    if month is not None:
+        return month_period(month, timezone)
+    if first is None or last is None:
+        raise ValueError("give a month (e.g. 2026-11), or both from and to (YYYY-MM-DD)")
+    try:
+        a, b = date.fromisoformat(first), date.fromisoformat(last)
+    except ValueError:
+        raise ValueError(f"dates {first!r}, {last!r}: write YYYY-MM-DD") from None
+    if (b - a).days > 400:
+        raise ValueError("a report covers at most 400 days (the hourly history kept)")
+    return days_period(a, b, timezone)
+
+
+def make(store: Store, config: ControllerConfig, *, period: Period, center: str | None,
+         fmt: str, lang: str, now: float | None = None, toolbar: str = "") -> bytes:
+    """A report as asked by the CLI, the API or the dashboard, checked the same way for all."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}")
+    if lang not in ("vi", "en"):
+        raise ValueError("lang must be vi or en")
+    names = {c.id: c.name for c in config.centers}
+    if center is not None and center not in names and \
+            center not in {d.center for d in store.devices()}:
+        raise ValueError(f"unknown center {center!r}")
+    report = gather(store, config, period, center=center, now=now)
+    return render(report, fmt, lang, names.get(center, center) if center else None, toolbar)
+
+
+def render(report: Report, fmt: str, lang: str, scope: str | None = None,
+           toolbar: str = "") -> bytes:
     """The report in `fmt` (html, csv or pdf) as bytes."""
     if fmt == "csv":
         return render_csv(report, lang).encode("utf-8-sig")  # BOM: Excel reads it as UTF-8
-    page = render_html(report, lang, scope)
     if fmt == "html":
-        return page.encode()
+        return render_html(report, lang, scope, toolbar).encode()
+    page = render_html(report, lang, scope)
     with tempfile.TemporaryDirectory(prefix="hcc-pdf-") as tmp:
         out = Path(tmp) / "report.pdf"
         html_to_pdf(page, out)

@@ -392,7 +392,11 @@ def serve(config: ControllerConfig) -> None:
         feed.subscribers.append(ctl.publish_alert)
         ingest = threading.Thread(target=ctl.run, name="ingest", daemon=True)
         ingest.start()
-        tasks = [asyncio.create_task(feed.run(stop)), asyncio.create_task(notifier.remind_loop(stop))]
+        from controller.reporting import upkeep_loop
+
+        tasks = [asyncio.create_task(feed.run(stop)), asyncio.create_task(notifier.remind_loop(stop)),
+                 # history roll-up and retention; the monthly report mailed on the 1st
+                 asyncio.create_task(upkeep_loop(stop, config, stores))]
         server = None
         if config.http is not None:
             import uvicorn

@@ -309,6 +309,7 @@ class Store:
 
     def alerts(self, *, include_resolved: bool = False, center: str | None = None,
                severity: str | None = None, state: str | None = None,
+               device: str | None = None,
                since: float | None = None, until: float | None = None,
                limit: int = 1000) -> list[AlertRow]:
         where: list[str] = []
@@ -318,7 +319,7 @@ class Store:
             args.append(state)
         elif not include_resolved:
             where.append("state != 'resolved'")
-        for column, value in (("center", center), ("severity", severity)):
+        for column, value in (("center", center), ("severity", severity), ("device", device)):
             if value is not None:
                 where.append(f"{column} = ?")
                 args.append(value)
@@ -448,13 +449,22 @@ class Store:
         return out
 
     def devices(self) -> list[DeviceInfo]:
+        return self._devices("", ())
+
+    def _devices(self, where: str, args: Sequence[object]) -> list[DeviceInfo]:
         out = []
-        for r in self.db.execute("SELECT * FROM devices ORDER BY center, agent, device"):
+        for r in self.db.execute(f"SELECT * FROM devices {where} ORDER BY center, agent, device",
+                                 args):
             faults = tuple(wire.FaultReport(f["code"], f["severity"], f.get("params", {}))
                            for f in json.loads(r[10]))
             out.append(DeviceInfo(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8],
                                   json.loads(r[9]), faults, (r[11], r[12])))
         return out
+
+    def device(self, center: str, device: str) -> DeviceInfo | None:
+        """A device by center and id (the box it reports through does not matter to people)."""
+        found = [d for d in self._devices("WHERE center=? AND device=?", (center, device))]
+        return max(found, key=lambda d: d.last_seen) if found else None
 
     def device_history(self, center: str, device: str, limit: int = 100) -> list[dict[str, Any]]:
         return [{"agent": r[0], "session": r[1], "seq": r[2], "agent_ts": r[3],

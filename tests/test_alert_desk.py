@@ -4,8 +4,6 @@ headless Chromium, the SSE stream, the CLI, the MQTT alert topic and notificatio
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import socket
 import threading
 import time
@@ -16,6 +14,7 @@ import httpx
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from web import chromium, emulate
 
 from conftest import json_lines, run_cli, wait_until
 from lab.procs import Mosquitto, SnmpSim, free_port, wait_tcp
@@ -115,44 +114,13 @@ notify:
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[object]:
-    if shutil.which("chromium") is None or shutil.which("chromedriver") is None:
-        pytest.skip("Debian chromium and chromium-driver are not installed")
-    from selenium import webdriver
-
-    os.environ["SE_OFFLINE"] = "true"  # never let Selenium try to download a browser
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = shutil.which("chromium") or ""
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run", "--disable-quic",
-                f"--user-data-dir={tmp_path / 'chromium'}"):
-        opts.add_argument(arg)
-    driver = webdriver.Chrome(options=opts,
-                              service=webdriver.ChromeService(shutil.which("chromedriver")))
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
-
-
-ARTIFACTS = Path(os.environ.get("HCC_TEST_ARTIFACTS", "/tmp/hcc-test-artifacts"))
+    with chromium(tmp_path) as driver:
+        yield driver
 
 
 def layout(driver: object, width: int, height: int, shot: str) -> dict[str, object]:
-    """Emulate a width x height screen (a phone below 640 px: headless Chromium windows are at
-    least 500 px wide, so the device metrics are set as DevTools does), keep a screenshot, and
-    measure: the page's width against the viewport's, and whether every button is in view."""
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {  # type: ignore[attr-defined]
-        "width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 640})
-    time.sleep(0.5)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    driver.save_screenshot(str(ARTIFACTS / shot))  # type: ignore[attr-defined]
-    return driver.execute_script(  # type: ignore[attr-defined]
-        "const vw = window.innerWidth;"
-        "const buttons = [...document.querySelectorAll('#alerts button')];"
-        "return {viewport: vw, page: document.documentElement.scrollWidth, buttons: buttons.length,"
-        " width: window.innerWidth,"
-        " in_view: buttons.every(b => { const r = b.getBoundingClientRect();"
-        "   return r.width > 0 && r.left >= 0 && r.right <= vw; })};")
+    """Emulate a screen, keep a screenshot, and measure the page and its alert buttons."""
+    return emulate(driver, width, height, shot, buttons="#alerts button")
 
 
 def row_state(driver: object, text: str) -> str | None:

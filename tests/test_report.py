@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import shutil
 import subprocess
+from dataclasses import replace
 from datetime import date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from web import ARTIFACTS
 
 from controller import history_store, reporting
 from controller.config import CenterInfo, ControllerConfig, ReportSettings
@@ -26,7 +27,7 @@ from hcc_common.calendar import OpeningHours
 from hcc_common.mqtt_io import BrokerSettings
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-ARTIFACTS = Path(os.environ.get("HCC_TEST_ARTIFACTS", "/tmp/hcc-test-artifacts"))
+
 STEP = 300.0  # one reading every 5 minutes, day and night
 HOLIDAY = date(2026, 11, 20)
 # 08:00-12:00 and 13:00-17:00 on weekdays: 8 hours a day
@@ -302,3 +303,94 @@ def read_pgm(path: Path) -> tuple[int, int, bytes]:
     assert fields[0] == b"P5" and fields[3] == b"255"
     width, height = int(fields[1]), int(fields[2])
     return width, height, fields[4][-width * height:]
+
+
+@pytest.mark.integration
+def test_monthly_report_is_mailed_once_in_vietnamese(tmp_path: Path) -> None:
+    from email import policy
+    from email.parser import BytesParser
+
+    from controller.config import EmailReceiver, NotifySettings, Receiver
+    from lab.procs import free_port
+    from lab.receivers import SmtpReceiver
+
+    smtp = SmtpReceiver()
+    try:
+        db = tmp_path / "s.db"
+        store = Store(db)
+        build_month(store)
+        mail = Receiver("city", EmailReceiver("127.0.0.1", smtp.port, "hcc@city.vn",
+                                              ("mua-sam@city.vn",)))
+        cfg = replace(config(str(db)), notify=NotifySettings(receivers=(mail,)),
+                      reports=ReportSettings(monthly_email=("city",), monthly_format="html"))
+        assert reporting.monthly_step(store, cfg, at(1, 6, month=12)) is None  # not yet 07:00
+        assert reporting.monthly_step(store, cfg, at(1, 7, 5, month=12)) == "2026-11"
+        # sent once: this controller later, or another one on the same database, sends nothing
+        assert reporting.monthly_step(store, cfg, at(1, 7, 6, month=12)) is None
+        assert reporting.monthly_step(Store(db), cfg, at(1, 8, month=12)) is None
+        wait = [m for m in smtp.messages]
+        assert len(wait) == 1
+        msg = BytesParser(policy=policy.default).parsebytes(wait[0].as_bytes())
+        assert msg["Subject"] == "[HCC] Báo cáo thiết bị các trung tâm — 2026-11"
+        assert msg["To"] == "mua-sam@city.vn"
+        body = msg.get_body(("plain",))
+        assert body is not None and "Mực cần đặt: 1" in body.get_content()
+        attachment = next(msg.iter_attachments())
+        assert attachment.get_filename() == "hcc-report-2026-11.html"
+        assert "98,13 %" in attachment.get_content()
+    finally:
+        smtp.stop()
+    # the mail server is down: not sent, said so, tried again 15 minutes later
+    db2 = tmp_path / "s2.db"
+    store2 = Store(db2)
+    dead = Receiver("city", EmailReceiver("127.0.0.1", free_port(), "hcc@city.vn", ("x@city.vn",)))
+    cfg2 = replace(config(str(db2)), notify=NotifySettings(receivers=(dead,)),
+                   reports=ReportSettings(monthly_email=("city",), monthly_format="csv"))
+    assert reporting.monthly_step(store2, cfg2, at(1, 7, 5, month=12)) is None
+    runs = store2.report_runs()
+    assert runs[0]["status"] == "failed" and "Connection refused" in runs[0]["last_error"]
+    assert not store2.claim_report("2026-11", at(1, 7, 10, month=12), reporting.MONTHLY_RETRY_S)
+    assert store2.claim_report("2026-11", at(1, 7, 21, month=12), reporting.MONTHLY_RETRY_S)
+
+
+def test_report_settings_name_an_email_receiver(tmp_path: Path) -> None:
+    from controller.config import load
+    from hcc_common.yamlconf import ConfigError
+
+    path = tmp_path / "controller.yaml"
+    path.write_text("notify:\n  receivers:\n    - {name: hook, webhook: {url: 'http://x'}}\n"
+                    "reports:\n  monthly:\n    email: [hook]\n")
+    with pytest.raises(ConfigError) as err:
+        load(path)
+    assert f"{path}:6" in str(err.value) and "'hook' is no email receiver" in str(err.value)
+    path.write_text("reports:\n  lead_time: 10d\n  order_within: 14d\n  monthly:\n"
+                    "    email: []\n    at: '06:30'\n")
+    cfg = load(path)
+    assert cfg.reports.lead_days == 10 and cfg.reports.order_within_days == 14
+    assert cfg.reports.monthly_at == time(6, 30)
+    path.write_text("history:\n  raw: 3d\n  hourly: 730d\n")
+    assert load(path).history.raw_keep_s == 3 * 86400
+
+
+@pytest.mark.integration
+def test_report_cli_writes_csv_and_refuses_bad_periods(tmp_path: Path) -> None:
+    from conftest import run_cli
+
+    db = tmp_path / "s.db"
+    build_month(Store(db))
+    out = tmp_path / "r.csv"
+    done = run_cli("hcc-controller", "report", "--db", str(db), "--month", "2026-11",
+                   "--format", "csv", "--out", str(out), "--lang", "en")
+    assert done.returncode == 0, done.stderr
+    text = out.read_text(encoding="utf-8-sig")
+    assert "# pages" in text and ",prn1," in text
+    bad = run_cli("hcc-controller", "report", "--db", str(db), "--month", "2026-13",
+                  "--out", str(out))
+    assert bad.returncode == 2 and "write YYYY-MM" in bad.stderr
+    both = run_cli("hcc-controller", "report", "--db", str(db), "--month", "2026-11",
+                   "--from", "2026-11-01", "--to", "2026-11-07", "--out", str(out))
+    assert both.returncode == 2 and "not both" in both.stderr
+    week = run_cli("hcc-controller", "report", "--db", str(db), "--from", "2026-11-09",
+                   "--to", "2026-11-15", "--format", "html", "--out", str(out))
+    assert week.returncode == 0, week.stderr
+    assert "2026-11-09 – 2026-11-15" in out.read_text()

@@ -13,7 +13,7 @@ const TEXT = {
         need_token: "Cần mã truy cập để thao tác.", by: "bởi", critical: "nghiêm trọng",
         warning: "cảnh báo", info: "thông tin", none: "Không có cảnh báo nào.",
         st_ok: "tốt", st_warning: "cảnh báo", st_critical: "nghiêm trọng",
-        st_unreachable: "mất kết nối", st_pending: "đang chờ" },
+        st_unreachable: "mất kết nối", st_pending: "đang chờ", reports: "Báo cáo" },
   en: { title: "Service-center hardware monitor", filter: "Filter centers, devices…",
         token: "Access token", centers: "Centers", alerts: "Open alerts",
         severity: "Severity", center: "Center", problem: "Problem", since: "Since",
@@ -24,7 +24,7 @@ const TEXT = {
         need_token: "An access token is needed to act.", by: "by", critical: "critical",
         warning: "warning", info: "info", none: "No open alerts.",
         st_ok: "ok", st_warning: "warning", st_critical: "critical",
-        st_unreachable: "unreachable", st_pending: "pending" },
+        st_unreachable: "unreachable", st_pending: "pending", reports: "Reports" },
 };
 
 let lang = localStorage.getItem("hcc-lang") || "vi";
@@ -50,6 +50,7 @@ function applyLanguage() {
   document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
   document.querySelectorAll("[data-i18n-placeholder]").forEach((el) => { el.placeholder = t(el.dataset.i18nPlaceholder); });
   $("lang").textContent = t("other_lang");
+  $("reports").href = `/reports?lang=${lang}`;
   document.title = t("title");
   render();
 }
@@ -86,7 +87,7 @@ function render() {
     return `<tr class="${esc(a.severity)}${a.silenced ? " silenced" : ""}" data-alert-id="${a.id}" data-state="${esc(a.state)}">
       <td class="sev">${esc(t(a.severity))}</td>
       <td>${esc(centerName(a.center))}</td>
-      <td><div class="msg">${esc(msg)}</div><div class="hint">→ ${esc(hint)}</div></td>
+      <td><div class="msg">${a.device ? `<a class="devlink" href="${devUrl(a.center, a.device)}">${esc(msg)}</a>` : esc(msg)}</div><div class="hint">→ ${esc(hint)}</div></td>
       <td>${esc(localTime(a.opened_at))}</td>
       <td class="state">${esc(t(a.state))}${who}${a.silenced ? " · " + t("silenced") : ""}</td>
       <td><input class="note" placeholder="${esc(t("note"))}">
@@ -96,8 +97,12 @@ function render() {
   $("devices").innerHTML = centers.filter((c) => c.devices.length && matches(c.center + " " + c.name +
       " " + c.devices.map((d) => d.name + " " + d.device).join(" ")))
     .map((c) => `<div class="devices" data-center="${esc(c.center)}"><b>${esc(c.name)}</b>: ` +
-      c.devices.map((d) => `<span class="d ${esc(d.status)}" title="${esc(localTime(d.last_seen))}">${esc(d.name)}: ${esc(t("st_" + d.status))}</span>`).join("") +
+      c.devices.map((d) => `<a class="d ${esc(d.status)}" href="${devUrl(c.center, d.device)}" title="${esc(localTime(d.last_seen))}">${esc(d.name)}: ${esc(t("st_" + d.status))}</a>`).join("") +
       "</div>").join("");
+}
+
+function devUrl(center, device) {
+  return `/devices/${encodeURIComponent(center)}/${encodeURIComponent(device)}`;
 }
 
 function centerName(id) {
