@@ -8,6 +8,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from statistics import median
 
 from hcc_common.wire import MetricValue
@@ -79,13 +80,19 @@ class HourRollup:
     worst: str  # the worst status seen in the hour
 
 
+@lru_cache(maxsize=65536)
+def is_tracked(key: str) -> bool:
+    # cached: every result's every key is asked, and a fleet has few distinct keys
+    return TRACKED.match(key) is not None
+
+
 def tracked_values(metrics: Mapping[str, MetricValue]) -> dict[str, float]:
     """The numeric readings kept in the history (0 is a reading; text and bools are not)."""
     out: dict[str, float] = {}
     for key, value in metrics.items():
         if isinstance(value, bool) or not isinstance(value, int | float):
             continue
-        if math.isfinite(value) and TRACKED.match(key):
+        if is_tracked(key) and math.isfinite(value):
             out[key] = float(value)
     return out
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -50,9 +51,18 @@ def route(settings: NotifySettings, alert: AlertRow) -> list[Receiver]:
     return [by_name[n] for n in names]
 
 
+def device_page(public_url: str, alert: AlertRow) -> str | None:
+    """The alert's device page on the dashboard (None without a public URL, or for a box)."""
+    if not public_url or not alert.device:
+        return None
+    return f"{public_url.rstrip('/')}/devices/{quote(alert.center, safe='')}/" \
+           f"{quote(alert.device, safe='')}"
+
+
 def webhook_body(batch: Batch, public_url: str) -> dict[str, Any]:
     return {"version": 1, "kind": batch.kind, "center": batch.center,
-            "alerts": [{"event": ev, **alert_json(a)} for ev, a in batch.changes],
+            "alerts": [{"event": ev, **alert_json(a), "page": device_page(public_url, a)}
+                       for ev, a in batch.changes],
             "dashboard": public_url or None}
 
 
@@ -70,7 +80,8 @@ def alertmanager_body(batch: Batch, public_url: str) -> list[dict[str, Any]]:
                                                              a.params, "vi"),
                             "hint": vocab.hint(a.code, a.params, "vi")},
             "startsAt": iso(a.opened_at),
-            "generatorURL": f"{public_url}/#alert-{a.id}" if public_url else "",
+            "generatorURL": device_page(public_url, a)
+            or (f"{public_url}/#alert-{a.id}" if public_url else ""),
         }
         if a.resolved_at is not None:
             item["endsAt"] = iso(a.resolved_at)
@@ -78,7 +89,7 @@ def alertmanager_body(batch: Batch, public_url: str) -> list[dict[str, Any]]:
     return out
 
 
-def email_message(batch: Batch, target: EmailReceiver) -> EmailMessage:
+def email_message(batch: Batch, target: EmailReceiver, public_url: str = "") -> EmailMessage:
     opened = [a for ev, a in batch.changes if ev == "opened"]
     resolved = [a for ev, a in batch.changes if ev == "resolved"]
     if batch.kind == "reminder":
@@ -95,6 +106,8 @@ def email_message(batch: Batch, target: EmailReceiver) -> EmailMessage:
         if ev != "resolved":
             lines.append(f"    → {vocab.hint(a.code, a.params, 'vi')}")
         lines.append(f"    (#{a.id}, {iso(a.opened_at)})")
+        if (page := device_page(public_url, a)) is not None:
+            lines.append(f"    {page}")
     msg = EmailMessage()
     msg["Subject"] = subject
     msg["From"] = target.sender
@@ -198,7 +211,7 @@ class Notifier:
                                       json=alertmanager_body(batch, self.public_url))
                 r.raise_for_status()
         else:
-            await asyncio.to_thread(send_email, target, email_message(batch, target))
+            await asyncio.to_thread(send_email, target, email_message(batch, target, self.public_url))
 
     async def remind_loop(self, stop: asyncio.Event) -> None:
         """A critical alert nobody acknowledged: remind after remind_after, then again."""

@@ -71,6 +71,9 @@ def test_healthy_printer_has_no_fault_and_real_percentages() -> None:
     assert m["supply.2.pct"] == 88.0
     assert m["page_count"] == 48213
     assert m["printer_status"] == "idle"
+    # for the device page and the report's faults per model
+    assert m["model"] == "HP LaserJet MFP M428fdw"
+    assert m["tray.2.pct"] == 72.0 and m["tray.2.name"]
 
 
 def test_toner_3_of_100_is_exactly_one_critical_toner_low() -> None:
@@ -189,6 +192,7 @@ def test_radio_and_uplink_down() -> None:
     _, m, faults = run(both, "wifi_ap")
     assert faults == {("ap.radio_down", "critical")}
     assert m["fault:ap.radio_down"] == {"interface": "wifi0, wifi1"}
+    assert m["radio.wifi0.oper"] == "down" and m["radio.wifi1.oper"] == "down"  # device page
     assert run(device("ap-wifi", **{"1_3_6_1_2_1_2_2_1_8_1": 2}), "wifi_ap")[2] == {
         ("ap.uplink_down", "critical")}
 

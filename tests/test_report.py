@@ -394,3 +394,20 @@ def test_report_cli_writes_csv_and_refuses_bad_periods(tmp_path: Path) -> None:
                    "--to", "2026-11-15", "--format", "html", "--out", str(out))
     assert week.returncode == 0, week.stderr
     assert "2026-11-09 – 2026-11-15" in out.read_text()
+
+
+def test_notifications_link_the_device_page(tmp_path: Path) -> None:
+    from controller.config import EmailReceiver, Receiver
+    from controller.notify import Batch, alertmanager_body, email_message, webhook_body
+
+    store = Store(tmp_path / "s.db")
+    key = AlertKey("ba-dinh", "pi-1", "máy in 2", "printer.paper_jam")
+    store.write([OpenAlert(key, "critical", "Máy in quầy 2", {}, at(5, 10))])
+    alert = store.alerts()[0]
+    mail = EmailReceiver("127.0.0.1", 25, "hcc@city.vn", ("a@city.vn",))
+    batch = Batch(Receiver("m", mail), "ba-dinh", "alerts", [("opened", alert)])
+    page = "https://hcc.city.vn/devices/ba-dinh/m%C3%A1y%20in%202"
+    assert webhook_body(batch, "https://hcc.city.vn/")["alerts"][0]["page"] == page
+    assert alertmanager_body(batch, "https://hcc.city.vn")[0]["generatorURL"] == page
+    assert page in email_message(batch, mail, "https://hcc.city.vn").get_content()
+    assert webhook_body(batch, "")["alerts"][0]["page"] is None
