@@ -213,3 +213,18 @@ def test_report_page_phone_and_desktop_with_pdf_and_csv(site: str, browser: obje
     unknown = httpx.get(f"{site}/api/v1/report", params={"month": "2026-11", "center": "x"},
                         timeout=30)
     assert unknown.status_code == 400 and "unknown center" in unknown.text
+
+
+def test_dashboard_device_chips_open_the_device_page(site: str, browser: object) -> None:
+    open_page(browser, f"{site}/", "vi")
+    wait_until(lambda: js(browser, "return document.querySelectorAll('#devices a.d').length") == 3,
+               15, "the dashboard's device chips")
+    hrefs = js(browser, "return [...document.querySelectorAll('#devices a.d')]"
+                        ".map(a => a.getAttribute('href'))")
+    assert "/devices/q1/prn2" in hrefs  # type: ignore[operator]
+    assert js(browser, "return document.getElementById('reports').getAttribute('href')"
+              ) == "/reports?lang=vi"
+    js(browser, "document.querySelector('#devices a.d[href=\"/devices/q1/prn2\"]').click()")
+    wait_until(lambda: js(browser, "return document.body.dataset.loaded") == "24h", 15,
+               "the device page after a click")
+    assert js(browser, "return document.getElementById('name').textContent") == "Máy in quầy 2"
