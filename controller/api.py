@@ -479,7 +479,8 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
     @app.get("/static/{name}", include_in_schema=False)
     def static(name: str) -> Response:
         types = {"app.js": "text/javascript", "style.css": "text/css",
-                 "device.js": "text/javascript", "uPlot.iife.min.js": "text/javascript",
+                 "device.js": "text/javascript", "common.js": "text/javascript",
+                 "uPlot.iife.min.js": "text/javascript",
                  "uPlot.min.css": "text/css"}
         if name not in types:
             raise HTTPException(404)

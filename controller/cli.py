@@ -408,6 +408,49 @@ def report(
     typer.echo(f"{out} ({len(body):,} bytes, {period.label})")
 
 
+@app.command()
+def oncall(
+    center: Annotated[str | None, typer.Option(help="Only the roster of this center.")] = None,
+    at: Annotated[str | None, typer.Option(help="At this time (ISO 8601), not now.")] = None,
+    config: ConfigOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Who is on duty now (or --at), per roster, and the escalation steps that follow an
+    alert nobody acknowledges."""
+    from datetime import datetime
+
+    from controller.oncall import describe, roster_for
+
+    cfg = _config(config, None)
+    rosters = cfg.notify.rosters
+    if center is not None:
+        found = roster_for(rosters, center)
+        rosters = (found,) if found is not None else ()
+    if not rosters:
+        typer.echo(f"no on-call roster{' covers ' + center if center else ''} in the config",
+                   err=True)
+        raise typer.Exit(1)
+    try:
+        when = datetime.fromisoformat(at).timestamp() if at is not None else time.time()
+    except ValueError:
+        typer.echo(f"error: --at {at!r}: write ISO 8601, e.g. 2026-12-01T08:00+07:00", err=True)
+        raise typer.Exit(2) from None
+    for r in rosters:
+        view = describe(r, cfg.notify.people, when)
+        if as_json:
+            typer.echo(json.dumps({"roster": view.roster, "centers": list(view.centers),
+                                   "on_duty": view.on_duty.id if view.on_duty else None,
+                                   "on_duty_name": view.on_duty.name if view.on_duty else None,
+                                   "contacts": dict(view.on_duty.contacts) if view.on_duty
+                                   else {}, "escalation": list(view.steps)},
+                                  ensure_ascii=False))
+            continue
+        who = f"{view.on_duty.name} ({', '.join(view.on_duty.contacts)})" if view.on_duty \
+            else "không có ai trực (ngoài ca)"
+        typer.echo(f"{view.roster} [{', '.join(view.centers)}]: {who}")
+        for step in view.steps:
+            typer.echo(f"    {step}")
+
+
 def _follow(store: Store, center: str | None, as_json: bool, language: str) -> None:
     """Tail the alert history: every open, acknowledgement and resolution, as it happens."""
     import time

@@ -7,7 +7,10 @@ from collections.abc import Mapping as TMapping
 from dataclasses import dataclass, field
 from datetime import time as dtime
 from pathlib import Path
+from typing import Any
 
+from controller.channels.base import Person
+from controller.oncall import Roster
 from controller.rules import Rule, default_rules, load_rules_file, parse_rules
 from controller.state import Rules
 from hcc_common import wire
@@ -53,30 +56,14 @@ class EnrollSettings:
 
 
 @dataclass(frozen=True)
-class WebhookReceiver:
-    url: str
-
-
-@dataclass(frozen=True)
-class EmailReceiver:
-    host: str
-    port: int
-    sender: str
-    to: tuple[str, ...]
-    starttls: bool = False
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-
-
-@dataclass(frozen=True)
-class AlertmanagerReceiver:
-    url: str
-
-
-@dataclass(frozen=True)
 class Receiver:
+    """A named receiver: one channel (its `kind`, a key of controller.channels.REGISTRY) with
+    its own settings; `severities` it takes (empty: all)."""
+
     name: str
-    target: WebhookReceiver | EmailReceiver | AlertmanagerReceiver
+    kind: str
+    settings: Any
+    severities: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -93,6 +80,9 @@ class NotifySettings:
     group_wait_s: float = 10.0        # alerts of one center within this window: one message
     remind_after_s: float = 1800.0    # a critical alert unacknowledged this long: remind, repeat
     max_attempts: int = 6
+    people: TMapping[str, Person] = field(default_factory=dict)
+    rosters: tuple[Roster, ...] = ()
+    escalate_every_s: float = 5.0     # how often unacknowledged alerts are looked at
 
 
 @dataclass(frozen=True)
@@ -197,7 +187,7 @@ def parse_listen(text: str, node: Node | None = None) -> tuple[str, int]:
 
 _TOP = ("mqtt", "db", "rules", "alert_rules", "rules_file", "centers", "http", "notify",
         "client_id", "share_group", "session_expiry", "ingest_stuck_after", "config_dir",
-        "enroll", "history", "reports")
+        "enroll", "history", "reports", "people", "oncall")
 
 
 def load(path: str | Path | None, env: TMapping[str, str] | None = None) -> ControllerConfig:
@@ -258,7 +248,7 @@ def load(path: str | Path | None, env: TMapping[str, str] | None = None) -> Cont
     return ControllerConfig(
         broker, db, rules, operator_rules + default_rules(),
         _centers(root.get("centers")), _http(root.get("http"), environ),
-        _notify(root.get("notify"), environ),
+        _with_oncall(_notify(root.get("notify"), environ), root.get("people"), root.get("oncall")),
         cid.as_str() if cid is not None else "hcc-controller", str(path),
         group.as_str() if group is not None else None,
         expiry.as_duration(minimum=1.0) if expiry is not None
@@ -271,6 +261,18 @@ def load(path: str | Path | None, env: TMapping[str, str] | None = None) -> Cont
         enroll=_enroll(root.get("enroll")),
         history=_history(root.get("history")),
         reports=_reports(root.get("reports"), _notify(root.get("notify"), environ)))
+
+
+def _with_oncall(notify: NotifySettings, people: Node | None, oncall: Node | None
+                 ) -> NotifySettings:
+    from dataclasses import replace
+
+    from controller.oncall import parse_people, parse_rosters
+
+    found = parse_people(people) if people is not None else {}
+    rosters = parse_rosters(oncall, found, [r.name for r in notify.receivers], SEVERITIES) \
+        if oncall is not None else ()
+    return replace(notify, people=found, rosters=rosters)
 
 
 def _history(node: Node | None) -> HistorySettings:
@@ -300,7 +302,7 @@ def _reports(node: Node | None, notify: NotifySettings) -> ReportSettings:
     day, at, lang, fmt = d.monthly_day, d.monthly_at, d.monthly_lang, d.monthly_format
     if (mn := m.get("monthly")) is not None:
         mm = mn.as_mapping(("email", "day", "at", "lang", "format"))
-        emails = {r.name for r in notify.receivers if isinstance(r.target, EmailReceiver)}
+        emails = {r.name for r in notify.receivers if r.kind == "email"}
         for item in mm.require("email").as_list():
             name = item.as_str()
             if name not in emails:
@@ -428,41 +430,29 @@ def read_tokens(node: Node) -> dict[str, str]:
 def _notify(node: Node | None, env: TMapping[str, str]) -> NotifySettings:
     if node is None:
         return NotifySettings()
-    m = node.as_mapping(("receivers", "routes", "group_wait", "remind_after", "max_attempts"))
+    m = node.as_mapping(("receivers", "routes", "group_wait", "remind_after", "max_attempts",
+                         "escalate_every"))
     receivers: list[Receiver] = []
     names: set[str] = set()
+    from controller.channels import REGISTRY
+
     if (n := m.get("receivers")) is not None:
         for item in n.as_list():
-            rm = item.as_mapping(("name", "webhook", "email", "alertmanager"))
+            rm = item.as_mapping(("name", "severities", *REGISTRY))
             name = rm.require("name").as_str()
             if name in names:
                 raise rm.require("name").error(f"receiver {name!r} defined twice")
             names.add(name)
-            kinds = [k for k in ("webhook", "email", "alertmanager") if rm.get(k) is not None]
+            kinds = [k for k in REGISTRY if rm.get(k) is not None]
             if len(kinds) != 1:
-                raise item.error(f"receiver {name!r} needs exactly one of webhook, email, "
-                                 "alertmanager")
-            kind = kinds[0]
-            body = rm.require(kind)
-            if kind == "webhook":
-                target: WebhookReceiver | EmailReceiver | AlertmanagerReceiver = \
-                    WebhookReceiver(body.as_mapping(("url",)).require("url").as_str())
-            elif kind == "alertmanager":
-                target = AlertmanagerReceiver(body.as_mapping(("url",)).require("url").as_str())
-            else:
-                em = body.as_mapping(("smtp", "from", "to", "starttls", "username", "password",
-                                      "password_file", "password_env"))
-                host, port = parse_listen(em.require("smtp").as_str(), em.require("smtp"))
-                to = tuple(x.as_str() for x in em.require("to").as_list())
-                st = em.get("starttls")
-                user = em.get("username")
-                from hcc_common.secret_values import secret
-
-                target = EmailReceiver(host, port, em.require("from").as_str(), to,
-                                       st.as_bool() if st is not None else False,
-                                       user.as_str() if user is not None else None,
-                                       secret(em, "password", env))
-            receivers.append(Receiver(name, target))
+                raise item.error(f"receiver {name!r} needs exactly one of "
+                                 f"{', '.join(REGISTRY)}")
+            spec = REGISTRY[kinds[0]]
+            sev = rm.get("severities")
+            receivers.append(Receiver(
+                name, spec.kind, spec.parse(rm.require(spec.kind), env),
+                tuple(x.as_choice(SEVERITIES) for x in sev.as_list()) if sev is not None
+                else spec.default_severities))
     routes: list[Route] = []
     if (n := m.get("routes")) is not None:
         for item in n.as_list():
@@ -477,7 +467,10 @@ def _notify(node: Node | None, env: TMapping[str, str]) -> NotifySettings:
                 recv, tuple(x.as_str() for x in centers.as_list()) if centers is not None else (),
                 tuple(x.as_choice(SEVERITIES) for x in sev.as_list()) if sev is not None else ()))
     gw, ra, ma = m.get("group_wait"), m.get("remind_after"), m.get("max_attempts")
+    ee = m.get("escalate_every")
     return NotifySettings(tuple(receivers), tuple(routes),
                           gw.as_duration() if gw is not None else 10.0,
                           ra.as_duration(minimum=60.0) if ra is not None else 1800.0,
-                          ma.as_int(1, 20) if ma is not None else 6)
+                          ma.as_int(1, 20) if ma is not None else 6,
+                          escalate_every_s=ee.as_duration(minimum=0.5) if ee is not None
+                          else 5.0)

@@ -92,4 +92,5 @@ def silenced_ids(store: Store, alerts: Sequence[AlertRow], now: float) -> set[in
 def present(store: Store, rows: Sequence[AlertRow], lang: str, now: float) -> list[dict[str, Any]]:
     """Alerts as the API, the CLI and the device page show them, each with its silenced flag."""
     quiet = silenced_ids(store, rows, now)
-    return [alert_json(r, lang, r.id in quiet) for r in rows]
+    steps = store.last_escalations([r.id for r in rows if r.state != "resolved"])
+    return [{**alert_json(r, lang, r.id in quiet), "escalation": steps.get(r.id)} for r in rows]

@@ -1,142 +1,95 @@
-"""Notifications: route alert changes to receivers (webhook, email, Alertmanager), grouped per
-center, retried with backoff, recorded; never in the way of ingest."""
+"""Notifications: route alert changes to receivers (any channel in controller/channels), grouped
+per center, retried with the project's backoff, recorded; reminders; on-call escalation; button
+presses from chats acting on alerts through the desk. Never in the way of ingest."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-import smtplib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email.message import EmailMessage
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
-from controller.config import (
-    AlertmanagerReceiver,
-    EmailReceiver,
-    NotifySettings,
-    Receiver,
-    WebhookReceiver,
+from controller import desk
+from controller.channels import REGISTRY
+from controller.channels.base import (
+    HTTP_TIMEOUT_S,
+    ChannelError,
+    Outgoing,
+    Person,
+    SendContext,
 )
+from controller.config import NotifySettings, Receiver
 from controller.feed import StorePerThread
-from controller.store import AlertChange, AlertRow
-from controller.views import alert_json, iso
-from hcc_common import faults as vocab
+from controller.oncall import ON_DUTY, due_steps, on_duty, roster_for
+from controller.store import AlertChange, AlertNotFound, AlertRow
+from hcc_common.backoff import Backoff
 
 log = logging.getLogger("hcc.controller.notify")
-HTTP_TIMEOUT_S = 10.0
 
 
 @dataclass
 class Batch:
     receiver: Receiver
     center: str
-    kind: str  # "alerts" (opened/resolved) or "reminder"
+    kind: str  # "alerts" (opened/resolved), "reminder" or "escalation"
     changes: list[tuple[str, AlertRow]] = field(default_factory=list)
+    to: Person | None = None
+    step: int | None = None
+    waited_s: float | None = None
 
 
 def route(settings: NotifySettings, alert: AlertRow) -> list[Receiver]:
-    """Every route that matches the alert's center and severity adds its receivers."""
+    """Every route that matches the alert's center and severity adds its receivers; a receiver
+    takes only its own severities (SMS: critical, unless its config says otherwise)."""
     by_name = {r.name: r for r in settings.receivers}
     names: list[str] = []
     for r in settings.routes:
         if (not r.centers or alert.center in r.centers) and \
                 (not r.severities or alert.severity in r.severities):
             names += [n for n in r.receivers if n not in names]
-    return [by_name[n] for n in names]
+    return [by_name[n] for n in names
+            if not by_name[n].severities or alert.severity in by_name[n].severities]
 
 
-def device_page(public_url: str, alert: AlertRow) -> str | None:
-    """The alert's device page on the dashboard (None without a public URL, or for a box)."""
-    if not public_url or not alert.device:
-        return None
-    return f"{public_url.rstrip('/')}/devices/{quote(alert.center, safe='')}/" \
-           f"{quote(alert.device, safe='')}"
+class StoreTokens:
+    """Channel state (Zalo's rotating tokens) in the database, from worker threads."""
 
+    def __init__(self, stores: StorePerThread) -> None:
+        self.stores = stores
 
-def webhook_body(batch: Batch, public_url: str) -> dict[str, Any]:
-    return {"version": 1, "kind": batch.kind, "center": batch.center,
-            "alerts": [{"event": ev, **alert_json(a), "page": device_page(public_url, a)}
-                       for ev, a in batch.changes],
-            "dashboard": public_url or None}
+    def channel_state(self, channel: str) -> dict[str, Any] | None:
+        return self.stores.get().channel_state(channel)
 
-
-def alertmanager_body(batch: Batch, public_url: str) -> list[dict[str, Any]]:
-    """Alertmanager API v2 /api/v2/alerts: firing alerts carry no endsAt, resolved ones do."""
-    out = []
-    for _, a in batch.changes:
-        item: dict[str, Any] = {
-            "labels": {"alertname": a.code, "center": a.center, "agent": a.agent,
-                       "device": a.device or a.agent, "severity": a.severity,
-                       **({"subject": a.subject} if a.subject else {}), **a.labels},
-            "annotations": {"summary": vocab.full_message(a.device_name or a.agent, a.code,
-                                                          a.params, "en"),
-                            "summary_vi": vocab.full_message(a.device_name or a.agent, a.code,
-                                                             a.params, "vi"),
-                            "hint": vocab.hint(a.code, a.params, "vi")},
-            "startsAt": iso(a.opened_at),
-            "generatorURL": device_page(public_url, a)
-            or (f"{public_url}/#alert-{a.id}" if public_url else ""),
-        }
-        if a.resolved_at is not None:
-            item["endsAt"] = iso(a.resolved_at)
-        out.append(item)
-    return out
-
-
-def email_message(batch: Batch, target: EmailReceiver, public_url: str = "") -> EmailMessage:
-    opened = [a for ev, a in batch.changes if ev == "opened"]
-    resolved = [a for ev, a in batch.changes if ev == "resolved"]
-    if batch.kind == "reminder":
-        subject = f"[HCC] {batch.center}: NHẮC LẠI {len(batch.changes)} cảnh báo chưa xử lý"
-    elif opened:
-        subject = f"[HCC] {batch.center}: {len(opened)} cảnh báo mới"
-    else:
-        subject = f"[HCC] {batch.center}: {len(resolved)} cảnh báo đã hết"
-    lines = []
-    for ev, a in batch.changes:
-        mark = {"opened": "MỚI", "resolved": "ĐÃ HẾT", "remind": "CHƯA XỬ LÝ"}.get(ev, ev)
-        text = vocab.full_message(a.device_name or a.agent, a.code, a.params, "vi")
-        lines.append(f"[{mark}] [{a.severity}] {text}")
-        if ev != "resolved":
-            lines.append(f"    → {vocab.hint(a.code, a.params, 'vi')}")
-        lines.append(f"    (#{a.id}, {iso(a.opened_at)})")
-        if (page := device_page(public_url, a)) is not None:
-            lines.append(f"    {page}")
-    msg = EmailMessage()
-    msg["Subject"] = subject
-    msg["From"] = target.sender
-    msg["To"] = ", ".join(target.to)
-    msg.set_content("\n".join(lines) + "\n")
-    return msg
-
-
-def send_email(target: EmailReceiver, msg: EmailMessage) -> None:
-    with smtplib.SMTP(target.host, target.port, timeout=HTTP_TIMEOUT_S) as smtp:
-        if target.starttls:
-            smtp.starttls()
-        if target.username is not None and target.password is not None:
-            smtp.login(target.username, target.password)
-        smtp.send_message(msg)
+    def set_channel_state(self, channel: str, state: dict[str, Any]) -> None:
+        self.stores.get().set_channel_state(channel, state, time.time())
 
 
 class Notifier:
     """Fed by the alert feed on the event loop; delivery runs in its own tasks and threads."""
 
     def __init__(self, settings: NotifySettings, stores: StorePerThread, public_url: str = "",
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, center_names: dict[str, str] | None = None,
+                 wake: Callable[[], None] = lambda: None) -> None:
         self.settings = settings
         self.stores = stores
         self.public_url = public_url
         self.clock = clock
+        self.center_names = center_names or {}
+        self.wake = wake  # a press in a chat changed an alert: the feed should look now
         self.pending: dict[tuple[str, str], Batch] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_reminder: dict[int, float] = {}
+        self._http: httpx.AsyncClient | None = None
+
+    def context(self) -> SendContext:
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=HTTP_TIMEOUT_S)
+        return SendContext(self._http, StoreTokens(self.stores), self.settings.people)
 
     # called by the feed for every change
     def on_change(self, change: AlertChange, silenced: bool) -> None:
@@ -173,9 +126,11 @@ class Notifier:
     async def _deliver(self, batch: Batch) -> None:
         ids = [a.id for _, a in batch.changes]
         record = await self._record(batch, ids, "pending", 0, None, None)
-        delay = 1.0
+        backoff = Backoff(initial=1.0, cap=300.0)  # the project's one backoff, with jitter
         error = None
+        attempts = 0
         for attempt in range(1, self.settings.max_attempts + 1):
+            attempts = attempt
             try:
                 await self._send(batch)
                 await self._record(batch, ids, "sent", attempt, None, record)
@@ -183,15 +138,18 @@ class Notifier:
                                                       "center": batch.center,
                                                       "alerts": len(ids), "attempt": attempt})
                 return
-            except (httpx.HTTPError, OSError, smtplib.SMTPException, ValueError) as exc:
-                error = f"{exc.__class__.__name__}: {exc}"[:500]
+            except ChannelError as exc:
+                error = str(exc)[:500]
                 log.warning("notification failed", extra={"receiver": batch.receiver.name,
-                                                          "attempt": attempt, "error": error})
+                                                          "attempt": attempt, "error": error,
+                                                          "retry": exc.retryable})
+                if not exc.retryable:
+                    break  # a bad chat id or a user who left: trying again will not help
                 await self._record(batch, ids, "retrying", attempt, error, record)
                 if attempt < self.settings.max_attempts:
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 300.0)
-        await self._record(batch, ids, "failed", self.settings.max_attempts, error, record)
+                    await asyncio.sleep(exc.retry_after if exc.retry_after is not None
+                                        else backoff.next_delay())
+        await self._record(batch, ids, "failed", attempts, error, record)
 
     async def _record(self, batch: Batch, ids: list[int], status: str, attempts: int,
                       error: str | None, record: int | None) -> int:
@@ -200,18 +158,11 @@ class Notifier:
             batch.receiver.name, batch.center, batch.kind, ids, status, attempts, error, record))
 
     async def _send(self, batch: Batch) -> None:
-        target = batch.receiver.target
-        if isinstance(target, WebhookReceiver):
-            async with httpx.AsyncClient(timeout=HTTP_TIMEOUT_S) as client:
-                r = await client.post(target.url, json=webhook_body(batch, self.public_url))
-                r.raise_for_status()
-        elif isinstance(target, AlertmanagerReceiver):
-            async with httpx.AsyncClient(timeout=HTTP_TIMEOUT_S) as client:
-                r = await client.post(target.url.rstrip("/") + "/api/v2/alerts",
-                                      json=alertmanager_body(batch, self.public_url))
-                r.raise_for_status()
-        else:
-            await asyncio.to_thread(send_email, target, email_message(batch, target, self.public_url))
+        spec = REGISTRY[batch.receiver.kind]
+        msg = Outgoing(batch.kind, batch.center, list(batch.changes), self.public_url,
+                       self.center_names.get(batch.center, ""), batch.to, batch.step,
+                       batch.waited_s)
+        await spec.send(batch.receiver.settings, msg, self.context(), batch.receiver.name)
 
     async def remind_loop(self, stop: asyncio.Event) -> None:
         """A critical alert nobody acknowledged: remind after remind_after, then again."""
@@ -235,9 +186,92 @@ class Notifier:
             for batch in due.values():
                 self._spawn(self.deliver(batch))
 
+    # -- on-call escalation --------------------------------------------------------------
+    async def escalate_loop(self, stop: asyncio.Event) -> None:
+        """Unacknowledged alerts climb their roster's steps: the person on duty first, then the
+        team lead, then the head of IT. Each step is claimed once in the database (several
+        controllers send it once), written in the alert's history, then sent."""
+        if not self.settings.rosters:
+            return
+        while not stop.is_set():
+            try:
+                await self.escalate_once(self.clock())
+            except Exception:  # the loop must outlive a database hiccup; said in the log
+                log.exception("escalation round failed; trying again")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.settings.escalate_every_s)
+
+    async def escalate_once(self, now: float) -> int:
+        receivers = {r.name: r for r in self.settings.receivers}
+
+        def read() -> list[tuple[AlertRow, set[int]]]:
+            store = self.stores.get()
+            firing = store.alerts(state="firing")
+            quiet = desk.silenced_ids(store, firing, now)
+            return [(a, store.escalation_steps(a.id)) for a in firing if a.id not in quiet]
+
+        sent = 0
+        for alert, fired in await asyncio.to_thread(read):
+            roster = roster_for(self.settings.rosters, alert.center)
+            if roster is None or alert.severity not in roster.severities:
+                continue
+            for index in due_steps(roster, alert.opened_at, fired, now):
+                step = roster.steps[index]
+                pids = [on_duty(roster, now)] if step.to == (ON_DUTY,) else list(step.to)
+                people = [self.settings.people[p] for p in pids if p is not None]
+                names = ", ".join(p.name for p in people) or "không có ai trực"
+                note = f"bước {index + 1}: {names} qua {', '.join(step.via)}"
+                claimed = await asyncio.to_thread(self._claim, alert.id, index, now,
+                                                  ", ".join(step.via), note)
+                if not claimed:
+                    continue
+                self.wake()
+                for person in people:
+                    for via in step.via:
+                        self._spawn(self.deliver(Batch(
+                            receivers[via], alert.center, "escalation", [("escalated", alert)],
+                            to=person, step=index, waited_s=now - alert.opened_at)))
+                        sent += 1
+        return sent
+
+    def _claim(self, alert_id: int, step: int, now: float, actor: str, note: str) -> bool:
+        return self.stores.get().claim_escalation(alert_id, step, now, actor, note)
+
+    # -- presses in chats -----------------------------------------------------------------
+    async def act(self, alert_id: int, action: str, person: Person, channel: str) -> str:
+        """A button pressed in a chat: the desk acknowledges or resolves as that person."""
+        def run() -> AlertRow:
+            return desk.act(self.stores.get(), alert_id, action, holder=channel,
+                            by=person.name, note=f"qua {channel}", now=self.clock())
+        try:
+            before = await asyncio.to_thread(lambda: self.stores.get().alert(alert_id))
+            row = await asyncio.to_thread(run)
+        except AlertNotFound:
+            return f"Không có cảnh báo #{alert_id}."
+        self.wake()
+        if before.state == "resolved":
+            return f"Cảnh báo #{alert_id} đã được xử lý trước đó."
+        if action == "ack" and before.state != "firing":
+            return f"Cảnh báo #{alert_id} đã có người nhận ({before.acked_by})."
+        log.info("alert changed from a chat", extra={"alert": alert_id, "action": action,
+                                                      "by": person.id, "channel": channel})
+        return (f"Đã nhận cảnh báo #{row.id}. Cảm ơn {person.name}!" if action == "ack"
+                else f"Đã ghi nhận: cảnh báo #{row.id} đã xử lý.")
+
+    async def listen_loops(self, stop: asyncio.Event) -> None:
+        """Inbound channels (Telegram button presses), one task per receiver that listens."""
+        tasks: list[asyncio.Future[None]] = []
+        for r in self.settings.receivers:
+            spec = REGISTRY[r.kind]
+            if spec.listen is not None and getattr(r.settings, "listen", True):
+                tasks.append(asyncio.ensure_future(
+                    spec.listen(r.settings, self.context(), r.name, self.act, stop)))
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-
-
+        if self._http is not None:
+            await self._http.aclose()

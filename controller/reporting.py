@@ -19,11 +19,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from controller import history_store
-from controller.config import ControllerConfig, EmailReceiver, ReportSettings
+from controller.channels import email as email_channel
+from controller.config import ControllerConfig, ReportSettings
 from controller.feed import StorePerThread
 from controller.history import HourRollup
 from controller.history_store import HourRow
-from controller.notify import send_email
 from controller.report import (
     FORECAST_WINDOW_S,
     AlertFact,
@@ -204,7 +204,7 @@ def due_month(now: float, settings: ReportSettings, last_sent: str | None) -> st
 
 
 def monthly_message(report: Report, attachment: bytes, fmt: str, lang: str,
-                    target: EmailReceiver) -> EmailMessage:
+                    target: email_channel.Settings) -> EmailMessage:
     t = TEXT[lang]
     msg = EmailMessage()
     msg["Subject"] = f"[HCC] {t['title']} — {report.period.label}"
@@ -238,11 +238,11 @@ def send_monthly(store: Store, config: ControllerConfig, month: str, now: float)
         # no Chromium on this controller: the page itself still reads fine in any mail client
         log.warning("monthly report sent as HTML", extra={"reason": str(exc)})
         fmt, body = "html", render(report, "html", settings.monthly_lang)
-    receivers = {r.name: r.target for r in config.notify.receivers}
+    receivers = {r.name: r.settings for r in config.notify.receivers if r.kind == "email"}
     for name in settings.monthly_email:
-        target = receivers[name]
-        assert isinstance(target, EmailReceiver)  # the config parser allows only those
-        send_email(target, monthly_message(report, body, fmt, settings.monthly_lang, target))
+        target = receivers[name]  # the config parser allows only email receivers here
+        email_channel.deliver(target, monthly_message(report, body, fmt, settings.monthly_lang,
+                                                      target))
 
 
 def monthly_step(store: Store, config: ControllerConfig, now: float) -> str | None:

@@ -387,7 +387,8 @@ def serve(config: ControllerConfig) -> None:
 
         ctl.on_commit = wake
         notifier = Notifier(config.notify, stores,
-                            config.http.public_url if config.http is not None else "")
+                            config.http.public_url if config.http is not None else "",
+                            center_names={c.id: c.name for c in config.centers}, wake=wake)
         feed.subscribers.append(notifier.on_change)
         feed.subscribers.append(ctl.publish_alert)
         ingest = threading.Thread(target=ctl.run, name="ingest", daemon=True)
@@ -396,7 +397,10 @@ def serve(config: ControllerConfig) -> None:
 
         tasks = [asyncio.create_task(feed.run(stop)), asyncio.create_task(notifier.remind_loop(stop)),
                  # history roll-up and retention; the monthly report mailed on the 1st
-                 asyncio.create_task(upkeep_loop(stop, config, stores))]
+                 asyncio.create_task(upkeep_loop(stop, config, stores)),
+                 # on-call escalation, and presses of the buttons in chats (Telegram)
+                 asyncio.create_task(notifier.escalate_loop(stop)),
+                 asyncio.create_task(notifier.listen_loops(stop))]
         server = None
         if config.http is not None:
             import uvicorn

@@ -107,6 +107,16 @@ CREATE TABLE IF NOT EXISTS report_runs (
   month TEXT PRIMARY KEY, status TEXT NOT NULL, claimed_at REAL NOT NULL, attempts INTEGER NOT NULL,
   last_error TEXT, sent_at REAL
 );
+-- What a notification channel learns at run time (Zalo's rotating token pair), shared by
+-- every controller on the database.
+CREATE TABLE IF NOT EXISTS channel_state (
+  channel TEXT PRIMARY KEY, state TEXT NOT NULL, updated_at REAL NOT NULL
+);
+-- Escalation steps taken: one row per alert and step, claimed by the controller that sends it.
+CREATE TABLE IF NOT EXISTS escalations (
+  alert_id INTEGER NOT NULL, step INTEGER NOT NULL, at REAL NOT NULL, note TEXT NOT NULL,
+  PRIMARY KEY (alert_id, step)
+);
 CREATE TABLE IF NOT EXISTS devices (
   center TEXT NOT NULL, agent TEXT NOT NULL, device TEXT NOT NULL,
   name TEXT NOT NULL, type TEXT NOT NULL, status TEXT NOT NULL,
@@ -570,6 +580,50 @@ class Store:
             " ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
         return [dict(zip(("id", "received_at", "topic", "payload", "size", "reason"), r,
                          strict=True)) for r in rows]
+
+    # -- notification channels and escalation ---------------------------------------------
+    def channel_state(self, channel: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT state FROM channel_state WHERE channel=?",
+                              (channel,)).fetchone()
+        return json.loads(row[0]) if row is not None else None
+
+    def set_channel_state(self, channel: str, state: dict[str, Any], at: float) -> None:
+        self.db.execute(_upsert("channel_state", ("channel", "state", "updated_at"),
+                                ("channel",)), (channel, json.dumps(state), at))
+
+    def escalation_steps(self, alert_id: int) -> set[int]:
+        return {int(r[0]) for r in self.db.execute(
+            "SELECT step FROM escalations WHERE alert_id=?", (alert_id,))}
+
+    def claim_escalation(self, alert_id: int, step: int, at: float, actor: str,
+                         note: str) -> bool:
+        """Take an escalation step (once, whichever controller comes first) and write it in the
+        alert's history, where the dashboard and the feeds show it."""
+        self.db.begin()
+        try:
+            done = self.db.execute("INSERT INTO escalations VALUES (?,?,?,?) ON CONFLICT DO "
+                                   "NOTHING", (alert_id, step, at, note))
+            mine = getattr(done, "rowcount", 0) == 1
+            if mine:
+                self.db.execute("INSERT INTO alert_events (alert_id, at, event, actor, note)"
+                                " VALUES (?,?,'escalated',?,?)", (alert_id, at, actor, note))
+            self.db.commit()
+        except BaseException:
+            self.db.rollback()
+            raise
+        return mine
+
+    def last_escalations(self, alert_ids: Sequence[int]) -> dict[int, str]:
+        """Each alert's latest escalation step, as the dashboard shows it."""
+        if not alert_ids:
+            return {}
+        marks = ",".join("?" for _ in alert_ids)
+        out: dict[int, str] = {}
+        for alert_id, note in self.db.execute(
+                f"SELECT alert_id, note FROM escalations WHERE alert_id IN ({marks}) "
+                "ORDER BY alert_id, step", list(alert_ids)):
+            out[int(alert_id)] = str(note)
+        return out
 
     # -- the monthly report's mailing ----------------------------------------------------------
     def last_report_month(self) -> str | None:

@@ -37,5 +37,6 @@ def setup(level: str = "info") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # pysnmp and paho are chatty at debug; their detail is rarely what a technician needs.
-    for noisy in ("pysnmp", "asyncio"):
+    # httpx logs every request's URL at info: a Telegram bot's token is in its URL.
+    for noisy in ("pysnmp", "asyncio", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

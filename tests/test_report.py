@@ -93,8 +93,8 @@ def build_month(store: Store) -> None:
     for device, code, opened, ack_s, fix_s in [
             ("prn1", "device.unreachable", at(10, 9), 600, 7200),
             ("prn1", "device.unreachable", at(23, 11, 30), 1200, 7200),
-            ("prn1", "printer.paper_jam", at(5, 10), 1800, 2700),
-            ("prn1", "printer.paper_jam", at(28, 10, month=10), 60, 60)]:  # October: not counted
+            ("prn1", "printer.jammed", at(5, 10), 1800, 2700),
+            ("prn1", "printer.jammed", at(28, 10, month=10), 60, 60)]:  # October: not counted
         key = AlertKey("p1", "pi-1", device, code)
         store.write([OpenAlert(key, "critical", "Máy in quầy 2", {}, opened)])
         alert = store.alerts(center="p1")[0]
@@ -310,7 +310,8 @@ def test_monthly_report_is_mailed_once_in_vietnamese(tmp_path: Path) -> None:
     from email import policy
     from email.parser import BytesParser
 
-    from controller.config import EmailReceiver, NotifySettings, Receiver
+    from controller.channels.email import Settings as EmailSettings
+    from controller.config import NotifySettings, Receiver
     from lab.procs import free_port
     from lab.receivers import SmtpReceiver
 
@@ -319,8 +320,8 @@ def test_monthly_report_is_mailed_once_in_vietnamese(tmp_path: Path) -> None:
         db = tmp_path / "s.db"
         store = Store(db)
         build_month(store)
-        mail = Receiver("city", EmailReceiver("127.0.0.1", smtp.port, "hcc@city.vn",
-                                              ("mua-sam@city.vn",)))
+        mail = Receiver("city", "email", EmailSettings("127.0.0.1", smtp.port, "hcc@city.vn",
+                                                       ("mua-sam@city.vn",)))
         cfg = replace(config(str(db)), notify=NotifySettings(receivers=(mail,)),
                       reports=ReportSettings(monthly_email=("city",), monthly_format="html"))
         assert reporting.monthly_step(store, cfg, at(1, 6, month=12)) is None  # not yet 07:00
@@ -343,7 +344,8 @@ def test_monthly_report_is_mailed_once_in_vietnamese(tmp_path: Path) -> None:
     # the mail server is down: not sent, said so, tried again 15 minutes later
     db2 = tmp_path / "s2.db"
     store2 = Store(db2)
-    dead = Receiver("city", EmailReceiver("127.0.0.1", free_port(), "hcc@city.vn", ("x@city.vn",)))
+    dead = Receiver("city", "email", EmailSettings("127.0.0.1", free_port(), "hcc@city.vn",
+                                                   ("x@city.vn",)))
     cfg2 = replace(config(str(db2)), notify=NotifySettings(receivers=(dead,)),
                    reports=ReportSettings(monthly_email=("city",), monthly_format="csv"))
     assert reporting.monthly_step(store2, cfg2, at(1, 7, 5, month=12)) is None
@@ -397,17 +399,18 @@ def test_report_cli_writes_csv_and_refuses_bad_periods(tmp_path: Path) -> None:
 
 
 def test_notifications_link_the_device_page(tmp_path: Path) -> None:
-    from controller.config import EmailReceiver, Receiver
-    from controller.notify import Batch, alertmanager_body, email_message, webhook_body
+    from controller.channels import alertmanager, email, webhook
+    from controller.channels.base import Outgoing
 
     store = Store(tmp_path / "s.db")
-    key = AlertKey("ba-dinh", "pi-1", "máy in 2", "printer.paper_jam")
+    key = AlertKey("ba-dinh", "pi-1", "máy in 2", "printer.jammed")
     store.write([OpenAlert(key, "critical", "Máy in quầy 2", {}, at(5, 10))])
     alert = store.alerts()[0]
-    mail = EmailReceiver("127.0.0.1", 25, "hcc@city.vn", ("a@city.vn",))
-    batch = Batch(Receiver("m", mail), "ba-dinh", "alerts", [("opened", alert)])
+    mail = email.Settings("127.0.0.1", 25, "hcc@city.vn", ("a@city.vn",))
+    msg = Outgoing("alerts", "ba-dinh", [("opened", alert)], "https://hcc.city.vn/")
     page = "https://hcc.city.vn/devices/ba-dinh/m%C3%A1y%20in%202"
-    assert webhook_body(batch, "https://hcc.city.vn/")["alerts"][0]["page"] == page
-    assert alertmanager_body(batch, "https://hcc.city.vn")[0]["generatorURL"] == page
-    assert page in email_message(batch, mail, "https://hcc.city.vn").get_content()
-    assert webhook_body(batch, "")["alerts"][0]["page"] is None
+    assert webhook.body(msg)["alerts"][0]["page"] == page
+    assert alertmanager.body(msg)[0]["generatorURL"] == page
+    assert page in email.message(msg, mail, ["a@city.vn"]).get_content()
+    assert webhook.body(Outgoing("alerts", "ba-dinh", [("opened", alert)]))["alerts"][0][
+        "page"] is None

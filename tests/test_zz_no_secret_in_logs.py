@@ -9,7 +9,9 @@ import pytest
 # Secrets the tests hand to agents, controllers and brokers (tokens, SNMP keys, passwords).
 KNOWN = ["ops-desk-token-0123456789", "fuzz-token-0123456789abcdef", "authpass123",
          "privpass123", "authpass456", "wrong-secret-key", "c0mmunity-s3cret",
-         "auth-s3cret-key-77", "mqtt-s3cret-pw"]
+         "auth-s3cret-key-77", "mqtt-s3cret-pw",
+         # notification channels (tests/test_escalation.py): Telegram's token rides in its URLs
+         "777:TOKEN", "app-secret", "KEY-9"]
 
 
 def test_no_secret_in_any_log(tmp_path_factory: pytest.TempPathFactory) -> None:

@@ -33,17 +33,7 @@ let alerts = [];
 const $ = (id) => document.getElementById(id);
 const t = (k) => (TEXT[lang][k] !== undefined ? TEXT[lang][k] : k);
 
-function esc(s) {
-  return String(s === null || s === undefined ? "" : s)
-    .replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
-}
 
-function localTime(iso) {
-  if (!iso) return "";
-  // the centers' time, said so (the CLI and the API speak UTC, with their Z)
-  return new Date(iso).toLocaleString(lang === "vi" ? "vi-VN" : "en-GB",
-    { timeZone: "Asia/Ho_Chi_Minh", hour12: false, timeZoneName: "short" });
-}
 
 function applyLanguage() {
   document.documentElement.lang = lang;
@@ -89,7 +79,7 @@ function render() {
       <td>${esc(centerName(a.center))}</td>
       <td><div class="msg">${a.device ? `<a class="devlink" href="${devUrl(a.center, a.device)}">${esc(msg)}</a>` : esc(msg)}</div><div class="hint">→ ${esc(hint)}</div></td>
       <td>${esc(localTime(a.opened_at))}</td>
-      <td class="state">${esc(t(a.state))}${who}${a.silenced ? " · " + t("silenced") : ""}</td>
+      <td class="state">${esc(t(a.state))}${who}${a.silenced ? " · " + t("silenced") : ""}${a.escalation ? `<div class="hint escalation">↑ ${esc(a.escalation)}</div>` : ""}</td>
       <td><input class="note" placeholder="${esc(t("note"))}">
         ${a.state === "firing" ? `<button class="ack" data-id="${a.id}">${esc(t("ack"))}</button>` : ""}
         <button class="resolve" data-id="${a.id}">${esc(t("resolve"))}</button></td></tr>`;

@@ -47,16 +47,7 @@ const t = (k) => (TEXT[lang][k] !== undefined ? TEXT[lang][k] : k);
 const parts = location.pathname.split("/").map(decodeURIComponent);  // /devices/<center>/<device>
 const CENTER = parts[2], DEVICE = parts[3];
 
-function esc(s) {
-  return String(s === null || s === undefined ? "" : s)
-    .replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
-}
 
-function localTime(iso) {
-  if (!iso) return "";
-  return new Date(iso).toLocaleString(lang === "vi" ? "vi-VN" : "en-GB",
-    { timeZone: "Asia/Ho_Chi_Minh", hour12: false, timeZoneName: "short" });
-}
 
 function authHeaders() {
   const token = sessionStorage.getItem("hcc-token") || "";
