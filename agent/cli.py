@@ -243,6 +243,11 @@ def _print_table(rows: list[tuple[dict[str, str], Combined]], lang: str) -> None
                 typer.echo(f"{'':<{width}}      → {hint}")
         if c.error and c.status == "unreachable":
             typer.echo(f"{'':<{width}}      ({c.error})")
+        from agent.netprobe import step_lines
+
+        for prefix in ("wifi_probe", "wan"):  # the probes' steps, each with its time
+            for line in step_lines(c.metrics, prefix, lang):
+                typer.echo(f"{'':<{width}}    {line}")
 
 
 @app.command()

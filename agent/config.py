@@ -7,6 +7,7 @@ import socket
 from collections.abc import Mapping as TMapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from agent.snmpdecode.core import Thresholds as DeviceThresholds
 from hcc_common import wire
@@ -15,7 +16,8 @@ from hcc_common.mqtt_settings import MqttSettings, parse_mqtt
 from hcc_common.secret_values import secret
 from hcc_common.yamlconf import ConfigError, Mapping, Node, load_yaml
 
-DEVICE_TYPES = ("printer", "wifi_ap", "charger", "ups", "reading_device", "kiosk", "robot", "other")
+DEVICE_TYPES = ("printer", "wifi_ap", "charger", "ups", "reading_device", "kiosk", "robot",
+                "network", "other")
 DEFAULT_CONFIG = "devices.yaml"
 
 
@@ -115,8 +117,39 @@ class IppSettings:
     tls: bool = False
 
 
+@dataclass(frozen=True, kw_only=True)
+class ProbeSettings:
+    """The client-view probe (`wifi_probe`) and the wired WAN check (`wan`): what to resolve,
+    the phones' connectivity check, and the download to time."""
+
+    dns_names: tuple[str, ...] = ("dichvucong.gov.vn", "google.com")
+    check_url: str = "http://connectivitycheck.gstatic.com/generate_204"
+    speed_url: str | None = None          # the controller's /api/v1/speedtest, or any URL
+    speed_token: str | None = field(default=None, repr=False)
+    speed_bytes: int = 2_000_000
+
+
+@dataclass(frozen=True, kw_only=True)
+class WifiProbeSettings(ProbeSettings):
+    ssids: tuple[str, ...]                # the public SSID(s) citizens join
+    interface: str = "wlan1"              # the box's second radio (never its management link)
+    netns: str | None = "hcc-probe"       # the namespace the probe's radio lives in
+    scan: tuple[str, ...] = ("iw", "dev", "{interface}", "scan")
+    join: tuple[str, ...] = ("nmcli", "--wait", "20", "dev", "wifi", "connect", "{ssid}",
+                             "ifname", "{interface}")
+    leave: tuple[str, ...] = ("nmcli", "dev", "disconnect", "{interface}")
+    join_parser: str = "nmcli"            # nmcli | wpa_cli | none (a wired stand-in: no join)
+    dhcp_slow_s: float = 5.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class WanSettings(ProbeSettings):
+    interface: str = "eth0"
+    netns: str | None = None              # where the wired port lives, if not the box's own
+
+
 NETWORK_KINDS = ("snmp", "tcp", "http", "ping", "shelly", "tasmota", "ipp")
-CHECK_KEYS = (*NETWORK_KINDS, "usb", "command")
+CHECK_KEYS = (*NETWORK_KINDS, "usb", "command", "wifi_probe", "wan")
 
 
 @dataclass(frozen=True)
@@ -137,6 +170,8 @@ class Device:
     shelly: PlugSettings | None = None
     tasmota: PlugSettings | None = None
     ipp: IppSettings | None = None
+    wifi_probe: WifiProbeSettings | None = None
+    wan: WanSettings | None = None
     outlets: tuple[int, ...] = ()
     thresholds: DeviceThresholds = field(default_factory=DeviceThresholds)
     line: int = 0
@@ -328,7 +363,8 @@ def _device(node: Node, interval: float, timeout: float, env: TMapping[str, str]
         http=_http(sections["http"], host), ping=_ping(sections["ping"]),
         usb=_usb(sections["usb"]), command=_command(sections["command"]),
         shelly=_plug(sections["shelly"]), tasmota=_plug(sections["tasmota"]),
-        ipp=_ipp(sections["ipp"]),
+        ipp=_ipp(sections["ipp"]), wifi_probe=_wifi_probe(sections["wifi_probe"], env),
+        wan=_wan(sections["wan"], env),
         outlets=outlets, thresholds=thresholds, line=node.line,
     )
 
@@ -432,6 +468,58 @@ def _plug(node: Node | None) -> PlugSettings | None:
     switch = m.get("switch")
     return PlugSettings(port.as_int(1, 65535) if port is not None else 80,
                         switch.as_int(0, 16) if switch is not None else 0)
+
+
+_PROBE_KEYS = ("dns_names", "check_url", "speed_url", "speed_token", "speed_token_file",
+               "speed_token_env", "speed_bytes")
+
+
+def _probe_common(m: Mapping, env: TMapping[str, str]) -> dict[str, Any]:
+    from hcc_common.secret_values import secret
+
+    out: dict[str, Any] = {"speed_token": secret(m, "speed_token", env)}
+    if (n := m.get("dns_names")) is not None:
+        out["dns_names"] = tuple(x.as_str() for x in n.as_list())
+    for key in ("check_url", "speed_url"):
+        if (n := m.get(key)) is not None:
+            url = n.as_str()
+            if not url.startswith(("http://", "https://")):
+                raise n.error("expected an http:// or https:// URL")
+            out[key] = url
+    if (n := m.get("speed_bytes")) is not None:
+        out["speed_bytes"] = n.as_int(10_000, 50_000_000)
+    return out
+
+
+def _wifi_probe(node: Node | None, env: TMapping[str, str]) -> WifiProbeSettings | None:
+    if node is None:
+        return None
+    m = node.as_mapping((*_PROBE_KEYS, "ssids", "interface", "netns", "scan", "join", "leave",
+                         "join_parser", "dhcp_slow"))
+    extra: dict[str, Any] = _probe_common(m, env)
+    for key in ("interface", "netns"):
+        if (n := m.get(key)) is not None:
+            extra[key] = n.as_str()
+    for key in ("scan", "join", "leave"):
+        if (n := m.get(key)) is not None:
+            extra[key] = tuple(x.as_str() for x in n.as_list())
+    if (n := m.get("join_parser")) is not None:
+        extra["join_parser"] = n.as_choice(("nmcli", "wpa_cli", "none"))
+    if (n := m.get("dhcp_slow")) is not None:
+        extra["dhcp_slow_s"] = n.as_duration(minimum=0.1)
+    return WifiProbeSettings(ssids=tuple(x.as_str() for x in m.require("ssids").as_list()),
+                             **extra)
+
+
+def _wan(node: Node | None, env: TMapping[str, str]) -> WanSettings | None:
+    if node is None:
+        return None
+    m = node.as_mapping((*_PROBE_KEYS, "interface", "netns"))
+    extra = _probe_common(m, env)
+    for key in ("interface", "netns"):
+        if (n := m.get(key)) is not None:
+            extra[key] = n.as_str()
+    return WanSettings(**extra)
 
 
 def _ipp(node: Node | None) -> IppSettings | None:

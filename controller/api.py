@@ -27,6 +27,7 @@ from hcc_common import faults as vocab
 from hcc_common.enrollment import ENROLL_PATH
 
 SSE_KEEPALIVE_S = 15.0
+SPEEDTEST_MAX = 50_000_000
 MAX_EVENT_ID = 2**63 - 1
 # SQLite ids are signed 64-bit: a larger number is not an id, and must not reach the database.
 Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
@@ -463,6 +464,29 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
         except EnrollError as exc:
             raise HTTPException(503, f"credentials could not be made: {exc}") from None
         return creds.to_json()
+
+    @app.get("/api/v1/speedtest", summary="Bytes to time a download (the boxes' Wi-Fi and WAN "
+             "probes); a bearer token is always needed", response_class=StreamingResponse,
+             responses={401: {"model": Problem, "description": "No valid bearer token."}})
+    def speedtest(authorization: Annotated[str | None, Header()] = None,
+                  size: Annotated[int, Query(alias="bytes", ge=1, le=SPEEDTEST_MAX)] = 2_000_000
+                  ) -> StreamingResponse:
+        # always a token, read_open or not: anyone could otherwise make the controller send
+        # 50 MB at will
+        if token_holder(authorization) is None:
+            raise HTTPException(401, "a bearer token is needed", headers={
+                "WWW-Authenticate": "Bearer"})
+
+        def chunks() -> Iterator[bytes]:
+            block = bytes(65536)
+            left = size
+            while left > 0:
+                yield block[:min(left, len(block))]
+                left -= min(left, len(block))
+
+        return StreamingResponse(chunks(), media_type="application/octet-stream",
+                                 headers={"Content-Length": str(size),
+                                          "Cache-Control": "no-store"})
 
     @app.get("/healthz", summary="Is ingest turning? 503 when it is stuck or dead",
              responses={503: {"model": Problem, "description": "Ingest is stuck or dead."}})

@@ -169,6 +169,8 @@ class Reading:
 Effect = OpenAlert | ResolveAlert | AgentInfo | DeviceInfo | DeviceEvent | Reading
 
 
+# a center whose line is down: its Wi-Fi probe's faults are that, not the Wi-Fi's
+WAN_DOWN = frozenset({"wan.gateway_down", "wan.dns_failed", "wan.no_internet"})
 LAN_DOWN_FRACTION = 0.8
 LAN_DOWN_MIN_DEVICES = 3
 REPLAY_GRACE_S = 30.0
@@ -487,10 +489,22 @@ class Fleet:
                                  lambda f: fault_subject(f.params))
         conds += metric_conditions(self._metric_rules_for(dev.center, dev.type), dev.center,
                                    dev.type, dev.metrics, is_open)
+        if any(c.code.startswith("wifi.") for c in conds) and self._wan_down(dev.center):
+            # the center's internet is down: the Wi-Fi faults are its echo, and wait for it,
+            # as device alerts wait while the box is offline
+            conds = [c for c in conds if not c.code.startswith("wifi.")]
         if all(c.rule.when == "always" for c in conds):
             return conds
         center_open = self.hours.get(dev.center, DEFAULT_HOURS).is_open_ts(now)
         return [c for c in conds if c.rule.when == "always" or center_open]
+
+    def _wan_down(self, center: str) -> bool:
+        """A wired WAN check of the center says its internet line is down."""
+        for key in self.center_devices.get(center, ()):
+            d = self.devices.get(key)
+            if d is not None and any(f.code in WAN_DOWN for f in d.faults):
+                return True
+        return False
 
     def _reconcile(self, out: list[Effect], dev: DeviceInfo, conds: list[Condition],
                    now: float) -> None:

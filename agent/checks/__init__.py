@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 
-from agent.checks import command, http, ipp, ping, shelly, snmp, tasmota, tcp, usb
+from agent.checks import (
+    command,
+    http,
+    ipp,
+    ping,
+    shelly,
+    snmp,
+    tasmota,
+    tcp,
+    usb,
+    wan,
+    wifi_probe,
+)
 from agent.checks.base import CheckOutcome
 from agent.checks.context import CheckContext
 from agent.config import CHECK_KEYS, Device
@@ -21,5 +33,7 @@ CHECK_KINDS: Mapping[str, CheckRunner] = {
     shelly.KIND: shelly.run,
     tasmota.KIND: tasmota.run,
     ipp.KIND: ipp.run,
+    wifi_probe.KIND: wifi_probe.run,
+    wan.KIND: wan.run,
 }
 assert set(CHECK_KINDS) == set(CHECK_KEYS), "every config section needs a check module"
