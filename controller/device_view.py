@@ -32,6 +32,8 @@ CHARTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("power", re.compile(r"^(outlet\.[^.]+\.power_w|plug\.power_w|power_w)$")),
     ("ups", re.compile(r"^(battery_charge_pct|runtime_min|load_pct)$")),
     ("latency", re.compile(r"^(http_latency_ms|ping_rtt_ms|tcp_connect_ms)$")),
+    ("speed", re.compile(r"^(wifi_probe|wan)_download_mbps$")),
+    ("probe", re.compile(r"^(wifi_probe|wan)_(dhcp|dns|internet)_ms$")),
 )
 
 

@@ -21,7 +21,9 @@ HOUR_S = 3600.0
 TRACKED = re.compile(
     r"^(?:(?:supply|marker|tray)\.[^.]+\.pct|outlet\.[^.]+\.power_w|page_count|wifi_clients"
     r"|plug\.power_w|power_w|load_pct|battery_charge_pct|runtime_min|http_latency_ms"
-    r"|ping_rtt_ms|tcp_connect_ms)$")
+    r"|ping_rtt_ms|tcp_connect_ms"
+    # the Wi-Fi probe and the WAN check: speed, each step's time, signal
+    r"|(?:wifi_probe|wan)_(?:download_mbps|dhcp_ms|dns_ms|internet_ms|signal_dbm))$")
 # Counters only go up; a fall is a reset or a replaced device, never negative use.
 COUNTERS = frozenset({"page_count"})
 # A device in one of these states gives citizens nothing: unreachable, or a fault that stops

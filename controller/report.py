@@ -161,6 +161,7 @@ class Wifi:
     average: float | None
     idle_open_hours: int
     open_hours: int  # open hours with Wi-Fi data
+    probe_mbps: float | None = None  # the box's Wi-Fi probe: mean download in open hours
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -327,7 +328,13 @@ def _wifi(center: str, aps: Sequence[DeviceHours], hours: OpeningHours,
     open_hours = [hour for hour in sorted(peak)
                   if sum(b - a for a, b in hours.open_intervals(hour, hour + HOUR_S))
                   >= OPEN_HOUR_MIN_S]
+    speeds = [m.avg for dev in aps for h in dev.hours
+              if (m := h.metrics.get("wifi_probe_download_mbps")) is not None
+              and period.start <= h.hour < period.end
+              and sum(b - a for a, b in hours.open_intervals(h.hour, h.hour + HOUR_S))
+              >= OPEN_HOUR_MIN_S]
     return Wifi(center=center, peak=round(max(peak.values())) if peak else None,
+                probe_mbps=round(sum(speeds) / len(speeds), 1) if speeds else None,
                 average=round(sum(mean[h] for h in open_hours) / len(open_hours), 1)
                 if open_hours else None,
                 idle_open_hours=sum(1 for h in open_hours if peak[h] == 0),
@@ -357,7 +364,8 @@ def build(period: Period, centers: Mapping[str, CenterMeta], devices: Iterable[D
         if (p := _pages(dev, m.name, period)) is not None:
             pages.append(p)
         supplies.extend(_supplies(dev, m, period, at, lead_days))
-        if any("wifi_clients" in h.metrics for h in dev.hours):
+        if any("wifi_clients" in h.metrics or "wifi_probe_download_mbps" in h.metrics
+               for h in dev.hours):
             aps[dev.center].append(dev)
     names = {cid: (c.name or cid) for cid, c in centers.items()}
     for a in avail:

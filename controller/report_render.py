@@ -40,6 +40,7 @@ TEXT: dict[str, dict[str, str]] = {
         "conf_none": "không dự báo được",
         "wifi": "Wi-Fi", "peak": "Cao điểm (thiết bị)", "average": "Trung bình (thiết bị)",
         "idle": "Giờ mở cửa không có ai dùng", "open_hours": "Giờ mở cửa có dữ liệu",
+        "probe_mbps": "Tốc độ khách đo được (Mbit/s)",
         "none": "Không có dữ liệu trong kỳ.", "city": "Toàn thành phố",
         "columns": "Giải thích các cột",
         "h": "giờ", "min": "phút", "dash": "—",
@@ -69,6 +70,7 @@ TEXT: dict[str, dict[str, str]] = {
         "conf_none": "no forecast",
         "wifi": "Wi-Fi", "peak": "Peak (clients)", "average": "Average (clients)",
         "idle": "Open hours with no clients", "open_hours": "Open hours with data",
+        "probe_mbps": "Speed users get (Mbit/s)",
         "none": "No data in the period.", "city": "City-wide",
         "columns": "What the columns mean",
         "h": "h", "min": "min", "dash": "—",
@@ -293,10 +295,11 @@ def render_html(r: Report, lang: str = "vi", scope: str | None = None,
     if r.wifi:
         parts.append(_table(
             [(t["center"], False), (t["peak"], True), (t["average"], True),
-             (t["idle"], True), (t["open_hours"], True)],
+             (t["idle"], True), (t["open_hours"], True), (t["probe_mbps"], True)],
             ([_e(names.get(w.center, w.center)), "—" if w.peak is None else str(w.peak),
               "—" if w.average is None else num(w.average, 1, lang), str(w.idle_open_hours),
-              str(w.open_hours)] for w in r.wifi)))
+              str(w.open_hours),
+              "—" if w.probe_mbps is None else num(w.probe_mbps, 1, lang)] for w in r.wifi)))
     else:
         parts.append(f"<p>{_e(t['none'])}</p>")
     parts.append(f"<h2>{_e(t['columns'])}</h2><ul class=\"explain\">"
@@ -406,8 +409,9 @@ def render_csv(r: Report, lang: str = "vi") -> str:
     section("order_within_days", supply_header, (supply_row(s) for s in r.order))
     section("supplies", supply_header, (supply_row(s) for s in r.supplies))
     section("wifi", ["center", "center_name", "peak_clients", "average_clients",
-                     "idle_open_hours", "open_hours_with_data"],
+                     "idle_open_hours", "open_hours_with_data", "probe_download_mbps"],
             ([w.center, names.get(w.center, w.center), "" if w.peak is None else w.peak,
-              "" if w.average is None else w.average, w.idle_open_hours, w.open_hours]
+              "" if w.average is None else w.average, w.idle_open_hours, w.open_hours,
+              "" if w.probe_mbps is None else w.probe_mbps]
              for w in r.wifi))
     return out.getvalue()

@@ -80,6 +80,10 @@ def build_month(store: Store) -> None:
             r = printer_reading(ts, pages)
         readings.append(r)
         readings.append(ap_reading(ts))
+        # the box's Wi-Fi probe: 20 Mbit/s in opening hours, 2 at night (backups running)
+        readings.append(Reading("p1", "pi-1", "probe", "network", ts, "ok",
+                                {"wifi_probe_download_mbps": 20.0 if HOURS.is_open_ts(ts)
+                                 else 2.0}))
         ts += STEP
     for i in range(0, len(readings), 2000):
         store.write(readings[i:i + 2000])
@@ -122,9 +126,9 @@ def test_known_month_report_matches_hand_computed_numbers(target: str) -> None:
     assert prn.ratio == pytest.approx(157 / 160)
     ap = next(a for a in report.devices if a.key == "ap1")
     assert ap.ratio == pytest.approx(1.0)
-    assert report.city.ratio == pytest.approx((157 + 160) / 320)
+    assert report.city.ratio == pytest.approx((157 + 160 + 160) / 480)
     assert {t.type: t.ratio for t in report.by_type} == pytest.approx(
-        {"printer": 157 / 160, "wifi_ap": 1.0})
+        {"printer": 157 / 160, "wifi_ap": 1.0, "network": 1.0})
 
     inc = report.city_incidents
     assert inc.count == 3                                   # October's jam is not November's
@@ -156,6 +160,7 @@ def test_known_month_report_matches_hand_computed_numbers(target: str) -> None:
     # 20 open days x 8 clock hours; Fridays (6th, 13th, 27th: the 20th is a holiday) idle
     assert wifi.open_hours == 160 and wifi.idle_open_hours == 24
     assert wifi.peak == 5
+    assert wifi.probe_mbps == 20.0  # what users got while the hall was open, not at night
     assert wifi.average == pytest.approx((136 * 5) / 160, abs=0.05)
 
     page = render_html(report, "vi")
@@ -169,8 +174,8 @@ def test_known_month_report_matches_hand_computed_numbers(target: str) -> None:
     assert rows[order_at + 2][4:6] == ["supply.2.pct", "Cyan"]
     by_device = rows.index(["# availability_by_device"])
     assert rows[by_device + 1][-1] == "availability"
-    assert {r[2]: r[-1] for r in rows[by_device + 2:by_device + 4]} == {
-        "prn1": f"{157 / 160:.5f}", "ap1": "1.00000"}
+    assert {r[2]: r[-1] for r in rows[by_device + 2:by_device + 5]} == {
+        "prn1": f"{157 / 160:.5f}", "ap1": "1.00000", "probe": "1.00000"}
 
 
 def test_history_keeps_raw_days_and_hourly_rows_and_prunes(target: str) -> None:

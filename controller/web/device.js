@@ -19,6 +19,7 @@ const TEXT = {
         c_supplies: "Mực và vật tư (%)", c_pages: "Bộ đếm trang", c_pages_hour: "Trang in mỗi giờ",
         c_clients: "Thiết bị Wi-Fi", c_power: "Công suất (W)", c_ups: "Bộ lưu điện",
         c_latency: "Thời gian phản hồi (ms)", not_found: "Không tìm thấy thiết bị.",
+        c_speed: "Tốc độ tải như khách dùng (Mbit/s)", c_probe: "Thời gian từng bước (ms)",
         hourly: "theo giờ", every: "mỗi lần kiểm tra", time: "Thời gian" },
   en: { back: "← Dashboard", faults: "Current faults", now: "Readings now", history: "History",
         r7d: "7 days", r30d: "30 days", reach: "Reachability", alerts: "This device's alerts",
@@ -34,6 +35,7 @@ const TEXT = {
         st_unreachable: "unreachable", c_supplies: "Toner and supplies (%)", c_pages: "Page counter",
         c_pages_hour: "Pages per hour", c_clients: "Wi-Fi clients", c_power: "Power (W)",
         c_ups: "UPS", c_latency: "Response time (ms)", not_found: "No such device.",
+        c_speed: "Download speed as users see it (Mbit/s)", c_probe: "Each step's time (ms)",
         hourly: "per hour", every: "every check", time: "Time" },
 };
 const COLORS = ["#12355b", "#d1242f", "#2e9e4f", "#d4a017", "#7b3fb5", "#0b8a8a", "#c2571a", "#555"];
@@ -146,7 +148,7 @@ function renderCharts() {
   charts.splice(0).forEach((c) => c.destroy());
   const box = $("charts");
   box.innerHTML = "";
-  const order = ["supplies", "pages", "clients", "power", "ups", "latency"];
+  const order = ["supplies", "pages", "clients", "power", "ups", "latency", "speed", "probe"];
   const width = Math.max(260, (box.clientWidth || 600) - 16);
   const fmt = new Intl.DateTimeFormat(lang === "vi" ? "vi-VN" : "en-GB", series.to - series.from > 86400 * 1.5
     ? { timeZone: "Asia/Ho_Chi_Minh", day: "2-digit", month: "2-digit" }
