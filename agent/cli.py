@@ -224,6 +224,10 @@ def check(
 
 
 _RANK = {"ok": 0, "warning": 1, "critical": 2, "unreachable": 2}
+_SEVERITY_TEXT = {
+    "vi": {"critical": "nghiêm trọng", "warning": "cảnh báo", "info": "thông tin"},
+    "en": {"critical": "critical", "warning": "warning", "info": "info"},
+}
 _STATUS_TEXT = {
     "vi": {"ok": "tốt", "warning": "cảnh báo", "critical": "nghiêm trọng",
            "unreachable": "mất kết nối"},
@@ -236,13 +240,16 @@ def _print_table(rows: list[tuple[dict[str, str], Combined]], lang: str) -> None
     for ident, c in rows:
         typer.echo(f"{ident['device']:<{width}}  {_STATUS_TEXT[lang][c.status]:<13} {ident['name']}")
         for f in c.faults:
-            typer.echo(f"{'':<{width}}    - [{f.severity}] "
+            typer.echo(f"{'':<{width}}    - [{_SEVERITY_TEXT[lang].get(f.severity, f.severity)}] "
                        f"{vocab.full_message(ident['name'], f.code, f.params, lang)}")
             hint = vocab.hint(f.code, f.params, lang)
             if hint:
                 typer.echo(f"{'':<{width}}      → {hint}")
         if c.error and c.status == "unreachable":
-            typer.echo(f"{'':<{width}}      ({c.error})")
+            from agent.checks.failures import one_line
+
+            # a library's message, one clean line: the technician's words are above it
+            typer.echo(f"{'':<{width}}      ({one_line(c.error)})")
         from agent.netprobe import step_lines
 
         for prefix in ("wifi_probe", "wan"):  # the probes' steps, each with its time

@@ -81,6 +81,10 @@ class HttpSettings:
     body_contains: str | None = None
     verify_tls: bool = True
     cert_warn_days: int = 14
+    ca_file: str | None = None       # the CA that signed the device's certificate (its own)
+    slow_ms: float | None = None     # slower than this: device.slow
+    json_field: str | None = None    # a health endpoint's JSON field ("status", "health.state")
+    json_equals: str | None = None   # … and what it says when healthy ("ok")
 
 
 @dataclass(frozen=True)
@@ -383,7 +387,7 @@ def _has_url(node: Node | None) -> bool:
 
 
 _HTTP_KEYS = ("url", "path", "port", "scheme", "expect_status", "body_contains", "verify_tls",
-              "cert_warn_days")
+              "cert_warn_days", "ca_file", "slow", "json_field", "json_equals")
 
 
 def _http(node: Node | None, host: str | None) -> HttpSettings | None:
@@ -408,11 +412,16 @@ def _http(node: Node | None, host: str | None) -> HttpSettings | None:
     body = m.get("body_contains")
     verify = m.get("verify_tls")
     warn = m.get("cert_warn_days")
+    ca, slow, jf, je = m.get("ca_file"), m.get("slow"), m.get("json_field"), m.get("json_equals")
     return HttpSettings(
         url, status.as_int(100, 599) if status is not None else 200,
         body.as_str() if body is not None else None,
         verify.as_bool() if verify is not None else True,
         warn.as_int(0, 3650) if warn is not None else 14,
+        ca_file=ca.as_str() if ca is not None else None,
+        slow_ms=slow.as_duration(minimum=0.001) * 1000.0 if slow is not None else None,
+        json_field=jf.as_str() if jf is not None else None,
+        json_equals=je.as_str() if je is not None else None,
     )
 
 

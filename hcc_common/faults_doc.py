@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from hcc_common.faults import VOCABULARY
 
+AREAS = {
+    "device": "mọi thiết bị / any device", "printer": "máy in / printers",
+    "ap": "điểm phát Wi-Fi / access points", "charger": "trạm sạc / chargers",
+    "ups": "bộ lưu điện / UPS", "wifi": "Wi-Fi như khách dùng / Wi-Fi as citizens see it",
+    "wan": "đường Internet của trung tâm / the center's internet line",
+    "host": "máy giám sát / the box itself", "agent": "hộp giám sát và kết nối / the box's link",
+    "center": "cả trung tâm / the whole center",
+}
+
 
 def render() -> str:
     lines = [
@@ -16,16 +25,18 @@ def render() -> str:
         "A message is shown after the device's name: *Máy in quầy 1: kẹt giấy*.",
         "",
     ]
-    group = ""
+    # one section per area, in the order areas first appear (codes of an area may be spread)
+    areas: dict[str, list[str]] = {}
     for d in VOCABULARY.values():
-        prefix = d.code.split(".")[0]
-        if prefix != group:
-            group = prefix
-            lines += ["", f"## {prefix}", "",
-                      "| code | severity | Tiếng Việt | English | việc cần làm / fix |",
-                      "|---|---|---|---|---|"]
-        lines.append(f"| `{d.code}` | {d.severity.value} | {d.vi} | {d.en} | "
-                     f"{d.hint_vi}<br>{d.hint_en} |")
+        areas.setdefault(d.code.split(".")[0], []).append(d.code)
+    for prefix, codes in areas.items():
+        lines += ["", f"## {prefix}: {AREAS.get(prefix, prefix)}", "",
+                  "| code | severity | Tiếng Việt | English | việc cần làm / fix |",
+                  "|---|---|---|---|---|"]
+        for code in codes:
+            d = VOCABULARY[code]
+            lines.append(f"| `{d.code}` | {d.severity.value} | {d.vi} | {d.en} | "
+                         f"{d.hint_vi}<br>{d.hint_en} |")
     return "\n".join(lines) + "\n"
 
 

@@ -130,13 +130,14 @@ def test_https_status_body_latency_and_certificate_expiry(tmp_path: Path, web, m
         row = check(tmp_path, dev)
     finally:
         _Page.status, _Page.body = 200, b"<html>Kiosk ready</html>"
-    assert codes(row) == ["device.cert_expiring", "device.http_error"]
+    assert codes(row) == ["device.cert_expiring", "device.http_server_error"]
     assert any("HTTP 503" in f["message"] for f in row["faults"])
 
 
-def test_http_refused_is_unreachable(tmp_path: Path) -> None:
+def test_http_refused_is_a_service_down_not_a_cable(tmp_path: Path) -> None:
+    """Issue 17: a refused connection got "check the power and the cable"; the device is on."""
     row = check(tmp_path, f"{{id: d1, type: kiosk, host: 127.0.0.1, http: {{port: {free_port()}}}}}")
-    assert row["status"] == "unreachable"
+    assert row["status"] == "critical" and codes(row) == ["device.refused"]
 
 
 # -- smart plugs ----------------------------------------------------------------------------------

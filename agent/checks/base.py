@@ -51,7 +51,9 @@ def combine(outcomes: Iterable[CheckOutcome]) -> Combined:
             errors.append(f"{o.kind}: {o.error}")
     error = "; ".join(errors) if errors else None
     if not any(o.reachable for o in items):
-        return Combined("unreachable", metrics, (fault("device.unreachable"),), error)
+        # a specific reason (the device's name is unknown) says more than "not responding"
+        return Combined("unreachable", metrics, dedupe(found) or (fault("device.unreachable"),),
+                        error)
     for o in items:
         if not o.reachable:
             found.append(fault("device.check_failed", reason=f"{o.kind}: {o.error or 'no answer'}"))

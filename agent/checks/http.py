@@ -1,12 +1,15 @@
-"""Check kind `http`: status code, latency, an expected text in the body, TLS certificate expiry."""
+"""Check kind `http`: status code, latency, an expected text or JSON field, TLS certificate
+expiry; a failure says what happened (refused, a certificate expired, HTTP 404, a hang)."""
 
 from __future__ import annotations
 
+import json
 import ssl
 import time
 from datetime import UTC, datetime
 
-from agent.checks.base import CheckOutcome, fault, unreachable
+from agent.checks import failures
+from agent.checks.base import CheckOutcome, fault
 from agent.checks.context import CheckContext
 from agent.config import Device
 from hcc_common.wire import FaultReport, MetricValue
@@ -21,6 +24,19 @@ def cert_days_left(not_after: str, now: datetime) -> int:
     return int((expires - now).total_seconds() // 86400)
 
 
+def json_value(body: bytes, path: str) -> object:
+    """`status` or `health.state` in a JSON body; None when absent or not JSON."""
+    try:
+        node: object = json.loads(body)
+    except ValueError:
+        return None
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
 async def run(device: Device, ctx: CheckContext) -> CheckOutcome:
     import httpx  # imported on first use: most boxes never need an HTTP client (memory)
 
@@ -28,9 +44,13 @@ async def run(device: Device, ctx: CheckContext) -> CheckOutcome:
     assert s is not None
     metrics: dict[str, MetricValue] = {}
     found: list[FaultReport] = []
+    verify: bool | ssl.SSLContext = s.verify_tls
+    if s.verify_tls and s.ca_file is not None:
+        verify = ssl.create_default_context(cafile=s.ca_file)
+    target = httpx.URL(s.url).host
     start = time.perf_counter()
     try:
-        async with httpx.AsyncClient(verify=s.verify_tls, timeout=device.timeout,
+        async with httpx.AsyncClient(verify=verify, timeout=device.timeout,
                                      follow_redirects=True) as client, \
                 client.stream("GET", s.url) as response:
             stream = response.extensions.get("network_stream")
@@ -41,17 +61,24 @@ async def run(device: Device, ctx: CheckContext) -> CheckOutcome:
                 body += chunk
                 if len(body) >= BODY_LIMIT:
                     break
-    except httpx.TimeoutException:
-        return unreachable(KIND, f"no answer from {s.url} within {device.timeout:g}s")
-    except httpx.HTTPError as exc:
-        return unreachable(KIND, f"{s.url}: {exc.__class__.__name__}: {exc}")
+    except (httpx.HTTPError, OSError) as exc:
+        return failures.outcome(KIND, failures.classify(exc, target))
+    latency_ms = round((time.perf_counter() - start) * 1000.0, 1)
     metrics["http_status"] = response.status_code
-    metrics["http_latency_ms"] = round((time.perf_counter() - start) * 1000.0, 1)
-    if response.status_code != s.expect_status:
-        found.append(fault("device.http_error",
-                           reason=f"HTTP {response.status_code} (expected {s.expect_status})"))
+    metrics["http_latency_ms"] = latency_ms
+    status = response.status_code
+    if status != s.expect_status:
+        code = "device.http_server_error" if status >= 500 else "device.http_error"
+        found.append(fault(code, status=status))
     elif s.body_contains is not None and s.body_contains not in body.decode("utf-8", "replace"):
-        found.append(fault("device.http_error", reason=f"page lacks {s.body_contains!r}"))
+        found.append(fault("device.content_mismatch", expected=s.body_contains[:60]))
+    elif s.json_field is not None:
+        value = json_value(body, s.json_field)
+        if value is None or (s.json_equals is not None and str(value) != s.json_equals):
+            found.append(fault("device.unhealthy", field=s.json_field,
+                               value="?" if value is None else str(value)[:40]))
+    if s.slow_ms is not None and latency_ms > s.slow_ms and not found:
+        found.append(fault("device.slow", ms=round(latency_ms)))
     if cert and cert.get("notAfter"):
         days = cert_days_left(str(cert["notAfter"]), datetime.fromtimestamp(ctx.clock(), UTC))
         metrics["tls_cert_days_left"] = days

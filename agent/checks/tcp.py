@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import time
 
+from agent.checks import failures
 from agent.checks.base import CheckOutcome, unreachable
 from agent.checks.context import CheckContext
 from agent.config import Device
@@ -23,7 +24,8 @@ async def run(device: Device, ctx: CheckContext) -> CheckOutcome:
     except TimeoutError:
         return unreachable(KIND, f"no answer on port {device.tcp.port} within {device.timeout:g}s")
     except OSError as exc:
-        return unreachable(KIND, f"port {device.tcp.port}: {exc.strerror or exc}")
+        # refused: the device is on and its service is not; a name nobody knows: a config error
+        return failures.outcome(KIND, failures.classify(exc, f"{device.host}:{device.tcp.port}"))
     elapsed_ms = (time.perf_counter() - start) * 1000.0
     writer.close()
     # The connect succeeded; a slow close says nothing about the device.
