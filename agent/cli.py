@@ -15,60 +15,87 @@ from agent import config as agent_config
 from agent.checks import host
 from agent.checks.base import Combined
 from agent.checks.context import CheckContext
+from agent.cli_text import LANG, h
 from agent.config import Config, Device
 from agent.poller import poll
 from agent.runtime import BOX_NAME
 from hcc_common import faults as vocab
 from hcc_common import logs
-from hcc_common.cliutil import lang_or_exit
+from hcc_common.cliutil import lang_or_exit, speak_to_click
+from hcc_common.config_words import localize
 from hcc_common.durations import format_duration
 from hcc_common.mqtt_settings import broker_from_url
 from hcc_common.yamlconf import ConfigError
 
 app = typer.Typer(
-    help="hcc-agent watches the devices of one service center and reports them to the city.",
-    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    help=h("app"), no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    # click's plain help: whole sentences rewrapped to the terminal, no "<bool>" type tags
+    rich_markup_mode=None,
 )
 
-ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="The center's devices.yaml.")]
-LangOpt = Annotated[str | None, typer.Option("--lang", help="Language of messages: vi or en.")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help=h("config"),
+                                                show_default=False)]
+PathArg = Annotated[Path | None, typer.Argument(help=h("path"), show_default=False)]
+LangOpt = Annotated[str | None, typer.Option("--lang", help=h("lang"))]
 
 
-def _load(path: Path) -> Config:
+speak_to_click(LANG)
+
+
+@app.callback()
+def _options(lang: LangOpt = None) -> None:
+    """(--lang before the command also chooses the language of the help texts)"""
+
+
+def config_path(config: Path | None, path: Path | None = None) -> Path:
+    """--config, or the positional path, or the box's /etc/hcc-agent/devices.yaml when there
+    is one (an installed box), else ./devices.yaml."""
+    return path or config or agent_config.default_config_path()
+
+
+def _load(path: Path, lang: str | None = None) -> Config:
     try:
         return agent_config.load(path)
     except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        language = lang if lang in ("vi", "en") else LANG
+        word = "lỗi" if language == "vi" else "error"
+        typer.echo(f"{word}: {localize(exc, language)}", err=True)
         raise typer.Exit(1) from None
 
 
-@app.command()
-def validate(config: ConfigOpt = Path(agent_config.DEFAULT_CONFIG)) -> None:
-    """Check devices.yaml without polling anything. Exit 0 if valid, 1 with file:line if not."""
-    cfg = _load(config)
-    typer.echo(f"{config}: OK — center {cfg.center.id}, agent {cfg.agent.id}, "
-               f"{len(cfg.devices)} device(s)")
+@app.command(help=h("validate"))
+def validate(path: PathArg = None, config: ConfigOpt = None, lang: LangOpt = None) -> None:
+    target = config_path(config, path)
+    language = lang_or_exit(lang)
+    cfg = _load(target, language)
+    if language == "vi":
+        typer.echo(f"{target}: hợp lệ — trung tâm {cfg.center.id}, máy giám sát {cfg.agent.id}, "
+                   f"{len(cfg.devices)} thiết bị")
+    else:
+        typer.echo(f"{target}: OK — center {cfg.center.id}, agent {cfg.agent.id}, "
+                   f"{len(cfg.devices)} device(s)")
 
 
-@app.command()
+@app.command(help=h("discover"))
 def discover(
     subnets: Annotated[list[str] | None, typer.Argument(
-        help="Subnets to sweep, e.g. 192.168.1.0/24 (default: this box's own LAN).")] = None,
-    config: ConfigOpt = Path(agent_config.DEFAULT_CONFIG),
+        help=h("discover.subnets"))] = None,
+    config: ConfigOpt = None,
     community: Annotated[list[str] | None, typer.Option(
-        "--community", help="SNMP v2c community to try (repeatable; default: public).")] = None,
+        "--community", help=h("discover.community"))] = None,
     write: Annotated[bool, typer.Option(
-        "--write", help="Add what is new to --config, keeping its comments and order.")] = False,
-    concurrency: Annotated[int, typer.Option(help="Hosts probed at once.")] = 32,
-    rate: Annotated[float, typer.Option(help="Hosts probed per second, at most.")] = 50.0,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for each answer.")] = 1.0,
-    snmp_port: Annotated[int, typer.Option(help="SNMP port to probe.")] = 161,
-    http_port: Annotated[int, typer.Option(help="HTTP port of smart plugs.")] = 80,
+        "--write", help=h("discover.write"))] = False,
+    concurrency: Annotated[int, typer.Option(help=h("discover.concurrency"))] = 32,
+    rate: Annotated[float, typer.Option(help=h("discover.rate"))] = 50.0,
+    timeout: Annotated[float, typer.Option(help=h("discover.timeout"))] = 1.0,
+    snmp_port: Annotated[int, typer.Option(help=h("discover.snmp_port"))] = 161,
+    http_port: Annotated[int, typer.Option(help=h("discover.http_port"))] = 80,
     neighbours_too: Annotated[bool, typer.Option(
-        "--neighbours/--no-neighbours", help="Also probe hosts in the box's ARP table.")] = True,
+        "--neighbours/--no-neighbours", help=h("discover.neighbours"))] = True,
 ) -> None:
     """Find the center's devices (SNMP printers, APs, PDUs, UPSes; Shelly and Tasmota plugs;
     IPP printers over DNS-SD) and print devices.yaml entries for them, or add them (--write)."""
+    config = config_path(config)
     from agent import discover as disc
 
     nets = list(subnets or disc.own_lan())
@@ -107,19 +134,20 @@ def discover(
     typer.echo(yaml.safe_dump({"devices": entries}, allow_unicode=True, sort_keys=False).rstrip())
 
 
-@app.command()
+@app.command(help=h("enroll"))
 def enroll(
-    url: Annotated[str, typer.Argument(help="The controller, e.g. https://hcc.city.vn:8443")],
-    code: Annotated[str, typer.Argument(help="The one-time code from hcc-controller enroll.")],
+    url: Annotated[str, typer.Argument(help=h("enroll.url"))],
+    code: Annotated[str, typer.Argument(help=h("enroll.code"))],
     fingerprint: Annotated[str, typer.Option(
-        help="The controller certificate's SHA-256, as hcc-controller enroll printed it.")],
-    config: ConfigOpt = Path(agent_config.DEFAULT_CONFIG),
+        help=h("enroll.fingerprint"))],
+    config: ConfigOpt = None,
     restart: Annotated[bool, typer.Option(
-        help="Restart the hcc-agent service afterwards.")] = True,
+        help=h("enroll.restart"))] = True,
 ) -> None:
     """Give this box its own broker credentials: trade the code over HTTPS (pinned to the
     fingerprint), write the password and CA beside devices.yaml (root:hcc-agent, 0640), set its
     mqtt: section, validate it and restart the service."""
+    config = config_path(config)
     import shutil
     import subprocess
 
@@ -148,13 +176,14 @@ def enroll(
         typer.echo("hcc-agent restarted: watch it with `journalctl -u hcc-agent -f`")
 
 
-@app.command()
+@app.command(help=h("run"))
 def run(
-    config: ConfigOpt = Path(agent_config.DEFAULT_CONFIG),
-    broker: Annotated[str | None, typer.Option(help="Override mqtt.url, e.g. mqtt://host:1883")] = None,
-    log_level: Annotated[str, typer.Option(help="debug, info, warning or error")] = "info",
+    config: ConfigOpt = None,
+    broker: Annotated[str | None, typer.Option(help=h("run.broker"))] = None,
+    log_level: Annotated[str, typer.Option(help=h("run.log_level"))] = "info",
 ) -> None:
     """Poll every device at its interval and report over MQTT until stopped (the service mode)."""
+    config = config_path(config)
     from agent.runtime import run_forever
 
     logs.setup(log_level)
@@ -188,16 +217,18 @@ def _check_all(devices: list[Device], with_box: bool, cfg: Config) -> list[tuple
     return asyncio.run(main())
 
 
-@app.command()
+@app.command(help=h("check"))
 def check(
-    config: ConfigOpt = Path(agent_config.DEFAULT_CONFIG),
-    device: Annotated[str | None, typer.Option("--device", "-d", help="Only this device id.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per device (JSON Lines).")] = False,
+    path: PathArg = None,
+    config: ConfigOpt = None,
+    device: Annotated[str | None, typer.Option("--device", "-d", help=h("check.device"))] = None,
+    as_json: Annotated[bool, typer.Option("--json", help=h("check.json"))] = False,
     lang: LangOpt = None,
 ) -> None:
     """Run every check once now and show what is wrong, in plain words."""
-    cfg = _load(config)
+    config = config_path(config, path)
     language = lang_or_exit(lang)
+    cfg = _load(config, language)
     devices = list(cfg.devices)
     if device is not None:
         chosen = cfg.device(device)
@@ -257,12 +288,13 @@ def _print_table(rows: list[tuple[dict[str, str], Combined]], lang: str) -> None
                 typer.echo(f"{'':<{width}}    {line}")
 
 
-@app.command()
+@app.command(help=h("status"))
 def status(
-    config: ConfigOpt = Path(agent_config.DEFAULT_CONFIG),
-    as_json: Annotated[bool, typer.Option("--json", help="Print the raw status as JSON.")] = False,
+    config: ConfigOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help=h("status.json"))] = False,
 ) -> None:
     """Show what the running agent last did: broker link, backlog, each device's last poll."""
+    config = config_path(config)
     cfg = _load(config)
     path = cfg.agent.state_dir / "status.json"
     try:

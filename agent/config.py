@@ -19,6 +19,12 @@ from hcc_common.yamlconf import ConfigError, Mapping, Node, load_yaml
 DEVICE_TYPES = ("printer", "wifi_ap", "charger", "ups", "reading_device", "kiosk", "robot",
                 "network", "other")
 DEFAULT_CONFIG = "devices.yaml"
+INSTALLED_CONFIG = Path("/etc/hcc-agent/devices.yaml")
+
+
+def default_config_path(installed: Path = INSTALLED_CONFIG) -> Path:
+    """An installed box's config when there is one, else devices.yaml here."""
+    return installed if installed.exists() else Path(DEFAULT_CONFIG)
 
 
 @dataclass(frozen=True)

@@ -15,13 +15,18 @@ from controller.config import ControllerConfig
 from controller.store import Store
 from controller.views import alert_json, iso
 from hcc_common import logs
-from hcc_common.cliutil import lang_or_exit
+from hcc_common.cliutil import lang_or_exit, speak_to_click
+from hcc_common.faults import default_lang
 from hcc_common.yamlconf import ConfigError
 
 app = typer.Typer(
-    help="hcc-controller collects every center's reports, raises alerts and shows them.",
+    help=("hcc-controller nhận báo cáo của mọi trung tâm, tạo cảnh báo và hiển thị chúng."
+          if default_lang() == "vi" else
+          "hcc-controller collects every center's reports, raises alerts and shows them."),
     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # click's plain help: sentences rewrapped, no "<bool>" tags
 )
+speak_to_click(default_lang())
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c",
                                                 help="controller.yaml (optional).")]

@@ -84,7 +84,7 @@ EXPLAIN: dict[str, list[str]] = {
                 " mở cửa của trung tâm, bỏ ngày lễ theo lịch của trung tâm.",
                 "Giờ hỏng: thiết bị mất kết nối hoặc có lỗi nghiêm trọng (hết mực, kẹt giấy, mất"
                 " điện…) trong giờ mở cửa.",
-                "Giờ không có dữ liệu: hộp giám sát không gửi số liệu (mất mạng, mất điện); không"
+                "Giờ không có dữ liệu: máy giám sát không gửi số liệu (mất mạng, mất điện); không"
                 " tính vào mức sẵn sàng.",
                 "MTTA: thời gian trung bình từ lúc cảnh báo đến lúc có người tiếp nhận. MTTR: đến"
                 " lúc xử lý xong.",

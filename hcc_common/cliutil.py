@@ -20,3 +20,57 @@ def lang_or_exit(lang: str | None) -> str:
         return vocab.choose_lang(lang)
     except ValueError as exc:
         fail(str(exc), 2)
+
+
+# click's and Typer's own words (headings, the --help line, usage errors), in Vietnamese
+CLICK_VI = {
+    "Usage:": "Cách dùng:", "Options": "Tùy chọn", "Commands": "Lệnh", "Arguments": "Tham số",
+    "Show this message and exit.": "Hiện trợ giúp này rồi thoát.",
+    "Error: {message}": "Lỗi: {message}", "Try '{command} {option}' for help.":
+    "Xem '{command} {option}' để biết cách dùng.", "No such option {name!r}.":
+    "Không có tùy chọn {name!r}.", "Missing argument": "Thiếu tham số",
+    "Missing option": "Thiếu tùy chọn", "Missing parameter: {param_name}":
+    "Thiếu tham số: {param_name}", "Invalid value for {param_hint}: {message}":
+    "Giá trị không hợp lệ cho {param_hint}: {message}", "default: {default}":
+    "mặc định: {default}", "required": "bắt buộc", "Aborted!": "Đã dừng!",
+    "No such command {name!r}.": "Không có lệnh {name!r}.",
+}
+
+
+def speak_to_click(lang: str) -> None:
+    """Make click's and Typer's own texts follow the tool's language (they call gettext by the
+    name `_` in each module; only their few fixed words are replaced)."""
+    if lang != "vi":
+        return
+    import importlib
+
+    def vi(text: str) -> str:
+        return CLICK_VI.get(text, text)
+
+    # Typer 0.2x carries its own copy of click (typer._click); older ones use click itself
+    for package in ("typer._click", "click"):
+        for name in ("core", "decorators", "exceptions", "formatting", "parser", "types"):
+            try:
+                module = importlib.import_module(f"{package}.{name}")
+            except ImportError:
+                continue
+            if hasattr(module, "_"):
+                module._ = vi  # type: ignore[attr-defined]
+            command = getattr(module, "Command", None) if name == "core" else None
+            if command is not None:
+                _translate_help_option(command, vi("Show this message and exit."))
+    typer_core = importlib.import_module("typer.core")
+    if hasattr(typer_core, "_"):
+        typer_core._ = vi  # type: ignore[attr-defined]
+
+
+def _translate_help_option(command: type, text: str) -> None:
+    original = command.get_help_option  # type: ignore[attr-defined]
+
+    def help_option(self: object, ctx: object) -> object:
+        option = original(self, ctx)
+        if option is not None:
+            option.help = text
+        return option
+
+    command.get_help_option = help_option  # type: ignore[attr-defined]

@@ -9,7 +9,7 @@ AREAS = {
     "ap": "điểm phát Wi-Fi / access points", "charger": "trạm sạc / chargers",
     "ups": "bộ lưu điện / UPS", "wifi": "Wi-Fi như khách dùng / Wi-Fi as citizens see it",
     "wan": "đường Internet của trung tâm / the center's internet line",
-    "host": "máy giám sát / the box itself", "agent": "hộp giám sát và kết nối / the box's link",
+    "host": "máy giám sát / the box itself", "agent": "máy giám sát và kết nối / the box's link",
     "center": "cả trung tâm / the whole center",
 }
 

@@ -20,7 +20,8 @@ class ConfigError(Exception):
         self.line = line
         self.key = key
         self.reason = reason
-        super().__init__(f"{file}:{line}: {key}: {reason}" if key else f"{file}:{line}: {reason}")
+        where = f"{file}:{line}" if line else file  # a file that is missing has no line 0
+        super().__init__(f"{where}: {key}: {reason}" if key else f"{where}: {reason}")
 
 
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
