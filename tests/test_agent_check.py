@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 from conftest import json_lines, run_cli
-from lab.procs import free_port
 
 
 def devices_yaml(tmp: Path, snmp_port: int, extra: str = "") -> Path:
@@ -67,6 +66,19 @@ def test_dead_device_does_not_delay_the_others(tmp_path: Path, snmp_devices) -> 
     silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     silent.bind(("127.0.0.1", 0))
     dead_port = silent.getsockname()[1]
+    # A TCP port whose accept queue is full: new connections get no answer at all (a closed
+    # port would refuse at once, which is a device that is on, not a dead one).
+    full = socket.socket()
+    full.bind(("127.0.0.1", 0))
+    full.listen(0)
+    fillers = []
+    for _ in range(3):  # until the queue is full: the next connection gets no answer
+        f = socket.socket()
+        f.settimeout(0.5)
+        if f.connect_ex(full.getsockname()) != 0:
+            f.close()
+            break
+        fillers.append(f)
     extra = "".join(f"""\
   - id: dead-{i}
     name: "Thiết bị hỏng {i}"
@@ -74,13 +86,16 @@ def test_dead_device_does_not_delay_the_others(tmp_path: Path, snmp_devices) -> 
     host: 127.0.0.1
     timeout: 1s
     snmp: {{port: {dead_port}, retries: 1}}
-    tcp: {{port: {free_port()}}}
+    tcp: {{port: {full.getsockname()[1]}}}
 """ for i in range(16))
     cfg = devices_yaml(tmp_path, snmp_devices.port, extra)
     started = time.monotonic()
     out = run_cli("hcc-agent", "check", "--config", str(cfg), "--json")
     elapsed = time.monotonic() - started
     silent.close()
+    for f in fillers:
+        f.close()
+    full.close()
     rows = {r["device"]: r for r in json_lines(out.stdout)}
     assert rows["printer-1"]["status"] == "ok"
     assert rows["ap-1"]["status"] == "ok"
@@ -105,12 +120,12 @@ def test_box_itself_is_reported(tmp_path: Path, snmp_devices) -> None:
 def test_validate_exit_codes(tmp_path: Path) -> None:
     good = devices_yaml(tmp_path, 161)
     ok = run_cli("hcc-agent", "validate", "--config", str(good))
-    assert ok.returncode == 0 and "OK" in ok.stdout
+    assert ok.returncode == 0 and "hợp lệ" in ok.stdout
     bad = tmp_path / "bad.yaml"
     bad.write_text(good.read_text().replace("community: ap-wifi", "comunity: ap-wifi"))
     res = run_cli("hcc-agent", "validate", "--config", str(bad))
     assert res.returncode == 1
-    assert f"{bad}:15: devices[1].snmp.comunity: unknown key (did you mean 'community'?)" \
+    assert f"{bad}:15: devices[1].snmp.comunity: khóa không hợp lệ (có phải 'community'?)" \
         in res.stderr
     assert "Traceback" not in res.stderr
 

@@ -140,7 +140,7 @@ def test_community_is_not_in_repr() -> None:
 def test_missing_file() -> None:
     with pytest.raises(ConfigError) as exc:
         config.load("/nonexistent/devices.yaml")
-    assert str(exc.value) == "/nonexistent/devices.yaml:0: file not found"
+    assert str(exc.value) == "/nonexistent/devices.yaml: file not found"  # no line 0
 
 
 def test_controller_yaml_centers_rules_and_errors(tmp_path: Path) -> None:

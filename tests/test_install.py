@@ -65,7 +65,7 @@ def test_installed_agent_runs_as_its_user(open_root: Path) -> None:
                              timeout=120, env={"PATH": "/usr/bin:/bin",
                                                "STATE_DIRECTORY": str(state)})
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "center phuong-1, agent pi-7, 0 device(s)" in checked.stdout
+    assert "trung tâm phuong-1, máy giám sát pi-7, 0 thiết bị" in checked.stdout
     # what a box does not need is not installed: the controller's web and database stack
     site = next((open_root / "opt/hcc-fleet/venv/lib").glob("python3*/site-packages"))
     assert not list(site.glob("fastapi*")) and not list(site.glob("psycopg*"))
