@@ -44,7 +44,8 @@ speak_to_click(LANG)
 
 @app.callback()
 def _options(lang: LangOpt = None) -> None:
-    """(--lang before the command also chooses the language of the help texts)"""
+    # --lang before the command: read at start (start_lang) to choose the help texts' language
+    return None
 
 
 def config_path(config: Path | None, path: Path | None = None) -> Path:

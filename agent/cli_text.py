@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-import os
-import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+
+from hcc_common.cliutil import start_lang
 
 HELP: Mapping[str, Mapping[str, str]] = {
     "vi": {
@@ -90,19 +90,6 @@ HELP: Mapping[str, Mapping[str, str]] = {
         "status.json": "Print the raw status as JSON.",
     },
 }
-
-
-def start_lang(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> str:
-    """The language for help texts: --lang en|vi on the command line, else the locale's."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    for i, a in enumerate(args):
-        if a == "--lang" and i + 1 < len(args) and args[i + 1] in ("vi", "en"):
-            return args[i + 1]
-        if a.startswith("--lang=") and a[7:] in ("vi", "en"):
-            return a[7:]
-    from hcc_common.faults import default_lang
-
-    return default_lang(os.environ if environ is None else environ)
 
 
 LANG = start_lang()

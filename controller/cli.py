@@ -15,18 +15,16 @@ from controller.config import ControllerConfig
 from controller.store import Store
 from controller.views import alert_json, iso
 from hcc_common import logs
-from hcc_common.cliutil import lang_or_exit, speak_to_click
-from hcc_common.faults import default_lang
+from hcc_common.cliutil import lang_or_exit, speak_to_click, start_lang, translate_help
 from hcc_common.yamlconf import ConfigError
 
 app = typer.Typer(
-    help=("hcc-controller nhận báo cáo của mọi trung tâm, tạo cảnh báo và hiển thị chúng."
-          if default_lang() == "vi" else
-          "hcc-controller collects every center's reports, raises alerts and shows them."),
+    help="hcc-controller collects every center's reports, raises alerts and shows them.",
     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
     rich_markup_mode=None,  # click's plain help: sentences rewrapped, no "<bool>" tags
 )
-speak_to_click(default_lang())
+LANG = start_lang()
+speak_to_click(LANG)
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c",
                                                 help="controller.yaml (optional).")]
@@ -683,8 +681,23 @@ def config_rollback(
                f"(was {current['version']})")
 
 
+@app.callback()
+def _options(lang: LangOpt = None) -> None:
+    # --lang before the command: read at start (start_lang) to choose the help texts' language
+    return None
+
+
 def main() -> None:
     try:
-        app()
+        if LANG == "vi":
+            import typer.main
+
+            from controller.cli_text import VI
+
+            command = typer.main.get_command(app)
+            translate_help(command, VI)  # the help texts, in the technician's language
+            command()
+        else:
+            app()
     except KeyboardInterrupt:
         sys.exit(130)

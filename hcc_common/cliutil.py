@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from collections.abc import Mapping as TMapping
 from typing import NoReturn
 
 import typer
 
 from hcc_common import faults as vocab
+
+
+def start_lang(argv: Sequence[str] | None = None,
+               environ: TMapping[str, str] | None = None) -> str:
+    """The language for help texts, chosen at start: --lang en|vi on the command line (before
+    or after the command), else the locale's (Vietnamese unless it is English)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    for i, a in enumerate(args):
+        if a == "--lang" and i + 1 < len(args) and args[i + 1] in ("vi", "en"):
+            return args[i + 1]
+        if a.startswith("--lang=") and a[7:] in ("vi", "en"):
+            return a[7:]
+    return vocab.default_lang(os.environ if environ is None else environ)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -74,3 +91,17 @@ def _translate_help_option(command: type, text: str) -> None:
         return option
 
     command.get_help_option = help_option  # type: ignore[attr-defined]
+
+
+def translate_help(command: object, texts: Mapping[str, str]) -> None:
+    """Replace a click command tree's help texts (the command's and each option's) by their
+    translation in `texts`, keyed by the English text; what is missing stays English."""
+    text = getattr(command, "help", None)
+    if isinstance(text, str) and text.strip() in texts:
+        command.help = texts[text.strip()]  # type: ignore[attr-defined]
+    for param in getattr(command, "params", []):
+        value = getattr(param, "help", None)
+        if isinstance(value, str) and value.strip() in texts:
+            param.help = texts[value.strip()]
+    for sub in getattr(command, "commands", {}).values():
+        translate_help(sub, texts)

@@ -88,3 +88,34 @@ def test_glossary_doc_is_generated_from_the_module() -> None:
     doc = Path(__file__).parent.parent / "docs" / "glossary.md"
     assert doc.read_text(encoding="utf-8") == render(), \
         "run: python -m hcc_common.glossary > docs/glossary.md"
+
+
+def test_every_controller_help_text_has_its_vietnamese() -> None:
+    import typer.main
+
+    from controller.cli import app
+    from controller.cli_text import VI
+
+    missing = []
+
+    def walk(command: object) -> None:
+        for text in [getattr(command, "help", None),
+                     *(getattr(p, "help", None) for p in getattr(command, "params", []))]:
+            if isinstance(text, str) and text.strip() and text.strip() not in VI:
+                missing.append(text.strip()[:60])
+        for sub in getattr(command, "commands", {}).values():
+            walk(sub)
+
+    walk(typer.main.get_command(app))
+    assert missing == []
+    out = run_cli("hcc-controller", "report", "--help")
+    assert "Báo cáo của thành phố cho một tháng" in out.stdout and "Tùy chọn:" in out.stdout
+    assert "The city's report" in run_cli("hcc-controller", "report", "--help", "--lang",
+                                          "en").stdout
+
+
+def test_the_agents_help_texts_exist_in_both_languages() -> None:
+    from agent.cli_text import HELP
+
+    assert HELP["vi"].keys() == HELP["en"].keys()
+    assert all(HELP["vi"][k] != HELP["en"][k] for k in HELP["vi"] if k != "run.log_level")
