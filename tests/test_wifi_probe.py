@@ -233,6 +233,21 @@ def test_a_throttled_link_measures_slow(lab: netlab.NetLab) -> None:
                         speed_bytes=600_000)
     mbps = m["wifi_probe_download_mbps"]
     assert codes == [] and isinstance(mbps, float) and 1.0 < mbps < 2.6  # the rule says < 5
+    # what the controller makes of that reading: wifi.slow in opening hours, not at night
+    from controller.state import Fleet, OpenAlert
+    from hcc_common import wire
+
+    tz = ZoneInfo("Asia/Ho_Chi_Minh")
+    for hour, expected in ((22, []), (10, ["wifi.slow"])):
+        fleet = Fleet()
+        start = datetime(2026, 11, 30, hour, tzinfo=tz).timestamp()
+        opened = []
+        for seq, at in enumerate((start, start + 16 * 60), start=1):
+            r = wire.Result("c1", "pi", "wifi-probe", 1, seq, at, "network", "Wi-Fi cho khách",
+                            "ok", {"wifi_probe_download_mbps": mbps})
+            opened += [e.key.code for e in fleet.apply(r, at) if isinstance(e, OpenAlert)
+                       and e.key.device == "wifi-probe"]
+        assert opened == expected, (hour, opened)
 
 
 @pytest.mark.integration

@@ -62,6 +62,9 @@ def test_the_box_reads_etc_hcc_agent_devices_yaml_by_default(tmp_path: Path) -> 
         out = run_cli("hcc-agent", "validate")  # no --config, from anywhere
         assert out.returncode == 0 and "/etc/hcc-agent/devices.yaml: hợp lệ" in out.stdout
         assert "trung tâm c-etc" in out.stdout
+        checked = run_cli("hcc-agent", "check", "--json")  # check reads it too
+        assert checked.returncode in (0, 2), checked.stderr
+        assert '"device": "pi-etc"' in checked.stdout  # the box of that config
     finally:
         shutil.rmtree(etc.parent)
 
