@@ -238,3 +238,12 @@ def test_the_feed_carries_the_silenced_flag_to_sse_and_mqtt(tmp_path: Path) -> N
     item = asyncio.run(run())
     assert item is not None and item[1] is True
     assert mqtt_side and mqtt_side[0]["alert"]["silenced"] is True  # type: ignore[index]
+
+
+def test_speedtest_needs_a_token_even_when_reads_are_open_and_is_bounded(env) -> None:
+    client, _ = env
+    assert client.get("/api/v1/speedtest?bytes=1000").status_code == 401  # read_open or not
+    got = client.get("/api/v1/speedtest?bytes=250000", headers=AUTH)
+    assert got.status_code == 200 and len(got.content) == 250_000
+    assert got.headers["cache-control"] == "no-store"
+    assert client.get("/api/v1/speedtest?bytes=50000001", headers=AUTH).status_code == 422

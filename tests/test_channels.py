@@ -314,3 +314,15 @@ def test_notifier_retries_what_may_pass_and_gives_up_at_once_on_what_never_will(
     assert notes["tg-bad"]["status"] == "failed" and "chat not found" in notes["tg-bad"]["last_error"]
     assert notes["tg-bad"]["attempts"] == 1  # a bad chat id is not tried again
     assert len(tg.sent) == 1
+
+
+def test_routes_respect_each_receivers_severities() -> None:
+    from controller.config import NotifySettings, Receiver, Route
+    from controller.notify import route
+
+    sms_rcv = Receiver("sms", "sms", sms.Settings(url="http://x", fields={"T": "{text}"}),
+                       REGISTRY["sms"].default_severities)
+    tg_rcv = Receiver("tg", "telegram", telegram.Settings(token="1:A", chats=("1",)))
+    settings = NotifySettings(receivers=(sms_rcv, tg_rcv), routes=(Route(("sms", "tg")),))
+    assert [r.name for r in route(settings, alert(severity="critical"))] == ["sms", "tg"]
+    assert [r.name for r in route(settings, alert(severity="warning"))] == ["tg"]  # SMS costs
