@@ -99,7 +99,7 @@ agent: {{id: pi-test, state_dir: "{tmp / 'state'}"}}
 mqtt: {{url: "mqtt://127.0.0.1:1"}}
 defaults: {{timeout: 2s}}
 devices:
-  - {{id: d1, name: Ki-ốt tra cứu, type: kiosk, host: 127.0.0.1, {kind}: {http_yaml}}}
+  - {{id: d1, name: Ki-ốt tra cứu, type: {"charger" if kind in ("shelly", "tasmota") else "kiosk"}, host: 127.0.0.1, {kind}: {http_yaml}}}
 """)
     args = ["check", "--config", str(cfg), "--device", "d1", "--lang", lang]
     out = run_cli("hcc-agent", *args, *(["--json"] if as_json else []))
@@ -198,3 +198,22 @@ def test_check_output_in_vietnamese_tags_and_one_line_details(tmp_path: Path) ->
     assert "- [nghiêm trọng] Ki-ốt tra cứu: từ chối kết nối (127.0.0.1)" in out
     assert "→ Thiết bị vẫn bật nhưng dịch vụ chưa chạy" in out
     assert "[critical]" not in out and "For more information" not in out
+
+
+def test_a_plug_answering_404_says_so_in_one_line(tmp_path: Path) -> None:
+    """Issue 17: a Shelly plug answering 404 got "not responding → check the cable", and its
+    detail spilled httpx's "For more information check: …" line."""
+    from lab.fakes import FakePlug, PlugServer
+
+    server = PlugServer(FakePlug(), kind="tasmota").start()  # no Shelly API here: 404
+    try:
+        row = check(tmp_path, f"{{port: {server.port}}}", kind="shelly")
+        assert codes(row) == [("device.http_error", "critical")]
+        assert isinstance(row, dict) and row["status"] == "critical"
+        assert "HTTP 404" in row["faults"][0]["message"]  # type: ignore[index]
+        text = check(tmp_path, f"{{port: {server.port}}}", kind="shelly", lang="vi",
+                     as_json=False)
+        assert isinstance(text, str) and "không mở được trang (HTTP 404)" in text
+        assert "For more information" not in text and "developer.mozilla.org" not in text
+    finally:
+        server.stop()

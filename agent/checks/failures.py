@@ -78,3 +78,20 @@ def outcome(kind: str, failure: Failure) -> CheckOutcome:
         return CheckOutcome(kind, True, {}, found, error=failure.detail)
     return CheckOutcome(kind, False, {}, (failure.fault,) if failure.fault is not None else (),
                         error=failure.detail)
+
+
+def http_outcome(kind: str, exc: Exception, target: str, expected: str) -> CheckOutcome:
+    """A smart plug's (or any JSON API's) failure: an HTTP error status is the device answering
+    (its page or API is wrong, not its cable); a reply that is not the API's JSON is wrong
+    content; the rest is what classify() says."""
+    import httpx
+
+    if isinstance(exc, httpx.HTTPStatusError):
+        status = exc.response.status_code
+        code = "device.http_server_error" if status >= 500 else "device.http_error"
+        return CheckOutcome(kind, True, {"http_status": status}, (fault(code, status=status),),
+                            error=f"{target}: HTTP {status}")
+    if isinstance(exc, ValueError):
+        return CheckOutcome(kind, True, {}, (fault("device.content_mismatch", expected=expected),),
+                            error=one_line(f"{target}: {exc}"))
+    return outcome(kind, classify(exc, target))

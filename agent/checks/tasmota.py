@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from agent.charger_rules import charger_faults
+from agent.checks import failures
 from agent.checks.base import CheckOutcome, unreachable
 from agent.checks.context import CheckContext
 from agent.config import Device
@@ -71,5 +72,6 @@ async def run(device: Device, ctx: CheckContext) -> CheckOutcome:
     except httpx.TimeoutException:
         return unreachable(KIND, f"no answer from {url} within {device.timeout:g}s")
     except (httpx.HTTPError, ValueError) as exc:
-        return unreachable(KIND, f"{url}: {exc}")
+        # answering with 404 or the wrong JSON is a device that is on: say what it said
+        return failures.http_outcome(KIND, exc, device.host or url, "Tasmota JSON")
     return CheckOutcome(KIND, True, metrics, tuple(found))
