@@ -93,13 +93,14 @@ def serve(tls: tuple[Path, Path] | None = None) -> http.server.ThreadingHTTPServ
 def check(tmp: Path, http_yaml: str, *, kind: str = "http", lang: str = "en",
           as_json: bool = True) -> dict[str, object] | str:
     cfg = tmp / "devices.yaml"
+    dtype = "charger" if kind in ("shelly", "tasmota") else "kiosk"
     cfg.write_text(f"""\
 center: {{id: c1, name: "Trung tâm thử"}}
 agent: {{id: pi-test, state_dir: "{tmp / 'state'}"}}
 mqtt: {{url: "mqtt://127.0.0.1:1"}}
 defaults: {{timeout: 2s}}
 devices:
-  - {{id: d1, name: Ki-ốt tra cứu, type: {"charger" if kind in ("shelly", "tasmota") else "kiosk"}, host: 127.0.0.1, {kind}: {http_yaml}}}
+  - {{id: d1, name: Ki-ốt tra cứu, type: {dtype}, host: 127.0.0.1, {kind}: {http_yaml}}}
 """)
     args = ["check", "--config", str(cfg), "--device", "d1", "--lang", lang]
     out = run_cli("hcc-agent", *args, *(["--json"] if as_json else []))
