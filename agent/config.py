@@ -199,6 +199,10 @@ class AgentSettings:
     # after a pushed config changes the broker settings: how long to wait for a connection
     # before rolling back to the last good config
     config_confirm_s: float = 60.0
+    # "all": every result in a message of its own; "changes": report by exception (unchanged
+    # results are confirmed in the next heartbeat), with a full report every `refresh_s`
+    report: str = "all"
+    refresh_s: float = 600.0
 
 
 @dataclass(frozen=True)
@@ -294,7 +298,7 @@ def _center(node: Node) -> Center:
 
 def _agent(node: Node | None, center: Center, env: TMapping[str, str], path: str,
            keepalive: int) -> AgentSettings:
-    m = node.as_mapping(("id", "state_dir", "heartbeat", "config_confirm")) \
+    m = node.as_mapping(("id", "state_dir", "heartbeat", "config_confirm", "report", "refresh")) \
         if node is not None else None
     agent_id: str | None = None
     state_dir: Path | None = None
@@ -302,7 +306,12 @@ def _agent(node: Node | None, center: Center, env: TMapping[str, str], path: str
     # offline after 1.5 x keepalive of silence, the broker's rule, without waiting for the will.
     heartbeat = float(keepalive)
     confirm = 60.0
+    report, refresh = "all", 600.0
     if m is not None:
+        if (n := m.get("report")) is not None:
+            report = n.as_choice(("all", "changes"))
+        if (n := m.get("refresh")) is not None:
+            refresh = n.as_duration(minimum=30.0)
         if (n := m.get("id")) is not None:
             agent_id = _ident(n)
         if (n := m.get("state_dir")) is not None:
@@ -315,7 +324,7 @@ def _agent(node: Node | None, center: Center, env: TMapping[str, str], path: str
         agent_id = _hostname_id()
     if state_dir is None:
         state_dir = default_state_dir(center.id, agent_id, env)
-    return AgentSettings(agent_id, state_dir, heartbeat, confirm)
+    return AgentSettings(agent_id, state_dir, heartbeat, confirm, report, refresh)
 
 
 def _hostname_id() -> str:

@@ -26,6 +26,7 @@ from agent.inventory import config_version as config_version_of
 from agent.inventory import inventory
 from agent.outbox import EVENT, TELEMETRY, Backlog, Limits, Outbox, OutboxError, Row
 from agent.pushed_config import ConfigStore, device_changes
+from agent.report_filter import Sent, is_news
 from hcc_common import sdnotify, wire
 from hcc_common.mqtt_io import BrokerSettings, Incoming, MqttLink
 from hcc_common.yamlconf import ConfigError
@@ -83,6 +84,10 @@ class Agent:
         self.ctx = CheckContext(center=config.center)
         self.hold = FaultHold(config.holds)
         self.devices: dict[str, DeviceStatus] = {d.id: DeviceStatus() for d in config.devices}
+        # report by exception: what each device last sent on its own, and the devices whose
+        # results since the last heartbeat were no news (confirmed in that heartbeat)
+        self._sent: dict[str, Sent] = {}
+        self._unchanged: dict[str, tuple[float, wire.Status]] = {}
         # Set to poll a device now instead of at its next interval (a trap arrived).
         self.wake: dict[str, asyncio.Event] = {}
         self.traps_for_unknown = 0
@@ -279,10 +284,20 @@ class Agent:
             held = self.hold.apply(device.id, combined.faults, time.monotonic())
             if held != combined.faults and combined.status != "unreachable":
                 combined = replace(combined, faults=held, status=status_of(held))
-            await self.emit(wire.Result(
-                c, a, device.id, self.session, 0, time.time(), device.type, device.name,
-                combined.status, combined.metrics, combined.faults, combined.error),
-                EVENT if combined.faults else TELEMETRY)
+            now = time.time()
+            if self.config.agent.report == "changes" and not is_news(
+                    self._sent.get(device.id), combined.status, combined.faults,
+                    combined.metrics, now, self.config.agent.refresh_s):
+                # nothing new: the next heartbeat confirms it in a line (report by exception)
+                self._unchanged[device.id] = (now, combined.status)
+            else:
+                await self.emit(wire.Result(
+                    c, a, device.id, self.session, 0, now, device.type, device.name,
+                    combined.status, combined.metrics, combined.faults, combined.error),
+                    EVENT if combined.faults else TELEMETRY)
+                self._sent[device.id] = Sent(combined.status, combined.faults,
+                                             dict(combined.metrics), now)
+                self._unchanged.pop(device.id, None)
             st = self.devices[device.id]
             st.status, st.last_poll = combined.status, time.time()
             st.faults, st.error = [f.code for f in combined.faults], combined.error
@@ -420,9 +435,11 @@ class Agent:
                             "outbox_dropped": backlog.dropped_telemetry + backlog.dropped_events,
                             "unbuffered": self.unbuffered}
             kept = await self._db(self.outbox.oldest) if self.outbox is not None else None
+            unchanged, self._unchanged = self._unchanged, {}
             await self.emit(wire.Heartbeat(c, a, self.session, 0, time.time(), interval,
                                            host_metrics, backlog=backlog.count,
-                                           kept_from=kept or (self.session, self.seq + 1)),
+                                           kept_from=kept or (self.session, self.seq + 1),
+                                           unchanged=unchanged),
                             TELEMETRY)
             await asyncio.get_running_loop().run_in_executor(
                 None, self._write_status, outcome.metrics, backlog)

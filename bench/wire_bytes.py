@@ -105,6 +105,52 @@ def hcc_messages(devices: list[tuple[str, str, dict[str, Any]]], cycles: int
     return out
 
 
+def exception_messages(devices: list[tuple[str, str, dict[str, Any]]], cycles: int,
+                       seed: int = 7) -> list[tuple[str, bytes]]:
+    """agent.report: changes. Readings move as they do in a working hall (printers print a few
+    pages a cycle, Wi-Fi clients come and go, latencies and power jitter); the agent's own
+    filter decides what is news, and each heartbeat confirms the rest."""
+    import random
+
+    from agent.report_filter import Sent, is_news
+
+    rng = random.Random(seed)
+    out = []
+    seq = 0
+    t0 = 1_790_000_000.0
+    live = {d: dict(m) for d, _t, m in devices}
+    sent: dict[str, Sent] = {}
+    unchanged: dict[str, tuple[float, wire.Status]] = {}
+    for cycle in range(cycles):
+        ts = t0 + cycle * INTERVAL_S
+        for device, dtype, _ in devices:
+            m = live[device]
+            if "page_count" in m:
+                m["page_count"] = int(m["page_count"]) + rng.randint(0, 6)
+            if "wifi_clients" in m:
+                m["wifi_clients"] = max(1, int(m["wifi_clients"]) + rng.choice((-1, 0, 1)))
+            if "http_latency_ms" in m:
+                m["http_latency_ms"] = round(40 + rng.uniform(-15, 15), 1)
+            for k in [k for k in m if k.endswith("power_w")]:
+                m[k] = round(float(m[k]) + rng.uniform(-1, 1), 1)
+            if is_news(sent.get(device), "ok", (), m, ts, 600.0):
+                seq += 1
+                e = wire.encode(wire.Result("phuong-1", "pi-1", device, 1, seq, ts, dtype,
+                                            device, "ok", dict(m)))
+                out.append((e.topic, e.payload))
+                sent[device] = Sent("ok", (), dict(m), ts)
+                unchanged.pop(device, None)
+            else:
+                unchanged[device] = (ts, "ok")
+        for beat in range(int(INTERVAL_S // KEEPALIVE_S)):
+            seq += 1
+            e = wire.encode(wire.Heartbeat("phuong-1", "pi-1", 1, seq, ts + beat * KEEPALIVE_S,
+                                           KEEPALIVE_S, unchanged=unchanged))
+            unchanged = {}
+            out.append((e.topic, e.payload))
+    return out
+
+
 def telegraf_messages(devices: list[tuple[str, str, dict[str, Any]]], cycles: int
                       ) -> list[tuple[str, bytes]]:
     """Telegraf's mqtt output, data_format json: topic telegraf/<host>/<plugin>, one message per
@@ -134,8 +180,10 @@ def main() -> int:
         broker.start()
         try:
             results: dict[str, tuple[int, int]] = {}
-            for label, messages in (("hcc (today: one message per result)",
+            for label, messages in (("hcc, agent.report: all (one message per result)",
                                      hcc_messages(devices, cycles)),
+                                    ("hcc, agent.report: changes (by exception)",
+                                     exception_messages(devices, cycles)),
                                     ("telegraf mqtt output (json)",
                                      telegraf_messages(devices, cycles))):
                 before = broker_bytes(broker)
@@ -149,9 +197,10 @@ def main() -> int:
     for label, (nbytes, count) in results.items():
         print(f"{label}: {count * per_day:,.0f} messages/day, {nbytes * per_day / 1e6:.1f} MB/day "
               f"({nbytes / count:.0f} B per message with MQTT framing)")
-    hcc, tg = (results[k][0] for k in results)
-    print(f"hcc_mb_per_day={hcc * per_day / 1e6:.1f} telegraf_mb_per_day={tg * per_day / 1e6:.1f} "
-          f"ratio={hcc / tg:.2f}")
+    hcc, rbe, tg = (results[k][0] for k in results)
+    print(f"hcc_all_mb_per_day={hcc * per_day / 1e6:.1f} "
+          f"hcc_changes_mb_per_day={rbe * per_day / 1e6:.1f} "
+          f"telegraf_mb_per_day={tg * per_day / 1e6:.1f} changes_vs_all={rbe / hcc:.2f}")
     return 0
 
 

@@ -351,6 +351,16 @@ class Fleet:
                     self._skew(out, agent, msg.ts - received_at, received_at)
                 if msg.kept_from is not None:
                     agent.seqs.kept_from(*msg.kept_from)
+                # report by exception: each device the heartbeat confirms unchanged counts as
+                # its last result again, checked at that time (timers, failures, history)
+                for device, (ts, status) in msg.unchanged.items():
+                    prev = self.devices.get((msg.center, msg.agent, device))
+                    if prev is None:
+                        continue  # not known here yet: its next full report brings it
+                    again = wire.Result(msg.center, msg.agent, device, msg.session, msg.seq, ts,
+                                        prev.type, prev.name, status, prev.metrics, prev.faults)
+                    backlog = ts - agent.clock_skew_s < agent.online_since - REPLAY_GRACE_S
+                    self._apply_result(out, again, received_at, verdict is Verdict.NEW, backlog)
             else:
                 # Reports made while the center was cut off arrive in a burst when it is back:
                 # they are history. Only fresh reports open or resolve device alerts.

@@ -114,6 +114,13 @@ class Heartbeat:
     # (session, seq) of the oldest report still in the agent's outbox: whatever the controller
     # misses from before it can never come, so the controller stops asking for it.
     kept_from: tuple[int, int] | None = None
+    # Report by exception: devices checked since the last heartbeat whose result did not change
+    # (status, faults, readings within their deadbands): device -> (check time, status). The
+    # controller applies each as that device's last result again. Absent from older agents.
+    unchanged: Mapping[str, tuple[float, Status]] = field(default_factory=dict)
+
+
+MAX_UNCHANGED = 1000  # devices one heartbeat may confirm (a box has tens)
 
 
 @dataclass(frozen=True)
@@ -189,6 +196,8 @@ def encode(msg: Message) -> Encoded:
         }
         if msg.kept_from is not None:
             body["kept_from"] = list(msg.kept_from)
+        if msg.unchanged:
+            body["unchanged"] = {d: [ts, st] for d, (ts, st) in msg.unchanged.items()}
         return Encoded(heartbeat_topic(msg.center, msg.agent), _dump(body), retain=False)
     body = {
         "v": SCHEMA_VERSION, "kind": "result", "center": msg.center, "agent": msg.agent,
@@ -403,6 +412,7 @@ def decode(topic: str, payload: bytes, parts: TopicParts | None = None) -> Messa
             host=_metrics(body.get("host", {}), "host"),
             backlog=_int(body, "backlog") if "backlog" in body else 0,
             kept_from=_pair(body.get("kept_from")) if "kept_from" in body else None,
+            unchanged=_unchanged(body.get("unchanged", {})),
         )
     device = _id(body, "device")
     if device != parts.device:
@@ -486,6 +496,24 @@ def _metrics(raw: object, what: str) -> dict[str, MetricValue]:
             raise WireError(f"{what}.{k} is beyond a 64-bit whole number")
     # the dict is fresh from the decoder and owned by nobody else: no copy needed
     return raw
+
+
+def _unchanged(raw: object) -> dict[str, tuple[float, Status]]:
+    if not isinstance(raw, dict) or len(raw) > MAX_UNCHANGED:
+        raise WireError(f"unchanged must be a mapping of at most {MAX_UNCHANGED} devices")
+    out: dict[str, tuple[float, Status]] = {}
+    for device, entry in raw.items():
+        if not isinstance(device, str) or not valid_id(device):
+            raise WireError(f"unchanged: bad device id {str(device)[:40]!r}")
+        if not isinstance(entry, list) or len(entry) != 2:
+            raise WireError(f"unchanged[{device}] must be [check time, status]")
+        ts, status = entry
+        if isinstance(ts, bool) or not isinstance(ts, int | float) or not 0 <= ts <= MAX_TS:
+            raise WireError(f"unchanged[{device}]: bad time")
+        if status not in STATUSES:
+            raise WireError(f"unchanged[{device}]: status must be one of {', '.join(STATUSES)}")
+        out[device] = (float(ts), status)
+    return out
 
 
 def _faults(raw: object) -> tuple[FaultReport, ...]:

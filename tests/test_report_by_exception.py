@@ -1,0 +1,135 @@
+"""Report by exception: a result goes out on its own only when it is news (status, faults, a
+reading past its deadband, a zero crossing, unreachable, or an old last report); otherwise the
+next heartbeat confirms it in a line, and the controller applies that line as the device's last
+result again: timers, failure counts and the history go on as before. Pure parts, the wire, the
+controller, and a real agent and controller through a broker."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from agent.report_filter import Sent, deadband, is_news
+from conftest import wait_until
+from controller.state import Fleet, OpenAlert, Reading
+from hcc_common import wire
+from lab.procs import Mosquitto, SnmpSim
+from stack import Stack
+
+JAM = wire.FaultReport("printer.jammed", "critical", {})
+
+
+def test_what_is_news() -> None:
+    prev = Sent("ok", (), {"supply.1.pct": 50.0, "page_count": 1000, "wifi_clients": 3,
+                           "printer_status": "idle", "uptime_s": 10}, at=1000.0)
+
+    def news(status: str = "ok", faults: tuple[wire.FaultReport, ...] = (), now: float = 1030.0,
+             **changes: object) -> bool:
+        metrics = {**prev.metrics, **{k.replace("__", "."): v for k, v in changes.items()}}
+        return is_news(prev, status, faults, metrics, now, refresh_s=600.0)  # type: ignore[arg-type]
+
+    assert not news()                                    # nothing moved
+    assert not news(uptime_s=40, supply__1__pct=49.5, page_count=1040)  # within deadbands
+    assert news(supply__1__pct=48.5)                     # 1.5 points: past 1
+    assert news(page_count=1051)
+    assert news(printer_status="printing")               # a text: any change
+    assert news(wifi_clients=0) and not news(wifi_clients=4)  # 0 is always news
+    assert news(status="critical", faults=(JAM,))
+    assert news(status="unreachable")                    # every failed poll counts
+    assert news(now=1600.0)                              # a full report every refresh
+    assert is_news(None, "ok", (), {}, 0.0, 600.0)       # the first report
+    assert deadband("uptime_s", {"uptime_s": math.inf}) == math.inf
+
+
+def test_heartbeat_carries_the_unchanged_devices_and_the_wire_checks_them() -> None:
+    hb = wire.Heartbeat("c1", "pi-1", 1, 9, 1790000000.0, 10.0,
+                        unchanged={"printer-1": (1789999995.5, "ok"), "ap-1": (1789999997.0,
+                                                                               "warning")})
+    e = wire.encode(hb)
+    assert wire.decode(e.topic, e.payload) == hb
+    old = wire.encode(wire.Heartbeat("c1", "pi-1", 1, 10, 1790000000.0, 10.0))
+    assert b"unchanged" not in old.payload  # older controllers see the same heartbeat
+    bad = e.payload.replace(b'"warning"', b'"fine"')
+    with pytest.raises(wire.WireError, match="status"):
+        wire.decode(e.topic, bad)
+
+
+def test_controller_applies_a_confirmation_as_the_last_result_again() -> None:
+    tz = ZoneInfo("Asia/Ho_Chi_Minh")
+    fleet = Fleet()
+    t0 = datetime(2026, 11, 30, 9, tzinfo=tz).timestamp()  # Monday morning: open
+    first = wire.Result("c1", "pi-1", "ap-1", 1, 1, t0, "wifi_ap", "Wi-Fi sảnh", "ok",
+                        {"wifi_clients": 0})
+    out = fleet.apply(first, t0)
+    assert [type(e).__name__ for e in out].count("Reading") == 1
+    opened: list[str] = []
+    readings = 0
+    # nothing changes for 35 minutes: only heartbeats, each confirming the AP
+    for i in range(1, 8):
+        at = t0 + i * 300
+        hb = wire.Heartbeat("c1", "pi-1", 1, 1 + i, at, 10.0, unchanged={"ap-1": (at, "ok")})
+        effects = fleet.apply(hb, at)
+        readings += sum(1 for e in effects if isinstance(e, Reading))
+        opened += [e.key.code for e in effects if isinstance(e, OpenAlert)]
+    assert readings == 7  # the history keeps one sample per check, as before
+    assert opened == ["ap.no_clients"]  # the rule's 30 minutes ran on the confirmations
+    assert fleet.devices[("c1", "pi-1", "ap-1")].agent_ts == t0 + 7 * 300
+
+
+@pytest.mark.integration
+def test_a_real_agent_reports_by_exception_and_faults_still_come_at_once(
+        tmp_path: Path) -> None:
+    broker = Mosquitto(tmp_path / "broker").start()
+    sim = SnmpSim(tmp_path / "sim", [Path(__file__).parent / "fixtures/snmprec/printer-laser.snmprec"
+                                     ]).start()
+    devices = f"""\
+  - id: printer-1
+    name: "Máy in quầy 1"
+    type: printer
+    host: 127.0.0.1
+    snmp: {{port: {sim.port}, community: printer-laser, retries: 0}}"""
+    s = Stack(tmp_path, broker, devices, keepalive=2, interval="1s")
+    s.agent_cfg.write_text(s.agent_cfg.read_text().replace("agent: {id: pi-1,",
+                                                           "agent: {id: pi-1, report: changes,"))
+    kinds: list[str] = []
+    lock = threading.Lock()
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="watch")
+
+    def on_message(_c: object, _u: object, m: mqtt.MQTTMessage) -> None:
+        with lock:
+            kinds.append(m.topic.split("/")[4])
+
+    c.on_message = on_message
+    c.connect("127.0.0.1", broker.port)
+    c.subscribe("hcc/v1/+/+/+/#")
+    c.loop_start()
+    try:
+        s.start_controller()
+        s.start_agent()
+        wait_until(lambda: s.agents() and s.agents()[0]["received"] >= 6, 30, "reports")
+        time.sleep(8)
+        with lock:
+            results = kinds.count("result")
+            beats = kinds.count("heartbeat")
+        # one poll a second for ~10 s: a handful of results (the first, the box's, a page
+        # counter on the move) instead of one per poll; the heartbeats confirm the rest
+        assert beats >= 3 and results <= beats + 3, (results, beats)
+        db = sqlite3.connect(s.db)
+        wait_until(lambda: db.execute("SELECT COUNT(*) FROM history_raw WHERE device="
+                                      "'printer-1'").fetchone()[0] >= 5, 15,
+                   "the printer's history, one sample per confirmation")
+        assert not s.tracebacks(), s.tracebacks()
+    finally:
+        c.loop_stop()
+        s.stop()
+        sim.stop()
+        broker.stop()
