@@ -9,12 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent.report_filter import DEFAULT_DEADBANDS
 from agent.snmpdecode.core import Thresholds as DeviceThresholds
 from hcc_common import wire
 from hcc_common.calendar import OpeningHours, parse_center_calendar
 from hcc_common.mqtt_settings import MqttSettings, parse_mqtt
 from hcc_common.secret_values import secret
-from hcc_common.yamlconf import ConfigError, Mapping, Node, load_yaml
+from hcc_common.yamlconf import ANY_KEYS, ConfigError, Mapping, Node, load_yaml
 
 DEVICE_TYPES = ("printer", "wifi_ap", "charger", "ups", "reading_device", "kiosk", "robot",
                 "network", "other")
@@ -203,6 +204,9 @@ class AgentSettings:
     # results are confirmed in the next heartbeat), with a full report every `refresh_s`
     report: str = "all"
     refresh_s: float = 600.0
+    # metric name pattern -> how far it may move before it is news; the operator's first, then
+    # the defaults (agent/report_filter.py)
+    deadbands: TMapping[str, float] = field(default_factory=lambda: dict(DEFAULT_DEADBANDS))
 
 
 @dataclass(frozen=True)
@@ -298,7 +302,8 @@ def _center(node: Node) -> Center:
 
 def _agent(node: Node | None, center: Center, env: TMapping[str, str], path: str,
            keepalive: int) -> AgentSettings:
-    m = node.as_mapping(("id", "state_dir", "heartbeat", "config_confirm", "report", "refresh")) \
+    m = node.as_mapping(("id", "state_dir", "heartbeat", "config_confirm", "report", "refresh",
+                         "deadbands")) \
         if node is not None else None
     agent_id: str | None = None
     state_dir: Path | None = None
@@ -307,7 +312,13 @@ def _agent(node: Node | None, center: Center, env: TMapping[str, str], path: str
     heartbeat = float(keepalive)
     confirm = 60.0
     report, refresh = "all", 600.0
+    deadbands = dict(DEFAULT_DEADBANDS)
     if m is not None:
+        if (n := m.get("deadbands")) is not None:
+            dm = n.as_mapping(ANY_KEYS)
+            mine = {k: dm.require(k).as_float() for k in dm}
+            # the operator's patterns first (first match wins), then the defaults not overridden
+            deadbands = {**mine, **{k: v for k, v in DEFAULT_DEADBANDS.items() if k not in mine}}
         if (n := m.get("report")) is not None:
             report = n.as_choice(("all", "changes"))
         if (n := m.get("refresh")) is not None:
@@ -324,7 +335,7 @@ def _agent(node: Node | None, center: Center, env: TMapping[str, str], path: str
         agent_id = _hostname_id()
     if state_dir is None:
         state_dir = default_state_dir(center.id, agent_id, env)
-    return AgentSettings(agent_id, state_dir, heartbeat, confirm, report, refresh)
+    return AgentSettings(agent_id, state_dir, heartbeat, confirm, report, refresh, deadbands)
 
 
 def _hostname_id() -> str:

@@ -287,7 +287,8 @@ class Agent:
             now = time.time()
             if self.config.agent.report == "changes" and not is_news(
                     self._sent.get(device.id), combined.status, combined.faults,
-                    combined.metrics, now, self.config.agent.refresh_s):
+                    combined.metrics, now, self.config.agent.refresh_s,
+                    self.config.agent.deadbands):
                 # nothing new: the next heartbeat confirms it in a line (report by exception)
                 self._unchanged[device.id] = (now, combined.status)
             else:

@@ -50,6 +50,21 @@ def test_what_is_news() -> None:
     assert deadband("uptime_s", {"uptime_s": math.inf}) == math.inf
 
 
+def test_deadbands_are_configured_like_thresholds(tmp_path: Path) -> None:
+    from agent.config import load
+
+    cfg = tmp_path / "devices.yaml"
+    cfg.write_text("center: {id: c1}\nagent: {id: pi-1, report: changes, refresh: 5m, "
+                   "deadbands: {page_count: 500, 'supply.*.pct': 5}}\nmqtt: {url: 'mqtt://x'}\n"
+                   "devices: []\n")
+    agent = load(cfg).agent
+    assert agent.report == "changes" and agent.refresh_s == 300
+    prev = Sent("ok", (), {"page_count": 1000, "supply.1.pct": 50.0}, 0.0)
+    assert not is_news(prev, "ok", (), {"page_count": 1400, "supply.1.pct": 46.0}, 30.0, 300,
+                       agent.deadbands)  # the operator's bands come first
+    assert is_news(prev, "ok", (), {"page_count": 1400, "supply.1.pct": 46.0}, 30.0, 300)
+
+
 def test_heartbeat_carries_the_unchanged_devices_and_the_wire_checks_them() -> None:
     hb = wire.Heartbeat("c1", "pi-1", 1, 9, 1790000000.0, 10.0,
                         unchanged={"printer-1": (1789999995.5, "ok"), "ap-1": (1789999997.0,
