@@ -1,7 +1,7 @@
 """Fault latency, p50/p99: a fault on a simulated device to the alert on the live feed (the wait
 for the next poll excluded), a trap to the alert, and a box's power loss to the offline alert.
 
-    bench/run latency [--quick] [--samples K]
+    bench/run latency [--quick] [--samples K] [--report all|changes]
 """
 
 from __future__ import annotations
@@ -58,6 +58,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="8 samples of each")
     ap.add_argument("--samples", type=int, default=40)
+    ap.add_argument("--report", choices=("all", "changes"), default="all",
+                    help="the agent's wire mode (changes: report by exception)")
     args = ap.parse_args()
     k = 8 if args.quick else args.samples
     with tempfile.TemporaryDirectory(prefix="hcc-bench-latency-") as tmp:
@@ -78,7 +80,8 @@ def main() -> int:
         def agent_yaml(interval: str) -> Path:
             p = work / f"devices-{interval}.yaml"
             p.write_text(
-                f'center: {{id: c1}}\nagent: {{id: a1, heartbeat: 2s, state_dir: "{work / "st"}"}}\n'
+                f'center: {{id: c1}}\nagent: {{id: a1, heartbeat: 2s, report: {args.report}, '
+                f'state_dir: "{work / "st"}"}}\n'
                 f'mqtt: {{url: "{broker.url}", keepalive: {KEEPALIVE}}}\n'
                 f"traps: {{port: {trap}, bind: 127.0.0.1}}\n"
                 f"devices:\n  - {{id: p1, type: charger, host: 127.0.0.1, interval: {interval},"
