@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from controller.history import HOUR_S, HourRollup
+from controller.history import HOUR_S, HourRollup, hour_of
 from hcc_common.calendar import OpeningHours
 
 DAY_S = 86400.0
@@ -315,6 +315,17 @@ def _pages(dev: DeviceHours, name: str, period: Period) -> Pages | None:
     return Pages(center=dev.center, device=dev.device, name=name, pages=round(sum(counted)))
 
 
+def _half_open_hours(hours: OpeningHours, period: Period) -> frozenset[float]:
+    """The clock hours of the period the center is open for at least OPEN_HOUR_MIN_S."""
+    open_s: dict[float, float] = defaultdict(float)
+    for a, b in hours.open_intervals(period.start, period.end):
+        hour = hour_of(a)
+        while hour < b:
+            open_s[hour] += min(b, hour + HOUR_S) - max(a, hour)
+            hour += HOUR_S
+    return frozenset(h for h, s in open_s.items() if s >= OPEN_HOUR_MIN_S)
+
+
 def _wifi(center: str, aps: Sequence[DeviceHours], hours: OpeningHours,
           period: Period) -> Wifi:
     peak: dict[float, float] = defaultdict(float)
@@ -325,14 +336,12 @@ def _wifi(center: str, aps: Sequence[DeviceHours], hours: OpeningHours,
             if m is not None and period.start <= h.hour < period.end:
                 peak[h.hour] += m.max
                 mean[h.hour] += m.avg
-    open_hours = [hour for hour in sorted(peak)
-                  if sum(b - a for a, b in hours.open_intervals(hour, hour + HOUR_S))
-                  >= OPEN_HOUR_MIN_S]
+    # clock hours the center is open for at least half of: the calendar walked once
+    half_open = _half_open_hours(hours, period)
+    open_hours = [hour for hour in sorted(peak) if hour in half_open]
     speeds = [m.avg for dev in aps for h in dev.hours
               if (m := h.metrics.get("wifi_probe_download_mbps")) is not None
-              and period.start <= h.hour < period.end
-              and sum(b - a for a, b in hours.open_intervals(h.hour, h.hour + HOUR_S))
-              >= OPEN_HOUR_MIN_S]
+              and h.hour in half_open]
     return Wifi(center=center, peak=round(max(peak.values())) if peak else None,
                 probe_mbps=round(sum(speeds) / len(speeds), 1) if speeds else None,
                 average=round(sum(mean[h] for h in open_hours) / len(open_hours), 1)
