@@ -90,9 +90,12 @@ def _grouped(rows: Iterator[HourRow]) -> Iterator[DeviceHours]:
 
 
 def gather(store: Store, config: ControllerConfig, period: Period, *,
-           center: str | None = None, now: float | None = None) -> Report:
-    """The report for `period` (one center, or all), from what the store holds now."""
+           center: str | None = None, now: float | None = None,
+           devices: Sequence[DeviceInfo] | None = None) -> Report:
+    """The report for `period` (one center, or all), from what the store holds now
+    (`devices`: the store's devices, when the caller has read them already)."""
     now = time.time() if now is None else now
+    devices = store.devices() if devices is None else devices
     history_store.rollup_all(store.db)  # what came in this hour counts too
     at = min(now, period.end)
     since = min(period.start, at - FORECAST_WINDOW_S)
@@ -103,7 +106,7 @@ def gather(store: Store, config: ControllerConfig, period: Period, *,
               for a in store.alerts(include_resolved=True, center=center, since=period.start,
                                     until=period.end, limit=10_000_000)
               if a.severity != "info"]
-    meta = device_meta([d for d in store.devices() if center is None or d.center == center])
+    meta = device_meta([d for d in devices if center is None or d.center == center])
     return build(period, centers,
                  _grouped(history_store.hourly(store.db, since, period.end, center=center)),
                  alerts, meta, at=at, generated_at=now,
@@ -168,10 +171,10 @@ def make(store: Store, config: ControllerConfig, *, period: Period, center: str 
     if lang not in ("vi", "en"):
         raise ValueError("lang must be vi or en")
     names = {c.id: c.name for c in config.centers}
-    if center is not None and center not in names and \
-            center not in {d.center for d in store.devices()}:
+    devices = store.devices()  # read once: the center check and the report's names
+    if center is not None and center not in names and center not in {d.center for d in devices}:
         raise ValueError(f"unknown center {center!r}")
-    report = gather(store, config, period, center=center, now=now)
+    report = gather(store, config, period, center=center, now=now, devices=devices)
     return render(report, fmt, lang, names.get(center, center) if center else None, toolbar)
 
 
