@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.report_filter import DEFAULT_DEADBANDS
+from agent.report_filter import CYCLE_S, DEFAULT_DEADBANDS, REFRESH_S
 from agent.snmpdecode.core import Thresholds as DeviceThresholds
 from hcc_common import wire
 from hcc_common.calendar import OpeningHours, parse_center_calendar
@@ -203,7 +203,7 @@ class AgentSettings:
     # "all": every result in a message of its own; "changes": report by exception (unchanged
     # results are confirmed in the next heartbeat), with a full report every `refresh_s`
     report: str = "all"
-    refresh_s: float = 600.0
+    refresh_s: float = REFRESH_S
     # metric name pattern -> how far it may move before it is news; the operator's first, then
     # the defaults (agent/report_filter.py)
     deadbands: TMapping[str, float] = field(default_factory=lambda: dict(DEFAULT_DEADBANDS))
@@ -311,7 +311,7 @@ def _agent(node: Node | None, center: Center, env: TMapping[str, str], path: str
     # offline after 1.5 x keepalive of silence, the broker's rule, without waiting for the will.
     heartbeat = float(keepalive)
     confirm = 60.0
-    report, refresh = "all", 600.0
+    report, refresh = "all", REFRESH_S
     deadbands = dict(DEFAULT_DEADBANDS)
     if m is not None:
         if (n := m.get("deadbands")) is not None:
@@ -327,6 +327,11 @@ def _agent(node: Node | None, center: Center, env: TMapping[str, str], path: str
             agent_id = _ident(n)
         if (n := m.get("state_dir")) is not None:
             state_dir = Path(n.as_str()).expanduser()
+        if report == "changes":
+            # By exception the heartbeat is the confirmation of a cycle (CYCLE_S, the default
+            # poll interval): a broken connection is still seen after 1.5 x keepalive (the
+            # will), a hung agent after 3 heartbeats.
+            heartbeat = max(heartbeat, CYCLE_S)
         if (n := m.get("heartbeat")) is not None:
             heartbeat = n.as_duration(minimum=1.0)
         if (n := m.get("config_confirm")) is not None:

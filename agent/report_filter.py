@@ -19,11 +19,22 @@ DEFAULT_DEADBANDS: Mapping[str, float] = {
     "page_count": 50.0,          # pages
     "*_ms": 100.0,               # response times
     "*_mbps": 1.0,
-    "*power_w": 5.0, "*current_a": 0.2, "*_v": 3.0, "*temperature_c": 1.0, "*temp_c": 1.0,
+    "*power_w": 5.0, "*current_a": 0.2, "*_v": 3.0, "*temperature_c": 1.0,
     "*errors_per_s": 1.0, "runtime_min": 2.0, "disk_percent": 1.0,
+    "cpu_temp_c": 3.0, "*temp_c": 1.0,
     "wifi_clients": 2.0,         # (a move to or from 0 is always news: the no-clients rule)
     "outbox_*": math.inf,
+    # the box itself (its heartbeat and its own result): load moves all the time
+    "cpu_percent": 25.0, "memory_percent": 5.0, "load1": 1.0,
 }
+
+
+# A full report of every device this often even when nothing moved (agent.refresh): a reading
+# can creep within its deadband, and a controller that lost its state gets it back.
+REFRESH_S = 1800.0
+# By exception, one heartbeat per cycle confirms the devices checked in it (agent.heartbeat's
+# default then; the default poll interval)
+CYCLE_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,9 @@ def is_news(prev: Sent | None, status: str, faults: tuple[FaultReport, ...],
             if value != old:
                 return True
             continue
-        if (value == 0) != (old == 0) or abs(value - old) > deadband(name, deadbands):
+        # a count to or from 0 is news whatever its band (the no-clients rule, a backlog);
+        # a measured 0.0 (an idle CPU) is just a reading
+        crossed = type(value) is int and type(old) is int and (value == 0) != (old == 0)
+        if crossed or abs(value - old) > deadband(name, deadbands):
             return True
     return False

@@ -29,6 +29,7 @@ from agent.pushed_config import ConfigStore, device_changes
 from agent.report_filter import Sent, is_news
 from hcc_common import sdnotify, wire
 from hcc_common.mqtt_io import BrokerSettings, Incoming, MqttLink
+from hcc_common.wire import MetricValue
 from hcc_common.yamlconf import ConfigError
 
 log = logging.getLogger("hcc.agent")
@@ -88,6 +89,7 @@ class Agent:
         # results since the last heartbeat were no news (confirmed in that heartbeat)
         self._sent: dict[str, Sent] = {}
         self._unchanged: dict[str, tuple[float, wire.Status]] = {}
+        self._host_sent: Sent | None = None  # the box's readings last sent in a heartbeat
         # Set to poll a device now instead of at its next interval (a trap arrived).
         self.wake: dict[str, asyncio.Event] = {}
         self.traps_for_unknown = 0
@@ -425,16 +427,34 @@ class Agent:
             next_at += interval
             outcome = await host.run(self.config.agent.state_dir)
             box = combine([outcome])
-            # The box reports its own faults (under-voltage, disk full...) as a device of its own.
-            await self.emit(wire.Result(
-                c, a, a, self.session, 0, time.time(), "box", BOX_NAME, box.status, box.metrics,
-                box.faults, box.error), EVENT if box.faults else TELEMETRY)
+            now = time.time()
+            by_exception = self.config.agent.report == "changes"
+            # The box reports its own faults (under-voltage, disk full...) as a device of its
+            # own, by exception like the others when the box is set so.
+            if by_exception and not is_news(self._sent.get(a), box.status, box.faults,
+                                            box.metrics, now, self.config.agent.refresh_s,
+                                            self.config.agent.deadbands):
+                self._unchanged[a] = (now, box.status)
+            else:
+                await self.emit(wire.Result(
+                    c, a, a, self.session, 0, now, "box", BOX_NAME, box.status, box.metrics,
+                    box.faults, box.error), EVENT if box.faults else TELEMETRY)
+                self._sent[a] = Sent(box.status, box.faults, dict(box.metrics), now)
+                self._unchanged.pop(a, None)
             backlog = await self.backlog()
-            host_metrics = {**outcome.metrics, "outbox_count": backlog.count,
-                            "outbox_oldest_s": backlog.oldest_age_s,
-                            "outbox_bytes": backlog.bytes,
-                            "outbox_dropped": backlog.dropped_telemetry + backlog.dropped_events,
-                            "unbuffered": self.unbuffered}
+            host_metrics: dict[str, MetricValue] = {
+                **outcome.metrics, "outbox_count": backlog.count,
+                "outbox_oldest_s": backlog.oldest_age_s, "outbox_bytes": backlog.bytes,
+                "outbox_dropped": backlog.dropped_telemetry + backlog.dropped_events,
+                "unbuffered": self.unbuffered}
+            if by_exception:
+                # the host readings only when they moved past their deadbands (or now and
+                # then); an empty host tells the controller "as before"
+                if is_news(self._host_sent, "ok", (), host_metrics, now,
+                           self.config.agent.refresh_s, self.config.agent.deadbands):
+                    self._host_sent = Sent("ok", (), host_metrics, now)
+                else:
+                    host_metrics = {}
             kept = await self._db(self.outbox.oldest) if self.outbox is not None else None
             unchanged, self._unchanged = self._unchanged, {}
             await self.emit(wire.Heartbeat(c, a, self.session, 0, time.time(), interval,

@@ -1,7 +1,8 @@
-"""Bytes on the wire per center per day: one center's box (30 devices read every 30 s, its
-heartbeat every keepalive) publishing through a real mosquitto, counted by the broker itself
-($SYS/broker/bytes/received: MQTT framing included), next to what Telegraf's MQTT output would
-send for the same readings (JSON data format, one message per device reading, QoS 1).
+"""Bytes on the wire per center per day: one center's box (30 devices read every 30 s; the box's
+own result and a heartbeat every keepalive, or once a cycle by exception) publishing through a
+real mosquitto, counted by the broker itself ($SYS/broker/bytes/received: MQTT framing
+included), next to what Telegraf's MQTT output would send for the same readings (JSON data
+format, one message per device reading, QoS 1).
 
 The readings are real: the printer, AP and PDU captures in tests/fixtures/snmprec decoded by the
 agent's own SNMP path, and HTTP kiosks' status and latency. One simulated hour is published and
@@ -31,7 +32,7 @@ MIX = (("printer-laser", "printer", 4), ("ap-wifi", "wifi_ap", 6), ("pdu-switche
        ("pdu-metered", "charger", 2))
 KIOSKS = 16  # HTTP kiosks, screens, the robot: status and latency
 INTERVAL_S = 30.0
-KEEPALIVE_S = 10.0
+KEEPALIVE_S = 10.0  # the agent's default: one heartbeat per MQTT keepalive
 
 
 def device_readings() -> list[tuple[str, str, dict[str, Any]]]:
@@ -85,34 +86,26 @@ def publish_all(broker: Mosquitto, messages: list[tuple[str, bytes]], client_id:
     c.disconnect()
 
 
-def hcc_messages(devices: list[tuple[str, str, dict[str, Any]]], cycles: int
-                 ) -> list[tuple[str, bytes]]:
-    out = []
-    seq = 0
-    t0 = 1_790_000_000.0
-    for cycle in range(cycles):
-        ts = t0 + cycle * INTERVAL_S
-        for device, dtype, metrics in devices:
-            seq += 1
-            e = wire.encode(wire.Result("phuong-1", "pi-1", device, 1, seq, ts, dtype, device,
-                                        "ok", metrics))
-            out.append((e.topic, e.payload))
-        for beat in range(int(INTERVAL_S // KEEPALIVE_S)):
-            seq += 1
-            e = wire.encode(wire.Heartbeat("phuong-1", "pi-1", 1, seq, ts + beat * KEEPALIVE_S,
-                                           KEEPALIVE_S))
-            out.append((e.topic, e.payload))
-    return out
+def host_readings(rng: Any, uptime: int) -> dict[str, Any]:
+    """What the box's own check reads (agent/checks/host.py) and the heartbeat adds."""
+    return {"cpu_percent": round(rng.uniform(2, 30), 1),
+            "memory_percent": round(36 + rng.uniform(-1, 1), 1),
+            "load1": round(rng.uniform(0.05, 0.6), 2), "uptime_s": uptime,
+            "disk_percent": 41.3, "throttled_flags": 0, "clock_synced": 1,
+            "cpu_temp_c": round(48 + rng.uniform(-1.5, 1.5), 1)}
 
 
-def exception_messages(devices: list[tuple[str, str, dict[str, Any]]], cycles: int,
-                       seed: int = 7) -> list[tuple[str, bytes]]:
-    """agent.report: changes. Readings move as they do in a working hall (printers print a few
-    pages a cycle, Wi-Fi clients come and go, latencies and power jitter); the agent's own
-    filter decides what is news, and each heartbeat confirms the rest."""
+def box_messages(devices: list[tuple[str, str, dict[str, Any]]], cycles: int, report: str,
+                 seed: int = 7) -> list[tuple[str, bytes]]:
+    """What the agent publishes in `cycles` intervals (agent/runtime.py): each device's result
+    every interval, and every keepalive the box's own result and a heartbeat with the host
+    readings. `report: changes`: the agent's own filter (agent/report_filter.py) decides what is
+    news; each heartbeat confirms the rest and carries host readings only when they moved.
+    Readings move as in a working hall: printers print a few pages a cycle, Wi-Fi clients come
+    and go, latencies, power and the box's load jitter. Timestamps as time.time() gives them."""
     import random
 
-    from agent.report_filter import Sent, is_news
+    from agent.report_filter import CYCLE_S, REFRESH_S, Sent, is_news
 
     rng = random.Random(seed)
     out = []
@@ -120,32 +113,55 @@ def exception_messages(devices: list[tuple[str, str, dict[str, Any]]], cycles: i
     t0 = 1_790_000_000.0
     live = {d: dict(m) for d, _t, m in devices}
     sent: dict[str, Sent] = {}
+    host_sent: Sent | None = None
     unchanged: dict[str, tuple[float, wire.Status]] = {}
+    by_exception = report == "changes"
+
+    def result(device: str, dtype: str, ts: float, metrics: dict[str, Any]) -> None:
+        nonlocal seq
+        seq += 1
+        if by_exception and not is_news(sent.get(device), "ok", (), metrics, ts, REFRESH_S):
+            unchanged[device] = (ts, "ok")
+            return
+        e = wire.encode(wire.Result("phuong-1", "pi-1", device, 1, seq, ts, dtype, device,
+                                    "ok", dict(metrics)))
+        out.append((e.topic, e.payload))
+        sent[device] = Sent("ok", (), dict(metrics), ts)
+        unchanged.pop(device, None)
+
+    # the agent's heartbeat: every keepalive, or once a cycle by exception (agent/config.py)
+    beat_s = max(KEEPALIVE_S, CYCLE_S) if by_exception else KEEPALIVE_S
+    beats = max(1, int(INTERVAL_S // beat_s))
     for cycle in range(cycles):
-        ts = t0 + cycle * INTERVAL_S
-        for device, dtype, _ in devices:
-            m = live[device]
-            if "page_count" in m:
-                m["page_count"] = int(m["page_count"]) + rng.randint(0, 6)
-            if "wifi_clients" in m:
-                m["wifi_clients"] = max(1, int(m["wifi_clients"]) + rng.choice((-1, 0, 1)))
-            if "http_latency_ms" in m:
-                m["http_latency_ms"] = round(40 + rng.uniform(-15, 15), 1)
-            for k in [k for k in m if k.endswith("power_w")]:
-                m[k] = round(float(m[k]) + rng.uniform(-1, 1), 1)
-            if is_news(sent.get(device), "ok", (), m, ts, 600.0):
-                seq += 1
-                e = wire.encode(wire.Result("phuong-1", "pi-1", device, 1, seq, ts, dtype,
-                                            device, "ok", dict(m)))
-                out.append((e.topic, e.payload))
-                sent[device] = Sent("ok", (), dict(m), ts)
-                unchanged.pop(device, None)
-            else:
-                unchanged[device] = (ts, "ok")
-        for beat in range(int(INTERVAL_S // KEEPALIVE_S)):
+        for beat in range(beats):
+            at = t0 + cycle * INTERVAL_S + beat * beat_s
+            # a third of the devices are polled in each keepalive, spread over it
+            for i, (device, dtype, _) in enumerate(devices):
+                if i % beats != beat:
+                    continue
+                m = live[device]
+                if "page_count" in m:
+                    m["page_count"] = int(m["page_count"]) + rng.randint(0, 6)
+                if "wifi_clients" in m:
+                    m["wifi_clients"] = max(1, int(m["wifi_clients"]) + rng.choice((-1, 0, 1)))
+                if "http_latency_ms" in m:
+                    m["http_latency_ms"] = round(40 + rng.uniform(-15, 15), 1)
+                for k in [k for k in m if k.endswith("power_w")]:
+                    m[k] = round(float(m[k]) + rng.uniform(-1, 1), 1)
+                result(device, dtype, at + rng.uniform(0, beat_s), m)
+            hb_at = at + beat_s - 0.01 * rng.random()
+            host = host_readings(rng, int(hb_at - t0) + 86_400)
+            result("pi-1", "box", hb_at, host)
+            host = {**host, "outbox_count": 0, "outbox_oldest_s": 0.0, "outbox_bytes": 0,
+                    "outbox_dropped": 0, "unbuffered": 0}
+            if by_exception:
+                if is_news(host_sent, "ok", (), host, hb_at, REFRESH_S):
+                    host_sent = Sent("ok", (), host, hb_at)
+                else:
+                    host = {}
             seq += 1
-            e = wire.encode(wire.Heartbeat("phuong-1", "pi-1", 1, seq, ts + beat * KEEPALIVE_S,
-                                           KEEPALIVE_S, unchanged=unchanged))
+            e = wire.encode(wire.Heartbeat("phuong-1", "pi-1", 1, seq, hb_at, beat_s,
+                                           host, kept_from=(1, seq), unchanged=unchanged))
             unchanged = {}
             out.append((e.topic, e.payload))
     return out
@@ -181,9 +197,9 @@ def main() -> int:
         try:
             results: dict[str, tuple[int, int]] = {}
             for label, messages in (("hcc, agent.report: all (one message per result)",
-                                     hcc_messages(devices, cycles)),
+                                     box_messages(devices, cycles, "all")),
                                     ("hcc, agent.report: changes (by exception)",
-                                     exception_messages(devices, cycles)),
+                                     box_messages(devices, cycles, "changes")),
                                     ("telegraf mqtt output (json)",
                                      telegraf_messages(devices, cycles))):
                 before = broker_bytes(broker)
@@ -192,8 +208,9 @@ def main() -> int:
                 results[label] = (after - before, len(messages))
         finally:
             broker.stop()
-    print(f"one center: {len(devices)} devices every {INTERVAL_S:g} s, heartbeat every "
-          f"{KEEPALIVE_S:g} s; {args.minutes} simulated minutes, scaled to a day")
+    print(f"one center: {len(devices)} devices every {INTERVAL_S:g} s, MQTT keepalive "
+          f"{KEEPALIVE_S:g} s (a heartbeat each in `all`, one a cycle by exception); "
+          f"{args.minutes} simulated minutes, scaled to a day")
     for label, (nbytes, count) in results.items():
         print(f"{label}: {count * per_day:,.0f} messages/day, {nbytes * per_day / 1e6:.1f} MB/day "
               f"({nbytes / count:.0f} B per message with MQTT framing)")

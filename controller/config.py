@@ -11,6 +11,7 @@ from typing import Any
 
 from controller.channels.base import Person
 from controller.oncall import Roster
+from controller.partitions import PartitionSettings
 from controller.rules import Rule, default_rules, load_rules_file, parse_rules
 from controller.state import Rules
 from hcc_common import wire
@@ -133,6 +134,9 @@ class ControllerConfig:
     enroll: EnrollSettings | None = None
     history: HistorySettings = field(default_factory=HistorySettings)
     reports: ReportSettings = field(default_factory=ReportSettings)
+    # Several controllers on one database, each center's stream to exactly one of them
+    # (controller/partitions.py); None: this controller takes every center.
+    partitions: PartitionSettings | None = None
 
     @property
     def configs(self) -> Path:
@@ -187,7 +191,7 @@ def parse_listen(text: str, node: Node | None = None) -> tuple[str, int]:
 
 _TOP = ("mqtt", "db", "rules", "alert_rules", "rules_file", "centers", "http", "notify",
         "client_id", "share_group", "session_expiry", "ingest_stuck_after", "config_dir",
-        "enroll", "history", "reports", "people", "oncall")
+        "enroll", "history", "reports", "people", "oncall", "partitions")
 
 
 def load(path: str | Path | None, env: TMapping[str, str] | None = None) -> ControllerConfig:
@@ -245,6 +249,10 @@ def load(path: str | Path | None, env: TMapping[str, str] | None = None) -> Cont
     cid = root.get("client_id")
     group = root.get("share_group")
     expiry = root.get("session_expiry")
+    parts = _partitions(root.get("partitions"))
+    if parts is not None and group is not None:
+        raise group.error("share_group and partitions are two ways of sharing the stream: "
+                          "keep one (partitions: each center to one controller)")
     return ControllerConfig(
         broker, db, rules, operator_rules + default_rules(),
         _centers(root.get("centers")), _http(root.get("http"), environ),
@@ -260,7 +268,19 @@ def load(path: str | Path | None, env: TMapping[str, str] | None = None) -> Cont
         else None,
         enroll=_enroll(root.get("enroll")),
         history=_history(root.get("history")),
-        reports=_reports(root.get("reports"), _notify(root.get("notify"), environ)))
+        reports=_reports(root.get("reports"), _notify(root.get("notify"), environ)),
+        partitions=parts)
+
+
+def _partitions(node: Node | None) -> PartitionSettings | None:
+    if node is None:
+        return None
+    m = node.as_mapping(("count", "lease"))
+    d = PartitionSettings()
+    count, lease = m.get("count"), m.get("lease")
+    return PartitionSettings(
+        count=count.as_int(1, 4096) if count is not None else d.count,
+        lease_s=lease.as_duration(minimum=3.0) if lease is not None else d.lease_s)
 
 
 def _with_oncall(notify: NotifySettings, people: Node | None, oncall: Node | None

@@ -55,6 +55,10 @@ class Db:
         """Add a column a newer release needs to a database an older one made."""
         raise NotImplementedError
 
+    def clock(self) -> float:
+        """Seconds since the epoch, by the database's clock."""
+        raise NotImplementedError
+
 
 class SqliteDb(Db):
     def __init__(self, path: str | Path, readonly: bool = False) -> None:
@@ -84,6 +88,10 @@ class SqliteDb(Db):
 
     def schema(self, ddl: str) -> None:
         self.conn.executescript(ddl)
+
+    def clock(self) -> float:
+        return float(self.conn.execute(
+            "SELECT (julianday('now') - 2440587.5) * 86400.0").fetchone()[0])
 
     def add_column(self, table: str, column: str, definition: str) -> None:
         if column not in {r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")}:
@@ -120,6 +128,12 @@ class PostgresDb(Db):
 
     def close(self) -> None:
         self.conn.close()
+
+    def clock(self) -> float:
+        # the database's clock, one for every controller: leases do not depend on theirs
+        row = self.conn.execute("SELECT EXTRACT(EPOCH FROM clock_timestamp())::float8").fetchone()
+        assert row is not None
+        return float(row[0])
 
     def schema(self, ddl: str) -> None:
         ddl = (ddl.replace("INTEGER PRIMARY KEY AUTOINCREMENT",

@@ -16,7 +16,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -50,6 +50,9 @@ class LinkSettings:
     subscriptions: tuple[str, ...]
     session_expiry_s: int
     log_level: str
+    # False with partitions: the subscriptions follow the leases, so a restarted controller
+    # must not get back its old ones from the broker (the agents resend what it misses)
+    persistent: bool = True
 
 
 class ReceiverLink:
@@ -61,12 +64,16 @@ class ReceiverLink:
         self._proc: Any = None
         self._conn: Connection | None = None
         self._send_lock = threading.Lock()  # ingest thread acks, event loop publishes alerts
+        self._extra: dict[str, None] = {}  # subscribed after start (partitions' centers)
         # since when the broker connection is up, as of the messages received so far (inf: down)
         self.up_since = float("inf")
 
     def start(self) -> None:
         parent, child = self._ctx.Pipe(duplex=True)
-        self._proc = self._ctx.Process(target=child_main, args=(child, self.settings),
+        settings = self.settings
+        if self._extra:  # a restarted MQTT process subscribes to what the old one had
+            settings = replace(settings, subscriptions=(*settings.subscriptions, *self._extra))
+        self._proc = self._ctx.Process(target=child_main, args=(child, settings),
                                        name="hcc-mqtt", daemon=True)
         self._proc.start()
         child.close()
@@ -110,6 +117,18 @@ class ReceiverLink:
 
     def publish(self, msg: Encoded) -> None:
         self._send(("pub", msg.topic, msg.payload, msg.retain, msg.qos))
+
+    def subscribe(self, topics: Sequence[str]) -> None:
+        """Add subscriptions (kept across reconnects and restarts of the MQTT process)."""
+        self._extra.update(dict.fromkeys(topics))
+        if topics:
+            self._send(("sub", list(topics)))
+
+    def unsubscribe(self, topics: Sequence[str]) -> None:
+        for t in topics:
+            self._extra.pop(t, None)
+        if topics:
+            self._send(("unsub", list(topics)))
 
     def stop(self, timeout: float = 5.0) -> None:
         self._send(("stop",))
@@ -167,8 +186,9 @@ def child_main(conn: Connection, settings: LinkSettings) -> None:
     logs.setup(settings.log_level)
     gatherer = _Gatherer(conn)
     link = MqttLink(settings.broker, settings.client_id, subscriptions=settings.subscriptions,
-                    on_message=gatherer.on_message, persistent_session=True,
+                    on_message=gatherer.on_message,
                     session_expiry_s=settings.session_expiry_s, manual_ack=True,
+                    persistent_session=settings.persistent,
                     on_connected=lambda: gatherer.link_event(True),
                     on_disconnected=lambda: gatherer.link_event(False))
     stop = threading.Event()
@@ -188,6 +208,10 @@ def child_main(conn: Connection, settings: LinkSettings) -> None:
             elif verb == "pub":
                 _, topic, payload, retain, qos = command
                 link.publish(Encoded(topic, payload, retain, qos))
+            elif verb == "sub":
+                link.subscribe(command[1])
+            elif verb == "unsub":
+                link.unsubscribe(command[1])
             elif verb == "stop":
                 break
     finally:

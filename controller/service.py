@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from controller.config import ControllerConfig
+from controller.leases import Leases
+from controller.partitions import STATE_FILTER, filters_of, partition_of
 from controller.receiver import LinkSettings, Received, ReceiverDied, ReceiverLink
 from controller.state import AgentInfo, Effect, Fleet
 from controller.store import AlertChange, DeadLetter, Store
@@ -36,6 +38,8 @@ RATE_CLOCK_SLACK_S = 300.0
 ACK_EVERY_S = 5.0
 # How often the database is asked whether a box's desired config changed.
 CONFIG_CHECK_S = 2.0
+# Centers one controller keeps track of (partitions): made-up ids in births cannot grow it.
+MAX_CENTERS = 200_000
 
 
 @dataclass
@@ -78,6 +82,8 @@ class Counters:
     dead_letters: int = 0
     unknown_agent: int = 0
     batches: int = 0
+    results: int = 0     # device results applied: one per result, one per line of a heartbeat
+    not_ours: int = 0    # messages of centers another controller serves (partitions)
 
 
 class Controller:
@@ -86,6 +92,16 @@ class Controller:
         self.clock = clock
         self.counters = Counters()
         self.store = Store(config.db)
+        # With partitions: the ones we hold (None: every center is ours), every center we know
+        # of, and those whose topics we subscribe to.
+        self.owned: frozenset[int] | None = None if config.partitions is None else frozenset()
+        self.leases = Leases(self.store.db, config.client_id, config.partitions) \
+            if config.partitions is not None else None
+        self._lease_valid_until = 0.0
+        self._next_round = 0.0
+        self._centers: set[str] = set()
+        self._subscribed: set[str] = set()
+        self._listening_floor = 0.0  # when we last took centers over: their silence counts
         self.fleet = self._stored_fleet()
         self.limiter = RateLimiter()
         self.on_commit: Callable[[], None] | None = None
@@ -94,12 +110,18 @@ class Controller:
         self._devices_flushed = time.monotonic()
         self._next_tick = 0.0
         self._stop = threading.Event()
+        if config.partitions is not None:
+            # births and wills of every center (to learn of new ones); the rest per center held
+            subscriptions = STATE_FILTER
+        elif config.share_group is not None:
+            subscriptions = f"$share/{config.share_group}/{wire.SUBSCRIBE_ALL_AGENTS}"
+        else:
+            subscriptions = wire.SUBSCRIBE_ALL_AGENTS
         self.link = ReceiverLink(LinkSettings(
-            config.broker, config.client_id,
-            subscriptions=(wire.SUBSCRIBE_ALL_AGENTS if config.share_group is None
-                           else f"$share/{config.share_group}/{wire.SUBSCRIBE_ALL_AGENTS}",),
+            config.broker, config.client_id, subscriptions=(subscriptions,),
             session_expiry_s=int(config.session_expiry_s),
             log_level=logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower(),
+            persistent=config.partitions is None,
         ))
         self._held: list[Received] = []  # received, not yet applied (a batch's overflow)
         self._dead: list[DeadLetter] = []  # of the batch being applied
@@ -122,8 +144,77 @@ class Controller:
         fleet = Fleet(self.config.rules, self.config.alert_rules, self.config.hours,
                       self.known_agents(),
                       center_names={c.id: c.name for c in self.config.centers})
-        fleet.restore(self.store.agents(), self.store.devices(), self.store.open_alert_keys())
+        agents, devices = self.store.agents(), self.store.devices()
+        keys, timers = self.store.open_alert_keys(), self.store.timers()
+        if self.owned is not None:  # only the centers of the partitions we hold
+            mine = self._mine
+            agents = [a for a in agents if mine(a.center)]
+            devices = [d for d in devices if mine(d.center)]
+            keys = [k for k in keys if mine(k.center)]
+            timers = [t for t in timers if mine(t.key.center)]
+        fleet.restore(agents, devices, keys, timers)
         return fleet
+
+    # -- partitions: each center's stream to exactly one controller ---------------------------
+    def _mine(self, center: str) -> bool:
+        assert self.config.partitions is not None and self.owned is not None
+        return partition_of(center, self.config.partitions.count) in self.owned
+
+    def _serve(self, center: str) -> bool:
+        """Whether this center's messages are ours; a center not seen before (a birth of a new
+        box) is followed at once if it is."""
+        if center not in self._centers and len(self._centers) < MAX_CENTERS:
+            self._centers.add(center)
+            self._follow([center])
+        return self._mine(center)
+
+    def _follow(self, centers: list[str]) -> None:
+        """Subscribe to the topics of the centers of ours not yet subscribed."""
+        new = [c for c in centers if c not in self._subscribed and self._mine(c)]
+        if new:
+            self._subscribed.update(new)
+            self.link.subscribe(filters_of(new))
+
+    def _lease_round(self) -> None:
+        assert self.leases is not None and self.owned is not None
+        self._next_round = time.monotonic() + self.leases.settings.round_s
+        got = self.leases.round()
+        self._lease_valid_until = got.valid_until
+        keep = got.held - got.release
+        if keep != self.owned:
+            self._repartition(keep)
+        if got.release:
+            self.leases.release(got.release)  # their state is stored: another may take them
+            log.info("partitions handed over", extra={"partitions": sorted(got.release),
+                                                      "controllers": got.live})
+
+    def _repartition(self, keep: frozenset[int]) -> None:
+        """Serve exactly `keep` from now on: stop following the centers we give up, store
+        everything we know, read the state of what we serve back from the database (another
+        controller may have changed it), and follow the centers we take over."""
+        assert self.owned is not None
+        lost, gained = self.owned - keep, keep - self.owned
+        gone = [c for c in self._subscribed if not self._mine_in(c, keep)]
+        if gone:
+            self.link.unsubscribe(filters_of(gone))
+            self._subscribed.difference_update(gone)
+        # timers, readings written behind and agents: all of it, before another reads it
+        self._persist(self.fleet.flush_agents() + self.fleet.flush_devices()
+                      + self.fleet.flush_timers())
+        self.owned = keep
+        if gained:
+            self._listening_floor = time.time()
+        self.fleet = self._stored_fleet()
+        self._ack_due = {k: v for k, v in self._ack_due.items() if self._mine(k[0])}
+        self._centers.update(self.known_agents())
+        self._centers.update(a.center for a in self.store.agents())
+        self._follow(sorted(self._centers))
+        log.info("partitions", extra={"held": len(keep), "gained": sorted(gained),
+                                      "lost": sorted(lost), "centers": len(self._subscribed)})
+
+    def _mine_in(self, center: str, parts: frozenset[int]) -> bool:
+        assert self.config.partitions is not None
+        return partition_of(center, self.config.partitions.count) in parts
 
     # -- the ingest loop (one thread owns the fleet state) ------------------------------------
     def handle(self, topic: str, payload: bytes, received_at: float,
@@ -135,6 +226,11 @@ class Controller:
             parts = wire.parse_topic(topic)
             if parts is None:
                 return []  # our own alert feed or acks, or another tool's topic
+            if self.owned is not None and not self._serve(parts.center):
+                # another controller's center (a birth, or one in flight as we gave it up):
+                # not applied here; its agent sends again what its new controller lacks
+                self.counters.not_ours += 1
+                return []
             msg = wire.decode(topic, payload, parts)
         except wire.WireError as exc:
             self.counters.malformed += 1
@@ -150,6 +246,10 @@ class Controller:
                                    "deferred_total": self.counters.rate_limited})
             return []
         self.counters.applied += 1
+        if type(msg) is wire.Result:
+            self.counters.results += 1
+        elif type(msg) is wire.Heartbeat:
+            self.counters.results += len(msg.unchanged)
         try:
             return self.fleet.apply(msg, received_at, retained)
         # One message, whatever it brings, must not stop every center's ingest.
@@ -172,6 +272,8 @@ class Controller:
         """Take one batch from the MQTT process, apply it, write it in one transaction
         (`final`: also write every reading held back)."""
         effects: list[Effect] = []
+        if self.leases is not None and time.monotonic() >= self._next_round:
+            self._lease_round()
         taken = self._held or self.link.receive(block_s)
         # Gather a little longer: each batch costs one commit (an fsync) and one write of the
         # agents it touched, which a batch of 20 messages would pay 20 times over.
@@ -185,7 +287,7 @@ class Controller:
         counted = bool(taken)
         # A full batch means a backlog at our end: agents are not silent, we are behind.
         behind = len(taken) >= BATCH_MAX
-        self.fleet.listening_since = self.link.up_since
+        self.fleet.listening_since = max(self.link.up_since, self._listening_floor)
         handle = self.handle
         for topic, payload, received_at, _mid, _qos, retain in taken:
             effects.extend(handle(topic, payload, received_at, retain))
@@ -203,6 +305,7 @@ class Controller:
             effects.extend(self.fleet.tick(now, check_silence=not behind))
             self._next_tick = min(now + TICK_S, self.fleet.next_silence_deadline)
         effects.extend(self.fleet.flush_agents())
+        effects.extend(self.fleet.flush_timers())
         started = time.monotonic()
         if final or started - self._devices_flushed >= DEVICE_FLUSH_S:
             effects.extend(self.fleet.flush_devices())
@@ -238,6 +341,7 @@ class Controller:
         for topic, payload, received_at, _mid, _qos, retain in taken:
             effects = self.handle(topic, payload, received_at, retain)
             effects.extend(self.fleet.flush_agents())
+            effects.extend(self.fleet.flush_timers())
             try:
                 self._persist(effects)
             except self.store.db.transient:
@@ -277,6 +381,10 @@ class Controller:
             return
         self._configs_checked = now
         self.fleet.known_agents = self.known_agents()  # a box enrolled meanwhile
+        if self.owned is not None:
+            fresh = [c for c in self.fleet.known_agents if c not in self._centers]
+            self._centers.update(fresh)
+            self._follow(fresh)
         # only the versions, every time; a text only for a box whose version moved
         changed = {key for key, version in self.store.desired_versions().items()
                    if self._configs_published.get(key) != version}
@@ -297,6 +405,8 @@ class Controller:
         try:
             if self.store.db.broken():
                 self.store.reopen()
+                if self.leases is not None:
+                    self.leases.db = self.store.db
             self.fleet = self._stored_fleet()
             log.warning("database reachable again; state reloaded")
         except self.store.db.errors as exc:
@@ -353,6 +463,11 @@ class Controller:
             except ReceiverDied:
                 pass
             self.link.stop()
+            if self.leases is not None:
+                try:
+                    self.leases.leave()  # everything stored: the others take over at once
+                except self.store.db.errors as exc:
+                    log.warning("leases not given back; they lapse", extra={"error": str(exc)})
             self.store.close()
             log.info("controller stopped", extra={"received": self.counters.received,
                                                  "malformed": self.counters.malformed})

@@ -166,7 +166,17 @@ class Reading:
     metrics: Mapping[str, MetricValue]
 
 
-Effect = OpenAlert | ResolveAlert | AgentInfo | DeviceInfo | DeviceEvent | Reading
+@dataclass(frozen=True, slots=True)
+class TimerState:
+    """A `for:` (pending) or `clear_for` (clearing) timer started, or ended (kind ""): stored,
+    so that a controller taking a center over, or this one restarted, keeps its clock."""
+
+    key: AlertKey
+    kind: str  # "pending", "clearing" or "" (no timer any more)
+    since: float
+
+
+Effect = OpenAlert | ResolveAlert | AgentInfo | DeviceInfo | DeviceEvent | Reading | TimerState
 
 
 # a center whose line is down: its Wi-Fi probe's faults are that, not the Wi-Fi's
@@ -211,6 +221,12 @@ class Fleet:
     dirty_agents: set[tuple[str, str]] = field(default_factory=set)
     # devices whose new reading changed neither status nor faults: stored every few seconds
     dirty_devices: set[tuple[str, str, str]] = field(default_factory=set)
+    # pending/clearing timers started or ended since the last flush
+    dirty_timers: set[AlertKey] = field(default_factory=set)
+    # stored `for:` timers of conditions not seen again yet (per device): the condition's
+    # clock goes on from there when its device next reports it
+    restored_pending: dict[tuple[str, str, str], dict[AlertKey, float]] = \
+        field(default_factory=dict)
     # Silence counts only from when we listen: before the first connect, after a reconnect of
     # our own, or while catching up on a backlog, no agent is called gone for being quiet.
     listening_since: float = 0.0
@@ -221,17 +237,32 @@ class Fleet:
         what they (or a person) resolved, so any of us can resolve any alert."""
         for key in in_store - self.open_alerts:
             self.open_alerts.add(key)
-            self.pending.pop(key, None)
+            if self.pending.pop(key, None) is not None:
+                self.dirty_timers.add(key)
             self._index(key)
         for key in self.open_alerts - in_store:
             self.open_alerts.discard(key)
-            self.clearing.pop(key, None)
+            if self.clearing.pop(key, None) is not None:
+                self.dirty_timers.add(key)
             self._unindex(key)
 
     def flush_agents(self) -> list[Effect]:
         """Snapshots of the agents that changed since the last call (one per agent per batch)."""
         out: list[Effect] = [self.agents[k].snapshot() for k in self.dirty_agents]
         self.dirty_agents.clear()
+        return out
+
+    def flush_timers(self) -> list[Effect]:
+        """The timers that started or ended since the last call, as they are now."""
+        out: list[Effect] = []
+        for key in self.dirty_timers:
+            if key in self.pending:
+                out.append(TimerState(key, "pending", self.pending[key][0]))
+            elif key in self.clearing:
+                out.append(TimerState(key, "clearing", self.clearing[key]))
+            else:
+                out.append(TimerState(key, "", 0.0))
+        self.dirty_timers.clear()
         return out
 
     def flush_devices(self) -> list[Effect]:
@@ -243,7 +274,8 @@ class Fleet:
 
     # -- restoring after a restart ----------------------------------------------------------
     def restore(self, agents: Iterable[AgentInfo], devices: Iterable[DeviceInfo],
-                open_alerts: Iterable[AlertKey]) -> None:
+                open_alerts: Iterable[AlertKey],
+                timers: Iterable[TimerState] = ()) -> None:
         for a in agents:
             self.agents[(a.center, a.agent)] = a
             self.center_agents.setdefault(a.center, set()).add(a.agent)
@@ -252,6 +284,14 @@ class Fleet:
         for k in open_alerts:
             self.open_alerts.add(k)
             self._index(k)
+        for t in timers:
+            if t.kind == "clearing" and t.key in self.open_alerts:
+                self.clearing[t.key] = t.since  # the tick resolves it when its time is up
+            elif t.kind == "pending" and t.key not in self.open_alerts:
+                dkey = (t.key.center, t.key.agent, t.key.device)
+                self.restored_pending.setdefault(dkey, {})[t.key] = t.since
+            else:
+                self.dirty_timers.add(t.key)  # stale: forget it in the store too
 
     # -- alerts ---------------------------------------------------------------------------
     def _open(self, out: list[Effect], key: AlertKey, severity: str, name: str,
@@ -267,7 +307,8 @@ class Fleet:
     def _resolve(self, out: list[Effect], key: AlertKey, at: float, reason: str) -> None:
         if key in self.open_alerts:
             self.open_alerts.discard(key)
-            self.clearing.pop(key, None)
+            if self.clearing.pop(key, None) is not None:
+                self.dirty_timers.add(key)
             self._unindex(key)
             out.append(ResolveAlert(key, at, reason))
 
@@ -346,7 +387,8 @@ class Fleet:
             if isinstance(msg, wire.Heartbeat):
                 if verdict is Verdict.NEW:
                     agent.heartbeat_interval = msg.interval_s
-                    agent.host = msg.host
+                    if msg.host:  # absent: unchanged (report by exception)
+                        agent.host = msg.host
                     agent.backlog = msg.backlog
                     self._skew(out, agent, msg.ts - received_at, received_at)
                 if msg.kept_from is not None:
@@ -481,7 +523,8 @@ class Fleet:
             return
         conds = self._conditions(dev, received_at) \
             if r.faults or self._metric_rules_for(r.center, r.device_type) else []
-        if conds or self.keys_by_device.get(dkey):
+        if conds or self.keys_by_device.get(dkey) or \
+                (self.restored_pending and dkey in self.restored_pending):
             self._reconcile(out, dev, conds, received_at)
         if lan_changed or self.center_alerts.get(r.center):
             self._correlate_lan(out, r.center, received_at)
@@ -520,17 +563,28 @@ class Fleet:
                    now: float) -> None:
         active = {AlertKey(dev.center, dev.agent, dev.device, c.code, c.subject): c
                   for c in conds}
+        dkey = (dev.center, dev.agent, dev.device)
+        restored = self.restored_pending.pop(dkey, None) if self.restored_pending else None
         for key, c in active.items():
-            self.clearing.pop(key, None)
+            if self.clearing.pop(key, None) is not None:
+                self.dirty_timers.add(key)
             if key not in self.open_alerts:
-                since = self.pending[key][0] if key in self.pending else now
+                if key in self.pending:
+                    since = self.pending[key][0]
+                else:
+                    since = restored.pop(key, now) if restored else now
+                    self.dirty_timers.add(key)
                 self.pending[key] = (since, c)
                 self._index(key)
-        dkey = (dev.center, dev.agent, dev.device)
+        if restored:
+            self.dirty_timers.update(restored)  # conditions gone meanwhile
         for key in [k for k in self.keys_by_device.get(dkey, ()) if k not in active]:
-            self.pending.pop(key, None)
+            if self.pending.pop(key, None) is not None:
+                self.dirty_timers.add(key)
             if key in self.open_alerts:
-                self.clearing.setdefault(key, now)
+                if key not in self.clearing:
+                    self.clearing[key] = now
+                    self.dirty_timers.add(key)
             else:
                 self._unindex(key)
 
@@ -565,6 +619,7 @@ class Fleet:
             since, c = self.pending[key]
             if now - since >= c.rule.for_s and not self._suppressed(key):
                 del self.pending[key]
+                self.dirty_timers.add(key)
                 dev = self.devices.get((key.center, key.agent, key.device))
                 self._open(out, key, c.severity, dev.name if dev else key.device, c.params,
                            now, c.rule.labels)
@@ -573,8 +628,10 @@ class Fleet:
             since = self.clearing[key]
             if key not in self.open_alerts:
                 del self.clearing[key]
+                self.dirty_timers.add(key)
             elif now - since >= self._clear_after(key, now):
                 del self.clearing[key]
+                self.dirty_timers.add(key)
                 self._resolve(out, key, now, "condition cleared")
 
     def _correlate_lan(self, out: list[Effect], center: str, now: float) -> None:
@@ -590,7 +647,8 @@ class Fleet:
                 for dkey in down:
                     for k in [k for k in self.keys_by_device.get(dkey, ())
                               if k.code == "device.unreachable"]:
-                        self.pending.pop(k, None)
+                        if self.pending.pop(k, None) is not None:
+                            self.dirty_timers.add(k)
                         self._resolve(out, k, now, "grouped into center.lan_down")
         elif key in self.open_alerts and len(down) < 0.5 * max(1, total):
             self._resolve(out, key, now, "center network back")

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from controller import history_store
+from controller import history_store, leases
 from controller.db import Db, connect
 from controller.seqs import SeqTracker
 from controller.state import (
@@ -24,6 +24,7 @@ from controller.state import (
     OpenAlert,
     Reading,
     ResolveAlert,
+    TimerState,
 )
 from hcc_common import wire
 
@@ -117,6 +118,11 @@ CREATE TABLE IF NOT EXISTS escalations (
   alert_id INTEGER NOT NULL, step INTEGER NOT NULL, at REAL NOT NULL, note TEXT NOT NULL,
   PRIMARY KEY (alert_id, step)
 );
+CREATE TABLE IF NOT EXISTS alert_timers (
+  center TEXT NOT NULL, agent TEXT NOT NULL, device TEXT NOT NULL, code TEXT NOT NULL,
+  subject TEXT NOT NULL, kind TEXT NOT NULL, since REAL NOT NULL,
+  PRIMARY KEY (center, agent, device, code, subject)
+);
 CREATE TABLE IF NOT EXISTS devices (
   center TEXT NOT NULL, agent TEXT NOT NULL, device TEXT NOT NULL,
   name TEXT NOT NULL, type TEXT NOT NULL, status TEXT NOT NULL,
@@ -199,7 +205,7 @@ class Store:
         self.readonly = readonly
         self.db: Db = connect(path, readonly)
         if not readonly:
-            self.db.schema(SCHEMA + history_store.SCHEMA)
+            self.db.schema(SCHEMA + history_store.SCHEMA + leases.SCHEMA)
             for table, column, definition in MIGRATIONS:
                 self.db.add_column(table, column, definition)
 
@@ -221,6 +227,7 @@ class Store:
         devices: dict[tuple[str, str, str], DeviceInfo] = {}
         events: list[DeviceEvent] = []
         readings: list[Reading] = []
+        timers: dict[AlertKey, TimerState] = {}
         cur = self.db
         cur.begin()
         try:
@@ -233,6 +240,8 @@ class Store:
                     events.append(e)
                 elif isinstance(e, Reading):
                     readings.append(e)
+                elif isinstance(e, TimerState):
+                    timers[e.key] = e
                 elif isinstance(e, OpenAlert):
                     alert_id = self._open(cur, e)
                     if alert_id is not None:
@@ -264,6 +273,7 @@ class Store:
                   d.order[0], d.order[1]) for d in devices.values()],
             )
             history_store.write_readings(cur, readings, time.time())
+            self._write_timers(cur, timers.values())
             if stats:
                 cur.executemany(_upsert("stats", ("name", "value"), ("name",)),
                                 list(stats.items()))
@@ -272,6 +282,28 @@ class Store:
             cur.rollback()
             raise
         return [(kind, self.alert(alert_id)) for kind, alert_id in changes]
+
+    @staticmethod
+    def _write_timers(cur: Db, timers: Iterable[TimerState]) -> None:
+        started = [t for t in timers if t.kind]
+        ended = [t for t in timers if not t.kind]
+        if not started and not ended:
+            return  # the usual batch: no timer moved
+        cur.executemany(
+            _upsert("alert_timers", ("center", "agent", "device", "code", "subject", "kind",
+                                     "since"), ("center", "agent", "device", "code", "subject")),
+            [(t.key.center, t.key.agent, t.key.device, t.key.code, t.key.subject, t.kind,
+              t.since) for t in started])
+        cur.executemany(
+            "DELETE FROM alert_timers WHERE center=? AND agent=? AND device=? AND code=?"
+            " AND subject=?",
+            [(t.key.center, t.key.agent, t.key.device, t.key.code, t.key.subject)
+             for t in ended])
+
+    def timers(self) -> list[TimerState]:
+        """The `for:` and `clear_for` timers running when they were last stored."""
+        return [TimerState(AlertKey(*r[:5]), r[5], r[6]) for r in self.db.execute(
+            "SELECT center, agent, device, code, subject, kind, since FROM alert_timers")]
 
     def _open(self, cur: Db, e: OpenAlert) -> int | None:
         k = e.key

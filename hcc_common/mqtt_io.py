@@ -22,6 +22,7 @@ log = logging.getLogger("hcc.mqtt")
 
 # Bounds paho's in-memory queue (it has no backpressure of its own).
 MAX_QUEUED = 10_000
+SUBSCRIBE_CHUNK = 500  # topic filters per SUBSCRIBE packet
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,9 @@ class MqttLink:
     ) -> None:
         self._settings = settings
         self._birth = birth
-        self._subscriptions = tuple(subscriptions)
+        self._subscriptions = dict.fromkeys(subscriptions)  # ordered, renewed on each connect
+        self._subs_lock = threading.Lock()
+        self._subs_sent = False  # this connection has the list: later changes go out at once
         self._handler = on_message
         self._persistent = persistent_session
         self._on_published = on_published
@@ -178,6 +181,8 @@ class MqttLink:
             rc = self._client.loop(timeout=0.2)
             if rc != mqtt.MQTT_ERR_SUCCESS:
                 up = False
+                with self._subs_lock:
+                    self._subs_sent = False
                 if self._connected.is_set() and self._on_disconnected is not None:
                     self._on_disconnected()
                 self._connected.clear()
@@ -196,8 +201,10 @@ class MqttLink:
                                                           "reason": str(reason_code)})
             return
         self._backoff.reset()
-        for topic in self._subscriptions:
-            client.subscribe(topic, qos=1)
+        with self._subs_lock:
+            topics = list(self._subscriptions)
+            self._subs_sent = True
+        self._subscribe(topics)
         if self._birth is not None:
             birth = self._birth()
             client.publish(birth.topic, birth.payload, qos=1, retain=birth.retain)
@@ -209,6 +216,8 @@ class MqttLink:
 
     def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any,
                        reason_code: Any, _props: Any) -> None:
+        with self._subs_lock:
+            self._subs_sent = False
         self._connected.clear()
         if self._on_disconnected is not None:
             self._on_disconnected()
@@ -226,6 +235,30 @@ class MqttLink:
         assert self._handler is not None
         self._handler(Incoming(msg.topic, bytes(msg.payload), time.time(), msg.mid, msg.qos,
                                bool(msg.retain)))
+
+    def _subscribe(self, topics: Sequence[str]) -> None:
+        # many filters per SUBSCRIBE packet: a controller may hold thousands of centers
+        for i in range(0, len(topics), SUBSCRIBE_CHUNK):
+            self._client.subscribe([(t, 1) for t in topics[i:i + SUBSCRIBE_CHUNK]])
+
+    def subscribe(self, topics: Sequence[str]) -> None:
+        """Add subscriptions, now and after every reconnect."""
+        with self._subs_lock:
+            new = [t for t in topics if t not in self._subscriptions]
+            self._subscriptions.update(dict.fromkeys(new))
+            now = self._subs_sent
+        if new and now:
+            self._subscribe(new)
+
+    def unsubscribe(self, topics: Sequence[str]) -> None:
+        with self._subs_lock:
+            gone = [t for t in topics if t in self._subscriptions]
+            for t in gone:
+                del self._subscriptions[t]
+            now = self._subs_sent
+        if gone and now:
+            for i in range(0, len(gone), SUBSCRIBE_CHUNK):
+                self._client.unsubscribe(gone[i:i + SUBSCRIBE_CHUNK])
 
     def ack(self, mid: int, qos: int) -> None:
         """Acknowledge a message received with manual_ack, once it is safely stored."""

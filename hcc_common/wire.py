@@ -109,14 +109,16 @@ class Heartbeat:
     seq: int
     ts: float
     interval_s: float
+    # the box's own readings; empty: as in the last heartbeat that carried them (by exception)
     host: Mapping[str, MetricValue] = field(default_factory=dict)
     backlog: int = 0
     # (session, seq) of the oldest report still in the agent's outbox: whatever the controller
     # misses from before it can never come, so the controller stops asking for it.
     kept_from: tuple[int, int] | None = None
     # Report by exception: devices checked since the last heartbeat whose result did not change
-    # (status, faults, readings within their deadbands): device -> (check time, status). The
-    # controller applies each as that device's last result again. Absent from older agents.
+    # (status, faults, readings within their deadbands): device -> (check time, status), on the
+    # wire to the whole second. The controller applies each as that device's last result again.
+    # Absent from older agents.
     unchanged: Mapping[str, tuple[float, Status]] = field(default_factory=dict)
 
 
@@ -192,12 +194,17 @@ def encode(msg: Message) -> Encoded:
         body = {
             "v": SCHEMA_VERSION, "kind": "heartbeat", "center": msg.center, "agent": msg.agent,
             "session": msg.session, "seq": msg.seq, "ts": msg.ts, "interval_s": msg.interval_s,
-            "host": _bounded(msg.host), "backlog": msg.backlog,
         }
+        # absent means "as before" (host) or nothing (backlog): a box on a metered 4G line
+        # pays for every heartbeat's bytes
+        if msg.host:
+            body["host"] = _bounded(msg.host)
+        if msg.backlog:
+            body["backlog"] = msg.backlog
         if msg.kept_from is not None:
             body["kept_from"] = list(msg.kept_from)
         if msg.unchanged:
-            body["unchanged"] = {d: [ts, st] for d, (ts, st) in msg.unchanged.items()}
+            body["unchanged"] = _encode_unchanged(msg.ts, msg.unchanged)
         return Encoded(heartbeat_topic(msg.center, msg.agent), _dump(body), retain=False)
     body = {
         "v": SCHEMA_VERSION, "kind": "result", "center": msg.center, "agent": msg.agent,
@@ -412,7 +419,7 @@ def decode(topic: str, payload: bytes, parts: TopicParts | None = None) -> Messa
             host=_metrics(body.get("host", {}), "host"),
             backlog=_int(body, "backlog") if "backlog" in body else 0,
             kept_from=_pair(body.get("kept_from")) if "kept_from" in body else None,
-            unchanged=_unchanged(body.get("unchanged", {})),
+            unchanged=_unchanged(body.get("unchanged", {}), ts),
         )
     device = _id(body, "device")
     if device != parts.device:
@@ -498,21 +505,34 @@ def _metrics(raw: object, what: str) -> dict[str, MetricValue]:
     return raw
 
 
-def _unchanged(raw: object) -> dict[str, tuple[float, Status]]:
-    if not isinstance(raw, dict) or len(raw) > MAX_UNCHANGED:
-        raise WireError(f"unchanged must be a mapping of at most {MAX_UNCHANGED} devices")
+def _encode_unchanged(at: float, unchanged: Mapping[str, tuple[float, Status]]
+                      ) -> dict[str, dict[str, int]]:
+    """{status: {device: whole seconds before the heartbeat}}: about 20 bytes a device, where
+    [epoch time, status] took 40 (one second is finer than any rule's timer)."""
+    out: dict[str, dict[str, int]] = {}
+    for device, (ts, status) in unchanged.items():
+        out.setdefault(status, {})[device] = max(0, round(at - ts))
+    return out
+
+
+def _unchanged(raw: object, at: float) -> dict[str, tuple[float, Status]]:
+    if type(raw) is not dict:
+        raise WireError("unchanged must map a status to {device: seconds before ts}")
     out: dict[str, tuple[float, Status]] = {}
-    for device, entry in raw.items():
-        if not isinstance(device, str) or not valid_id(device):
-            raise WireError(f"unchanged: bad device id {str(device)[:40]!r}")
-        if not isinstance(entry, list) or len(entry) != 2:
-            raise WireError(f"unchanged[{device}] must be [check time, status]")
-        ts, status = entry
-        if isinstance(ts, bool) or not isinstance(ts, int | float) or not 0 <= ts <= MAX_TS:
-            raise WireError(f"unchanged[{device}]: bad time")
+    for status, devices in raw.items():
         if status not in STATUSES:
-            raise WireError(f"unchanged[{device}]: status must be one of {', '.join(STATUSES)}")
-        out[device] = (float(ts), status)
+            raise WireError(f"unchanged: status must be one of {', '.join(STATUSES)}, "
+                            f"got {_short(status)}")
+        if type(devices) is not dict or len(out) + len(devices) > MAX_UNCHANGED:
+            raise WireError(f"unchanged.{status} must map at most {MAX_UNCHANGED} devices "
+                            "to seconds")
+        for device, age in devices.items():
+            if not valid_id(device):
+                raise WireError(f"unchanged.{status}: bad device id {str(device)[:40]!r}")
+            if (type(age) is not int and type(age) is not float) or not 0 <= age <= at:
+                raise WireError(f"unchanged.{status}.{device}: seconds before ts must be from "
+                                f"0 to ts, got {_short(age)}")
+            out[device] = (at - age, status)
     return out
 
 

@@ -10,6 +10,7 @@ import math
 import sqlite3
 import threading
 import time
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -48,6 +49,14 @@ def test_what_is_news() -> None:
     assert news(now=1600.0)                              # a full report every refresh
     assert is_news(None, "ok", (), {}, 0.0, 600.0)       # the first report
     assert deadband("uptime_s", {"uptime_s": math.inf}) == math.inf
+    # the box's own readings: an idle CPU's 0.0 is a reading, not a count reaching 0
+    box = Sent("ok", (), {"cpu_percent": 3.5, "load1": 0.08, "outbox_count": 0}, at=1000.0)
+    assert not is_news(box, "ok", (), {"cpu_percent": 0.0, "load1": 0.0, "outbox_count": 0},
+                       1010.0, 600.0)
+    assert is_news(box, "ok", (), {"cpu_percent": 40.0, "load1": 0.08, "outbox_count": 0},
+                   1010.0, 600.0)
+    assert is_news(box, "ok", (), {"cpu_percent": 3.5, "load1": 0.08, "outbox_count": 12},
+                   1010.0, 600.0)  # a backlog starting is news, whatever outbox_*'s band
 
 
 def test_deadbands_are_configured_like_thresholds(tmp_path: Path) -> None:
@@ -66,16 +75,38 @@ def test_deadbands_are_configured_like_thresholds(tmp_path: Path) -> None:
 
 
 def test_heartbeat_carries_the_unchanged_devices_and_the_wire_checks_them() -> None:
-    hb = wire.Heartbeat("c1", "pi-1", 1, 9, 1790000000.0, 10.0,
-                        unchanged={"printer-1": (1789999995.5, "ok"), "ap-1": (1789999997.0,
-                                                                               "warning")})
+    hb = wire.Heartbeat("c1", "pi-1", 1, 9, 1790000000.25, 10.0,
+                        unchanged={"printer-1": (1789999995.25, "ok"), "ap-1": (1789999997.25,
+                                                                                "warning")})
     e = wire.encode(hb)
+    # grouped by status, each device with its whole seconds before the heartbeat
+    assert b'"unchanged":{"ok":{"printer-1":5},"warning":{"ap-1":3}}' in e.payload
     assert wire.decode(e.topic, e.payload) == hb
+    # a check time between whole seconds comes back to the second
+    odd = wire.encode(replace(hb, unchanged={"ap-1": (1789999997.9, "ok")}))
+    assert wire.decode(odd.topic, odd.payload).unchanged == {"ap-1": (1789999998.25, "ok")}
     old = wire.encode(wire.Heartbeat("c1", "pi-1", 1, 10, 1790000000.0, 10.0))
     assert b"unchanged" not in old.payload  # older controllers see the same heartbeat
-    bad = e.payload.replace(b'"warning"', b'"fine"')
-    with pytest.raises(wire.WireError, match="status"):
-        wire.decode(e.topic, bad)
+    # nothing to say, nothing sent: an empty host (as before) and no backlog
+    assert b"host" not in old.payload and b"backlog" not in old.payload
+    for bad, why in ((e.payload.replace(b'"warning"', b'"fine"'), "status"),
+                     (e.payload.replace(b'"ap-1":3', b'"ap-1":-3'), "seconds before ts"),
+                     (e.payload.replace(b'"ap-1":3', b'"ap-1":"3"'), "seconds before ts"),
+                     (e.payload.replace(b'"ap-1":3', b'"ap 1":3'), "bad device id"),
+                     (e.payload.replace(b'{"ap-1":3}', b'[3]'), "at most")):
+        with pytest.raises(wire.WireError, match=why):
+            wire.decode(e.topic, bad)
+
+
+def test_a_heartbeat_without_host_readings_keeps_the_last_ones() -> None:
+    fleet = Fleet()
+    fleet.apply(wire.Heartbeat("c1", "pi-1", 1, 1, 1790000000.0, 10.0,
+                               host={"cpu_percent": 12.0}), 1790000000.0)
+    fleet.apply(wire.Heartbeat("c1", "pi-1", 1, 2, 1790000010.0, 10.0), 1790000010.0)
+    assert fleet.agents[("c1", "pi-1")].host == {"cpu_percent": 12.0}
+    fleet.apply(wire.Heartbeat("c1", "pi-1", 1, 3, 1790000020.0, 10.0,
+                               host={"cpu_percent": 55.0}), 1790000020.0)
+    assert fleet.agents[("c1", "pi-1")].host == {"cpu_percent": 55.0}
 
 
 def test_controller_applies_a_confirmation_as_the_last_result_again() -> None:
