@@ -144,6 +144,38 @@ def agents(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False)
                            f"  up since {row['up_since']}")
 
 
+@app.command()
+def partitions(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False) -> None:
+    """Several controllers (partitions:): which controller serves which partitions, how long
+    each lease has left, and how many centers each serves."""
+    from controller.leases import holders
+    from controller.partitions import partition_of
+
+    cfg = _config(config, db)
+    store = _open_store(cfg)
+    held = holders(store.db)
+    if not held:
+        typer.echo("no partition is held: one controller serves every center, or none runs")
+        return
+    count = cfg.partitions.count if cfg.partitions is not None else 1 + max(p for p, _o, _l in held)
+    owner_of = {p: o for p, o, _left in held}
+    centers: dict[str, int] = {}
+    for center in {a.center for a in store.agents()}:
+        who = owner_of.get(partition_of(center, count), "(nobody: moving)")
+        centers[who] = centers.get(who, 0) + 1
+    for part, owner, left in held:
+        if as_json:
+            typer.echo(json.dumps({"partition": part, "owner": owner, "lease_left_s": round(left, 1)}))
+    if not as_json:
+        for owner in sorted({o for _p, o, _l in held}):
+            parts = [p for p, o, _l in held if o == owner]
+            typer.echo(f"{owner:<20} {len(parts):>4} partitions  {centers.get(owner, 0):>6} centers"
+                       f"  {', '.join(map(str, parts))}")
+        if "(nobody: moving)" in centers:
+            typer.echo(f"{'(nobody: moving)':<20} {'':>4}             "
+                       f"{centers['(nobody: moving)']:>6} centers")
+
+
 UrlOpt = Annotated[str | None, typer.Option("--url", help="Controller URL, e.g. http://hcc:8080 "
                                           "(else the local database is used).")]
 TokenOpt = Annotated[str | None, typer.Option("--token", envvar="HCC_TOKEN",

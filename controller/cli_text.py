@@ -31,6 +31,10 @@ VI: Mapping[str, str] = {
         "Các máy giám sát: trạng thái, lần liên lạc cuối, phiên bản phần mềm và cấu hình, "
         "mẫu máy, hệ điều hành, số thiết bị, và tình trạng truyền dữ liệu (seq, đã nhận, bị "
         "thiếu, trùng, lệch giờ).",
+    "Several controllers (partitions:): which controller serves which partitions, how long\n"
+    "each lease has left, and how many centers each serves.":
+        "Nhiều máy chủ điều khiển (partitions:): máy nào phục vụ phân vùng nào, hợp đồng thuê "
+        "của mỗi phân vùng còn bao lâu, và mỗi máy phục vụ bao nhiêu trung tâm.",
     "Acknowledge an alert: someone is on it (lasts until the alert clears).":
         "Nhận một cảnh báo: đã có người xử lý (giữ đến khi cảnh báo hết).",
     "Why: kept in the alert's history.": "Ghi chú: lưu trong lịch sử cảnh báo.",

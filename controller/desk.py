@@ -85,7 +85,7 @@ def silenced_ids(store: Store, alerts: Sequence[AlertRow], now: float) -> set[in
     silences = store.silences(active_at=now)
     if not silences:
         return set()
-    types = store.device_types()
+    types = store.device_types((a.center, a.device) for a in alerts)
     return {a.id for a in alerts if is_silenced(a, silences, types, now)}
 
 

@@ -62,7 +62,11 @@ class AlertFeed:
         changes = store.changes_since(self.last_id)
         if not changes:
             return [], [], {}
-        return changes, store.silences(active_at=time.time()), store.device_types()
+        silences = store.silences(active_at=time.time())
+        if not silences:
+            return changes, [], {}
+        return changes, silences, store.device_types(
+            (c.alert.center, c.alert.device) for c in changes)
 
     async def run(self, stop: asyncio.Event) -> None:
         self.last_id = await asyncio.to_thread(lambda: self.stores.get().last_event_id())

@@ -92,13 +92,21 @@ def _sample(ts: float, status: str, readings: str) -> Sample:
 
 
 def rollup(db: Db, limit: int = 500, *, center: str | None = None,
-           device: str | None = None) -> int:
-    """Roll up at most `limit` dirty device-hours (of one device, if named) in one transaction;
-    how many it did."""
+           device: str | None = None, settled_at: float | None = None) -> int:
+    """Roll up at most `limit` dirty device-hours (of one device, if named; only the hours
+    settled by `settled_at`, if given) in one transaction; how many it did."""
     db.begin()
     try:
-        where, args = ("WHERE center=? AND device=? ", [center, device]) \
-            if center is not None and device is not None else ("", [])
+        conds: list[str] = []
+        args: list[object] = []
+        if center is not None and device is not None:
+            conds.append("center=? AND device=?")
+            args += [center, device]
+        if settled_at is not None:
+            # an hour's last reading speaks for up to VALID_MAX_S into the next one
+            conds.append("hour<=?")
+            args.append(settled_at - HOUR_S - VALID_MAX_S)
+        where = f"WHERE {' AND '.join(conds)} " if conds else ""
         dirty = db.execute("SELECT center, agent, device, hour, marked_at FROM history_dirty "
                            f"{where}ORDER BY hour LIMIT ?", (*args, limit)).fetchall()
         for center, agent, device, hour, _marked_at in dirty:
@@ -172,11 +180,12 @@ def _leads(db: Db, key: tuple[str, str, str], hour: float, samples: Sequence[Sam
 
 
 def rollup_all(db: Db, limit: int = 500, *, center: str | None = None,
-               device: str | None = None) -> int:
-    """Roll up everything dirty (of one device, if named), a bounded transaction at a time."""
+               device: str | None = None, settled_at: float | None = None) -> int:
+    """Roll up everything dirty (of one device, if named; the settled hours only, with
+    `settled_at`), a bounded transaction at a time."""
     done = 0
     while True:
-        n = rollup(db, limit, center=center, device=device)
+        n = rollup(db, limit, center=center, device=device, settled_at=settled_at)
         done += n
         if n < limit:
             return done

@@ -9,13 +9,16 @@ the controller has not committed stays with the broker, whatever dies.
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import logging
 import multiprocessing
 import pickle
+import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from typing import Any
@@ -75,7 +78,8 @@ class ReceiverLink:
             settings = replace(settings, subscriptions=(*settings.subscriptions, *self._extra))
         self._proc = self._ctx.Process(target=child_main, args=(child, settings),
                                        name="hcc-mqtt", daemon=True)
-        self._proc.start()
+        with _light_main():
+            self._proc.start()
         child.close()
         self._conn = parent
 
@@ -144,6 +148,20 @@ class ReceiverLink:
     def restart(self) -> None:
         self.stop(timeout=1.0)
         self.start()
+
+
+@contextlib.contextmanager
+def _light_main() -> Iterator[None]:
+    """A spawned child first imports the parent's __main__: for `hcc-controller` that is the
+    whole CLI (typer, the web app, reports), some 50 MB the MQTT process never uses. Named
+    after this module instead, the child imports only what it runs."""
+    main = sys.modules["__main__"]
+    saved = getattr(main, "__spec__", None)
+    main.__spec__ = importlib.util.find_spec(__name__)
+    try:
+        yield
+    finally:
+        main.__spec__ = saved
 
 
 # -- the child process --------------------------------------------------------------------------

@@ -270,7 +270,10 @@ def monthly_step(store: Store, config: ControllerConfig, now: float) -> str | No
 
 def maintain(store: Store, config: ControllerConfig, now: float) -> tuple[int, int, int]:
     """Roll up new readings, forget old ones: (device-hours rolled up, raw rows, hour rows gone)."""
-    done = history_store.rollup_all(store.db)
+    # Only hours that are over: the hour going on is rolled up when someone reads it (a
+    # report, a device's chart), not again and again as its samples come in. Each device-hour
+    # is then rolled up about once: 300,000 devices, 83 a second.
+    done = history_store.rollup_all(store.db, settled_at=now)
     raw, hourly = history_store.prune(store.db, now, config.history.raw_keep_s,
                                       config.history.hourly_keep_s)
     return done, raw, hourly

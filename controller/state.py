@@ -150,7 +150,26 @@ class DeviceInfo:
     consecutive_failures: int
     metrics: Mapping[str, MetricValue]
     faults: tuple[wire.FaultReport, ...]
-    order: tuple[int, int] = (0, 0)  # (session, seq) of the result this reflects
+    # (session, seq) of the result this reflects, as one int (order_of): a tuple of two ints
+    # costs 110 bytes more per device, 33 MB for a country
+    order: int = 0
+
+    @property
+    def session(self) -> int:
+        return self.order >> SEQ_BITS
+
+    @property
+    def seq(self) -> int:
+        return self.order & SEQ_MASK
+
+
+SEQ_BITS = 53  # wire.MAX_WHOLE: seqs never reach it
+SEQ_MASK = (1 << SEQ_BITS) - 1
+
+
+def order_of(session: int, seq: int) -> int:
+    """Compares as (session, seq) does."""
+    return session << SEQ_BITS | seq
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +203,10 @@ WAN_DOWN = frozenset({"wan.gateway_down", "wan.dns_failed", "wan.no_internet"})
 LAN_DOWN_FRACTION = 0.8
 LAN_DOWN_MIN_DEVICES = 3
 REPLAY_GRACE_S = 30.0
+# By exception (heartbeat confirmations): how often an unchanged device becomes a history
+# sample, and how often its "last checked" is stored (in memory it is always current)
+HISTORY_SAMPLE_S = 300.0
+CONFIRM_STORE_S = 60.0
 
 
 @dataclass
@@ -402,7 +425,8 @@ class Fleet:
                     again = wire.Result(msg.center, msg.agent, device, msg.session, msg.seq, ts,
                                         prev.type, prev.name, status, prev.metrics, prev.faults)
                     backlog = ts - agent.clock_skew_s < agent.online_since - REPLAY_GRACE_S
-                    self._apply_result(out, again, received_at, verdict is Verdict.NEW, backlog)
+                    self._apply_result(out, again, received_at, verdict is Verdict.NEW, backlog,
+                                       confirmed=True)
             else:
                 # Reports made while the center was cut off arrive in a burst when it is back:
                 # they are history. Only fresh reports open or resolve device alerts.
@@ -476,7 +500,8 @@ class Fleet:
         self._resolve(out, key, at, "agent back online")
 
     def _apply_result(self, out: list[Effect], r: wire.Result, received_at: float,
-                      newest: bool, backlog: bool = False) -> None:
+                      newest: bool, backlog: bool = False, confirmed: bool = False) -> None:
+        """`confirmed`: a heartbeat's line saying the device's last result holds again."""
         dkey = (r.center, r.agent, r.device)
         prev = self.devices.get(dkey)
         if prev is None and len(self.center_devices.get(r.center, ())) \
@@ -488,9 +513,14 @@ class Fleet:
                            {"limit": self.rules.max_devices_per_center, "device": r.device},
                            received_at)
             return
-        order = (r.session, r.seq)
-        out.append(Reading(r.center, r.agent, r.device, r.device_type, r.ts, r.status,
-                           r.metrics))
+        order = r.session << SEQ_BITS | r.seq
+        # A confirmation is a history sample once per HISTORY_SAMPLE_S (the first check in each
+        # such slot): readings hold for 2.5 sample gaps, so up-time stays continuous, and a
+        # country's 300,000 unchanged devices do not write a row every 30 s.
+        if not confirmed or prev is None or \
+                r.ts // HISTORY_SAMPLE_S != prev.agent_ts // HISTORY_SAMPLE_S:
+            out.append(Reading(r.center, r.agent, r.device, r.device_type, r.ts, r.status,
+                               r.metrics))
         codes = tuple(sorted(f.code for f in r.faults)) if r.faults else ()
         if not newest or (prev is not None and order < prev.order):
             # Older than what we show (a replay after an outage): history, never current state.
@@ -515,7 +545,11 @@ class Fleet:
             out.append(dev)  # a new status or fault is stored with this batch
             self.dirty_devices.discard(dkey)
         else:
-            self.dirty_devices.add(dkey)  # only new readings: written behind (flush_devices)
+            # only new readings: written behind (flush_devices); a confirmation only moves the
+            # device's "last checked", stored once per CONFIRM_STORE_S
+            if not confirmed or prev is None or \
+                    r.ts // CONFIRM_STORE_S != prev.agent_ts // CONFIRM_STORE_S:
+                self.dirty_devices.add(dkey)
         if backlog:
             return
         if r.status == "unreachable" and failures < self.rules.unreachable_after:

@@ -14,6 +14,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from hcc_common.backoff import Backoff
 from hcc_common.wire import Encoded
@@ -238,8 +239,11 @@ class MqttLink:
 
     def _subscribe(self, topics: Sequence[str]) -> None:
         # many filters per SUBSCRIBE packet: a controller may hold thousands of centers
+        # noLocal: what this client publishes itself (the controller's acks, alerts and
+        # configs under hcc/v1/...) does not come back to it
+        options = SubscribeOptions(qos=1, noLocal=True)
         for i in range(0, len(topics), SUBSCRIBE_CHUNK):
-            self._client.subscribe([(t, 1) for t in topics[i:i + SUBSCRIBE_CHUNK]])
+            self._client.subscribe([(t, options) for t in topics[i:i + SUBSCRIBE_CHUNK]])
 
     def subscribe(self, topics: Sequence[str]) -> None:
         """Add subscriptions, now and after every reconnect."""

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from controller.api import create_app
 from controller.config import CenterInfo, ControllerConfig, HttpSettings
 from controller.feed import StorePerThread
-from controller.state import AlertKey, DeviceInfo, OpenAlert
+from controller.state import AlertKey, DeviceInfo, OpenAlert, order_of
 from controller.store import Store
 from hcc_common import wire
 from hcc_common.calendar import OpeningHours
@@ -28,7 +28,7 @@ def env(tmp_path: Path) -> tuple[TestClient, Store]:
     now = time.time()
     store.write([
         DeviceInfo("ba-dinh", "pi-1", "printer-1", "Máy in quầy 1", "printer", "critical", now,
-                   now, 0, {}, (wire.FaultReport("printer.jammed", "critical", {}),), (1, 1)),
+                   now, 0, {}, (wire.FaultReport("printer.jammed", "critical", {}),), order_of(1, 1)),
         OpenAlert(AlertKey("ba-dinh", "pi-1", "printer-1", "printer.jammed"), "critical",
                   "Máy in quầy 1", {}, now - 60),
         OpenAlert(AlertKey("hoan-kiem", "pi-2", "ap-1", "ap.no_clients"), "warning",

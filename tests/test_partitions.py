@@ -213,6 +213,9 @@ def test_two_controllers_each_see_whole_streams_and_one_takes_over(
         ctls[1] = start_controller(1)
         wait_until(lambda: _held(db) == {"hcc-ctl-0": {0, 1, 2, 3}, "hcc-ctl-1": {4, 5, 6, 7}},
                    30, "the partitions split in two")
+        shown = run_cli("hcc-controller", "partitions", "--db", db).stdout
+        assert [line.split()[:3] for line in shown.splitlines()] == \
+            [["hcc-ctl-0", "4", "partitions"], ["hcc-ctl-1", "4", "partitions"]], shown
         for c in centers:
             cfg = tmp_path / f"agent-{c}.yaml"
             cfg.write_text(f"""\
@@ -253,6 +256,9 @@ devices:
         wait_until(lambda: _held(db).get("hcc-ctl-1") == set(range(8)), 30,
                    "ctl-1 took every partition over")
         takeover_s = time.time() - killed_at
+        rows_json = json_lines(run_cli("hcc-controller", "partitions", "--json", "--db",
+                                       db).stdout)
+        assert {r["owner"] for r in rows_json} == {"hcc-ctl-1"} and len(rows_json) == 8
         assert takeover_s <= PARTS.lease_s + PARTS.round_s + 2.0, takeover_s
         wait_until(lambda: any(a["center"] == x and a["state"] == "firing"
                                and a["code"] == "device.plugin_critical" for a in alerts()),

@@ -202,6 +202,22 @@ def test_history_keeps_raw_days_and_hourly_rows_and_prunes(target: str) -> None:
     assert hourly_gone == 4
 
 
+def test_upkeep_rolls_up_the_hours_that_are_over_and_leaves_the_current_one(
+        tmp_path: Path) -> None:
+    """The background roll-up takes each device-hour once it is over (and its last reading's
+    reach into the next hour too); the hour going on waits for a reader (a report or a chart),
+    instead of being rolled up again at every pass as its samples come in."""
+    store = Store(tmp_path / "s.db")
+    store.write([Reading("c", "a", "d", "printer", at(2, 9) + i * 300, "ok",
+                         {"page_count": 10 * i}) for i in range(24)])  # 09:00 to 10:55
+    dirty = history_store.row_counts(store.db)["history_dirty"]
+    assert dirty == 3  # 09:00, 10:00, and 11:00 (10:55 still speaks for it)
+    assert history_store.rollup_all(store.db, settled_at=at(2, 10, 10)) == 0  # 09:00 + 15 min
+    assert history_store.rollup_all(store.db, settled_at=at(2, 10, 15)) == 1  # 09:00 settled
+    assert history_store.row_counts(store.db)["history_dirty"] == 2
+    assert history_store.rollup_all(store.db) == 2  # a reader: everything
+
+
 def test_late_replay_rolls_an_hour_up_again(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.db")
     store.write([Reading("c", "a", "d", "printer", at(2, 9) + i * 300, "ok",

@@ -179,3 +179,32 @@ def test_a_real_agent_reports_by_exception_and_faults_still_come_at_once(
         s.stop()
         sim.stop()
         broker.stop()
+
+
+def test_confirmations_are_sampled_into_the_history_and_the_store() -> None:
+    """A country's unchanged devices, confirmed every 30 s: a history sample per device per
+    5 minutes (readings hold 2.5 gaps: up-time stays continuous), its "last checked" stored
+    once a minute; in memory every confirmation counts. Changes are never sampled away."""
+    from controller.state import CONFIRM_STORE_S, HISTORY_SAMPLE_S
+
+    fleet = Fleet()
+    t0 = 1_790_000_100.0  # not on a 5-minute boundary
+    fleet.apply(wire.Result("c1", "pi-1", "ap-1", 1, 1, t0, "wifi_ap", "Wi-Fi", "ok",
+                            {"wifi_clients": 4}), t0)
+    fleet.flush_devices()
+    readings: list[float] = []
+    stored: list[float] = []
+    for i in range(1, 21):  # 10 minutes of confirmations
+        at = t0 + 30 * i
+        out = fleet.apply(wire.Heartbeat("c1", "pi-1", 1, 1 + i, at, 30.0,
+                                         unchanged={"ap-1": (at, "ok")}), at)
+        readings += [e.ts for e in out if isinstance(e, Reading)]
+        stored += [d.agent_ts for d in fleet.flush_devices()]
+        assert fleet.devices[("c1", "pi-1", "ap-1")].agent_ts == at  # always current here
+    assert len(readings) == 2 and all(t % HISTORY_SAMPLE_S < 30 for t in readings), readings
+    assert len(stored) == 10 and all(t % CONFIRM_STORE_S < 30 for t in stored), stored
+    # a change in between is a sample and stored at once, as before
+    at = t0 + 630
+    out = fleet.apply(wire.Result("c1", "pi-1", "ap-1", 1, 30, at, "wifi_ap", "Wi-Fi", "ok",
+                                  {"wifi_clients": 0}), at)
+    assert [e.ts for e in out if isinstance(e, Reading)] == [at]

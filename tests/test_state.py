@@ -234,7 +234,7 @@ def test_new_readings_are_written_behind_changes_at_once() -> None:
     assert infos(fleet.apply(result(2), 2.0)) == []  # same status, new reading: held back
     assert infos(fleet.apply(result(3), 3.0)) == []
     (held,) = fleet.flush_devices()
-    assert isinstance(held, DeviceInfo) and held.order == (1, 3)  # the latest one only
+    assert isinstance(held, DeviceInfo) and (held.session, held.seq) == (1, 3)  # the latest one only
     assert fleet.flush_devices() == []
     (jam,) = infos(fleet.apply(result(4, "critical", JAM), 4.0))  # a change: at once
     assert jam.status == "critical"

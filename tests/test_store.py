@@ -11,7 +11,15 @@ from pathlib import Path
 import pytest
 
 from conftest import pg_or_skip
-from controller.state import AgentInfo, AlertKey, DeviceEvent, DeviceInfo, OpenAlert, ResolveAlert
+from controller.state import (
+    AgentInfo,
+    AlertKey,
+    DeviceEvent,
+    DeviceInfo,
+    OpenAlert,
+    ResolveAlert,
+    order_of,
+)
 from controller.store import AlertNotFound, Store
 from hcc_common import wire
 
@@ -24,7 +32,7 @@ def test_effects_round_trip(target: str) -> None:
     agent = AgentInfo("ba-dinh", "pi-1", session=2, last_seen=now, clock_skew_s=-1.5)
     dev = DeviceInfo("ba-dinh", "pi-1", "printer-1", "Máy in quầy 1", "printer", "critical", now,
                      now, 0, {"uptime_s": 0, "sys_descr": "HP"},
-                     (wire.FaultReport("printer.jammed", "critical", {}),), (2, 7))
+                     (wire.FaultReport("printer.jammed", "critical", {}),), order_of(2, 7))
     changes = store.write([agent, dev, OpenAlert(KEY, "critical", "Máy in quầy 1", {}, now,
                                                  {"team": "printing"}),
                            DeviceEvent("ba-dinh", "pi-1", "printer-1", 2, 7, now, now,
@@ -35,7 +43,7 @@ def test_effects_round_trip(target: str) -> None:
     (a,) = store.agents()
     assert (a.session, a.clock_skew_s) == (2, -1.5)
     (d,) = store.devices()
-    assert d.metrics == {"uptime_s": 0, "sys_descr": "HP"} and d.order == (2, 7)
+    assert d.metrics == {"uptime_s": 0, "sys_descr": "HP"} and (d.session, d.seq) == (2, 7)
     assert store.stats() == {"received": 5}
     assert store.device_history("ba-dinh", "printer-1")[0]["faults"] == ["printer.jammed"]
     store.write([agent, dev], stats={"received": 6})  # upserts, not duplicates
