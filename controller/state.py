@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -235,15 +236,19 @@ class Fleet:
     # Indexes, so one message costs the same with 10 or 100,000 devices in the fleet:
     # per device, the keys that are open, pending or clearing; per center, who is down.
     keys_by_device: dict[tuple[str, str, str], set[AlertKey]] = field(default_factory=dict)
-    center_devices: dict[str, set[tuple[str, str, str]]] = field(default_factory=dict)
+    # per center: how many devices (its box not counted), which are down, which say its
+    # internet line is down (counts, not sets of every device: 300,000 keys cost 20 MB)
+    center_devices: dict[str, int] = field(default_factory=dict)
     center_down: dict[str, set[tuple[str, str, str]]] = field(default_factory=dict)
+    center_wan_down: dict[str, set[tuple[str, str, str]]] = field(default_factory=dict)
     center_alerts: dict[str, set[AlertKey]] = field(default_factory=dict)  # center-level open
     _rule_cache: dict[tuple[str, str, str], Rule | None] = field(default_factory=dict)
     _metric_rule_cache: dict[tuple[str, str], tuple[Rule, ...]] = field(default_factory=dict)
     # agents changed since the last flush: their snapshot is stored once per batch
     dirty_agents: set[tuple[str, str]] = field(default_factory=set)
     # devices whose new reading changed neither status nor faults: stored every few seconds
-    dirty_devices: set[tuple[str, str, str]] = field(default_factory=set)
+    # (a dict for its order: the oldest are written first)
+    dirty_devices: dict[tuple[str, str, str], None] = field(default_factory=dict)
     # pending/clearing timers started or ended since the last flush
     dirty_timers: set[AlertKey] = field(default_factory=set)
     # stored `for:` timers of conditions not seen again yet (per device): the condition's
@@ -288,11 +293,17 @@ class Fleet:
         self.dirty_timers.clear()
         return out
 
-    def flush_devices(self) -> list[Effect]:
+    def flush_devices(self, limit: int | None = None) -> list[Effect]:
         """The latest readings of devices whose status and faults did not change since they
         were last stored (DeviceInfo is replaced on each report, never mutated: no copy)."""
-        out: list[Effect] = [self.devices[k] for k in self.dirty_devices]
-        self.dirty_devices.clear()
+        if limit is None or limit >= len(self.dirty_devices):
+            out: list[Effect] = [self.devices[k] for k in self.dirty_devices]
+            self.dirty_devices.clear()
+            return out
+        keys = list(itertools.islice(self.dirty_devices, limit))
+        for k in keys:
+            del self.dirty_devices[k]
+        return [self.devices[k] for k in keys]
         return out
 
     # -- restoring after a restart ----------------------------------------------------------
@@ -354,12 +365,16 @@ class Fleet:
         """Store the device's state; True if the center's device count or its set of
         unreachable devices changed (what LAN-down correlation looks at)."""
         dkey = (dev.center, dev.agent, dev.device)
+        changed = dkey not in self.devices
         self.devices[dkey] = dev
         if dev.type == "box":
             return False
-        members = self.center_devices.setdefault(dev.center, set())
-        changed = dkey not in members
-        members.add(dkey)
+        if changed:
+            self.center_devices[dev.center] = self.center_devices.get(dev.center, 0) + 1
+        if dev.faults and any(f.code in WAN_DOWN for f in dev.faults):
+            self.center_wan_down.setdefault(dev.center, set()).add(dkey)
+        elif dev.center in self.center_wan_down:
+            self.center_wan_down[dev.center].discard(dkey)
         down = self.center_down.setdefault(dev.center, set())
         is_down = dev.status == "unreachable" and \
             dev.consecutive_failures >= self.rules.unreachable_after
@@ -504,7 +519,7 @@ class Fleet:
         """`confirmed`: a heartbeat's line saying the device's last result holds again."""
         dkey = (r.center, r.agent, r.device)
         prev = self.devices.get(dkey)
-        if prev is None and len(self.center_devices.get(r.center, ())) \
+        if prev is None and self.center_devices.get(r.center, 0) \
                 >= self.rules.max_devices_per_center:
             self.over_device_cap[r.center] = self.over_device_cap.get(r.center, 0) + 1
             key = AlertKey(r.center, "", AGENT_ALERT_DEVICE, "center.too_many_devices")
@@ -543,13 +558,13 @@ class Fleet:
         lan_changed = self._set_device(dev)
         if changed:
             out.append(dev)  # a new status or fault is stored with this batch
-            self.dirty_devices.discard(dkey)
+            self.dirty_devices.pop(dkey, None)
         else:
             # only new readings: written behind (flush_devices); a confirmation only moves the
             # device's "last checked", stored once per CONFIRM_STORE_S
             if not confirmed or prev is None or \
                     r.ts // CONFIRM_STORE_S != prev.agent_ts // CONFIRM_STORE_S:
-                self.dirty_devices.add(dkey)
+                self.dirty_devices[dkey] = None
         if backlog:
             return
         if r.status == "unreachable" and failures < self.rules.unreachable_after:
@@ -587,11 +602,7 @@ class Fleet:
 
     def _wan_down(self, center: str) -> bool:
         """A wired WAN check of the center says its internet line is down."""
-        for key in self.center_devices.get(center, ()):
-            d = self.devices.get(key)
-            if d is not None and any(f.code in WAN_DOWN for f in d.faults):
-                return True
-        return False
+        return bool(self.center_wan_down.get(center))
 
     def _reconcile(self, out: list[Effect], dev: DeviceInfo, conds: list[Condition],
                    now: float) -> None:
@@ -669,7 +680,7 @@ class Fleet:
                 self._resolve(out, key, now, "condition cleared")
 
     def _correlate_lan(self, out: list[Effect], center: str, now: float) -> None:
-        total = len(self.center_devices.get(center, ()))
+        total = self.center_devices.get(center, 0)
         down = self.center_down.get(center, set())
         agent = next(iter(down))[1] if down else ""
         key = next((k for k in self.center_alerts.get(center, ()) if k.code == "center.lan_down"),
