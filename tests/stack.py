@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from conftest import BIN, json_lines, run_cli, wait_until
@@ -34,7 +35,18 @@ devices:
     def start_controller(self) -> None:
         self.controller = spawn("controller", [str(BIN / "hcc-controller"), "run", "--config",
                                                str(self.ctl_cfg)], self.tmp / "controller.log")
-        wait_until(self.db.exists, 15, "the controller's database")
+        wait_until(self._schema_made, 15, "the controller's database")
+
+    def _schema_made(self) -> bool:
+        """The file appears before its tables: a test reading it at once would find none."""
+        if not self.db.exists():
+            return False
+        con = sqlite3.connect(self.db, timeout=10)
+        try:
+            return con.execute("SELECT 1 FROM sqlite_master WHERE name='devices'"
+                               ).fetchone() is not None
+        finally:
+            con.close()
 
     def start_agent(self) -> None:
         self.agent = spawn("agent", [str(BIN / "hcc-agent"), "run", "--config",

@@ -76,7 +76,8 @@ def agent_sent(s: Stack) -> int:
 
 def drained(s: Stack, timeout: float = 90.0) -> None:
     """Wait until every report the agent had stored by now has left its outbox (the controller
-    confirmed it). Newer ones keep coming and leave at the next ack, every few seconds."""
+    confirmed it). Newer ones keep coming and leave at a later ack (every 30 s when the
+    controller misses nothing, every 5 s when it does)."""
     def query(sql: str) -> int | None:
         db = sqlite3.connect(s.tmp / "agent-state" / "outbox.sqlite", timeout=5)
         try:
