@@ -287,20 +287,9 @@ class Agent:
             if held != combined.faults and combined.status != "unreachable":
                 combined = replace(combined, faults=held, status=status_of(held))
             now = time.time()
-            if self.config.agent.report == "changes" and not is_news(
-                    self._sent.get(device.id), combined.status, combined.faults,
-                    combined.metrics, now, self.config.agent.refresh_s,
-                    self.config.agent.deadbands):
-                # nothing new: the next heartbeat confirms it in a line (report by exception)
-                self._unchanged[device.id] = (now, combined.status)
-            else:
-                await self.emit(wire.Result(
-                    c, a, device.id, self.session, 0, now, device.type, device.name,
-                    combined.status, combined.metrics, combined.faults, combined.error),
-                    EVENT if combined.faults else TELEMETRY)
-                self._sent[device.id] = Sent(combined.status, combined.faults,
-                                             dict(combined.metrics), now)
-                self._unchanged.pop(device.id, None)
+            await self._send_or_confirm(wire.Result(
+                c, a, device.id, self.session, 0, now, device.type, device.name,
+                combined.status, combined.metrics, combined.faults, combined.error))
             st = self.devices[device.id]
             st.status, st.last_poll = combined.status, time.time()
             st.faults, st.error = [f.code for f in combined.faults], combined.error
@@ -418,6 +407,19 @@ class Agent:
         for d in matched:
             self.wake.setdefault(d.id, asyncio.Event()).set()
 
+    async def _send_or_confirm(self, r: wire.Result) -> None:
+        """A result in a message of its own, or (report by exception, nothing new) a line in
+        the next heartbeat."""
+        agent = self.config.agent
+        if agent.report == "changes" and not is_news(
+                self._sent.get(r.device), r.status, r.faults, r.metrics, r.ts, agent.refresh_s,
+                agent.deadbands):
+            self._unchanged[r.device] = (r.ts, r.status)
+            return
+        await self.emit(r, EVENT if r.faults else TELEMETRY)
+        self._sent[r.device] = Sent(r.status, r.faults, dict(r.metrics), r.ts)
+        self._unchanged.pop(r.device, None)
+
     async def _heartbeat_loop(self, stop: asyncio.Event) -> None:
         interval = self.config.agent.heartbeat
         c, a = self.config.center.id, self.config.agent.id
@@ -431,16 +433,9 @@ class Agent:
             by_exception = self.config.agent.report == "changes"
             # The box reports its own faults (under-voltage, disk full...) as a device of its
             # own, by exception like the others when the box is set so.
-            if by_exception and not is_news(self._sent.get(a), box.status, box.faults,
-                                            box.metrics, now, self.config.agent.refresh_s,
-                                            self.config.agent.deadbands):
-                self._unchanged[a] = (now, box.status)
-            else:
-                await self.emit(wire.Result(
-                    c, a, a, self.session, 0, now, "box", BOX_NAME, box.status, box.metrics,
-                    box.faults, box.error), EVENT if box.faults else TELEMETRY)
-                self._sent[a] = Sent(box.status, box.faults, dict(box.metrics), now)
-                self._unchanged.pop(a, None)
+            await self._send_or_confirm(wire.Result(
+                c, a, a, self.session, 0, now, "box", BOX_NAME, box.status, box.metrics,
+                box.faults, box.error))
             backlog = await self.backlog()
             host_metrics: dict[str, MetricValue] = {
                 **outcome.metrics, "outbox_count": backlog.count,

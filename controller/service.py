@@ -105,7 +105,6 @@ class Controller:
         self.owned: frozenset[int] | None = None if config.partitions is None else frozenset()
         self.leases = Leases(self.store.db, config.client_id, config.partitions) \
             if config.partitions is not None else None
-        self._lease_valid_until = 0.0
         self._next_round = 0.0
         self._centers: set[str] = set()
         self._subscribed: set[str] = set()
@@ -173,8 +172,8 @@ class Controller:
 
     # -- partitions: each center's stream to exactly one controller ---------------------------
     def _mine(self, center: str) -> bool:
-        assert self.config.partitions is not None and self.owned is not None
-        return partition_of(center, self.config.partitions.count) in self.owned
+        assert self.owned is not None
+        return self._mine_in(center, self.owned)
 
     def _serve(self, center: str) -> bool:
         """Whether this center's messages are ours; a center not seen before (a birth of a new
@@ -195,7 +194,6 @@ class Controller:
         assert self.leases is not None and self.owned is not None
         self._next_round = time.monotonic() + self.leases.settings.round_s
         got = self.leases.round()
-        self._lease_valid_until = got.valid_until
         keep = got.held - got.release
         if keep != self.owned:
             self._repartition(keep)
