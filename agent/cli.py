@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -25,7 +26,7 @@ from hcc_common.cliutil import lang_or_exit, speak_to_click
 from hcc_common.config_words import localize
 from hcc_common.durations import format_duration
 from hcc_common.mqtt_settings import broker_from_url
-from hcc_common.yamlconf import ConfigError
+from hcc_common.yamlconf import ConfigError, each_error
 
 app = typer.Typer(
     help=h("app"), no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -54,14 +55,15 @@ def config_path(config: Path | None, path: Path | None = None) -> Path:
     return path or config or agent_config.default_config_path()
 
 
-def _load(path: Path, lang: str | None = None) -> Config:
+def _load(path: Path, lang: str | None = None, exit_code: int = 1) -> Config:
     try:
         return agent_config.load(path)
     except ConfigError as exc:
         language = lang if lang in ("vi", "en") else LANG
         word = "lỗi" if language == "vi" else "error"
-        typer.echo(f"{word}: {localize(exc, language)}", err=True)
-        raise typer.Exit(1) from None
+        for one in each_error(exc):  # every mistake, each on its line with file:line
+            typer.echo(f"{word}: {localize(one, language)}", err=True)
+        raise typer.Exit(exit_code) from None
 
 
 @app.command(help=h("validate"))
@@ -93,11 +95,15 @@ def discover(
     http_port: Annotated[int, typer.Option(help=h("discover.http_port"))] = 80,
     neighbours_too: Annotated[bool, typer.Option(
         "--neighbours/--no-neighbours", help=h("discover.neighbours"))] = True,
+    reload: Annotated[bool, typer.Option(help=h("discover.reload"))] = True,
 ) -> None:
     """Find the center's devices (SNMP printers, APs, PDUs, UPSes; Shelly and Tasmota plugs;
     IPP printers over DNS-SD) and print devices.yaml entries for them, or add them (--write)."""
-    config = config_path(config)
+    config = config_path(config).absolute()
     from agent import discover as disc
+
+    if write:
+        _writable_or_exit(config, "sudo hcc-agent discover --write")
 
     nets = list(subnets or disc.own_lan())
     try:
@@ -109,7 +115,7 @@ def discover(
         in_nets = set(disc.hosts_of(nets))
         hosts += [h for h in disc.neighbours() if h not in in_nets]
     if not hosts:
-        typer.echo("error: no subnet to sweep: give one, e.g. 192.168.1.0/24", err=True)
+        typer.echo("error: no subnet to sweep: give one, e.g. 192.0.2.0/24", err=True)
         raise typer.Exit(2)
     from rich.progress import Progress
 
@@ -123,16 +129,68 @@ def discover(
     typer.echo(f"# {len(found)} device(s) found in {', '.join(nets)} ({len(hosts)} hosts probed)",
                err=True)
     if write:
-        added = disc.merge(config, found)
+        from hcc_common.keepfile import NotWritable
+
+        try:
+            added = disc.merge(config, found)
+        except NotWritable as exc:
+            _not_writable(exc, "sudo hcc-agent discover --write")
         _load(config)  # the same validator as always: what was written must load
         typer.echo(f"{config}: {len(added)} device(s) added, "
                    f"{len(found) - len(added)} already there")
+        if added:
+            _tell_the_service(reload)
         return
     import yaml
 
     taken: set[str] = set()
     entries = [disc.entry(f, taken) for f in found]
     typer.echo(yaml.safe_dump({"devices": entries}, allow_unicode=True, sort_keys=False).rstrip())
+
+
+def _not_writable(exc: OSError, remedy: str) -> typer.Exit:
+    typer.echo(f"error: {exc}: the config is root's (the service only reads it); run: {remedy}",
+               err=True)
+    raise typer.Exit(1)
+
+
+def _writable_or_exit(config: Path, remedy: str) -> None:
+    """Before any work: a file we cannot replace is said at once, in one line, not after a
+    sweep of the LAN and with a traceback."""
+    from hcc_common.keepfile import NotWritable
+
+    if not os.access(config.parent, os.W_OK | os.X_OK):
+        _not_writable(NotWritable(config, "permission denied"), remedy)
+
+
+SERVICE = "hcc-agent"
+
+
+def _systemd_runs_the_service() -> bool:
+    import shutil
+    import subprocess
+
+    if not Path("/run/systemd/system").is_dir() or shutil.which("systemctl") is None:
+        return False
+    state = subprocess.run(["systemctl", "is-active", "--quiet", SERVICE], timeout=30,
+                           check=False)
+    return state.returncode == 0
+
+
+def _tell_the_service(reload: bool) -> None:
+    """The running agent applies an edited devices.yaml by itself within a heartbeat (it
+    watches the file); a reload (SIGHUP) applies it now, device by device, no restart."""
+    import subprocess
+
+    if reload and _systemd_runs_the_service():
+        done = subprocess.run(["systemctl", "reload", SERVICE], capture_output=True, text=True,
+                              timeout=60, check=False)
+        if done.returncode == 0:
+            typer.echo(f"{SERVICE} reloaded: the new devices are polled now")
+            return
+        typer.echo(f"warning: systemctl reload {SERVICE}: {done.stderr.strip()}", err=True)
+    typer.echo(f"a running {SERVICE} applies the change within a heartbeat by itself "
+               f"(now: sudo systemctl reload {SERVICE})")
 
 
 @app.command(help=h("enroll"))
@@ -188,7 +246,16 @@ def run(
     from agent.runtime import run_forever
 
     logs.setup(log_level)
-    cfg = _load(config)
+    try:
+        cfg = agent_config.load(config)
+    except ConfigError as exc:
+        # named in the journal, and an exit status systemd does not restart on (the unit's
+        # RestartPreventExitStatus): restarting every 5 s cannot fix a file
+        for one in each_error(exc):
+            typer.echo(f"config error: {one}", err=True)
+        typer.echo(f"hcc-agent stopped: fix {config} (hcc-agent validate), then: "
+                   "sudo systemctl restart hcc-agent", err=True)
+        raise typer.Exit(agent_config.EXIT_CONFIG) from None
     if broker is not None:
         try:
             broker_from_url(broker)
@@ -295,14 +362,27 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help=h("status.json"))] = False,
 ) -> None:
     """Show what the running agent last did: broker link, backlog, each device's last poll."""
-    config = config_path(config)
+    config = config_path(config).absolute()
     cfg = _load(config)
-    path = cfg.agent.state_dir / "status.json"
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        typer.echo(f"no status yet at {path}: is hcc-agent running with this config?", err=True)
-        raise typer.Exit(1) from None
+    # the config's own state_dir, else where the service keeps it (StateDirectory=, which a
+    # shell has no $STATE_DIRECTORY for): `hcc-agent status` on the box, as root or its user
+    places = list(dict.fromkeys([cfg.agent.state_dir,
+                                 *agent_config.service_state_dirs(config)]))
+    data = None
+    for place in places:
+        try:
+            data = json.loads((place / "status.json").read_text())
+            break
+        except FileNotFoundError:
+            continue
+        except PermissionError:
+            typer.echo(f"error: cannot read {place / 'status.json'}: run with sudo", err=True)
+            raise typer.Exit(1) from None
+    if data is None:
+        where = " or ".join(str(p / "status.json") for p in places)
+        typer.echo(f"no status yet at {where}: is hcc-agent running with this config?",
+                   err=True)
+        raise typer.Exit(1)
     if as_json:
         typer.echo(json.dumps(data, ensure_ascii=False))
         return

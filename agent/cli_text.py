@@ -20,7 +20,7 @@ HELP: Mapping[str, Mapping[str, str]] = {
         "discover": "Tìm thiết bị của trung tâm (máy in, điểm phát Wi-Fi, ổ cắm PDU, UPS qua "
                     "SNMP; ổ cắm Shelly, Tasmota; máy in IPP) và in các mục devices.yaml cho "
                     "chúng, hoặc thêm vào tệp (--write).",
-        "discover.subnets": "Dải mạng cần dò, ví dụ 192.168.1.0/24 (mặc định: mạng LAN của "
+        "discover.subnets": "Dải mạng cần dò, ví dụ 192.0.2.0/24 (mặc định: mạng LAN của "
                             "máy này).",
         "discover.community": "Community SNMP v2c để thử (dùng nhiều lần được; mặc định: "
                               "public).",
@@ -31,6 +31,8 @@ HELP: Mapping[str, Mapping[str, str]] = {
         "discover.snmp_port": "Cổng SNMP cần dò.",
         "discover.http_port": "Cổng HTTP của ổ cắm thông minh.",
         "discover.neighbours": "Dò cả các máy trong bảng ARP của máy này.",
+        "discover.reload": "Sau --write, báo dịch vụ hcc-agent đang chạy đọc lại tệp ngay "
+                           "(systemctl reload; không khởi động lại).",
         "enroll": "Cấp cho máy này tài khoản kết nối riêng: đổi mã một lần qua HTTPS (kiểm tra "
                   "dấu vân tay chứng chỉ), ghi mật khẩu và CA cạnh devices.yaml, đặt mục mqtt:, "
                   "kiểm tra rồi khởi động lại dịch vụ.",
@@ -60,7 +62,7 @@ HELP: Mapping[str, Mapping[str, str]] = {
         "discover": "Find the center's devices (SNMP printers, APs, PDUs, UPSes; Shelly and "
                     "Tasmota plugs; IPP printers) and print devices.yaml entries for them, or "
                     "add them (--write).",
-        "discover.subnets": "Subnets to sweep, e.g. 192.168.1.0/24 (default: this box's own "
+        "discover.subnets": "Subnets to sweep, e.g. 192.0.2.0/24 (default: this box's own "
                             "LAN).",
         "discover.community": "SNMP v2c community to try (repeatable; default: public).",
         "discover.write": "Add what is new to --config, keeping its comments and order.",
@@ -70,6 +72,8 @@ HELP: Mapping[str, Mapping[str, str]] = {
         "discover.snmp_port": "SNMP port to probe.",
         "discover.http_port": "HTTP port of smart plugs.",
         "discover.neighbours": "Also probe hosts in the box's ARP table.",
+        "discover.reload": "After --write, have the running hcc-agent service read the file "
+                           "now (systemctl reload; no restart).",
         "enroll": "Give this box its own broker credentials: trade the code over HTTPS (pinned to "
                   "the fingerprint), write the password and CA beside devices.yaml, set its mqtt: "
                   "section, validate it and restart the service.",

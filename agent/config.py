@@ -15,11 +15,24 @@ from hcc_common import wire
 from hcc_common.calendar import OpeningHours, parse_center_calendar
 from hcc_common.mqtt_settings import MqttSettings, parse_mqtt
 from hcc_common.secret_values import secret
-from hcc_common.yamlconf import ANY_KEYS, ConfigError, Mapping, Node, load_yaml
+from hcc_common.yamlconf import (
+    ANY_KEYS,
+    ConfigError,
+    Mapping,
+    Node,
+    attempt,
+    collect_errors,
+    load_yaml,
+    note,
+    raise_collected,
+)
 
 DEVICE_TYPES = ("printer", "wifi_ap", "charger", "ups", "reading_device", "kiosk", "robot",
                 "network", "other")
 DEFAULT_CONFIG = "devices.yaml"
+# `hcc-agent run` exits with this on a config error (EX_CONFIG, sysexits.h): the unit's
+# RestartPreventExitStatus, since restarting every 5 s cannot fix a file.
+EXIT_CONFIG = 78
 INSTALLED_CONFIG = Path("/etc/hcc-agent/devices.yaml")
 
 
@@ -233,17 +246,35 @@ _THRESHOLD_KEYS = {"supply_warning": "supply_warning_pct", "supply_critical": "s
 
 def load(path: str | Path, *, environ: TMapping[str, str] | None = None,
          text: str | None = None) -> Config:
-    """Read and validate devices.yaml. Raises ConfigError naming file:line and key."""
-    env = os.environ if environ is None else environ
+    """Read and validate devices.yaml. Raises ConfigError naming file:line and key, or
+    ConfigErrors with every mistake of the file (each with its file:line and key)."""
+    with collect_errors() as errors:
+        try:
+            config = _load(path, os.environ if environ is None else environ, text)
+        except _Incomplete:
+            pass  # its reasons are noted already
+        except ConfigError as exc:
+            note(exc)
+        raise_collected(errors)
+    return config
+
+
+class _Incomplete(ConfigError):
+    """A section could not be read: the errors noted say why."""
+
+
+def _load(path: str | Path, env: TMapping[str, str], text: str | None) -> Config:
     root = load_yaml(path, text).as_mapping(_TOP_KEYS)
-    center = _center(root.require("center"))
-    mqtt = parse_mqtt(root.require("mqtt"))
-    agent = _agent(root.get("agent"), center, env, str(path), mqtt.keepalive)
+    center = attempt(lambda: _center(root.require("center")), None)
+    mqtt = attempt(lambda: parse_mqtt(root.require("mqtt")), None)
+    agent = attempt(lambda: _agent(root.get("agent"), center or Center("x", "x", "UTC"), env,
+                                   str(path), mqtt.keepalive if mqtt is not None else 10), None)
     defaults = root.get("defaults")
     interval, timeout = 30.0, 2.0
     holds = dict(DEFAULT_HOLDS)
-    if defaults is not None:
-        d = defaults.as_mapping(("interval", "timeout", "hold"))
+    d = attempt(lambda: defaults.as_mapping(("interval", "timeout", "hold")), None) \
+        if defaults is not None else None
+    if d is not None:
         if (n := d.get("interval")) is not None:
             interval = n.as_duration(minimum=1.0)
         if (n := d.get("timeout")) is not None:
@@ -252,17 +283,24 @@ def load(path: str | Path, *, environ: TMapping[str, str] | None = None,
             hm = n.as_mapping(tuple(DEFAULT_HOLDS))
             for code in hm:
                 holds[code] = hm.require(code).as_duration()
-    devices_node = root.require("devices")
+    no_items: list[Node] = []
+    items = attempt(lambda: root.require("devices").as_list(), no_items)
     devices: list[Device] = []
     seen: dict[str, int] = {}
-    for item in devices_node.as_list():
-        dev = _device(item, interval, timeout, env)
+    for item in items:
+        # each device on its own: one wrong device does not hide the mistakes of the next
+        dev = attempt(lambda item=item: _device(item, interval, timeout, env), None)  # type: ignore[misc]
+        if dev is None:
+            continue
         if dev.id in seen:
-            raise ConfigError(item.file, dev.line, f"{item.path}.id",
-                              f"duplicate device id {dev.id!r} (first used on line {seen[dev.id]})")
+            note(ConfigError(item.file, dev.line, f"{item.path}.id",
+                             f"duplicate device id {dev.id!r} (first used on line {seen[dev.id]})"))
+            continue
         seen[dev.id] = dev.line
         devices.append(dev)
-    traps = _traps(root.get("traps"), env)
+    traps = attempt(lambda: _traps(root.get("traps"), env), None)
+    if center is None or mqtt is None or agent is None:
+        raise _Incomplete(str(path), 0, "", "incomplete")
     return Config(str(path), center, agent, mqtt, tuple(devices), holds, traps)
 
 
@@ -350,6 +388,16 @@ def _hostname_id() -> str:
     return cleaned[:63]
 
 
+def service_state_dirs(config_path: Path) -> list[Path]:
+    """Where the service keeps its state for this config: the unit's StateDirectory= beside an
+    installed /etc/hcc-agent/devices.yaml (ROOT/etc/hcc-agent -> ROOT/var/lib/hcc-agent, so an
+    image or a test root too), unless the config sets agent.state_dir itself."""
+    folder = config_path.parent
+    if folder.parent.name != "etc":
+        return []
+    return [folder.parent.parent / "var" / "lib" / folder.name]
+
+
 def default_state_dir(center: str, agent: str, env: TMapping[str, str]) -> Path:
     """systemd's $STATE_DIRECTORY, else a per-user directory keyed by center and agent."""
     systemd_dir = env.get("STATE_DIRECTORY")
@@ -366,7 +414,7 @@ def _device(node: Node, interval: float, timeout: float, env: TMapping[str, str]
     name_node = m.get("name")
     dtype = m.require("type").as_choice(DEVICE_TYPES)
     host_node = m.get("host")
-    host = host_node.as_str() if host_node is not None else None
+    host = attempt(lambda: _host(host_node), None) if host_node is not None else None
     if (n := m.get("interval")) is not None:
         interval = n.as_duration(minimum=1.0)
     if (n := m.get("timeout")) is not None:
@@ -380,28 +428,89 @@ def _device(node: Node, interval: float, timeout: float, env: TMapping[str, str]
         outlets = tuple(item.as_int(1, 1024) for item in n.as_list())
     thresholds = DeviceThresholds()
     if (n := m.get("thresholds")) is not None:
-        tm = n.as_mapping(tuple(_THRESHOLD_KEYS))
-        thresholds = DeviceThresholds(**{_THRESHOLD_KEYS[k]: tm.require(k).as_float() for k in tm})
+        thresholds = attempt(lambda: _thresholds(n), thresholds)
     sections = {k: m.get(k) for k in CHECK_KEYS}
     present = [k for k, v in sections.items() if v is not None]
     if not present:
         raise node.error(f"device {did!r} has no check: add one of {', '.join(CHECK_KEYS)}")
-    if host is None and any(k in NETWORK_KINDS and not (k == "http" and _has_url(sections[k]))
-                            for k in present):
+    needs_host = any(k in NETWORK_KINDS and not (k == "http" and _has_url(sections[k]))
+                     for k in present)
+    if host is None and host_node is None and not _host_misspelt(node) and needs_host:
         raise ConfigError(node.file, node.line, f"{node.path}.host",
                           f"device {did!r} needs a host (IP address or name) for its checks")
     return Device(
         id=did, name=name_node.as_str() if name_node is not None else did, type=dtype, host=host,
         interval=interval, timeout=timeout,
         profile=_profile_name(profile),
-        snmp=_snmp(sections["snmp"], env), tcp=_tcp(sections["tcp"]),
-        http=_http(sections["http"], host), ping=_ping(sections["ping"]),
-        usb=_usb(sections["usb"]), command=_command(sections["command"]),
-        shelly=_plug(sections["shelly"]), tasmota=_plug(sections["tasmota"]),
-        ipp=_ipp(sections["ipp"]), wifi_probe=_wifi_probe(sections["wifi_probe"], env),
-        wan=_wan(sections["wan"], env),
+        # each check's section on its own: the mistakes of all of them in one pass
+        snmp=attempt(lambda: _snmp(sections["snmp"], env), None),
+        tcp=attempt(lambda: _tcp(sections["tcp"]), None),
+        http=attempt(lambda: _http(sections["http"], host), None),
+        ping=attempt(lambda: _ping(sections["ping"]), None),
+        usb=attempt(lambda: _usb(sections["usb"]), None),
+        command=attempt(lambda: _command(sections["command"]), None),
+        shelly=attempt(lambda: _plug(sections["shelly"]), None),
+        tasmota=attempt(lambda: _plug(sections["tasmota"]), None),
+        ipp=attempt(lambda: _ipp(sections["ipp"]), None),
+        wifi_probe=attempt(lambda: _wifi_probe(sections["wifi_probe"], env), None),
+        wan=attempt(lambda: _wan(sections["wan"], env), None),
         outlets=outlets, thresholds=thresholds, line=node.line,
     )
+
+
+def _host_misspelt(node: Node) -> bool:
+    """`hostname:` or `ip:` is said already (did you mean 'host'?): not a missing host too."""
+    import yaml as _yaml
+
+    from hcc_common.yamlconf import SYNONYMS
+
+    raw = node.raw
+    return isinstance(raw, _yaml.MappingNode) and any(
+        "host" in SYNONYMS.get(str(k.value).lower(), ()) for k, _v in raw.value)
+
+
+def _host(node: Node) -> str:
+    """An IP address (v4 or v6) or a DNS name; what looks like an address must be one
+    (10.0.0.500 polls nothing, for ever)."""
+    import ipaddress
+    import re
+
+    value = node.as_str().strip()
+    looks_v4 = re.fullmatch(r"[0-9.]+", value) is not None
+    if looks_v4 or ":" in value:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise node.error(f"{value!r} is not an IP address (write e.g. 192.0.2.10)") from None
+        return value
+    labels = value.rstrip(".").split(".")
+    if len(value) > 253 or not all(re.fullmatch(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)", label)
+                                   for label in labels):
+        raise node.error(f"{value!r} is not an IP address or a host name")
+    return value
+
+
+def _thresholds(node: Node) -> DeviceThresholds:
+    """Thresholds in the order they mean: a supply warns before it is critical (warning above
+    critical, since a level falls), the least power below the most."""
+    tm = node.as_mapping(tuple(_THRESHOLD_KEYS))
+    values = {k: tm.require(k).as_float() for k in tm}
+    t = DeviceThresholds(**{_THRESHOLD_KEYS[k]: v for k, v in values.items()})
+    for low, high, why in (
+            ("supply_critical", "supply_warning",
+             "supply_warning ({hi:g}%) must be above supply_critical ({lo:g}%): a supply warns "
+             "before it runs out"),
+            ("min_power_w", "max_power_w",
+             "min_power_w ({lo:g}) must be below max_power_w ({hi:g})")):
+        lo = getattr(t, _THRESHOLD_KEYS[low])
+        hi = getattr(t, _THRESHOLD_KEYS[high])
+        if lo >= hi:
+            where = tm.get(high) or tm.get(low) or node
+            raise where.error(why.format(lo=lo, hi=hi))
+    for key in ("supply_warning", "supply_critical"):
+        if (n := tm.get(key)) is not None and not 0 <= values[key] <= 100:
+            raise n.error(f"a percentage from 0 to 100, got {values[key]:g}")
+    return t
 
 
 def _profile_name(node: Node | None) -> str:

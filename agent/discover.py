@@ -47,7 +47,7 @@ def hosts_of(subnets: Sequence[str]) -> list[str]:
         try:
             net = ipaddress.ip_network(spec, strict=False)
         except ValueError:
-            raise DiscoverError(f"{spec!r} is not a subnet; write e.g. 192.168.1.0/24") from None
+            raise DiscoverError(f"{spec!r} is not a subnet; write e.g. 192.0.2.0/24") from None
         if net.version != 4:
             raise DiscoverError(f"{spec}: only IPv4 subnets are swept")
         if net.num_addresses > MAX_HOSTS:
@@ -281,8 +281,12 @@ def merge(path: Path, finds: Sequence[Found]) -> list[dict[str, Any]]:
                                                   before=f"found by hcc-agent discover: {f.detail}",
                                                   indent=2)
         added.append(e)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        yaml.dump(doc, fh)
-    tmp.replace(path)
+    import io
+
+    from hcc_common.keepfile import write_kept
+
+    text = io.StringIO()
+    yaml.dump(doc, text)
+    # root:hcc-agent 0640 stays so: the communities in it never become world-readable
+    write_kept(path, text.getvalue())
     return added

@@ -3,8 +3,6 @@ the controller certificate's fingerprint, and write them where the service reads
 
 from __future__ import annotations
 
-import contextlib
-import grp
 import hashlib
 import os
 import ssl
@@ -13,8 +11,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from hcc_common.enrollment import ENROLL_PATH, Credentials
-
-SERVICE_USER = "hcc-agent"
 
 
 class EnrollFailed(Exception):
@@ -63,13 +59,12 @@ def fetch(url: str, code: str, fingerprint: str, timeout: float = 15.0) -> Crede
         raise EnrollFailed(str(exc)) from None
 
 
-def _private(path: Path, text: str) -> None:
-    """Readable by root and the service's group only (0640), as the installer sets config."""
-    path.write_text(text)
-    os.chmod(path, 0o640)
-    if os.geteuid() == 0:
-        with contextlib.suppress(KeyError):  # no service user here (a test): root keeps it
-            os.chown(path, 0, grp.getgrnam(SERVICE_USER).gr_gid)
+def _private(path: Path, text: str, like: Path | None = None) -> None:
+    """Readable by root and the service's group only (0640), as the installer sets config: the
+    group is the config folder's (install.sh --user X), never a name assumed here."""
+    from hcc_common.keepfile import write_kept
+
+    write_kept(path, text, like=like)
 
 
 def write(config_path: Path, e: Credentials) -> None:
@@ -78,9 +73,10 @@ def write(config_path: Path, e: Credentials) -> None:
     from ruamel.yaml import YAML
     from ruamel.yaml.comments import CommentedMap
 
+    config_path = Path(os.path.abspath(config_path))  # the service reads it from elsewhere
     folder = config_path.parent
-    _private(folder / "mqtt.password", e.password + "\n")
-    _private(folder / "ca.crt", e.ca_pem)
+    _private(folder / "mqtt.password", e.password + "\n", like=config_path)
+    _private(folder / "ca.crt", e.ca_pem, like=config_path)
     yaml = YAML()
     yaml.preserve_quotes = True
     yaml.indent(mapping=2, sequence=4, offset=2)
@@ -97,11 +93,10 @@ def write(config_path: Path, e: Credentials) -> None:
     mqtt["username"] = e.username
     mqtt["password_file"] = str(folder / "mqtt.password")
     mqtt["ca_file"] = str(folder / "ca.crt")
-    tmp = config_path.with_suffix(config_path.suffix + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        yaml.dump(doc, fh)
-    os.chmod(tmp, config_path.stat().st_mode & 0o777)
-    if os.geteuid() == 0:
-        st = config_path.stat()
-        os.chown(tmp, st.st_uid, st.st_gid)
-    tmp.replace(config_path)
+    import io
+
+    from hcc_common.keepfile import write_kept
+
+    text = io.StringIO()
+    yaml.dump(doc, text)
+    write_kept(config_path, text.getvalue())

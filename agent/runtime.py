@@ -348,6 +348,40 @@ class Agent:
             else:
                 self._report_config(error=None, good=push.version)
 
+    async def reload_local(self) -> None:
+        """devices.yaml read again (SIGHUP: `systemctl reload hcc-agent`; or an edit seen at a
+        heartbeat) and applied device by device, as a push is. A file with a mistake is not
+        applied: the running devices go on, the error is logged with file:line."""
+        from agent import config as agent_config
+
+        assert self._config_lock is not None
+        path = Path(self.local_config.path)
+        async with self._config_lock:
+            version = await asyncio.to_thread(config_version_of, path)
+            if version == self.local_version:
+                log.info("config unchanged", extra={"version": version})
+                return
+            try:
+                new = await asyncio.to_thread(agent_config.load, path)
+            except ConfigError as exc:
+                self.local_version = version  # said once, not at every heartbeat
+                log.error("devices.yaml not applied: the running devices go on",
+                          extra={"error": str(exc)[:2000]})
+                return
+            self.local_version = version
+            if self.config is not self.local_config:
+                self.local_config = new
+                log.info("devices.yaml edited while a pushed config runs: ignored (drift)")
+                self._report_config(self.config_error)
+                return
+            await self._switch(new, version)
+            self.local_config = new
+            self._update_inventory()
+            self.link.publish(self._birth())
+            sdnotify.notify(f"STATUS=watching {len(new.devices)} devices")
+            log.info("devices.yaml applied", extra={"version": version,
+                                                    "devices": len(new.devices)})
+
     async def _switch(self, new: Config, version: str) -> None:
         changes = device_changes(self.config, new)
         for d in (*changes.removed, *changes.changed):
@@ -462,9 +496,11 @@ class Agent:
             # a local edit of devices.yaml while a pushed config runs: report it (drift)
             local = await asyncio.to_thread(config_version_of, Path(self.local_config.path))
             if local != self.local_version:
-                self.local_version = local
                 if self.config is not self.local_config:
+                    self.local_version = local
                     self._report_config(self.config_error)
+                else:
+                    await self.reload_local()  # an edited devices.yaml: applied, no restart
             now = time.monotonic()
             if next_at < now:
                 next_at = now  # the box was suspended or overloaded: no burst to catch up
@@ -572,6 +608,17 @@ def run_forever(config: Config, broker_url: str | None) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await Agent(config, broker_url).run(stop)
+        agent = Agent(config, broker_url)
+        reloads: set[asyncio.Task[None]] = set()
+
+        def on_hup() -> None:  # systemctl reload hcc-agent (ExecReload=kill -HUP)
+            if agent._config_lock is None:
+                return  # not started yet: it reads the file as it starts
+            task = loop.create_task(agent.reload_local())
+            reloads.add(task)
+            task.add_done_callback(reloads.discard)
+
+        loop.add_signal_handler(signal.SIGHUP, on_hup)
+        await agent.run(stop)
 
     asyncio.run(main())

@@ -34,16 +34,23 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON out
 LangOpt = Annotated[str | None, typer.Option("--lang", help="Language of messages: vi or en.")]
 
 
-def _config(config: Path | None, db: str | None, broker: str | None = None) -> ControllerConfig:
+# `hcc-controller run` exits with this on a config error: the unit's RestartPreventExitStatus
+EXIT_CONFIG = 78
+
+
+def _config(config: Path | None, db: str | None, broker: str | None = None,
+            exit_code: int = 1) -> ControllerConfig:
     from dataclasses import replace
 
+    if config is None and controller_config.INSTALLED_CONFIG.exists():
+        config = controller_config.INSTALLED_CONFIG  # the service's own, on the central host
     try:
         cfg = controller_config.load(config)
         if broker is not None:
             cfg = replace(cfg, broker=controller_config.broker_from_url(broker))
     except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+        typer.echo(f"{'config error' if exit_code == EXIT_CONFIG else 'error'}: {exc}", err=True)
+        raise typer.Exit(exit_code) from None
     if db is not None:
         from controller.db import is_postgres
 
@@ -56,6 +63,25 @@ def _open_store(cfg: ControllerConfig) -> Store:
         typer.echo(f"error: no database at {cfg.db} (has the controller run? use --db)", err=True)
         raise typer.Exit(1)
     return Store(cfg.db, readonly=True)
+
+
+def _store_for_writing(cfg: ControllerConfig) -> Store:
+    """The database, made (schema and all) when the controller has not run yet. A new SQLite
+    file made by root is given to its folder's owner, so that the service can write it."""
+    import os
+
+    if isinstance(cfg.db, Path) and not cfg.db.exists():
+        if not cfg.db.parent.is_dir():
+            typer.echo(f"error: no folder {cfg.db.parent} for the database (install.sh makes "
+                       "it; or give --db)", err=True)
+            raise typer.Exit(1)
+        store = Store(cfg.db)
+        folder = cfg.db.parent.stat()
+        if os.geteuid() == 0 and (folder.st_uid, folder.st_gid) != (0, 0):
+            for made in cfg.db.parent.glob(cfg.db.name + "*"):
+                os.chown(made, folder.st_uid, folder.st_gid)
+        return store
+    return Store(_open_store(cfg).path)
 
 
 @app.command()
@@ -74,7 +100,7 @@ def run(
     from controller.service import serve
 
     logs.setup(log_level)
-    cfg = _config(config, db, broker)
+    cfg = _config(config, db, broker, exit_code=EXIT_CONFIG)
     if http is not None:
         try:
             host, port = parse_listen(http)
@@ -354,6 +380,33 @@ def broker_config(
                f"hcc-controller credentials CENTER --agent AGENT --broker-dir {out} --out FILE")
 
 
+@app.command("http-cert")
+def http_cert(
+    out: Annotated[Path, typer.Option("--out", help="Folder for http.crt and http.key "
+                                                    "(/etc/hcc-controller).")],
+    hostname: Annotated[list[str], typer.Option(
+        "--hostname", help="Name or IP boxes and browsers use for the controller "
+                           "(repeatable).")],
+    days: Annotated[int, typer.Option(help="How long the certificate is valid.")] = 825,
+) -> None:
+    """Make the controller's HTTPS certificate and key (self-signed; boxes pin it by the
+    fingerprint `hcc-controller enroll` prints) with the folder's group and mode 0640."""
+    import os
+
+    from controller.httpcert import make
+    from hcc_common.keepfile import NotWritable
+
+    folder = Path(os.path.abspath(out))
+    try:
+        made = make(folder, hostname, days)
+    except (NotWritable, PermissionError) as exc:
+        typer.echo(f"error: {exc} (run it with sudo)", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"certificate {made.cert}, key {made.key} (SHA-256 {made.fingerprint})")
+    typer.echo(f"in controller.yaml: http: {{listen: \"0.0.0.0:8443\", tls_cert: {made.cert}, "
+               f"tls_key: {made.key}}}")
+
+
 @app.command()
 def credentials(
     center: Annotated[str, typer.Argument(help="The center id.")],
@@ -363,6 +416,8 @@ def credentials(
     "pi-1",
     url: Annotated[str, typer.Option(help="Broker URL the agent will use.")] =
     "mqtts://127.0.0.1:8883",
+    box_dir: Annotated[Path, typer.Option(
+        help="The box's config folder, where the two files go.")] = Path("/etc/hcc-agent"),
 ) -> None:
     """Issue one box's credentials: a new password (the broker's password file is updated, the
     old password stops working at the broker's next reload), the CA beside it, and the
@@ -374,8 +429,19 @@ def credentials(
     except BrokerConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
-    typer.echo("# devices.yaml (copy both files to the box; reload mosquitto to apply):")
-    typer.echo(f'mqtt: {{url: "{url}", username: "{user}", password_file: {pw}, ca_file: {ca}}}')
+    import os
+
+    # the paths the box will use, not where the files were written here
+    pw, ca = Path(os.path.abspath(pw)), Path(os.path.abspath(ca))
+    box_pw, box_ca = box_dir / "mqtt.password", box_dir / "ca.crt"
+    typer.echo(f"# written here: {pw} and {ca}; reload mosquitto to apply (systemctl reload "
+               "mosquitto)")
+    typer.echo("# copy both to the box (scp), then on the box:")
+    typer.echo(f"#   sudo install -o root -g hcc-agent -m 0640 {pw} {box_pw}")
+    typer.echo(f"#   sudo install -o root -g hcc-agent -m 0640 {ca} {box_ca}")
+    typer.echo("# and in the box's devices.yaml:")
+    typer.echo(f'mqtt: {{url: "{url}", username: "{user}", password_file: {box_pw}, '
+               f"ca_file: {box_ca}}}")
 
 
 @app.command()
@@ -544,7 +610,9 @@ def enroll(
             raise typer.Exit(2) from None
     code = new_code()
     now = time.time()
-    Store(_open_store(cfg).path).add_enrollment(code_hash(code), center, agent, _who(by), now,
+    # before the controller's first run too (the docs' order): the schema is made here, the
+    # new database given to the owner of its folder (the service's state directory)
+    Store(_store_for_writing(cfg).path).add_enrollment(code_hash(code), center, agent, _who(by), now,
                                                 now + seconds)
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
@@ -552,7 +620,9 @@ def enroll(
     cert = x509.load_pem_x509_certificate(Path(cfg.http.tls_cert).read_bytes())
     fingerprint = hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
     typer.echo(f"code for {center}/{agent}: {code} (single use, valid {int(seconds // 60)} min)")
-    typer.echo(f"on the box: sudo hcc-agent enroll https://HOST:{cfg.http.listen_port} {code} "
+    host = cfg.http.listen_host if cfg.http.listen_host not in ("0.0.0.0", "::", "") \
+        else "HOST"
+    typer.echo(f"on the box: sudo hcc-agent enroll https://{host}:{cfg.http.listen_port} {code} "
                f"--fingerprint {fingerprint}")
 
 
@@ -642,7 +712,12 @@ def config_status(config: ConfigOpt = None, db: DbOpt = None,
     cfg = _config(config, db)
     store = _open_store(cfg)
     agents = {(a.center, a.agent): a.inventory for a in store.agents()}
-    for row in store.desired_configs():
+    desired = store.desired_configs()
+    if not desired and not as_json:
+        typer.echo("nothing pushed yet: every box runs its own devices.yaml (bring one here "
+                   "with `hcc-controller config pull CENTER`, then `config push CENTER`)")
+        return
+    for row in desired:
         inv = agents.get((row["center"], row["agent"]), {})
         applied = inv.get("config_version")
         error = inv.get("config_error")

@@ -151,4 +151,15 @@ VI: Mapping[str, str] = {
         "Phiên bản cần quay lại (mặc định: bản ngay trước bản hiện tại).",
     "The box, if the center has several.": "Máy giám sát, nếu trung tâm có nhiều máy.",
     "Who rolls back (recorded).": "Người quay lại bản cũ (được ghi lại).",
+    "Make the controller's HTTPS certificate and key (self-signed; boxes pin it by the\n"
+    "fingerprint `hcc-controller enroll` prints) with the folder's group and mode 0640.":
+        "Tạo chứng chỉ và khóa HTTPS của máy chủ trung tâm (tự ký; máy giám sát kiểm tra bằng "
+        "dấu vân tay mà `hcc-controller enroll` in ra), thuộc nhóm của thư mục, quyền 0640.",
+    "Folder for http.crt and http.key (/etc/hcc-controller).":
+        "Thư mục ghi http.crt và http.key (/etc/hcc-controller).",
+    "Name or IP boxes and browsers use for the controller (repeatable).":
+        "Tên hoặc IP mà máy giám sát và trình duyệt dùng để vào máy chủ (dùng nhiều lần được).",
+    "How long the certificate is valid.": "Thời hạn của chứng chỉ (ngày).",
+    "The box's config folder, where the two files go.":
+        "Thư mục cấu hình trên máy giám sát, nơi đặt hai tệp này.",
 }

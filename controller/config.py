@@ -155,10 +155,18 @@ class ControllerConfig:
         return {c.id: c.agents for c in self.centers if c.agents is not None}
 
 
-def default_db(env: TMapping[str, str]) -> Path:
+# install.sh's places: a command run on the central host without --config uses the service's
+# config and database (its StateDirectory=), as the docs' commands do
+INSTALLED_CONFIG = Path("/etc/hcc-controller/controller.yaml")
+INSTALLED_STATE = Path("/var/lib/hcc-controller")
+
+
+def default_db(env: TMapping[str, str], installed: Path = INSTALLED_STATE) -> Path:
     state = env.get("STATE_DIRECTORY")
     if state:
         return Path(state.split(":")[0]) / "hcc.db"
+    if installed.is_dir():
+        return installed / "hcc.db"
     base = env.get("XDG_STATE_HOME") or str(Path(env.get("HOME", "/tmp")) / ".local" / "state")
     return Path(base) / "hcc-controller" / "hcc.db"
 

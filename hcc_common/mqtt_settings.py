@@ -46,13 +46,22 @@ def parse_mqtt(node: Node) -> MqttSettings:
         confirm = n.as_str()
         if confirm not in CONFIRM_MODES:
             raise n.error(f"must be one of {', '.join(CONFIRM_MODES)}, got {confirm!r}")
+    # the files are checked now (present, readable by the service): `run` would crash on them
     return MqttSettings(
         host, port, tls, keepalive,
         username.as_str() if username is not None else None,
-        password_file.as_str() if password_file is not None else None,
-        ca_file.as_str() if ca_file is not None else None,
+        _named(password_file), _named(ca_file),
         confirm,
     )
+
+
+def _named(node: Node | None) -> str | None:
+    from hcc_common.filecheck import named_file
+    from hcc_common.yamlconf import attempt
+
+    if node is None:
+        return None
+    return attempt(lambda: named_file(node), None)
 
 
 def parse_broker_url(node: Node) -> tuple[str, int, bool]:

@@ -7,6 +7,9 @@ from pathlib import Path
 
 from hcc_common.yamlconf import Mapping
 
+# The value of a `*_file` secret while a config is judged away from its box (config push).
+FILE_ON_THE_BOX = "(read from a file on the box)"
+
 
 def secret(m: Mapping, key: str, env: TMapping[str, str], default: str | None = None
            ) -> str | None:
@@ -26,10 +29,15 @@ def secret(m: Mapping, key: str, env: TMapping[str, str], default: str | None = 
         if value is None:
             raise node.error(f"environment variable {name} is not set")
         return value
+    from hcc_common.filecheck import checking_files, named_file
+
+    path = named_file(node)  # absolute, present and readable by the service (when checked)
+    if not checking_files() and not Path(path).exists():
+        return FILE_ON_THE_BOX  # judged elsewhere (the controller): the box reads it, not us
     try:
-        value = Path(name).read_text(encoding="utf-8").strip()
+        value = Path(path).read_text(encoding="utf-8").strip()
     except OSError as exc:
-        raise node.error(f"cannot read {name}: {exc.strerror}") from None
+        raise node.error(f"cannot read {path}: {exc.strerror}") from None
     if not value:
-        raise node.error(f"{name} is empty")
+        raise node.error(f"{path} is empty")
     return value

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import difflib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import yaml
 
 from hcc_common.durations import parse_duration
+
+T = TypeVar("T")
 
 
 class ConfigError(Exception):
@@ -22,6 +27,65 @@ class ConfigError(Exception):
         self.reason = reason
         where = f"{file}:{line}" if line else file  # a file that is missing has no line 0
         super().__init__(f"{where}: {key}: {reason}" if key else f"{where}: {reason}")
+
+
+class ConfigErrors(ConfigError):
+    """Every mistake of a file, found in one pass (the first's file:line:key is its own):
+    a technician fixes them all at once instead of one per run."""
+
+    def __init__(self, errors: Sequence[ConfigError]) -> None:
+        first = errors[0]
+        super().__init__(first.file, first.line, first.key, first.reason)
+        self.errors: tuple[ConfigError, ...] = tuple(errors)
+        self.args = ("\n".join(str(e) for e in self.errors),)
+
+    def __str__(self) -> str:
+        return "\n".join(str(e) for e in self.errors)
+
+
+def each_error(exc: ConfigError) -> tuple[ConfigError, ...]:
+    return exc.errors if isinstance(exc, ConfigErrors) else (exc,)
+
+
+# While a parser collects (collect_errors), a mistake that does not stop the parse (an unknown
+# key, a section that is wrong) is noted here and the parse goes on.
+_collected: contextvars.ContextVar[list[ConfigError] | None] = contextvars.ContextVar(
+    "hcc_config_errors", default=None)
+
+
+@contextlib.contextmanager
+def collect_errors() -> Iterator[list[ConfigError]]:
+    """Collect the mistakes of one parse; the caller raises them together (raise_collected)."""
+    errors: list[ConfigError] = []
+    token = _collected.set(errors)
+    try:
+        yield errors
+    finally:
+        _collected.reset(token)
+
+
+def note(err: ConfigError) -> None:
+    """A mistake the parse can go on after: noted while collecting, else raised."""
+    bucket = _collected.get()
+    if bucket is None:
+        raise err
+    bucket.extend(each_error(err))
+
+
+def attempt(parse: Callable[[], T], fallback: T) -> T:
+    """parse(), or (its mistake noted) `fallback`, so the rest of the file is still read."""
+    try:
+        return parse()
+    except ConfigError as exc:
+        note(exc)
+        return fallback
+
+
+def raise_collected(errors: Sequence[ConfigError]) -> None:
+    if errors:
+        unique = {(e.file, e.line, e.key, e.reason): e for e in errors}
+        ordered = sorted(unique.values(), key=lambda e: (e.line, e.key))
+        raise ordered[0] if len(ordered) == 1 else ConfigErrors(ordered)
 
 
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
@@ -141,10 +205,12 @@ class Mapping:
             child_path = f"{node.path}.{key}" if node.path else key
             if key not in allowed:
                 where = Node(key_node, node.file, child_path)
-                raise where.error(f"unknown key{_suggest(key, allowed)}")
+                note(where.error(f"unknown key{_suggest(key, allowed)}"))
+                continue  # the rest of the mapping is still read
             if key in entries:
                 where = Node(key_node, node.file, child_path)
-                raise where.error(f"key given twice (first on line {entries[key].line})")
+                note(where.error(f"key given twice (first on line {entries[key].line})"))
+                continue
             entries[key] = Node(value_node, node.file, child_path)
         return Mapping(node, entries)
 
@@ -178,7 +244,27 @@ class _AnyKeys(tuple[str, ...]):
 ANY_KEYS: Sequence[str] = _AnyKeys()
 
 
+# Words people write for a key, by meaning (spelling alone sends "hostname" to "name" and "ip"
+# to "ipp"): the first of each that the mapping allows is suggested.
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("hostname", "ip", "ip_address", "ipaddress", "ipv4", "address", "addr",
+                     "server", "hosts"), ("host",)),
+    **dict.fromkeys(("password", "pass", "passwd", "secret", "community_string"),
+                    ("community", "password_file", "auth_key", "speed_token")),
+    **dict.fromkeys(("username", "login", "user_name"), ("user", "username")),
+    **dict.fromkeys(("every", "period", "poll", "poll_interval", "frequency"), ("interval",)),
+    **dict.fromkeys(("kind", "device_type", "class"), ("type",)),
+    **dict.fromkeys(("label", "title", "description"), ("name",)),
+    **dict.fromkeys(("ca", "cafile", "ca_cert", "cacert"), ("ca_file",)),
+    **dict.fromkeys(("password_path", "passfile"), ("password_file",)),
+}
+
+
 def _suggest(word: str, choices: Sequence[str]) -> str:
+    key = word.lower().replace("-", "_")
+    for meant in SYNONYMS.get(key, ()):
+        if meant in choices:
+            return f" (did you mean {meant!r}?)"
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 

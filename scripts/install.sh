@@ -53,6 +53,9 @@ live=0; [[ -z $root && -d /run/systemd/system ]] && live=1   # systemd is runnin
 if ((uninstall)); then
   if ((live)); then systemctl disable --now "$name.service" 2>/dev/null || true; fi
   rm -f "$unit_dir/$name.service" "$unit_dir/multi-user.target.wants/$name.service"
+  # the command on PATH, only if it is ours (a link into this venv)
+  [[ $(readlink "$root/usr/local/bin/$name" 2>/dev/null) == /opt/hcc-fleet/venv/bin/$name ]] &&
+    rm -f "$root/usr/local/bin/$name"
   other=hcc-agent; [[ $role == agent ]] && other=hcc-controller
   # the venv is shared by both roles: keep it while the other unit is installed
   [[ -e $unit_dir/$other.service ]] || rm -rf "$prefix"
@@ -76,15 +79,34 @@ if [[ -z $root ]] && ((is_root)) && ((venv)); then
 fi
 
 # -- the service user --------------------------------------------------------------------------
-if ((is_root)) && ! id "$user" >/dev/null 2>&1; then
-  useradd --system --home-dir "/var/lib/$name" --shell /usr/sbin/nologin "$user"
+# Into a folder (--root: tests, an image), this machine's users are not the image's: a user that
+# does not exist here is not created here, and ownership is left to the image.
+if ((is_root)) && [[ -z $root ]] && ! id "$user" >/dev/null 2>&1; then
+  useradd --system --user-group --home-dir "/var/lib/$name" --shell /usr/sbin/nologin "$user"
+fi
+# the service's group is the user's own primary group (nobody's is nogroup, not "nobody")
+group=$user
+if id "$user" >/dev/null 2>&1; then group=$(id -gn "$user"); fi
+
+# A Python the service user can run: the venv's python is a link to it. Debian's own first
+# (a pyenv or a python under /root on PATH is root's only: the service would get "Permission
+# denied"), and checked as that user.
+python=${PYTHON:-}
+if [[ -z $python ]]; then
+  if [[ -x /usr/bin/python3 ]]; then python=/usr/bin/python3; else python=$(command -v python3); fi
+fi
+if ((venv)) && ((is_root)) && command -v setpriv >/dev/null && id "$user" >/dev/null 2>&1 &&
+   ! setpriv --reuid "$user" --regid "$group" --clear-groups "$python" -c "" 2>/dev/null; then
+  echo "error: $python cannot be run by $user (the service would fail with Permission denied):" \
+       "give PYTHON=/usr/bin/python3 or another python $user can run" >&2
+  exit 1
 fi
 
 # -- the program ---------------------------------------------------------------------------------
 install -d -m 0755 "$prefix" "$unit_dir" "$unit_dir/multi-user.target.wants"
 target="$src"; [[ $role == controller ]] && target="$src[controller]"
 if ((venv)); then
-  [[ -x $prefix/venv/bin/python ]] || "${PYTHON:-python3}" -m venv "$prefix/venv"
+  [[ -x $prefix/venv/bin/python ]] || "$python" -m venv "$prefix/venv"
   pip=("$prefix/venv/bin/python" -m pip install -q --disable-pip-version-check)
   if [[ -n $wheelhouse ]]; then
     # offline: everything from the wheelhouse built centrally, nothing from the internet
@@ -99,7 +121,13 @@ else
   chmod 0755 "$prefix/venv/bin/$name"
 fi
 install -m 0644 "$src/README.md" "$prefix/README.md"
-install -m 0644 "$src/systemd/$name.service" "$unit_dir/$name.service"
+# the unit runs as the user and group chosen here (--user), not the names it ships with
+sed -e "s/^User=.*/User=$user/" -e "s/^Group=.*/Group=$group/" "$src/systemd/$name.service" \
+  > "$unit_dir/$name.service"
+chmod 0644 "$unit_dir/$name.service"
+# on PATH, so that the docs' `sudo hcc-agent …` works (sudo's secure_path has /usr/local/bin)
+install -d -m 0755 "$root/usr/local/bin"
+ln -sfn "/opt/hcc-fleet/venv/bin/$name" "$root/usr/local/bin/$name"
 
 # -- config and state: the service user reads its config and secrets, nobody else --------------
 install -d -m 0750 "$config_dir" "$state_dir"
@@ -122,10 +150,10 @@ mqtt: {url: "mqtt://127.0.0.1:1883"}
 http: {listen: "127.0.0.1:8080"}
 YAML
 fi
-if ((is_root)); then
-  chown root:"$user" "$config_dir"
-  find "$config_dir" -maxdepth 1 -type f -exec chown root:"$user" {} + -exec chmod 0640 {} +
-  chown -R "$user:$user" "$state_dir"
+if ((is_root)) && id "$user" >/dev/null 2>&1; then
+  chown root:"$group" "$config_dir"
+  find "$config_dir" -maxdepth 1 -type f -exec chown root:"$group" {} + -exec chmod 0640 {} +
+  chown -R "$user:$group" "$state_dir"
 fi
 
 # -- the unit --------------------------------------------------------------------------------------
@@ -135,21 +163,22 @@ if ((live)); then
 else
   ln -sf "../$name.service" "$unit_dir/multi-user.target.wants/$name.service"
 fi
-echo "installed $name: program $prefix, config $config_dir (owner root:$user, 0640), state $state_dir"
+echo "installed $name: program $prefix, config $config_dir (owner root:$group, 0640), state $state_dir"
 if [[ $role == agent ]]; then
   cat <<NEXT
 next steps:
-  1. give the box its broker credentials (from \`hcc-controller credentials CENTER --agent ID\`):
-     copy them to $config_dir (root:$user, 0640) and set mqtt: in devices.yaml (docs/operations.md)
-  2. find the center's devices:            sudo -u $user $prefix/venv/bin/hcc-agent discover --write
-  3. check them now, in plain words:       sudo -u $user $prefix/venv/bin/hcc-agent check
+  1. give the box its broker credentials:  sudo hcc-agent enroll https://CONTROLLER:8443 CODE --fingerprint SHA256
+     (the code from \`hcc-controller enroll CENTER --agent ID\`; by hand: docs/operations.md)
+  2. find the center's devices:            sudo hcc-agent discover --write
+  3. check them now, in plain words:       sudo -u $user hcc-agent check
   4. watch the service:                    systemctl status $name; journalctl -u $name -f
 NEXT
 else
   cat <<NEXT
 next steps:
-  1. the broker's TLS, users and ACL:      sudo $prefix/venv/bin/hcc-controller broker-config --out /etc/mosquitto/hcc --config $config_dir/controller.yaml
-  2. edit $config_dir/controller.yaml (centers, notify, http), then: systemctl restart $name
-  3. open the dashboard:                   http://127.0.0.1:8080/
+  1. the broker's TLS, users and ACL:      sudo hcc-controller broker-config --out /etc/mosquitto/hcc --config $config_dir/controller.yaml
+  2. the dashboard's HTTPS certificate:    sudo hcc-controller http-cert --out $config_dir --hostname HOST
+  3. edit $config_dir/controller.yaml (centers, notify, http, enroll), then: systemctl restart $name
+  4. open the dashboard:                   http://127.0.0.1:8080/
 NEXT
 fi

@@ -59,6 +59,20 @@ def private_snmp(tmp_path: Path) -> Callable[..., SnmpSim]:
         s.stop()
 
 
+@pytest.fixture
+def service_user() -> Iterator[str]:
+    """A system user and its group of this test's own, removed afterwards: the suite run as
+    root leaves no users behind (install.sh's tests use --user with it)."""
+    name = f"hcct{uuid.uuid4().hex[:8]}"
+    subprocess.run(["useradd", "--system", "--user-group", "--no-create-home", "--shell",
+                    "/usr/sbin/nologin", name], check=True, capture_output=True, timeout=60)
+    try:
+        yield name
+    finally:
+        subprocess.run(["userdel", name], check=False, capture_output=True, timeout=60)
+        subprocess.run(["groupdel", name], check=False, capture_output=True, timeout=60)
+
+
 def run_cli(tool: str, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(BIN / tool), *args], capture_output=True, text=True,
                           timeout=timeout, check=False)

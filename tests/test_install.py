@@ -38,14 +38,14 @@ def open_root() -> Iterator[Path]:
                     or not SYSTEM_PYTHON.exists(),
                     reason="needs root, setpriv and Debian's python3 (the service user must "
                            "run the installed agent)")
-def test_installed_agent_runs_as_its_user(open_root: Path) -> None:
+def test_installed_agent_runs_as_its_user(open_root: Path, service_user: str) -> None:
     """Issue 13: the installer left devices.yaml root:root 0640, so the hcc-agent user could
     not read it ("path … is not readable", exit 2); the tests used --root, which skipped the
     user and the ownership. Now the user is created and owns what it must read; the installed
     agent is run as that user, the way systemd runs it."""
-    env = dict(os.environ, PYTHON=str(SYSTEM_PYTHON))  # a python the service user can run
+    # no PYTHON=: the installer itself picks a python the service user can run (issue 26)
     out = install(open_root, "--center", "phuong-1", "--agent", "pi-7", "--broker",
-                  "mqtts://broker.city.vn:8883", env=env)
+                  "mqtts://broker.city.vn:8883", "--user", service_user)
     assert out.returncode == 0, out.stderr
     assert "next steps:" in out.stdout
     config = open_root / "etc/hcc-agent/devices.yaml"
@@ -54,12 +54,12 @@ def test_installed_agent_runs_as_its_user(open_root: Path) -> None:
 
     st = config.stat()
     assert (pwd.getpwuid(st.st_uid).pw_name, grp.getgrgid(st.st_gid).gr_name) == \
-        ("root", "hcc-agent")
+        ("root", service_user)
     assert st.st_mode & 0o777 == 0o640  # the service user reads it, nobody else
     state = open_root / "var/lib/hcc-agent"
-    assert pwd.getpwuid(state.stat().st_uid).pw_name == "hcc-agent"
+    assert pwd.getpwuid(state.stat().st_uid).pw_name == service_user
     agent = open_root / "opt/hcc-fleet/venv/bin/hcc-agent"
-    as_user = ["setpriv", "--reuid", "hcc-agent", "--regid", "hcc-agent", "--init-groups"]
+    as_user = ["setpriv", "--reuid", service_user, "--regid", service_user, "--init-groups"]
     checked = subprocess.run([*as_user, str(agent), "validate", "--config",
                               str(config)], capture_output=True, text=True, check=False,
                              timeout=120, env={"PATH": "/usr/bin:/bin",

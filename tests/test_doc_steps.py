@@ -1,0 +1,244 @@
+"""Issue 26: each step docs/operations.md, install.sh's next steps and the CLIs' hints give works as
+written: run as the user it names, with the paths it names, with nothing missing before it."""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import BIN, run_cli
+
+ROOT = Path(__file__).resolve().parent.parent
+as_root = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None,
+                             reason="needs root and setpriv (a service user of the test's own)")
+
+
+@pytest.fixture
+def open_tmp() -> Iterator[Path]:
+    """A folder others may traverse (pytest's own are root's only), removed afterwards."""
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="hcc-docsteps-", dir="/tmp"))
+    base.chmod(0o755)
+    yield base
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def as_user(user: str) -> list[str]:
+    return ["setpriv", "--reuid", user, "--regid", user, "--init-groups"]
+
+
+def config_folder(base: Path, group: str) -> Path:
+    """/etc/hcc-agent as install.sh makes it: root:GROUP 0750, devices.yaml root:GROUP 0640."""
+    folder = base / "etc" / "hcc-agent"
+    folder.mkdir(parents=True)
+    os.chown(folder, 0, grp.getgrnam(group).gr_gid)
+    folder.chmod(0o750)
+    cfg = folder / "devices.yaml"
+    cfg.write_text("# the box's devices\ncenter: {id: phuong-1}\nagent: {id: pi-1, "
+                   f'state_dir: "{base / "state"}"}}\nmqtt: {{url: "mqtt://127.0.0.1:1"}}\n'
+                   "devices: []\n")
+    os.chown(cfg, 0, grp.getgrnam(group).gr_gid)
+    cfg.chmod(0o640)
+    return cfg
+
+
+def owner(path: Path) -> tuple[str, str, int]:
+    st = path.stat()
+    return pwd.getpwuid(st.st_uid).pw_name, grp.getgrgid(st.st_gid).gr_name, st.st_mode & 0o777
+
+
+DISCOVER_NOTHING = ("discover", "127.0.0.9/32", "--no-neighbours", "--timeout", "0.2", "--write")
+
+
+# -- 1, 2: discover --write: a clear word as the service user, the config's owner kept as root --
+@as_root
+def test_discover_write_as_the_service_user_says_to_use_sudo(service_user: str,
+                                                              open_tmp: Path) -> None:
+    cfg = config_folder(open_tmp, service_user)
+    before = cfg.read_text()
+    done = subprocess.run([*as_user(service_user), str(BIN / "hcc-agent"), *DISCOVER_NOTHING,
+                           "--config", str(cfg)], capture_output=True, text=True, timeout=60,
+                          check=False, env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"})
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "sudo hcc-agent discover --write" in done.stderr
+    assert cfg.read_text() == before and owner(cfg) == ("root", service_user, 0o640)
+
+
+@as_root
+def test_discover_write_as_root_keeps_the_configs_owner_and_mode(service_user: str,
+                                                                  open_tmp: Path) -> None:
+    cfg = config_folder(open_tmp, service_user)
+    done = run_cli("hcc-agent", *DISCOVER_NOTHING, "--config", str(cfg))
+    assert done.returncode == 0, done.stderr
+    assert owner(cfg) == ("root", service_user, 0o640)  # not root:root 0644
+
+
+def test_the_docs_say_sudo_for_discover_write() -> None:
+    texts = [(ROOT / "docs/operations.md").read_text(), (ROOT / "scripts/install.sh").read_text()]
+    for text in texts:
+        for line in text.splitlines():
+            if "discover" in line and "--write" in line and "hcc-agent " in line:
+                assert "sudo -u" not in line, line
+
+
+# -- 4: hcc-agent on PATH -------------------------------------------------------------------------
+def test_install_puts_the_commands_on_path(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    done = subprocess.run(["bash", str(ROOT / "scripts/install.sh"), "--root", str(root),
+                           "--no-venv"], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    link = root / "usr/local/bin/hcc-agent"
+    assert link.is_symlink() and os.readlink(link) == "/opt/hcc-fleet/venv/bin/hcc-agent"
+    # the hints say `sudo hcc-agent …`: sudo's secure_path has /usr/local/bin
+    assert "/opt/hcc-fleet/venv/bin/hcc-agent" not in done.stdout
+    out = subprocess.run(["bash", str(ROOT / "scripts/install.sh"), "--root", str(root),
+                          "--uninstall"], capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 0 and not link.is_symlink()
+
+
+# -- 9: --user X end to end --------------------------------------------------------------------------
+@as_root
+def test_install_with_another_user_gives_its_group_and_unit(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    done = subprocess.run(["bash", str(ROOT / "scripts/install.sh"), "--root", str(root),
+                           "--no-venv", "--user", "nobody"], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    group = grp.getgrgid(pwd.getpwnam("nobody").pw_gid).gr_name
+    assert owner(root / "etc/hcc-agent/devices.yaml") == ("root", group, 0o640)
+    unit = (root / "etc/systemd/system/hcc-agent.service").read_text()
+    assert "\nUser=nobody\n" in unit and f"\nGroup={group}\n" in unit
+    assert "sudo -u nobody" in done.stdout or "sudo hcc-agent" in done.stdout
+
+
+@as_root
+def test_enroll_writes_the_secrets_in_the_configs_group(service_user: str,
+                                                        open_tmp: Path) -> None:
+    from agent.enroll import write
+    from hcc_common.enrollment import Credentials
+
+    cfg = config_folder(open_tmp, service_user)
+    write(cfg, Credentials("phuong-1", "pi-1", "mqtts://127.0.0.1:8883", "pi-1@phuong-1",
+                           "s3cret-pass", "-----BEGIN CERTIFICATE-----\n"))
+    for name in ("mqtt.password", "ca.crt", "devices.yaml"):
+        assert owner(cfg.parent / name) == ("root", service_user, 0o640), name
+
+
+# -- 8: relative paths are written absolute -------------------------------------------------------
+def test_enroll_with_a_relative_config_writes_absolute_paths(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    from agent import config as agent_config
+    from agent.enroll import write
+    from hcc_common.enrollment import Credentials
+
+    box = tmp_path / "box"
+    box.mkdir()
+    (box / "devices.yaml").write_text('center: {id: a}\nagent: {id: pi-1, state_dir: "st"}\n'
+                                      'mqtt: {url: "mqtt://127.0.0.1:1"}\ndevices: []\n')
+    monkeypatch.chdir(tmp_path)
+    write(Path("box/devices.yaml"), Credentials("a", "pi-1", "mqtts://127.0.0.1:8883", "u",
+                                                "s3cret-pass", "ca"))
+    import yaml
+
+    mqtt = yaml.safe_load((box / "devices.yaml").read_text())["mqtt"]
+    assert (mqtt["password_file"], mqtt["ca_file"]) == (str(box / "mqtt.password"),
+                                                        str(box / "ca.crt"))
+    monkeypatch.chdir("/")
+    assert agent_config.load(box / "devices.yaml").mqtt.password_file == str(box / "mqtt.password")
+
+
+# -- 12: hcc-agent status finds the service's state ------------------------------------------------
+def test_status_finds_the_services_state_by_default(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    subprocess.run(["bash", str(ROOT / "scripts/install.sh"), "--root", str(root), "--no-venv"],
+                   capture_output=True, check=True, timeout=120)
+    state = root / "var/lib/hcc-agent"
+    (state / "status.json").write_text(
+        '{"center": "x", "agent": "pi-1", "session": 3, "broker": "mqtt://b:1883", '
+        '"connected": true, "written_at": 0, "backlog": 0, "backlog_oldest_s": 0, '
+        '"outbox_bytes": 0, "dropped_telemetry": 0, "dropped_events": 0, "unbuffered": 0, '
+        '"outbox": "o", "devices": {}}')
+    env = {k: v for k, v in os.environ.items() if k not in ("STATE_DIRECTORY", "XDG_STATE_HOME")}
+    env["HOME"] = str(tmp_path / "home")
+    done = subprocess.run([str(BIN / "hcc-agent"), "status", "--config",
+                           str(root / "etc/hcc-agent/devices.yaml")], capture_output=True,
+                          text=True, env=env, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "session 3" in done.stdout
+
+
+# -- 5, 6: the controller's HTTPS certificate, and enrolling before the first run ----------------
+def test_http_cert_then_enroll_before_the_controllers_first_run(tmp_path: Path) -> None:
+    made = run_cli("hcc-controller", "http-cert", "--out", str(tmp_path), "--hostname",
+                   "hcc.city.example", "--hostname", "192.0.2.10")
+    assert made.returncode == 0, made.stderr
+    cert, key = tmp_path / "http.crt", tmp_path / "http.key"
+    assert cert.exists() and key.stat().st_mode & 0o007 == 0  # its group (the service) reads it
+    from cryptography import x509
+
+    names = x509.load_pem_x509_certificate(cert.read_bytes()).extensions.get_extension_for_class(
+        x509.SubjectAlternativeName).value
+    assert "hcc.city.example" in names.get_values_for_type(x509.DNSName)
+    broker = tmp_path / "broker"
+    broker.mkdir()
+    db = tmp_path / "state" / "hcc.db"
+    db.parent.mkdir()
+    (tmp_path / "controller.yaml").write_text(f"""\
+mqtt: {{url: "mqtt://127.0.0.1:1883"}}
+db: "{db}"
+http: {{listen: "127.0.0.1:8443", tls_cert: "{cert}", tls_key: "{key}"}}
+enroll: {{broker_dir: "{broker}", broker_url: "mqtts://127.0.0.1:8883"}}
+""")
+    done = run_cli("hcc-controller", "enroll", "phuong-1", "--agent", "pi-1", "--config",
+                   str(tmp_path / "controller.yaml"))
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"code for phuong-1/pi-1: \S+", done.stdout) and db.exists()
+    assert "sudo hcc-agent enroll https://" in done.stdout
+
+
+# -- 7: credentials prints the paths the box will use ------------------------------------------------
+def test_credentials_prints_the_paths_on_the_box(tmp_path: Path) -> None:
+    from controller.brokerconf import generate
+
+    generate(tmp_path / "broker", [], ["127.0.0.1"], 8883, "127.0.0.1", owner=None)
+    done = run_cli("hcc-controller", "credentials", "phuong-1", "--agent", "pi-1",
+                   "--broker-dir", str(tmp_path / "broker"), "--out",
+                   str(tmp_path / "phuong-1.password"))
+    assert done.returncode == 0, done.stderr
+    assert "password_file: /etc/hcc-agent/mqtt.password" in done.stdout
+    assert "ca_file: /etc/hcc-agent/ca.crt" in done.stdout
+    # and the commands that put them there, from where they were written
+    assert f"{tmp_path / 'phuong-1.password'} /etc/hcc-agent/mqtt.password" in done.stdout
+
+
+# -- 11: config status with nothing pushed ------------------------------------------------------------
+def test_config_status_says_nothing_was_pushed(tmp_path: Path) -> None:
+    from controller.store import Store
+
+    Store(tmp_path / "hcc.db").close()
+    done = run_cli("hcc-controller", "config", "status", "--db", str(tmp_path / "hcc.db"))
+    assert done.returncode == 0, done.stderr
+    assert "nothing pushed" in done.stdout
+
+
+# -- 21: examples and docs use documentation addresses (RFC 5737) -------------------------------------
+PRIVATE = re.compile(r"\b(10\.\d+\.\d+\.\d+|192\.168\.\d+\.\d+|172\.(?:1[6-9]|2\d|3[01])\.\d+\.\d+)")
+
+
+def test_examples_and_docs_use_documentation_addresses() -> None:
+    texts = [ROOT / "devices.yaml", ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")),
+             ROOT / "agent/cli_text.py", ROOT / "agent/cli.py", ROOT / "agent/discover.py",
+             ROOT / "controller/cli.py", ROOT / "scripts/install.sh"]
+    found = [f"{p.name}: {m.group(0)}" for p in texts for m in PRIVATE.finditer(p.read_text())]
+    assert not found, found
