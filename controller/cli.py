@@ -482,7 +482,8 @@ def report(
     to: Annotated[str | None, typer.Option(help="Last day (included), YYYY-MM-DD.")] = None,
     center: Annotated[str | None, typer.Option(help="One center (default: all).")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every center (the default).")] = False,
-    fmt: Annotated[str, typer.Option("--format", help="html, pdf or csv.")] = "html",
+    fmt: Annotated[str | None, typer.Option(
+        "--format", help="html, pdf or csv (default: from --out's extension).")] = None,
     lang: LangOpt = None,
     config: ConfigOpt = None, db: DbOpt = None,
 ) -> None:
@@ -497,9 +498,10 @@ def report(
     cfg = _config(config, db)
     language = lang_or_exit(lang)
     try:
+        chosen = reporting.format_for(out, fmt)
         period = reporting.period_for(month, from_, to, cfg.reports.timezone)
         _open_store(cfg)  # says so when there is no database yet
-        body = reporting.make(Store(cfg.db), cfg, period=period, center=center, fmt=fmt,
+        body = reporting.make(Store(cfg.db), cfg, period=period, center=center, fmt=chosen,
                               lang=language)
     except (ValueError, reporting.ReportError) as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -112,6 +112,8 @@ VI: Mapping[str, str] = {
     "One center (default: all).": "Một trung tâm (mặc định: tất cả).",
     "Every center (the default).": "Mọi trung tâm (mặc định).",
     "html, pdf or csv.": "html, pdf hoặc csv.",
+    "html, pdf or csv (default: from --out's extension).":
+        "html, pdf hoặc csv (mặc định: theo đuôi tệp của --out).",
     "Who is on duty now (or --at), per roster, and the escalation steps that follow an\n"
     "alert nobody acknowledges.":
         "Ai đang trực lúc này (hoặc lúc --at) theo từng lịch trực, và các bước báo lên cấp "

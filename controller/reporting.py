@@ -122,8 +122,26 @@ def chromium() -> str | None:
     return None
 
 
+# Vietnam prints on A4; every page numbered "n / N" at its foot (CSS page margin boxes, which
+# Chromium prints; its own header and footer, with a file:// URL, stay off).
+PDF_PAGE_CSS = ("<style>@page{size:A4;margin:14mm 12mm 16mm 12mm;"
+                "@bottom-center{content:counter(page) \" / \" counter(pages);"
+                "font:9pt sans-serif;color:#555}}</style>")
+
+
+def format_for(out: Path, given: str | None) -> str:
+    """The report's format: --format when given, else the file's extension (r.pdf is a PDF),
+    else html."""
+    if given is not None:
+        return given
+    return {".pdf": "pdf", ".csv": "csv", ".html": "html", ".htm": "html"}.get(
+        out.suffix.lower(), "html")
+
+
 def html_to_pdf(html: str, out: Path, timeout_s: float = PDF_TIMEOUT_S) -> None:
-    """Print a page to PDF with headless Chromium (A4, no header or footer)."""
+    """Print a page to PDF with headless Chromium (A4, numbered pages, no URL header)."""
+    html = html.replace("</head>", PDF_PAGE_CSS + "</head>", 1) if "</head>" in html \
+        else PDF_PAGE_CSS + html
     binary = chromium()
     if binary is None:
         raise ReportError("a PDF needs Chromium: apt install chromium (or use --format html)")

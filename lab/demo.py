@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import subprocess
 import sys
 import tempfile
@@ -72,6 +73,14 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--keep", action="store_true", help="keep running after the scenario")
     args = ap.parse_args()
+
+    def stopped(signum: int, _frame: object) -> None:
+        # kill -TERM (a service manager, a closed terminal) stops everything, as Ctrl-C does:
+        # the `finally` below runs, no mosquitto, controller, agent or snmpsim left behind
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stopped)
+    signal.signal(signal.SIGHUP, stopped)
     procs: list[Proc] = []
     sims: list[SnmpSim] = []
     broker: Mosquitto | None = None
