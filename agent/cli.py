@@ -67,10 +67,18 @@ def _load(path: Path, lang: str | None = None, exit_code: int = 1) -> Config:
 
 
 @app.command(help=h("validate"))
-def validate(path: PathArg = None, config: ConfigOpt = None, lang: LangOpt = None) -> None:
+def validate(path: PathArg = None, config: ConfigOpt = None, lang: LangOpt = None,
+             elsewhere: Annotated[bool, typer.Option(
+                 "--elsewhere", help=h("validate.elsewhere"))] = False) -> None:
     target = config_path(config, path)
     language = lang_or_exit(lang)
-    cfg = _load(target, language)
+    if elsewhere:
+        from hcc_common.filecheck import files_elsewhere
+
+        with files_elsewhere():
+            cfg = _load(target, language)
+    else:
+        cfg = _load(target, language)
     if language == "vi":
         typer.echo(f"{target}: hợp lệ — trung tâm {cfg.center.id}, máy giám sát {cfg.agent.id}, "
                    f"{len(cfg.devices)} thiết bị")

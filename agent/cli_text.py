@@ -17,6 +17,8 @@ HELP: Mapping[str, Mapping[str, str]] = {
         "lang": "Ngôn ngữ: vi (mặc định) hoặc en.",
         "validate": "Kiểm tra devices.yaml mà không đọc thiết bị nào. Trả về 0 nếu hợp lệ; "
                     "nếu sai, in tệp:dòng và lý do, trả về 1.",
+        "validate.elsewhere": "Kiểm tra ở nơi khác máy giám sát (máy chủ trung tâm): không "
+                              "kiểm tra các tệp mà cấu hình nhắc tới (mật khẩu, CA).",
         "discover": "Tìm thiết bị của trung tâm (máy in, điểm phát Wi-Fi, ổ cắm PDU, UPS qua "
                     "SNMP; ổ cắm Shelly, Tasmota; máy in IPP) và in các mục devices.yaml cho "
                     "chúng, hoặc thêm vào tệp (--write).",
@@ -59,6 +61,8 @@ HELP: Mapping[str, Mapping[str, str]] = {
         "lang": "Language: vi (default) or en.",
         "validate": "Check devices.yaml without polling anything. Exit 0 if valid; if not, "
                     "print file:line and why, and exit 1.",
+        "validate.elsewhere": "Judged away from the box (the controller): the files the config "
+                              "names (password, CA) are not checked.",
         "discover": "Find the center's devices (SNMP printers, APs, PDUs, UPSes; Shelly and "
                     "Tasmota plugs; IPP printers) and print devices.yaml entries for them, or "
                     "add them (--write).",

@@ -30,6 +30,7 @@ from hcc_common.yamlconf import (
 DEVICE_TYPES = ("printer", "wifi_ap", "charger", "ups", "reading_device", "kiosk", "robot",
                 "network", "other")
 DEFAULT_CONFIG = "devices.yaml"
+DEFAULT_REPORT = "changes"  # report by exception; `report: all` sends every result
 # `hcc-agent run` exits with this on a config error (EX_CONFIG, sysexits.h): the unit's
 # RestartPreventExitStatus, since restarting every 5 s cannot fix a file.
 EXIT_CONFIG = 78
@@ -213,9 +214,9 @@ class AgentSettings:
     # after a pushed config changes the broker settings: how long to wait for a connection
     # before rolling back to the last good config
     config_confirm_s: float = 60.0
-    # "all": every result in a message of its own; "changes": report by exception (unchanged
-    # results are confirmed in the next heartbeat), with a full report every `refresh_s`
-    report: str = "all"
+    # "changes" (the default): report by exception (unchanged results are confirmed in the
+    # next heartbeat), with a full report every `refresh_s`; "all": every result in a message
+    report: str = "changes"
     refresh_s: float = REFRESH_S
     # metric name pattern -> how far it may move before it is news; the operator's first, then
     # the defaults (agent/report_filter.py)
@@ -349,7 +350,10 @@ def _agent(node: Node | None, center: Center, env: TMapping[str, str], path: str
     # offline after 1.5 x keepalive of silence, the broker's rule, without waiting for the will.
     heartbeat = float(keepalive)
     confirm = 60.0
-    report, refresh = "all", REFRESH_S
+    # by exception unless told otherwise: an unchanged result is a line in the next heartbeat,
+    # not a stored, synced and sent message of its own (an SD card's life; issue 26)
+    report, refresh = DEFAULT_REPORT, REFRESH_S
+    heartbeat_given = None
     deadbands = dict(DEFAULT_DEADBANDS)
     if m is not None:
         if (n := m.get("deadbands")) is not None:
@@ -365,15 +369,17 @@ def _agent(node: Node | None, center: Center, env: TMapping[str, str], path: str
             agent_id = _ident(n)
         if (n := m.get("state_dir")) is not None:
             state_dir = Path(n.as_str()).expanduser()
-        if report == "changes":
-            # By exception the heartbeat is the confirmation of a cycle (CYCLE_S, the default
-            # poll interval): a broken connection is still seen after 1.5 x keepalive (the
-            # will), a hung agent after 3 heartbeats.
-            heartbeat = max(heartbeat, CYCLE_S)
         if (n := m.get("heartbeat")) is not None:
-            heartbeat = n.as_duration(minimum=1.0)
+            heartbeat_given = n.as_duration(minimum=1.0)
         if (n := m.get("config_confirm")) is not None:
             confirm = n.as_duration(minimum=1.0)
+    if report == "changes":
+        # By exception the heartbeat is the confirmation of a cycle (CYCLE_S, the default
+        # poll interval): a broken connection is still seen after 1.5 x keepalive (the
+        # will), a hung agent after 3 heartbeats.
+        heartbeat = max(heartbeat, CYCLE_S)
+    if heartbeat_given is not None:
+        heartbeat = heartbeat_given
     if agent_id is None:
         agent_id = _hostname_id()
     if state_dir is None:

@@ -121,7 +121,9 @@ class Agent:
         if settings.password_file is not None:
             password = Path(settings.password_file).read_text().strip()
         c, a = config.center.id, config.agent.id
-        subscriptions = [wire.config_topic(c, a)]
+        from hcc_common.config_pull import pull_topic
+
+        subscriptions = [wire.config_topic(c, a), pull_topic(c, a)]
         if self.confirm_by_controller:
             subscriptions.append(wire.ack_topic(c, a))
         return MqttLink(
@@ -182,11 +184,42 @@ class Agent:
             if push is not None and self._loop is not None:
                 self._loop.create_task(self.apply_pushed(push))
             return
+        from hcc_common import config_pull
+
+        if config_pull.is_pull(incoming.topic):
+            self._answer_pull(incoming)
+            return
         ack = _decoded(wire.decode_ack, incoming, "acknowledgement")
         if ack is not None:
             self._controller_ack = ack  # only the newest matters: each one says all it has
             if self._ack_event is not None:
                 self._ack_event.set()
+
+    def _answer_pull(self, incoming: Incoming) -> None:
+        """`hcc-controller config pull`: the devices.yaml this box runs, sent to the controller
+        (its own file, or the pushed version running instead of it)."""
+        from hcc_common import config_pull
+
+        try:
+            req = config_pull.decode_pull(incoming.topic, incoming.payload)
+        except config_pull.PullError as exc:
+            log.warning("unreadable config pull from the controller", extra={"reason": str(exc)})
+            return
+        pushed = self.config is not self.local_config
+        path = self.config_store.path(self.config.center.id, self.config_version) if pushed \
+            else Path(self.local_config.path)
+        try:
+            content = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            log.error("config pull: cannot read the config", extra={"error": str(exc)})
+            return
+        self.link.publish(config_pull.encode_current(config_pull.CurrentConfig(
+            req.center, req.agent, req.request,
+            self.config_version if pushed else config_version_of(Path(self.local_config.path)),
+            "pushed" if pushed else "local", content)))
+        log.info("config sent to the controller", extra={"request": req.request,
+                                                          "source": "pushed" if pushed
+                                                          else "local"})
 
     def _connected(self) -> None:
         if self._send_wake is not None:

@@ -47,12 +47,15 @@ def load_corpus(folder: Path) -> list[dict[str, Any]]:
     return out
 
 
-def run_agent(folder: Path, corpus: list[dict[str, Any]], work: Path, lang: str
-              ) -> tuple[dict[str, dict[str, Any]], str, float]:
+def run_agent(folder: Path, corpus: list[dict[str, Any]], work: Path, lang: str,
+              cache_dir: Path | None = None) -> tuple[dict[str, dict[str, Any]], str, float]:
     files = sorted(folder.glob("*.snmprec"))
-    # snmpsim indexes each capture on first use (minutes for a large corpus): keep its cache
+    # snmpsim indexes each capture on first use (minutes for a large corpus). Its index lives in
+    # the run's own folder, removed with it (22 MB left in /tmp by every run, issue 26), unless
+    # --cache-dir names a folder to keep it in between runs.
     key = hashlib.sha256("".join(f"{f.name}:{f.stat().st_size}" for f in files).encode())
-    cache = Path(tempfile.gettempdir()) / f"hcc-conformance-{key.hexdigest()[:12]}"
+    cache = (cache_dir / f"hcc-conformance-{key.hexdigest()[:12]}" if cache_dir is not None
+             else work / "snmp-cache")
     sim = SnmpSim(work / "sim", files)
     sim.cache = cache
     cache.mkdir(parents=True, exist_ok=True)
@@ -123,6 +126,9 @@ def main() -> int:
     ap.add_argument("--offline", action="store_true",
                     help="decode the captures in-process, without snmpsim (quick, for work on a "
                          "decoder; not the figure to quote)")
+    ap.add_argument("--cache-dir", type=Path, default=None,
+                    help="keep snmpsim's index of the captures here between runs (default: "
+                         "made and removed with the run)")
     args = ap.parse_args()
     folder: Path = args.folder or args.corpus
     if not folder.is_dir():
@@ -139,7 +145,8 @@ def main() -> int:
         elapsed = time.monotonic() - started
     else:
         with tempfile.TemporaryDirectory(prefix="hcc-conformance-") as tmp:
-            rows, stderr, elapsed = run_agent(folder, corpus, Path(tmp), args.lang)
+            rows, stderr, elapsed = run_agent(folder, corpus, Path(tmp), args.lang,
+                                              args.cache_dir)
     scores: list[DeviceScore] = []
     for doc in corpus:
         row = rows.get(doc["name"].lower()[:60])

@@ -660,9 +660,10 @@ def _validate_like_the_agent(text: str, center: str) -> None:
     with tempfile.TemporaryDirectory(prefix="hcc-config-") as tmp:
         path = Path(tmp) / f"{center}.yaml"
         path.write_text(text, encoding="utf-8")
+        # --elsewhere: the files it names (password, CA) are the box's, checked there
         out = subprocess.run([str(Path(sys.executable).parent / "hcc-agent"), "validate",
-                              "--config", str(path)], capture_output=True, text=True,
-                             timeout=60, check=False)
+                              "--elsewhere", "--config", str(path)], capture_output=True,
+                             text=True, timeout=60, check=False)
     if out.returncode != 0:
         message = (out.stderr or out.stdout).strip().replace(str(path), f"{center}.yaml")
         typer.echo(message, err=True)
@@ -694,8 +695,11 @@ def config_push(
     agent = _box_of(text, center)
     _validate_like_the_agent(text, center)
     if source != kept:
+        from hcc_common.keepfile import write_kept
+
         kept.parent.mkdir(parents=True, exist_ok=True)
-        kept.write_text(text, encoding="utf-8")  # the config directory stays the source
+        # the config directory stays the source; its communities stay the service's only
+        write_kept(kept, text, mode=0o640)
     version = config_version(text)
     store = Store(_open_store(cfg).path)
     before = next((r["version"] for r in store.desired_configs()
@@ -704,6 +708,69 @@ def config_push(
     typer.echo(f"{center}/{agent}: version {version} pushed"
                + (f" (was {before})" if before and before != version else
                   " (unchanged)" if before == version else ""))
+
+
+@config_app.command("pull")
+def config_pull(
+    center: Annotated[str, typer.Argument(help="The center id.")],
+    agent: Annotated[str | None, typer.Option(
+        help="The box, if the center has several (default: its only one).")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the box's answer.")] = 60.0,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Replace CONFIG_DIR/CENTER.yaml even if it differs.")] = False,
+    config: ConfigOpt = None, db: DbOpt = None,
+) -> None:
+    """Bring the devices.yaml a box runs into CONFIG_DIR/CENTER.yaml (the running controller
+    asks the box over MQTT), so that the next change is made centrally with config push."""
+    import time
+
+    from controller import pulls
+    from hcc_common import wire
+    from hcc_common.keepfile import NotWritable, write_kept
+
+    if not wire.valid_id(center) or (agent is not None and not wire.valid_id(agent)):
+        typer.echo(f"error: {center}/{agent or ''} is not a valid CENTER/AGENT", err=True)
+        raise typer.Exit(2)
+    cfg = _config(config, db)
+    store = Store(_open_store(cfg).path)
+    boxes = sorted(a.agent for a in store.agents() if a.center == center)
+    if agent is None:
+        if len(boxes) != 1:
+            which = "no box that reported yet" if not boxes else \
+                f"boxes {', '.join(boxes)}: give --agent"
+            typer.echo(f"error: {center} has {which}", err=True)
+            raise typer.Exit(1)
+        agent = boxes[0]
+    kept = cfg.configs / f"{center}.yaml"
+    pulls.ensure(store.db)
+    request = pulls.ask(store.db, center, agent, time.time())
+    deadline = time.monotonic() + timeout
+    got = pulls.answer(store.db, request)
+    while got is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+        got = pulls.answer(store.db, request)
+    if got is None:
+        typer.echo(f"error: no answer from {center}/{agent} in {timeout:g} s: the running "
+                   "controller sends the request, and the box must be online", err=True)
+        raise typer.Exit(1)
+    if kept.exists() and kept.read_text(encoding="utf-8") != got.content and not force:
+        typer.echo(f"error: {kept} exists and differs from the box's file: see it with "
+                   "`config diff`, or replace it with --force", err=True)
+        raise typer.Exit(1)
+    try:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        write_kept(kept, got.content, mode=0o640)
+    except (NotWritable, PermissionError) as exc:
+        typer.echo(f"error: {exc} (run it as the service user: sudo -u hcc-controller …)",
+                   err=True)
+        raise typer.Exit(1) from None
+    what = "its own devices.yaml" if got.source == "local" else "the version pushed to it"
+    typer.echo(f"{center}/{agent}: {kept} (version {got.version}, {what})")
+    try:
+        _validate_like_the_agent(got.content, center)
+    except typer.Exit:
+        typer.echo("warning: the file does not validate here (above); fix it before config push",
+                   err=True)
 
 
 @config_app.command("status")

@@ -164,4 +164,13 @@ VI: Mapping[str, str] = {
     "How long the certificate is valid.": "Thời hạn của chứng chỉ (ngày).",
     "The box's config folder, where the two files go.":
         "Thư mục cấu hình trên máy giám sát, nơi đặt hai tệp này.",
+    "Bring the devices.yaml a box runs into CONFIG_DIR/CENTER.yaml (the running controller\n"
+    "asks the box over MQTT), so that the next change is made centrally with config push.":
+        "Lấy devices.yaml mà máy giám sát đang chạy về CONFIG_DIR/CENTER.yaml (máy chủ đang chạy "
+        "hỏi máy giám sát qua MQTT), để lần sửa sau làm ở trung tâm bằng config push.",
+    "The box, if the center has several (default: its only one).":
+        "Máy giám sát, nếu trung tâm có nhiều máy (mặc định: máy duy nhất).",
+    "Seconds to wait for the box's answer.": "Số giây chờ máy giám sát trả lời.",
+    "Replace CONFIG_DIR/CENTER.yaml even if it differs.":
+        "Ghi đè CONFIG_DIR/CENTER.yaml dù tệp đó khác.",
 }

@@ -17,7 +17,7 @@ from controller.receiver import LinkSettings, Received, ReceiverDied, ReceiverLi
 from controller.state import AgentInfo, Effect, Fleet
 from controller.store import AlertChange, DeadLetter, Store
 from controller.views import change_json
-from hcc_common import sdnotify, wire
+from hcc_common import config_pull, sdnotify, wire
 
 log = logging.getLogger("hcc.controller")
 
@@ -236,6 +236,9 @@ class Controller:
         """Decode and apply one message. What cannot be decoded or applied becomes a dead
         letter (kept with its reason), never an exception that stops ingest."""
         self.counters.received += 1
+        if config_pull.is_current(topic):
+            self._take_pull(topic, payload, received_at)  # a box's answer to `config pull`
+            return []
         try:
             parts = wire.parse_topic(topic)
             if parts is None:
@@ -421,6 +424,7 @@ class Controller:
         if now - self._configs_checked < CONFIG_CHECK_S:
             return
         self._configs_checked = now
+        self._publish_pulls()
         self.fleet.known_agents = self.known_agents()  # a box enrolled meanwhile
         if self.owned is not None:
             fresh = [c for c in self.fleet.known_agents if c not in self._centers]
@@ -441,6 +445,32 @@ class Controller:
             self._configs_published[key] = row["version"]
             log.info("config published", extra={"center": key[0], "agent": key[1],
                                                 "version": row["version"]})
+
+    def _publish_pulls(self) -> None:
+        """`hcc-controller config pull` asked (a row in the database): ask the box."""
+        from controller import pulls
+
+        pulls.ensure(self.store.db)
+        for req in pulls.to_publish(self.store.db, time.time()):
+            if self.owned is not None and not self._serve(req.center):
+                continue  # another controller's center: that one asks
+            self.link.publish(config_pull.encode_pull(req))
+            pulls.published(self.store.db, req.request, time.time())
+            log.info("config pull asked", extra={"center": req.center, "agent": req.agent})
+
+    def _take_pull(self, topic: str, payload: bytes, received_at: float) -> None:
+        from controller import pulls
+
+        try:
+            got = config_pull.decode_current(topic, payload)
+        except config_pull.PullError as exc:
+            self.counters.malformed += 1
+            self._dead_letter(topic, payload[:4096], received_at, f"malformed: {exc}")
+            return
+        pulls.ensure(self.store.db)
+        if not pulls.take(self.store.db, got, time.time()):
+            # nobody asked this box (or not lately): its file is not kept
+            self._dead_letter(topic, b"", received_at, "config answer nobody asked for")
 
     def _recover_store(self) -> None:
         try:

@@ -95,8 +95,9 @@ python=${PYTHON:-}
 if [[ -z $python ]]; then
   if [[ -x /usr/bin/python3 ]]; then python=/usr/bin/python3; else python=$(command -v python3); fi
 fi
-if ((venv)) && ((is_root)) && command -v setpriv >/dev/null && id "$user" >/dev/null 2>&1 &&
-   ! setpriv --reuid "$user" --regid "$group" --clear-groups "$python" -c "" 2>/dev/null; then
+# (runuser, not setpriv: setpriv resolves the program as root, so a root-only path passes it)
+if ((venv)) && ((is_root)) && command -v runuser >/dev/null && id "$user" >/dev/null 2>&1 &&
+   ! runuser -u "$user" -- "$python" -c "" 2>/dev/null; then
   echo "error: $python cannot be run by $user (the service would fail with Permission denied):" \
        "give PYTHON=/usr/bin/python3 or another python $user can run" >&2
   exit 1

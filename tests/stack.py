@@ -13,16 +13,17 @@ class Stack:
     def __init__(self, tmp: Path, broker: Mosquitto, devices_yaml: str, *, keepalive: int = 4,
                  heartbeat: str = "2s", interval: str = "1s", extra: str = "",
                  controller_extra: str = "", sim: SnmpSim | None = None,
-                 confirm: str = "controller") -> None:
+                 confirm: str = "controller", report: str | None = None) -> None:
         self.tmp, self.broker, self.sim = tmp, broker, sim
         self.db = tmp / "hcc.db"
         self.ctl_cfg = tmp / "controller.yaml"
         self.ctl_cfg.write_text(f'mqtt: {{url: "{broker.url}"}}\ndb: "{self.db}"\n'
                                 f"rules: {{unreachable_after: 2}}\n{controller_extra}")
         self.agent_cfg = tmp / "devices.yaml"
+        said = f"report: {report}, " if report else ""  # else the default (by exception)
         self.agent_cfg.write_text(f"""\
 center: {{id: ba-dinh, name: "Trung tâm PVHCC phường Ba Đình"}}
-agent: {{id: pi-1, heartbeat: {heartbeat}, state_dir: "{tmp / 'agent-state'}"}}
+agent: {{id: pi-1, heartbeat: {heartbeat}, {said}state_dir: "{tmp / 'agent-state'}"}}
 mqtt: {{url: "{broker.url}", keepalive: {keepalive}, confirm: {confirm}}}
 defaults: {{interval: {interval}, timeout: 500ms}}
 {extra}

@@ -53,8 +53,9 @@ def reporting(stack: Stack) -> set[str]:
 def test_push_apply_refuse_roll_back_and_no_restart(tmp_path: Path, broker: Mosquitto,
                                                     listener: int) -> None:
     configs = tmp_path / "configs"
+    # `reporting` reads last_seen, which every result moves: one message per result, said
     s = Stack(tmp_path, broker, kiosk(1, listener), controller_extra=f'config_dir: "{configs}"\n',
-              extra="")
+              extra="", report="all")
     # the box rolls back a config whose broker it cannot reach within 3 s
     s.agent_cfg.write_text(s.agent_cfg.read_text().replace(
         "heartbeat: 2s,", "heartbeat: 2s, config_confirm: 3s,"))

@@ -173,6 +173,18 @@ http: {listen: "0.0.0.0:8080", tokens: {ops: "a-very-long-token-value"}}
 
 def test_heartbeat_defaults_to_one_per_keepalive() -> None:
     # with heartbeats a keepalive apart, the controller may call a box gone after 1.5 x keepalive
-    assert load(VALID).agent.heartbeat == 10.0
+    every = VALID.replace("agent: {id: pi-1}", "agent: {id: pi-1, report: all}")
+    assert load(every).agent.heartbeat == 10.0
     slower = VALID.replace("agent: {id: pi-1}", "agent: {id: pi-1, heartbeat: 30s}")
     assert load(slower).agent.heartbeat == 30.0
+
+
+def test_report_by_exception_is_the_default() -> None:
+    """Issue 26: a devices.yaml without `report:` reports by exception (the SD card's life);
+    its heartbeat confirms a cycle; `report: all` stays."""
+    agent = load(VALID).agent
+    assert agent.report == "changes" and agent.heartbeat == 30.0
+    assert load(VALID.replace("agent: {id: pi-1}", "agent: {id: pi-1, report: all}")
+                ).agent.report == "all"
+    fast = VALID.replace("agent: {id: pi-1}", "agent: {id: pi-1, heartbeat: 2s}")
+    assert load(fast).agent.heartbeat == 2.0  # said, so kept

@@ -17,8 +17,9 @@ import pytest
 from conftest import BIN, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
-as_root = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None,
-                             reason="needs root and setpriv (a service user of the test's own)")
+as_root = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None
+                             or shutil.which("runuser") is None,
+                             reason="needs root, setpriv and runuser (a user of the test's own)")
 
 
 @pytest.fixture
@@ -33,6 +34,8 @@ def open_tmp() -> Iterator[Path]:
 
 
 def as_user(user: str) -> list[str]:
+    # setpriv: the program is found as root (this worktree's venv is root's), then every file
+    # it opens is the user's business, as under systemd
     return ["setpriv", "--reuid", user, "--regid", user, "--init-groups"]
 
 
@@ -94,6 +97,7 @@ def test_the_docs_say_sudo_for_discover_write() -> None:
 # -- 4: hcc-agent on PATH -------------------------------------------------------------------------
 def test_install_puts_the_commands_on_path(tmp_path: Path) -> None:
     root = tmp_path / "root"
+    had_user = subprocess.run(["id", "hcc-agent"], capture_output=True, check=False).returncode
     done = subprocess.run(["bash", str(ROOT / "scripts/install.sh"), "--root", str(root),
                            "--no-venv"], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
@@ -101,6 +105,9 @@ def test_install_puts_the_commands_on_path(tmp_path: Path) -> None:
     assert link.is_symlink() and os.readlink(link) == "/opt/hcc-fleet/venv/bin/hcc-agent"
     # the hints say `sudo hcc-agent …`: sudo's secure_path has /usr/local/bin
     assert "/opt/hcc-fleet/venv/bin/hcc-agent" not in done.stdout
+    # into a folder, this machine gets no new user (tests leave none behind)
+    assert subprocess.run(["id", "hcc-agent"], capture_output=True,
+                          check=False).returncode == had_user
     out = subprocess.run(["bash", str(ROOT / "scripts/install.sh"), "--root", str(root),
                           "--uninstall"], capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 0 and not link.is_symlink()
@@ -242,3 +249,25 @@ def test_examples_and_docs_use_documentation_addresses() -> None:
              ROOT / "controller/cli.py", ROOT / "scripts/install.sh"]
     found = [f"{p.name}: {m.group(0)}" for p in texts for m in PRIVATE.finditer(p.read_text())]
     assert not found, found
+
+
+# -- 10: the venv from a python the service user can run ---------------------------------------
+@as_root
+def test_install_refuses_a_python_the_service_user_cannot_run(tmp_path: Path,
+                                                               service_user: str) -> None:
+    hidden = tmp_path / "root-only"
+    hidden.mkdir(mode=0o700)
+    (hidden / "python3").symlink_to("/usr/bin/python3")
+    env = dict(os.environ, PYTHON=str(hidden / "python3"))
+    done = subprocess.run(["bash", str(ROOT / "scripts/install.sh"), "--root",
+                           str(tmp_path / "root"), "--user", service_user], capture_output=True,
+                          text=True, timeout=120, check=False, env=env)
+    assert done.returncode == 1
+    assert f"cannot be run by {service_user}" in done.stderr
+    assert not (tmp_path / "root/opt/hcc-fleet/venv").exists()
+
+
+def test_install_picks_debians_python_over_the_first_on_path() -> None:
+    text = (ROOT / "scripts/install.sh").read_text()
+    # a pyenv or /root python first on PATH is root's only: the venv must not link to it
+    assert 'python=/usr/bin/python3' in text and '"$python" -m venv' in text

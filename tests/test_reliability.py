@@ -53,9 +53,9 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path, broker: Mosquitto, pri
     sim.set_value("printer-laser", "1.3.6.1.2.1.25.3.5.1.2.1", "4x", "0400")  # a lasting jam
     s = Stack(tmp_path, broker, devices(listener, sim.port), keepalive=3, heartbeat="2s",
               interval="1s", sim=sim)
-    if request.param == "changes":
-        s.agent_cfg.write_text(s.agent_cfg.read_text().replace(
-            "agent: {id: pi-1,", "agent: {id: pi-1, report: changes,"))
+    # said in the file both ways: `report: all` is no longer the default (issue 26)
+    s.agent_cfg.write_text(s.agent_cfg.read_text().replace(
+        "agent: {id: pi-1,", f"agent: {{id: pi-1, report: {request.param},"))
     s.start_controller()
     s.start_agent()
     wait_until(lambda: any(a["received"] >= (20 if request.param == "all" else 8)
