@@ -59,7 +59,8 @@ def test_installed_agent_runs_as_its_user(open_root: Path, service_user: str) ->
     state = open_root / "var/lib/hcc-agent"
     assert pwd.getpwuid(state.stat().st_uid).pw_name == service_user
     agent = open_root / "opt/hcc-fleet/venv/bin/hcc-agent"
-    as_user = [shutil.which("runuser") or "runuser", "-u", service_user, "--"]  # setpriv finds the program as root
+    # runuser, not setpriv: setpriv finds the program as root
+    as_user = [shutil.which("runuser") or "runuser", "-u", service_user, "--"]
     checked = subprocess.run([*as_user, str(agent), "validate", "--config",
                               str(config)], capture_output=True, text=True, check=False,
                              timeout=120, env={"PATH": "/usr/bin:/bin",
