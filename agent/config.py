@@ -249,7 +249,9 @@ def load(path: str | Path, *, environ: TMapping[str, str] | None = None,
          text: str | None = None) -> Config:
     """Read and validate devices.yaml. Raises ConfigError naming file:line and key, or
     ConfigErrors with every mistake of the file (each with its file:line and key)."""
-    with collect_errors() as errors:
+    from hcc_common.filecheck import read_by_the_service_group
+
+    with collect_errors() as errors, read_by_the_service_group():
         try:
             config = _load(path, os.environ if environ is None else environ, text)
         except _Incomplete:

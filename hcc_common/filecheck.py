@@ -31,6 +31,21 @@ def checking_files() -> bool:
     return _checking.get()
 
 
+# On while a box's devices.yaml is read (agent/config.py): run as root (sudo hcc-agent
+# validate), the files must also be readable by the service's group, the config's own.
+_for_service_group: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "hcc_service_group_reads", default=False)
+
+
+@contextlib.contextmanager
+def read_by_the_service_group() -> Iterator[None]:
+    token = _for_service_group.set(True)
+    try:
+        yield
+    finally:
+        _for_service_group.reset(token)
+
+
 def named_file(node: Node) -> str:
     """The file `node` names, as an absolute path (a relative one is the config folder's: the
     service does not run from where the technician typed), checked when checking is on."""
@@ -59,7 +74,7 @@ def why_unreadable(path: Path, config: Path) -> str | None:
         return f"{path} is not a file"
     if not os.access(path, os.R_OK):
         return f"cannot read {path}: permission denied"
-    if os.geteuid() != 0:
+    if os.geteuid() != 0 or not _for_service_group.get():
         return None
     try:
         gid = config.stat().st_gid

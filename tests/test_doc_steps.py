@@ -271,3 +271,23 @@ def test_install_picks_debians_python_over_the_first_on_path() -> None:
     text = (ROOT / "scripts/install.sh").read_text()
     # a pyenv or /root python first on PATH is root's only: the venv must not link to it
     assert 'python=/usr/bin/python3' in text and '"$python" -m venv' in text
+
+
+# -- 13: validate, run as root, checks the files as the service will read them -----------------
+@as_root
+def test_validate_as_root_sees_a_password_the_service_cannot_read(service_user: str,
+                                                                  open_tmp: Path) -> None:
+    cfg = config_folder(open_tmp, service_user)
+    secret = cfg.parent / "mqtt.password"
+    secret.write_text("s3cret\n")
+    secret.chmod(0o600)  # root's only: the service would crash reading it
+    cfg.write_text(cfg.read_text().replace('mqtt: {url: "mqtt://127.0.0.1:1"}',
+                                           f'mqtt: {{url: "mqtt://127.0.0.1:1", password_file: '
+                                           f'"{secret}"}}'))
+    done = run_cli("hcc-agent", "validate", "--config", str(cfg), "--lang", "en")
+    assert done.returncode == 1
+    assert f"not readable by the service's group {service_user}" in done.stderr, done.stderr
+    assert f"sudo chgrp {service_user} {secret}" in done.stderr
+    os.chown(secret, 0, grp.getgrnam(service_user).gr_gid)
+    secret.chmod(0o640)
+    assert run_cli("hcc-agent", "validate", "--config", str(cfg)).returncode == 0
