@@ -214,7 +214,7 @@ def enroll(
     """Give this box its own broker credentials: trade the code over HTTPS (pinned to the
     fingerprint), write the password and CA beside devices.yaml (root:hcc-agent, 0640), set its
     mqtt: section, validate it and restart the service."""
-    config = config_path(config)
+    config = config_path(config).absolute()
     import shutil
     import subprocess
 

@@ -356,12 +356,19 @@ def broker_config(
     """Write a mosquitto config with TLS, a password per box and per controller, client ids
     bound to users, an ACL (each box may publish only under hcc/v1/<center>/<agent>/), crash-safe
     persistence, and a CA and server certificate."""
+    import os
+
     from controller.brokerconf import (
         BrokerConfigError,
         default_owner,
         generate,
         parse_box,
     )
+
+    # the paths written into mosquitto.conf are read by mosquitto from its own folder: absolute
+    out = Path(os.path.abspath(out))
+    ca_cert = Path(os.path.abspath(ca_cert)) if ca_cert is not None else None
+    ca_key = Path(os.path.abspath(ca_key)) if ca_key is not None else None
 
     try:
         boxes = [parse_box(b) for b in box or []]

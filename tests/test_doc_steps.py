@@ -291,3 +291,18 @@ def test_validate_as_root_sees_a_password_the_service_cannot_read(service_user: 
     os.chown(secret, 0, grp.getgrnam(service_user).gr_gid)
     secret.chmod(0o640)
     assert run_cli("hcc-agent", "validate", "--config", str(cfg)).returncode == 0
+
+
+def test_broker_config_with_a_relative_out_writes_absolute_paths(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch
+                                                                 ) -> None:
+    monkeypatch.chdir(tmp_path)
+    done = subprocess.run([str(BIN / "hcc-controller"), "broker-config", "--out", "hcc",
+                           "--owner", ""], capture_output=True, text=True, timeout=120,
+                          check=False, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    conf = (tmp_path / "hcc" / "mosquitto.conf").read_text()
+    paths = re.findall(r"^(?:password_file|acl_file|cafile|certfile|keyfile|persistence_location)"
+                       r"\s+(\S+)", conf, re.M)
+    assert paths and all(p.startswith("/") for p in paths), paths
+    assert f"mosquitto -c {tmp_path / 'hcc' / 'mosquitto.conf'}" in done.stdout

@@ -1,0 +1,149 @@
+"""Issue 26: docs/operations.md's box-side steps of "a new center", run as written in a Debian 12
+booted with systemd-nspawn, installed offline from a wheelhouse: install.sh, `sudo hcc-agent
+discover --write` (and the service user told to use sudo), the service applying it without a
+restart, `hcc-agent status`, and a config error that ends the restarts and is named in the journal.
+
+The debootstrapped base root is cached between runs ($HCC_NSPAWN_CACHE, default
+/var/cache/hcc-fleet-test); each test boots a copy of it. Nothing inside reaches the network."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import BIN
+from lab.procs import SnmpSim
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration,
+              pytest.mark.skipif(os.geteuid() != 0 or shutil.which("systemd-nspawn") is None
+                                 or shutil.which("debootstrap") is None,
+                                 reason="needs root, systemd-container and debootstrap")]
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = Path(os.environ.get("HCC_NSPAWN_CACHE", "/var/cache/hcc-fleet-test"))
+MIRROR = "http://deb.debian.org/debian"
+PACKAGES = "systemd,systemd-sysv,dbus,python3,python3-venv,sudo"
+
+
+def base_root() -> Path:
+    """Debian 12 minbase with systemd, python3-venv and sudo: made once, kept in CACHE."""
+    base = CACHE / "bookworm-base"
+    if (base / "usr/bin/python3").exists():
+        return base
+    CACHE.mkdir(parents=True, exist_ok=True)
+    tmp = CACHE / "base.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    subprocess.run(["debootstrap", "--variant=minbase", f"--include={PACKAGES}", "bookworm",
+                    str(tmp), MIRROR], check=True, capture_output=True, timeout=1800)
+    tmp.rename(base)
+    return base
+
+
+@pytest.fixture(scope="module")
+def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("wheels")
+    env = dict(os.environ, PYTHON=str(BIN / "python"))  # a Python 3.11, as Debian 12's
+    subprocess.run(["bash", str(ROOT / "scripts/build-wheelhouse.sh"), str(out)], check=True,
+                   capture_output=True, timeout=1800, env=env)
+    return out
+
+
+@pytest.fixture
+def booted(tmp_path: Path, wheelhouse: Path) -> Iterator[Callable[[str], Path]]:
+    """Boot a copy of the base root with `script` run by a oneshot unit; returns its out/."""
+    made: list[Path] = []
+
+    def boot(script: str) -> Path:
+        machine = tmp_path / "machine"
+        subprocess.run(["cp", "-a", str(base_root()), str(machine)], check=True, timeout=600)
+        made.append(machine)
+        src = machine / "opt/src"
+        shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
+            ".venv", ".git", "__pycache__", "*.egg-info", ".mypy_cache", ".ruff_cache"))
+        shutil.copytree(wheelhouse, machine / "opt/wheels")
+        test = machine / "opt/test"
+        (test / "out").mkdir(parents=True)
+        (test / "steps.sh").write_text("set -x\nexec >/opt/test/out/log.txt 2>&1\ncd /opt/src\n"
+                                       + script + "\n")
+        unit = machine / "etc/systemd/system/hcc-test.service"
+        unit.write_text("[Unit]\nAfter=multi-user.target\n[Service]\nType=oneshot\n"
+                        "ExecStart=/bin/bash /opt/test/steps.sh\n"
+                        "ExecStopPost=/bin/systemctl poweroff --no-block\n"
+                        "TimeoutStartSec=600\n[Install]\nWantedBy=multi-user.target\n")
+        wants = machine / "etc/systemd/system/multi-user.target.wants"
+        wants.mkdir(parents=True, exist_ok=True)
+        (wants / "hcc-test.service").symlink_to("../hcc-test.service")
+        (machine / "etc/hostname").write_text("phuong-1-box\n")
+        Path("/run/systemd/nspawn").mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(["systemd-nspawn", "-D", str(machine), "--boot", "--register=no",
+                               "--keep-unit", "--console=passive"], capture_output=True,
+                              timeout=900, check=False)
+        out = tmp_path / "out"  # kept with the test's folder; the machine is removed
+        shutil.copytree(test / "out", out)
+        assert (out / "log.txt").exists(), done.stdout[-3000:]
+        return out
+
+    yield boot
+    for m in made:
+        shutil.rmtree(m, ignore_errors=True)
+
+
+def test_a_new_center_as_operations_md_says(booted: Callable[[str], Path],
+                                            private_snmp: Callable[..., SnmpSim]) -> None:
+    sim = private_snmp("printer-laser")
+    out = booted(f"""
+# install.sh as docs/operations.md says, offline from the wheelhouse
+bash scripts/install.sh --wheelhouse /opt/wheels --center phuong-1 --agent pi-1 \\
+  --broker mqtt://127.0.0.1:1 > /opt/test/out/install.txt
+echo $? > /opt/test/out/install.rc
+systemctl is-active hcc-agent > /opt/test/out/active.txt
+command -v hcc-agent > /opt/test/out/path.txt
+# as the service user: said in one line, nothing changed
+sudo -u hcc-agent hcc-agent discover 127.0.0.1/32 --no-neighbours --snmp-port {sim.port} \\
+  --community printer-laser --write 2> /opt/test/out/as_user.err
+echo $? > /opt/test/out/as_user.rc
+# as the docs say: sudo
+sudo hcc-agent discover 127.0.0.1/32 --no-neighbours --snmp-port {sim.port} \\
+  --community printer-laser --write --config /etc/hcc-agent/devices.yaml \
+  > /opt/test/out/discover.txt 2> /opt/test/out/discover.err
+stat -c '%U:%G %a' /etc/hcc-agent/devices.yaml > /opt/test/out/owner.txt
+systemctl show -p MainPID --value hcc-agent > /opt/test/out/pid_before.txt
+for i in $(seq 60); do
+  sudo hcc-agent status > /opt/test/out/status.txt 2>&1 &&
+    grep -q 'polled [0-9]' /opt/test/out/status.txt && break
+  sleep 1
+done
+systemctl show -p MainPID --value hcc-agent > /opt/test/out/pid_after.txt
+sudo -u hcc-agent hcc-agent status > /opt/test/out/status_user.txt 2>&1
+# a config error: named in the journal, not restarted every 5 s
+printf '  - {{id: bad, type: printer, hostname: 192.0.2.9, ping: true}}\\n' >> /etc/hcc-agent/devices.yaml
+sudo hcc-agent validate --lang en > /opt/test/out/validate.txt 2>&1
+systemctl restart hcc-agent
+sleep 15
+systemctl show -p NRestarts -p ActiveState -p ExecMainStatus hcc-agent > /opt/test/out/error.txt
+journalctl -u hcc-agent --no-pager > /opt/test/out/journal.txt
+""")
+    log = (out / "log.txt").read_text()
+    assert (out / "install.rc").read_text().strip() == "0", log[-3000:]
+    assert (out / "active.txt").read_text().strip() == "active", log[-3000:]
+    assert (out / "path.txt").read_text().strip() == "/usr/local/bin/hcc-agent"
+    assert (out / "as_user.rc").read_text().strip() == "1"
+    as_user = (out / "as_user.err").read_text()
+    assert "sudo hcc-agent discover --write" in as_user and "Traceback" not in as_user
+    assert "1 device(s) added" in (out / "discover.txt").read_text(), log[-3000:]
+    assert "reloaded" in (out / "discover.txt").read_text(), (out / "discover.err").read_text()
+    assert (out / "owner.txt").read_text().strip() == "root:hcc-agent 640"
+    status = (out / "status.txt").read_text()
+    assert "polled" in status and "never" not in status, status
+    # applied by a reload: the same process
+    assert (out / "pid_before.txt").read_text() == (out / "pid_after.txt").read_text()
+    assert "center phuong-1" in (out / "status_user.txt").read_text()
+    validate = (out / "validate.txt").read_text()
+    assert "did you mean 'host'" in validate and "devices.yaml:" in validate
+    error = dict(line.split("=", 1) for line in (out / "error.txt").read_text().split())
+    assert error == {"NRestarts": "0", "ActiveState": "failed", "ExecMainStatus": "78"}, error
+    assert "config error: /etc/hcc-agent/devices.yaml:" in (out / "journal.txt").read_text()
