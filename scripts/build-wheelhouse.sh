@@ -21,8 +21,13 @@ while (($#)); do
 done
 mkdir -p "$out"
 PY=${PYTHON:-python3}
-# the project itself: pure Python, one wheel for every platform
-"$PY" -m pip wheel -q --disable-pip-version-check --no-deps -w "$out" "$src"
+# the project itself: pure Python, one wheel for every platform, built from a clean copy of its
+# sources (a build/ left in the tree by an earlier build would put stale modules in the wheel)
+clean=$(mktemp -d)
+trap 'rm -rf "$clean"' EXIT
+cp -r "$src/pyproject.toml" "$src/README.md" "$src/agent" "$src/controller" "$src/hcc_common" "$clean/"
+find "$clean" -name __pycache__ -prune -exec rm -rf {} +
+"$PY" -m pip wheel -q --disable-pip-version-check --no-deps -w "$out" "$clean"
 wheel=$(ls -t "$out"/hcc_fleet-*.whl | head -1)
 # its dependencies, as wheels for the target
 "$PY" -m pip download -q --disable-pip-version-check -d "$out" "${plat[@]}" "$wheel$extra"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -139,3 +140,31 @@ def test_units_are_notify_with_watchdog_and_hardened() -> None:
                        "SystemCallFilter=@system-service"):
             assert needle in text, (name, needle)
     assert "CapabilityBoundingSet=CAP_NET_RAW" in (ROOT / "systemd/hcc-agent.service").read_text()
+
+
+def test_the_wheel_holds_every_package(tmp_path: Path) -> None:
+    """Issue 26, found by the nspawn test: the wheel lacked controller.channels (packages were
+    listed by hand), so an installed controller died on import."""
+    import zipfile
+
+    # the wheel build-wheelhouse.sh makes (from a clean copy: no build/ leftovers)
+    env = dict(os.environ, PYTHON=sys.executable)
+    done = subprocess.run(["bash", "-c", 'src=$1; out=$2; PY=$PYTHON; set -e; '
+                           + _wheel_step(), "_", str(ROOT), str(tmp_path)],
+                          capture_output=True, text=True, timeout=600, check=False, env=env)
+    assert done.returncode == 0, done.stderr
+    wheel = next(tmp_path.glob("hcc_fleet-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for top in ("agent", "controller", "hcc_common"):
+        for init in (ROOT / top).rglob("__init__.py"):
+            assert str(init.relative_to(ROOT)) in names, init
+    assert "controller/rules_default.yaml" in names  # and the package data
+    assert any(n.startswith("agent/profiles/") and n.endswith(".yaml") for n in names)
+
+
+def _wheel_step() -> str:
+    """build-wheelhouse.sh's lines that build the project's own wheel."""
+    text = (ROOT / "scripts/build-wheelhouse.sh").read_text()
+    start = text.index("clean=$(mktemp -d)")
+    end = text.index("\n", text.index('"$PY" -m pip wheel', start))
+    return text[start:end]
