@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import BIN
-from lab.procs import SnmpSim
+from lab.procs import Mosquitto, SnmpSim, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration,
               pytest.mark.skipif(os.geteuid() != 0 or shutil.which("systemd-nspawn") is None
@@ -47,8 +47,8 @@ def base_root() -> Path:
 def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheels")
     env = dict(os.environ, PYTHON=str(BIN / "python"))  # a Python 3.11, as Debian 12's
-    subprocess.run(["bash", str(ROOT / "scripts/build-wheelhouse.sh"), str(out)], check=True,
-                   capture_output=True, timeout=1800, env=env)
+    subprocess.run(["bash", str(ROOT / "scripts/build-wheelhouse.sh"), str(out), "--controller"],
+                   check=True, capture_output=True, timeout=1800, env=env)
     return out
 
 
@@ -78,6 +78,8 @@ def booted(tmp_path: Path, wheelhouse: Path) -> Iterator[Callable[[str], Path]]:
         wants.mkdir(parents=True, exist_ok=True)
         (wants / "hcc-test.service").symlink_to("../hcc-test.service")
         (machine / "etc/hostname").write_text("phuong-1-box\n")
+        with (machine / "etc/hosts").open("a") as hosts:  # as a Debian installer leaves it
+            hosts.write("127.0.1.1\tphuong-1-box\n")
         Path("/run/systemd/nspawn").mkdir(parents=True, exist_ok=True)
         done = subprocess.run(["systemd-nspawn", "-D", str(machine), "--boot", "--register=no",
                                "--keep-unit", "--console=passive"], capture_output=True,
@@ -147,3 +149,74 @@ journalctl -u hcc-agent --no-pager > /opt/test/out/journal.txt
     error = dict(line.split("=", 1) for line in (out / "error.txt").read_text().split())
     assert error == {"NRestarts": "0", "ActiveState": "failed", "ExecMainStatus": "78"}, error
     assert "config error: /etc/hcc-agent/devices.yaml:" in (out / "journal.txt").read_text()
+
+
+
+CENTRAL_STEPS = r"""
+O=/opt/test/out
+ctl="sudo -u hcc-controller hcc-controller"
+bash scripts/install.sh --wheelhouse /opt/wheels --center phuong-1 --agent pi-1 \
+  --broker mqtt://127.0.0.1:@BROKER@ > $O/install.txt
+sudo hcc-agent discover 127.0.0.1/32 --no-neighbours --snmp-port @SNMP@ \
+  --community printer-laser --write > $O/discover.txt
+bash scripts/install.sh --wheelhouse /opt/wheels --controller > $O/install_ctl.txt
+echo $? > $O/install_ctl.rc
+# install.sh's next step: edit controller.yaml (here: the host's broker, a free port), restart
+sed -i 's|mqtt://127.0.0.1:1883|mqtt://127.0.0.1:@BROKER@|; s|127.0.0.1:8080|127.0.0.1:@HTTP@|' \
+  /etc/hcc-controller/controller.yaml
+systemctl restart hcc-controller
+for i in $(seq 60); do $ctl agents 2>/dev/null | grep -q phuong-1 && break; sleep 1; done
+systemctl is-active hcc-controller > $O/ctl_active.txt
+$ctl config status > $O/status0.txt 2>&1
+$ctl config pull phuong-1 > $O/pull.txt 2>&1
+cp /var/lib/hcc-controller/configs/phuong-1.yaml $O/pulled.yaml
+cp /etc/hcc-agent/devices.yaml $O/box.yaml
+kept=/var/lib/hcc-controller/configs/phuong-1.yaml
+synced() {  # config status until in sync with the version just pushed
+  for i in $(seq 60); do
+    $ctl config status > $O/$1 2>&1
+    grep -q "desired $2 .*in sync" $O/$1 && return 0
+    sleep 1
+  done
+}
+# "vi …/configs/phuong-1.yaml: replace the printer's name", twice
+sudo -u hcc-controller sed -i 's/^\(    name: \).*/\1Máy in quầy 2/' $kept
+$ctl config diff phuong-1 > $O/diff.txt 2>&1
+$ctl config push phuong-1 --by "Lan (IT)" > $O/push1.txt 2>&1
+v1=$(sed -n 's/.*version \([0-9a-f]*\) pushed.*/\1/p' $O/push1.txt)
+synced status1.txt $v1
+sudo -u hcc-controller sed -i 's/^\(    name: \).*/\1Máy in quầy 3/' $kept
+$ctl config push phuong-1 --by "Lan (IT)" > $O/push2.txt 2>&1
+v2=$(sed -n 's/.*version \([0-9a-f]*\) pushed.*/\1/p' $O/push2.txt)
+synced status2.txt $v2
+$ctl config rollback phuong-1 > $O/rollback.txt 2>&1
+synced status3.txt $v1
+echo "$v1 $v2" > $O/versions.txt
+sudo hcc-agent status > $O/box_status.txt 2>&1
+journalctl -u hcc-controller --no-pager > $O/ctl_journal.txt
+"""
+
+
+def test_change_a_printer_and_roll_back_as_operations_md_says(
+        booted: Callable[[str], Path], private_snmp: Callable[..., SnmpSim],
+        broker: Mosquitto) -> None:
+    """The central steps: the controller installed beside the box (one machine, the broker on
+    the host's loopback), the box's file pulled, a printer renamed, diffed, pushed, in sync,
+    renamed again, rolled back; each command as operations.md writes it."""
+    sim = private_snmp("printer-laser")
+    out = booted(CENTRAL_STEPS.replace("@BROKER@", str(broker.port))
+                 .replace("@SNMP@", str(sim.port)).replace("@HTTP@", str(free_port())))
+    log = (out / "log.txt").read_text()
+    assert (out / "install_ctl.rc").read_text().strip() == "0", log[-3000:]
+    assert (out / "ctl_active.txt").read_text().strip() == "active", \
+        (out / "ctl_journal.txt").read_text()[-3000:]
+    assert "nothing pushed" in (out / "status0.txt").read_text()
+    assert "phuong-1/pi-1" in (out / "pull.txt").read_text(), (out / "pull.txt").read_text()
+    assert (out / "pulled.yaml").read_text() == (out / "box.yaml").read_text()
+    assert "+    name: Máy in quầy 2" in (out / "diff.txt").read_text(), log[-3000:]
+    v1, v2 = (out / "versions.txt").read_text().split()
+    assert v1 != v2
+    for name, version in (("status1.txt", v1), ("status2.txt", v2), ("status3.txt", v1)):
+        text = (out / name).read_text()
+        assert f"desired {version}" in text and "in sync" in text, (name, text)
+    assert f"back to version {v1} (was {v2})" in (out / "rollback.txt").read_text()
