@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from hcc_common.enrollment import ENROLL_PATH, Credentials
 
 SERVICE_USER = "hcc-agent"
+KEYS_FILE = "controller.pub"
 
 
 class EnrollFailed(Exception):
@@ -81,6 +82,9 @@ def write(config_path: Path, e: Credentials) -> None:
     folder = config_path.parent
     _private(folder / "mqtt.password", e.password + "\n")
     _private(folder / "ca.crt", e.ca_pem)
+    if e.controller_keys:
+        # the controller's public key(s): pushed configs are taken only when signed by one
+        _private(folder / KEYS_FILE, e.controller_keys)
     yaml = YAML()
     yaml.preserve_quotes = True
     yaml.indent(mapping=2, sequence=4, offset=2)
@@ -97,6 +101,8 @@ def write(config_path: Path, e: Credentials) -> None:
     mqtt["username"] = e.username
     mqtt["password_file"] = str(folder / "mqtt.password")
     mqtt["ca_file"] = str(folder / "ca.crt")
+    if e.controller_keys:
+        doc["agent"]["controller_keys"] = [str(folder / KEYS_FILE)]
     tmp = config_path.with_suffix(config_path.suffix + ".tmp")
     with tmp.open("w", encoding="utf-8") as fh:
         yaml.dump(doc, fh)

@@ -455,12 +455,18 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
         recent = [t for t in bad_codes.get(peer, []) if now - t < 60.0]
         if len(recent) >= 10:
             raise HTTPException(429, "too many wrong codes: wait a minute")
+        from controller.signing_key import SigningKeyError, public_pem
+
+        try:
+            keys = public_pem(config)  # the box verifies pushed configs with these
+        except SigningKeyError as exc:
+            raise HTTPException(503, f"credentials could not be made: {exc}") from None
         box = store().take_enrollment(code_hash(body.code), now, peer)
         if box is None:
             bad_codes[peer] = [*recent, now][-20:]
             raise HTTPException(403, "this code is unknown, used or expired: ask for a new one")
         try:
-            creds = issue(config.enroll, *box)
+            creds = issue(config.enroll, *box, controller_keys=keys)
         except EnrollError as exc:
             raise HTTPException(503, f"credentials could not be made: {exc}") from None
         return creds.to_json()

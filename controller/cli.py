@@ -354,6 +354,27 @@ def broker_config(
                f"hcc-controller credentials CENTER --agent AGENT --broker-dir {out} --out FILE")
 
 
+@app.command("signing-key")
+def signing_key(config: ConfigOpt = None) -> None:
+    """Show the key that signs every command to the boxes (made, mode 600, if there is none
+    yet): its file, id and public key. Boxes get the public key when they enroll."""
+    from controller.signing_key import SigningKeyError, load_or_create, public_pem
+    from hcc_common.signing import public_of
+
+    cfg = _config(config, None)
+    try:
+        key, made = load_or_create(cfg.signing_key)
+        pem = public_pem(cfg)
+    except SigningKeyError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    pub = public_of(key)
+    typer.echo(f"{'made' if made else 'key'}: {cfg.signing_key} (keep it; mode 600)")
+    typer.echo(f"id: {pub.key_id}")
+    typer.echo(f"inline, for agent.controller_keys: {pub.inline}")
+    typer.echo(pem.rstrip())
+
+
 @app.command()
 def credentials(
     center: Annotated[str, typer.Argument(help="The center id.")],

@@ -6,6 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 VI: Mapping[str, str] = {
+    "Show the key that signs every command to the boxes (made, mode 600, if there is none\n"
+    "yet): its file, id and public key. Boxes get the public key when they enroll.":
+        "Xem khóa ký mọi lệnh gửi xuống các box (tạo mới, quyền 600, nếu chưa có): tệp, mã "
+        "nhận dạng và khóa công khai. Box nhận khóa công khai khi đăng ký (enroll).",
     "hcc-controller collects every center's reports, raises alerts and shows them.":
         "hcc-controller nhận báo cáo của mọi trung tâm, tạo cảnh báo và hiển thị chúng.",
     "Subscribe to every center, keep device state, open and resolve alerts, serve the\n"

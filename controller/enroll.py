@@ -35,9 +35,11 @@ def code_hash(code: str) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def issue(settings: EnrollSettings, center: str, agent: str) -> Credentials:
+def issue(settings: EnrollSettings, center: str, agent: str,
+          controller_keys: str = "") -> Credentials:
     """A new password for this box in the broker's files (the old one stops working when the
-    broker reloads), then the broker reloaded."""
+    broker reloads), then the broker reloaded. `controller_keys`: the public key(s) the box
+    will verify pushed configs with (controller/signing_key.py)."""
     from controller.brokerconf import BrokerConfigError, issue_credentials
 
     with tempfile.TemporaryDirectory(prefix="hcc-enroll-") as tmp:
@@ -57,4 +59,5 @@ def issue(settings: EnrollSettings, center: str, agent: str) -> Credentials:
         if done.returncode != 0:
             raise EnrollError(f"broker reload failed: {(done.stderr or done.stdout)[:200]}")
     log.info("box enrolled", extra={"center": center, "agent": agent, "user": user})
-    return Credentials(center, agent, settings.broker_url, user, password, ca_pem)
+    return Credentials(center, agent, settings.broker_url, user, password, ca_pem,
+                       controller_keys)

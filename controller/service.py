@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from controller.config import ControllerConfig
 from controller.leases import Leases
@@ -18,6 +19,9 @@ from controller.state import AgentInfo, Effect, Fleet
 from controller.store import AlertChange, DeadLetter, Store
 from controller.views import change_json
 from hcc_common import sdnotify, wire
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 log = logging.getLogger("hcc.controller")
 
@@ -146,6 +150,7 @@ class Controller:
         # the config version last published to each box (retained on its cmd/config topic)
         self._configs_published: dict[tuple[str, str], str] = {}
         self._configs_checked = 0.0
+        self._signing_keys: list[Ed25519PrivateKey] | None = None
 
     def known_agents(self) -> dict[str, frozenset[str]]:
         """Each center's boxes: declared in controller.yaml, and enrolled."""
@@ -431,16 +436,38 @@ class Controller:
                    if self._configs_published.get(key) != version}
         if not changed:
             return
+        keys = self._command_keys()
+        if keys is None:
+            return
         for row in self.store.desired_configs():
             key = (row["center"], row["agent"])
             if key not in changed:
                 continue
+            # signed, for this box, with the time it became desired: a box takes it only
+            # as the controller's, only for itself, and never over a newer one
             self.link.publish(wire.encode_config(wire.ConfigPush(
                 row["center"], row["agent"], row["version"], row["content"], row["author"],
-                row["updated_at"])))
+                row["updated_at"], issued=row["updated_at"]), keys))
             self._configs_published[key] = row["version"]
             log.info("config published", extra={"center": key[0], "agent": key[1],
                                                 "version": row["version"]})
+
+    def _command_keys(self) -> list[Ed25519PrivateKey] | None:
+        """The keys that sign commands to boxes, read (or made) once; None (logged) when they
+        cannot be: nothing unsigned is ever published."""
+        if self._signing_keys is None:
+            from controller.signing_key import SigningKeyError, signing_keys
+            from hcc_common.signing import public_of
+
+            try:
+                self._signing_keys = signing_keys(self.config)
+            except SigningKeyError as exc:
+                log.error("configs not published: no signing key", extra={"error": str(exc)})
+                return None
+            log.info("commands to boxes signed", extra={
+                "key_file": str(self.config.signing_key),
+                "keys": ",".join(public_of(k).key_id for k in self._signing_keys)})
+        return self._signing_keys
 
     def _recover_store(self) -> None:
         try:

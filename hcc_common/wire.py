@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import orjson
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 SCHEMA_VERSION = 1
 TOPIC_ROOT = "hcc/v1"
@@ -226,7 +229,10 @@ MAX_CONFIG_BYTES = 256 * 1024
 @dataclass(frozen=True)
 class ConfigPush:
     """Controller -> box (retained): run this devices.yaml. `version` is the first 12 hex digits
-    of the content's SHA-256, so the same text is always the same version."""
+    of the content's SHA-256, so the same text is always the same version. `issued` (the time
+    the controller made it the box's desired config) only grows for one box, so an older
+    command cannot replace a newer one; `signed` is the message as decoded, for the box to
+    verify the controller's signature over (hcc_common/signing.py)."""
 
     center: str
     agent: str
@@ -234,6 +240,8 @@ class ConfigPush:
     content: str
     author: str
     ts: float
+    issued: float | None = None
+    signed: Mapping[str, object] = field(default_factory=dict, repr=False, compare=False)
 
 
 def config_version(content: str) -> str:
@@ -242,10 +250,26 @@ def config_version(content: str) -> str:
     return hashlib.sha256(content.encode()).hexdigest()[:12]
 
 
-def encode_config(push: ConfigPush) -> Encoded:
-    body = {"v": SCHEMA_VERSION, "kind": "config", "center": push.center, "agent": push.agent,
-            "version": push.version, "content": push.content, "author": push.author,
-            "ts": push.ts}
+def command_kind(topic: str) -> str | None:
+    """`config` for hcc/v1/<center>/<agent>/cmd/config: the kind of a controller command, or
+    None for a topic that is no command."""
+    parts = topic.split("/")
+    if len(parts) != 6 or parts[:2] != ["hcc", "v1"] or parts[4] != "cmd":
+        return None
+    return parts[5]
+
+
+def encode_config(push: ConfigPush, keys: Sequence[Ed25519PrivateKey] = ()) -> Encoded:
+    """The retained command; signed by each of `keys` (none: unsigned, which a box refuses)."""
+    body: dict[str, object] = {
+        "v": SCHEMA_VERSION, "kind": "config", "center": push.center, "agent": push.agent,
+        "version": push.version, "content": push.content, "author": push.author, "ts": push.ts}
+    if push.issued is not None:
+        body["issued"] = push.issued
+    if keys:
+        from hcc_common.signing import sign
+
+        body = sign(body, keys)
     return Encoded(config_topic(push.center, push.agent), _dump(body), retain=True)
 
 
@@ -258,8 +282,9 @@ def decode_config(topic: str, payload: bytes) -> ConfigPush:
     version = _str(body, "version")
     if config_version(content) != version:
         raise WireError("config version does not match its content")
+    issued = _number(body, "issued", MAX_TS) if "issued" in body else None
     return ConfigPush(parts[2], parts[3], version, content, _str(body, "author"),
-                      _number(body, "ts", MAX_TS))
+                      _number(body, "ts", MAX_TS), issued, body)
 
 
 def encode_ack(ack: Ack) -> Encoded:
