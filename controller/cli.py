@@ -355,24 +355,27 @@ def broker_config(
 
 
 @app.command("signing-key")
-def signing_key(config: ConfigOpt = None) -> None:
+def signing_key(
+    config: ConfigOpt = None,
+    key_file: Annotated[Path | None, typer.Option(
+        "--key-file", help="Another key file (a new key for a rotation).")] = None,
+) -> None:
     """Show the key that signs every command to the boxes (made, mode 600, if there is none
     yet): its file, id and public key. Boxes get the public key when they enroll."""
-    from controller.signing_key import SigningKeyError, load_or_create, public_pem
+    from controller.signing_key import SigningKeyError, load_or_create
     from hcc_common.signing import public_of
 
-    cfg = _config(config, None)
+    path = key_file or _config(config, None).signing_key
     try:
-        key, made = load_or_create(cfg.signing_key)
-        pem = public_pem(cfg)
+        key, made = load_or_create(path)
     except SigningKeyError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     pub = public_of(key)
-    typer.echo(f"{'made' if made else 'key'}: {cfg.signing_key} (keep it; mode 600)")
+    typer.echo(f"{'made' if made else 'key'}: {path} (keep it; mode 600)")
     typer.echo(f"id: {pub.key_id}")
     typer.echo(f"inline, for agent.controller_keys: {pub.inline}")
-    typer.echo(pem.rstrip())
+    typer.echo(pub.pem().rstrip())
 
 
 @app.command()

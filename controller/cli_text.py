@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 VI: Mapping[str, str] = {
+    "Another key file (a new key for a rotation).":
+        "Một tệp khóa khác (khóa mới khi thay khóa).",
     "Show the key that signs every command to the boxes (made, mode 600, if there is none\n"
     "yet): its file, id and public key. Boxes get the public key when they enroll.":
         "Xem khóa ký mọi lệnh gửi xuống các box (tạo mới, quyền 600, nếu chưa có): tệp, mã "

@@ -254,3 +254,31 @@ def test_trust_loading_reports_what_it_could_not_read(tmp_path: Path) -> None:
     assert describe(keys, problem).startswith("signed by ed25519:")
     none, why = load_keys(None)
     assert not none and describe(none, why).startswith("refused: no controller key")
+
+
+def test_signing_key_cli_makes_a_private_key_once(tmp_path: Path) -> None:
+    from conftest import run_cli
+
+    ctl = tmp_path / "controller.yaml"
+    ctl.write_text(f'db: "{tmp_path / "hcc.db"}"\n')
+    first = run_cli("hcc-controller", "signing-key", "--config", str(ctl))
+    assert first.returncode == 0, first.stderr
+    key = tmp_path / "signing.key"
+    assert first.stdout.startswith(f"made: {key}") and key.stat().st_mode & 0o777 == 0o600
+    again = run_cli("hcc-controller", "signing-key", "--config", str(ctl))
+    assert again.stdout.startswith(f"key: {key}")
+    kid = signing.public_of(signing.load_private(key.read_bytes())).key_id
+    assert f"id: {kid}" in first.stdout and f"id: {kid}" in again.stdout
+    key.chmod(0o644)
+    loose = run_cli("hcc-controller", "signing-key", "--config", str(ctl))
+    assert loose.returncode == 1 and "readable by others" in loose.stderr
+
+
+def test_the_signing_key_may_not_live_with_the_broker_files(tmp_path: Path) -> None:
+    from controller.config import load as load_controller
+
+    ctl = tmp_path / "controller.yaml"
+    ctl.write_text(f'enroll: {{broker_dir: "{tmp_path}/broker", broker_url: "mqtts://h:8883"}}\n'
+                   f'signing: {{key_file: "{tmp_path}/broker/signing.key"}}\n')
+    with pytest.raises(ConfigError, match=r"controller\.yaml:2: signing\.key_file: keep"):
+        load_controller(ctl)
