@@ -159,7 +159,7 @@ class Agent:
             self.inventory.pop("local_config_version", None)
             self.inventory.pop("local_drift", None)
         # whether and with which keys this box verifies pushed configs (docs/security.md)
-        self.inventory["config_push"] = describe(self.trusted, self.trust_problem)[:300]
+        self.inventory["config_push"] = describe(self.trusted, self.trust_problem)[:200]
         if self.config_error:
             self.inventory["config_error"] = self.config_error[:300]
         else:
