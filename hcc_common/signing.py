@@ -171,7 +171,8 @@ def canonical(body: Mapping[str, object]) -> bytes:
     try:
         text = json.dumps(unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                           allow_nan=False)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
+        # (a sender may nest lists as deep as the JSON decoder allows: refused, not a crash)
         raise SignatureError(f"message cannot be put in canonical form: {exc}") from None
     return DOMAIN + text.encode("utf-8", "strict")
 

@@ -282,3 +282,13 @@ def test_the_signing_key_may_not_live_with_the_broker_files(tmp_path: Path) -> N
                    f'signing: {{key_file: "{tmp_path}/broker/signing.key"}}\n')
     with pytest.raises(ConfigError, match=r"controller\.yaml:2: signing\.key_file: keep"):
         load_controller(ctl)
+
+
+def test_a_deeply_nested_message_is_refused_not_a_crash() -> None:
+    nested = "[" * 1000 + "]" * 1000
+    payload = (b'{"v":1,"kind":"config","center":"ba-dinh","agent":"pi-1","version":"'
+               + wire.config_version("x").encode() + b'","content":"x","author":"a","ts":1,'
+               b'"issued":1,"deep":' + nested.encode() + b',"sig":[{"key":"k","ed25519":"A"}]}')
+    got = wire.decode_config(wire.config_topic("ba-dinh", "pi-1"), payload)
+    why = unverified(got, TRUST, None)
+    assert why is not None and "canonical" in why
