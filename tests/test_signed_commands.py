@@ -238,3 +238,68 @@ def test_key_rotation_end_to_end(tmp_path: Path, broker: Mosquitto) -> None:
     finally:
         s.stop()
     assert not s.tracebacks(), s.tracebacks()
+
+
+def test_issue_23_1_a_stolen_box_password_on_the_generated_tls_broker(tmp_path: Path) -> None:
+    """The reproduction as filed: the generated broker (TLS, a password per box, the ACL), and
+    only box ba-dinh/pi-1's password. Whether the ACL lets the retained config through (it did)
+    or not, the box does not run it, on this start or the next with a wiped state dir."""
+    import getpass
+    import ssl
+
+    from conftest import BIN
+    from controller.brokerconf import generate
+    from lab.procs import free_port, spawn, wait_tcp
+
+    port = free_port()
+    out = tmp_path / "broker"
+    generate(out, [("ba-dinh", "pi-1")], ["127.0.0.1"], port, "127.0.0.1",
+             run_as=getpass.getuser())
+    broker = spawn("mosquitto", ["mosquitto", "-c", str(out / "mosquitto.conf")],
+                   tmp_path / "mosquitto.log")
+    wait_tcp(port)
+    marker = tmp_path / "pwned"
+    password_file = out / "credentials" / "pi-1@ba-dinh.password"
+    pub = tmp_path / "controller.pub"
+    write_key_pair(tmp_path / "signing.key", pub)
+    cfg = tmp_path / "devices.yaml"
+    local = f"""\
+center: {{id: ba-dinh}}
+agent: {{id: pi-1, heartbeat: 2s, state_dir: "{tmp_path / 'state'}",
+        controller_keys: ["{pub}"]}}
+mqtt: {{url: "mqtts://127.0.0.1:{port}", username: "pi-1@ba-dinh",
+       password_file: "{password_file}", ca_file: "{out / 'ca.crt'}"}}
+defaults: {{interval: 1s, timeout: 500ms}}
+devices:
+  - {{id: kiosk-1, type: kiosk, host: 127.0.0.1, tcp: {{port: 9}}}}
+"""
+    cfg.write_text(local)
+    evil = local + f'  - {{id: evil, type: other, command: ["/bin/sh", "-c", "id > {marker}"]}}\n'
+    msg = wire.encode_config(wire.ConfigPush("ba-dinh", "pi-1", wire.config_version(evil), evil,
+                                             "attacker", time.time(), issued=time.time()))
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="x", protocol=mqtt.MQTTv5)
+    c.tls_set_context(ssl.create_default_context(cafile=str(out / "ca.crt")))
+    c.username_pw_set("pi-1@ba-dinh", password_file.read_text().strip())
+    c.connect("127.0.0.1", port)
+    c.loop_start()
+    try:
+        # the ACL may accept it (as filed) or drop it (once a box may not write its cmd/)
+        c.publish(msg.topic, msg.payload, qos=1, retain=True).wait_for_publish(10)
+    finally:
+        c.disconnect()
+        c.loop_stop()
+    try:
+        for run in range(2):
+            log_path = tmp_path / f"agent-{run}.log"
+            agent = spawn("agent", [str(BIN / "hcc-agent"), "run", "--config", str(cfg)],
+                          log_path)
+            try:
+                wait_until(lambda: "device loop started" in agent.log(), 30, "the agent")
+                time.sleep(4.0)  # the retained message comes at subscribe; checks every 1 s
+                assert not marker.exists(), "the attacker's command ran"
+                assert "Traceback" not in agent.log()
+            finally:
+                agent.stop()
+            shutil.rmtree(tmp_path / "state", ignore_errors=True)
+    finally:
+        broker.stop()
