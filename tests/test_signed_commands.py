@@ -15,6 +15,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paho.mqtt.enums import CallbackAPIVersion
 
 from conftest import run_cli, wait_until
@@ -48,7 +49,7 @@ def push_of(stack: Stack, content: str, center: str = "ba-dinh", agent: str = "p
                            time.time(), issued=issued)
 
 
-def controller_key(stack: Stack) -> signing.Ed25519PrivateKey:
+def controller_key(stack: Stack) -> Ed25519PrivateKey:
     return signing.load_private(stack.signing_key.read_bytes())
 
 
@@ -56,7 +57,7 @@ def retained(broker: Mosquitto, topic: str) -> dict[str, object]:
     """The retained message on a topic (a box's birth), decoded."""
     got: list[bytes] = []
     c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="reader", protocol=mqtt.MQTTv5)
-    c.on_message = lambda _c, _u, m: got.append(m.payload)
+    c.on_message = lambda _c, _u, m: got.append(bytes(m.payload))
     c.on_connect = lambda cl, _u, _f, _rc, _p: cl.subscribe(topic, qos=1)
     c.connect("127.0.0.1", broker.port)
     c.loop_start()
@@ -69,7 +70,9 @@ def retained(broker: Mosquitto, topic: str) -> dict[str, object]:
 
 
 def inventory(broker: Mosquitto) -> dict[str, object]:
-    return dict(retained(broker, wire.state_topic("ba-dinh", "pi-1"))["inventory"])  # type: ignore[arg-type]
+    inv = retained(broker, wire.state_topic("ba-dinh", "pi-1"))["inventory"]
+    assert isinstance(inv, dict)
+    return inv
 
 
 def test_unsigned_retained_config_is_refused_even_after_a_wiped_state_dir(
@@ -294,7 +297,8 @@ devices:
             agent = spawn("agent", [str(BIN / "hcc-agent"), "run", "--config", str(cfg)],
                           log_path)
             try:
-                wait_until(lambda: "device loop started" in agent.log(), 30, "the agent")
+                wait_until(lambda a=agent: "device loop started" in a.log(), 30,  # type: ignore[misc]
+                           "the agent")
                 time.sleep(4.0)  # the retained message comes at subscribe; checks every 1 s
                 assert not marker.exists(), "the attacker's command ran"
                 assert "Traceback" not in agent.log()
