@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -123,6 +124,13 @@ def _parse(name: str, content: str) -> Profile:
 
 
 def load_profiles() -> dict[str, Profile]:
+    """The shipped profiles by id, in priority order. Parsed once per process (45+ YAML files
+    cost seconds on a Pi) and shared: a Profile is frozen, so only the dict is copied."""
+    return dict(_parsed_profiles())
+
+
+@functools.cache
+def _parsed_profiles() -> tuple[tuple[str, Profile], ...]:
     out: dict[str, Profile] = {}
     pkg = resources.files("agent") / "profiles"
     for name in PROFILE_FILES:
@@ -130,7 +138,12 @@ def load_profiles() -> dict[str, Profile]:
         if profile.id in out:
             raise ConfigError(f"agent/profiles/{name}", 1, "id", f"duplicate profile {profile.id!r}")
         out[profile.id] = profile
-    return out
+    return tuple(out.items())
+
+
+def profile_ids() -> tuple[str, ...]:
+    """The shipped profiles' ids (for config validation), from the one parse per process."""
+    return tuple(pid for pid, _ in _parsed_profiles())
 
 
 SYSTEM_OIDS = {
