@@ -28,6 +28,7 @@ from agent.snmpdecode import SnmpValue
 
 # Bounds a walk so a device that loops its MIB cannot keep us busy for ever.
 MAX_WALK_REQUESTS = 64
+PROBE_BATCH = 24
 BULK_REPETITIONS = 25
 # Requests in flight at once: a burst of hundreds overruns small agents' (and snmpsim's) UDP
 # buffers, and a lost datagram costs a whole timeout.
@@ -173,7 +174,14 @@ class SnmpClient:
         return {str(oid): to_python(val) for oid, val in var_binds}
 
     async def present(self, t: SnmpTarget, prefixes: Sequence[str]) -> set[str]:
-        """Which OID subtrees hold anything: one GETNEXT for all of them."""
+        """Which OID subtrees hold anything: one GETNEXT per PROBE_BATCH of them (every
+        profile's probes in one PDU would pass what small agents answer: tooBig)."""
+        found: set[str] = set()
+        for at in range(0, len(prefixes), PROBE_BATCH):
+            found |= await self._present(t, prefixes[at:at + PROBE_BATCH])
+        return found
+
+    async def _present(self, t: SnmpTarget, prefixes: Sequence[str]) -> set[str]:
         transport = await self._transport(t)
         async with self.slots:
             err_ind, err_status, _, var_binds = await next_cmd(
@@ -185,7 +193,7 @@ class SnmpClient:
         if int(err_status) != 0 and t.version == "1" and len(prefixes) > 1:
             found: set[str] = set()
             for p in prefixes:
-                found |= await self.present(t, [p])
+                found |= await self._present(t, [p])
             return found
         out = set()
         for prefix, (oid, val) in zip(prefixes, var_binds, strict=False):

@@ -101,10 +101,12 @@ def run_offline(folder: Path, corpus: list[dict[str, Any]]) -> dict[str, dict[st
         values = load(folder / f"{doc['name']}.snmprec")
         dtype = DEVICE_TYPE[doc["class"]]
         system = {k: values.get(o) for k, o in SYSTEM_OIDS.items()}
-        prof = choose(profiles, dtype, system, present(probes(profiles), values))
+        answering = present(probes(profiles, system.get("sys_object_id")), values)
+        prof = choose(profiles, dtype, system, answering)
         reading = reading_for(prof, values)
         ctx = DeviceContext(type=dtype, thresholds=Thresholds())
-        metrics, found = read_device(prof, Sample(reading, ctx, values=prof.values), dtype)
+        sample = Sample(reading, ctx, values=prof.values, clients=prof.clients)
+        metrics, found = read_device(prof, sample, dtype)
         rows[doc["name"].lower()[:60]] = {
             "device": doc["name"].lower()[:60], "metrics": metrics,
             "faults": [{"code": f.code, "severity": f.severity, "params": dict(f.params),
