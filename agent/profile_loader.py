@@ -23,7 +23,8 @@ PROFILE_FILES = (
     "cisco_ap.yaml", "aruba_ap.yaml", "airos_ap.yaml", "ruckus_ap.yaml", "cambium_epmp.yaml",
     "cambium_pmp.yaml", "mikrotik_ap.yaml", "fortinet_ap.yaml", "aerohive_ap.yaml",
     "extreme_wc.yaml", "zyxel_ap.yaml", "tachyon_ap.yaml", "teldat_ap.yaml", "huawei_ac.yaml",
-    "openwrt_ap.yaml", "ieee80211_ap.yaml", "ap_other.yaml", "generic.yaml",
+    "h3c_ap.yaml", "meru_wlc.yaml", "grandstream_ap.yaml", "xirrus_ap.yaml", "hpmsm_ap.yaml",
+    "ligo_ap.yaml", "openwrt_ap.yaml", "ieee80211_ap.yaml", "ap_other.yaml", "generic.yaml",
 )
 
 
@@ -54,7 +55,7 @@ class Profile:
     clients: tuple[ClientSource, ...] = ()
 
 
-CLIENT_SOURCE_KINDS = ("total", "sum", "rows")
+CLIENT_SOURCE_KINDS = ("total", "sum", "rows", "stations")
 
 
 def _parse(name: str, content: str) -> Profile:

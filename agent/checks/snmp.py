@@ -142,29 +142,52 @@ def read_device(profile: Profile, sample: Sample, device_type: str
                 ) -> tuple[dict[str, MetricValue], list[FaultReport]]:
     """Pure: what a device of this type says through this profile, metrics and faults."""
     metrics, found = decode(profile, sample)
-    if device_type in TYPE_CLASSES and not read_its_class(profile, metrics):
+    if (device_type in TYPE_CLASSES and not read_its_class(profile, sample.reading, metrics)) \
+            or missing_charger_outlets(sample, metrics):
         # A printer, access point, charger or UPS read only as a network device (the generic
-        # profile, or a profile of its class that found none of its objects): say so, never a
-        # silent "ok" for a device whose faults nobody reads.
+        # profile, or a profile of its class that read none of its class's objects, or a
+        # charger whose outlets are not there): say so, never a silent "ok" for a device whose
+        # faults nobody reads.
         found.append(unsupported(sample.reading, profile))
     return metrics, found
 
 
-# What a profile of each class must have read for its "ok" to mean something: metric names or
-# name prefixes. An access point's radio states count (its client count may be unknown).
+def missing_charger_outlets(sample: Sample, metrics: dict[str, MetricValue]) -> bool:
+    """A charger whose configured outlets the device reported none of."""
+    wanted = sample.device.charger_outlets
+    if sample.device.type != "charger" or not wanted:
+        return False
+    return not any(name.startswith(f"outlet.{n}.") for n in wanted for name in metrics)
+
+
+# What every profile reads besides its class's own objects: the system group and IF-MIB.
+NETWORK_ONLY = frozenset({"sys_descr", "sys_object_id", "sys_uptime", "sys_name", "interfaces"})
+# Metrics that say a profile read its class (an access point's radio states count: its client
+# count may be unknown while its radios are read). Printers (a scan server is sold as one) and
+# PDUs (metered-only units read no outlet state) are judged by their decoders and, for a
+# charger, by its configured outlets below.
 CLASS_READINGS: dict[str, tuple[str, ...]] = {
-    "printer": ("supply.", "tray.", "printer_status", "printer_errors", "page_count"),
     "ap": ("wifi_clients", "radio."),
-    "pdu": ("outlet.", "outlets_on", "load_", "power_", "current_", "energy_"),
     "ups": ("battery_", "runtime_", "load_", "ups_", "output_", "input_", "replace_battery"),
 }
 
 
-def read_its_class(profile: Profile, metrics: dict[str, MetricValue]) -> bool:
+def read_its_class(profile: Profile, reading: Reading, metrics: dict[str, MetricValue]) -> bool:
+    """Whether the profile read what its class is about. A device that answered nothing beyond
+    the system group (a restricted SNMP view, an identity-only answer) is not judged: there is
+    nothing to say it is not what its profile reads. One that answered its interfaces or its
+    vendor's tables, yet none of its class's readings, is read only as a network device."""
+    if profile.device_class == "generic":
+        return False  # the generic profile reads no class
     wanted = CLASS_READINGS.get(profile.device_class)
     if wanted is None:
-        return False  # the generic profile reads no class
-    return any(name.startswith(w) for name in metrics for w in wanted)
+        return True  # a class whose completeness its own decoders judge (see CLASS_READINGS)
+    if any(name.startswith(w) for name in metrics for w in wanted):
+        return True
+    answered_more = any(v is not None for k, v in reading.scalars.items()
+                        if k not in NETWORK_ONLY) or any(
+        column for table in reading.tables.values() for column in table.values())
+    return not answered_more
 
 
 def unsupported(reading: Reading, profile: Profile) -> FaultReport:

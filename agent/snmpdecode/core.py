@@ -51,9 +51,10 @@ class ClientSource:
     """One place where a profile says a Wi-Fi client count lives, tried in the profile's order:
     a total the device keeps (`total`: scalar names, the first known wins), per AP/radio/SSID
     counts added up (`sum`: "table.column" names, all summed), or one row per associated
-    station (`rows`: "table.column", rows counted)."""
+    station (`rows`: "table.column", rows counted; `stations`: the same, where the vendor's MIB
+    lists its clients only there, so that an empty table is 0 clients rather than unknown)."""
 
-    kind: str  # total, sum or rows
+    kind: str  # total, sum, rows or stations
     refs: tuple[str, ...]
 
 

@@ -64,10 +64,12 @@ def from_source(reading: Reading, source: ClientSource) -> int | None:
             if total is not None:
                 return total
         return None
-    if source.kind == "rows":
+    if source.kind in ("rows", "stations"):
         rows: set[str] = set()
         for ref in source.refs:
             rows.update(_column(reading, ref))
+        if source.kind == "stations":
+            return len(rows)  # the MIB's only list of clients: empty is an empty hall
         # no row is no answer: an AP that keeps no station table is not an empty hall
         return len(rows) if rows else None
     counts = [_known(integer(v)) for ref in source.refs  # sum
