@@ -28,7 +28,7 @@ from agent.snmpdecode import SnmpValue
 
 # Bounds a walk so a device that loops its MIB cannot keep us busy for ever.
 MAX_WALK_REQUESTS = 64
-PROBE_BATCH = 24
+PROBE_BATCH = 64
 BULK_REPETITIONS = 25
 # Requests in flight at once: a burst of hundreds overruns small agents' (and snmpsim's) UDP
 # buffers, and a lost datagram costs a whole timeout.
