@@ -24,7 +24,7 @@ PROFILE_FILES = (
     "cambium_pmp.yaml", "mikrotik_ap.yaml", "fortinet_ap.yaml", "aerohive_ap.yaml",
     "extreme_wc.yaml", "zyxel_ap.yaml", "tachyon_ap.yaml", "teldat_ap.yaml", "huawei_ac.yaml",
     "h3c_ap.yaml", "meru_wlc.yaml", "grandstream_ap.yaml", "xirrus_ap.yaml", "hpmsm_ap.yaml",
-    "ligo_ap.yaml", "openwrt_ap.yaml", "ieee80211_ap.yaml", "ap_other.yaml", "generic.yaml",
+    "ligo_ap.yaml", "airport_ap.yaml", "mimosa_ap.yaml", "openwrt_ap.yaml", "ieee80211_ap.yaml", "ap_other.yaml", "generic.yaml",
 )
 
 
@@ -197,13 +197,22 @@ _DOTTED = re.compile(r"[0-9]+(?:\.[0-9]+)+")
 _WRAPPING = " \t\r\n\x00\"'`"
 
 
+_OID_NAMES = (("SNMPv2-SMI::enterprises", "1.3.6.1.4.1"), ("enterprises", "1.3.6.1.4.1"),
+              ("iso", "1"))
+
+
 def object_id(value: SnmpValue) -> str | None:
     """A sysObjectID as dotted digits without a leading dot, however it was sent: as an OBJECT
     IDENTIFIER, or as an OCTET STRING holding ".1.3.6.1.4.1....", "1.3.6..." or '"1.3.6..."'."""
     raw = text(value) if isinstance(value, bytes) else value
     if not isinstance(raw, str):
         return None
-    oid = raw.strip(_WRAPPING).lstrip(".")
+    oid = raw.strip(_WRAPPING)
+    for name, number in _OID_NAMES:  # as a tool printed it: "SNMPv2-SMI::enterprises.14823..."
+        if oid.startswith(name):
+            oid = number + oid[len(name):]
+            break
+    oid = oid.lstrip(".")
     return oid if _DOTTED.fullmatch(oid) else None
 
 

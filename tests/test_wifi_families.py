@@ -60,6 +60,10 @@ FAMILIES = [
     ("ap-xirrus", "xirrus_ap", 19),
     ("ap-octet-sysobjectid", "ruckus_ap", 31),     # sysObjectID as ".1.3.6..." text
     ("ap-quoted-sysdescr", "unifi_ap", 11),
+    ("ap-airport", "airport_ap", 2),
+    ("ap-mimosa", "mimosa_ap", 4),
+    ("ap-airmax-stations", "airos_ap", 3),        # no per-radio count: the station rows
+    ("ap-named-sysobjectid", "xirrus_ap", 8),      # "SNMPv2-SMI::enterprises.21013.1.2"
 ]
 
 
