@@ -238,3 +238,19 @@ def test_real_agent_reads_families_and_calls_an_empty_answer_unsupported(
     assert mute["status"] == "warning", mute
     assert [f["code"] for f in mute["faults"]] == ["device.unsupported_model"]
     assert rows["mute"]["status"] == "warning"  # auto: generic profile, typed an AP
+
+
+@pytest.mark.parametrize(("oid", "profile"), [
+    ("1.3.6.1.4.1.9.1.9999", "cisco_ap"),          # a Cisco model id in no list here
+    ("1.3.6.1.4.1.2011.2.9999", "huawei_ac"),
+    ("1.3.6.1.4.1.25506.1.9999", "h3c_ap"),
+    ("1.3.6.1.4.1.11863.5.1", "ap_other"),          # TP-Link, any branch
+    ("1.3.6.1.4.1.6486.800.1.1.2.2.2.1.1.4", "aruba_ap"),  # OmniAccess AOS-W: its longer prefix
+])
+def test_a_device_typed_wifi_ap_is_read_by_its_makers_family(oid: str, profile: str) -> None:
+    """A model nobody listed is still its maker's: typed an access point, it is read as one
+    (radios, uplink, the family's client objects), not as a bare network device."""
+    assert choose(PROFILES, "wifi_ap", {"sys_object_id": oid, "sys_descr": b"x"}, set()).id \
+        == profile
+    # the same id typed "other" (a switch) stays generic
+    assert choose(PROFILES, "other", {"sys_object_id": oid}, set()).id == "generic"
