@@ -155,22 +155,23 @@ class SnmpClient:
     async def get(self, t: SnmpTarget, oids: Sequence[str]) -> dict[str, SnmpValue]:
         transport = await self._transport(t)
         async with self.slots:
-            err_ind, err_status, err_index, var_binds = await get_cmd(
+            err_ind, err_status, _, var_binds = await get_cmd(
                 self._engine_for(t), self._auth(t), transport, self._context(t),
                 *(ObjectType(ObjectIdentity(o)) for o in oids), lookupMib=False,
             )
         if err_ind is not None:
             raise _indication(err_ind)
         if int(err_status) != 0:
-            if t.version == "1" and len(oids) > 1:
-                # SNMPv1 fails the whole GET when one OID is missing: ask one by one.
+            # The device answered, with an error status for the whole request: SNMPv1 when one
+            # OID is missing, and v2c agents that send genErr/noSuchName for an object of a
+            # product line they are not (a profile names every line's objects). Ask one by one;
+            # an object answered with an error has no value we can read, it is not a dead device.
+            if len(oids) > 1:
                 merged: dict[str, SnmpValue] = {}
                 for oid in oids:
                     merged.update(await self.get(t, [oid]))
                 return merged
-            if t.version == "1":
-                return {oids[0]: None}
-            raise SnmpError(f"{err_status.prettyPrint()} at index {int(err_index)}")
+            return {oids[0]: None}
         return {str(oid): to_python(val) for oid, val in var_binds}
 
     async def present(self, t: SnmpTarget, prefixes: Sequence[str]) -> set[str]:
@@ -190,7 +191,11 @@ class SnmpClient:
             )
         if err_ind is not None:
             raise _indication(err_ind)
-        if int(err_status) != 0 and t.version == "1" and len(prefixes) > 1:
+        if int(err_status) != 0:
+            # (v1's noSuchName at the end of its MIB, tooBig, a genErr for one subtree): one by
+            # one, a subtree answered with an error holds nothing we can read
+            if len(prefixes) == 1:
+                return set()
             found: set[str] = set()
             for p in prefixes:
                 found |= await self._present(t, [p])

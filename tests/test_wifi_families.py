@@ -200,7 +200,8 @@ def test_a_charger_whose_outlets_are_missing_is_not_a_silent_ok() -> None:
 # -- through snmpsim and hcc-agent check ---------------------------------------------------------
 @pytest.fixture(scope="module")
 def wifi_sim(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    names = ["ap-aruba-instant", "ap-grandstream", "ap-octet-sysobjectid", "ap-answers-nothing"]
+    names = ["ap-aruba-instant", "ap-grandstream", "ap-octet-sysobjectid", "ap-generr",
+             "ap-answers-nothing"]
     sim = SnmpSim(tmp_path_factory.mktemp("wifi-sim"), [WIFI / f"{n}.snmprec" for n in names])
     sim.start(wait_for=names[0])
     for n in names[:-1]:
@@ -215,7 +216,8 @@ def test_real_agent_reads_families_and_calls_an_empty_answer_unsupported(
     generic id, a text sysObjectID; and a device that answers but holds none of the profile's
     objects is a warning to send its details, never "not responding" (critical)."""
     devices = [("iap", "ap-aruba-instant"), ("gwn", "ap-grandstream"),
-               ("zd", "ap-octet-sysobjectid"), ("mute", "ap-answers-nothing")]
+               ("zd", "ap-octet-sysobjectid"), ("mute", "ap-answers-nothing"),
+               ("zd-generr", "ap-generr")]
     lines = ["center: {id: c1, name: C}", f'agent: {{id: b1, state_dir: "{tmp_path / "s"}"}}',
              'mqtt: {url: "mqtt://127.0.0.1:1"}', "defaults: {interval: 30s, timeout: 6s}",
              "devices:"]
@@ -238,6 +240,11 @@ def test_real_agent_reads_families_and_calls_an_empty_answer_unsupported(
     assert mute["status"] == "warning", mute
     assert [f["code"] for f in mute["faults"]] == ["device.unsupported_model"]
     assert rows["mute"]["status"] == "warning"  # auto: generic profile, typed an AP
+    # a GET failed whole with genErr (for a SmartZone object a ZoneDirector does not hold): the
+    # device answered; its other objects are read one by one, never "not responding"
+    generr = rows["zd-generr"]
+    assert generr["status"] == "ok", generr
+    assert generr["metrics"]["wifi_clients"] == 31
 
 
 @pytest.mark.parametrize(("oid", "profile"), [
