@@ -456,9 +456,9 @@ def _device(node: Node, interval: float, timeout: float, env: TMapping[str, str]
 def _profile_name(node: Node | None) -> str:
     if node is None:
         return "auto"
-    from agent.profile_loader import load_profiles
+    from agent.profile_loader import profile_ids
 
-    return node.as_choice(("auto", *sorted(load_profiles())))
+    return node.as_choice(("auto", *sorted(profile_ids())))
 
 
 def _has_url(node: Node | None) -> bool:

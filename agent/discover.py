@@ -124,7 +124,7 @@ async def _snmp(client: SnmpClient, profiles: dict[str, Profile], host: str, por
         if all(v is None for v in system.values()):
             continue
         try:
-            present = await client.present(target, probes(profiles))
+            present = await client.present(target, probes(profiles, system.get("sys_object_id")))
         except SnmpError:
             present = set()
         typed = type_for(profiles, system, present)

@@ -3,7 +3,16 @@ profile names them) or the IEEE 802.11 MIB. A count the device does not give is 
 
 from __future__ import annotations
 
-from agent.snmpdecode.core import Decoded, Sample, Table, integer, row_indices, text
+from agent.snmpdecode.core import (
+    ClientSource,
+    Decoded,
+    Reading,
+    Sample,
+    Table,
+    integer,
+    row_indices,
+    text,
+)
 from hcc_common.wire import FaultReport, MetricValue
 
 # Table name in the profile -> column holding per-radio/VAP/SSID station counts.
@@ -26,7 +35,57 @@ def _sum(table: Table, column: str) -> int | None:
     return sum(known) if known else None
 
 
+# A count above this is not one (a "not available" 2147483647 or an unset 0xFFFFFFFF): no site
+# has that many stations on one controller.
+MAX_CLIENTS = 1_000_000
+
+
+def _known(value: int | None) -> int | None:
+    return value if value is not None and 0 <= value <= MAX_CLIENTS else None
+
+
+def _total(raw: object) -> int | None:
+    # (a script's output through NET-SNMP extend is text: "3")
+    if isinstance(raw, bytes):
+        return _known(_whole(text(raw)))
+    return _known(integer(raw)) if isinstance(raw, int) else None
+
+
+def _column(reading: Reading, ref: str) -> dict[str, object]:
+    table, _, column = ref.partition(".")
+    return dict(reading.table(table).get(column, {}))
+
+
+def from_source(reading: Reading, source: ClientSource) -> int | None:
+    """The count one of the profile's sources gives, or None when the device holds none of it."""
+    if source.kind == "total":
+        for ref in source.refs:
+            total = _total(reading.scalars.get(ref))
+            if total is not None:
+                return total
+        return None
+    if source.kind in ("rows", "stations"):
+        rows: set[str] = set()
+        for ref in source.refs:
+            rows.update(_column(reading, ref))
+        if source.kind == "stations":
+            return len(rows)  # the MIB's only list of clients: empty is an empty hall
+        # no row is no answer: an AP that keeps no station table is not an empty hall
+        return len(rows) if rows else None
+    counts = [_known(integer(v)) for ref in source.refs  # sum
+              for v in _column(reading, ref).values() if isinstance(v, int)]
+    known = [c for c in counts if c is not None]
+    return sum(known) if known else None
+
+
 def client_count(s: Sample) -> tuple[int | None, str | None]:
+    if s.clients:
+        # the profile's product lines, in its order: each device answers only its own objects
+        for source in s.clients:
+            count = from_source(s.reading, source)
+            if count is not None:
+                return count, f"{source.kind}:{'+'.join(source.refs)}"
+        return None, None
     # a total the device keeps itself (a controller's or an AP's own counter)
     for name in ("clients_total", "clients_total_text"):
         raw = s.reading.scalars.get(name)
