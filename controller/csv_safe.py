@@ -16,15 +16,16 @@ _NUMBER = re.compile(r"-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
 
 
 def cell(value: object) -> object:
-    """`value` as it may go into a CSV: numbers and safe text unchanged, formula text quoted."""
+    """`value` as it may go into a CSV: numbers and safe text unchanged, formula text quoted.
+    A carriage return becomes a line feed: the writer quotes a cell holding its line ending
+    only, and a bare CR would end the row early in some readers."""
     if not isinstance(value, str) or not value:
         return value
     stripped = value.lstrip(" \t\r\n")
-    if value[0] in _FORMULA_START or (stripped[:1] in _FORMULA_START):
-        if _NUMBER.fullmatch(value) is not None:
-            return value
-        return "'" + value
-    return value
+    if (value[0] in _FORMULA_START or stripped[:1] in _FORMULA_START) \
+            and _NUMBER.fullmatch(value) is None:
+        value = "'" + value
+    return value.replace("\r\n", "\n").replace("\r", "\n")
 
 
 class SafeWriter:
