@@ -17,12 +17,13 @@ from pathlib import Path
 
 # One PDF renders; this many more may wait their turn; the next one gets 429 and Retry-After.
 PDF_WAITING_MAX = 2
-# A month's report prints in ~2 s with ~0.5 GB summed RSS; 400 days of a big city take longer.
-PDF_TIME_LIMIT_S = 90.0
-# Summed RSS of every process of the run (the renderer, the GPU and network helpers...).
+# Defaults; controller.yaml's reports.pdf sets them (ReportSettings). The whole city (130
+# centers, 2,600 devices) over 400 days printed in 20 s with 2.7 GiB (bench/report_pdf.py).
+PDF_TIME_LIMIT_S = 120.0
+# Summed PSS of every process of the run (the browser, its renderer, GPU and network helpers).
 # RLIMIT_AS cannot do it: Chromium reserves tens of GB of address space it never touches, and
 # dies at start under any address-space limit a host could grant.
-PDF_MEMORY_LIMIT_BYTES = 2 << 30
+PDF_MEMORY_LIMIT_BYTES = 4 << 30
 WATCH_EVERY_S = 0.1
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -44,7 +45,7 @@ class LimitExceeded(RuntimeError):
 class RunResult:
     returncode: int
     seconds: float
-    peak_rss_bytes: int  # summed over the run's processes, at the watchdog's samples
+    peak_memory_bytes: int  # summed PSS of the run's processes, at the watchdog's samples
     stderr_tail: str
 
 
@@ -90,23 +91,35 @@ def session_members(sid: int) -> list[int]:
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
-        fields = _stat(entry.name)
+        fields = proc_stat(entry.name)
         if fields is not None and int(fields[3]) == sid:
             out.append(int(entry.name))
     return out
 
 
-def session_rss(sid: int) -> int:
-    """Summed resident memory of session `sid`, in bytes."""
+def session_memory(sid: int) -> int:
+    """Memory session `sid` holds, in bytes: the sum of its processes' proportional set sizes
+    (a page shared by N of them counts 1/N each; summed RSS would count Chromium's shared
+    libraries once per process), their RSS where smaps_rollup cannot be read."""
     total = 0
     for pid in session_members(sid):
-        fields = _stat(str(pid))
-        if fields is not None:
-            total += int(fields[21]) * _PAGE
+        total += _pss(pid)
     return total
 
 
-def _stat(pid: str) -> list[str] | None:
+def _pss(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+            for line in f:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    fields = proc_stat(str(pid))
+    return int(fields[21]) * _PAGE if fields is not None else 0
+
+
+def proc_stat(pid: str) -> list[str] | None:
     """/proc/<pid>/stat after the command name: fields[0] is the state, [3] the session,
     [21] the RSS in pages (a name may hold spaces and brackets, hence the last ')')."""
     try:
@@ -122,6 +135,15 @@ def _kill_session(sid: int) -> None:
     for pid in session_members(sid):  # one that left the group is still of the session
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
+
+
+def _wait_gone(sid: int, within_s: float = 5.0) -> None:
+    """Until the killed processes are reaped (their orphans go to init): the next run starts
+    only when nothing of this one holds memory or a slot in the process table."""
+    deadline = time.monotonic() + within_s
+    while session_members(sid) and time.monotonic() < deadline:
+        _kill_session(sid)
+        time.sleep(0.02)
 
 
 def _child_limits() -> None:
@@ -140,7 +162,7 @@ def run_bounded(cmd: Sequence[str], *, stderr_path: Path, time_limit_s: float = 
                                 stderr=err, start_new_session=True, preexec_fn=_child_limits)
     try:
         while proc.poll() is None:
-            rss = session_rss(proc.pid)
+            rss = session_memory(proc.pid)
             peak = max(peak, rss)
             elapsed = time.monotonic() - started
             if elapsed > time_limit_s:
@@ -154,5 +176,6 @@ def run_bounded(cmd: Sequence[str], *, stderr_path: Path, time_limit_s: float = 
     finally:
         _kill_session(proc.pid)  # the helpers a finished browser left behind, too
         proc.wait()
+        _wait_gone(proc.pid)
     tail = stderr_path.read_bytes()[-2000:].decode(errors="replace")
     return RunResult(proc.returncode, time.monotonic() - started, peak, tail)

@@ -142,7 +142,7 @@ def html_to_pdf(html: str, out: Path, timeout_s: float = PDF_TIMEOUT_S,
             log.warning("PDF stopped", extra={"reason": str(exc)})
             raise ReportError(str(exc)) from None
         log.info("PDF rendered", extra={"seconds": round(done.seconds, 2),
-                                        "peak_rss_mib": done.peak_rss_bytes >> 20})
+                                        "peak_memory_mib": done.peak_memory_bytes >> 20})
         if not target.exists() or target.stat().st_size == 0:
             tail = done.stderr_tail.strip().splitlines()[-3:]
             raise ReportError("Chromium made no PDF: " + " | ".join(tail))
@@ -178,13 +178,17 @@ def make(store: Store, config: ControllerConfig, *, period: Period, center: str 
     if center is not None and center not in names and center not in {d.center for d in devices}:
         raise ValueError(f"unknown center {center!r}")
     report = gather(store, config, period, center=center, now=now, devices=devices)
-    return render(report, fmt, lang, names.get(center, center) if center else None, toolbar)
+    return render(report, fmt, lang, names.get(center, center) if center else None, toolbar,
+                  settings=config.reports)
 
 
 def render(report: Report, fmt: str, lang: str, scope: str | None = None,
-           toolbar: str = "", *, wait: bool = False) -> bytes:
+           toolbar: str = "", *, wait: bool = False,
+           settings: ReportSettings | None = None) -> bytes:
     """The report in `fmt` (html, csv or pdf) as bytes. PDFs are made one at a time: when the
-    queue is full, PdfBusy (unless `wait`: the monthly mail waits its turn)."""
+    queue is full, PdfBusy (unless `wait`: the monthly mail waits its turn); each under the
+    time and memory limits of `settings`."""
+    limits = settings or ReportSettings()
     if fmt == "csv":
         return render_csv(report, lang).encode("utf-8-sig")  # BOM: Excel reads it as UTF-8
     if fmt == "html":
@@ -192,7 +196,7 @@ def render(report: Report, fmt: str, lang: str, scope: str | None = None,
     with pdf_queue.QUEUE.slot(wait=wait), tempfile.TemporaryDirectory(prefix="hcc-pdf-") as tmp:
         page = render_html(report, lang, scope)
         out = Path(tmp) / "report.pdf"
-        html_to_pdf(page, out)
+        html_to_pdf(page, out, limits.pdf_time_limit_s, limits.pdf_memory_limit_mb << 20)
         return out.read_bytes()
 
 
@@ -240,7 +244,7 @@ def send_monthly(store: Store, config: ControllerConfig, month: str, now: float)
     report = gather(store, config, month_period(month, settings.timezone), now=now)
     fmt = settings.monthly_format
     try:
-        body = render(report, fmt, settings.monthly_lang, wait=True)
+        body = render(report, fmt, settings.monthly_lang, wait=True, settings=settings)
     except ReportError as exc:
         # no Chromium on this controller: the page itself still reads fine in any mail client
         log.warning("monthly report sent as HTML", extra={"reason": str(exc)})

@@ -242,7 +242,7 @@ def test_watchdog_kills_the_whole_session_over_time(tmp_path: Path) -> None:
     wait_until(lambda: not _left(marker), 5, "nothing of the run left")
 
 
-def test_watchdog_kills_over_memory_and_measures_rss(tmp_path: Path) -> None:
+def test_watchdog_kills_over_memory_and_measures_it(tmp_path: Path) -> None:
     marker = f"hcc-watchdog-{os.getpid()}-m"
     hog = "import sys, time; x = bytearray(400 << 20); x[::4096] = b'x' * len(x[::4096]); " \
           "time.sleep(60)"
@@ -254,7 +254,7 @@ def test_watchdog_kills_over_memory_and_measures_rss(tmp_path: Path) -> None:
     ok = pdf_queue.run_bounded([sys.executable, "-c", "x = bytearray(50 << 20); "
                                 "x[::4096] = b'x' * len(x[::4096]); import time; time.sleep(1)"],
                                stderr_path=tmp_path / "err2", time_limit_s=30)
-    assert ok.returncode == 0 and ok.peak_rss_bytes >= 50 << 20
+    assert ok.returncode == 0 and ok.peak_memory_bytes >= 50 << 20
 
 
 @pytest.mark.integration
@@ -322,3 +322,30 @@ def test_every_csv_the_project_writes_goes_through_csv_safe() -> None:
         if "csv.writer" in text or "csv.DictWriter" in text:
             offenders.append(str(path.relative_to(root)))
     assert offenders == []
+
+
+def test_pdf_limits_are_set_in_controller_yaml(tmp_path: Path) -> None:
+    from controller.config import load
+    from hcc_common.yamlconf import ConfigError
+
+    path = tmp_path / "controller.yaml"
+    path.write_text("reports:\n  pdf:\n    time_limit: 3m\n    memory_limit_mb: 8192\n")
+    settings = load(path).reports
+    assert settings.pdf_time_limit_s == 180 and settings.pdf_memory_limit_mb == 8192
+    path.write_text("reports:\n  pdf:\n    memory_limit_mb: 10\n")
+    with pytest.raises(ConfigError) as err:
+        load(path)
+    assert f"{path}:3" in str(err.value)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("args", [["ack", "99999999999999999999"], ["resolve", "0"],
+                                  ["deadletters", "--limit", "99999999999999999999"],
+                                  ["silence", "--end", "99999999999999999999999"]])
+def test_cli_numbers_out_of_range_are_refused_not_a_traceback(env, args: list[str]) -> None:
+    from conftest import run_cli
+
+    _, _, cfg = env
+    done = run_cli("hcc-controller", *args, "--db", str(cfg.db))
+    assert done.returncode == 2 and "Invalid value" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and "OverflowError" not in done.stderr
