@@ -286,3 +286,32 @@ def test_pages_have_no_inline_script_and_scripts_build_no_html() -> None:
         for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write",
                      "eval(", "new Function"):
             assert sink not in code.replace("(no innerHTML with data)", ""), (script.name, sink)
+
+
+def test_every_route_answers_with_the_policy(tmp_path: Path) -> None:
+    """Every GET route the app has (a future one too), whatever it answers."""
+    from fastapi.routing import APIRoute
+    from fastapi.testclient import TestClient
+
+    from controller.api import create_app
+
+    db = tmp_path / "r.db"
+    Store(db)
+    cfg = ControllerConfig(BrokerSettings("127.0.0.1", 1), db,
+                           centers=(CenterInfo("q1", "Q1", OpeningHours()),),
+                           http=HttpSettings(tokens={TOKEN: "ops"}))
+    app = create_app(cfg, StorePerThread(db), None)
+    client = TestClient(app, raise_server_exceptions=False)
+    values = {"center": "q1", "device": "prn", "alert_id": "1", "silence_id": "1",
+              "name": "app.js"}
+    checked = []
+    for route in app.routes:
+        if not isinstance(route, APIRoute) or "GET" not in route.methods:
+            continue
+        path = route.path.format(**values)
+        r = client.get(path, params={"month": time.strftime("%Y-%m")})
+        policy = r.headers.get("content-security-policy", "")
+        assert all(d in policy.split("; ") for d in POLICY.split("; ")), (path, policy)
+        assert r.headers.get("x-content-type-options") == "nosniff", path
+        checked.append(path)
+    assert {"/", "/reports", "/devices/q1/prn", "/api/v1/report"} <= set(checked)
