@@ -8,6 +8,7 @@ import io
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from controller import csp, csv_safe
@@ -338,7 +339,8 @@ def toolbar_html(lang: str, month: str, center: str | None, centers: Mapping[str
         for cid, name in sorted(centers.items(), key=lambda kv: kv[1]))
     langs = "".join(f'<option value="{code}"{" selected" if code == lang else ""}>{label}</option>'
                     for code, label in (("vi", "Tiếng Việt"), ("en", "English")))
-    query = f"month={_e(month)}&amp;lang={lang}" + (f"&amp;center={_e(center)}" if center else "")
+    # URL-encoded, then HTML-escaped: a center id is a box's word (an & or # in it stays its own)
+    query = _e(urlencode({"month": month, "lang": lang, **({"center": center} if center else {})}))
     return (f'{TOOLBAR_STYLE_TAG}<form class="toolbar" method="get" action="/reports">'
             f'<a href="/">{_e(p["back"])}</a>'
             f'<label>{_e(p["month"])} <input type="month" name="month" value="{_e(month)}">'
