@@ -395,8 +395,12 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
         s = store()
         try:
             period = reporting.period_for(month, first, last, config.reports.timezone)
-            return reporting.make(s, config, period=period, center=center, fmt=fmt, lang=lang,
-                                  toolbar=toolbar), period
+            # a PDF holds the PDF queue's slot from reading the data to the last page; any
+            # other report one of the reports queue's
+            queue = pdf_queue.QUEUE if fmt == "pdf" else pdf_queue.REPORTS
+            with queue.slot():
+                return reporting.make(s, config, period=period, center=center, fmt=fmt,
+                                      lang=lang, toolbar=toolbar), period
         except ValueError as exc:
             raise HTTPException(400, str(exc)) from None
         except reporting.ReportError as exc:

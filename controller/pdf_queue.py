@@ -1,5 +1,6 @@
-"""PDFs one at a time: a bounded queue of requests, and each Chromium run under a time limit and a
-memory limit enforced by a watchdog over its whole session (every process Chromium starts)."""
+"""PDFs one at a time (and any report the API makes, two at a time): bounded queues of requests,
+and each Chromium run under a time limit and a memory limit enforced by a watchdog over its whole
+session (every process Chromium starts)."""
 
 from __future__ import annotations
 
@@ -29,11 +30,10 @@ _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 class PdfBusy(RuntimeError):
-    """The PDF queue is full: ask again after `retry_after_s`."""
+    """A report queue is full: ask again after `retry_after_s`."""
 
-    def __init__(self, retry_after_s: int) -> None:
-        super().__init__(f"PDF reports are made one at a time and the queue is full: "
-                         f"try again in {retry_after_s} s")
+    def __init__(self, retry_after_s: int, what: str = "PDF reports are made one at a time") -> None:
+        super().__init__(f"{what} and the queue is full: try again in {retry_after_s} s")
         self.retry_after_s = retry_after_s
 
 
@@ -50,15 +50,20 @@ class RunResult:
 
 
 class PdfQueue:
-    """One PDF at a time; at most `waiting_max` more wait. A caller that must not be turned away
-    (the monthly mail) waits its turn however long the queue is."""
+    """`running` at a time (one PDF); at most `waiting_max` more wait; the next is PdfBusy. A
+    caller that must not be turned away (the monthly mail) waits its turn however long the
+    queue is."""
 
-    def __init__(self, waiting_max: int = PDF_WAITING_MAX) -> None:
+    def __init__(self, waiting_max: int = PDF_WAITING_MAX, running: int = 1,
+                 what: str = "PDF reports are made one at a time") -> None:
         self.waiting_max = waiting_max
-        self._turn = threading.Lock()
+        self.running = running
+        self.what = what
+        self._turn = threading.Semaphore(running)
         self._count = threading.Lock()
         self._admitted = 0
         self._typical_s = 10.0  # last run's time, for Retry-After
+        self._holding = threading.local()  # a thread inside a slot takes no second one
 
     @property
     def admitted(self) -> int:
@@ -66,16 +71,22 @@ class PdfQueue:
 
     @contextlib.contextmanager
     def slot(self, *, wait: bool = False) -> Iterator[None]:
+        if getattr(self._holding, "inside", False):
+            yield  # the API took the slot for the whole PDF; the render inside it is its part
+            return
         with self._count:
-            if not wait and self._admitted >= 1 + self.waiting_max:
-                raise PdfBusy(max(1, math.ceil(self._admitted * self._typical_s)))
+            if not wait and self._admitted >= self.running + self.waiting_max:
+                ahead = math.ceil(self._admitted / self.running)
+                raise PdfBusy(max(1, math.ceil(ahead * self._typical_s)), self.what)
             self._admitted += 1
         try:
             with self._turn:
                 started = time.monotonic()
+                self._holding.inside = True
                 try:
                     yield
                 finally:
+                    self._holding.inside = False
                     self._typical_s = max(1.0, time.monotonic() - started)
         finally:
             with self._count:
@@ -83,6 +94,9 @@ class PdfQueue:
 
 
 QUEUE = PdfQueue()  # one per controller process: the API and the monthly mail share it
+# Any report the API makes (HTML, CSV, or the data of a PDF): reading a city's 400 days of
+# hour rows is seconds of CPU and much memory, and HTML and CSV are open to anonymous readers.
+REPORTS = PdfQueue(waiting_max=4, running=2, what="reports are made two at a time")
 
 
 def session_members(sid: int) -> list[int]:

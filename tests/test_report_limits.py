@@ -180,16 +180,19 @@ def test_pdf_queue_admits_one_and_a_bounded_wait() -> None:
 
 
 @pytest.mark.integration
-def test_pdf_queue_full_is_429_with_retry_after_and_the_waiting_ones_are_made(
-        env, monkeypatch: pytest.MonkeyPatch) -> None:
-    if reporting.chromium() is None:
+@pytest.mark.parametrize(("fmt", "queue_name", "first"), [("pdf", "QUEUE", b"%PDF"),
+                                                          ("csv", "REPORTS", b"\xef\xbb\xbf#")])
+def test_queue_full_is_429_with_retry_after_and_the_waiting_ones_are_made(
+        env, monkeypatch: pytest.MonkeyPatch, fmt: str, queue_name: str, first: bytes) -> None:
+    """PDFs one at a time; any report (HTML, CSV: open to anonymous readers) in its own queue."""
+    if fmt == "pdf" and reporting.chromium() is None:
         pytest.skip("no Chromium here")
     client, _, _ = env
     queue = pdf_queue.PdfQueue(waiting_max=2)
-    monkeypatch.setattr(pdf_queue, "QUEUE", queue)
+    monkeypatch.setattr(pdf_queue, queue_name, queue)
     release = threading.Event()
 
-    def hold() -> None:  # a PDF being made, as long as the test wants
+    def hold() -> None:  # a report being made, as long as the test wants
         with queue.slot():
             release.wait(30)
 
@@ -200,7 +203,7 @@ def test_pdf_queue_full_is_429_with_retry_after_and_the_waiting_ones_are_made(
 
     def ask() -> None:
         r = client.get("/api/v1/report", params={"month": time.strftime("%Y-%m"),
-                                                 "format": "pdf"}, headers=AUTH)
+                                                 "format": fmt}, headers=AUTH)
         answers.append((r.status_code, r.headers.get("retry-after"), r.content[:4]))
 
     askers = [threading.Thread(target=ask) for _ in range(5)]
@@ -214,7 +217,15 @@ def test_pdf_queue_full_is_429_with_retry_after_and_the_waiting_ones_are_made(
     for t in (holder, *askers):
         t.join(120)
     made = [a for a in answers if a[0] == 200]
-    assert len(made) == 2 and all(body == b"%PDF" for *_, body in made), answers
+    assert len(made) == 2 and all(body == first for *_, body in made), answers
+
+
+def test_a_slot_holder_takes_no_second_slot_of_its_queue() -> None:
+    """The API holds the PDF slot for the whole PDF; the render inside it does not wait on it."""
+    queue = pdf_queue.PdfQueue(waiting_max=0)
+    with queue.slot(), queue.slot():
+        assert queue.admitted == 1
+    assert queue.admitted == 0
 
 
 # -- each Chromium run: a time and a memory limit, nothing left behind -------------------------
