@@ -28,6 +28,7 @@ VI: Mapping[str, str] = {
         "Liệt kê cảnh báo đang mở (mới nhất trước); --all thêm cảnh báo đã xử lý; --follow "
         "theo dõi thay đổi liên tục.",
     "Machine-readable JSON output.": "In dạng JSON cho máy đọc.",
+    "The alert's id.": "Số của cảnh báo.",
     "Include resolved alerts.": "Kể cả cảnh báo đã xử lý.",
     "Only this center.": "Chỉ trung tâm này.",
     "Keep printing alert changes as they happen.": "In tiếp các thay đổi cảnh báo khi xảy ra.",

@@ -114,6 +114,9 @@ class ReportSettings:
     monthly_at: dtime = dtime(7, 0)
     monthly_lang: str = "vi"
     monthly_format: str = "pdf"
+    # each PDF's Chromium run (all its processes): stopped past these; one PDF at a time
+    pdf_time_limit_s: float = 120.0
+    pdf_memory_limit_mb: int = 4096
 
 
 @dataclass(frozen=True)
@@ -348,7 +351,7 @@ def _reports(node: Node | None, notify: NotifySettings) -> ReportSettings:
         return ReportSettings()
     from hcc_common.calendar import check_timezone
 
-    m = node.as_mapping(("timezone", "lead_time", "order_within", "monthly"))
+    m = node.as_mapping(("timezone", "lead_time", "order_within", "monthly", "pdf"))
     d = ReportSettings()
     tz = d.timezone
     if (t := m.get("timezone")) is not None:
@@ -378,8 +381,15 @@ def _reports(node: Node | None, notify: NotifySettings) -> ReportSettings:
             lang = n.as_choice(("vi", "en"))
         if (n := mm.get("format")) is not None:
             fmt = n.as_choice(("pdf", "html", "csv"))
+    pdf_time, pdf_memory = d.pdf_time_limit_s, d.pdf_memory_limit_mb
+    if (pn := m.get("pdf")) is not None:
+        pm = pn.as_mapping(("time_limit", "memory_limit_mb"))
+        if (n := pm.get("time_limit")) is not None:
+            pdf_time = n.as_duration(minimum=5.0)
+        if (n := pm.get("memory_limit_mb")) is not None:
+            pdf_memory = n.as_int(256, 262144)
     return ReportSettings(
-        timezone=tz,
+        timezone=tz, pdf_time_limit_s=pdf_time, pdf_memory_limit_mb=pdf_memory,
         lead_days=lead.as_duration() / 86400.0 if lead is not None else d.lead_days,
         order_within_days=within.as_duration() / 86400.0 if within is not None
         else d.order_within_days,
