@@ -29,12 +29,6 @@ def _whole(value: str | None) -> int | None:
     return int(value) if value is not None and value.strip().isdigit() else None
 
 
-def _sum(table: Table, column: str) -> int | None:
-    values = [integer(v) for v in table.get(column, {}).values()]
-    known = [v for v in values if v is not None and v >= 0]
-    return sum(known) if known else None
-
-
 # A count above this is not one (a "not available" 2147483647 or an unset 0xFFFFFFFF): no site
 # has that many stations on one controller.
 MAX_CLIENTS = 1_000_000
@@ -42,6 +36,11 @@ MAX_CLIENTS = 1_000_000
 
 def _known(value: int | None) -> int | None:
     return value if value is not None and 0 <= value <= MAX_CLIENTS else None
+
+
+def _sum(table: Table, column: str) -> int | None:
+    known = [c for v in table.get(column, {}).values() if (c := _known(integer(v))) is not None]
+    return sum(known) if known else None
 
 
 def _total(raw: object) -> int | None:
@@ -90,8 +89,8 @@ def client_count(s: Sample) -> tuple[int | None, str | None]:
     for name in ("clients_total", "clients_total_text"):
         raw = s.reading.scalars.get(name)
         # (a script's output through NET-SNMP extend is text: "3")
-        total = integer(raw) if not isinstance(raw, bytes) else _whole(text(raw))
-        if total is not None and total >= 0:
+        total = _known(integer(raw) if not isinstance(raw, bytes) else _whole(text(raw)))
+        if total is not None:  # (a sentinel such as 2147483647 is no count)
             return total, "total"
     # per radio, band, SSID or VAP counts: every profile table named "clients..." with a
     # "count" column, summed (a controller counting 2.4 and 5 GHz apart has two)
