@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from agent.checks.snmp import read_device
-from agent.profile_loader import SYSTEM_OIDS, choose, load_profiles, probes
+from agent.profile_loader import SYSTEM_OIDS, _parse, choose, load_profiles, probes
 from agent.snmpdecode import DeviceContext, Sample, Thresholds
 from conftest import json_lines, run_cli
+from hcc_common.yamlconf import ConfigError
 from lab.procs import SnmpSim
 from lab.snmprec import load, present, reading_for
 
@@ -38,6 +39,8 @@ FAMILIES = [
     ("ap-ubnt-af60", "airos_ap", 1),           # af60StationTable rows
     ("ap-aerohive-rows", "aerohive_ap", 4),    # no ahClientCount: ahAssociationTable rows
     ("ap-epmp-rows", "cambium_epmp", 2),       # no count scalar: cambiumAPConnectedSTATable
+    ("ap-meraki-dashboard", "meraki_ap", 12),  # MR33 5 + CW9166 7 (+ MR36 offline, 0); not
+                                               # the MS switch's 20 nor the MX's 40
 ]
 
 
@@ -83,7 +86,8 @@ def test_a_count_that_is_a_sentinel_is_unknown(sentinel: int) -> None:
 # -- through snmpsim and hcc-agent check ---------------------------------------------------------
 @pytest.fixture(scope="module")
 def wifi_sim(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    names = ["ap-lancom-lx", "ap-extreme-xos", "ap-ubnt-af60", "ap-aerohive-rows"]
+    names = ["ap-lancom-lx", "ap-extreme-xos", "ap-ubnt-af60", "ap-aerohive-rows",
+             "ap-meraki-dashboard"]
     sim = SnmpSim(tmp_path_factory.mktemp("wifi-sim-more"), [WIFI / f"{n}.snmprec" for n in names])
     sim.start(wait_for=names[0])
     for n in names[1:]:
@@ -95,7 +99,8 @@ def wifi_sim(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyp
 def test_real_agent_reads_these_families(tmp_path: Path, wifi_sim: SnmpSim) -> None:
     devices = {"lx": ("ap-lancom-lx", "lancom_ap", 3), "xos": ("ap-extreme-xos", "extreme_ap", 7),
                "af60": ("ap-ubnt-af60", "airos_ap", 1),
-               "hive": ("ap-aerohive-rows", "aerohive_ap", 4)}
+               "hive": ("ap-aerohive-rows", "aerohive_ap", 4),
+               "meraki": ("ap-meraki-dashboard", "meraki_ap", 12)}
     lines = ["center: {id: c1, name: C}", f'agent: {{id: b1, state_dir: "{tmp_path / "s"}"}}',
              'mqtt: {url: "mqtt://127.0.0.1:1"}', "defaults: {interval: 30s, timeout: 6s}",
              "devices:"]
@@ -130,3 +135,45 @@ def test_a_sentinel_is_no_count_on_the_older_path(profile_id: str, values: dict[
                     DeviceContext("wifi_ap", True, (), Thresholds()), values=profile.values)
     metrics, _ = read_device(profile, sample, "wifi_ap")
     assert "wifi_clients" not in metrics, metrics
+
+
+CLOUD = """id: cloud_ap
+class: ap
+match: {probe: [1.3.6.9]}
+scalars: {total: 1.3.6.9.1.0}
+tables:
+  devices:
+    oid: 1.3.6.9.2.1
+    columns: {clients: 5, product: 9}
+clients:
+  - sum: [devices.clients]
+    where: {devices.product: '^MR'}
+decoders: [wifi_clients]
+"""
+
+
+def test_where_keeps_only_the_rows_it_names() -> None:
+    profile = _parse("cloud_ap.yaml", CLOUD)
+    values: dict[str, object] = {
+        "1.3.6.9.2.1.5.1": 3, "1.3.6.9.2.1.9.1": "MR46-HW",
+        "1.3.6.9.2.1.5.2": 30, "1.3.6.9.2.1.9.2": "MS120-8",
+        "1.3.6.9.2.1.5.3": 4,  # no product code: not known to be an AP, left out
+    }
+    sample = Sample(reading_for(profile, values), DeviceContext("wifi_ap", True, (), Thresholds()),
+                    clients=profile.clients)
+    metrics, _ = read_device(profile, sample, "wifi_ap")
+    assert metrics["wifi_clients"] == 3
+
+
+@pytest.mark.parametrize(("bad", "reason"), [
+    ("  - total: [total]\n    where: {devices.product: '^MR'}", "not total"),
+    ("  - sum: [devices.clients]\n    where: {devices.model: '^MR'}", "devices.model"),
+    ("  - sum: [devices.clients]\n    where: {devices.product: '(MR'}", "bad regular expression"),
+])
+def test_a_bad_where_is_a_config_error_naming_its_line(bad: str, reason: str) -> None:
+    text = CLOUD.replace("  - sum: [devices.clients]\n    where: {devices.product: '^MR'}", bad)
+    assert text != CLOUD
+    with pytest.raises(ConfigError) as err:
+        _parse("cloud_ap.yaml", text)
+    assert reason in str(err.value)
+    assert err.value.line is not None and err.value.line > CLOUD.splitlines().index("clients:")

@@ -3,6 +3,8 @@ profile names them) or the IEEE 802.11 MIB. A count the device does not give is 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from agent.snmpdecode.core import (
     ClientSource,
     Decoded,
@@ -55,8 +57,23 @@ def _column(reading: Reading, ref: str) -> dict[str, object]:
     return dict(reading.table(table).get(column, {}))
 
 
+def _kept(reading: Reading, source: ClientSource) -> Callable[[str], bool]:
+    """Whether a row index passes the source's `where` patterns (every row when it has none)."""
+    columns = [(_column(reading, ref), pattern) for ref, pattern in source.where]
+
+    def kept(index: str) -> bool:
+        for column, pattern in columns:
+            raw = column.get(index)
+            value = text(raw) if isinstance(raw, (int, bytes, str)) else None
+            if value is None or not pattern.search(value):
+                return False
+        return True
+    return kept
+
+
 def from_source(reading: Reading, source: ClientSource) -> int | None:
     """The count one of the profile's sources gives, or None when the device holds none of it."""
+    kept = _kept(reading, source)
     if source.kind == "total":
         for ref in source.refs:
             total = _total(reading.scalars.get(ref))
@@ -66,13 +83,13 @@ def from_source(reading: Reading, source: ClientSource) -> int | None:
     if source.kind in ("rows", "stations"):
         rows: set[str] = set()
         for ref in source.refs:
-            rows.update(_column(reading, ref))
+            rows.update(i for i in _column(reading, ref) if kept(i))
         if source.kind == "stations":
             return len(rows)  # the MIB's only list of clients: empty is an empty hall
         # no row is no answer: an AP that keeps no station table is not an empty hall
         return len(rows) if rows else None
     counts = [_known(integer(v)) for ref in source.refs  # sum
-              for v in _column(reading, ref).values() if isinstance(v, int)]
+              for i, v in _column(reading, ref).items() if isinstance(v, int) and kept(i)]
     known = [c for c in counts if c is not None]
     return sum(known) if known else None
 
