@@ -36,6 +36,7 @@ FAMILIES = [
     ("ap-lancom-lx", "lancom_ap", 3),          # lcosLXStatusWLANStationTable rows
     ("ap-lancom-lx-empty", "lancom_ap", 0),    # its only client list, empty: 0, not unknown
     ("ap-extreme-xos", "extreme_ap", 7),       # the total, not the interface rows (14)
+    ("ap-extreme-xos-clients", "extreme_ap", 3),  # no total: associated/forwarding rows only
     ("ap-ubnt-af60", "airos_ap", 1),           # af60StationTable rows
     ("ap-aerohive-rows", "aerohive_ap", 4),    # no ahClientCount: ahAssociationTable rows
     ("ap-epmp-rows", "cambium_epmp", 2),       # no count scalar: cambiumAPConnectedSTATable
@@ -66,6 +67,7 @@ def test_extreme_total_missing_gives_no_count_rather_than_the_interface_sum() ->
     profile = PROFILES["extreme_ap"]
     values = load(WIFI / "ap-extreme-xos.snmprec")
     values.pop("1.3.6.1.4.1.1916.1.25.2.1.3.0")
+    assert values["1.3.6.1.4.1.1916.1.25.1.11.1.2.1001.0.1.2.3.4.5"] == 1  # detected only
     sample = Sample(reading_for(profile, values), DeviceContext("wifi_ap", True, (), Thresholds()),
                     values=profile.values, clients=profile.clients)
     metrics, _ = read_device(profile, sample, "wifi_ap")
@@ -177,3 +179,15 @@ def test_a_bad_where_is_a_config_error_naming_its_line(bad: str, reason: str) ->
         _parse("cloud_ap.yaml", text)
     assert reason in str(err.value)
     assert err.value.line is not None and err.value.line > CLOUD.splitlines().index("clients:")
+
+
+def test_unifi_without_its_vap_table_falls_back_to_the_ieee_station_rows() -> None:
+    profile = PROFILES["unifi_ap"]
+    values: dict[str, object] = {"1.3.6.1.2.1.1.2.0": "1.3.6.1.4.1.41112",
+                                 "1.2.840.10036.1.9.1.2.5.0.1.2.3.4.5": "00:01:02:03:04:05",
+                                 "1.2.840.10036.1.9.1.2.5.0.1.2.3.4.6": "00:01:02:03:04:06"}
+    sample = Sample(reading_for(profile, values), DeviceContext("wifi_ap", True, (), Thresholds()),
+                    values=profile.values)
+    metrics, _ = read_device(profile, sample, "wifi_ap")
+    assert metrics["wifi_clients"] == 2
+    assert metrics["wifi_clients_source"] == "ieee80211"
