@@ -25,7 +25,7 @@ PROFILE_FILES = (
     "extreme_wc.yaml", "zyxel_ap.yaml", "tachyon_ap.yaml", "teldat_ap.yaml", "huawei_ac.yaml",
     "h3c_ap.yaml", "meru_wlc.yaml", "grandstream_ap.yaml", "xirrus_ap.yaml", "hpmsm_ap.yaml",
     "ligo_ap.yaml", "airport_ap.yaml", "mimosa_ap.yaml",
-    "lancom_ap.yaml", "extreme_ap.yaml", "meraki_ap.yaml",
+    "lancom_ap.yaml", "lancom_lcos_ap.yaml", "extreme_ap.yaml", "meraki_ap.yaml",
     "openwrt_ap.yaml", "ieee80211_ap.yaml",
     "ap_other.yaml", "generic.yaml",
 )

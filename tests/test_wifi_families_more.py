@@ -35,6 +35,7 @@ def read(name: str, dtype: str = "wifi_ap") -> tuple[str, dict[str, object], lis
 FAMILIES = [
     ("ap-lancom-lx", "lancom_ap", 3),          # lcosLXStatusWLANStationTable rows
     ("ap-lancom-lx-empty", "lancom_ap", 0),    # its only client list, empty: 0, not unknown
+    ("ap-lancom-lcos", "lancom_lcos_ap", 5),   # classic LCOS: lcsStatusWlanStationTable rows
     ("ap-extreme-xos", "extreme_ap", 7),       # the total, not the interface rows (14)
     ("ap-extreme-xos-clients", "extreme_ap", 3),  # no total: associated/forwarding rows only
     ("ap-ubnt-af60", "airos_ap", 1),           # af60StationTable rows
@@ -191,3 +192,19 @@ def test_unifi_without_its_vap_table_falls_back_to_the_ieee_station_rows() -> No
     metrics, _ = read_device(profile, sample, "wifi_ap")
     assert metrics["wifi_clients"] == 2
     assert metrics["wifi_clients_source"] == "ieee80211"
+
+
+def test_classic_lcos_without_a_station_table_has_no_count_not_zero() -> None:
+    """LCOS images that keep no station table (the L-322 and OAP-321 of the development set)
+    report no count: an absent table is no answer, unlike LCOS LX's empty one."""
+    values = load(WIFI / "ap-lancom-lcos.snmprec")
+    kept = {k: v for k, v in values.items() if not k.startswith("1.3.6.1.4.1.2356.11.1.3.32")}
+    system = {k: kept.get(oid) for k, oid in SYSTEM_OIDS.items()}
+    profile = choose(PROFILES, "wifi_ap", system, present(probes(PROFILES), kept))
+    assert profile.id == "lancom_lcos_ap"
+    sample = Sample(reading_for(profile, kept), DeviceContext("wifi_ap", True, (), Thresholds()),
+                    values=profile.values, clients=profile.clients)
+    metrics, faults = read_device(profile, sample, "wifi_ap")
+    assert "wifi_clients" not in metrics
+    assert metrics["radio.WLAN-1.oper"] is not None
+    assert [f.code for f in faults] == []
