@@ -24,7 +24,9 @@ PROFILE_FILES = (
     "cambium_pmp.yaml", "mikrotik_ap.yaml", "fortinet_ap.yaml", "aerohive_ap.yaml",
     "extreme_wc.yaml", "zyxel_ap.yaml", "tachyon_ap.yaml", "teldat_ap.yaml", "huawei_ac.yaml",
     "h3c_ap.yaml", "meru_wlc.yaml", "grandstream_ap.yaml", "xirrus_ap.yaml", "hpmsm_ap.yaml",
-    "ligo_ap.yaml", "airport_ap.yaml", "mimosa_ap.yaml", "openwrt_ap.yaml", "ieee80211_ap.yaml",
+    "ligo_ap.yaml", "airport_ap.yaml", "mimosa_ap.yaml",
+    "lancom_ap.yaml", "lancom_lcos_ap.yaml", "extreme_ap.yaml", "meraki_ap.yaml",
+    "openwrt_ap.yaml", "ieee80211_ap.yaml",
     "ap_other.yaml", "generic.yaml",
 )
 
@@ -117,8 +119,8 @@ def _parse(name: str, content: str) -> Profile:
     if (cnode := root.get("clients")) is not None:
         columns = {f"{t.name}.{c}" for t in tables for c in t.columns}
         for item in cnode.as_list():
-            im = item.as_mapping(CLIENT_SOURCE_KINDS)
-            kinds = list(im)
+            im = item.as_mapping((*CLIENT_SOURCE_KINDS, "where"))
+            kinds = [k for k in im if k != "where"]
             if len(kinds) != 1:
                 raise item.error(f"give one of {', '.join(CLIENT_SOURCE_KINDS)} per entry")
             ref_node = im.require(kinds[0])
@@ -129,7 +131,21 @@ def _parse(name: str, content: str) -> Profile:
                 if ref not in known:
                     raise ref_node.error(f"{ref!r} is not one of this profile's "
                                          f"{'scalars' if kinds[0] == 'total' else 'table columns'}")
-            clients.append(ClientSource(kinds[0], refs))
+            where: list[tuple[str, re.Pattern[str]]] = []
+            if (wnode := im.get("where")) is not None:
+                if kinds[0] == "total":
+                    raise wnode.error("'where' picks table rows: give it with sum, rows or "
+                                      "stations, not total")
+                wm = wnode.as_mapping(ANY_KEYS)
+                for ref in wm:
+                    if ref not in columns:
+                        raise wm.require(ref).error(f"{ref!r} is not one of this profile's "
+                                                    "table columns")
+                    try:
+                        where.append((ref, re.compile(wm.require(ref).as_str(), re.IGNORECASE)))
+                    except re.error as exc:
+                        raise wm.require(ref).error(f"bad regular expression: {exc}") from None
+            clients.append(ClientSource(kinds[0], refs, tuple(where)))
     desc = root.get("description")
     return Profile(
         id=root.require("id").as_str(),

@@ -56,6 +56,9 @@ class ClientSource:
 
     kind: str  # total, sum, rows or stations
     refs: tuple[str, ...]
+    # only the rows whose "table.column" text matches each pattern (a cloud controller's device
+    # table holds switches and routers beside its APs, whose client counts are not Wi-Fi's)
+    where: tuple[tuple[str, re.Pattern[str]], ...] = ()
 
 
 @dataclass(frozen=True)
