@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from controller.config import ControllerConfig
+from controller.history import MAX_TRACKED, tracked_count
 from controller.leases import Leases
 from controller.partitions import STATE_FILTER, filters_of, partition_of
 from controller.receiver import LinkSettings, Received, ReceiverDied, ReceiverLink
@@ -255,6 +256,10 @@ class Controller:
                 self.counters.not_ours += 1
                 return []
             msg = wire.decode(topic, payload, parts)
+            if type(msg) is wire.Result and len(msg.metrics) > MAX_TRACKED and \
+                    tracked_count(msg.metrics) > MAX_TRACKED:
+                raise wire.WireError(f"metrics hold {tracked_count(msg.metrics)} readings the "
+                                     f"history keeps, at most {MAX_TRACKED}")
         except wire.WireError as exc:
             self.counters.malformed += 1
             self._dead_letter(topic, payload, received_at, f"malformed: {exc}")
