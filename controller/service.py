@@ -48,9 +48,10 @@ ACK_IDLE_S = 30.0
 CONFIG_CHECK_S = 2.0
 # Centers one controller keeps track of (partitions): made-up ids in births cannot grow it.
 MAX_CENTERS = 200_000
-# A commit that held ingest this long (a database or disk that stalls without failing) is a
-# stall of ours, as a failed one is: the boxes' silence in it is not theirs.
-STORE_STALL_S = 2.0
+# A step that held ingest this long (a commit on a database or disk that stalls without
+# failing, a huge batch) is a stall of ours, as a failed commit is: what the boxes sent
+# meanwhile waits in our pipe, and their silence in it is not theirs.
+INGEST_STALL_S = 2.0
 
 
 @dataclass
@@ -372,8 +373,8 @@ class Controller:
                 self._isolate(taken)
         self._store_dead_letters()
         t_done = time.monotonic()
-        if self._store_failing_since is not None or t_done - t_store > STORE_STALL_S:
-            self._store_resumed(t_done - t_store)
+        if self._store_failing_since is not None or t_done - t_apply > INGEST_STALL_S:
+            self._ingest_resumed(t_done - t_apply)
         if t_done - t_apply > SLOW_STEP_S:
             # what the desk sees as late alerts: said, with where the time went
             log.warning("ingest step slow", extra={
@@ -387,17 +388,19 @@ class Controller:
         self.last_step = time.monotonic()
         return len(taken)
 
-    def _store_resumed(self, commit_s: float) -> None:
-        """The store commits again after a stall (failed commits, or one that took long): the
+    def _ingest_resumed(self, step_s: float) -> None:
+        """Ingest goes on after a stall of ours (failed commits, or a step that took long): the
         silence of every box counts from now, so no box is called offline for the time we
         could not ingest what it sent (a box that is really gone is called so one silence
         limit later)."""
         now = time.time()
+        failed = self._store_failing_since is not None
         stalled_s = now - self._store_failing_since if self._store_failing_since is not None \
-            else commit_s
+            else step_s
         self._store_failing_since = None
         self._listening_floor = max(self._listening_floor, now)
-        log.warning("store commits again after a stall; boxes' silence counts from now",
+        log.warning("store commits again after a stall; boxes' silence counts from now"
+                    if failed else "ingest step stalled; boxes' silence counts from now",
                     extra={"stalled_s": round(stalled_s, 1)})
 
     def _isolate(self, taken: list[Received]) -> None:
