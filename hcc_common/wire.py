@@ -214,7 +214,8 @@ def encode(msg: Message) -> Encoded:
         if msg.keepalive_s is not None:
             body["keepalive_s"] = msg.keepalive_s
         if msg.inventory:
-            body["inventory"] = _conform(msg.inventory, MAX_INVENTORY, _inventory_text)
+            body["inventory"] = _conform(msg.inventory, MAX_INVENTORY, _inventory_text,
+                                         KEY_PATTERN)
         return Encoded(state_topic(msg.center, msg.agent), _dump(body), retain=True)
     if isinstance(msg, Heartbeat):
         body = {
@@ -239,7 +240,7 @@ def encode(msg: Message) -> Encoded:
         "status": msg.status,
         "metrics": _conform(msg.metrics, MAX_READINGS, may_be_text),
         "faults": [{"code": f.code, "severity": f.severity,
-                    "params": _conform(f.params, MAX_FAULT_PARAMS, _always_text)}
+                    "params": _conform(f.params, MAX_FAULT_PARAMS, _always_text, KEY_PATTERN)}
                    for f in msg.faults[:MAX_FAULTS]],
     }
     if msg.error is not None:
@@ -339,8 +340,8 @@ def _command_body(payload: bytes, kind: str, limit: int, box: tuple[str, str]
     return body
 
 
-def _conform(values: Mapping[str, MetricValue], limit: int, text_ok: Callable[[str], bool]
-             ) -> dict[str, MetricValue]:
+def _conform(values: Mapping[str, MetricValue], limit: int, text_ok: Callable[[str], bool],
+             names: re.Pattern[str] | None = None) -> dict[str, MetricValue]:
     """Readings as the contract allows them, so that what a box sends is never a dead letter
     for what a device said: a 64-bit counter past the bound goes as a float, a name is cut
     and rid of what the contract forbids, a text is cut, text where a number belongs and
@@ -350,6 +351,8 @@ def _conform(values: Mapping[str, MetricValue], limit: int, text_ok: Callable[[s
     for k, v in values.items():
         if len(out) >= limit:
             break
+        if names is not None and not names.match(k):
+            continue  # a detail's or an inventory entry's name is the agent's own, never odd
         if type(v) is str:
             if not text_ok(k):
                 continue
