@@ -4,6 +4,7 @@ no agent.offline alert, no notification goes out for one, and no report is lost.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN, wait_until
+from conftest import BIN, run_cli, wait_until
 from lab.procs import Mosquitto, Proc, free_port, spawn
 from lab.receivers import HttpReceiver
 from stack import Stack
@@ -201,6 +202,9 @@ def ride_out_a_stall(s: StallStack, hook: HttpReceiver, stall: object, recover: 
     offline = [a for a in s.alerts() if a["code"] == "agent.offline"]
     assert offline == [], offline  # neither open nor opened-and-resolved
     assert "agent.offline" not in posted_codes(hook), hook.posts
+    # what the stall held back was applied again at each retry, charged to its rate once
+    stats = json.loads(run_cli("hcc-controller", "stats", "--db", str(s.db)).stdout)
+    assert stats["rate_limited"] == 0, stats
     # nothing lost: every report each agent assigned arrived once or is still in its outbox
     s.stop_agents()
 
