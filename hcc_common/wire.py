@@ -345,8 +345,9 @@ def _conform(values: Mapping[str, MetricValue], limit: int, text_ok: Callable[[s
     """Readings as the contract allows them, so that what a box sends is never a dead letter
     for what a device said: a 64-bit counter past the bound goes as a float, a name is cut
     and rid of what the contract forbids, a text is cut, text where a number belongs and
-    anything past `limit` are left out (the decoders stay far below it: tests/test_wire.py
-    checks every decoder's output on the project's captures goes through unchanged)."""
+    anything past `limit` are left out, as is a bool (the decoders never make them:
+    tests/test_wire_limits.py runs every decoder on the captures and requires its output to
+    go through unchanged). A float that is not finite still fails loudly in _dump."""
     out: dict[str, MetricValue] = {}
     for k, v in values.items():
         if len(out) >= limit:
