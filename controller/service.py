@@ -50,7 +50,8 @@ CONFIG_CHECK_S = 2.0
 MAX_CENTERS = 200_000
 # A step that held ingest this long (a commit on a database or disk that stalls without
 # failing, a huge batch) is a stall of ours, as a failed commit is: what the boxes sent
-# meanwhile waits in our pipe, and their silence in it is not theirs.
+# meanwhile waits unacknowledged at the broker (which hands us at most its in-flight window,
+# 20 QoS 1 messages by default) or in our pipe, and their silence in it is not theirs.
 INGEST_STALL_S = 2.0
 
 
@@ -333,8 +334,8 @@ class Controller:
         if now >= self._next_tick or final:
             # The timers look at every agent: once a second (or at the next silence deadline),
             # not once per batch, which under load comes every few milliseconds.
-            # While the store cannot commit, no box is judged silent: what it sent waits in
-            # our pipe, and the fleet is read again from the store at each retry.
+            # While the store cannot commit, no box is judged silent: what it sent waits at
+            # the broker, and the fleet is read again from the store at each retry.
             effects.extend(self.fleet.tick(
                 now, check_silence=not behind and self._store_failing_since is None))
             self._next_tick = min(now + TICK_S, self.fleet.next_silence_deadline)
