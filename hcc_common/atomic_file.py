@@ -45,10 +45,12 @@ def folder_lock(folder: Path) -> Iterator[None]:
             os.close(fd)
 
 
-def write_atomic(path: Path, data: bytes, mode: int | None = None) -> None:
+def write_atomic(path: Path, data: bytes, mode: int | None = None, durable: bool = True) -> None:
     """`data` becomes `path` in one rename: a unique temporary file in the same folder, written,
     fsynced, given the mode (default: the old file's, else 0600) and the old file's owner, then
-    renamed over it, and the folder fsynced so the rename survives a power cut."""
+    renamed over it, and the folder fsynced so the rename survives a power cut. durable=False
+    skips both fsyncs (a status file rewritten every few seconds on an SD card): readers still
+    see a whole file, a power cut may bring back the previous one."""
     folder = path.parent
     folder.mkdir(parents=True, exist_ok=True)
     try:
@@ -64,12 +66,15 @@ def write_atomic(path: Path, data: bytes, mode: int | None = None) -> None:
                       else (old.st_mode & 0o777 if old is not None else 0o600))
             if old is not None and os.geteuid() == 0:
                 os.fchown(fh.fileno(), old.st_uid, old.st_gid)
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    if not durable:
+        return
     dir_fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(dir_fd)

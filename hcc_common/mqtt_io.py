@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import ssl
 import threading
@@ -89,6 +90,7 @@ class MqttLink:
         self._on_disconnected = on_disconnected
         self._session_expiry = session_expiry_s
         self._stop = threading.Event()
+        self._disconnect_timeout = 3.0
         self._connected = threading.Event()
         self._thread: threading.Thread | None = None
         self._backoff = Backoff(initial=1.0, cap=60.0)
@@ -148,17 +150,32 @@ class MqttLink:
         return int(info.mid)
 
     def stop(self, last_words: Encoded | None = None, timeout: float = 3.0) -> None:
-        """Graceful stop: say goodbye (the broker does not send the will on a clean disconnect)."""
+        """Graceful stop: say goodbye (the broker does not send the will on a clean disconnect),
+        then DISCONNECT. The loop thread sends it: with the write callback set, paho only
+        queues packets, so a disconnect() after that thread ended never left (the broker logged
+        every clean stop as a dropped socket: "closed its connection", "out of memory")."""
         if last_words is not None and self.connected:
             info = self._client.publish(last_words.topic, last_words.payload, qos=1,
                                         retain=last_words.retain)
             deadline = time.monotonic() + timeout
             while not info.is_published() and time.monotonic() < deadline and self.connected:
                 time.sleep(0.02)
+        self._disconnect_timeout = timeout
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout)
-        self._client.disconnect()
+            self._thread.join(timeout + 1.0)
+        else:
+            self._client.disconnect()
+
+    def _say_goodbye(self) -> None:
+        """On the loop thread, at a stop: DISCONNECT written, then the socket closed."""
+        if not self._client.is_connected():
+            return
+        self._client.disconnect()  # queued; paho closes the socket once it has written it
+        deadline = time.monotonic() + self._disconnect_timeout
+        while self._client.socket() is not None and time.monotonic() < deadline:
+            if self._client.loop(timeout=0.05) != mqtt.MQTT_ERR_SUCCESS:
+                break
 
     # -- network thread ---------------------------------------------------------------------
     def _connect(self) -> None:
@@ -170,6 +187,12 @@ class MqttLink:
                              clean_start=not self._persistent, properties=props)
 
     def _run(self) -> None:
+        try:
+            self._loop_until_stopped()
+        finally:
+            self._say_goodbye()
+
+    def _loop_until_stopped(self) -> None:
         up = False
         while not self._stop.is_set():
             if not up:
@@ -179,7 +202,20 @@ class MqttLink:
                 except (OSError, ssl.SSLError) as exc:
                     self._wait_backoff("broker unreachable", str(exc))
                     continue
-            rc = self._client.loop(timeout=0.2)
+                except Exception as exc:  # the link must outlive any surprise
+                    log.exception("connecting failed")
+                    self._wait_backoff("broker connect failed", repr(exc)[:200])
+                    continue
+            try:
+                rc = self._client.loop(timeout=0.2)
+            except Exception as exc:  # a bug in a callback must not end the link
+                log.exception("MQTT loop failed; reconnecting")
+                with contextlib.suppress(Exception):
+                    self._client.disconnect()
+                rc = mqtt.MQTT_ERR_UNKNOWN
+                error = repr(exc)[:200]
+            else:
+                error = str(rc)
             if rc != mqtt.MQTT_ERR_SUCCESS:
                 up = False
                 with self._subs_lock:
@@ -187,7 +223,7 @@ class MqttLink:
                 if self._connected.is_set() and self._on_disconnected is not None:
                     self._on_disconnected()
                 self._connected.clear()
-                self._wait_backoff("broker connection lost", str(rc))
+                self._wait_backoff("broker connection lost", error)
 
     def _wait_backoff(self, event: str, error: str) -> None:
         delay = self._backoff.next_delay()
@@ -234,8 +270,11 @@ class MqttLink:
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
         assert self._handler is not None
-        self._handler(Incoming(msg.topic, bytes(msg.payload), time.time(), msg.mid, msg.qos,
-                               bool(msg.retain)))
+        try:
+            self._handler(Incoming(msg.topic, bytes(msg.payload), time.time(), msg.mid,
+                                   msg.qos, bool(msg.retain)))
+        except Exception:  # one message, whatever it holds, never ends the link
+            log.exception("message handler failed", extra={"topic": msg.topic[:200]})
 
     def _subscribe(self, topics: Sequence[str]) -> None:
         # many filters per SUBSCRIBE packet: a controller may hold thousands of centers
