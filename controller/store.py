@@ -689,9 +689,11 @@ class Store:
                                        "NULL, NULL) ON CONFLICT DO NOTHING", (month, at))
                 mine = getattr(done, "rowcount", 0) == 1  # another controller may be first
             elif row[0] != "sent" and at - row[1] >= retry_after_s:
+                # the WHERE re-checks the status: a month sent since our SELECT (its
+                # claimed_at unchanged) is not claimed, and mailed, a second time
                 done = self.db.execute("UPDATE report_runs SET status='sending', claimed_at=?, "
-                                       "attempts=attempts+1 WHERE month=? AND claimed_at=?",
-                                       (at, month, row[1]))
+                                       "attempts=attempts+1 WHERE month=? AND claimed_at=? AND "
+                                       "status != 'sent'", (at, month, row[1]))
                 mine = getattr(done, "rowcount", 0) == 1
             else:
                 mine = False

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from controller.enroll import code_hash, new_code
 from controller.state import AlertKey, OpenAlert
@@ -93,3 +93,36 @@ def test_acks_and_resolves_at_once_change_an_alert_once_and_resolved_stays(targe
         assert events.count("resolved") == 1, events
         assert events.count("acknowledged") <= 1, events
     store.close()
+
+
+def test_a_month_sent_meanwhile_is_not_claimed_again(target: str) -> None:
+    """Controller B finds A's claim stale and retries it while A finishes sending: B must not
+    take the month A has just marked sent (the UPDATE matched on claimed_at alone)."""
+    a, b = Store(target), Store(target)
+    assert a.claim_report("2026-11", 1000.0, retry_after_s=60)
+    real_execute = b.db.execute
+
+    def execute(sql: str, params: Any = ()) -> Any:
+        rows = real_execute(sql, params)
+        if sql.startswith("SELECT status, claimed_at FROM report_runs"):
+            row = rows.fetchone()
+            a.report_sent("2026-11", 1500.0)  # A's mail went out between B's read and write
+
+            class One:
+                def fetchone(self) -> Any:
+                    return row
+            return One()
+        return rows
+
+    if target.startswith("postgres"):
+        b.db.execute = execute  # type: ignore[method-assign]
+        assert not b.claim_report("2026-11", 2000.0, retry_after_s=60)
+    else:
+        # SQLite's BEGIN IMMEDIATE holds the write lock from the SELECT on: A waits for B, so
+        # the interleaving cannot happen; the claim of a stale, unsent month still works
+        assert b.claim_report("2026-11", 2000.0, retry_after_s=60)
+        b.report_sent("2026-11", 2001.0)
+    assert [r["status"] for r in a.report_runs()] == ["sent"]
+    assert not a.claim_report("2026-11", 9000.0, retry_after_s=60)
+    a.close()
+    b.close()
