@@ -18,6 +18,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from hcc_common.backoff import Backoff
+from hcc_common.mqtt_settings import MAX_PACKET_BYTES
 from hcc_common.wire import Encoded
 
 log = logging.getLogger("hcc.mqtt")
@@ -25,6 +26,7 @@ log = logging.getLogger("hcc.mqtt")
 # Bounds paho's in-memory queue (it has no backpressure of its own).
 MAX_QUEUED = 10_000
 SUBSCRIBE_CHUNK = 500  # topic filters per SUBSCRIBE packet
+PACKET_OVERHEAD = 64  # fixed header, packet id, properties of a PUBLISH, at most
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,13 @@ class MqttLink:
 
     def publish(self, msg: Encoded) -> bool:
         """Queue a message; paho sends it now or after the next reconnect. False if dropped."""
+        if len(msg.payload) + len(msg.topic.encode()) + PACKET_OVERHEAD > MAX_PACKET_BYTES:
+            # the broker would drop the connection, and paho send it again at each reconnect
+            log.error("message over the broker's packet limit not sent",
+                      extra={"topic": msg.topic[:200], "bytes": len(msg.payload),
+                             "limit": MAX_PACKET_BYTES})
+            self.dropped += 1
+            return False
         info = self._client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain)
         if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
             self.dropped += 1

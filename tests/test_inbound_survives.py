@@ -177,3 +177,24 @@ def test_the_mqtt_link_outlives_a_handler_that_raises(broker: Any) -> None:
     finally:
         sender.stop()
         link.stop()
+
+
+def test_a_message_over_the_broker_limit_is_not_sent_and_the_link_stays_up(broker: Any) -> None:
+    """The broker (max_packet_size) drops a client that sends more; paho would send the same
+    QoS 1 message again after each reconnect, a loop that darkens the box."""
+    from conftest import wait_until
+    from hcc_common.mqtt_io import BrokerSettings, MqttLink
+    from hcc_common.mqtt_settings import MAX_PACKET_BYTES
+    from hcc_common.wire import Encoded
+
+    link = MqttLink(BrokerSettings("127.0.0.1", broker.port), "probe-big")
+    link.start()
+    try:
+        wait_until(lambda: link.connected, 10, "connected")
+        assert not link.publish(Encoded("t/big", b"x" * MAX_PACKET_BYTES, False))
+        assert link.dropped == 1
+        assert link.publish(Encoded("t/ok", b"x" * 1000, False))
+        wait_until(lambda: link.unacked() == 0, 10, "the normal message acknowledged")
+        assert link.connected
+    finally:
+        link.stop()
