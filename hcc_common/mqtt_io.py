@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import select
 import ssl
 import threading
 import time
@@ -27,6 +28,7 @@ log = logging.getLogger("hcc.mqtt")
 MAX_QUEUED = 10_000
 SUBSCRIBE_CHUNK = 500  # topic filters per SUBSCRIBE packet
 PACKET_OVERHEAD = 64  # fixed header, packet id, properties of a PUBLISH, at most
+CLOSE_WAIT_S = 2.0  # at a stop, for the broker to close its side after our DISCONNECT
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,7 @@ class MqttLink:
         # paho only queues the packet and wakes loop() through its socket pair, and the loop
         # thread writes it.
         c.on_socket_register_write = _loop_thread_writes
+        c.on_socket_close = self._before_close
         self._client = c
 
     @property
@@ -185,6 +188,28 @@ class MqttLink:
         while self._client.socket() is not None and time.monotonic() < deadline:
             if self._client.loop(timeout=0.05) != mqtt.MQTT_ERR_SUCCESS:
                 break
+
+    def _before_close(self, _client: mqtt.Client, _userdata: Any, sock: Any) -> None:
+        """paho closes the socket right after writing DISCONNECT. Closed with bytes unread, or
+        while the broker still writes (a backlog, retained messages), the connection is reset,
+        and the broker can meet the reset before the DISCONNECT and log a crash ("out of
+        memory"). At a stop, wait (a bounded moment) for the broker to close its side: it does
+        once it has read the DISCONNECT. What it sent meanwhile is not acknowledged, and comes
+        again to the next session."""
+        if not self._stop.is_set():
+            return
+        deadline = time.monotonic() + CLOSE_WAIT_S
+        while time.monotonic() < deadline:
+            pending = getattr(sock, "pending", lambda: 0)()
+            if not pending and not select.select([sock], [], [], 0.05)[0]:
+                continue
+            try:
+                if not sock.recv(65536):
+                    return  # the broker closed: it has the DISCONNECT
+            except (ssl.SSLWantReadError, BlockingIOError, InterruptedError):
+                continue
+            except (OSError, ValueError):
+                return
 
     # -- network thread ---------------------------------------------------------------------
     def _connect(self) -> None:
