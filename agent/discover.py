@@ -4,6 +4,7 @@ over DNS-SD, the box's neighbour table) and propose devices.yaml entries for the
 from __future__ import annotations
 
 import asyncio
+import io
 import ipaddress
 import re
 import shutil
@@ -17,6 +18,7 @@ from typing import Any
 from agent.profile_loader import SYSTEM_OIDS, TYPE_CLASSES, Profile, choose, load_profiles, probes
 from agent.snmp_client import SnmpClient, SnmpError, SnmpTarget
 from agent.snmpdecode import text
+from hcc_common.atomic_file import write_atomic
 
 MAX_HOSTS = 4096  # a /20: more is a typo, not a service center
 SYS_NAME = "1.3.6.1.2.1.1.5.0"
@@ -281,8 +283,7 @@ def merge(path: Path, finds: Sequence[Found]) -> list[dict[str, Any]]:
                                                   before=f"found by hcc-agent discover: {f.detail}",
                                                   indent=2)
         added.append(e)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        yaml.dump(doc, fh)
-    tmp.replace(path)
+    text = io.StringIO()
+    yaml.dump(doc, text)
+    write_atomic(path, text.getvalue().encode("utf-8"))  # whole or not at all, mode kept
     return added

@@ -6,12 +6,14 @@ from __future__ import annotations
 import contextlib
 import grp
 import hashlib
+import io
 import os
 import ssl
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from hcc_common.atomic_file import write_atomic
 from hcc_common.enrollment import ENROLL_PATH, Credentials
 
 SERVICE_USER = "hcc-agent"
@@ -66,8 +68,7 @@ def fetch(url: str, code: str, fingerprint: str, timeout: float = 15.0) -> Crede
 
 def _private(path: Path, text: str) -> None:
     """Readable by root and the service's group only (0640), as the installer sets config."""
-    path.write_text(text)
-    os.chmod(path, 0o640)
+    write_atomic(path, text.encode(), 0o640)  # never readable by others, not even a moment
     if os.geteuid() == 0:
         with contextlib.suppress(KeyError):  # no service user here (a test): root keeps it
             os.chown(path, 0, grp.getgrnam(SERVICE_USER).gr_gid)
@@ -103,11 +104,6 @@ def write(config_path: Path, e: Credentials) -> None:
     mqtt["ca_file"] = str(folder / "ca.crt")
     if e.controller_keys:
         doc["agent"]["controller_keys"] = [str(folder / KEYS_FILE)]
-    tmp = config_path.with_suffix(config_path.suffix + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        yaml.dump(doc, fh)
-    os.chmod(tmp, config_path.stat().st_mode & 0o777)
-    if os.geteuid() == 0:
-        st = config_path.stat()
-        os.chown(tmp, st.st_uid, st.st_gid)
-    tmp.replace(config_path)
+    text = io.StringIO()
+    yaml.dump(doc, text)
+    write_atomic(config_path, text.getvalue().encode("utf-8"))  # its mode and owner kept

@@ -508,6 +508,7 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
                          503: {"model": Problem, "description": "Credentials could not be made."}})
     def enroll(body: EnrollBody, request: Request) -> dict[str, Any]:
         from controller.enroll import EnrollError, code_hash, issue
+        from controller.enroll import log as enroll_log
 
         if config.enroll is None:
             raise HTTPException(404, "enrollment is not set up on this controller "
@@ -523,14 +524,19 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
             keys = public_pem(config)  # the box verifies pushed configs with these
         except SigningKeyError as exc:
             raise HTTPException(503, f"credentials could not be made: {exc}") from None
-        box = store().take_enrollment(code_hash(body.code), now, peer)
+        hashed = code_hash(body.code)
+        box = store().take_enrollment(hashed, now, peer)
         if box is None:
             bad_codes[peer] = [*recent, now][-20:]
             raise HTTPException(403, "this code is unknown, used or expired: ask for a new one")
         try:
             creds = issue(config.enroll, *box, controller_keys=keys)
-        except EnrollError as exc:
-            raise HTTPException(503, f"credentials could not be made: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - whatever failed, the code is given back
+            store().release_enrollment(hashed, now)
+            if not isinstance(exc, EnrollError):
+                enroll_log.exception("enrollment failed", extra={"center": box[0], "agent": box[1]})
+            raise HTTPException(503, f"credentials could not be made: {exc}; the code still "
+                                     "works, try again") from None
         return creds.to_json()
 
     @app.get("/api/v1/speedtest", summary="Bytes to time a download (the boxes' Wi-Fi and WAN "

@@ -651,7 +651,10 @@ def config_push(
     _validate_like_the_agent(text, center)
     if source != kept:
         kept.parent.mkdir(parents=True, exist_ok=True)
-        kept.write_text(text, encoding="utf-8")  # the config directory stays the source
+        from hcc_common.atomic_file import write_atomic
+
+        # the config directory stays the source; whole or not at all for whoever reads it
+        write_atomic(kept, text.encode("utf-8"), 0o644)
     version = config_version(text)
     store = Store(_open_store(cfg).path)
     before = next((r["version"] for r in store.desired_configs()

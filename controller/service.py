@@ -626,7 +626,7 @@ def serve(config: ControllerConfig) -> None:
                     await asyncio.wait_for(stop.wait(), CHECKPOINT_EVERY_S)
                 try:
                     await asyncio.to_thread(lambda: stores.get().db.checkpoint())
-                except stores.get().db.errors as exc:
+                except Exception as exc:  # noqa: BLE001 - not stores.get(): it may fail too
                     log.warning("checkpoint failed", extra={"error": str(exc)[:300]})
 
         tasks = [asyncio.create_task(feed.run(stop)), asyncio.create_task(notifier.remind_loop(stop)),

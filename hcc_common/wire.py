@@ -96,6 +96,13 @@ def ack_topic(center: str, agent: str) -> str:
     return f"{TOPIC_ROOT}/{ACK_SEGMENT}/{center}/{agent}"
 
 
+def box_publishes(center: str, agent: str) -> tuple[str, ...]:
+    """Every topic (filter) a box publishes: its broker ACL grants it these and nothing more.
+    A topic a box starts to publish is added here, or the broker refuses it."""
+    return (state_topic(center, agent), heartbeat_topic(center, agent),
+            result_topic(center, agent, "+"))
+
+
 def config_topic(center: str, agent: str) -> str:
     """Controller -> one box, retained: the devices.yaml it should run."""
     return f"{TOPIC_ROOT}/{center}/{agent}/cmd/config"
