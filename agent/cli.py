@@ -234,6 +234,10 @@ def enroll(
     cfg = _load(config)
     typer.echo(f"enrolled: {cfg.center.id}/{cfg.agent.id} as {got.username} on "
                f"{got.broker_url}; credentials in {config.parent}")
+    if not got.controller_keys:
+        typer.echo("warning: the controller sent no signing key: this box will refuse every "
+                   "pushed config (cảnh báo: không có khóa của trung tâm, box sẽ từ chối cấu "
+                   "hình đẩy xuống)", err=True)
     if restart and Path("/run/systemd/system").is_dir() and shutil.which("systemctl"):
         done = subprocess.run(["systemctl", "restart", "hcc-agent"], capture_output=True,
                               text=True, timeout=60, check=False)

@@ -221,6 +221,13 @@ class AgentSettings:
     # metric name pattern -> how far it may move before it is news; the operator's first, then
     # the defaults (agent/report_filter.py)
     deadbands: TMapping[str, float] = field(default_factory=lambda: dict(DEFAULT_DEADBANDS))
+    # the controller keys this box takes pushed configs from: files (PEM or ed25519:... lines,
+    # read when the agent starts) or inline ed25519:<base64> keys. None: not given (the box
+    # refuses pushed configs; in a pushed config: the local file's keys still hold)
+    controller_keys: tuple[str, ...] | None = None
+    # programs a pushed config may run (command checks, the Wi-Fi probe's tools): exact paths,
+    # or directories ending in "/". Only the box's own file can set it (agent/command_policy.py)
+    allow_commands: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -344,7 +351,7 @@ def _center(node: Node) -> Center:
 def _agent(node: Node | None, center: Center, env: TMapping[str, str], path: str,
            keepalive: int) -> AgentSettings:
     m = node.as_mapping(("id", "state_dir", "heartbeat", "config_confirm", "report", "refresh",
-                         "deadbands")) \
+                         "deadbands", "controller_keys", "allow_commands")) \
         if node is not None else None
     agent_id: str | None = None
     state_dir: Path | None = None
@@ -357,7 +364,13 @@ def _agent(node: Node | None, center: Center, env: TMapping[str, str], path: str
     report, refresh = DEFAULT_REPORT, REFRESH_S
     heartbeat_given = None
     deadbands = dict(DEFAULT_DEADBANDS)
+    keys: tuple[str, ...] | None = None
+    allow: tuple[str, ...] = ()
     if m is not None:
+        if (n := m.get("controller_keys")) is not None:
+            keys = _controller_keys(n)
+        if (n := m.get("allow_commands")) is not None:
+            allow = _allow_commands(n)
         if (n := m.get("deadbands")) is not None:
             dm = n.as_mapping(ANY_KEYS)
             mine = {k: dm.require(k).as_float() for k in dm}
@@ -386,7 +399,43 @@ def _agent(node: Node | None, center: Center, env: TMapping[str, str], path: str
         agent_id = _hostname_id()
     if state_dir is None:
         state_dir = default_state_dir(center.id, agent_id, env)
-    return AgentSettings(agent_id, state_dir, heartbeat, confirm, report, refresh, deadbands)
+    return AgentSettings(agent_id, state_dir, heartbeat, confirm, report, refresh, deadbands,
+                         keys, allow)
+
+
+def _controller_keys(node: Node) -> tuple[str, ...]:
+    from hcc_common.signing import KeyFormatError, parse_inline
+
+    items = [node] if node.kind() != "list" else node.as_list()
+    if not items:
+        raise node.error("names no key: give the controller's key file (from `hcc-agent "
+                         "enroll`) or an ed25519:<base64> key")
+    out = []
+    for item in items:
+        text = item.as_str().strip()
+        if text.startswith("ed25519:"):
+            try:
+                parse_inline(text)
+            except KeyFormatError as exc:
+                raise item.error(str(exc)) from None
+        elif not text:
+            raise item.error("empty: give a key file or an ed25519:<base64> key")
+        else:
+            text = str(Path(text).expanduser())
+        out.append(text)
+    return tuple(out)
+
+
+def _allow_commands(node: Node) -> tuple[str, ...]:
+    out = []
+    for item in node.as_list():
+        text = item.as_str()
+        bare = text.rstrip("/")
+        if not text.startswith("/") or not bare or os.path.normpath(bare) != bare:
+            raise item.error(f"{text!r}: give a program's absolute path (/usr/lib/nagios/"
+                             "plugins/check_disk) or a directory ending in / ")
+        out.append(text)
+    return tuple(out)
 
 
 def _hostname_id() -> str:
@@ -524,9 +573,9 @@ def _thresholds(node: Node) -> DeviceThresholds:
 def _profile_name(node: Node | None) -> str:
     if node is None:
         return "auto"
-    from agent.profile_loader import load_profiles
+    from agent.profile_loader import profile_ids
 
-    return node.as_choice(("auto", *sorted(load_profiles())))
+    return node.as_choice(("auto", *sorted(profile_ids())))
 
 
 def _has_url(node: Node | None) -> bool:

@@ -4,6 +4,7 @@ over DNS-SD, the box's neighbour table) and propose devices.yaml entries for the
 from __future__ import annotations
 
 import asyncio
+import io
 import ipaddress
 import re
 import shutil
@@ -124,7 +125,7 @@ async def _snmp(client: SnmpClient, profiles: dict[str, Profile], host: str, por
         if all(v is None for v in system.values()):
             continue
         try:
-            present = await client.present(target, probes(profiles))
+            present = await client.present(target, probes(profiles, system.get("sys_object_id")))
         except SnmpError:
             present = set()
         typed = type_for(profiles, system, present)
@@ -281,8 +282,6 @@ def merge(path: Path, finds: Sequence[Found]) -> list[dict[str, Any]]:
                                                   before=f"found by hcc-agent discover: {f.detail}",
                                                   indent=2)
         added.append(e)
-    import io
-
     from hcc_common.keepfile import write_kept
 
     text = io.StringIO()

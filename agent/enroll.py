@@ -4,6 +4,7 @@ the controller certificate's fingerprint, and write them where the service reads
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import ssl
 from pathlib import Path
@@ -11,6 +12,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from hcc_common.enrollment import ENROLL_PATH, Credentials
+from hcc_common.keepfile import write_kept
+
+KEYS_FILE = "controller.pub"
 
 
 class EnrollFailed(Exception):
@@ -62,8 +66,6 @@ def fetch(url: str, code: str, fingerprint: str, timeout: float = 15.0) -> Crede
 def _private(path: Path, text: str, like: Path | None = None) -> None:
     """Readable by root and the service's group only (0640), as the installer sets config: the
     group is the config folder's (install.sh --user X), never a name assumed here."""
-    from hcc_common.keepfile import write_kept
-
     write_kept(path, text, like=like)
 
 
@@ -77,6 +79,9 @@ def write(config_path: Path, e: Credentials) -> None:
     folder = config_path.parent
     _private(folder / "mqtt.password", e.password + "\n", like=config_path)
     _private(folder / "ca.crt", e.ca_pem, like=config_path)
+    if e.controller_keys:
+        # the controller's public key(s): pushed configs are taken only when signed by one
+        _private(folder / KEYS_FILE, e.controller_keys, like=config_path)
     yaml = YAML()
     yaml.preserve_quotes = True
     yaml.indent(mapping=2, sequence=4, offset=2)
@@ -93,10 +98,8 @@ def write(config_path: Path, e: Credentials) -> None:
     mqtt["username"] = e.username
     mqtt["password_file"] = str(folder / "mqtt.password")
     mqtt["ca_file"] = str(folder / "ca.crt")
-    import io
-
-    from hcc_common.keepfile import write_kept
-
+    if e.controller_keys:
+        doc["agent"]["controller_keys"] = [str(folder / KEYS_FILE)]
     text = io.StringIO()
     yaml.dump(doc, text)
-    write_kept(config_path, text.getvalue())
+    write_kept(config_path, text.getvalue())  # its owner, group and mode kept

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 
-from agent.snmpdecode import DECODERS, SnmpValue, text
+from agent.snmpdecode import DECODERS, ClientSource, SnmpValue, text
 from hcc_common.yamlconf import ANY_KEYS, ConfigError, load_yaml
 
 # Explicit list: a profile is shipped only when named here (no directory scanning).
@@ -22,7 +23,11 @@ PROFILE_FILES = (
     "cisco_ap.yaml", "aruba_ap.yaml", "airos_ap.yaml", "ruckus_ap.yaml", "cambium_epmp.yaml",
     "cambium_pmp.yaml", "mikrotik_ap.yaml", "fortinet_ap.yaml", "aerohive_ap.yaml",
     "extreme_wc.yaml", "zyxel_ap.yaml", "tachyon_ap.yaml", "teldat_ap.yaml", "huawei_ac.yaml",
-    "openwrt_ap.yaml", "ieee80211_ap.yaml", "ap_other.yaml", "generic.yaml",
+    "h3c_ap.yaml", "meru_wlc.yaml", "grandstream_ap.yaml", "xirrus_ap.yaml", "hpmsm_ap.yaml",
+    "ligo_ap.yaml", "airport_ap.yaml", "mimosa_ap.yaml",
+    "lancom_ap.yaml", "lancom_lcos_ap.yaml", "extreme_ap.yaml", "meraki_ap.yaml",
+    "openwrt_ap.yaml", "ieee80211_ap.yaml",
+    "ap_other.yaml", "generic.yaml",
 )
 
 
@@ -49,11 +54,17 @@ class Profile:
     decoders: tuple[str, ...]
     # raw values -> words, per "table.column" or scalar name (a vendor's on/off numbering)
     values: Mapping[str, Mapping[int, str]] = field(default_factory=dict)
+    # where the Wi-Fi client count lives, each product line's objects in the order to try
+    clients: tuple[ClientSource, ...] = ()
+
+
+CLIENT_SOURCE_KINDS = ("total", "sum", "rows", "stations")
 
 
 def _parse(name: str, content: str) -> Profile:
     root = load_yaml(f"agent/profiles/{name}", content).as_mapping(
-        ("id", "class", "description", "match", "scalars", "tables", "decoders", "values")
+        ("id", "class", "description", "match", "scalars", "tables", "decoders", "values",
+         "clients")
     )
     match = root.require("match").as_mapping(
         ("device_types", "sys_object_id_prefixes", "sys_descr_patterns", "probe")
@@ -104,6 +115,37 @@ def _parse(name: str, content: str) -> Profile:
                     raise words.require(raw).error(f"{raw!r} is not a whole number") from None
                 mapping[number] = words.require(raw).as_str()
             values[key] = mapping
+    clients: list[ClientSource] = []
+    if (cnode := root.get("clients")) is not None:
+        columns = {f"{t.name}.{c}" for t in tables for c in t.columns}
+        for item in cnode.as_list():
+            im = item.as_mapping((*CLIENT_SOURCE_KINDS, "where"))
+            kinds = [k for k in im if k != "where"]
+            if len(kinds) != 1:
+                raise item.error(f"give one of {', '.join(CLIENT_SOURCE_KINDS)} per entry")
+            ref_node = im.require(kinds[0])
+            refs = tuple(n.as_str() for n in ref_node.as_list()) if ref_node.kind() == "list" \
+                else (ref_node.as_str(),)
+            known = scalars if kinds[0] == "total" else columns
+            for ref in refs:
+                if ref not in known:
+                    raise ref_node.error(f"{ref!r} is not one of this profile's "
+                                         f"{'scalars' if kinds[0] == 'total' else 'table columns'}")
+            where: list[tuple[str, re.Pattern[str]]] = []
+            if (wnode := im.get("where")) is not None:
+                if kinds[0] == "total":
+                    raise wnode.error("'where' picks table rows: give it with sum, rows or "
+                                      "stations, not total")
+                wm = wnode.as_mapping(ANY_KEYS)
+                for ref in wm:
+                    if ref not in columns:
+                        raise wm.require(ref).error(f"{ref!r} is not one of this profile's "
+                                                    "table columns")
+                    try:
+                        where.append((ref, re.compile(wm.require(ref).as_str(), re.IGNORECASE)))
+                    except re.error as exc:
+                        raise wm.require(ref).error(f"bad regular expression: {exc}") from None
+            clients.append(ClientSource(kinds[0], refs, tuple(where)))
     desc = root.get("description")
     return Profile(
         id=root.require("id").as_str(),
@@ -117,12 +159,20 @@ def _parse(name: str, content: str) -> Profile:
         tables=tuple(tables),
         decoders=tuple(decoders),
         values=values,
+        clients=tuple(clients),
     )
 
 
 
 
 def load_profiles() -> dict[str, Profile]:
+    """The shipped profiles by id, in priority order. Parsed once per process (45+ YAML files
+    cost seconds on a Pi) and shared: a Profile is frozen, so only the dict is copied."""
+    return dict(_parsed_profiles())
+
+
+@functools.cache
+def _parsed_profiles() -> tuple[tuple[str, Profile], ...]:
     out: dict[str, Profile] = {}
     pkg = resources.files("agent") / "profiles"
     for name in PROFILE_FILES:
@@ -130,7 +180,12 @@ def load_profiles() -> dict[str, Profile]:
         if profile.id in out:
             raise ConfigError(f"agent/profiles/{name}", 1, "id", f"duplicate profile {profile.id!r}")
         out[profile.id] = profile
-    return out
+    return tuple(out.items())
+
+
+def profile_ids() -> tuple[str, ...]:
+    """The shipped profiles' ids (for config validation), from the one parse per process."""
+    return tuple(pid for pid, _ in _parsed_profiles())
 
 
 SYSTEM_OIDS = {
@@ -151,6 +206,48 @@ TYPE_CLASSES: Mapping[str, tuple[str, ...]] = {
 PROBE_WEIGHT, OID_WEIGHT, DESCR_WEIGHT = 4, 2, 1
 
 
+# sysObjectIDs that name no maker: net-snmp's own per-OS ids (a Linux AP, an OpenWrt box) and
+# the zero OID. The maker is then told by sysDescr and by probing each candidate's objects.
+GENERIC_OID_PREFIXES = ("1.3.6.1.4.1.8072.3.2", "0.0")
+_DOTTED = re.compile(r"[0-9]+(?:\.[0-9]+)+")
+# what some agents put around a sysDescr or a text sysObjectID: quotes, NULs, blanks
+_WRAPPING = " \t\r\n\x00\"'`"
+
+
+_OID_NAMES = (("SNMPv2-SMI::enterprises", "1.3.6.1.4.1"), ("enterprises", "1.3.6.1.4.1"),
+              ("iso", "1"))
+
+
+def object_id(value: SnmpValue) -> str | None:
+    """A sysObjectID as dotted digits without a leading dot, however it was sent: as an OBJECT
+    IDENTIFIER, or as an OCTET STRING holding ".1.3.6.1.4.1....", "1.3.6..." or '"1.3.6..."'."""
+    raw = text(value) if isinstance(value, bytes) else value
+    if not isinstance(raw, str):
+        return None
+    oid = raw.strip(_WRAPPING)
+    for name, number in _OID_NAMES:  # as a tool printed it: "SNMPv2-SMI::enterprises.14823..."
+        if oid.startswith(name):
+            oid = number + oid[len(name):]
+            break
+    oid = oid.lstrip(".")
+    return oid if _DOTTED.fullmatch(oid) else None
+
+
+def names_maker(oid: str | None) -> bool:
+    """Whether a sysObjectID says anything about the maker (net-snmp's generic ids do not)."""
+    return oid is not None and not any(oid == g or oid.startswith(g + ".")
+                                       for g in GENERIC_OID_PREFIXES)
+
+
+def descr_forms(value: SnmpValue) -> tuple[str, ...]:
+    """The sysDescr as sent and with what wraps it removed (a leading quote, NULs, a '<' or
+    '-'), so that a pattern anchored at the start still finds the model name."""
+    descr = text(value) or ""
+    bare = descr.strip(_WRAPPING)
+    bare = re.sub(r"^[^0-9A-Za-z]+", "", bare)
+    return (descr,) if bare == descr else (descr, bare)
+
+
 def choose(
     profiles: Mapping[str, Profile],
     device_type: str,
@@ -161,23 +258,23 @@ def choose(
     classes = TYPE_CLASSES.get(device_type)
     if classes is None:
         return profiles["generic"]
-    oid = system.get("sys_object_id")
-    if isinstance(oid, str):
-        oid = oid.lstrip(".")  # some agents send ".1.3.6..."
-    descr = text(system.get("sys_descr")) or ""
+    oid = object_id(system.get("sys_object_id"))
+    if not names_maker(oid):
+        oid = None  # only sysDescr and the probes can tell
+    descrs = descr_forms(system.get("sys_descr"))
     best: tuple[int, int, int] | None = None
     chosen = profiles["generic"]
     for rank, p in enumerate(profiles.values()):
         if p.device_class not in classes or (p.device_types and device_type not in p.device_types):
             continue
         weight = 0
-        if p.probe and any(x in present for x in p.probe):
+        if p.probe and any(under_sys_object_id(x, oid) in present for x in p.probe):
             weight += PROBE_WEIGHT
-        prefix = max((len(pre) for pre in p.sys_object_id_prefixes if isinstance(oid, str)
+        prefix = max((len(pre) for pre in p.sys_object_id_prefixes if oid is not None
                       and (oid == pre or oid.startswith(pre + "."))), default=0)
         if prefix:
             weight += OID_WEIGHT
-        if any(pat.search(descr) for pat in p.sys_descr_patterns):
+        if any(pat.search(d) for pat in p.sys_descr_patterns for d in descrs):
             weight += DESCR_WEIGHT
         if weight == 0:
             continue
@@ -200,5 +297,10 @@ def under_sys_object_id(oid: str, sys_object_id: str | None) -> str | None:
     return oid.replace(SYS_OBJECT_ID_PLACE, sys_object_id)
 
 
-def probes(profiles: Mapping[str, Profile]) -> list[str]:
-    return sorted({x for p in profiles.values() for x in p.probe})
+def probes(profiles: Mapping[str, Profile], sys_object_id: SnmpValue = None) -> list[str]:
+    """Every profile's probe subtrees, those under the device's own sysObjectID made concrete
+    (left out when it gave none that names a maker)."""
+    oid = object_id(sys_object_id)
+    resolved = (under_sys_object_id(x, oid if names_maker(oid) else None)
+                for p in profiles.values() for x in p.probe)
+    return sorted({x for x in resolved if x is not None})

@@ -8,8 +8,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agent.command_policy import refusal
 from agent.config import Config, Device
 from agent.config import load as load_config
+from agent.trust import load_keys
+from hcc_common.signing import SignatureError, TrustedKeys, verify
 from hcc_common.wire import ConfigPush, config_version
 from hcc_common.yamlconf import ConfigError
 
@@ -63,6 +66,23 @@ class PushedState:
     # the local file's version when pushed configs took over: a later difference is a local
     # edit, which has no effect and is reported as drift
     local_at_push: str | None = None
+    # the newest `issued` of a signed command taken: an older one is a replay
+    issued: float | None = None
+
+
+def unverified(push: ConfigPush, keys: TrustedKeys, newest: float | None) -> str | None:
+    """Pure: why this push must not even be looked at (no valid signature of a trusted
+    controller key over exactly this box, or older than one already taken), or None."""
+    try:
+        kid = verify(push.signed, keys)
+    except SignatureError as exc:
+        return str(exc)
+    if push.issued is None:
+        return f"signed by {kid} but without an issued time (an old controller?)"
+    if newest is not None and push.issued < newest:
+        return (f"older than the config already taken (issued {push.issued:.3f} < "
+                f"{newest:.3f}): a replay")
+    return None
 
 
 class ConfigStore:
@@ -80,19 +100,22 @@ class ConfigStore:
             raw = json.loads((self.dir / STATE_FILE).read_text())
         except (OSError, ValueError):
             return PushedState()
+        issued = raw.get("issued")
         return PushedState(raw.get("active"), raw.get("good"), dict(raw.get("refused", {})),
-                           raw.get("local_at_push"))
+                           raw.get("local_at_push"),
+                           float(issued) if isinstance(issued, int | float) else None)
 
     def save_state(self, st: PushedState) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         tmp = self.dir / (STATE_FILE + ".tmp")
         tmp.write_text(json.dumps({"active": st.active, "good": st.good, "refused": st.refused,
-                                   "local_at_push": st.local_at_push}))
+                                   "local_at_push": st.local_at_push, "issued": st.issued}))
         os.replace(tmp, self.dir / STATE_FILE)
 
-    def validate(self, push: ConfigPush, running: Config) -> Config:
+    def validate(self, push: ConfigPush, running: Config, local: Config) -> Config:
         """Write the pushed text and load it with the agent's own validator. Raises ConfigError
-        (file:line: key: reason), also when it names another center or box."""
+        (file:line: key: reason), also when it names another center or box, runs a program
+        the local file does not allow, or names controller keys that cannot be read."""
         if config_version(push.content) != push.version:
             raise ConfigError(f"{push.center}-{push.version}.yaml", 0, "version",
                               "content does not match its version")
@@ -107,6 +130,14 @@ class ConfigStore:
         if cfg.agent.state_dir != running.agent.state_dir:
             raise ConfigError(str(path), 1, "agent.state_dir",
                               "cannot be changed remotely (the outbox lives there)")
+        policy = refusal(cfg, local)
+        if policy is not None:
+            raise policy
+        if cfg.agent.controller_keys is not None:
+            keys, problem = load_keys(cfg.agent.controller_keys)
+            if not keys or problem:
+                raise ConfigError(str(path), 1, "agent.controller_keys",
+                                  f"{problem}: this box could take no further config")
         return cfg
 
     def load_active(self, running: Config) -> tuple[Config, str] | None:
@@ -120,4 +151,6 @@ class ConfigStore:
             return None
         if (cfg.center.id, cfg.agent.id) != (running.center.id, running.agent.id):
             return None
+        if refusal(cfg, running) is not None:
+            return None  # the local file no longer allows what it runs: the local file runs
         return cfg, st.active

@@ -25,8 +25,9 @@ from agent.hold import FaultHold
 from agent.inventory import config_version as config_version_of
 from agent.inventory import inventory
 from agent.outbox import EVENT, TELEMETRY, Backlog, Limits, Outbox, OutboxError, Row
-from agent.pushed_config import ConfigStore, device_changes
+from agent.pushed_config import ConfigStore, device_changes, unverified
 from agent.report_filter import Sent, is_news
+from agent.trust import describe, load_keys
 from hcc_common import sdnotify, wire
 from hcc_common.mqtt_io import BrokerSettings, Incoming, MqttLink
 from hcc_common.wire import MetricValue
@@ -67,6 +68,14 @@ class Agent:
             config, self.config_version = active
         self.config = config
         self.local_version = local_version
+        # the controller keys pushed configs must be signed with (the running config's)
+        self.trusted, self.trust_problem = load_keys(
+            config.agent.controller_keys if config.agent.controller_keys is not None
+            else self.local_config.agent.controller_keys)
+        if self.trust_problem:
+            log.error("pushed configs cannot all be verified: "
+                      "cấu hình từ trung tâm sẽ bị từ chối nếu không kiểm được chữ ký",
+                      extra={"reason": self.trust_problem})
         state_dir = config.agent.state_dir
         state_dir.mkdir(parents=True, exist_ok=True)
         # All outbox (SQLite) work happens on this one thread, off the event loop.
@@ -151,6 +160,8 @@ class Agent:
         else:
             self.inventory.pop("local_config_version", None)
             self.inventory.pop("local_drift", None)
+        # whether and with which keys this box verifies pushed configs (docs/security.md)
+        self.inventory["config_push"] = describe(self.trusted, self.trust_problem)[:200]
         if self.config_error:
             self.inventory["config_error"] = self.config_error[:300]
         else:
@@ -179,15 +190,22 @@ class Agent:
 
     def _on_message(self, incoming: Incoming) -> None:
         """The controller's retained commands to this box: a config, or an acknowledgement."""
-        if incoming.topic.endswith("/cmd/config"):
+        kind = wire.command_kind(incoming.topic)
+        if kind is not None:
+            from hcc_common import config_pull
+
+            if config_pull.is_pull(incoming.topic):
+                # not a command to run anything: the box sends the file it runs, to the
+                # controllers only (the broker's ACL: no box reads config/current)
+                self._answer_pull(incoming)
+                return
+            if kind != "config":  # no other command exists: nothing else is taken
+                log.warning("unknown command from the controller ignored",
+                            extra={"topic": incoming.topic[:200]})
+                return
             push = _decoded(wire.decode_config, incoming, "config")
             if push is not None and self._loop is not None:
                 self._loop.create_task(self.apply_pushed(push))
-            return
-        from hcc_common import config_pull
-
-        if config_pull.is_pull(incoming.topic):
-            self._answer_pull(incoming)
             return
         ack = _decoded(wire.decode_ack, incoming, "acknowledgement")
         if ack is not None:
@@ -353,13 +371,27 @@ class Agent:
         assert self._config_lock is not None
         async with self._config_lock:
             state = self.config_store.state()
+            why = unverified(push, self.trusted, state.issued)
+            if why is not None:
+                # not the controller's: never remembered as refused by version (a forger
+                # could otherwise bar the controller's own later push of that text)
+                self._report_config(error=f"refused a config not signed by the controller: "
+                                          f"{why}")
+                log.error("pushed config refused: not signed by a trusted controller key "
+                          "(cấu hình bị từ chối: không có chữ ký hợp lệ của trung tâm)",
+                          extra={"version": push.version, "author": push.author[:60],
+                                 "reason": why[:300]})
+                return
+            state.issued = push.issued
+            self.config_store.save_state(state)
             if push.version == self.config_version:
                 log.info("config unchanged", extra={"version": push.version})
                 return
             if push.version in state.refused:
                 return
             try:
-                new = await asyncio.to_thread(self.config_store.validate, push, self.config)
+                new = await asyncio.to_thread(self.config_store.validate, push, self.config,
+                                              self.local_config)
             except ConfigError as exc:
                 state.refused[push.version] = str(exc)
                 self.config_store.save_state(state)
@@ -423,6 +455,11 @@ class Agent:
                 self.devices.pop(d.id, None)
         mqtt_changed = new.mqtt != self.config.mqtt
         self.config, self.config_version = new, version
+        # a pushed config may name the keys further pushes need (a key rotation); without
+        # any, the local file's keys still hold
+        self.trusted, self.trust_problem = load_keys(
+            new.agent.controller_keys if new.agent.controller_keys is not None
+            else self.local_config.agent.controller_keys)
         self.ctx.center = new.center
         self.hold = FaultHold(new.holds)
         for d in (*changes.added, *changes.changed):

@@ -28,6 +28,7 @@ from agent.snmpdecode import SnmpValue
 
 # Bounds a walk so a device that loops its MIB cannot keep us busy for ever.
 MAX_WALK_REQUESTS = 64
+PROBE_BATCH = 64
 BULK_REPETITIONS = 25
 # Requests in flight at once: a burst of hundreds overruns small agents' (and snmpsim's) UDP
 # buffers, and a lost datagram costs a whole timeout.
@@ -154,26 +155,34 @@ class SnmpClient:
     async def get(self, t: SnmpTarget, oids: Sequence[str]) -> dict[str, SnmpValue]:
         transport = await self._transport(t)
         async with self.slots:
-            err_ind, err_status, err_index, var_binds = await get_cmd(
+            err_ind, err_status, _, var_binds = await get_cmd(
                 self._engine_for(t), self._auth(t), transport, self._context(t),
                 *(ObjectType(ObjectIdentity(o)) for o in oids), lookupMib=False,
             )
         if err_ind is not None:
             raise _indication(err_ind)
         if int(err_status) != 0:
-            if t.version == "1" and len(oids) > 1:
-                # SNMPv1 fails the whole GET when one OID is missing: ask one by one.
+            # The device answered, with an error status for the whole request: SNMPv1 when one
+            # OID is missing, and v2c agents that send genErr/noSuchName for an object of a
+            # product line they are not (a profile names every line's objects). Ask one by one;
+            # an object answered with an error has no value we can read, it is not a dead device.
+            if len(oids) > 1:
                 merged: dict[str, SnmpValue] = {}
                 for oid in oids:
                     merged.update(await self.get(t, [oid]))
                 return merged
-            if t.version == "1":
-                return {oids[0]: None}
-            raise SnmpError(f"{err_status.prettyPrint()} at index {int(err_index)}")
+            return {oids[0]: None}
         return {str(oid): to_python(val) for oid, val in var_binds}
 
     async def present(self, t: SnmpTarget, prefixes: Sequence[str]) -> set[str]:
-        """Which OID subtrees hold anything: one GETNEXT for all of them."""
+        """Which OID subtrees hold anything: one GETNEXT per PROBE_BATCH of them (every
+        profile's probes in one PDU would pass what small agents answer: tooBig)."""
+        found: set[str] = set()
+        for at in range(0, len(prefixes), PROBE_BATCH):
+            found |= await self._present(t, prefixes[at:at + PROBE_BATCH])
+        return found
+
+    async def _present(self, t: SnmpTarget, prefixes: Sequence[str]) -> set[str]:
         transport = await self._transport(t)
         async with self.slots:
             err_ind, err_status, _, var_binds = await next_cmd(
@@ -182,10 +191,14 @@ class SnmpClient:
             )
         if err_ind is not None:
             raise _indication(err_ind)
-        if int(err_status) != 0 and t.version == "1" and len(prefixes) > 1:
+        if int(err_status) != 0:
+            # (v1's noSuchName at the end of its MIB, tooBig, a genErr for one subtree): one by
+            # one, a subtree answered with an error holds nothing we can read
+            if len(prefixes) == 1:
+                return set()
             found: set[str] = set()
             for p in prefixes:
-                found |= await self.present(t, [p])
+                found |= await self._present(t, [p])
             return found
         out = set()
         for prefix, (oid, val) in zip(prefixes, var_binds, strict=False):

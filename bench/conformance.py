@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -25,6 +26,7 @@ from typing import Any
 
 from agent.profile_loader import load_profiles
 from bench.conformance_score import DEVICE_TYPE, DeviceScore, score
+from hcc_common import wire
 from lab.procs import SnmpSim
 
 BIN = Path(sys.executable).parent
@@ -44,6 +46,28 @@ def load_corpus(folder: Path) -> list[dict[str, Any]]:
         else:
             cls = PREFIX_CLASS.get(capture.stem.split("-", 1)[0], "other")
             out.append({"name": capture.stem, "class": cls, "sysObjectID": "unknown"})
+    return out
+
+
+class AgentRunFailed(Exception):
+    """The agent did not run the corpus (a config it refused, a crash before any device): said
+    with its own stderr, never scored as every capture crashing."""
+
+
+def device_ids(names: list[str]) -> dict[str, str]:
+    """A valid devices.yaml id for every capture name, whatever it holds ('+', spaces, capitals,
+    a leading '_'), unique across the corpus."""
+    out: dict[str, str] = {}
+    taken: set[str] = set()
+    for name in names:
+        base = re.sub(r"[^a-z0-9_.-]+", "-", name.lower()).strip("-_.")[:56] or "capture"
+        if not base[0].isalnum():
+            base = "c" + base
+        ident, n = base, 2
+        while ident in taken or not wire.valid_id(ident):
+            ident, n = f"{base[:52]}-{n}", n + 1
+        taken.add(ident)
+        out[name] = ident
     return out
 
 
@@ -67,9 +91,10 @@ def run_agent(folder: Path, corpus: list[dict[str, Any]], work: Path, lang: str,
                  f'agent: {{id: bench, state_dir: "{work / "state"}"}}',
                  'mqtt: {url: "mqtt://127.0.0.1:1"}',
                  "defaults: {interval: 30s, timeout: 6s}", "devices:"]
+        ids = device_ids([doc["name"] for doc in corpus])
         for doc in corpus:
             name = doc["name"]
-            lines.append(f"  - {{id: {json.dumps(name.lower()[:60])}, name: {json.dumps(name)}, "
+            lines.append(f"  - {{id: {json.dumps(ids[name])}, name: {json.dumps(name)}, "
                          f"type: {DEVICE_TYPE[doc['class']]}, host: 127.0.0.1, "
                          f"snmp: {{port: {sim.port}, community: {json.dumps(name)}, retries: 1}}}}")
         cfg = work / "devices.yaml"
@@ -84,9 +109,16 @@ def run_agent(folder: Path, corpus: list[dict[str, Any]], work: Path, lang: str,
     rows = {}
     for line in out.stdout.splitlines():
         if line.strip():
-            row = json.loads(line)
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue  # not a result line
             rows[row["device"]] = row
-    return rows, out.stderr, elapsed
+    if not rows:
+        raise AgentRunFailed(f"hcc-agent check exited {out.returncode} after {elapsed:.1f} s "
+                             f"with no device result; its stderr:\n{out.stderr.strip()}")
+    by_name = {name: rows[ident] for name, ident in ids.items() if ident in rows}
+    return by_name, out.stderr, elapsed
 
 
 def run_offline(folder: Path, corpus: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -104,12 +136,14 @@ def run_offline(folder: Path, corpus: list[dict[str, Any]]) -> dict[str, dict[st
         values = load(folder / f"{doc['name']}.snmprec")
         dtype = DEVICE_TYPE[doc["class"]]
         system = {k: values.get(o) for k, o in SYSTEM_OIDS.items()}
-        prof = choose(profiles, dtype, system, present(probes(profiles), values))
+        answering = present(probes(profiles, system.get("sys_object_id")), values)
+        prof = choose(profiles, dtype, system, answering)
         reading = reading_for(prof, values)
         ctx = DeviceContext(type=dtype, thresholds=Thresholds())
-        metrics, found = read_device(prof, Sample(reading, ctx, values=prof.values), dtype)
-        rows[doc["name"].lower()[:60]] = {
-            "device": doc["name"].lower()[:60], "metrics": metrics,
+        sample = Sample(reading, ctx, values=prof.values, clients=prof.clients)
+        metrics, found = read_device(prof, sample, dtype)
+        rows[doc["name"]] = {
+            "device": doc["name"], "metrics": metrics,
             "faults": [{"code": f.code, "severity": f.severity, "params": dict(f.params),
                         "message": vocab.full_message(doc["name"], f.code, f.params, "en")}
                        for f in found]}
@@ -145,11 +179,17 @@ def main() -> int:
         elapsed = time.monotonic() - started
     else:
         with tempfile.TemporaryDirectory(prefix="hcc-conformance-") as tmp:
-            rows, stderr, elapsed = run_agent(folder, corpus, Path(tmp), args.lang,
-                                              args.cache_dir)
+            try:
+                rows, stderr, elapsed = run_agent(folder, corpus, Path(tmp), args.lang,
+                                                  args.cache_dir)
+            except AgentRunFailed as exc:
+                print(f"conformance: {exc}", file=sys.stderr)
+                return 1
+        if stderr.strip() and "Traceback" in stderr:
+            print(f"hcc-agent stderr:\n{stderr.strip()}", file=sys.stderr)
     scores: list[DeviceScore] = []
     for doc in corpus:
-        row = rows.get(doc["name"].lower()[:60])
+        row = rows.get(doc["name"])
         s = score(doc, row, profile_classes)
         if row is not None and "Traceback" in stderr and doc["name"] in stderr:
             s.crashed = "traceback"
@@ -158,7 +198,7 @@ def main() -> int:
     details = [{"name": s.name, "class": s.cls, "profile": s.profile, "detected": s.detected,
                 "supplies": s.supplies, "clients": s.clients, "outlets": s.outlets, "ups": s.ups,
                 "false_critical": s.false_critical, "false_warning": s.false_warning,
-                "crashed": s.crashed, "result": rows.get(s.name.lower()[:60])} for s in scores]
+                "crashed": s.crashed, "result": rows.get(s.name)} for s in scores]
     args.details.write_text(json.dumps(details, ensure_ascii=False, indent=1))
     print(f"{'class':8} {'captures':>8} {'detected':>9} {'supplies':>9} {'clients':>8} "
           f"{'outlets':>8} {'ups':>6} {'false crit':>10} {'false warn':>10}")

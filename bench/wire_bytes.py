@@ -47,10 +47,11 @@ def device_readings() -> list[tuple[str, str, dict[str, Any]]]:
     for name, dtype, count in MIX:
         values = load(FIXTURES / f"{name}.snmprec")
         system = {k: values.get(o) for k, o in SYSTEM_OIDS.items()}
-        prof = choose(profiles, dtype, system, present(probes(profiles), values))
+        answering = present(probes(profiles, system.get("sys_object_id")), values)
+        prof = choose(profiles, dtype, system, answering)
         sample = Sample(reading_for(prof, values), DeviceContext(type=dtype,
                                                                  thresholds=Thresholds()),
-                        values=prof.values)
+                        values=prof.values, clients=prof.clients)
         metrics, _ = read_device(prof, sample, dtype)
         out += [(f"{name}-{i}", dtype, dict(metrics)) for i in range(count)]
     out += [(f"kiosk-{i}", "kiosk", {"http_status": 200, "http_latency_ms": 41.7})

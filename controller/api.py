@@ -3,6 +3,7 @@
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
@@ -14,9 +15,10 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Reques
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from controller import desk, device_view, history_store, report_render, reporting
+from controller import csp, desk, device_view, history_store, pdf_queue, report_render, reporting
 from controller.config import ControllerConfig, HttpSettings
 from controller.desk import DeskError, silence_window
 from controller.feed import AlertFeed, StorePerThread
@@ -57,9 +59,20 @@ class SilenceBody(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
 
 
+# Times a query may name: beyond them no alert exists, and a calendar cannot count.
+WHEN_YEARS = (1970, 2100)
+
+
+def _in_years(value: datetime | None) -> datetime | None:
+    if value is not None and not WHEN_YEARS[0] <= value.year <= WHEN_YEARS[1]:
+        raise ValueError(f"a time between {WHEN_YEARS[0]} and {WHEN_YEARS[1]}")
+    return value
+
+
 # Unix seconds or ISO 8601 (pydantic reads both); a time without a zone is UTC.
-When = Annotated[datetime | None, Query(description="Unix seconds or ISO 8601, e.g. "
-                                                    "2026-11-29T08:00:00+07:00")]
+When = Annotated[datetime | None, AfterValidator(_in_years),
+                 Query(description="Unix seconds or ISO 8601, e.g. 2026-11-29T08:00:00+07:00; "
+                                   "years 1970 to 2100")]
 
 
 def _seconds(value: datetime | None) -> float | None:
@@ -83,6 +96,33 @@ READ_ERRORS: dict[int | str, dict[str, Any]] = {
 WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "A valid bearer token is needed."}}
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "No such id."}}
+
+
+class SecurityHeaders:
+    """Every response carries csp.HEADERS, and the strict page policy unless the route set its
+    own (the report allows its inline stylesheet by hash). Plain ASGI: the event stream flows
+    through untouched."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {k.lower() for k, _ in headers}
+                for name, value in (("Content-Security-Policy", csp.PAGE_POLICY),
+                                    *csp.HEADERS.items()):
+                    if name.lower().encode() not in names:
+                        headers.append((name.lower().encode(), value.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 class Metrics:
@@ -132,8 +172,12 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
                healthy: Callable[[], bool] = lambda: True) -> FastAPI:
     http = config.http or HttpSettings()
     centers = {c.id: c.name for c in config.centers}
+    # No /docs or /redoc: they load Swagger from a CDN and run inline scripts, which the pages'
+    # policy forbids; /openapi.json is the spec, for any OpenAPI viewer.
     app = FastAPI(title="hcc-fleet controller", version="1",
-                  description="Alerts of the city's public-administration service centers.")
+                  description="Alerts of the city's public-administration service centers.",
+                  docs_url=None, redoc_url=None)
+    app.add_middleware(SecurityHeaders)
     registry = CollectorRegistry()
     registry.register(Metrics(stores, counters))
 
@@ -321,32 +365,49 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
              response_class=Response,
              responses={**READ_ERRORS, 400: {"model": Problem,
                                              "description": "A period or center not understood."},
-                        503: {"model": Problem, "description": "No Chromium here for a PDF."}})
+                        429: {"model": Problem, "description": "PDFs are made one at a time and "
+                              "the queue is full: Retry-After says when to ask again."},
+                        503: {"model": Problem, "description": "No Chromium here for a PDF, or "
+                              "it went over its time or memory limit."}})
     def report_file(_: Reader, month: str | None = None,
                     from_: Annotated[str | None, Query(alias="from")] = None,
                     to: str | None = None, center: str | None = None,
                     format_: Annotated[str, Query(alias="format", pattern="^(html|pdf|csv)$")]
                     = "html",
-                    lang: Annotated[str, Query(pattern="^(vi|en)$")] = "vi") -> Response:
+                    lang: Annotated[str, Query(pattern="^(vi|en)$")] = "vi",
+                    authorization: Annotated[str | None, Header()] = None) -> Response:
+        # a PDF is a Chromium run: always a token, read_open or not (as the speed test)
+        if format_ == "pdf" and token_holder(authorization) is None:
+            raise HTTPException(401, "a PDF report needs a bearer token (HTML and CSV do not)",
+                                headers={"WWW-Authenticate": "Bearer"})
         body, period = _report(month, from_, to, center or None, format_, lang)
         kinds = {"html": "text/html; charset=utf-8", "pdf": "application/pdf",
                  "csv": "text/csv; charset=utf-8"}
         name = f"hcc-report-{period.label.replace(' – ', '_')}{'-' + center if center else ''}"
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", name)  # a center id is a box's word: no quotes
         return Response(body, media_type=kinds[format_], headers={
             "Content-Disposition": f'{"inline" if format_ == "html" else "attachment"}; '
-                                   f'filename="{name}.{format_}"'})
+                                   f'filename="{name}.{format_}"',
+            "Content-Security-Policy": csp.page_policy([report_render.STYLE])})
 
     def _report(month: str | None, first: str | None, last: str | None, center: str | None,
                 fmt: str, lang: str, toolbar: str = "") -> tuple[bytes, Period]:
         s = store()
         try:
             period = reporting.period_for(month, first, last, config.reports.timezone)
-            return reporting.make(s, config, period=period, center=center, fmt=fmt, lang=lang,
-                                  toolbar=toolbar), period
+            # a PDF holds the PDF queue's slot from reading the data to the last page; any
+            # other report one of the reports queue's
+            queue = pdf_queue.QUEUE if fmt == "pdf" else pdf_queue.REPORTS
+            with queue.slot():
+                return reporting.make(s, config, period=period, center=center, fmt=fmt,
+                                      lang=lang, toolbar=toolbar), period
         except ValueError as exc:
             raise HTTPException(400, str(exc)) from None
         except reporting.ReportError as exc:
             raise HTTPException(503, str(exc)) from None
+        except pdf_queue.PdfBusy as exc:
+            raise HTTPException(429, str(exc),
+                                headers={"Retry-After": str(exc.retry_after_s)}) from None
 
     @app.get("/reports", response_class=HTMLResponse, include_in_schema=False)
     def report_page(_: Reader, month: str | None = None, center: str | None = None,
@@ -356,7 +417,8 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
         known = {**{d.center: d.center for d in store().devices()}, **centers}
         toolbar = report_render.toolbar_html(lang, month, center or None, known)
         body, _period = _report(month, None, None, center or None, "html", lang, toolbar)
-        return HTMLResponse(body)
+        return HTMLResponse(body, headers={"Content-Security-Policy": csp.page_policy(
+            [report_render.STYLE, report_render.TOOLBAR_STYLE])})
 
     @app.get("/devices/{center}/{device}", response_class=HTMLResponse, include_in_schema=False)
     def device_page(center: str, device: str) -> HTMLResponse:
@@ -446,6 +508,7 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
                          503: {"model": Problem, "description": "Credentials could not be made."}})
     def enroll(body: EnrollBody, request: Request) -> dict[str, Any]:
         from controller.enroll import EnrollError, code_hash, issue
+        from controller.enroll import log as enroll_log
 
         if config.enroll is None:
             raise HTTPException(404, "enrollment is not set up on this controller "
@@ -455,14 +518,25 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
         recent = [t for t in bad_codes.get(peer, []) if now - t < 60.0]
         if len(recent) >= 10:
             raise HTTPException(429, "too many wrong codes: wait a minute")
-        box = store().take_enrollment(code_hash(body.code), now, peer)
+        from controller.signing_key import SigningKeyError, public_pem
+
+        try:
+            keys = public_pem(config)  # the box verifies pushed configs with these
+        except SigningKeyError as exc:
+            raise HTTPException(503, f"credentials could not be made: {exc}") from None
+        hashed = code_hash(body.code)
+        box = store().take_enrollment(hashed, now, peer)
         if box is None:
             bad_codes[peer] = [*recent, now][-20:]
             raise HTTPException(403, "this code is unknown, used or expired: ask for a new one")
         try:
-            creds = issue(config.enroll, *box)
-        except EnrollError as exc:
-            raise HTTPException(503, f"credentials could not be made: {exc}") from None
+            creds = issue(config.enroll, *box, controller_keys=keys)
+        except Exception as exc:  # noqa: BLE001 - whatever failed, the code is given back
+            store().release_enrollment(hashed, now)
+            if not isinstance(exc, EnrollError):
+                enroll_log.exception("enrollment failed", extra={"center": box[0], "agent": box[1]})
+            raise HTTPException(503, f"credentials could not be made: {exc}; the code still "
+                                     "works, try again") from None
         return creds.to_json()
 
     @app.get("/api/v1/speedtest", summary="Bytes to time a download (the boxes' Wi-Fi and WAN "
@@ -504,6 +578,7 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
     def static(name: str) -> Response:
         types = {"app.js": "text/javascript", "style.css": "text/css",
                  "device.js": "text/javascript", "common.js": "text/javascript",
+                 "report.js": "text/javascript",
                  "uPlot.iife.min.js": "text/javascript",
                  "uPlot.min.css": "text/css"}
         if name not in types:

@@ -207,6 +207,9 @@ UrlOpt = Annotated[str | None, typer.Option("--url", help="Controller URL, e.g. 
 TokenOpt = Annotated[str | None, typer.Option("--token", envvar="HCC_TOKEN",
                                             help="Bearer token for --url (or $HCC_TOKEN).")]
 NoteOpt = Annotated[str, typer.Option("--note", "-n", help="Why: kept in the alert's history.")]
+# ids are signed 64-bit in the database: a larger number is no id, said so (was OverflowError)
+MAX_ID = 2**63 - 1
+AlertIdArg = Annotated[int, typer.Argument(min=1, max=MAX_ID, help="The alert's id.")]
 ByOpt = Annotated[str | None, typer.Option("--by", help="Your name (default: your login).")]
 
 
@@ -265,14 +268,14 @@ def _act(action: str, alert_id: int, note: str, by: str | None, config: Path | N
 
 
 @app.command()
-def ack(alert_id: int, note: NoteOpt = "", by: ByOpt = None, config: ConfigOpt = None,
+def ack(alert_id: AlertIdArg, note: NoteOpt = "", by: ByOpt = None, config: ConfigOpt = None,
         db: DbOpt = None, url: UrlOpt = None, token: TokenOpt = None) -> None:
     """Acknowledge an alert: someone is on it (lasts until the alert clears)."""
     _act("ack", alert_id, note, by, config, db, url, token)
 
 
 @app.command()
-def resolve(alert_id: int, note: NoteOpt = "", by: ByOpt = None, config: ConfigOpt = None,
+def resolve(alert_id: AlertIdArg, note: NoteOpt = "", by: ByOpt = None, config: ConfigOpt = None,
             db: DbOpt = None, url: UrlOpt = None, token: TokenOpt = None) -> None:
     """Resolve an alert by hand, with a note."""
     _act("resolve", alert_id, note, by, config, db, url, token)
@@ -287,7 +290,8 @@ def silence(
     duration: Annotated[str, typer.Option(help="How long: 30m, 2h, 1d.")] = "2h",
     reason: Annotated[str, typer.Option(help="Why (shown to everyone).")] = "",
     list_: Annotated[bool, typer.Option("--list", help="List silences not yet over.")] = False,
-    end: Annotated[int | None, typer.Option(help="End silence ID now.")] = None,
+    end: Annotated[int | None, typer.Option(min=1, max=MAX_ID, help="End silence ID now.")]
+    = None,
     by: ByOpt = None, config: ConfigOpt = None, db: DbOpt = None, url: UrlOpt = None,
     token: TokenOpt = None,
 ) -> None:
@@ -414,6 +418,30 @@ def http_cert(
                f"tls_key: {made.key}}}")
 
 
+@app.command("signing-key")
+def signing_key(
+    config: ConfigOpt = None,
+    key_file: Annotated[Path | None, typer.Option(
+        "--key-file", help="Another key file (a new key for a rotation).")] = None,
+) -> None:
+    """Show the key that signs every command to the boxes (made, mode 600, if there is none
+    yet): its file, id and public key. Boxes get the public key when they enroll."""
+    from controller.signing_key import SigningKeyError, load_or_create
+    from hcc_common.signing import public_of
+
+    path = key_file or _config(config, None).signing_key
+    try:
+        key, made = load_or_create(path)
+    except SigningKeyError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    pub = public_of(key)
+    typer.echo(f"{'made' if made else 'key'}: {path} (keep it; mode 600)")
+    typer.echo(f"id: {pub.key_id}")
+    typer.echo(f"inline, for agent.controller_keys: {pub.inline}")
+    typer.echo(pub.pem().rstrip())
+
+
 @app.command()
 def credentials(
     center: Annotated[str, typer.Argument(help="The center id.")],
@@ -462,7 +490,7 @@ def stats(config: ConfigOpt = None, db: DbOpt = None) -> None:
 @app.command()
 def deadletters(
     config: ConfigOpt = None, db: DbOpt = None,
-    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="How many, newest first.")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """Messages set aside because they could not be decoded, applied or stored: when, the

@@ -6,6 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 VI: Mapping[str, str] = {
+    "Another key file (a new key for a rotation).":
+        "Một tệp khóa khác (khóa mới khi thay khóa).",
+    "Show the key that signs every command to the boxes (made, mode 600, if there is none\n"
+    "yet): its file, id and public key. Boxes get the public key when they enroll.":
+        "Xem khóa ký mọi lệnh gửi xuống các box (tạo mới, quyền 600, nếu chưa có): tệp, mã "
+        "nhận dạng và khóa công khai. Box nhận khóa công khai khi đăng ký (enroll).",
     "hcc-controller collects every center's reports, raises alerts and shows them.":
         "hcc-controller nhận báo cáo của mọi trung tâm, tạo cảnh báo và hiển thị chúng.",
     "Subscribe to every center, keep device state, open and resolve alerts, serve the\n"
@@ -22,6 +28,7 @@ VI: Mapping[str, str] = {
         "Liệt kê cảnh báo đang mở (mới nhất trước); --all thêm cảnh báo đã xử lý; --follow "
         "theo dõi thay đổi liên tục.",
     "Machine-readable JSON output.": "In dạng JSON cho máy đọc.",
+    "The alert's id.": "Số của cảnh báo.",
     "Include resolved alerts.": "Kể cả cảnh báo đã xử lý.",
     "Only this center.": "Chỉ trung tâm này.",
     "Keep printing alert changes as they happen.": "In tiếp các thay đổi cảnh báo khi xảy ra.",

@@ -56,6 +56,16 @@ class EnrollSettings:
     code_valid_s: float = 4 * 3600.0
 
 
+@dataclass(frozen=True, kw_only=True)
+class SigningSettings:
+    """The controller's Ed25519 key that signs every command to a box (controller/signing_key.py).
+    `key_file` None: signing.key beside the database. During a key rotation, `also_sign_with`
+    holds the old key(s), so boxes that do not know the new key yet still verify."""
+
+    key_file: Path | None = None
+    also_sign_with: tuple[Path, ...] = ()
+
+
 @dataclass(frozen=True)
 class Receiver:
     """A named receiver: one channel (its `kind`, a key of controller.channels.REGISTRY) with
@@ -104,6 +114,9 @@ class ReportSettings:
     monthly_at: dtime = dtime(7, 0)
     monthly_lang: str = "vi"
     monthly_format: str = "pdf"
+    # each PDF's Chromium run (all its processes): stopped past these; one PDF at a time
+    pdf_time_limit_s: float = 120.0
+    pdf_memory_limit_mb: int = 4096
 
 
 @dataclass(frozen=True)
@@ -137,6 +150,15 @@ class ControllerConfig:
     # Several controllers on one database, each center's stream to exactly one of them
     # (controller/partitions.py); None: this controller takes every center.
     partitions: PartitionSettings | None = None
+    signing: SigningSettings = field(default_factory=SigningSettings)
+
+    @property
+    def signing_key(self) -> Path:
+        """The file of the key that signs commands to boxes (made 0600 on first use)."""
+        if self.signing.key_file is not None:
+            return self.signing.key_file
+        db = self.db if isinstance(self.db, Path) else default_db(os.environ)
+        return db.parent / "signing.key"
 
     @property
     def configs(self) -> Path:
@@ -199,7 +221,7 @@ def parse_listen(text: str, node: Node | None = None) -> tuple[str, int]:
 
 _TOP = ("mqtt", "db", "rules", "alert_rules", "rules_file", "centers", "http", "notify",
         "client_id", "share_group", "session_expiry", "ingest_stuck_after", "config_dir",
-        "enroll", "history", "reports", "people", "oncall", "partitions")
+        "enroll", "history", "reports", "people", "oncall", "partitions", "signing")
 
 
 def load(path: str | Path | None, env: TMapping[str, str] | None = None) -> ControllerConfig:
@@ -277,7 +299,25 @@ def load(path: str | Path | None, env: TMapping[str, str] | None = None) -> Cont
         enroll=_enroll(root.get("enroll")),
         history=_history(root.get("history")),
         reports=_reports(root.get("reports"), _notify(root.get("notify"), environ)),
-        partitions=parts)
+        partitions=parts,
+        signing=_signing(root.get("signing"), _enroll(root.get("enroll"))))
+
+
+def _signing(node: Node | None, enroll: EnrollSettings | None) -> SigningSettings:
+    if node is None:
+        return SigningSettings()
+    m = node.as_mapping(("key_file", "also_sign_with"))
+    key = m.get("key_file")
+    also = m.get("also_sign_with")
+    settings = SigningSettings(
+        key_file=Path(key.as_str()).expanduser() if key is not None else None,
+        also_sign_with=tuple(Path(n.as_str()).expanduser() for n in also.as_list())
+        if also is not None else ())
+    if enroll is not None and key is not None and settings.key_file is not None and \
+            settings.key_file.resolve().is_relative_to(enroll.broker_dir.resolve()):
+        raise key.error("keep the signing key apart from the broker's files (enroll.broker_dir):"
+                        " whoever reads those must not be able to sign commands to the boxes")
+    return settings
 
 
 def _partitions(node: Node | None) -> PartitionSettings | None:
@@ -319,7 +359,7 @@ def _reports(node: Node | None, notify: NotifySettings) -> ReportSettings:
         return ReportSettings()
     from hcc_common.calendar import check_timezone
 
-    m = node.as_mapping(("timezone", "lead_time", "order_within", "monthly"))
+    m = node.as_mapping(("timezone", "lead_time", "order_within", "monthly", "pdf"))
     d = ReportSettings()
     tz = d.timezone
     if (t := m.get("timezone")) is not None:
@@ -349,8 +389,15 @@ def _reports(node: Node | None, notify: NotifySettings) -> ReportSettings:
             lang = n.as_choice(("vi", "en"))
         if (n := mm.get("format")) is not None:
             fmt = n.as_choice(("pdf", "html", "csv"))
+    pdf_time, pdf_memory = d.pdf_time_limit_s, d.pdf_memory_limit_mb
+    if (pn := m.get("pdf")) is not None:
+        pm = pn.as_mapping(("time_limit", "memory_limit_mb"))
+        if (n := pm.get("time_limit")) is not None:
+            pdf_time = n.as_duration(minimum=5.0)
+        if (n := pm.get("memory_limit_mb")) is not None:
+            pdf_memory = n.as_int(256, 262144)
     return ReportSettings(
-        timezone=tz,
+        timezone=tz, pdf_time_limit_s=pdf_time, pdf_memory_limit_mb=pdf_memory,
         lead_days=lead.as_duration() / 86400.0 if lead is not None else d.lead_days,
         order_within_days=within.as_duration() / 86400.0 if within is not None
         else d.order_within_days,

@@ -89,6 +89,12 @@ class SqliteDb(Db):
     def begin(self) -> None:
         self.conn.execute("BEGIN IMMEDIATE")
 
+    def rollback(self) -> None:
+        # A full disk (SQLITE_FULL) ends the transaction itself: a ROLLBACK then would fail
+        # too, and its "no transaction is active" would hide what went wrong.
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+
     def close(self) -> None:
         self.conn.close()
 

@@ -8,6 +8,7 @@ import logging
 import secrets
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 from controller.config import EnrollSettings
@@ -35,26 +36,42 @@ def code_hash(code: str) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def issue(settings: EnrollSettings, center: str, agent: str) -> Credentials:
+# mosquitto re-reads its files on SIGHUP from its main loop and clears the flag when done: a
+# second SIGHUP landing while it reads is lost, and the password written just before it with
+# it. Enrollments reload one at a time (the broker folder's lock) and this far apart.
+RELOAD_SETTLE_S = 0.3
+
+
+def reload_broker(command: tuple[str, ...]) -> None:
+    """Run the broker's reload command (e.g. systemctl reload mosquitto); EnrollError if it
+    fails. Called with the broker folder locked, after its files are written and checked."""
+    try:
+        done = subprocess.run(list(command), capture_output=True, text=True, timeout=30,
+                              check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise EnrollError(f"broker reload failed: {exc}") from None
+    if done.returncode != 0:
+        raise EnrollError(f"broker reload failed: {(done.stderr or done.stdout)[:200]}")
+    time.sleep(RELOAD_SETTLE_S)
+
+
+def issue(settings: EnrollSettings, center: str, agent: str,
+          controller_keys: str = "") -> Credentials:
     """A new password for this box in the broker's files (the old one stops working when the
-    broker reloads), then the broker reloaded."""
+    broker reloads), then the broker reloaded. `controller_keys`: the public key(s) the box
+    will verify pushed configs with (controller/signing_key.py)."""
     from controller.brokerconf import BrokerConfigError, issue_credentials
 
+    reload = (lambda: reload_broker(settings.reload)) if settings.reload else None
     with tempfile.TemporaryDirectory(prefix="hcc-enroll-") as tmp:
         out = Path(tmp) / "password"
         try:
-            user, pw_file, ca_file = issue_credentials(settings.broker_dir, center, agent, out)
+            user, pw_file, ca_file = issue_credentials(settings.broker_dir, center, agent, out,
+                                                       reload=reload)
         except BrokerConfigError as exc:
             raise EnrollError(str(exc)) from None
         password = pw_file.read_text().strip()
         ca_pem = ca_file.read_text()
-    if settings.reload:
-        try:
-            done = subprocess.run(list(settings.reload), capture_output=True, text=True,
-                                  timeout=30, check=False)
-        except OSError as exc:
-            raise EnrollError(f"broker reload failed: {exc}") from None
-        if done.returncode != 0:
-            raise EnrollError(f"broker reload failed: {(done.stderr or done.stdout)[:200]}")
     log.info("box enrolled", extra={"center": center, "agent": agent, "user": user})
-    return Credentials(center, agent, settings.broker_url, user, password, ca_pem)
+    return Credentials(center, agent, settings.broker_url, user, password, ca_pem,
+                       controller_keys)

@@ -16,6 +16,7 @@ from controller.store import AlertChange, Silence, Store
 log = logging.getLogger("hcc.controller.feed")
 
 POLL_S = 0.5  # changes made by another process (the CLI) show within this
+FEED_RETRY_S = 1.0  # after the database failed a read
 
 
 class StorePerThread:
@@ -69,9 +70,19 @@ class AlertFeed:
             (c.alert.center, c.alert.device) for c in changes)
 
     async def run(self, stop: asyncio.Event) -> None:
-        self.last_id = await asyncio.to_thread(lambda: self.stores.get().last_event_id())
+        started = False  # from the newest change on: the past is not sent again at a start
         while not stop.is_set():
-            changes, silences, types = await asyncio.to_thread(self._read)
+            try:
+                if not started:
+                    self.last_id = await asyncio.to_thread(
+                        lambda: self.stores.get().last_event_id())
+                    started = True
+                changes, silences, types = await asyncio.to_thread(self._read)
+            except Exception:  # a database moment must not end the feed (SSE, chats, MQTT)
+                log.exception("alert feed could not read; trying again")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=FEED_RETRY_S)
+                continue
             for change in changes:
                 self.last_id = change.event_id
                 silenced = self.is_silenced(change, silences, types)

@@ -24,6 +24,10 @@ TRACKED = re.compile(
     r"|ping_rtt_ms|tcp_connect_ms"
     # the Wi-Fi probe and the WAN check: speed, each step's time, signal
     r"|(?:wifi_probe|wan)_(?:download_mbps|dhcp_ms|dns_ms|internet_ms|signal_dbm))$")
+# Tracked readings one result may bring: each result is a history row, kept for days, so one
+# box cannot grow everyone's history with thousands of made-up supplies (a real device has at
+# most 18, a 48-outlet strip 48). Over it the result is a dead letter; a row stays under 20 KB.
+MAX_TRACKED = 100
 # Counters only go up; a fall is a reset or a replaced device, never negative use.
 COUNTERS = frozenset({"page_count"})
 # A device in one of these states gives citizens nothing: unreachable, or a fault that stops
@@ -97,6 +101,12 @@ def tracked_values(metrics: Mapping[str, MetricValue]) -> dict[str, float]:
         if is_tracked(key) and math.isfinite(value):
             out[key] = float(value)
     return out
+
+
+def tracked_count(metrics: Mapping[str, MetricValue]) -> int:
+    """How many of these readings the history would keep (what tracked_values keeps)."""
+    return sum(1 for key, value in metrics.items()
+               if type(value) is not str and is_tracked(key))
 
 
 def hour_of(ts: float) -> float:

@@ -171,8 +171,12 @@ class Notifier:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=min(60.0, every / 4))
             now = self.clock()
-            firing = await asyncio.to_thread(
-                lambda: self.stores.get().alerts(state="firing", severity="critical"))
+            try:
+                firing = await asyncio.to_thread(
+                    lambda: self.stores.get().alerts(state="firing", severity="critical"))
+            except Exception:  # a database moment must not end the reminders; said in the log
+                log.exception("reminder round failed; trying again")
+                continue
             due: dict[tuple[str, str], Batch] = {}
             for a in firing:
                 last = self._last_reminder.get(a.id, a.opened_at)

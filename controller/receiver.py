@@ -14,6 +14,7 @@ import importlib.util
 import logging
 import multiprocessing
 import pickle
+import signal
 import sys
 import threading
 import time
@@ -201,6 +202,11 @@ class _Gatherer:
 
 def child_main(conn: Connection, settings: LinkSettings) -> None:
     """Entry point of the MQTT process: runs until told to stop or the controller is gone."""
+    # The controller ends this process (it drains and acks what it holds, then says stop, and
+    # the link sends DISCONNECT). systemd's SIGTERM, or a terminal's Ctrl-C, reaches every
+    # process of the service: taken here, it cut the socket mid-stream.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     logs.setup(settings.log_level)
     gatherer = _Gatherer(conn)
     link = MqttLink(settings.broker, settings.client_id, subscriptions=settings.subscriptions,

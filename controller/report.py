@@ -22,6 +22,10 @@ FORECAST_WINDOW_S = 30 * DAY_S
 MIN_RATE_PCT_PER_DAY = 0.05
 # A clock hour counts for Wi-Fi use when the center is open for at least half of it.
 OPEN_HOUR_MIN_S = 1800.0
+# What a report may cover: the hourly history kept (400 days), in years a calendar shows (a
+# date past 9999 is no date, and 9999-12-31's next day overflows).
+MAX_DAYS = 400
+MIN_YEAR, MAX_YEAR = 2000, 2100
 
 
 @dataclass(frozen=True)
@@ -38,14 +42,27 @@ def month_period(month: str, timezone: str) -> Period:
         first = datetime.strptime(month, "%Y-%m").date()
     except ValueError:
         raise ValueError(f"month {month!r}: write YYYY-MM, e.g. 2026-11") from None
+    if not MIN_YEAR <= first.year <= MAX_YEAR:
+        raise ValueError(f"month {month}: a report's dates are between {MIN_YEAR} and "
+                         f"{MAX_YEAR}")
     nxt = date(first.year + first.month // 12, first.month % 12 + 1, 1)
     return days_period(first, nxt - timedelta(days=1), timezone, label=month)
 
 
 def days_period(first: date, last: date, timezone: str, label: str | None = None) -> Period:
-    """From the start of `first` to the end of `last` (both included), in `timezone`."""
+    """From the start of `first` to the end of `last` (both included), in `timezone`. The one
+    check of a period for the API, the CLI and the monthly mail (ValueError says what is
+    wrong): years MIN_YEAR to MAX_YEAR, at most MAX_DAYS days."""
+    for d in (first, last):
+        if not MIN_YEAR <= d.year <= MAX_YEAR:
+            raise ValueError(f"{d.isoformat()}: a report's dates are between {MIN_YEAR} and "
+                             f"{MAX_YEAR}")
     if last < first:
         raise ValueError(f"{last} is before {first}")
+    if (last - first).days + 1 > MAX_DAYS:
+        raise ValueError(f"a report covers at most {MAX_DAYS} days (the hourly history kept); "
+                         f"{first.isoformat()} to {last.isoformat()} is "
+                         f"{(last - first).days + 1}")
     tz = ZoneInfo(timezone)
     start = datetime.combine(first, datetime.min.time(), tz).timestamp()
     end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tz).timestamp()

@@ -3,14 +3,15 @@ spreadsheets, in Vietnamese or English; pure (a Report in, text out)."""
 
 from __future__ import annotations
 
-import csv
 import html
 import io
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+from controller import csp, csv_safe
 from controller.report import Availability, Incidents, Report, Supply
 from hcc_common import faults as vocab
 
@@ -124,6 +125,8 @@ th{background:#f3f6f9;font-weight:600}.bad{color:#b42318;font-weight:600}.warn{c
 .order{border:2px solid #b54708;border-radius:8px;padding:8px 12px}
 .small{font-size:12px;color:#5b6776}ul.explain{padding-left:18px}
 @media print{body{margin:0}h2{break-after:avoid}tr{break-inside:avoid}}
+@page{size:A4;margin:14mm 12mm 16mm 12mm;
+@bottom-center{content:counter(page) " / " counter(pages);font:9pt sans-serif;color:#555}}
 @media (max-width:640px){body{margin:10px}table{font-size:12px}.wide{overflow-x:auto}}
 """
 
@@ -203,6 +206,12 @@ def _supply_cells(s: Supply, names: dict[str, str], lang: str) -> list[str]:
             day(s.order_by), _e(t[f"conf_{f.confidence}"])]
 
 
+# A report read as a file (mailed, downloaded, printed by Chromium) runs nothing and loads
+# nothing, wherever it is opened; served as the report page, the HTTP header says the same.
+FILE_CSP_META = (f'<meta http-equiv="Content-Security-Policy" '
+                 f'content="{html.escape(csp.file_policy([STYLE]))}">')
+
+
 def render_html(r: Report, lang: str = "vi", scope: str | None = None,
                 toolbar: str = "") -> str:
     """The report as one page; `toolbar` (HTML) goes above it on the dashboard's report page."""
@@ -214,6 +223,7 @@ def render_html(r: Report, lang: str = "vi", scope: str | None = None,
     parts = [
         f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"{'' if toolbar else FILE_CSP_META}"
         f"<title>{_e(t['title'])} — {_e(r.period.label)}</title><style>{STYLE}</style></head>"
         f'<body>{toolbar}<h1>{_e(t["title"])}</h1><p class="meta">{_e(t["period"])}: '
         f"<b>{_e(r.period.label)}</b> ({_e(r.period.timezone)}) · {_e(t['scope'])}: "
@@ -314,12 +324,13 @@ PAGE_TEXT = {
     "en": {"back": "← Dashboard", "month": "Month", "center": "Center", "all": "All",
            "show": "Show", "lang": "Language"},
 }
-TOOLBAR_STYLE = ("<style>.toolbar{display:flex;flex-wrap:wrap;gap:8px;align-items:center;"
+TOOLBAR_STYLE = (".toolbar{display:flex;flex-wrap:wrap;gap:8px;align-items:center;"
                  "padding:8px 0 14px;border-bottom:1px solid #dde3ea;margin-bottom:14px}"
                  ".toolbar a,.toolbar button{padding:6px 10px;border:1px solid #9aa7b4;"
                  "border-radius:6px;background:#fff;color:#12355b;text-decoration:none;"
                  "font:inherit}.toolbar select,.toolbar input{padding:5px;font:inherit}"
-                 "@media print{.toolbar{display:none}}</style>")
+                 ".toolbar .message{color:#b42318}@media print{.toolbar{display:none}}")
+TOOLBAR_STYLE_TAG = f"<style>{TOOLBAR_STYLE}</style>"
 
 
 def toolbar_html(lang: str, month: str, center: str | None, centers: Mapping[str, str]) -> str:
@@ -330,8 +341,9 @@ def toolbar_html(lang: str, month: str, center: str | None, centers: Mapping[str
         for cid, name in sorted(centers.items(), key=lambda kv: kv[1]))
     langs = "".join(f'<option value="{code}"{" selected" if code == lang else ""}>{label}</option>'
                     for code, label in (("vi", "Tiếng Việt"), ("en", "English")))
-    query = f"month={_e(month)}&amp;lang={lang}" + (f"&amp;center={_e(center)}" if center else "")
-    return (f'{TOOLBAR_STYLE}<form class="toolbar" method="get" action="/reports">'
+    # URL-encoded, then HTML-escaped: a center id is a box's word (an & or # in it stays its own)
+    query = _e(urlencode({"month": month, "lang": lang, **({"center": center} if center else {})}))
+    return (f'{TOOLBAR_STYLE_TAG}<form class="toolbar" method="get" action="/reports">'
             f'<a href="/">{_e(p["back"])}</a>'
             f'<label>{_e(p["month"])} <input type="month" name="month" value="{_e(month)}">'
             f'</label><label>{_e(p["center"])} <select name="center"><option value="">'
@@ -339,7 +351,10 @@ def toolbar_html(lang: str, month: str, center: str | None, centers: Mapping[str
             f'<label>{_e(p["lang"])} <select name="lang">{langs}</select></label>'
             f'<button type="submit" id="show">{_e(p["show"])}</button>'
             f'<a id="pdf" href="/api/v1/report?{query}&amp;format=pdf">PDF</a>'
-            f'<a id="csv" href="/api/v1/report?{query}&amp;format=csv">CSV</a></form>')
+            f'<a id="csv" href="/api/v1/report?{query}&amp;format=csv">CSV</a>'
+            f'<span id="report-message" class="message" role="status"></span></form>'
+            # the PDF link sends the desk's token (a PDF needs one): a file, no inline script
+            f'<script src="/static/report.js" defer></script>')
 
 
 def render_csv(r: Report, lang: str = "vi") -> str:
@@ -347,7 +362,7 @@ def render_csv(r: Report, lang: str = "vi") -> str:
     Numbers are plain (hours with a dot, ratios 0..1), for spreadsheets."""
     t = TEXT[lang]
     out = io.StringIO()
-    w = csv.writer(out, lineterminator="\n")
+    w = csv_safe.writer(out, lineterminator="\n")
     names = dict(r.centers)
 
     def section(name: str, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:

@@ -9,7 +9,6 @@ import logging
 import re
 import shutil
 import smtplib
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -18,7 +17,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from controller import history_store
+from controller import history_store, pdf_queue
 from controller.channels import email as email_channel
 from controller.config import ControllerConfig, ReportSettings
 from controller.feed import StorePerThread
@@ -43,7 +42,7 @@ from controller.store import Store
 log = logging.getLogger("hcc.controller.report")
 
 FORMATS = ("html", "pdf", "csv")
-PDF_TIMEOUT_S = 120.0
+PDF_TIMEOUT_S = pdf_queue.PDF_TIME_LIMIT_S
 _SUPPLY_NAME = re.compile(r"^((?:supply|marker)\.[^.]+)\.name$")
 MAINTAIN_EVERY_S = 300.0
 MONTHLY_CHECK_EVERY_S = 60.0
@@ -122,13 +121,6 @@ def chromium() -> str | None:
     return None
 
 
-# Vietnam prints on A4; every page numbered "n / N" at its foot (CSS page margin boxes, which
-# Chromium prints; its own header and footer, with a file:// URL, stay off).
-PDF_PAGE_CSS = ("<style>@page{size:A4;margin:14mm 12mm 16mm 12mm;"
-                "@bottom-center{content:counter(page) \" / \" counter(pages);"
-                "font:9pt sans-serif;color:#555}}</style>")
-
-
 def format_for(out: Path, given: str | None) -> str:
     """The report's format: --format when given, else the file's extension (r.pdf is a PDF),
     else html."""
@@ -138,10 +130,11 @@ def format_for(out: Path, given: str | None) -> str:
         out.suffix.lower(), "html")
 
 
-def html_to_pdf(html: str, out: Path, timeout_s: float = PDF_TIMEOUT_S) -> None:
-    """Print a page to PDF with headless Chromium (A4, numbered pages, no URL header)."""
-    html = html.replace("</head>", PDF_PAGE_CSS + "</head>", 1) if "</head>" in html \
-        else PDF_PAGE_CSS + html
+def html_to_pdf(html: str, out: Path, timeout_s: float = PDF_TIMEOUT_S,
+                memory_limit_bytes: int = pdf_queue.PDF_MEMORY_LIMIT_BYTES) -> None:
+    """Print a page to PDF with headless Chromium: A4 with "n / N" at each page's foot, from
+    the page's own @page rule (report_render.STYLE: Vietnam prints on A4; CSS page margin
+    boxes, which Chromium prints), with Chromium's own header and footer (a file:// URL) off."""
     binary = chromium()
     if binary is None:
         raise ReportError("a PDF needs Chromium: apt install chromium (or use --format html)")
@@ -152,12 +145,17 @@ def html_to_pdf(html: str, out: Path, timeout_s: float = PDF_TIMEOUT_S) -> None:
         cmd = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                "--no-first-run", "--no-pdf-header-footer", f"--user-data-dir={tmp}/profile",
                f"--print-to-pdf={target}", page.as_uri()]
-        try:
-            done = subprocess.run(cmd, capture_output=True, timeout=timeout_s, check=False)
-        except subprocess.TimeoutExpired:
-            raise ReportError(f"Chromium did not finish the PDF in {timeout_s:.0f} s") from None
+        try:  # under a time and a memory limit, every process Chromium starts with it
+            done = pdf_queue.run_bounded(cmd, stderr_path=Path(tmp) / "chromium.log",
+                                         time_limit_s=timeout_s,
+                                         memory_limit_bytes=memory_limit_bytes)
+        except pdf_queue.LimitExceeded as exc:
+            log.warning("PDF stopped", extra={"reason": str(exc)})
+            raise ReportError(str(exc)) from None
+        log.info("PDF rendered", extra={"seconds": round(done.seconds, 2),
+                                        "peak_memory_mib": done.peak_memory_bytes >> 20})
         if not target.exists() or target.stat().st_size == 0:
-            tail = done.stderr.decode(errors="replace").strip().splitlines()[-3:]
+            tail = done.stderr_tail.strip().splitlines()[-3:]
             raise ReportError("Chromium made no PDF: " + " | ".join(tail))
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(target, out)
@@ -176,9 +174,7 @@ def period_for(month: str | None, first: str | None, last: str | None, timezone:
         a, b = date.fromisoformat(first), date.fromisoformat(last)
     except ValueError:
         raise ValueError(f"dates {first!r}, {last!r}: write YYYY-MM-DD") from None
-    if (b - a).days > 400:
-        raise ValueError("a report covers at most 400 days (the hourly history kept)")
-    return days_period(a, b, timezone)
+    return days_period(a, b, timezone)  # which checks the span and the years
 
 
 def make(store: Store, config: ControllerConfig, *, period: Period, center: str | None,
@@ -193,20 +189,25 @@ def make(store: Store, config: ControllerConfig, *, period: Period, center: str 
     if center is not None and center not in names and center not in {d.center for d in devices}:
         raise ValueError(f"unknown center {center!r}")
     report = gather(store, config, period, center=center, now=now, devices=devices)
-    return render(report, fmt, lang, names.get(center, center) if center else None, toolbar)
+    return render(report, fmt, lang, names.get(center, center) if center else None, toolbar,
+                  settings=config.reports)
 
 
 def render(report: Report, fmt: str, lang: str, scope: str | None = None,
-           toolbar: str = "") -> bytes:
-    """The report in `fmt` (html, csv or pdf) as bytes."""
+           toolbar: str = "", *, wait: bool = False,
+           settings: ReportSettings | None = None) -> bytes:
+    """The report in `fmt` (html, csv or pdf) as bytes. PDFs are made one at a time: when the
+    queue is full, PdfBusy (unless `wait`: the monthly mail waits its turn); each under the
+    time and memory limits of `settings`."""
+    limits = settings or ReportSettings()
     if fmt == "csv":
         return render_csv(report, lang).encode("utf-8-sig")  # BOM: Excel reads it as UTF-8
     if fmt == "html":
         return render_html(report, lang, scope, toolbar).encode()
-    page = render_html(report, lang, scope)
-    with tempfile.TemporaryDirectory(prefix="hcc-pdf-") as tmp:
+    with pdf_queue.QUEUE.slot(wait=wait), tempfile.TemporaryDirectory(prefix="hcc-pdf-") as tmp:
+        page = render_html(report, lang, scope)
         out = Path(tmp) / "report.pdf"
-        html_to_pdf(page, out)
+        html_to_pdf(page, out, limits.pdf_time_limit_s, limits.pdf_memory_limit_mb << 20)
         return out.read_bytes()
 
 
@@ -254,7 +255,7 @@ def send_monthly(store: Store, config: ControllerConfig, month: str, now: float)
     report = gather(store, config, month_period(month, settings.timezone), now=now)
     fmt = settings.monthly_format
     try:
-        body = render(report, fmt, settings.monthly_lang)
+        body = render(report, fmt, settings.monthly_lang, wait=True, settings=settings)
     except ReportError as exc:
         # no Chromium on this controller: the page itself still reads fine in any mail client
         log.warning("monthly report sent as HTML", extra={"reason": str(exc)})

@@ -9,8 +9,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from controller.config import ControllerConfig
+from controller.history import MAX_TRACKED, tracked_count
 from controller.leases import Leases
 from controller.partitions import STATE_FILTER, filters_of, partition_of
 from controller.receiver import LinkSettings, Received, ReceiverDied, ReceiverLink
@@ -18,6 +20,9 @@ from controller.state import AgentInfo, Effect, Fleet
 from controller.store import AlertChange, DeadLetter, Store
 from controller.views import change_json
 from hcc_common import config_pull, sdnotify, wire
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 log = logging.getLogger("hcc.controller")
 
@@ -47,6 +52,11 @@ ACK_IDLE_S = 30.0
 CONFIG_CHECK_S = 2.0
 # Centers one controller keeps track of (partitions): made-up ids in births cannot grow it.
 MAX_CENTERS = 200_000
+# A step that held ingest this long (a commit on a database or disk that stalls without
+# failing, a huge batch) is a stall of ours, as a failed commit is: what the boxes sent
+# meanwhile waits unacknowledged at the broker (which hands us at most its in-flight window,
+# 20 QoS 1 messages by default) or in our pipe, and their silence in it is not theirs.
+INGEST_STALL_S = 2.0
 
 
 @dataclass
@@ -108,7 +118,13 @@ class Controller:
         self._next_round = 0.0
         self._centers: set[str] = set()
         self._subscribed: set[str] = set()
-        self._listening_floor = 0.0  # when we last took centers over: their silence counts
+        # Silence counts only from here: when we last took centers over, or when the store
+        # commits again after a stall (its messages waited in the pipe, not the boxes' fault)
+        self._listening_floor = 0.0
+        self._store_failing_since: float | None = None  # first failed commit of a stall
+        # how many messages at the head of _held were already charged to their agent's rate
+        # (applied in a batch the store refused): applied again, they are not charged again
+        self._charged = 0
         self.fleet = self._stored_fleet()
         # A country's state is millions of objects the cyclic collector would walk again and
         # again (0.3 s a full pass at 300,000 devices, all of it a stall of ingest): what is
@@ -146,6 +162,7 @@ class Controller:
         # the config version last published to each box (retained on its cmd/config topic)
         self._configs_published: dict[tuple[str, str], str] = {}
         self._configs_checked = 0.0
+        self._signing_keys: list[Ed25519PrivateKey] | None = None
 
     def known_agents(self) -> dict[str, frozenset[str]]:
         """Each center's boxes: declared in controller.yaml, and enrolled."""
@@ -232,7 +249,7 @@ class Controller:
 
     # -- the ingest loop (one thread owns the fleet state) ------------------------------------
     def handle(self, topic: str, payload: bytes, received_at: float,
-               retained: bool = False) -> list[Effect]:
+               retained: bool = False, charged: bool = False) -> list[Effect]:
         """Decode and apply one message. What cannot be decoded or applied becomes a dead
         letter (kept with its reason), never an exception that stops ingest."""
         self.counters.received += 1
@@ -249,11 +266,15 @@ class Controller:
                 self.counters.not_ours += 1
                 return []
             msg = wire.decode(topic, payload, parts)
+            if type(msg) is wire.Result and len(msg.metrics) > MAX_TRACKED and \
+                    tracked_count(msg.metrics) > MAX_TRACKED:
+                raise wire.WireError(f"metrics hold {tracked_count(msg.metrics)} readings the "
+                                     f"history keeps, at most {MAX_TRACKED}")
         except wire.WireError as exc:
             self.counters.malformed += 1
             self._dead_letter(topic, payload, received_at, f"malformed: {exc}")
             return []
-        if not self.limiter.allow((msg.center, msg.agent), msg.ts, received_at):
+        if not charged and not self.limiter.allow((msg.center, msg.agent), msg.ts, received_at):
             # Not applied and not counted as received: the controller's ack lists it as
             # missing, and the agent, which still holds it, sends it again later.
             self.counters.rate_limited += 1
@@ -307,8 +328,9 @@ class Controller:
         self.fleet.listening_since = max(self.link.up_since, self._listening_floor)
         handle = self.handle
         t_apply = time.monotonic()
-        for topic, payload, received_at, _mid, _qos, retain in taken:
-            effects.extend(handle(topic, payload, received_at, retain))
+        charged, self._charged = min(self._charged, len(taken)), 0
+        for i, (topic, payload, received_at, _mid, _qos, retain) in enumerate(taken):
+            effects.extend(handle(topic, payload, received_at, retain, i < charged))
         if self.config.share_group is not None and time.monotonic() - self._synced > SYNC_S:
             # Effects not yet written count as ours: write them before looking.
             if effects:
@@ -320,7 +342,10 @@ class Controller:
         if now >= self._next_tick or final:
             # The timers look at every agent: once a second (or at the next silence deadline),
             # not once per batch, which under load comes every few milliseconds.
-            effects.extend(self.fleet.tick(now, check_silence=not behind))
+            # While the store cannot commit, no box is judged silent: what it sent waits at
+            # the broker, and the fleet is read again from the store at each retry.
+            effects.extend(self.fleet.tick(
+                now, check_silence=not behind and self._store_failing_since is None))
             self._next_tick = min(now + TICK_S, self.fleet.next_silence_deadline)
             if time.monotonic() - self._frozen_at >= GC_FREEZE_S:
                 # Set what survived the young collections aside (freeze costs nothing): the
@@ -347,6 +372,7 @@ class Controller:
                 # Applied in memory, not stored, not acknowledged: the broker will not send these
                 # again on this connection, so we keep them and apply them again after a reload.
                 self._held = taken + self._held
+                self._charged = len(taken)
                 self._dead = []
                 raise
             except Exception as exc:  # noqa: BLE001 - data one message brought: find it
@@ -356,6 +382,8 @@ class Controller:
                 self._isolate(taken)
         self._store_dead_letters()
         t_done = time.monotonic()
+        if self._store_failing_since is not None or t_done - t_apply > INGEST_STALL_S:
+            self._ingest_resumed(t_done - t_apply)
         if t_done - t_apply > SLOW_STEP_S:
             # what the desk sees as late alerts: said, with where the time went
             log.warning("ingest step slow", extra={
@@ -369,19 +397,36 @@ class Controller:
         self.last_step = time.monotonic()
         return len(taken)
 
+    def _ingest_resumed(self, step_s: float) -> None:
+        """Ingest goes on after a stall of ours (failed commits, or a step that took long): the
+        silence of every box counts from now, so no box is called offline for the time we
+        could not ingest what it sent (a box that is really gone is called so one silence
+        limit later)."""
+        now = time.time()
+        failed = self._store_failing_since is not None
+        stalled_s = now - self._store_failing_since if self._store_failing_since is not None \
+            else step_s
+        self._store_failing_since = None
+        self._listening_floor = max(self._listening_floor, now)
+        log.warning("store commits again after a stall; boxes' silence counts from now"
+                    if failed else "ingest step stalled; boxes' silence counts from now",
+                    extra={"stalled_s": round(stalled_s, 1)})
+
     def _isolate(self, taken: list[Received]) -> None:
         """Apply and store a failed batch message by message from the stored state; the one(s)
         that cannot be stored become dead letters, the others are stored as usual."""
         self._dead = []
         self.fleet = self._stored_fleet()
         for topic, payload, received_at, _mid, _qos, retain in taken:
-            effects = self.handle(topic, payload, received_at, retain)
+            # charged to its agent's rate when the batch was applied
+            effects = self.handle(topic, payload, received_at, retain, charged=True)
             effects.extend(self.fleet.flush_agents())
             effects.extend(self.fleet.flush_timers())
             try:
                 self._persist(effects)
             except self.store.db.transient:
                 self._held = taken + self._held  # those stored already come back as duplicates
+                self._charged = len(taken)
                 raise
             except Exception as exc:  # noqa: BLE001 - this message is the one: set it aside
                 self.counters.internal_errors += 1
@@ -435,13 +480,18 @@ class Controller:
                    if self._configs_published.get(key) != version}
         if not changed:
             return
+        keys = self._command_keys()
+        if keys is None:
+            return
         for row in self.store.desired_configs():
             key = (row["center"], row["agent"])
             if key not in changed:
                 continue
+            # signed, for this box, with the time it became desired: a box takes it only
+            # as the controller's, only for itself, and never over a newer one
             self.link.publish(wire.encode_config(wire.ConfigPush(
                 row["center"], row["agent"], row["version"], row["content"], row["author"],
-                row["updated_at"])))
+                row["updated_at"], issued=row["updated_at"]), keys))
             self._configs_published[key] = row["version"]
             log.info("config published", extra={"center": key[0], "agent": key[1],
                                                 "version": row["version"]})
@@ -471,6 +521,23 @@ class Controller:
         if not pulls.take(self.store.db, got, time.time()):
             # nobody asked this box (or not lately): its file is not kept
             self._dead_letter(topic, b"", received_at, "config answer nobody asked for")
+
+    def _command_keys(self) -> list[Ed25519PrivateKey] | None:
+        """The keys that sign commands to boxes, read (or made) once; None (logged) when they
+        cannot be: nothing unsigned is ever published."""
+        if self._signing_keys is None:
+            from controller.signing_key import SigningKeyError, signing_keys
+            from hcc_common.signing import public_of
+
+            try:
+                self._signing_keys = signing_keys(self.config)
+            except SigningKeyError as exc:
+                log.error("configs not published: no signing key", extra={"error": str(exc)})
+                return None
+            log.info("commands to boxes signed", extra={
+                "key_file": str(self.config.signing_key),
+                "keys": ",".join(public_of(k).key_id for k in self._signing_keys)})
+        return self._signing_keys
 
     def _recover_store(self) -> None:
         try:
@@ -515,6 +582,8 @@ class Controller:
                     self.step(max(0.0, min(TICK_S, self._next_tick - self.clock())))
                 except self.store.db.transient as exc:
                     self.counters.internal_errors += 1
+                    if self._store_failing_since is None:
+                        self._store_failing_since = time.time()
                     log.error("could not store a batch; retrying from the stored state",
                               extra={"error": str(exc)[:300]})
                     self._stop.wait(1.0)
@@ -523,7 +592,7 @@ class Controller:
                     # Whatever it held unacked, the broker delivers again to the new one.
                     self.counters.internal_errors += 1
                     log.error("MQTT process died; starting a new one", extra={"error": str(exc)})
-                    self._held = []
+                    self._held, self._charged = [], 0
                     self._stop.wait(1.0)
                     self.link.restart()
         finally:
@@ -587,7 +656,7 @@ def serve(config: ControllerConfig) -> None:
                     await asyncio.wait_for(stop.wait(), CHECKPOINT_EVERY_S)
                 try:
                     await asyncio.to_thread(lambda: stores.get().db.checkpoint())
-                except stores.get().db.errors as exc:
+                except Exception as exc:  # noqa: BLE001 - not stores.get(): it may fail too
                     log.warning("checkpoint failed", extra={"error": str(exc)[:300]})
 
         tasks = [asyncio.create_task(feed.run(stop)), asyncio.create_task(notifier.remind_loop(stop)),

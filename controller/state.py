@@ -120,6 +120,10 @@ class AgentInfo:
 
 
 SKEW_SAMPLES = 5
+# Just after we start listening (first connect, a reconnect, a stall of our store), what comes
+# is what the broker queued for us, made long before we receive it: no measure of a box's clock
+# (a 70 s stall made every box look 70 s behind).
+SKEW_SETTLE_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -428,7 +432,8 @@ class Fleet:
                     if msg.host:  # absent: unchanged (report by exception)
                         agent.host = msg.host
                     agent.backlog = msg.backlog
-                    self._skew(out, agent, msg.ts - received_at, received_at)
+                    if received_at >= self.listening_since + SKEW_SETTLE_S:
+                        self._skew(out, agent, msg.ts - received_at, received_at)
                 if msg.kept_from is not None:
                     agent.seqs.kept_from(*msg.kept_from)
                 # report by exception: each device the heartbeat confirms unchanged counts as
@@ -494,7 +499,7 @@ class Fleet:
             # A retained birth seen on our first subscribe is old news: counting starts at
             # the first report we actually receive, not at seq 1.
             agent.seqs.birth(msg.session, msg.prev_session, msg.prev_last_seq)
-            if not retained:
+            if not retained and received_at >= self.listening_since + SKEW_SETTLE_S:
                 self._skew(out, agent, msg.ts - received_at, received_at)
         agent.session = msg.session
         agent.last_seen = max(agent.last_seen, received_at)

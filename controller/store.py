@@ -329,18 +329,24 @@ class Store:
             "SELECT id FROM alerts WHERE center=? AND agent=? AND device=? AND code=? AND subject=?"
             " AND state != 'resolved'", (k.center, k.agent, k.device, k.code, k.subject),
         ).fetchone()
-        if row is None:
+        if row is None or not self._mark_resolved(cur, int(row[0]), at, None, note):
             return None
-        self._mark_resolved(cur, int(row[0]), at, None, note)
         return int(row[0])
 
     @staticmethod
     def _mark_resolved(cur: Db, alert_id: int, at: float, actor: str | None,
-                       note: str) -> None:
-        cur.execute("UPDATE alerts SET state='resolved', resolved_at=?, resolved_by=?,"
-                    " resolve_note=? WHERE id=?", (at, actor, note, alert_id))
+                       note: str) -> bool:
+        """Resolve, once: the WHERE decides between the rules and an operator (or two
+        controllers) resolving the same alert at once; only the one that changed it writes the
+        history line."""
+        done = cur.execute("UPDATE alerts SET state='resolved', resolved_at=?, resolved_by=?,"
+                           " resolve_note=? WHERE id=? AND state != 'resolved' RETURNING id",
+                           (at, actor, note, alert_id)).fetchone()
+        if done is None:
+            return False
         cur.execute("INSERT INTO alert_events (alert_id, at, event, actor, note)"
                     " VALUES (?,?,'resolved',?,?)", (alert_id, at, actor, note))
+        return True
 
     # -- reading --------------------------------------------------------------------------
     def alert(self, alert_id: int) -> AlertRow:
@@ -570,20 +576,21 @@ class Store:
                         (code_hash, center, agent, by, at, expires_at))
 
     def take_enrollment(self, code_hash: str, at: float, peer: str) -> tuple[str, str] | None:
-        """Use a code, once: (center, agent), or None if unknown, used or expired."""
-        cur = self.db
-        cur.begin()
-        try:
-            row = cur.execute("SELECT center, agent FROM enrollments WHERE code_hash=? AND"
-                              " used_at IS NULL AND expires_at > ?", (code_hash, at)).fetchone()
-            if row is not None:
-                cur.execute("UPDATE enrollments SET used_at=?, used_from=? WHERE code_hash=?",
-                            (at, peer[:100], code_hash))
-            cur.commit()
-        except BaseException:
-            cur.rollback()
-            raise
+        """Use a code, once: (center, agent), or None if unknown, used or expired. One statement
+        decides: under PostgreSQL's READ COMMITTED a SELECT then UPDATE let 4 concurrent
+        requests each pass for the same code; the UPDATE's own WHERE is re-checked on the row it
+        locks, so only the first finds used_at NULL."""
+        row = self.db.execute(
+            "UPDATE enrollments SET used_at=?, used_from=? WHERE code_hash=? AND used_at IS NULL"
+            " AND expires_at > ? RETURNING center, agent",
+            (at, peer[:100], code_hash, at)).fetchone()
         return (str(row[0]), str(row[1])) if row is not None else None
+
+    def release_enrollment(self, code_hash: str, at: float) -> None:
+        """Give a code back that was taken at `at` but bought nothing (the credentials could not
+        be made): the box may try again with the same code."""
+        self.db.execute("UPDATE enrollments SET used_at=NULL, used_from=NULL WHERE code_hash=?"
+                        " AND used_at=?", (code_hash, at))
 
     def enrolled_agents(self) -> dict[str, set[str]]:
         """The boxes each center has by enrollment (codes that were used)."""
@@ -682,9 +689,11 @@ class Store:
                                        "NULL, NULL) ON CONFLICT DO NOTHING", (month, at))
                 mine = getattr(done, "rowcount", 0) == 1  # another controller may be first
             elif row[0] != "sent" and at - row[1] >= retry_after_s:
+                # the WHERE re-checks the status: a month sent since our SELECT (its
+                # claimed_at unchanged) is not claimed, and mailed, a second time
                 done = self.db.execute("UPDATE report_runs SET status='sending', claimed_at=?, "
-                                       "attempts=attempts+1 WHERE month=? AND claimed_at=?",
-                                       (at, month, row[1]))
+                                       "attempts=attempts+1 WHERE month=? AND claimed_at=? AND "
+                                       "status != 'sent'", (at, month, row[1]))
                 mine = getattr(done, "rowcount", 0) == 1
             else:
                 mine = False
@@ -718,14 +727,17 @@ class Store:
 
     # -- operator actions -----------------------------------------------------------------
     def ack(self, alert_id: int, actor: str, note: str, at: float | None = None) -> AlertRow:
+        """Acknowledge a firing alert. The UPDATE's WHERE decides (not a SELECT before it): two
+        presses at once write one acknowledgement, and an alert resolved meanwhile stays so."""
         at = time.time() if at is None else at
         cur = self.db
         cur.begin()
         try:
-            row = self.alert(alert_id)
-            if row.state == "firing":
-                cur.execute("UPDATE alerts SET state='acknowledged', acked_at=?, acked_by=?,"
-                            " ack_note=? WHERE id=?", (at, actor, note, alert_id))
+            self.alert(alert_id)  # AlertNotFound for an unknown id
+            done = cur.execute("UPDATE alerts SET state='acknowledged', acked_at=?, acked_by=?,"
+                               " ack_note=? WHERE id=? AND state='firing' RETURNING id",
+                               (at, actor, note, alert_id)).fetchone()
+            if done is not None:
                 cur.execute("INSERT INTO alert_events (alert_id, at, event, actor, note)"
                             " VALUES (?,?,'acknowledged',?,?)", (alert_id, at, actor, note))
             cur.commit()
@@ -739,9 +751,8 @@ class Store:
         cur = self.db
         cur.begin()
         try:
-            row = self.alert(alert_id)
-            if row.state != "resolved":
-                self._mark_resolved(cur, alert_id, at, actor, note)
+            self.alert(alert_id)
+            self._mark_resolved(cur, alert_id, at, actor, note)
             cur.commit()
         except BaseException:
             cur.rollback()

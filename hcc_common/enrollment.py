@@ -10,7 +10,9 @@ ENROLL_PATH = "/api/v1/enroll"
 
 @dataclass(frozen=True)
 class Credentials:
-    """A box's own broker user, its password, the broker and its CA: what a code buys."""
+    """A box's own broker user, its password, the broker and its CA: what a code buys. And the
+    controller's public key(s), PEM: the box takes a pushed config only when one of them signed
+    it (empty from a controller older than signing: the box then refuses pushed configs)."""
 
     center: str
     agent: str
@@ -18,6 +20,7 @@ class Credentials:
     username: str
     password: str
     ca_pem: str
+    controller_keys: str = ""
 
     def to_json(self) -> dict[str, str]:
         return asdict(self)
@@ -28,4 +31,8 @@ class Credentials:
         missing = [f for f in fields if not isinstance(body.get(f), str)]
         if missing:
             raise ValueError(f"the controller's answer lacks {', '.join(missing)}")
-        return Credentials(*(str(body[f]) for f in fields))
+        keys = body.get("controller_keys", "")
+        if not isinstance(keys, str):
+            raise ValueError("the controller's answer has controller_keys that are no text")
+        center, agent, url, user, password, ca = (str(body[f]) for f in fields)
+        return Credentials(center, agent, url, user, password, ca, keys)

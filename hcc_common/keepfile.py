@@ -3,10 +3,8 @@ group and mode the installer gave (a secret or a config never turns root:root 06
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,37 +41,23 @@ def ownership_for(path: Path, like: Path | None = None, mode: int = 0o640) -> Ow
 
 def write_kept(path: Path, data: str | bytes, *, like: Path | None = None,
                mode: int = 0o640) -> None:
-    """Write `path` whole or not at all (a temporary file beside it, synced, then renamed),
-    with the ownership `ownership_for` gives. Raises NotWritable when the folder is not ours."""
+    """Write `path` whole or not at all (hcc_common/atomic_file: a temporary file beside it,
+    synced, renamed) with the ownership `ownership_for` gives: the policy of the files a command
+    writes into a service's folder. Raises NotWritable when the folder is not ours."""
+    from hcc_common.atomic_file import write_atomic
+
     path = Path(os.path.abspath(path))
     own = ownership_for(path, like, mode)
     body = data.encode("utf-8") if isinstance(data, str) else data
     try:
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        write_atomic(path, body, own.mode)  # never readable by others, not even a moment
     except PermissionError as exc:
         raise NotWritable(path, exc.strerror or "permission denied") from None
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(body)
-            fh.flush()
-            os.fchmod(fh.fileno(), own.mode)
-            if (own.uid, own.gid) != (os.geteuid(), os.getegid()):
-                try:
-                    os.fchown(fh.fileno(), own.uid, own.gid)
-                except PermissionError:
-                    if os.geteuid() == 0:
-                        raise
-                    # not root: the group we can give is ours; the mode still keeps others out
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    with contextlib.suppress(OSError):
-        dir_fd = os.open(path.parent, os.O_RDONLY)
+    st = path.stat()
+    if (st.st_uid, st.st_gid) != (own.uid, own.gid):
         try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+            os.chown(path, own.uid, own.gid)  # a new file: the group of the file it sits beside
+        except PermissionError:
+            if os.geteuid() == 0:
+                raise
+            # not root: the group we can give is ours; the mode still keeps others out

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import select
 import ssl
 import threading
 import time
@@ -17,6 +19,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from hcc_common.backoff import Backoff
+from hcc_common.mqtt_settings import MAX_PACKET_BYTES
 from hcc_common.wire import Encoded
 
 log = logging.getLogger("hcc.mqtt")
@@ -24,6 +27,8 @@ log = logging.getLogger("hcc.mqtt")
 # Bounds paho's in-memory queue (it has no backpressure of its own).
 MAX_QUEUED = 10_000
 SUBSCRIBE_CHUNK = 500  # topic filters per SUBSCRIBE packet
+PACKET_OVERHEAD = 64  # fixed header, packet id, properties of a PUBLISH, at most
+CLOSE_WAIT_S = 2.0  # at a stop, for the broker to close its side after our DISCONNECT
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,7 @@ class MqttLink:
         self._on_disconnected = on_disconnected
         self._session_expiry = session_expiry_s
         self._stop = threading.Event()
+        self._disconnect_timeout = 3.0
         self._connected = threading.Event()
         self._thread: threading.Thread | None = None
         self._backoff = Backoff(initial=1.0, cap=60.0)
@@ -118,6 +124,7 @@ class MqttLink:
         # paho only queues the packet and wakes loop() through its socket pair, and the loop
         # thread writes it.
         c.on_socket_register_write = _loop_thread_writes
+        c.on_socket_close = self._before_close
         self._client = c
 
     @property
@@ -134,6 +141,13 @@ class MqttLink:
 
     def publish(self, msg: Encoded) -> bool:
         """Queue a message; paho sends it now or after the next reconnect. False if dropped."""
+        if len(msg.payload) + len(msg.topic.encode()) + PACKET_OVERHEAD > MAX_PACKET_BYTES:
+            # the broker would drop the connection, and paho send it again at each reconnect
+            log.error("message over the broker's packet limit not sent",
+                      extra={"topic": msg.topic[:200], "bytes": len(msg.payload),
+                             "limit": MAX_PACKET_BYTES})
+            self.dropped += 1
+            return False
         info = self._client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain)
         if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
             self.dropped += 1
@@ -148,17 +162,54 @@ class MqttLink:
         return int(info.mid)
 
     def stop(self, last_words: Encoded | None = None, timeout: float = 3.0) -> None:
-        """Graceful stop: say goodbye (the broker does not send the will on a clean disconnect)."""
+        """Graceful stop: say goodbye (the broker does not send the will on a clean disconnect),
+        then DISCONNECT. The loop thread sends it: with the write callback set, paho only
+        queues packets, so a disconnect() after that thread ended never left (the broker logged
+        every clean stop as a dropped socket: "closed its connection", "out of memory")."""
         if last_words is not None and self.connected:
             info = self._client.publish(last_words.topic, last_words.payload, qos=1,
                                         retain=last_words.retain)
             deadline = time.monotonic() + timeout
             while not info.is_published() and time.monotonic() < deadline and self.connected:
                 time.sleep(0.02)
+        self._disconnect_timeout = timeout
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout)
-        self._client.disconnect()
+            self._thread.join(timeout + 1.0)
+        else:
+            self._client.disconnect()
+
+    def _say_goodbye(self) -> None:
+        """On the loop thread, at a stop: DISCONNECT written, then the socket closed."""
+        if not self._client.is_connected():
+            return
+        self._client.disconnect()  # queued; paho closes the socket once it has written it
+        deadline = time.monotonic() + self._disconnect_timeout
+        while self._client.socket() is not None and time.monotonic() < deadline:
+            if self._client.loop(timeout=0.05) != mqtt.MQTT_ERR_SUCCESS:
+                break
+
+    def _before_close(self, _client: mqtt.Client, _userdata: Any, sock: Any) -> None:
+        """paho closes the socket right after writing DISCONNECT. Closed with bytes unread, or
+        while the broker still writes (a backlog, retained messages), the connection is reset,
+        and the broker can meet the reset before the DISCONNECT and log a crash ("out of
+        memory"). At a stop, wait (a bounded moment) for the broker to close its side: it does
+        once it has read the DISCONNECT. What it sent meanwhile is not acknowledged, and comes
+        again to the next session."""
+        if not self._stop.is_set():
+            return
+        deadline = time.monotonic() + CLOSE_WAIT_S
+        while time.monotonic() < deadline:
+            pending = getattr(sock, "pending", lambda: 0)()
+            if not pending and not select.select([sock], [], [], 0.05)[0]:
+                continue
+            try:
+                if not sock.recv(65536):
+                    return  # the broker closed: it has the DISCONNECT
+            except (ssl.SSLWantReadError, BlockingIOError, InterruptedError):
+                continue
+            except (OSError, ValueError):
+                return
 
     # -- network thread ---------------------------------------------------------------------
     def _connect(self) -> None:
@@ -170,6 +221,12 @@ class MqttLink:
                              clean_start=not self._persistent, properties=props)
 
     def _run(self) -> None:
+        try:
+            self._loop_until_stopped()
+        finally:
+            self._say_goodbye()
+
+    def _loop_until_stopped(self) -> None:
         up = False
         while not self._stop.is_set():
             if not up:
@@ -179,7 +236,20 @@ class MqttLink:
                 except (OSError, ssl.SSLError) as exc:
                     self._wait_backoff("broker unreachable", str(exc))
                     continue
-            rc = self._client.loop(timeout=0.2)
+                except Exception as exc:  # the link must outlive any surprise
+                    log.exception("connecting failed")
+                    self._wait_backoff("broker connect failed", repr(exc)[:200])
+                    continue
+            try:
+                rc = self._client.loop(timeout=0.2)
+            except Exception as exc:  # a bug in a callback must not end the link
+                log.exception("MQTT loop failed; reconnecting")
+                with contextlib.suppress(Exception):
+                    self._client.disconnect()
+                rc = mqtt.MQTT_ERR_UNKNOWN
+                error = repr(exc)[:200]
+            else:
+                error = str(rc)
             if rc != mqtt.MQTT_ERR_SUCCESS:
                 up = False
                 with self._subs_lock:
@@ -187,7 +257,7 @@ class MqttLink:
                 if self._connected.is_set() and self._on_disconnected is not None:
                     self._on_disconnected()
                 self._connected.clear()
-                self._wait_backoff("broker connection lost", str(rc))
+                self._wait_backoff("broker connection lost", error)
 
     def _wait_backoff(self, event: str, error: str) -> None:
         delay = self._backoff.next_delay()
@@ -234,8 +304,11 @@ class MqttLink:
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
         assert self._handler is not None
-        self._handler(Incoming(msg.topic, bytes(msg.payload), time.time(), msg.mid, msg.qos,
-                               bool(msg.retain)))
+        try:
+            self._handler(Incoming(msg.topic, bytes(msg.payload), time.time(), msg.mid,
+                                   msg.qos, bool(msg.retain)))
+        except Exception:  # one message, whatever it holds, never ends the link
+            log.exception("message handler failed", extra={"topic": msg.topic[:200]})
 
     def _subscribe(self, topics: Sequence[str]) -> None:
         # many filters per SUBSCRIBE packet: a controller may hold thousands of centers

@@ -7,6 +7,13 @@ from urllib.parse import urlsplit
 
 from hcc_common.yamlconf import ConfigError, Node
 
+# The largest MQTT packet the broker reads (its max_packet_size, in the config broker-config
+# writes): topic, properties and payload. The contract's largest message, a pushed config
+# (wire.MAX_CONFIG_BYTES of content, refused by the box past MAX_CONFIG_BYTES + 4 KiB), fits
+# with room; reports are at most wire.MAX_PAYLOAD_BYTES. Past it the broker stops reading and
+# drops the sender: one box's 200 MB publish no longer grows the broker and the controller.
+MAX_PACKET_BYTES = 320 * 1024
+
 
 @dataclass(frozen=True)
 class MqttSettings:

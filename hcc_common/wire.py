@@ -5,11 +5,16 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import orjson
+
+from hcc_common.readings import NUMERIC_INVENTORY, may_be_text
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 SCHEMA_VERSION = 1
 TOPIC_ROOT = "hcc/v1"
@@ -30,6 +35,30 @@ MAX_INTERVAL_S = 7 * 86400.0  # heartbeat interval, keepalive
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 RESERVED_IDS = frozenset({ALERTS_SEGMENT, ACK_SEGMENT})
+
+# Per-message limits (docs/protocol.md): what one message from a box may hold. Over a limit
+# the message is a dead letter with the reason, and nothing of it is stored. Each is several
+# times what a real device sends (measured on the captures of ../shared: at most 125 readings,
+# 4 faults, texts of 255 characters, reading names of 109).
+MAX_READINGS = 500         # readings of one result
+MAX_HOST_READINGS = 100    # the box's own readings in a heartbeat
+MAX_INVENTORY = 50         # entries of a birth's inventory
+MAX_FAULTS = 100           # faults of one result (a 48-outlet charging strip, each at fault)
+MAX_FAULT_PARAMS = 16      # details of one fault
+MAX_READING_NAME = 160     # characters of a reading's name ("if.<interface name>.oper")
+MAX_TEXT = 512             # characters of a text reading or a fault's detail
+MAX_DEVICE_NAME = 200      # characters of a device's name
+MAX_ERROR = 1000           # characters of a result's error
+TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")  # a device type: printer, wifi_ap, box
+# a fault code (printer.toner_low), a fault detail's or an inventory entry's name
+CODE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}(?:\.[a-z0-9_]{1,32}){1,3}$")
+KEY_PATTERN = re.compile(r"^[a-z_][a-z0-9_.]{0,39}$")
+# Text from a box is shown on pages, in chats and in CSV files: no control characters (a
+# reading's or a device's name: none at all; free text may break lines) and, in a reading's
+# name (which pages may use as a key), none of the characters that mean something in markup.
+_NAME_BAD = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_TEXT_BAD = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_READING_NAME_BAD = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029<>&\"'`\\]")
 
 Status = Literal["ok", "warning", "critical", "unreachable"]
 STATUSES: tuple[Status, ...] = ("ok", "warning", "critical", "unreachable")
@@ -65,6 +94,15 @@ def alerts_topic(center: str) -> str:
 
 def ack_topic(center: str, agent: str) -> str:
     return f"{TOPIC_ROOT}/{ACK_SEGMENT}/{center}/{agent}"
+
+
+def box_publishes(center: str, agent: str) -> tuple[str, ...]:
+    """Every topic (filter) a box publishes: its broker ACL grants it these and nothing more.
+    A topic a box starts to publish is added here, or the broker refuses it."""
+    return (state_topic(center, agent), heartbeat_topic(center, agent),
+            result_topic(center, agent, "+"),
+            # its answer to `hcc-controller config pull` (hcc_common/config_pull.py)
+            f"{TOPIC_ROOT}/{center}/{agent}/config/current")
 
 
 def config_topic(center: str, agent: str) -> str:
@@ -188,7 +226,8 @@ def encode(msg: Message) -> Encoded:
         if msg.keepalive_s is not None:
             body["keepalive_s"] = msg.keepalive_s
         if msg.inventory:
-            body["inventory"] = _bounded(msg.inventory)
+            body["inventory"] = _conform(msg.inventory, MAX_INVENTORY, _inventory_text,
+                                         KEY_PATTERN)
         return Encoded(state_topic(msg.center, msg.agent), _dump(body), retain=True)
     if isinstance(msg, Heartbeat):
         body = {
@@ -198,7 +237,7 @@ def encode(msg: Message) -> Encoded:
         # absent means "as before" (host) or nothing (backlog): a box on a metered 4G line
         # pays for every heartbeat's bytes
         if msg.host:
-            body["host"] = _bounded(msg.host)
+            body["host"] = _conform(msg.host, MAX_HOST_READINGS, _never_text)
         if msg.backlog:
             body["backlog"] = msg.backlog
         if msg.kept_from is not None:
@@ -209,13 +248,15 @@ def encode(msg: Message) -> Encoded:
     body = {
         "v": SCHEMA_VERSION, "kind": "result", "center": msg.center, "agent": msg.agent,
         "device": msg.device, "session": msg.session, "seq": msg.seq, "ts": msg.ts,
-        "type": msg.device_type, "name": msg.device_name, "status": msg.status,
-        "metrics": _bounded(msg.metrics),
-        "faults": [{"code": f.code, "severity": f.severity, "params": _bounded(f.params)}
-                   for f in msg.faults],
+        "type": msg.device_type, "name": _fit_name(msg.device_name, MAX_DEVICE_NAME),
+        "status": msg.status,
+        "metrics": _conform(msg.metrics, MAX_READINGS, may_be_text),
+        "faults": [{"code": f.code, "severity": f.severity,
+                    "params": _conform(f.params, MAX_FAULT_PARAMS, _always_text, KEY_PATTERN)}
+                   for f in msg.faults[:MAX_FAULTS]],
     }
     if msg.error is not None:
-        body["error"] = msg.error
+        body["error"] = _fit_text(msg.error, MAX_ERROR)
     return Encoded(result_topic(msg.center, msg.agent, msg.device), _dump(body), retain=False)
 
 
@@ -226,7 +267,10 @@ MAX_CONFIG_BYTES = 256 * 1024
 @dataclass(frozen=True)
 class ConfigPush:
     """Controller -> box (retained): run this devices.yaml. `version` is the first 12 hex digits
-    of the content's SHA-256, so the same text is always the same version."""
+    of the content's SHA-256, so the same text is always the same version. `issued` (the time
+    the controller made it the box's desired config) only grows for one box, so an older
+    command cannot replace a newer one; `signed` is the message as decoded, for the box to
+    verify the controller's signature over (hcc_common/signing.py)."""
 
     center: str
     agent: str
@@ -234,6 +278,8 @@ class ConfigPush:
     content: str
     author: str
     ts: float
+    issued: float | None = None
+    signed: Mapping[str, object] = field(default_factory=dict, repr=False, compare=False)
 
 
 def config_version(content: str) -> str:
@@ -242,10 +288,26 @@ def config_version(content: str) -> str:
     return hashlib.sha256(content.encode()).hexdigest()[:12]
 
 
-def encode_config(push: ConfigPush) -> Encoded:
-    body = {"v": SCHEMA_VERSION, "kind": "config", "center": push.center, "agent": push.agent,
-            "version": push.version, "content": push.content, "author": push.author,
-            "ts": push.ts}
+def command_kind(topic: str) -> str | None:
+    """`config` for hcc/v1/<center>/<agent>/cmd/config: the kind of a controller command, or
+    None for a topic that is no command."""
+    parts = topic.split("/")
+    if len(parts) != 6 or parts[:2] != ["hcc", "v1"] or parts[4] != "cmd":
+        return None
+    return parts[5]
+
+
+def encode_config(push: ConfigPush, keys: Sequence[Ed25519PrivateKey] = ()) -> Encoded:
+    """The retained command; signed by each of `keys` (none: unsigned, which a box refuses)."""
+    body: dict[str, object] = {
+        "v": SCHEMA_VERSION, "kind": "config", "center": push.center, "agent": push.agent,
+        "version": push.version, "content": push.content, "author": push.author, "ts": push.ts}
+    if push.issued is not None:
+        body["issued"] = push.issued
+    if keys:
+        from hcc_common.signing import sign
+
+        body = sign(body, keys)
     return Encoded(config_topic(push.center, push.agent), _dump(body), retain=True)
 
 
@@ -258,8 +320,9 @@ def decode_config(topic: str, payload: bytes) -> ConfigPush:
     version = _str(body, "version")
     if config_version(content) != version:
         raise WireError("config version does not match its content")
+    issued = _number(body, "issued", MAX_TS) if "issued" in body else None
     return ConfigPush(parts[2], parts[3], version, content, _str(body, "author"),
-                      _number(body, "ts", MAX_TS))
+                      _number(body, "ts", MAX_TS), issued, body)
 
 
 def encode_ack(ack: Ack) -> Encoded:
@@ -311,10 +374,51 @@ def _command_body(payload: bytes, kind: str, limit: int, box: tuple[str, str]
     return body
 
 
-def _bounded(values: Mapping[str, MetricValue]) -> dict[str, MetricValue]:
-    """Readings as the contract allows them: a 64-bit counter past the bound goes as a float."""
-    return {k: float(v) if type(v) is int and not -MAX_METRIC_INT <= v <= MAX_METRIC_INT else v
-            for k, v in values.items()}
+def _conform(values: Mapping[str, MetricValue], limit: int, text_ok: Callable[[str], bool],
+             names: re.Pattern[str] | None = None) -> dict[str, MetricValue]:
+    """Readings as the contract allows them, so that what a box sends is never a dead letter
+    for what a device said: a 64-bit counter past the bound goes as a float, a name is cut
+    and rid of what the contract forbids, a text is cut, text where a number belongs and
+    anything past `limit` are left out, as is a bool (the decoders never make them:
+    tests/test_wire_limits.py runs every decoder on the captures and requires its output to
+    go through unchanged). A float that is not finite still fails loudly in _dump."""
+    out: dict[str, MetricValue] = {}
+    for k, v in values.items():
+        if len(out) >= limit:
+            break
+        if names is not None and not names.match(k):
+            continue  # a detail's or an inventory entry's name is the agent's own, never odd
+        if type(v) is str:
+            if not text_ok(k):
+                continue
+            v = _fit_text(v, MAX_TEXT)
+        elif type(v) is int:
+            if not -MAX_METRIC_INT <= v <= MAX_METRIC_INT:
+                v = float(v)
+        elif type(v) is not float:
+            continue  # a bool is not a reading
+        out[_READING_NAME_BAD.sub("_", k)[:MAX_READING_NAME] or "_"] = v
+    return out
+
+
+def _fit_text(text: str, limit: int) -> str:
+    return _TEXT_BAD.sub(" ", text)[:limit]
+
+
+def _fit_name(text: str, limit: int) -> str:
+    return _NAME_BAD.sub(" ", text)[:limit]
+
+
+def _never_text(_name: str) -> bool:
+    return False
+
+
+def _always_text(_name: str) -> bool:
+    return True
+
+
+def _inventory_text(name: str) -> bool:
+    return name not in NUMERIC_INVENTORY
 
 
 def _dump(body: Mapping[str, object]) -> bytes:
@@ -335,7 +439,6 @@ class TopicParts:
 # not a fresh copy from every message.
 _KNOWN_IDS: dict[str, str] = {}
 _KNOWN_IDS_MAX = 200_000
-_METRIC_TYPES = (int, float, str)  # compared by exact type: bool is not a reading
 
 
 def _checked_id(value: object) -> str | None:
@@ -408,7 +511,8 @@ def decode(topic: str, payload: bytes, parts: TopicParts | None = None) -> Messa
         keepalive = _number(body, "keepalive_s", MAX_INTERVAL_S) if "keepalive_s" in body else None
         if keepalive is not None and keepalive <= 0:
             raise WireError(f"keepalive_s must be above 0, got {keepalive!r}")
-        inventory = _metrics(body["inventory"], "inventory") if "inventory" in body else {}
+        inventory = _readings(body["inventory"], "inventory", MAX_INVENTORY, _inventory_text,
+                              KEY_PATTERN) if "inventory" in body else {}
         return StateMessage(center, agent, state, session, ts, prev_session, prev_last_seq,
                             keepalive, inventory)
     seq = _int(body, "seq")
@@ -416,7 +520,7 @@ def decode(topic: str, payload: bytes, parts: TopicParts | None = None) -> Messa
         return Heartbeat(
             center, agent, session, seq, ts,
             interval_s=_positive(body, "interval_s"),
-            host=_metrics(body.get("host", {}), "host"),
+            host=_readings(body.get("host", {}), "host", MAX_HOST_READINGS, _never_text),
             backlog=_int(body, "backlog") if "backlog" in body else 0,
             kept_from=_pair(body.get("kept_from")) if "kept_from" in body else None,
             unchanged=_unchanged(body.get("unchanged", {}), ts),
@@ -428,15 +532,22 @@ def decode(topic: str, payload: bytes, parts: TopicParts | None = None) -> Messa
     if status not in STATUSES:
         raise WireError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
     error = body.get("error")
-    if error is not None and type(error) is not str:
-        raise WireError("error must be text")
+    if error is not None:
+        error = _text(error, "error", MAX_ERROR)
+    device_type = _str(body, "type")
+    if not TYPE_PATTERN.match(device_type):
+        raise WireError(f"type must be a device type like 'printer', got {_short(device_type)}")
+    name = _str(body, "name")
+    if len(name) > MAX_DEVICE_NAME or _NAME_BAD.search(name):
+        raise WireError(f"name must be at most {MAX_DEVICE_NAME} characters without control "
+                        f"characters, got {_short(name)}")
     return Result(
         center, agent, device, session, seq, ts,
         # interned: the same few types and one name per device, held for every device
-        device_type=sys.intern(_str(body, "type")),
-        device_name=sys.intern(_str(body, "name")),
+        device_type=sys.intern(device_type),
+        device_name=sys.intern(name),
         status=status,
-        metrics=_metrics(body.get("metrics", {}), "metrics"),
+        metrics=_readings(body.get("metrics", {}), "metrics", MAX_READINGS, may_be_text),
         faults=_faults(body.get("faults", ())),
         error=error,
     )
@@ -493,16 +604,66 @@ def _short(value: object) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _metrics(raw: object, what: str) -> dict[str, MetricValue]:
+def _readings(raw: object, what: str, limit: int, text_ok: Callable[[str], bool],
+              names: re.Pattern[str] | None = None) -> dict[str, MetricValue]:
+    """Typed readings: each a finite number (orjson yields no NaN or infinity; a bool is not a
+    number), or text where `text_ok` says the reading may be text; at most `limit` of them,
+    each name a bounded one without control or markup characters (or matching `names`)."""
     if type(raw) is not dict:
         raise WireError(f"{what} must be an object")
+    if len(raw) > limit:
+        raise WireError(f"{what} holds {len(raw)} readings, at most {limit}")
+    # every message of the fleet comes here: names and texts seen before are not checked again
+    known = _NAMES_SEEN.setdefault(text_ok, {})
     for k, v in raw.items():
-        if type(v) not in _METRIC_TYPES:
-            raise WireError(f"{what}.{k} must be a number or text, got {type(v).__name__}")
-        if type(v) is int and not -MAX_METRIC_INT <= v <= MAX_METRIC_INT:
-            raise WireError(f"{what}.{k} is beyond a 64-bit whole number")
+        may_text = known.get(k)
+        if may_text is None:
+            may_text = _learn_name(k, what, known, text_ok, names)
+        t = type(v)
+        if t is float:
+            continue
+        if t is int:
+            if not -MAX_METRIC_INT <= v <= MAX_METRIC_INT:
+                raise WireError(f"{what}.{k} is beyond a 64-bit whole number")
+        elif t is str:
+            if not may_text:
+                raise WireError(f"{what}.{k} must be a number, got text {_short(v)}")
+            if v not in _TEXTS_SEEN:
+                if len(v) > MAX_TEXT or _TEXT_BAD.search(v):
+                    raise WireError(f"{what}.{k} must be text of at most {MAX_TEXT} characters "
+                                    "without control characters")
+                if len(_TEXTS_SEEN) >= _KNOWN_IDS_MAX:
+                    _TEXTS_SEEN.clear()
+                _TEXTS_SEEN[v] = None
+        else:
+            raise WireError(f"{what}.{k} must be a number or text, got {t.__name__}")
     # the dict is fresh from the decoder and owned by nobody else: no copy needed
     return raw
+
+
+# per kind of readings (the text_ok of metrics, host, inventory, fault details): each name
+# checked once, mapped to whether it may carry text; and the texts already found clean
+_NAMES_SEEN: dict[Callable[[str], bool], dict[str, bool]] = {}
+_TEXTS_SEEN: dict[str, None] = {}
+
+
+def _learn_name(name: str, what: str, known: dict[str, bool], text_ok: Callable[[str], bool],
+                names: re.Pattern[str] | None) -> bool:
+    if type(name) is not str or not (
+            names.match(name) if names is not None else
+            0 < len(name) <= MAX_READING_NAME and not _READING_NAME_BAD.search(name)):
+        raise WireError(f"{what}: bad reading name {_short(name)}")
+    if len(known) >= _KNOWN_IDS_MAX:
+        known.clear()  # bounded: made-up names cost a recheck, not memory
+    known[name] = may = text_ok(name)
+    return may
+
+
+def _text(value: object, what: str, limit: int) -> str:
+    if type(value) is not str or len(value) > limit or _TEXT_BAD.search(value):
+        raise WireError(f"{what} must be text of at most {limit} characters without control "
+                        f"characters, got {_short(value)}")
+    return value
 
 
 def _encode_unchanged(at: float, unchanged: Mapping[str, tuple[float, Status]]
@@ -543,15 +704,20 @@ def _faults(raw: object) -> tuple[FaultReport, ...]:
         raise WireError("faults must be a list")
     if not raw:
         return ()
+    if len(raw) > MAX_FAULTS:
+        raise WireError(f"faults holds {len(raw)} faults, at most {MAX_FAULTS}")
     out = []
     for i, item in enumerate(raw):
         if type(item) is not dict:
             raise WireError(f"faults[{i}] must be an object")
         code = item.get("code")
         severity = item.get("severity")
-        if type(code) is not str or not code:
-            raise WireError(f"faults[{i}].code must be text")
+        if type(code) is not str or not CODE_PATTERN.match(code):
+            raise WireError(f"faults[{i}].code must be a fault code like 'printer.jammed', "
+                            f"got {_short(code)}")
         if severity not in SEVERITIES:
             raise WireError(f"faults[{i}].severity must be one of {', '.join(SEVERITIES)}")
-        out.append(FaultReport(code, severity, _metrics(item.get("params", {}), f"faults[{i}]")))
+        out.append(FaultReport(code, severity, _readings(
+            item.get("params", {}), f"faults[{i}].params", MAX_FAULT_PARAMS, _always_text,
+            KEY_PATTERN)))
     return tuple(out)

@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from hcc_common.mqtt_settings import MAX_PACKET_BYTES
+
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
     with socket.socket(socket.AF_INET, kind) as s:
@@ -39,6 +41,8 @@ def mosquitto_conf(port: int, data_dir: Path) -> str:
         "max_queued_messages 0",
         "max_queued_bytes 268435456",
         "max_inflight_messages 100",
+        # as in the config broker-config writes: an oversized packet is not read
+        f"max_packet_size {MAX_PACKET_BYTES}",
         f"user {getpass.getuser()}",
         "log_dest stderr",
         "log_type error",

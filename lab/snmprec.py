@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.profile_loader import Profile, under_sys_object_id
+from agent.profile_loader import Profile, names_maker, object_id, under_sys_object_id
 from agent.snmpdecode import Reading, SnmpValue
 
 _INT_TYPES = {"2", "65", "66", "67", "70"}
@@ -37,13 +37,18 @@ def load(path: Path) -> dict[str, SnmpValue]:
 
 def reading_for(profile: Profile, values: dict[str, SnmpValue]) -> Reading:
     """What the snmp check would fetch for this profile from a device holding `values`."""
-    scalars = {name: values.get(oid) for name, oid in profile.scalars.items()}
-    sys_oid = values.get("1.3.6.1.2.1.1.2.0")
+    sys_oid = object_id(values.get("1.3.6.1.2.1.1.2.0"))
+    if not names_maker(sys_oid):
+        sys_oid = None
+    scalars = {}
+    for name, template in profile.scalars.items():
+        oid = under_sys_object_id(template, sys_oid)
+        scalars[name] = values.get(oid) if oid is not None else None
     tables = {}
     for spec in profile.tables:
         columns: dict[str, dict[str, SnmpValue]] = {}
         for name, template in spec.columns.items():
-            col_oid = under_sys_object_id(template, sys_oid if isinstance(sys_oid, str) else None)
+            col_oid = under_sys_object_id(template, sys_oid)
             if col_oid is None:
                 continue
             prefix = col_oid + "."

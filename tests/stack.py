@@ -9,6 +9,16 @@ from conftest import BIN, json_lines, run_cli, wait_until
 from lab.procs import Mosquitto, Proc, SnmpSim, spawn
 
 
+def write_key_pair(private: Path, public: Path) -> None:
+    """A controller signing key (0600) and its public half (PEM)."""
+    from hcc_common.signing import generate, private_pem, public_of
+
+    key = generate()
+    private.write_bytes(private_pem(key))
+    private.chmod(0o600)
+    public.write_text(public_of(key).pem())
+
+
 class Stack:
     def __init__(self, tmp: Path, broker: Mosquitto, devices_yaml: str, *, keepalive: int = 4,
                  heartbeat: str = "2s", interval: str = "1s", extra: str = "",
@@ -19,11 +29,16 @@ class Stack:
         self.ctl_cfg = tmp / "controller.yaml"
         self.ctl_cfg.write_text(f'mqtt: {{url: "{broker.url}"}}\ndb: "{self.db}"\n'
                                 f"rules: {{unreachable_after: 2}}\n{controller_extra}")
+        # the controller's signing key where it looks by default (beside its database), and
+        # its public half where the box trusts it, as enrollment leaves them
+        self.signing_key, self.controller_pub = tmp / "signing.key", tmp / "controller.pub"
+        write_key_pair(self.signing_key, self.controller_pub)
         self.agent_cfg = tmp / "devices.yaml"
         said = f"report: {report}, " if report else ""  # else the default (by exception)
         self.agent_cfg.write_text(f"""\
 center: {{id: ba-dinh, name: "Trung tâm PVHCC phường Ba Đình"}}
-agent: {{id: pi-1, heartbeat: {heartbeat}, {said}state_dir: "{tmp / 'agent-state'}"}}
+agent: {{id: pi-1, heartbeat: {heartbeat}, {said}state_dir: "{tmp / 'agent-state'}",
+        controller_keys: ["{self.controller_pub}"]}}
 mqtt: {{url: "{broker.url}", keepalive: {keepalive}, confirm: {confirm}}}
 defaults: {{interval: {interval}, timeout: 500ms}}
 {extra}

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from web import chromium, emulate, full_page_shot
+from web import chromium, csp_violations, emulate, full_page_shot
 
 from conftest import wait_until
 from controller.config import CenterInfo, ControllerConfig, HttpSettings
@@ -24,6 +24,7 @@ from lab.procs import free_port, wait_tcp
 pytestmark = pytest.mark.integration
 
 STEP = 600.0
+TOKEN = "desk-token-0123456789abcdef"
 DAYS = 8
 
 
@@ -84,7 +85,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     fill(Store(db), time.time())
     cfg = ControllerConfig(BrokerSettings("127.0.0.1", 1883), db,
                            centers=(CenterInfo("q1", "Phường Quán Thánh", OpeningHours()),),
-                           http=HttpSettings("127.0.0.1", free_port()))
+                           http=HttpSettings("127.0.0.1", free_port(),
+                                             tokens={TOKEN: "ops-desk"}))
     assert cfg.http is not None
     app = create_app(cfg, StorePerThread(db), None)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=cfg.http.listen_port,
@@ -159,6 +161,7 @@ def test_device_page_draws_readings_history_and_alerts(site: str, browser: objec
     m = emulate(browser, 390, 844, f"device-{lang}-390-30d.png", "button[data-range]")
     assert m["page"] <= m["viewport"], m
     full_page_shot(browser, 390 if lang == "vi" else 1366, f"device-{lang}-full.png")
+    assert csp_violations(browser) == []  # drawn under the strict policy: nothing blocked
 
 
 def test_device_pages_of_an_ap_and_a_charger(site: str, browser: object) -> None:
@@ -200,10 +203,31 @@ def test_report_page_phone_and_desktop_with_pdf_and_csv(site: str, browser: obje
         assert m["page"] <= m["viewport"], m
         assert m["in_view"] and m["buttons"] == 1
     full_page_shot(browser, 1366, f"report-{lang}-full.png")
-    pdf = httpx.get(f"{site}/api/v1/report", params={"month": time.strftime("%Y-%m"),
-                                                      "format": "pdf", "lang": lang}, timeout=120)
+    assert csp_violations(browser) == []  # its inline stylesheet is allowed by its hash
+    params = {"month": time.strftime("%Y-%m"), "format": "pdf", "lang": lang}
+    # a PDF is a Chromium run: a token, even with reads open
+    anonymous = httpx.get(f"{site}/api/v1/report", params=params, timeout=120)
+    assert anonymous.status_code == 401
+    pdf = httpx.get(f"{site}/api/v1/report", params=params, timeout=120,
+                    headers={"Authorization": f"Bearer {TOKEN}"})
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     assert pdf.headers["content-type"] == "application/pdf"
+    # the page's PDF link sends the desk's token: without one it says why, with one it saves
+    js(browser, "sessionStorage.removeItem('hcc-token'); document.getElementById('pdf').click()")
+    needs = {"vi": "Cần mã truy cập", "en": "needs an access token"}[lang]
+    wait_until(lambda: needs in str(js(browser, "return document.getElementById("
+                                                "'report-message').textContent")), 30,
+               "the page saying a PDF needs a token")
+    js(browser, f"sessionStorage.setItem('hcc-token', '{TOKEN}');"
+                "window.__saved = null; const click = HTMLAnchorElement.prototype.click;"
+                "HTMLAnchorElement.prototype.click = function () {"
+                "  if (this.download) { window.__saved = [this.download, this.href]; return; }"
+                "  return click.call(this); };"
+                "document.getElementById('pdf').click()")
+    wait_until(lambda: js(browser, "return window.__saved") is not None, 120,
+               "the PDF fetched with the token")
+    saved = js(browser, "return window.__saved")
+    assert str(saved[0]).endswith(".pdf") and str(saved[1]).startswith("blob:")  # type: ignore[index]
     csv_text = httpx.get(f"{site}/api/v1/report", params={"month": time.strftime("%Y-%m"),
                                                            "format": "csv", "center": "q1"},
                          timeout=60).content.decode("utf-8-sig")

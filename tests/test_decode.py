@@ -28,10 +28,12 @@ def run(values: dict[str, SnmpValue], dtype: str, *, open_: bool = True,
         outlets: tuple[int, ...] = (), previous: dict[str, SnmpValue] | None = None,
         elapsed: float | None = None) -> tuple[str, dict[str, object], set[tuple[str, str]]]:
     system = {k: values.get(oid) for k, oid in SYSTEM_OIDS.items()}
-    profile = choose(PROFILES, dtype, system, present(probes(PROFILES), values))
+    answering = present(probes(PROFILES, system.get("sys_object_id")), values)
+    profile = choose(PROFILES, dtype, system, answering)
     ctx = DeviceContext(dtype, open_, outlets, Thresholds())
     prev = reading_for(profile, previous) if previous is not None else None
-    sample = Sample(reading_for(profile, values), ctx, prev, elapsed, profile.values)
+    sample = Sample(reading_for(profile, values), ctx, prev, elapsed, profile.values,
+                    profile.clients)
     metrics: dict[str, object] = {}
     faults: set[tuple[str, str]] = set()
     for name in profile.decoders:

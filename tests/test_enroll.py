@@ -62,6 +62,16 @@ devices: []
         text = cfg.read_text()
         assert text.startswith("# written by install.sh on a fresh Pi")  # comments kept
         assert (box / "mqtt.password").stat().st_mode & 0o777 == 0o640
+        # the controller's signing key, made on first use beside its database (0600), is the
+        # one the box now trusts for pushed configs
+        from agent.config import load as load_agent_config
+        from hcc_common.signing import load_private, parse_public_keys, public_of
+
+        signing_key = db.parent / "signing.key"
+        assert signing_key.stat().st_mode & 0o777 == 0o600
+        trusted = parse_public_keys((box / "controller.pub").read_text())
+        assert trusted == (public_of(load_private(signing_key.read_bytes())),)
+        assert load_agent_config(cfg).agent.controller_keys == (str(box / "controller.pub"),)
         again = run_cli("hcc-agent", "enroll", url, code, "--fingerprint", fp, "--config",
                         str(cfg), "--no-restart")
         assert again.returncode == 1 and "unknown, used or expired" in again.stderr

@@ -95,9 +95,11 @@ def test_the_issue_11_message_no_longer_stops_ingest(tmp_path: Path, broker: Mos
 
 def test_a_message_the_database_refuses_is_set_aside_alone(tmp_path: Path,
                                                            broker: Mosquitto) -> None:
-    """A message that passes the contract but that the database cannot store (PostgreSQL text
-    cannot hold NUL) fails its whole batch: the batch is stored again message by message, the
-    one that fails becomes a dead letter, and the reports around it are kept."""
+    """A message that passes the contract but that the database cannot store fails its whole
+    batch: the batch is stored again message by message, the one that fails becomes a dead
+    letter, and the reports around it are kept. (It was a NUL in a device name, which
+    PostgreSQL text cannot hold; the contract now refuses control characters itself, so here
+    the database refuses one device's row by a trigger.)"""
     from test_store import pg_or_skip
 
     url = pg_or_skip()
@@ -109,8 +111,16 @@ def test_a_message_the_database_refuses_is_set_aside_alone(tmp_path: Path,
     db = f"{url}?options=-csearch_path%3D{schema}"
     port = free_port()
     ctl = start_controller(tmp_path, broker, db, port)
+    with psycopg.connect(db, autocommit=True) as conn:
+        wait_until(lambda: conn.execute("SELECT to_regclass('devices')").fetchone()[0], 15,
+                   "the controller's tables")
+        conn.execute("CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN "
+                     "IF NEW.name = 'refused' THEN RAISE EXCEPTION 'refused by the test'; "
+                     "END IF; RETURN NEW; END $$ LANGUAGE plpgsql")
+        conn.execute("CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON devices "
+                     "FOR EACH ROW EXECUTE FUNCTION refuse()")
     try:
-        publish(broker, [report("tay-ho", 1), report("ba-dinh", 1, "Máy in\x00quầy 2"),
+        publish(broker, [report("tay-ho", 1), report("ba-dinh", 1, "refused"),
                          report("tay-ho", 2), report("hoan-kiem", 1)])
         wait_until(lambda: received_from(db, "hoan-kiem") == 1, 20, "reports after the poison")
         assert received_from(db, "tay-ho") == 2

@@ -133,7 +133,9 @@ def test_tls_requires_the_ca(tls_broker) -> None:
 def test_acl_and_credentials_cli(tmp_path: Path, tls_broker) -> None:
     out, _ = tls_broker
     acl = (out / "acl").read_text()
-    assert "user pi-1@ba-dinh\ntopic write hcc/v1/ba-dinh/pi-1/#" in acl
+    # exactly the topics a box publishes: never its own cmd/ (tests/test_broker_files.py)
+    assert "user pi-1@ba-dinh\ntopic write hcc/v1/ba-dinh/pi-1/state\n" in acl
+    assert "topic write hcc/v1/ba-dinh/pi-1/#" not in acl
     assert "user hcc-controller\ntopic read hcc/v1/#" in acl
     res = run_cli("hcc-controller", "credentials", "hoan-kiem", "--agent", "pi-2",
                   "--broker-dir", str(out),
@@ -143,7 +145,8 @@ def test_acl_and_credentials_cli(tmp_path: Path, tls_broker) -> None:
     secret_pw = (tmp_path / "hk.password").read_text().strip()
     assert secret_pw not in res.stdout and secret_pw not in res.stderr
     assert oct((tmp_path / "hk.password").stat().st_mode & 0o777) == "0o600"
-    assert "user pi-2@hoan-kiem\ntopic write hcc/v1/hoan-kiem/pi-2/#" in (out / "acl").read_text()
+    assert ("user pi-2@hoan-kiem\ntopic write hcc/v1/hoan-kiem/pi-2/state\n"
+            in (out / "acl").read_text())
     assert "pi-2@hoan-kiem:$7$" in (out / "passwd").read_text()  # hashed, never plain
 
 

@@ -15,6 +15,17 @@ import pytest
 ARTIFACTS = Path(os.environ.get("HCC_TEST_ARTIFACTS", "/tmp/hcc-test-artifacts"))
 
 
+CSP_RECORDER = ("window.__csp = []; document.addEventListener('securitypolicyviolation', "
+                "e => window.__csp.push(e.effectiveDirective + ' ' + e.blockedURI));")
+
+
+def csp_violations(driver: object) -> list[str]:
+    """What the page's Content-Security-Policy blocked since it loaded (a style attribute, an
+    inline script): a page that works under its policy blocks nothing."""
+    found = driver.execute_script("return window.__csp || []")  # type: ignore[attr-defined]
+    return [str(x) for x in found]
+
+
 @contextlib.contextmanager
 def chromium(tmp_path: Path) -> Iterator[object]:
     if shutil.which("chromium") is None or shutil.which("chromedriver") is None:
@@ -32,6 +43,8 @@ def chromium(tmp_path: Path) -> Iterator[object]:
     driver = webdriver.Chrome(options=opts,
                               service=webdriver.ChromeService(shutil.which("chromedriver")))
     driver.set_page_load_timeout(30)
+    # every page records what its Content-Security-Policy blocked (before any page script)
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": CSP_RECORDER})
     try:
         yield driver
     finally:

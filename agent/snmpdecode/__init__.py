@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from agent.snmpdecode.core import (
+    ClientSource,
     Decoded,
     Decoder,
     DeviceContext,
@@ -31,5 +32,5 @@ DECODERS: Mapping[str, Decoder] = {
     "ups": decode_ups,
 }
 
-__all__ = ["DECODERS", "Decoded", "Decoder", "DeviceContext", "Reading", "Sample", "SnmpValue",
-           "Thresholds", "text"]
+__all__ = ["DECODERS", "ClientSource", "Decoded", "Decoder", "DeviceContext", "Reading", "Sample",
+           "SnmpValue", "Thresholds", "text"]

@@ -47,6 +47,21 @@ class DeviceContext:
 
 
 @dataclass(frozen=True)
+class ClientSource:
+    """One place where a profile says a Wi-Fi client count lives, tried in the profile's order:
+    a total the device keeps (`total`: scalar names, the first known wins), per AP/radio/SSID
+    counts added up (`sum`: "table.column" names, all summed), or one row per associated
+    station (`rows`: "table.column", rows counted; `stations`: the same, where the vendor's MIB
+    lists its clients only there, so that an empty table is 0 clients rather than unknown)."""
+
+    kind: str  # total, sum, rows or stations
+    refs: tuple[str, ...]
+    # only the rows whose "table.column" text matches each pattern (a cloud controller's device
+    # table holds switches and routers beside its APs, whose client counts are not Wi-Fi's)
+    where: tuple[tuple[str, re.Pattern[str]], ...] = ()
+
+
+@dataclass(frozen=True)
 class Sample:
     """One poll's reading, with the previous one (for rates and reboots) when there is one."""
 
@@ -56,6 +71,8 @@ class Sample:
     elapsed_s: float | None = None
     # the profile's raw-value words ("outlets.state" -> {1: "on", 2: "off"}): vendor numbering
     values: Mapping[str, Mapping[int, str]] = field(default_factory=dict)
+    # where the profile's Wi-Fi client count lives, in the order to try
+    clients: tuple[ClientSource, ...] = ()
 
     def word(self, key: str, raw: SnmpValue) -> str | None:
         """The profile's word for a raw value, or None when it has none (unknown)."""

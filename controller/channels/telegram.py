@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -118,30 +119,62 @@ def person_of(people: Mapping[str, Person], user_id: object) -> Person | None:
     return None
 
 
+# Our buttons' callback_data (buttons() above): a verb and an alert id. 15 digits stay below
+# 2**53 and any database id; "ack:99999999999999999999" reached the database as an int it cannot
+# hold, the OverflowError ended the listener, and every later press went unanswered.
+PRESS = re.compile(r"(ack|resolve):([0-9]{1,15})")
+INVALID_PRESS = "Nút không hợp lệ."
+PRESS_FAILED = "Không thao tác được lúc này, xin thử lại sau."
+
+
+def parse_press(data: object) -> tuple[str, int] | None:
+    """(action, alert id) of a press on one of our buttons, or None for anything else."""
+    if not isinstance(data, str):
+        return None
+    m = PRESS.fullmatch(data)
+    return (ACTIONS[m[1]], int(m[2])) if m is not None else None
+
+
 async def handle(update: Mapping[str, Any], settings: Settings, ctx: SendContext,
                  act: Action) -> None:
+    """One update: a press acted on as its person, or refused with an answer and a log line.
+    Whatever the update holds, this returns (or raises ChannelError from answering)."""
     cq = update.get("callback_query")
     if not isinstance(cq, dict):
+        log.warning("telegram update without a button press ignored",
+                    extra={"update": repr(update)[:120]})
         return
-    who = (cq.get("from") or {}).get("id")
-    person = person_of(ctx.people, who)
-    data = str(cq.get("data", ""))
-    verb, _, raw_id = data.partition(":")
+    sender = cq.get("from")
+    who = sender.get("id") if isinstance(sender, dict) else None
+    person = person_of(ctx.people, who) if isinstance(who, int | str) else None
+    data = cq.get("data")
+    press = parse_press(data)
     if person is None:
-        log.warning("telegram press from an unknown user refused", extra={"user": who})
+        log.warning("telegram press from an unknown user refused", extra={"user": repr(who)[:40]})
         answer = "Bạn chưa có trong danh sách kỹ thuật viên: không thao tác được."
-    elif verb not in ACTIONS or not raw_id.isdigit():
-        answer = "Nút không hợp lệ."
+    elif press is None:
+        log.warning("telegram press refused: not one of our buttons",
+                    extra={"user": person.id, "data": repr(data)[:80]})
+        answer = INVALID_PRESS
     else:
-        answer = await act(int(raw_id), ACTIONS[verb], person, kind)
+        try:
+            answer = await act(press[1], press[0], person, kind)
+        except Exception:  # the database, a bug: said in the log, the listener goes on
+            log.exception("telegram press failed", extra={"user": person.id, "alert": press[1]})
+            answer = PRESS_FAILED
+    cq_id = cq.get("id")
+    if not isinstance(cq_id, str) or not cq_id:
+        log.warning("telegram press without an id: cannot answer it")
+        return
     await call(ctx.http, settings, "answerCallbackQuery",
-               {"callback_query_id": cq.get("id"), "text": answer[:200],
+               {"callback_query_id": cq_id, "text": answer[:200],
                 "show_alert": person is None})
 
 
 async def listen(settings: Settings, ctx: SendContext, name: str, act: Action,
                  stop: asyncio.Event) -> None:
-    """Long-poll getUpdates for button presses until `stop`; errors back off and retry."""
+    """Long-poll getUpdates for button presses until `stop`; errors back off and retry. No
+    update ends the loop: each one is handled, refused or logged, and the next one comes."""
     offset: int | None = None
     backoff = Backoff(initial=1.0, cap=300.0)
     while not stop.is_set():
@@ -161,10 +194,18 @@ async def listen(settings: Settings, ctx: SendContext, name: str, act: Action,
             await asyncio.wait([with_stop], timeout=delay)
             with_stop.cancel()
             continue
-        for update in updates or []:
-            if isinstance(update, dict) and isinstance(update.get("update_id"), int):
-                offset = update["update_id"] + 1
-                try:
-                    await handle(update, settings, ctx, act)
-                except ChannelError as exc:
-                    log.warning("telegram answer failed", extra={"error": str(exc)[:200]})
+        if not isinstance(updates, list):
+            log.warning("telegram getUpdates answered no list", extra={"receiver": name})
+            updates = []
+        for update in updates:
+            if not isinstance(update, dict) or type(update.get("update_id")) is not int:
+                log.warning("telegram update without an update_id ignored",
+                            extra={"receiver": name})
+                continue
+            offset = update["update_id"] + 1
+            try:
+                await handle(update, settings, ctx, act)
+            except ChannelError as exc:
+                log.warning("telegram answer failed", extra={"error": str(exc)[:200]})
+            except Exception:  # never the end of the listener
+                log.exception("telegram update failed", extra={"receiver": name})

@@ -51,44 +51,48 @@ function matches(text) {
 }
 
 function render() {
-  const grid = $("centers");
-  grid.innerHTML = centers.filter((c) => matches(c.center + " " + c.name + " " +
-      c.devices.map((d) => d.name + " " + d.device).join(" ")))
-    .map((c) => {
-      const offline = c.agents.some((a) => a.state !== "online");
-      const meta = c.open_alerts ? `${c.open_alerts} ${t(c.open_alerts === 1 ? "open_one" : "open")}` : t("ok");
-      // the fleet inventory: which box, which software, how many devices (hover for more)
-      const boxes = c.agents.map((a) => `${a.agent}${a.software ? " v" + a.software : ""}` +
-        `${a.devices != null ? " · " + a.devices + " " + t("n_devices") : ""}`).join(", ");
-      const details = c.agents.map((a) => [a.agent, a.model, a.os, a.config_version &&
-        "config " + a.config_version, a.last_seen].filter(Boolean).join(" · ")).join("\n");
-      return `<div class="center ${esc(c.worst || "ok")}" data-center="${esc(c.center)}" title="${esc(details)}">
-        <div class="name">${esc(c.name)}</div>
-        <div class="meta">${esc(meta)}${offline ? " · " + t("agents_offline") : ""}</div>
-        <div class="meta boxes">${esc(boxes)}</div></div>`;
-    }).join("");
-  const body = $("alerts").querySelector("tbody");
+  const shownCenters = centers.filter((c) => matches(c.center + " " + c.name + " " +
+      c.devices.map((d) => d.name + " " + d.device).join(" ")));
+  fill($("centers"), shownCenters.map((c) => {
+    const offline = c.agents.some((a) => a.state !== "online");
+    const meta = c.open_alerts ? `${c.open_alerts} ${t(c.open_alerts === 1 ? "open_one" : "open")}` : t("ok");
+    // the fleet inventory: which box, which software, how many devices (hover for more)
+    const boxes = c.agents.map((a) => `${a.agent}${a.software ? " v" + a.software : ""}` +
+      `${a.devices != null ? " · " + a.devices + " " + t("n_devices") : ""}`).join(", ");
+    const details = c.agents.map((a) => [a.agent, a.model, a.os, a.config_version &&
+      "config " + a.config_version, a.last_seen].filter(Boolean).join(" · ")).join("\n");
+    return h("div", { class: "center " + (c.worst || "ok"), dataset: { center: c.center }, title: details },
+      h("div", { class: "name" }, c.name),
+      h("div", { class: "meta" }, meta, offline ? " · " + t("agents_offline") : ""),
+      h("div", { class: "meta boxes" }, boxes));
+  }));
   const shown = alerts.filter((a) => matches(a.center + " " + (a.device || "") + " " + a.message_vi + " " + a.message_en));
   $("count").textContent = String(shown.length);
-  body.innerHTML = shown.map((a) => {
+  const rows = shown.map((a) => {
     const msg = lang === "vi" ? a.message_vi : a.message_en;
     const hint = lang === "vi" ? a.hint_vi : a.hint_en;
-    const who = a.acked_by ? ` ${t("by")} ${esc(a.acked_by)}` : "";
-    return `<tr class="${esc(a.severity)}${a.silenced ? " silenced" : ""}" data-alert-id="${a.id}" data-state="${esc(a.state)}">
-      <td class="sev">${esc(t(a.severity))}</td>
-      <td>${esc(centerName(a.center))}</td>
-      <td><div class="msg">${a.device ? `<a class="devlink" href="${devUrl(a.center, a.device)}">${esc(msg)}</a>` : esc(msg)}</div><div class="hint">→ ${esc(hint)}</div></td>
-      <td>${esc(localTime(a.opened_at))}</td>
-      <td class="state">${esc(t(a.state))}${who}${a.silenced ? " · " + t("silenced") : ""}${a.escalation ? `<div class="hint escalation">↑ ${esc(a.escalation)}</div>` : ""}</td>
-      <td><input class="note" placeholder="${esc(t("note"))}">
-        ${a.state === "firing" ? `<button class="ack" data-id="${a.id}">${esc(t("ack"))}</button>` : ""}
-        <button class="resolve" data-id="${a.id}">${esc(t("resolve"))}</button></td></tr>`;
-  }).join("") || `<tr><td colspan="6">${esc(t("none"))}</td></tr>`;
-  $("devices").innerHTML = centers.filter((c) => c.devices.length && matches(c.center + " " + c.name +
-      " " + c.devices.map((d) => d.name + " " + d.device).join(" ")))
-    .map((c) => `<div class="devices" data-center="${esc(c.center)}"><b>${esc(c.name)}</b>: ` +
-      c.devices.map((d) => `<a class="d ${esc(d.status)}" href="${devUrl(c.center, d.device)}" title="${esc(localTime(d.last_seen))}">${esc(d.name)}: ${esc(t("st_" + d.status))}</a>`).join("") +
-      "</div>").join("");
+    const who = a.acked_by ? ` ${t("by")} ${a.acked_by}` : "";
+    return h("tr", { class: a.severity + (a.silenced ? " silenced" : ""),
+                     dataset: { alertId: a.id, state: a.state } },
+      h("td", { class: "sev" }, t(a.severity)),
+      h("td", null, centerName(a.center)),
+      h("td", null,
+        h("div", { class: "msg" }, a.device ? h("a", { class: "devlink", href: devUrl(a.center, a.device) }, msg) : msg),
+        h("div", { class: "hint" }, "→ ", hint)),
+      h("td", null, localTime(a.opened_at)),
+      h("td", { class: "state" }, t(a.state), who, a.silenced ? " · " + t("silenced") : "",
+        a.escalation ? h("div", { class: "hint escalation" }, "↑ ", a.escalation) : null),
+      h("td", null, h("input", { class: "note", placeholder: t("note") }), " ",
+        a.state === "firing" ? [h("button", { class: "ack", dataset: { id: a.id } }, t("ack")), " "] : null,
+        h("button", { class: "resolve", dataset: { id: a.id } }, t("resolve"))));
+  });
+  fill($("alerts").querySelector("tbody"),
+       rows.length ? rows : h("tr", null, h("td", { colspan: 6 }, t("none"))));
+  fill($("devices"), shownCenters.filter((c) => c.devices.length).map((c) =>
+    h("div", { class: "devices", dataset: { center: c.center } }, h("b", null, c.name), ": ",
+      c.devices.map((d) => h("a", { class: "d " + d.status, href: devUrl(c.center, d.device),
+                                     title: localTime(d.last_seen) },
+                              d.name, ": ", t("st_" + d.status))))));
 }
 
 function devUrl(center, device) {

@@ -57,70 +57,80 @@ function authHeaders() {
 }
 
 function bar(label, pct, extra) {
-  const known = pct !== null && pct !== undefined;
+  const known = pct !== null && pct !== undefined && Number.isFinite(Number(pct));
   const level = known ? Math.max(0, Math.min(100, Number(pct))) : 0;
   const cls = !known ? "unknown" : level < 10 ? "low" : level < 20 ? "warn" : "";
-  return `<div class="bar-row"><span class="bar-label">${esc(label)}</span>
-    <span class="bar ${cls}"><span style="width:${level}%"></span></span>
-    <span class="bar-value">${known ? level.toFixed(0) + " %" : esc(extra || "?")}</span></div>`;
+  return h("div", { class: "bar-row" }, h("span", { class: "bar-label" }, label),
+    h("span", { class: "bar " + cls }, h("span", { style: { width: level + "%" } })),
+    h("span", { class: "bar-value" }, known ? level.toFixed(0) + " %" : (extra || "?")));
+}
+
+// A reading shown as a number when it is one, else as the text the box sent (never as markup).
+function shown(value) {
+  return value === null || value === undefined ? "?" : String(value);
+}
+
+function panel(title, ...children) {
+  return h("div", { class: "panel" }, h("h3", null, title), children);
 }
 
 function renderNow() {
   const r = device.readings;
   const out = [];
-  if (r.supplies.length) {
-    out.push(`<div class="panel"><h3>${t("supplies")}</h3>` +
-      r.supplies.map((s) => bar(s.name || s.id, s.pct, s.state)).join("") + "</div>");
-  }
-  if (r.trays.length) {
-    out.push(`<div class="panel"><h3>${t("trays")}</h3>` +
-      r.trays.map((s) => bar(s.name || s.id, s.pct, s.state)).join("") + "</div>");
-  }
+  if (r.supplies.length) out.push(panel(t("supplies"), r.supplies.map((s) => bar(s.name || s.id, s.pct, s.state))));
+  if (r.trays.length) out.push(panel(t("trays"), r.trays.map((s) => bar(s.name || s.id, s.pct, s.state))));
   if (r.page_count !== null && r.page_count !== undefined) {
-    out.push(`<div class="panel"><h3>${t("pages")}</h3><div class="big">${Number(r.page_count).toLocaleString(lang === "vi" ? "vi-VN" : "en-GB")}</div></div>`);
+    const n = Number(r.page_count);
+    out.push(panel(t("pages"), h("div", { class: "big" },
+      Number.isFinite(n) ? n.toLocaleString(lang === "vi" ? "vi-VN" : "en-GB") : shown(r.page_count))));
   }
   if (r.wifi_clients !== null && r.wifi_clients !== undefined || r.radios.length) {
-    const radios = r.radios.map((x) => `<span class="chip ${x.oper === "up" ? "ok" : "critical"}">${esc(x.id)}: ${esc(x.oper)}</span>`).join("");
-    out.push(`<div class="panel"><h3>${t("clients")}</h3><div class="big">${r.wifi_clients ?? "?"}</div>` +
-      (radios ? `<h3>${t("radios")}</h3><div>${radios}</div>` : "") + "</div>");
+    const radios = r.radios.map((x) => h("span", { class: "chip " + (x.oper === "up" ? "ok" : "critical") },
+                                          `${shown(x.id)}: ${shown(x.oper)}`));
+    out.push(panel(t("clients"), h("div", { class: "big" }, shown(r.wifi_clients)),
+      radios.length ? [h("h3", null, t("radios")), h("div", null, radios)] : null));
   }
   if (r.outlets.length) {
-    out.push(`<div class="panel"><h3>${t("outlets")}</h3><div class="outlets">` + r.outlets.map((o) => {
+    out.push(panel(t("outlets"), h("div", { class: "outlets" }, r.outlets.map((o) => {
       const on = o.state === "on" || o.on === 1;
-      const power = o.power_w !== undefined ? `${Number(o.power_w).toFixed(0)} W` : "";
-      return `<div class="outlet ${on ? "on" : "off"}"><b>${esc(o.name || "#" + o.id)}</b>
-        <span>${t(on ? "on" : "off")}</span><span>${power}</span></div>`;
-    }).join("") + "</div></div>");
+      const watts = Number(o.power_w);
+      const power = o.power_w === undefined ? "" : Number.isFinite(watts) ? `${watts.toFixed(0)} W` : shown(o.power_w);
+      return h("div", { class: "outlet " + (on ? "on" : "off") }, h("b", null, o.name || "#" + o.id),
+        " ", h("span", null, t(on ? "on" : "off")), h("span", null, power));
+    }))));
   }
   if (r.ups) {
     const u = r.ups;
-    out.push(`<div class="panel"><h3>${t("ups")}</h3>` + bar(t("charge"), u.battery_charge_pct) +
-      (u.runtime_min !== undefined ? `<div>${t("runtime")}: <b>${u.runtime_min} ${t("minutes")}</b></div>` : "") +
-      (u.load_pct !== undefined ? bar(t("load"), u.load_pct) : "") +
+    out.push(panel(t("ups"), bar(t("charge"), u.battery_charge_pct),
+      u.runtime_min !== undefined ? h("div", null, t("runtime"), ": ", h("b", null, `${shown(u.runtime_min)} ${t("minutes")}`)) : null,
+      u.load_pct !== undefined ? bar(t("load"), u.load_pct) : null,
       ["battery_status", "output_source", "replace_battery"].filter((k) => u[k] !== undefined)
-        .map((k) => `<div class="small">${esc(k)}: ${esc(u[k])}</div>`).join("") + "</div>");
+        .map((k) => h("div", { class: "small" }, `${k}: ${shown(u[k])}`))));
   }
   const other = Object.entries(r.other);
   if (other.length) {
-    out.push(`<details class="panel"><summary>${t("other")} (${other.length})</summary><table class="kv">` +
-      other.map(([k, v]) => `<tr><td>${esc(k)}</td><td>${esc(v)}</td></tr>`).join("") + "</table></details>");
+    out.push(h("details", { class: "panel" }, h("summary", null, `${t("other")} (${other.length})`),
+      h("table", { class: "kv" }, other.map(([k, v]) => h("tr", null, h("td", null, k), h("td", null, shown(v)))))));
   }
-  $("now").innerHTML = out.join("") || `<p>${t("no_data")}</p>`;
-  $("faults").innerHTML = device.faults.length ? device.faults.map((f) =>
-    `<div class="fault ${esc(f.severity)}"><b>${esc(f.message)}</b><div class="hint">→ ${esc(f.hint)}</div></div>`).join("")
-    : `<p>${t("no_faults")}</p>`;
+  fill($("now"), out.length ? out : h("p", null, t("no_data")));
+  fill($("faults"), device.faults.length ? device.faults.map((f) =>
+    h("div", { class: "fault " + f.severity }, h("b", null, f.message), h("div", { class: "hint" }, "→ ", f.hint)))
+    : h("p", null, t("no_faults")));
 }
 
 function renderAlerts() {
-  $("alerts").innerHTML = device.alerts.map((a) => {
-    const steps = (a.history || []).filter((h) => h.actor || h.note).map((h) =>
-      `<li>${esc(localTime(h.at))} · ${esc(t(h.event))}${h.actor ? " " + t("by") + " " + esc(h.actor) : ""}${h.note ? ": “" + esc(h.note) + "”" : ""}</li>`).join("");
-    return `<div class="alert-card ${esc(a.severity)}" data-alert-id="${a.id}">
-      <div><span class="sev">${esc(t(a.severity))}</span> · <span class="state">${esc(t(a.state))}</span>${a.silenced ? " · 🔕" : ""}</div>
-      <div class="msg">${esc(a.message)}</div><div class="hint">→ ${esc(a.hint)}</div>
-      <div class="small">${t("opened")} ${esc(localTime(a.opened_at))}</div>
-      ${steps ? `<ul class="steps">${steps}</ul>` : ""}</div>`;
-  }).join("") || `<p>${t("no_alerts")}</p>`;
+  const cards = device.alerts.map((a) => {
+    const steps = (a.history || []).filter((x) => x.actor || x.note).map((x) =>
+      h("li", null, `${localTime(x.at)} · ${t(x.event)}`, x.actor ? ` ${t("by")} ${x.actor}` : "",
+        x.note ? `: “${x.note}”` : ""));
+    return h("div", { class: "alert-card " + a.severity, dataset: { alertId: a.id } },
+      h("div", null, h("span", { class: "sev" }, t(a.severity)), " · ", h("span", { class: "state" }, t(a.state)),
+        a.silenced ? " · 🔕" : ""),
+      h("div", { class: "msg" }, a.message), h("div", { class: "hint" }, "→ ", a.hint),
+      h("div", { class: "small" }, `${t("opened")} ${localTime(a.opened_at)}`),
+      steps.length ? h("ul", { class: "steps" }, steps) : null);
+  });
+  fill($("alerts"), cards.length ? cards : h("p", null, t("no_alerts")));
 }
 
 function renderHeader() {
@@ -134,20 +144,20 @@ function renderHeader() {
 }
 
 function renderReach() {
-  const el = $("reach");
   const from = series.from, to = series.to, span = to - from;
-  el.innerHTML = series.reachability.map(([a, b, up]) => {
+  fill($("reach"), series.reachability.map(([a, b, up]) => {
     const left = ((a - from) / span) * 100, width = Math.max(0.2, ((b - a) / span) * 100);
-    return `<span class="${up ? "up" : "down"}" style="left:${left}%;width:${width}%"></span>`;
-  }).join("");
-  $("reach-legend").innerHTML = `<span class="key up"></span>${t("up")} <span class="key down"></span>${t("down")} <span class="key nodata"></span>${t("nodata")}`;
+    return h("span", { class: up ? "up" : "down", style: { left: left + "%", width: width + "%" } });
+  }));
+  fill($("reach-legend"), h("span", { class: "key up" }), t("up"), " ", h("span", { class: "key down" }), t("down"),
+       " ", h("span", { class: "key nodata" }), t("nodata"));
 }
 
 const charts = [];
 function renderCharts() {
   charts.splice(0).forEach((c) => c.destroy());
   const box = $("charts");
-  box.innerHTML = "";
+  box.replaceChildren();
   const order = ["supplies", "pages", "clients", "power", "ups", "latency", "speed", "probe"];
   const width = Math.max(260, (box.clientWidth || 600) - 16);
   const fmt = new Intl.DateTimeFormat(lang === "vi" ? "vi-VN" : "en-GB", series.to - series.from > 86400 * 1.5
@@ -162,7 +172,8 @@ function renderCharts() {
     const wrap = document.createElement("div");
     wrap.className = "chart";
     wrap.dataset.chart = name;
-    wrap.innerHTML = `<h3>${esc(title)} <span class="small">(${series.resolution === "hour" ? t("hourly") : t("every")})</span></h3>`;
+    wrap.append(h("h3", null, title, " ", h("span", { class: "small" },
+      `(${series.resolution === "hour" ? t("hourly") : t("every")})`)));
     box.appendChild(wrap);
     // each line has its own times: join them on one time axis (gaps stay gaps)
     const data = uPlot.join(lines.map((l) => [l.points.map((p) => p[0]), l.points.map((p) => p[2])]));
@@ -182,7 +193,7 @@ function renderCharts() {
     charts.push(new uPlot(opts, data, wrap));
     drawn++;
   }
-  if (!drawn) box.innerHTML = `<p>${t("no_data")}</p>`;
+  if (!drawn) fill(box, h("p", null, t("no_data")));
 }
 
 function applyLanguage() {

@@ -1,0 +1,39 @@
+// hcc-fleet report page: the PDF link fetches the PDF with the desk's access token (a PDF needs
+// one, reads open or not: each is a Chromium run) and saves it; says why when it cannot.
+"use strict";
+
+(() => {
+  const TEXT = {
+    vi: { need_token: "Cần mã truy cập để tải PDF: nhập mã ở bảng điều khiển rồi mở lại trang này.",
+          busy: "Đang có nhiều báo cáo PDF được tạo: thử lại sau {s} giây.", making: "Đang tạo PDF…" },
+    en: { need_token: "A PDF needs an access token: enter it on the dashboard, then open this page again.",
+          busy: "Many PDF reports are being made: try again in {s} s.", making: "Making the PDF…" },
+  };
+  const link = document.getElementById("pdf");
+  const message = document.getElementById("report-message");
+  if (!link || !message) return;
+  const text = TEXT[document.documentElement.lang === "en" ? "en" : "vi"];
+  link.addEventListener("click", async (event) => {
+    event.preventDefault();
+    const token = sessionStorage.getItem("hcc-token") || "";
+    message.textContent = text.making;
+    const r = await fetch(link.href, { headers: token ? { Authorization: "Bearer " + token } : {} });
+    if (!r.ok) {
+      message.textContent = r.status === 401 ? text.need_token
+        : r.status === 429 ? text.busy.replace("{s}", r.headers.get("Retry-After") || "30")
+        : `HTTP ${r.status}`;
+      return;
+    }
+    const disposition = r.headers.get("Content-Disposition") || "";
+    const name = (/filename="([^"]+)"/.exec(disposition) || [null, "hcc-report.pdf"])[1];
+    const url = URL.createObjectURL(await r.blob());
+    const save = document.createElement("a");
+    save.href = url;
+    save.download = name;
+    document.body.append(save);
+    save.click();
+    save.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
+    message.textContent = "";
+  });
+})();
