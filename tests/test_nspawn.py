@@ -167,6 +167,13 @@ sed -i 's|mqtt://127.0.0.1:1883|mqtt://127.0.0.1:@BROKER@|; s|127.0.0.1:8080|127
 systemctl restart hcc-controller
 for i in $(seq 60); do $ctl agents 2>/dev/null | grep -q phuong-1 && break; sleep 1; done
 systemctl is-active hcc-controller > $O/ctl_active.txt
+# a box set up by hand gets the controller's public key (operations.md, "change a printer")
+$ctl signing-key > $O/signing.txt
+sed -n '/BEGIN PUBLIC KEY/,/END PUBLIC KEY/p' $O/signing.txt > /tmp/controller.pub
+sudo install -o root -g hcc-agent -m 0640 /tmp/controller.pub /etc/hcc-agent/controller.pub
+sudo sed -i 's|^agent: {id: pi-1}|agent: {id: pi-1, controller_keys: [/etc/hcc-agent/controller.pub]}|' \
+  /etc/hcc-agent/devices.yaml
+sudo systemctl reload hcc-agent
 $ctl config status > $O/status0.txt 2>&1
 $ctl config pull phuong-1 > $O/pull.txt 2>&1
 cp /var/lib/hcc-controller/configs/phuong-1.yaml $O/pulled.yaml
