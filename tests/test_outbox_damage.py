@@ -1,0 +1,113 @@
+"""A damaged outbox (cut in half, or 16 KiB of garbage in the middle; at start or while
+running) is set aside with its -wal/-shm, its readable rows kept, and the agent goes on."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from agent.outbox import EVENT, Outbox
+from agent.outbox_repair import damaged_copies
+from agent.pushed_config import ConfigStore
+from hcc_common import wire
+
+ROWS = 3000
+
+
+def report(session: int, seq: int) -> wire.Encoded:
+    return wire.encode(wire.Result("ba-dinh", "pi-1", "printer-1", session, seq, 1.8e9,
+                                   "printer", "Máy in quầy 1", "ok", {"pages": seq}))
+
+
+def full_outbox(path: Path) -> tuple[int, int]:
+    box = Outbox(path)
+    session, _, _ = box.start_session()
+    for seq in range(1, ROWS + 1):
+        box.put(report(session, seq), session, seq, EVENT)
+    box.close()
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    return session, ROWS
+
+
+def damage(path: Path, kind: str) -> None:
+    size = path.stat().st_size
+    if kind == "truncate":
+        os.truncate(path, size // 2)  # truncate -s 50%
+    else:
+        with open(path, "r+b") as fh:  # 16 KiB of garbage in the middle
+            fh.seek(size // 2)
+            fh.write(os.urandom(16 * 1024))
+
+
+@pytest.mark.parametrize("kind", ["truncate", "garbage"])
+def test_damaged_at_start_is_set_aside_and_its_rows_salvaged(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "outbox.sqlite"
+    session, last = full_outbox(path)
+    damage(path, kind)
+    box = Outbox(path)
+    new, prev, prev_seq = box.start_session()
+    assert (prev, prev_seq) == (session, last) and new != session
+    [d] = box.damage
+    kept = damaged_copies(tmp_path)
+    assert [p.name for p in kept] == [d.moved_to] and d.moved_to.startswith("outbox.damaged-")
+    assert kept[0].stat().st_size > 0  # the damaged file itself is kept for a person
+    # a good share of the rows is back, each one whole: it decodes as the report it was
+    assert ROWS // 3 < d.salvaged <= ROWS and box.count() == d.salvaged
+    seqs = []
+    for row in box.pending(0, ROWS):
+        got = wire.decode(row.topic, row.payload)
+        assert isinstance(got, wire.Result) and got.session == session
+        assert got.metrics["pages"] == got.seq
+        seqs.append(got.seq)
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)  # oldest first, once each
+    # the fresh outbox works as any other
+    box.put(report(new, 1), new, 1, EVENT)
+    assert box.count() == d.salvaged + 1 and box.oldest() == (session, seqs[0])
+    box.close()
+    assert Outbox(path).damage == []  # fresh and sound now: not set aside again
+
+
+def test_damage_found_while_running_is_set_aside_and_storing_goes_on(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite"
+    box = Outbox(path)
+    session, _, _ = box.start_session()
+    for seq in range(1, ROWS + 1):
+        box.put(report(session, seq), session, seq, EVENT)
+    box.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    # the SD card goes bad under the running agent
+    size = path.stat().st_size
+    with open(path, "r+b") as fh:
+        fh.seek(size // 2)
+        fh.write(os.urandom(16 * 1024))
+    box.db.execute("PRAGMA cache_size=0")  # read from the disk, not from SQLite's cache
+    generation = box.generation
+    for seq in range(ROWS + 1, ROWS + 201):  # and later writes go on, through the damage
+        box.put(report(session, seq), session, seq, EVENT)
+    rows = box.pending(0, 2 * ROWS)
+    assert box.generation == generation + 1 and len(box.damage) == 1
+    got = [wire.decode(r.topic, r.payload) for r in rows]
+    assert all(g.session == session for g in got)  # type: ignore[union-attr]
+    assert {g.seq for g in got} >= set(range(ROWS + 1, ROWS + 201))  # type: ignore[union-attr]
+    assert len(damaged_copies(tmp_path)) == 1
+    box.close()
+
+
+def test_damaged_pushed_config_state_is_set_aside_not_fatal(tmp_path: Path) -> None:
+    store = ConfigStore(tmp_path)
+    store.dir.mkdir()
+    for bad in ("[1, 2]", '{"active": 5}', "\x00\xff garbage", '{"refused": ["x"]}'):
+        (store.dir / "state.json").write_text(bad, encoding="latin-1")
+        st = store.state()
+        assert st.active is None and st.refused == {}
+        assert not (store.dir / "state.json").exists()
+    kept = sorted(p.name for p in store.dir.iterdir())
+    assert kept and all(n.startswith("state.json.damaged-") for n in kept)
+    (store.dir / "state.json").write_text(json.dumps({"active": "abc", "good": None,
+                                                      "refused": {}, "local_at_push": None}))
+    assert store.state().active == "abc"  # a sound one still reads
