@@ -12,14 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from conftest import run_cli, wait_until
-from lab.procs import Mosquitto
-from stack import Stack
 from test_outbox_damage import damage
 
 from agent.outbox import EVENT, Outbox
+from conftest import run_cli, wait_until
 from hcc_common import wire
+from lab.procs import Mosquitto
+from stack import Stack
 
 pytestmark = pytest.mark.integration
 
