@@ -13,6 +13,7 @@ import pytest
 from agent.outbox import EVENT, Outbox
 from agent.outbox_repair import damaged_copies
 from agent.pushed_config import ConfigStore
+from conftest import run_cli
 from hcc_common import wire
 
 ROWS = 3000
@@ -111,3 +112,45 @@ def test_damaged_pushed_config_state_is_set_aside_not_fatal(tmp_path: Path) -> N
     (store.dir / "state.json").write_text(json.dumps({"active": "abc", "good": None,
                                                       "refused": {}, "local_at_push": None}))
     assert store.state().active == "abc"  # a sound one still reads
+
+
+def test_a_damaged_controller_database_is_a_clear_error_and_left_as_is(tmp_path: Path) -> None:
+    """The controller's database holds every alert and all history: never replaced silently."""
+    db = tmp_path / "hcc.db"
+    garbage = os.urandom(8192)
+    db.write_bytes(garbage)
+    cfg = tmp_path / "controller.yaml"
+    cfg.write_text(f'mqtt: {{url: "mqtt://127.0.0.1:1"}}\ndb: "{db}"\n')
+    done = run_cli("hcc-controller", "run", "--config", str(cfg), timeout=30)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "database (controller.yaml db:) is damaged" in done.stderr and "not replaced" in \
+        done.stderr
+    assert db.read_bytes() == garbage
+
+
+def test_a_file_that_is_no_database_at_all_is_set_aside_too(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite"
+    full_outbox(path)
+    with open(path, "r+b") as fh:
+        fh.write(os.urandom(4096))  # the header and first page gone
+    box = Outbox(path)
+    [d] = box.damage
+    assert box.start_session()[1:] == (0, 0) and box.count() == d.salvaged
+    assert (tmp_path / d.moved_to).read_bytes()[4096:8192] != b""  # kept for a person
+
+
+def test_an_unreadable_pushed_config_runs_the_local_file(tmp_path: Path,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    from agent.config import load
+
+    local = tmp_path / "devices.yaml"
+    local.write_text(f'center: {{id: ba-dinh}}\nagent: {{id: pi-1, state_dir: "{tmp_path}"}}\n'
+                     'mqtt: {url: "mqtt://127.0.0.1:1883"}\ndevices: []\n')
+    running = load(local)
+    store = ConfigStore(tmp_path)
+    store.dir.mkdir()
+    (store.dir / "state.json").write_text(json.dumps({"active": "abc", "good": "abc",
+                                                      "refused": {}, "local_at_push": None}))
+    store.path("ba-dinh", "abc").write_bytes(b"\xff\xfe\x00 half a file")
+    assert store.load_active(running) is None
+    assert "active pushed config unreadable" in caplog.text
