@@ -171,8 +171,10 @@ class Outbox:
         """The file is damaged: move it (with its -wal/-shm) to outbox.damaged-<time>, start a
         fresh one holding every row that still reads whole, and say so. Raises OutboxError
         when even that fails, or after MAX_SET_ASIDE times in one run (a failing disk)."""
-        with contextlib.suppress(sqlite3.Error):
-            self.db.close()
+        db = getattr(self, "db", None)
+        if db is not None:
+            with contextlib.suppress(sqlite3.Error):
+                db.close()
         if len(self.damage) >= MAX_SET_ASIDE:
             raise OutboxError(f"outbox {self.path} damaged again ({exc}): "
                               f"{MAX_SET_ASIDE} set aside already, the disk is failing")
@@ -305,9 +307,8 @@ class Outbox:
         try:
             self.enforce_limits()
         except sqlite3.Error as exc:  # stored already; the bound is enforced at the next put
+            # (damage found here is handled by the next call: raising now would store it twice)
             self._rollback()
-            if is_damage(exc):
-                raise
             log.warning("outbox bound not enforced", extra={"error": str(exc)})
 
     def _rollback(self) -> None:
