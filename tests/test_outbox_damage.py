@@ -154,3 +154,21 @@ def test_an_unreadable_pushed_config_runs_the_local_file(tmp_path: Path,
     store.path("ba-dinh", "abc").write_bytes(b"\xff\xfe\x00 half a file")
     assert store.load_active(running) is None
     assert "active pushed config unreadable" in caplog.text
+
+
+def test_the_box_warns_while_a_damaged_copy_is_kept(tmp_path: Path) -> None:
+    """The box's own check (heartbeat and `hcc-agent check`) raises host.outbox_damaged, in
+    words a technician reads, until the damaged copy is removed."""
+    from agent.checks import host
+    from hcc_common import faults as vocab
+
+    (tmp_path / "outbox.damaged-20261204T010203Z").write_bytes(b"x")
+    (tmp_path / "outbox.damaged-20261204T010203Z-wal").write_bytes(b"x")  # not counted twice
+    metrics = host._read(tmp_path)
+    [f] = [f for f in host.faults_of(metrics) if f.code == "host.outbox_damaged"]
+    assert f.severity == "warning" and f.params["count"] == 1
+    text = vocab.full_message("Máy giám sát (box)", f.code, f.params, "vi")
+    assert "outbox.damaged-20261204T010203Z" in text and "bị hỏng" in text
+    assert "thay thẻ nhớ" in vocab.hint(f.code, f.params, "vi")
+    (tmp_path / "outbox.damaged-20261204T010203Z").unlink()
+    assert not [f for f in host.faults_of(host._read(tmp_path)) if f.code == "host.outbox_damaged"]
