@@ -307,6 +307,14 @@ def status(
     except FileNotFoundError:
         typer.echo(f"no status yet at {path}: is hcc-agent running with this config?", err=True)
         raise typer.Exit(1) from None
+    except (OSError, ValueError) as exc:
+        typer.echo(f"status file {path} unreadable ({exc}): the running agent rewrites it at"
+                   " its next heartbeat", err=True)
+        raise typer.Exit(1) from None
+    if not isinstance(data, dict):
+        typer.echo(f"status file {path} is not an agent status: the running agent rewrites it"
+                   " at its next heartbeat", err=True)
+        raise typer.Exit(1)
     if as_json:
         typer.echo(json.dumps(data, ensure_ascii=False))
         return
@@ -318,6 +326,10 @@ def status(
                f", {data['outbox_bytes'] // 1024} KiB; dropped {data['dropped_telemetry']} routine"
                f" + {data['dropped_events']} fault reports; sent unbuffered {data['unbuffered']}"
                + ("" if data.get("outbox") else "  (NO DISK BUFFER: see the log)"))
+    for d in data.get("outbox_damaged") or []:
+        typer.echo(f"outbox DAMAGED and set aside as {d.get('moved_to')}: {d.get('salvaged')}"
+                   f" report(s) salvaged and sent, {d.get('unreadable')} unreadable"
+                   f" ({d.get('reason', '')[:80]})")
     for dev_id, st in data.get("devices", {}).items():
         last = st.get("last_poll")
         when = "never" if last is None else f"{format_duration(time.time() - last)} ago"

@@ -278,6 +278,14 @@ _VOCABULARY: tuple[FaultDef, ...] = (
        "Restart the agent service.", "Khởi động lại dịch vụ hcc-agent."),
     _f("host.clock_unsynced", "warning", "clock not synchronised", "đồng hồ chưa được đồng bộ",
        "Check NTP access (timedatectl status).", "Kiểm tra kết nối NTP (timedatectl status)."),
+    _f("host.outbox_damaged", "warning",
+       "report buffer (outbox) was damaged and set aside ({file}); the box goes on with a new one",
+       "bộ đệm dữ liệu (outbox) bị hỏng, đã được để riêng ({file}); máy giám sát vẫn chạy với "
+       "bộ đệm mới",
+       "The SD card may be failing: run `hcc-agent status`, plan to replace the card, then "
+       "delete /var/lib/hcc-agent/outbox.damaged-* to clear this warning.",
+       "Thẻ nhớ có thể sắp hỏng: chạy `hcc-agent status`, lên kế hoạch thay thẻ nhớ, sau đó "
+       "xoá /var/lib/hcc-agent/outbox.damaged-* để tắt cảnh báo này."),
     # -- agents and centers (raised by the controller) ---------------------------------------
     _f("agent.offline", "critical", "center offline (monitoring box unreachable)",
        "trung tâm mất kết nối (không liên lạc được máy giám sát)",
