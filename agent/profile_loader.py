@@ -13,7 +13,7 @@ from hcc_common.yamlconf import ANY_KEYS, ConfigError, load_yaml
 # Explicit list: a profile is shipped only when named here (no directory scanning).
 # Order is priority: vendor MIBs before the IEEE 802.11 fallback, generic last.
 PROFILE_FILES = (
-    "printer.yaml", "apc_pdu.yaml", "apc_spdu.yaml", "raritan_pdu.yaml", "gude_pdu.yaml",
+    "printer.yaml", "apc_pdu.yaml", "apc_ats.yaml", "raritan_pdu.yaml", "gude_pdu.yaml",
     "tripplite_power.yaml", "hpe_pdu.yaml", "wti_pdu.yaml", "chatsworth_pdu.yaml",
     "sentry_pdu.yaml", "eaton_pdu.yaml", "cyberpower_pdu.yaml", "liebert_pdu.yaml",
     "pdu_other.yaml", "apc_ups.yaml", "eaton_ups.yaml", "mge_ups.yaml", "cyberpower_ups.yaml",
@@ -73,13 +73,17 @@ def _parse(name: str, content: str) -> Profile:
     scalars_m = root.require("scalars").as_mapping(ANY_KEYS)
     scalars = {k: scalars_m.require(k).as_str() for k in scalars_m}
     tables: list[TableSpec] = []
+    first_indices: dict[str, dict[int, str]] = {}
     if (tnode := root.get("tables")) is not None:
         tm = tnode.as_mapping(ANY_KEYS)
         for tname in tm:
-            spec = tm.require(tname).as_mapping(("oid", "columns"))
+            spec = tm.require(tname).as_mapping(("oid", "columns", "first_index"))
             base = spec.require("oid").as_str()
             cols = spec.require("columns").as_mapping(ANY_KEYS)
             tables.append(TableSpec(tname, {c: f"{base}.{cols.require(c).as_int(1)}" for c in cols}))
+            if (first := spec.get("first_index")) is not None:
+                # a 0-based table: row 0 is outlet 1 (kept among the words, see Sample.first_index)
+                first_indices[f"{tname}.first_index"] = {first.as_int(0): "first"}
     decoders = []
     for n in root.require("decoders").as_list():
         d = n.as_str()
@@ -104,6 +108,7 @@ def _parse(name: str, content: str) -> Profile:
                     raise words.require(raw).error(f"{raw!r} is not a whole number") from None
                 mapping[number] = words.require(raw).as_str()
             values[key] = mapping
+    values.update(first_indices)
     desc = root.get("description")
     return Profile(
         id=root.require("id").as_str(),

@@ -14,6 +14,9 @@ SnmpValue = int | bytes | str | None
 Table = Mapping[str, Mapping[str, SnmpValue]]
 
 COUNTER32 = 1 << 32
+# Values that are "not available" in any MIB a reading comes from: the 16- and 32-bit all-ones
+# and the signed extremes (a runtime of 65535 s is no runtime, a power of 2147483647 W no power).
+NOT_A_READING = frozenset({0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF, -0x80000000, -0x7FFFFFFF})
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,21 @@ class Sample:
         """The profile's word for a raw value, or None when it has none (unknown)."""
         number = integer(raw)
         return self.values.get(key, {}).get(number) if number is not None else None
+
+    def first_index(self, table: str) -> int:
+        """The row index of a table's first outlet: 1, or 0 for a 0-based table (the profile's
+        `first_index`, kept among its words as "<table>.first_index")."""
+        given = self.values.get(f"{table}.first_index")
+        return next(iter(given)) if given else 1
+
+    def measured(self, key: str, raw: SnmpValue) -> int | None:
+        """A numeric reading, or None where the value is a "not available" sentinel: one the
+        profile gives a word to (the MIB's own documented sentinels, "<table>.<column>" or the
+        scalar's name), or one of the values agents send for "no reading" in any MIB."""
+        number = integer(raw)
+        if number is None or number in NOT_A_READING or number in self.values.get(key, {}):
+            return None
+        return number
 
 
 @dataclass(frozen=True)
