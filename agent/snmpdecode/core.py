@@ -71,6 +71,15 @@ class Sample:
         given = self.values.get(f"{table}.first_index")
         return next(iter(given)) if given else 1
 
+    def outlet_part(self, table: str, index: str) -> str:
+        """The part of a row index that numbers the outlet: the last, unless the profile's
+        `outlet_part` says which (an index such as pdu.outlet.sensorType)."""
+        parts = index.split(".")
+        given = self.values.get(f"{table}.outlet_part")
+        position = next(iter(given)) if given else -1
+        position = position - 1 if position > 0 else position
+        return parts[position] if -len(parts) <= position < len(parts) else parts[-1]
+
     def measured(self, key: str, raw: SnmpValue) -> int | None:
         """A numeric reading, or None where the value is a "not available" sentinel: one the
         profile gives a word to (the MIB's own documented sentinels, "<table>.<column>" or the

@@ -67,15 +67,19 @@ def read_outlets(s: Sample) -> dict[str, _Outlet]:
     """Every outlet by its row index. The first table that knows an outlet's state speaks for
     it (a vendor's older table before its newer one, listed so in the profile); readings and
     names come from whichever table has them (a metered table beside a switched one). A
-    metered-only unit gives readings and no state: never guessed on or off."""
+    metered-only unit gives readings and no state: never guessed on or off. An outlet the
+    device only names (a metered-only unit without outlet meters) is listed, stateless."""
     outlets: dict[str, _Outlet] = {}
     for tname, idx, row in _rows(s):
-        word = s.word(f"{tname}.state", row.get("state"))
+        raw_state = row.get("state")
+        word = s.word(f"{tname}.state", raw_state)
+        if word is None and isinstance(raw_state, bytes | str):
+            word = (text(raw_state) or "").lower()  # a state sent as text ("On", "off")
         if word is not None and word not in ("on", "off"):
             word = None  # unknown, pending, rebooting...: no state rather than a guess
         given = integer(row.get("number"))
         base = s.first_index(tname)
-        last = idx.split(".")[-1]
+        last = s.outlet_part(tname, idx)
         if given is not None:
             number = str(given)  # outlet 0 is an outlet
         elif last.isdigit():
@@ -83,11 +87,13 @@ def read_outlets(s: Sample) -> dict[str, _Outlet]:
         else:
             number = last
         power = _scaled(row, POWER_COLUMNS, s, tname)
+        exponent = integer(row.get("power_exp"))  # ENERGY-OBJECT-MIB's eoPowerUnitMultiplier
+        if power is not None and exponent is not None and -24 <= exponent <= 24:
+            power = round(power * 10.0 ** exponent, 3)
         current = _scaled(row, CURRENT_COLUMNS, s, tname)
         name = text(row.get("name"))
-        if word is None and power is None and current is None and not (
-                idx in outlets and name):
-            continue
+        if word is None and power is None and current is None and not name:
+            continue  # a row that says nothing (an empty or unsupported column)
         o = outlets.setdefault(idx, _Outlet(number))
         o.tables.append(tname)
         if o.state is None and word is not None:
@@ -136,8 +142,9 @@ def decode_outlets(s: Sample) -> Decoded:
 def decode_pdu_load(s: Sample) -> Decoded:
     """What a PDU draws as a whole (metered units without per-outlet readings, banks and
     phases): tables named "pdu_load*" with power and current columns in any of the units of
-    POWER_COLUMNS / CURRENT_COLUMNS, or "power_hundredths_kw". Total power is the sum over the
-    first table's rows that have it (daisy-chained units); current the largest row."""
+    POWER_COLUMNS / CURRENT_COLUMNS, or "power_hundredths_kw" / "power_tenths_kw". Total power
+    is the sum over the first table's rows that have it (daisy-chained units, phases); current
+    the largest row."""
     metrics: dict[str, MetricValue] = {}
     for tname in [t for t in s.reading.tables if t.startswith("pdu_load")]:
         table = s.reading.table(tname)
@@ -145,7 +152,8 @@ def decode_pdu_load(s: Sample) -> Decoded:
         currents: list[float] = []
         for idx in row_indices(table):
             row = {col: cell(table, col, idx) for col in table}
-            power = _scaled(row, (*POWER_COLUMNS, ("power_hundredths_kw", 10.0)), s, tname)
+            power = _scaled(row, (*POWER_COLUMNS, ("power_hundredths_kw", 10.0),
+                                  ("power_tenths_kw", 100.0)), s, tname)
             current = _scaled(row, CURRENT_COLUMNS, s, tname)
             if power is not None:
                 powers.append(power)
