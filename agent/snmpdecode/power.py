@@ -42,21 +42,33 @@ ALARM_MEANING: dict[int, str] = {
 ALARM_NAMES = {7: "output", 10: "bypass", 17: "fuse", 18: "general"}
 # a vendor's yes/no scalars that say the same as a well-known alarm
 FLAG_SCALARS = ("on_bypass", "overtemp", "input_bad", "charger_failed", "fan_failed",
-                "selftest_failed", "general_fault", "shutdown_pending")
+                "selftest_failed", "general_fault", "shutdown_pending", "battery_low",
+                "battery_bad", "output_off")
 
 
 def ups_alarms(s: Sample) -> dict[str, str]:
-    """The alarms present in upsAlarmTable: {meaning: detail}, from upsAlarmDescr."""
+    """The alarms present now, {meaning: detail}: UPS-MIB's upsAlarmTable (table "ups_alarms",
+    column descr: a upsWellKnownAlarms OID), and a vendor's alarm table of the same shape
+    (tables "ups_alarms_*"), whose alarm OIDs' last arc the profile turns into a meaning
+    ("ups_alarms_<vendor>.descr": {3: on_battery, ...})."""
     out: dict[str, str] = {}
-    for value in s.reading.table("ups_alarms").get("descr", {}).values():
-        oid = value.lstrip(".") if isinstance(value, str) else ""
-        if not oid.startswith(WELL_KNOWN_ALARMS + "."):
-            continue  # a vendor's own alarm: its meaning is in the vendor's MIB, not here
-        tail = oid[len(WELL_KNOWN_ALARMS) + 1:]
-        number = int(tail) if tail.isdigit() else None
-        meaning = ALARM_MEANING.get(number) if number is not None else None
-        if meaning is not None:
-            out.setdefault(meaning, ALARM_NAMES.get(number or 0, meaning))
+    for tname in [t for t in s.reading.tables if t.startswith("ups_alarms")]:
+        for value in s.reading.table(tname).get("descr", {}).values():
+            oid = value.lstrip(".") if isinstance(value, str) else ""
+            head, _, tail = oid.rpartition(".")
+            if not tail.isdigit():
+                continue
+            number = int(tail)
+            if tname == "ups_alarms":
+                if head != WELL_KNOWN_ALARMS:
+                    continue  # a vendor's own alarm: its meaning is in the vendor's MIB
+                meaning = ALARM_MEANING.get(number)
+                detail = ALARM_NAMES.get(number, meaning or "")
+            else:
+                meaning = s.word(f"{tname}.descr", number)
+                detail = meaning or ""
+            if meaning is not None:
+                out.setdefault(meaning, detail)
     return out
 
 
@@ -70,7 +82,8 @@ def _percent(s: Sample, name: str, scale: float = 1.0) -> float | None:
 def decode_ups(s: Sample) -> Decoded:
     """Battery charge, runtime and load, and what the UPS says of its battery and output.
     Scalars (named alike in every UPS profile): battery_charge (percent) or
-    battery_charge_tenths; runtime_min, runtime_s or runtime_ticks; load_pct; and raw states
+    battery_charge_tenths; runtime_min, runtime_s, runtime_ticks or runtime_tenths_min; load_pct
+    or load_tenths_pct (else the largest of table "ups_output" column load); and raw states
     turned into words by the profile: battery_status (normal, low, depleted), output_source
     (normal, battery, bypass, off, ...), replace_battery, on_battery, overload and the flags
     of FLAG_SCALARS (yes, no). The UPS-MIB alarm table ("ups_alarms", column descr) adds
@@ -85,7 +98,8 @@ def decode_ups(s: Sample) -> Decoded:
     if pct is not None:
         metrics["battery_charge_pct"] = round(pct, 1)
     runtime_s: float | None = None
-    for name, factor in (("runtime_s", 1.0), ("runtime_min", 60.0), ("runtime_ticks", 0.01)):
+    for name, factor in (("runtime_s", 1.0), ("runtime_min", 60.0), ("runtime_ticks", 0.01),
+                         ("runtime_tenths_min", 6.0)):
         value = s.measured(name, sc.get(name))
         if value is not None and value >= 0:
             runtime_s = value * factor
@@ -95,7 +109,10 @@ def decode_ups(s: Sample) -> Decoded:
     loads = [v for v in (s.measured("ups_output.load", x)
                          for x in s.reading.table("ups_output").get("load", {}).values())
              if v is not None and 0 <= v <= 1000]
-    load = s.measured("load_pct", sc.get("load_pct"))
+    load: float | None = s.measured("load_pct", sc.get("load_pct"))
+    if load is None and (tenths := s.measured("load_tenths_pct", sc.get("load_tenths_pct"))
+                         ) is not None:
+        load = tenths / 10.0
     if load is not None and not 0 <= load <= 1000:
         load = None
     if load is None and loads:
@@ -103,7 +120,7 @@ def decode_ups(s: Sample) -> Decoded:
     if load is not None:
         metrics["load_pct"] = load
     alarms = ups_alarms(s)
-    if "ups_alarms" in s.reading.tables:
+    if any(t.startswith("ups_alarms") for t in s.reading.tables):
         metrics["ups_alarms"] = len(alarms)
     battery = s.word("battery_status", sc.get("battery_status"))
     source = s.word("output_source", sc.get("output_source"))
@@ -127,7 +144,7 @@ def decode_ups(s: Sample) -> Decoded:
     if battery in ("low", "depleted") or "battery_low" in flags or (
             on_batt and pct is not None and pct <= BATTERY_LOW_PCT):
         found.append(fault("ups.battery_low", charge=charge, minutes=minutes))
-    if replace == "yes" or battery == "replace" or "replace_battery" in flags:
+    if replace == "yes" or battery == "replace" or flags & {"replace_battery", "battery_bad"}:
         found.append(fault("ups.replace_battery"))
     if overload:
         found.append(fault("ups.overload", load=load if load is not None else "?"))
