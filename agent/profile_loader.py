@@ -18,11 +18,11 @@ PROFILE_FILES = (
     "chatsworth_pdu.yaml", "sentry_pdu.yaml", "eaton_pdu.yaml", "eaton_ats.yaml",
     "cyberpower_pdu.yaml", "cyberpower_ats.yaml", "dataprobe_pdu.yaml", "liebert_pdu.yaml",
     "vertiv_pdu.yaml", "panduit_pdu.yaml", "enlogic_pdu.yaml", "schleifenbauer_pdu.yaml",
-    "planet_pdu.yaml", "energy_object_pdu.yaml", "pdu_other.yaml", "apc_ups.yaml",
-    "eaton_ups.yaml", "mge_ups.yaml", "socomec_ups.yaml", "riello_ups.yaml",
-    "delta_ups.yaml", "liebert_ups.yaml", "cyberpower_ups.yaml", "ppc_ups.yaml", "ppc_ups_v2.yaml",
-    "tripplite_ups.yaml", "sinetica_ups.yaml", "webpower_ups.yaml", "vertiv_ups.yaml",
-    "ups_mib.yaml", "ups_other.yaml", "unifi_ap.yaml",
+    "planet_pdu.yaml", "riedo_pdu.yaml", "socomec_pdu.yaml", "energy_object_pdu.yaml",
+    "pdu_other.yaml", "apc_ups.yaml", "eaton_ups.yaml", "mge_ups.yaml", "socomec_ups.yaml",
+    "riello_ups.yaml", "delta_ups.yaml", "liebert_ups.yaml", "cyberpower_ups.yaml",
+    "ppc_ups.yaml", "ppc_ups_v2.yaml", "tripplite_ups.yaml", "sinetica_ups.yaml",
+    "webpower_ups.yaml", "vertiv_ups.yaml", "ups_mib.yaml", "ups_other.yaml", "unifi_ap.yaml",
     "cisco_ap.yaml", "aruba_ap.yaml", "airos_ap.yaml", "ruckus_ap.yaml", "cambium_epmp.yaml",
     "cambium_pmp.yaml", "mikrotik_ap.yaml", "fortinet_ap.yaml", "aerohive_ap.yaml",
     "extreme_wc.yaml", "zyxel_ap.yaml", "tachyon_ap.yaml", "teldat_ap.yaml", "huawei_ac.yaml",
@@ -81,7 +81,8 @@ def _parse(name: str, content: str) -> Profile:
     if (tnode := root.get("tables")) is not None:
         tm = tnode.as_mapping(ANY_KEYS)
         for tname in tm:
-            spec = tm.require(tname).as_mapping(("oid", "columns", "first_index", "outlet_part"))
+            spec = tm.require(tname).as_mapping(("oid", "columns", "first_index", "outlet_part",
+                                                 "rows_where"))
             base = spec.require("oid").as_str()
             cols = spec.require("columns").as_mapping(ANY_KEYS)
             tables.append(TableSpec(tname, {c: f"{base}.{cols.require(c).as_int(1)}" for c in cols}))
@@ -92,6 +93,14 @@ def _parse(name: str, content: str) -> Profile:
                 # which part of a multi-part row index is the outlet's number (1 = first;
                 # -2 = last but one, as in pdu.outlet.sensorType)
                 first_indices[f"{tname}.outlet_part"] = {part.as_int(): "part"}
+            if (where := spec.get("rows_where")) is not None:
+                # only the rows whose column holds one of these values (a meter table that
+                # mixes whole-unit, phase and outlet meters)
+                wm = where.as_mapping(ANY_KEYS)
+                for wcol in wm:
+                    node = wm.require(wcol)
+                    wanted = node.as_list() if node.kind() == "list" else [node]
+                    first_indices[f"{tname}.where.{wcol}"] = {n.as_int(): "keep" for n in wanted}
     decoders = []
     for n in root.require("decoders").as_list():
         d = n.as_str()

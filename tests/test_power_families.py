@@ -239,3 +239,18 @@ def test_families_through_the_agent(tmp_path: Path, snmp_devices) -> None:
     assert {f["code"] for f in ups["faults"]} == {"ups.replace_battery", "ups.on_bypass"}
     assert "runtime_min" not in ups["metrics"]
     assert [f["code"] for f in rows["ats"]["faults"]] == ["ats.source_failed"]
+
+
+def test_a_mixed_meter_table_keeps_each_kind_apart() -> None:
+    """RNX UPDU's one meter table: the unit's total (upduMeterType 0/1) is the unit's power,
+    the outlet meters (6) are outlets; a phase meter (3) is not added on top."""
+    profile, m, _ = run(device("pdu-rnx-updu"), "charger")
+    assert profile == "riedo_pdu"
+    assert m["power_w"] == 230.0 and m["current_a"] == 1.1
+    assert (m["outlet.1.1.power_w"], m["outlet.1.2.current_a"]) == (180.0, 0.3)
+    assert (m["outlet.1.state"], m["outlet.2.state"]) == ("on", "off")
+
+
+def test_unit_readings_given_as_scalars() -> None:
+    profile, m, faults = run(device("pdu-socomec"), "charger")
+    assert (profile, m["current_a"], faults) == ("socomec_pdu", 4.2, set())

@@ -80,6 +80,15 @@ class Sample:
         position = position - 1 if position > 0 else position
         return parts[position] if -len(parts) <= position < len(parts) else parts[-1]
 
+    def row_kept(self, table: str, row: Mapping[str, SnmpValue]) -> bool:
+        """Whether a row passes the profile's `rows_where` for this table (every named column
+        holds one of its values); True when the table has none."""
+        prefix = f"{table}.where."
+        for key, wanted in self.values.items():
+            if key.startswith(prefix) and integer(row.get(key[len(prefix):])) not in wanted:
+                return False
+        return True
+
     def measured(self, key: str, raw: SnmpValue) -> int | None:
         """A numeric reading, or None where the value is a "not available" sentinel: one the
         profile gives a word to (the MIB's own documented sentinels, "<table>.<column>" or the

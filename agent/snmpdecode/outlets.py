@@ -28,6 +28,10 @@ _SCALAR_OUTLET = re.compile(r"^outlet_([0-9A-Za-z]+)_(state|name|power_w|power_t
                             r"current_a|current_tenths_a|current_hundredths_a|current_ma)$")
 
 
+_SCALAR_LOAD = re.compile(r"^pdu_load_(power_w|power_tenths_w|power_hundredths_kw|power_tenths_kw|"
+                          r"current_a|current_tenths_a|current_hundredths_a|current_ma)_\w+$")
+
+
 @dataclass
 class _Outlet:
     number: str
@@ -53,7 +57,9 @@ def _rows(s: Sample) -> list[tuple[str, str, dict[str, SnmpValue]]]:
     for tname in [t for t in s.reading.tables if t.startswith("outlets")]:
         table: Table = s.reading.table(tname)
         for idx in row_indices(table):
-            rows.append((tname, idx, {col: cell(table, col, idx) for col in table}))
+            row = {col: cell(table, col, idx) for col in table}
+            if s.row_kept(tname, row):
+                rows.append((tname, idx, row))
     scalar_rows: dict[str, dict[str, SnmpValue]] = {}
     for name, value in s.reading.scalars.items():
         m = _SCALAR_OUTLET.match(name)
@@ -128,9 +134,13 @@ def decode_outlets(s: Sample) -> Decoded:
         metrics["outlets_on"] = sum(1 for o in states if o.state == "on")
     if outlets:
         metrics["outlets_read"] = len(outlets)
+    judged: set[str] = set()
     for o in outlets.values():
         if not o.number.isdigit() or int(o.number) not in s.device.charger_outlets:
             continue
+        if o.number in judged:
+            continue  # the same outlet in a second table (Raritan's sensor rows): once
+        judged.add(o.number)
         label = f"{o.number} ({o.name})" if o.name and o.name != o.number else o.number
         if o.state is None and o.power_w is None:
             continue  # nothing to judge the charger by
@@ -142,16 +152,26 @@ def decode_outlets(s: Sample) -> Decoded:
 def decode_pdu_load(s: Sample) -> Decoded:
     """What a PDU draws as a whole (metered units without per-outlet readings, banks and
     phases): tables named "pdu_load*" with power and current columns in any of the units of
-    POWER_COLUMNS / CURRENT_COLUMNS, or "power_hundredths_kw" / "power_tenths_kw". Total power
-    is the sum over the first table's rows that have it (daisy-chained units, phases); current
-    the largest row."""
+    POWER_COLUMNS / CURRENT_COLUMNS, or "power_hundredths_kw" / "power_tenths_kw"; or scalars
+    named "pdu_load_<column>_<phase>" on units without a table. Total power is the sum over
+    the first table's rows that have it (daisy-chained units, phases); current the largest
+    row."""
     metrics: dict[str, MetricValue] = {}
+    sources: list[tuple[str, list[dict[str, SnmpValue]]]] = []
     for tname in [t for t in s.reading.tables if t.startswith("pdu_load")]:
         table = s.reading.table(tname)
+        rows = [{col: cell(table, col, idx) for col in table} for idx in row_indices(table)]
+        sources.append((tname, [row for row in rows if s.row_kept(tname, row)]))
+    # a unit with scalars instead, one per phase: pdu_load_current_tenths_a_1, ...
+    scalar_rows: list[dict[str, SnmpValue]] = [
+        {m.group(1): value} for name, value in s.reading.scalars.items()
+        if (m := _SCALAR_LOAD.match(name)) is not None and value is not None]
+    if scalar_rows:
+        sources.append(("pdu_load", scalar_rows))
+    for tname, rows in sources:
         powers: list[float] = []
         currents: list[float] = []
-        for idx in row_indices(table):
-            row = {col: cell(table, col, idx) for col in table}
+        for row in rows:
             power = _scaled(row, (*POWER_COLUMNS, ("power_hundredths_kw", 10.0),
                                   ("power_tenths_kw", 100.0)), s, tname)
             current = _scaled(row, CURRENT_COLUMNS, s, tname)
