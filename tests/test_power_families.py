@@ -254,3 +254,14 @@ def test_a_mixed_meter_table_keeps_each_kind_apart() -> None:
 def test_unit_readings_given_as_scalars() -> None:
     profile, m, faults = run(device("pdu-socomec"), "charger")
     assert (profile, m["current_a"], faults) == ("socomec_pdu", 4.2, set())
+
+
+def test_a_ups_profile_that_finds_nothing_reads_nothing() -> None:
+    """A fallback UPS profile on a device without its objects: no battery, load, status or
+    alarm count, so the check reports it as not supported instead of a silent ok."""
+    values = {k: v for k, v in device("ups-rfc1628-alarms").items()
+              if not k.startswith("1.3.6.1.2.1.33")}
+    sample = Sample(reading_for(PROFILES["ups_mib"], values), DeviceContext("ups"),
+                    values=PROFILES["ups_mib"].values)
+    decoded = DECODERS["ups"](sample)
+    assert decoded.metrics == {} and decoded.faults == ()

@@ -120,8 +120,6 @@ def decode_ups(s: Sample) -> Decoded:
     if load is not None:
         metrics["load_pct"] = load
     alarms = ups_alarms(s)
-    if any(t.startswith("ups_alarms") for t in s.reading.tables):
-        metrics["ups_alarms"] = len(alarms)
     battery = s.word("battery_status", sc.get("battery_status"))
     source = s.word("output_source", sc.get("output_source"))
     replace = s.word("replace_battery", sc.get("replace_battery"))
@@ -135,6 +133,10 @@ def decode_ups(s: Sample) -> Decoded:
                        ("replace_battery", replace)):
         if word is not None:
             metrics[name] = word
+    if alarms or (metrics and any(t.startswith("ups_alarms") for t in s.reading.tables)):
+        # an empty alarm table is "no alarm" only beside other readings: alone, it is what a
+        # device that holds none of the profile's objects gives (nothing read, never an ok)
+        metrics["ups_alarms"] = len(alarms)
     minutes = round(runtime_s / 60.0) if runtime_s is not None else "?"
     charge = round(pct) if pct is not None else "?"
     if source == "off" or "output_off" in flags:
@@ -148,7 +150,9 @@ def decode_ups(s: Sample) -> Decoded:
         found.append(fault("ups.replace_battery"))
     if overload:
         found.append(fault("ups.overload", load=load if load is not None else "?"))
-    if source == "bypass" or "on_bypass" in flags:
+    if "on_bypass" in flags:
+        # only where the UPS raises it (an alarm or its on-bypass flag): an output source of
+        # "bypass" alone is also what some UPSes report in ECO/high-efficiency mode
         found.append(fault("ups.on_bypass"))
     for flag in ("overtemp", "input_bad", "charger_failed", "fan_failed", "selftest_failed",
                  "shutdown_pending"):
