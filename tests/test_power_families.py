@@ -265,3 +265,12 @@ def test_a_ups_profile_that_finds_nothing_reads_nothing() -> None:
                     values=PROFILES["ups_mib"].values)
     decoded = DECODERS["ups"](sample)
     assert decoded.metrics == {} and decoded.faults == ()
+
+
+def test_vendor_profile_falls_back_to_the_ups_mib_copy_of_the_charge() -> None:
+    """A Delta card that answers its own MIB only in part (dupsBatteryCondiction, no capacity)
+    and the UPS-MIB too: the charge is still read, from upsEstimatedChargeRemaining."""
+    values = device("ups-rfc1628-alarms", **{"1_3_6_1_2_1_1_2_0": "1.3.6.1.4.1.2254.2.4",
+                                             "1_3_6_1_4_1_2254_2_4_7_1_0": 0})
+    profile, m, _ = run(values, "ups")
+    assert profile == "delta_ups" and m["battery_charge_pct"] == 100.0

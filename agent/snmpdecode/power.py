@@ -82,12 +82,13 @@ def _percent(s: Sample, name: str, scale: float = 1.0) -> float | None:
 def decode_ups(s: Sample) -> Decoded:
     """Battery charge, runtime and load, and what the UPS says of its battery and output.
     Scalars (named alike in every UPS profile): battery_charge (percent) or
-    battery_charge_tenths; runtime_min, runtime_s, runtime_ticks or runtime_tenths_min; load_pct
-    or load_tenths_pct (else the largest of table "ups_output" column load); and raw states
-    turned into words by the profile: battery_status (normal, low, depleted), output_source
-    (normal, battery, bypass, off, ...), replace_battery, on_battery, overload and the flags
-    of FLAG_SCALARS (yes, no). The UPS-MIB alarm table ("ups_alarms", column descr) adds
-    the alarms present. A "not available" value (the MIB's sentinel, 65535, -1...) is no
+    battery_charge_tenths, else battery_charge_std (UPS-MIB's, where a vendor profile lists
+    it); runtime_min, runtime_s, runtime_ticks or runtime_tenths_min, else runtime_std_min;
+    load_pct or load_tenths_pct (else the largest of table "ups_output" column load); and raw
+    states turned into words by the profile: battery_status (normal, low, depleted),
+    output_source (normal, battery, bypass, off, ...), replace_battery, on_battery, overload
+    and the flags of FLAG_SCALARS (yes, no). The alarm tables ("ups_alarms*", column descr)
+    add the alarms present. A "not available" value (the MIB's sentinel, 65535, -1...) is no
     reading: it is left out, never shown as a figure."""
     sc = s.reading.scalars
     metrics: dict[str, MetricValue] = {}
@@ -95,11 +96,13 @@ def decode_ups(s: Sample) -> Decoded:
     pct = _percent(s, "battery_charge")
     if pct is None:
         pct = _percent(s, "battery_charge_tenths", 0.1)
+    if pct is None:  # the UPS-MIB copy on a card that speaks both (a vendor profile's fallback)
+        pct = _percent(s, "battery_charge_std")
     if pct is not None:
         metrics["battery_charge_pct"] = round(pct, 1)
     runtime_s: float | None = None
     for name, factor in (("runtime_s", 1.0), ("runtime_min", 60.0), ("runtime_ticks", 0.01),
-                         ("runtime_tenths_min", 6.0)):
+                         ("runtime_tenths_min", 6.0), ("runtime_std_min", 60.0)):
         value = s.measured(name, sc.get(name))
         if value is not None and value >= 0:
             runtime_s = value * factor
