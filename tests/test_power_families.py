@@ -274,3 +274,11 @@ def test_vendor_profile_falls_back_to_the_ups_mib_copy_of_the_charge() -> None:
                                              "1_3_6_1_4_1_2254_2_4_7_1_0": 0})
     profile, m, _ = run(values, "ups")
     assert profile == "delta_ups" and m["battery_charge_pct"] == 100.0
+
+
+def test_a_second_place_for_a_reading_is_used_only_when_the_first_gives_nothing() -> None:
+    values = device("ups-netagent", **{"1_3_6_1_2_1_33_1_2_3_0": 40})  # UPS-MIB minutes too
+    assert run(values, "ups")[1]["runtime_min"] == 40.0  # 65535 s in PPC: the UPS-MIB's copy
+    values = device("ups-netagent", **{"1_3_6_1_2_1_33_1_2_3_0": 40,
+                                       "1_3_6_1_4_1_935_1_1_1_2_2_4_0": 1800})
+    assert run(values, "ups")[1]["runtime_min"] == 30.0  # the vendor's own reading first

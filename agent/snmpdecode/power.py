@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from agent.snmpdecode.core import Decoded, Sample, fault
+from dataclasses import replace as with_changes
+
+from agent.snmpdecode.core import NOT_A_READING, Decoded, Sample, SnmpValue, fault
 from hcc_common.wire import FaultReport, MetricValue
 
 # -- UPS ------------------------------------------------------------------------------------------
@@ -72,6 +74,21 @@ def ups_alarms(s: Sample) -> dict[str, str]:
     return out
 
 
+def _merged_scalars(s: Sample) -> dict[str, SnmpValue]:
+    """The profile's scalars with each "<name>__<where>" folded into <name> where <name> gave
+    nothing (absent, or a "not available" value); second places in the profile's order."""
+    scalars = s.reading.scalars
+    merged: dict[str, SnmpValue] = {k: v for k, v in scalars.items() if "__" not in k}
+    for name, value in scalars.items():
+        if "__" not in name:
+            continue
+        base = name.split("__", 1)[0]
+        current = merged.get(base)
+        if current is None or (isinstance(current, int) and current in NOT_A_READING):
+            merged[base] = value
+    return merged
+
+
 def _percent(s: Sample, name: str, scale: float = 1.0) -> float | None:
     value = s.measured(name, s.reading.scalars.get(name))
     if value is None or value < 0 or value * scale > 100:
@@ -81,28 +98,28 @@ def _percent(s: Sample, name: str, scale: float = 1.0) -> float | None:
 
 def decode_ups(s: Sample) -> Decoded:
     """Battery charge, runtime and load, and what the UPS says of its battery and output.
-    Scalars (named alike in every UPS profile): battery_charge (percent) or
-    battery_charge_tenths, else battery_charge_std (UPS-MIB's, where a vendor profile lists
-    it); runtime_min, runtime_s, runtime_ticks or runtime_tenths_min, else runtime_std_min;
+    Scalars (named alike in every UPS profile; "<name>__<where>" is a second place for the same
+    reading, used when the first gives nothing: the UPS-MIB copy on a card that speaks both, a
+    second branch of the vendor's MIB): battery_charge (percent) or
+    battery_charge_tenths; runtime_min, runtime_s, runtime_ticks or runtime_tenths_min;
     load_pct or load_tenths_pct (else the largest of table "ups_output" column load); and raw
     states turned into words by the profile: battery_status (normal, low, depleted),
     output_source (normal, battery, bypass, off, ...), replace_battery, on_battery, overload
     and the flags of FLAG_SCALARS (yes, no). The alarm tables ("ups_alarms*", column descr)
     add the alarms present. A "not available" value (the MIB's sentinel, 65535, -1...) is no
     reading: it is left out, never shown as a figure."""
-    sc = s.reading.scalars
+    sc = _merged_scalars(s)
+    s = with_changes(s, reading=with_changes(s.reading, scalars=sc))
     metrics: dict[str, MetricValue] = {}
     found: list[FaultReport] = []
     pct = _percent(s, "battery_charge")
     if pct is None:
         pct = _percent(s, "battery_charge_tenths", 0.1)
-    if pct is None:  # the UPS-MIB copy on a card that speaks both (a vendor profile's fallback)
-        pct = _percent(s, "battery_charge_std")
     if pct is not None:
         metrics["battery_charge_pct"] = round(pct, 1)
     runtime_s: float | None = None
     for name, factor in (("runtime_s", 1.0), ("runtime_min", 60.0), ("runtime_ticks", 0.01),
-                         ("runtime_tenths_min", 6.0), ("runtime_std_min", 60.0)):
+                         ("runtime_tenths_min", 6.0)):
         value = s.measured(name, sc.get(name))
         if value is not None and value >= 0:
             runtime_s = value * factor
