@@ -32,8 +32,6 @@ BULK_REPETITIONS = 25
 # Requests in flight at once: a burst of hundreds overruns small agents' (and snmpsim's) UDP
 # buffers, and a lost datagram costs a whole timeout.
 MAX_IN_FLIGHT = 24
-# Subtrees probed in one GETNEXT: the reply stays well under a 1,472-byte datagram.
-PROBES_PER_REQUEST = 16
 
 
 class SnmpError(Exception):
@@ -175,15 +173,7 @@ class SnmpClient:
         return {str(oid): to_python(val) for oid, val in var_binds}
 
     async def present(self, t: SnmpTarget, prefixes: Sequence[str]) -> set[str]:
-        """Which OID subtrees hold anything: GETNEXTs of up to PROBES_PER_REQUEST subtrees
-        (the profiles name ~100; one request of them all is a reply small agents refuse as
-        tooBig)."""
-        found: set[str] = set()
-        for start in range(0, len(prefixes), PROBES_PER_REQUEST):
-            found |= await self._present(t, prefixes[start:start + PROBES_PER_REQUEST])
-        return found
-
-    async def _present(self, t: SnmpTarget, prefixes: Sequence[str]) -> set[str]:
+        """Which OID subtrees hold anything: one GETNEXT for all of them."""
         transport = await self._transport(t)
         async with self.slots:
             err_ind, err_status, _, var_binds = await next_cmd(
@@ -192,13 +182,11 @@ class SnmpClient:
             )
         if err_ind is not None:
             raise _indication(err_ind)
-        if int(err_status) != 0:
-            if len(prefixes) == 1:
-                return set()  # noSuchName (v1) or an error for this subtree: not there
-            # v1 fails a whole request for one missing OID; tooBig: ask for fewer at once
-            half = len(prefixes) // 2
-            return (await self._present(t, prefixes[:half])) | (
-                await self._present(t, prefixes[half:]))
+        if int(err_status) != 0 and t.version == "1" and len(prefixes) > 1:
+            found: set[str] = set()
+            for p in prefixes:
+                found |= await self.present(t, [p])
+            return found
         out = set()
         for prefix, (oid, val) in zip(prefixes, var_binds, strict=False):
             if str(oid).startswith(prefix + ".") and not isinstance(val, rfc1905.EndOfMibView):
