@@ -282,3 +282,12 @@ def test_a_second_place_for_a_reading_is_used_only_when_the_first_gives_nothing(
     values = device("ups-netagent", **{"1_3_6_1_2_1_33_1_2_3_0": 40,
                                        "1_3_6_1_4_1_935_1_1_1_2_2_4_0": 1800})
     assert run(values, "ups")[1]["runtime_min"] == 30.0  # the vendor's own reading first
+
+
+def test_each_outlet_says_which_number_devices_yaml_gives_it() -> None:
+    """Row indices are unit.outlet, 0-based or carry a sensor type: `.number` is the outlet as
+    `outlets:` counts it, for anything that looks a configured charger outlet up."""
+    _, m, _ = run(device("pdu-sentry3"), "charger")
+    assert (m["outlet.1.1.3.number"], m["outlet.2.1.1.number"]) == (3, 1)
+    _, m, _ = run(device("pdu-iboot"), "charger")
+    assert (m["outlet.0.number"], m["outlet.1.number"]) == (1, 2)

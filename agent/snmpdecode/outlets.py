@@ -121,6 +121,10 @@ def decode_outlets(s: Sample) -> Decoded:
     outlets = read_outlets(s)
     for idx, o in outlets.items():
         key = f"outlet.{idx}"
+        if o.number.isdigit():
+            # the outlet's number as devices.yaml's `outlets:` counts it (the row index may be
+            # unit.outlet, 0-based, or carry a sensor type)
+            metrics[f"{key}.number"] = int(o.number)
         if o.state is not None:
             metrics[f"{key}.state"] = o.state
         if o.name:
