@@ -291,3 +291,12 @@ def test_each_outlet_says_which_number_devices_yaml_gives_it() -> None:
     assert (m["outlet.1.1.3.number"], m["outlet.2.1.1.number"]) == (3, 1)
     _, m, _ = run(device("pdu-iboot"), "charger")
     assert (m["outlet.0.number"], m["outlet.1.number"]) == (1, 2)
+
+
+def test_ups_outlet_groups_of_each_maker() -> None:
+    """XUPS receptacles: on(1) off(2), a relay failed closed (7) still feeds its load."""
+    values = device("ups-eaton-xups", **{"1_3_6_1_4_1_534_1_12_2_1_2_1": 1,
+                                         "1_3_6_1_4_1_534_1_12_2_1_2_2": 2,
+                                         "1_3_6_1_4_1_534_1_12_2_1_2_3": 7,
+                                         "1_3_6_1_4_1_534_1_12_2_1_2_4": 4})
+    assert states(run(values, "ups")[1]) == {"1": "on", "2": "off", "3": "on"}
