@@ -300,3 +300,10 @@ def test_ups_outlet_groups_of_each_maker() -> None:
                                          "1_3_6_1_4_1_534_1_12_2_1_2_3": 7,
                                          "1_3_6_1_4_1_534_1_12_2_1_2_4": 4})
     assert states(run(values, "ups")[1]) == {"1": "on", "2": "off", "3": "on"}
+
+
+def test_a_page_counter_at_its_sentinel_is_no_count() -> None:
+    values = device("printer-twin-supply", **{"1_3_6_1_2_1_43_10_2_1_4_1_1": 4294967295})
+    assert "page_count" not in run(values, "printer")[1]
+    values = device("printer-twin-supply", **{"1_3_6_1_2_1_43_10_2_1_4_1_1": 65535})
+    assert run(values, "printer")[1]["page_count"] == 65535

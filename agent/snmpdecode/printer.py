@@ -80,6 +80,9 @@ MANUAL_TRAY_NAME = re.compile(r"\b(mp|manual|by-?pass|multi[- ]?purpose|mpt)\b",
 COVER_OPEN_STATES = {3, 5}  # coverOpen, interlockOpen
 GENERIC_TONER = "toner"
 GENERIC_TRAY = "paper tray"
+# prtMarkerLifeCount: an all-ones or signed-max count is "not available", never pages printed
+# (0xFFFF stays a count: a printer may have printed 65,535 pages)
+COUNTER_NOT_A_READING = frozenset({0x7FFFFFFF, 0xFFFFFFFF})
 SUPPLY_CODES = {"printer.toner_low", "printer.toner_empty", "printer.supply_low",
                 "printer.supply_empty", "printer.waste_full", "printer.waste_near_full"}
 
@@ -283,7 +286,7 @@ def decode_printer(s: Sample) -> Decoded:
     if status is not None:
         metrics["printer_status"] = PRINTER_STATUS.get(status, f"code {status}")
     pages = integer(r.scalars.get("page_count"))
-    if pages is not None and pages >= 0:
+    if pages is not None and pages >= 0 and pages not in COUNTER_NOT_A_READING:
         metrics["page_count"] = pages
     raw_bits = r.scalars.get("hr_printer_error_state")
     bits_read = set(error_state_bits(raw_bits)) if isinstance(raw_bits, bytes) else None
