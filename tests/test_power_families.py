@@ -221,6 +221,10 @@ devices:
      snmp: {{port: {port}, community: ups-rfc1628-alarms}}}}
   - {{id: ats, name: "Bo chuyen nguon", type: charger, host: 127.0.0.1,
      snmp: {{port: {port}, community: ats-apc}}}}
+  - {{id: dli, name: "O cam DLI", type: charger, host: 127.0.0.1, outlets: [2],
+     snmp: {{port: {port}, community: pdu-dli-energy}}}}
+  - {{id: iboot, name: "iBoot", type: charger, host: 127.0.0.1, outlets: [1],
+     snmp: {{port: {port}, community: pdu-iboot}}}}
 """)
     return path
 
@@ -229,7 +233,7 @@ def test_families_through_the_agent(tmp_path: Path, snmp_devices) -> None:
     out = run_cli("hcc-agent", "check", "--config", str(_config(tmp_path, snmp_devices.port)),
                   "--json")
     rows = {r["device"]: r for r in json_lines(out.stdout)}
-    assert {"sentry", "gude", "ups", "ats"} <= set(rows), out.stderr  # and the box itself
+    assert {"sentry", "gude", "ups", "ats", "dli", "iboot"} <= set(rows), out.stderr
     sentry = rows["sentry"]
     assert [f["code"] for f in sentry["faults"]] == ["charger.outlet_off"]
     assert sentry["metrics"]["outlet.1.1.1.state"] == "on"
@@ -239,6 +243,12 @@ def test_families_through_the_agent(tmp_path: Path, snmp_devices) -> None:
     assert {f["code"] for f in ups["faults"]} == {"ups.replace_battery", "ups.on_bypass"}
     assert "runtime_min" not in ups["metrics"]
     assert [f["code"] for f in rows["ats"]["faults"]] == ["ats.source_failed"]
+    # found by its ENERGY-OBJECT-MIB (net-snmp's generic sysObjectID), outlet 2 is off
+    dli = rows["dli"]
+    assert dli["metrics"]["snmp_profile"] == "energy_object_pdu"
+    assert [f["code"] for f in dli["faults"]] == ["charger.outlet_off"]
+    # 0-based: outlet 1 of devices.yaml is row 0, on
+    assert (rows["iboot"]["status"], rows["iboot"]["metrics"]["outlet.0.state"]) == ("ok", "on")
 
 
 def test_a_mixed_meter_table_keeps_each_kind_apart() -> None:
