@@ -8,6 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from agent.checks.snmp import read_device
 from agent.profile_loader import SYSTEM_OIDS, choose, load_profiles, probes
@@ -317,3 +319,31 @@ def test_a_page_counter_at_its_sentinel_is_no_count() -> None:
     assert "page_count" not in run(values, "printer")[1]
     values = device("printer-twin-supply", **{"1_3_6_1_2_1_43_10_2_1_4_1_1": 65535})
     assert run(values, "printer")[1]["page_count"] == 65535
+
+
+snmp_values = st.one_of(st.none(), st.integers(min_value=-(1 << 40), max_value=1 << 40),
+                        st.binary(max_size=12), st.text(max_size=40))
+
+
+@given(st.dictionaries(st.sampled_from(["battery_charge", "battery_charge_tenths", "runtime_s",
+                                        "runtime_min", "runtime_ticks", "load_pct",
+                                        "load_tenths_pct", "output_source", "battery_status",
+                                        "on_bypass", "ats_selected", "ats_source_a",
+                                        "ats_redundancy", "outlet_1_state",
+                                        "battery_charge__ups_mib", "pdu_load_current_ma_1"]),
+                       snmp_values),
+       st.dictionaries(st.sampled_from(["descr", "state", "status", "name", "power_w", "number",
+                                        "current_tenths_a", "type"]),
+                       st.dictionaries(st.sampled_from(["1", "0.1", "1.1.14", "x"]), snmp_values,
+                                       max_size=3)))
+def test_power_decoders_never_crash_on_odd_values(scalars: dict, table: dict) -> None:
+    for profile in ("ups_mib", "eaton_ups", "apc_ats", "raritan_pdu", "riedo_pdu", "apc_pdu"):
+        values = PROFILES[profile].values
+        tables = {"ups_alarms": table, "ups_alarms_xups": table, "ats_sources": table,
+                  "outlets": table, "outlets_sensors": table, "pdu_load": table}
+        sample = Sample(Reading(scalars, tables), DeviceContext("charger", True, (1, 2)),
+                        values=values)
+        for name in ("ups", "ats", "outlets", "pdu_load"):
+            decoded = DECODERS[name](sample)
+            pct = decoded.metrics.get("battery_charge_pct")
+            assert pct is None or (isinstance(pct, float) and 0.0 <= pct <= 100.0)
