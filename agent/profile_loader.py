@@ -113,7 +113,7 @@ def _parse(name: str, content: str) -> Profile:
     if probe_node is not None:
         probe = (tuple(n.as_str() for n in probe_node.as_list())
                  if probe_node.kind() == "list" else (probe_node.as_str(),))
-    values: dict[str, dict[int, str]] = {}
+    values: dict[str, dict[int, str]] = dict(first_indices)  # the tables' options, then words
     if (vnode := root.get("values")) is not None:
         vm = vnode.as_mapping(ANY_KEYS)
         for key in vm:
@@ -126,7 +126,6 @@ def _parse(name: str, content: str) -> Profile:
                     raise words.require(raw).error(f"{raw!r} is not a whole number") from None
                 mapping[number] = words.require(raw).as_str()
             values[key] = mapping
-    values.update(first_indices)
     desc = root.get("description")
     return Profile(
         id=root.require("id").as_str(),
