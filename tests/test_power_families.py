@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from agent.checks.snmp import read_device
@@ -336,6 +336,8 @@ snmp_values = st.one_of(st.none(), st.integers(min_value=-(1 << 40), max_value=1
                                         "current_tenths_a", "type"]),
                        st.dictionaries(st.sampled_from(["1", "0.1", "1.1.14", "x"]), snmp_values,
                                        max_size=3)))
+@example({}, {"descr": {"1": "1.3.6.1.2.1.33.1.6.3.²"}, "number": {"1": 2}})  # "²".isdigit()
+@example({}, {"state": {"1.²": 1}})
 def test_power_decoders_never_crash_on_odd_values(scalars: dict, table: dict) -> None:
     for profile in ("ups_mib", "eaton_ups", "apc_ats", "raritan_pdu", "riedo_pdu", "apc_pdu"):
         values = PROFILES[profile].values

@@ -143,6 +143,11 @@ def _undump(value: bytes) -> bytes:
     return head + b"".join(bytes.fromhex(line.decode()) for line in rest)
 
 
+def whole_number(part: str) -> int | None:
+    """An OID arc or index part as a number: ASCII digits only (str.isdigit also takes "²")."""
+    return int(part) if part.isascii() and part.isdigit() else None
+
+
 def integer(value: SnmpValue) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int):
         return None

@@ -16,6 +16,7 @@ from agent.snmpdecode.core import (
     integer,
     row_indices,
     text,
+    whole_number,
 )
 from hcc_common.wire import FaultReport, MetricValue
 
@@ -88,8 +89,8 @@ def read_outlets(s: Sample) -> dict[str, _Outlet]:
         last = s.outlet_part(tname, idx)
         if given is not None:
             number = str(given)  # outlet 0 is an outlet
-        elif last.isdigit():
-            number = str(int(last) + 1 - base)  # a 0-based table: row 0 is outlet 1
+        elif (arc := whole_number(last)) is not None:
+            number = str(arc + 1 - base)  # a 0-based table: row 0 is outlet 1
         else:
             number = last
         power = _scaled(row, POWER_COLUMNS, s, tname)
@@ -121,10 +122,10 @@ def decode_outlets(s: Sample) -> Decoded:
     outlets = read_outlets(s)
     for idx, o in outlets.items():
         key = f"outlet.{idx}"
-        if o.number.isdigit():
+        if (number := whole_number(o.number)) is not None:
             # the outlet's number as devices.yaml's `outlets:` counts it (the row index may be
             # unit.outlet, 0-based, or carry a sensor type)
-            metrics[f"{key}.number"] = int(o.number)
+            metrics[f"{key}.number"] = number
         if o.state is not None:
             metrics[f"{key}.state"] = o.state
         if o.name:
@@ -140,7 +141,7 @@ def decode_outlets(s: Sample) -> Decoded:
         metrics["outlets_read"] = len(outlets)
     judged: set[str] = set()
     for o in outlets.values():
-        if not o.number.isdigit() or int(o.number) not in s.device.charger_outlets:
+        if whole_number(o.number) not in s.device.charger_outlets:
             continue
         if o.number in judged:
             continue  # the same outlet in a second table (Raritan's sensor rows): once

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace as with_changes
 
-from agent.snmpdecode.core import NOT_A_READING, Decoded, Sample, SnmpValue, fault
+from agent.snmpdecode.core import NOT_A_READING, Decoded, Sample, SnmpValue, fault, whole_number
 from hcc_common.wire import FaultReport, MetricValue
 
 # -- UPS ------------------------------------------------------------------------------------------
@@ -58,9 +58,9 @@ def ups_alarms(s: Sample) -> dict[str, str]:
         for value in s.reading.table(tname).get("descr", {}).values():
             oid = value.lstrip(".") if isinstance(value, str) else ""
             head, _, tail = oid.rpartition(".")
-            if not tail.isdigit():
+            number = whole_number(tail)
+            if number is None:
                 continue
-            number = int(tail)
             if tname == "ups_alarms":
                 if head != WELL_KNOWN_ALARMS:
                     continue  # a vendor's own alarm: its meaning is in the vendor's MIB
