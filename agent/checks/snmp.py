@@ -157,7 +157,10 @@ def missing_charger_outlets(sample: Sample, metrics: dict[str, MetricValue]) -> 
     wanted = sample.device.charger_outlets
     if sample.device.type != "charger" or not wanted:
         return False
-    return not any(name.startswith(f"outlet.{n}.") for n in wanted for name in metrics)
+    # outlets are keyed by their row index (unit.outlet, 0-based...); `outlet.<idx>.number` is
+    # the number devices.yaml's `outlets:` counts
+    numbers = {v for k, v in metrics.items() if k.startswith("outlet.") and k.endswith(".number")}
+    return not set(wanted) & numbers
 
 
 # What every profile reads besides its class's own objects: the system group and IF-MIB.
