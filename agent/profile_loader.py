@@ -153,7 +153,7 @@ def _parse(name: str, content: str) -> Profile:
                 if ref not in known:
                     raise ref_node.error(f"{ref!r} is not one of this profile's "
                                          f"{'scalars' if kinds[0] == 'total' else 'table columns'}")
-            where: list[tuple[str, re.Pattern[str]]] = []
+            row_filter: list[tuple[str, re.Pattern[str]]] = []
             if (wnode := im.get("where")) is not None:
                 if kinds[0] == "total":
                     raise wnode.error("'where' picks table rows: give it with sum, rows or "
@@ -164,10 +164,10 @@ def _parse(name: str, content: str) -> Profile:
                         raise wm.require(ref).error(f"{ref!r} is not one of this profile's "
                                                     "table columns")
                     try:
-                        where.append((ref, re.compile(wm.require(ref).as_str(), re.IGNORECASE)))
+                        row_filter.append((ref, re.compile(wm.require(ref).as_str(), re.IGNORECASE)))
                     except re.error as exc:
                         raise wm.require(ref).error(f"bad regular expression: {exc}") from None
-            clients.append(ClientSource(kinds[0], refs, tuple(where)))
+            clients.append(ClientSource(kinds[0], refs, tuple(row_filter)))
     desc = root.get("description")
     return Profile(
         id=root.require("id").as_str(),
