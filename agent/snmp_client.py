@@ -24,10 +24,15 @@ from pysnmp.hlapi.v3arch.asyncio import (
 from pysnmp.proto import rfc1902, rfc1905
 
 from agent.config import SnmpV3
+from agent.poll_clock import queued_for
 from agent.snmpdecode import SnmpValue
 
-# Bounds a walk so a device that loops its MIB cannot keep us busy for ever.
-MAX_WALK_REQUESTS = 64
+# Bound a walk so a device that loops its MIB cannot keep us busy for ever, yet let a
+# controller's client table (tens of thousands of stations) be read whole: 64 requests cut
+# it at 1,600 rows, a wrong count. A long walk is fair to the others: each request waits for
+# a slot like theirs, and its time past the device's own deadline ends it (agent/poller.py).
+MAX_WALK_ROWS = 100_000
+MAX_WALK_REQUESTS = 8_192
 PROBE_BATCH = 64
 BULK_REPETITIONS = 25
 # Requests in flight at once: a burst of hundreds overruns small agents' (and snmpsim's) UDP
@@ -154,7 +159,7 @@ class SnmpClient:
 
     async def get(self, t: SnmpTarget, oids: Sequence[str]) -> dict[str, SnmpValue]:
         transport = await self._transport(t)
-        async with self.slots:
+        async with queued_for(self.slots):
             err_ind, err_status, _, var_binds = await get_cmd(
                 self._engine_for(t), self._auth(t), transport, self._context(t),
                 *(ObjectType(ObjectIdentity(o)) for o in oids), lookupMib=False,
@@ -184,7 +189,7 @@ class SnmpClient:
 
     async def _present(self, t: SnmpTarget, prefixes: Sequence[str]) -> set[str]:
         transport = await self._transport(t)
-        async with self.slots:
+        async with queued_for(self.slots):
             err_ind, err_status, _, var_binds = await next_cmd(
                 self._engine_for(t), self._auth(t), transport, self._context(t),
                 *(ObjectType(ObjectIdentity(p)) for p in prefixes), lookupMib=False,
@@ -214,15 +219,13 @@ class SnmpClient:
         result: dict[str, dict[str, SnmpValue]] = {c: {} for c in columns}
         cursor = {c: c for c in columns}
         active = list(columns)
+        rows = 0
         for _ in range(MAX_WALK_REQUESTS):
-            if not active:
+            if not active or rows >= MAX_WALK_ROWS:
                 break
             var_types = [ObjectType(ObjectIdentity(cursor[c])) for c in active]
-            await self.slots.acquire()
-            try:
+            async with queued_for(self.slots):
                 err_ind, err_status, var_binds = await self._next_batch(t, transport, var_types)
-            finally:
-                self.slots.release()
             if err_ind is not None:
                 raise _indication(err_ind)
             if int(err_status) != 0:
@@ -240,6 +243,7 @@ class SnmpClient:
                     continue
                 result[column][oid_s[len(prefix):]] = to_python(val)
                 cursor[column] = oid_s
+                rows += 1
             if not var_binds:
                 break
             active = [c for c in active if c not in finished]

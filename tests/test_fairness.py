@@ -1,0 +1,155 @@
+"""Fairness: devices that hold the agent busy (a huge walk, dead devices) never make others time out.
+
+A poll's deadline counts only the device's own waiting (agent/poll_clock.py): not the time it
+queued behind other devices for a request slot, nor the time the loop spent on their answers.
+Real parts: snmpsim for the ordinary devices, a real UDP SNMP responder with a huge table
+(lab/snmp_responder.py), a UDP port where nobody answers for the dead ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agent import poll_clock
+from conftest import json_lines, run_cli
+from lab.snmp_responder import HugeTable, SlowHugeResponder
+
+SMALL = 6
+# bsnMobileStationEntry: one row per Wi-Fi client of an AireOS controller
+STATIONS = "1.3.6.1.4.1.14179.2.1.4.1"
+
+
+def config(tmp: Path, snmp_port: int, extra: str) -> Path:
+    small = "".join(f"""\
+  - id: printer-{i}
+    name: "Máy in quầy {i}"
+    type: printer
+    host: 127.0.0.1
+    profile: printer
+    snmp: {{port: {snmp_port}, community: printer-laser}}
+""" for i in range(SMALL))
+    path = tmp / "devices.yaml"
+    path.write_text(f"""\
+center: {{id: test-center, name: "Trung tâm thử"}}
+agent: {{id: pi-test, state_dir: "{tmp / 'state'}"}}
+mqtt: {{url: "mqtt://127.0.0.1:1"}}
+defaults: {{interval: 30s, timeout: 1s}}
+devices:
+{small}{extra}""")
+    return path
+
+
+@pytest.fixture
+def huge_controller() -> Iterator[SlowHugeResponder]:
+    table = HugeTable("1.3.6.1.4.1.9.1.1279", "Cisco Controller", STATIONS, (1, 2, 3, 4),
+                      rows=150_000)
+    responder = SlowHugeResponder(table, community="wlc").start()
+    yield responder
+    responder.stop()
+
+
+def test_dead_devices_filling_every_request_slot_do_not_time_the_others_out(
+        tmp_path: Path, snmp_devices) -> None:
+    """Each dead device holds a request slot for its whole timeout; the live ones queue behind
+    them for longer than their own deadline (5 s here). Queueing is not their slowness: they
+    were reported unreachable ("no complete answer within 5s") before."""
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))
+    dead = 200  # 200 x 1 s of timeouts over 24 slots: about 8 s of queue
+    extra = "".join(f"""\
+  - id: dead-{i}
+    name: "Thiết bị hỏng {i}"
+    type: kiosk
+    host: 127.0.0.1
+    snmp: {{port: {silent.getsockname()[1]}, community: dead{i}, retries: 1}}
+""" for i in range(dead))
+    try:
+        out = run_cli("hcc-agent", "check", "--config",
+                      str(config(tmp_path, snmp_devices.port, extra)), "--json", timeout=120)
+    finally:
+        silent.close()
+    rows = {r["device"]: r for r in json_lines(out.stdout)}
+    for i in range(SMALL):
+        assert (rows[f"printer-{i}"]["status"], rows[f"printer-{i}"]["error"]) == ("ok", None)
+    assert {rows[f"dead-{i}"]["status"] for i in range(dead)} == {"unreachable"}
+
+
+def test_a_controller_with_a_huge_client_table_does_not_time_the_others_out(
+        tmp_path: Path, snmp_devices, huge_controller: SlowHugeResponder) -> None:
+    """A WLC whose station table is walked for as long as its own deadline allows, beside
+    ordinary devices: they all answer in time; the controller's answers were read."""
+    extra = f"""\
+  - id: wlc-1
+    name: "Bộ điều khiển Wi-Fi"
+    type: wifi_ap
+    host: 127.0.0.1
+    profile: cisco_ap
+    timeout: 3s
+    snmp: {{port: {huge_controller.port}, community: wlc}}
+"""
+    out = run_cli("hcc-agent", "check", "--config",
+                  str(config(tmp_path, snmp_devices.port, extra)), "--json", timeout=120)
+    rows = {r["device"]: r for r in json_lines(out.stdout)}
+    for i in range(SMALL):
+        assert (rows[f"printer-{i}"]["status"], rows[f"printer-{i}"]["error"]) == ("ok", None)
+    assert huge_controller.answered > 64  # the walk went past the old 64-request bound
+    assert "wlc-1" in rows
+
+
+def test_time_the_loop_was_busy_elsewhere_is_not_the_polls_own() -> None:
+    """A poll whose answer is ready but whose loop was blocked (by another device's decoding)
+    for longer than its deadline still completes."""
+    async def scenario() -> str:
+        answer: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+        async def device() -> str:
+            return await answer
+
+        async def hog() -> None:
+            await asyncio.sleep(0.01)
+            answer.set_result("answered")
+            time.sleep(0.6)  # the loop is busy: nothing else runs
+
+        hogging = asyncio.create_task(hog())
+        result = await poll_clock.within(0.3, device())
+        await hogging
+        return result
+
+    assert asyncio.run(scenario()) == "answered"
+
+
+def test_a_device_that_never_answers_still_times_out() -> None:
+    async def scenario() -> None:
+        await poll_clock.within(0.2, asyncio.Event().wait())
+
+    with pytest.raises(TimeoutError):
+        asyncio.run(scenario())
+
+
+def test_time_queued_for_a_slot_is_not_the_polls_own() -> None:
+    async def scenario() -> str:
+        slots = asyncio.Semaphore(1)
+
+        async def holder() -> None:
+            async with poll_clock.queued_for(slots):
+                await asyncio.sleep(0.5)
+
+        async def device() -> str:
+            await asyncio.sleep(0.01)
+            async with poll_clock.queued_for(slots):
+                await asyncio.sleep(0.05)
+            return "done"
+
+        holding = asyncio.create_task(holder())
+        await asyncio.sleep(0)
+        result = await poll_clock.within(0.3, device())
+        await holding
+        return result
+
+    assert asyncio.run(scenario()) == "done"
