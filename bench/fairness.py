@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from lab.procs import SnmpSim
@@ -83,7 +84,7 @@ def wlc_snmprec(records: int) -> str:
     def mac(i: int) -> bytes:
         return (0x001A2B000000 + i).to_bytes(6, "big")
 
-    values = {
+    values: dict[int, Callable[[int], str]] = {
         1: lambda i: f"4x|{mac(i).hex()}",  # bsnMobileStationMacAddress
         2: lambda i: f"64|10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}",
         3: lambda i: f"4|user{i}",
