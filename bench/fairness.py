@@ -6,7 +6,10 @@ station table (bsnMobileStationTable, 10 columns x 50,000 clients = 500,000 reco
 agent walks it to the end for the client count. Its snmpsim runs apart from the small
 devices' one (two processes), as on a LAN each device answers for itself.
 
-    bench/run fairness [--quick] [--records N] [--agent-tree DIR]
+    bench/run fairness [--quick] [--records N] [--dead N] [--agent-tree DIR]
+
+`--dead N` adds N dead devices (a UDP port nobody answers on), each holding one of the
+agent's request slots for its whole timeout while the others queue.
 
 `--agent-tree` polls with another checkout's agent/ (the commit before a change, for
 before/after figures on the same machine). snmpsim answers about 2,600 rows a second in bulk:
@@ -21,6 +24,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -47,7 +51,7 @@ from agent.checks.context import CheckContext
 from agent.poller import poll
 cfg = agent_config.load(sys.argv[1])
 big = sys.argv[2]
-small = [d for d in cfg.devices if d.id != big]
+small = [d for d in cfg.devices if d.id != big and not d.id.startswith("dead")]
 
 async def timed(d, ctx):
     t = time.perf_counter()
@@ -109,13 +113,16 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="100,000 records")
     ap.add_argument("--records", type=int, default=500_000)
     ap.add_argument("--small", type=int, default=30)
+    ap.add_argument("--dead", type=int, default=0)
     ap.add_argument("--agent-tree", type=Path, default=ROOT,
                     help="the checkout whose agent/ polls (default: this one)")
     args = ap.parse_args()
     records = 100_000 if args.quick else args.records
     text = wlc_snmprec(records)
     key = hashlib.sha256(text.encode()).hexdigest()[:12]
-    with tempfile.TemporaryDirectory(prefix="hcc-bench-fair-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="hcc-bench-fair-") as tmp, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))  # where the dead devices are: nobody answers
         work = Path(tmp)
         big_src = work / "big"
         big_src.mkdir()
@@ -131,13 +138,15 @@ def main() -> int:
         big = SnmpSim(work / "sim-big", sorted(big_src.glob("*.snmprec")))
         big.cache = Path(tempfile.gettempdir()) / f"hcc-bench-fair-{key}"  # the index, kept
         big.cache.mkdir(parents=True, exist_ok=True)
-        sims = [SnmpSim(work / "sim-small", sorted(small_src.glob("*.snmprec")))]
+        sims = [SnmpSim(work / "sim-small", sorted(small_src.glob("*.snmprec"))), big]
         t = time.monotonic()
         print(f"{records:,} records ({records // COLUMNS:,} clients); snmpsim indexing ...",
               flush=True)
-        big.start(wait_for="wlc")
-        sims.append(big)
         try:
+            try:
+                big.start(wait_for="wlc")
+            except TimeoutError:  # indexing 500,000 records takes longer on a loaded machine
+                big.wait_ready("wlc", timeout=600)
             sims[0].start(wait_for=small[0][0])
             for name, _ in small:
                 sims[0].wait_ready(name)
@@ -152,6 +161,9 @@ def main() -> int:
             lines.append(f"  - {{id: wlc, name: WLC, type: wifi_ap, host: 127.0.0.1, "
                          f"interval: 120s, timeout: 10s, "
                          f"snmp: {{port: {big.port}, community: wlc}}}}")
+            lines += [f"  - {{id: dead{i}, name: dead{i}, type: kiosk, host: 127.0.0.1, "
+                      f"snmp: {{port: {silent.getsockname()[1]}, community: d{i}}}}}"
+                      for i in range(args.dead)]
             cfg = work / "devices.yaml"
             cfg.write_text("\n".join(lines) + "\n")
             env = dict(os.environ, PYTHONPATH=str(args.agent_tree.resolve()))
@@ -178,6 +190,9 @@ def main() -> int:
     w = beside["wlc"]
     print(f"{'wlc':<28} {'':>8} {'':>11} {w[0]:>9.2f}  {w[1]}{f' ({w[2]})' if w[2] else ''}, "
           f"clients={w[3]}")
+    dead = [beside[f"dead{i}"][1] for i in range(args.dead)]
+    if dead:
+        print(f"{args.dead} dead devices beside: {dead.count('unreachable')} unreachable")
     ok = sum(1 for n, _ in small if beside[n][1] == alone[n][1] and beside[n][1] != "unreachable")
     a_s = [alone[n][0] for n, _ in small]
     g_s = [together[n][0] for n, _ in small]
