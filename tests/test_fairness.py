@@ -9,6 +9,7 @@ Real parts: snmpsim for the ordinary devices, a real UDP SNMP responder with a h
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -17,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from agent import poll_clock
-from conftest import json_lines, run_cli
+from conftest import BIN, json_lines, run_cli, wait_until
+from lab.procs import Mosquitto, spawn
 from lab.snmp_responder import HugeTable, SlowHugeResponder
 
 SMALL = 6
@@ -26,7 +28,8 @@ CLIENTS = 20_000  # 800 GETBULKs: the old bound of 64 requests read 1,600 of the
 STATIONS = "1.3.6.1.4.1.14179.2.1.4.1"
 
 
-def config(tmp: Path, snmp_port: int, extra: str) -> Path:
+def config(tmp: Path, snmp_port: int, extra: str, broker: str = "mqtt://127.0.0.1:1",
+           heartbeat: str = "") -> Path:
     small = "".join(f"""\
   - id: printer-{i}
     name: "Máy in quầy {i}"
@@ -38,8 +41,8 @@ def config(tmp: Path, snmp_port: int, extra: str) -> Path:
     path = tmp / "devices.yaml"
     path.write_text(f"""\
 center: {{id: test-center, name: "Trung tâm thử"}}
-agent: {{id: pi-test, state_dir: "{tmp / 'state'}"}}
-mqtt: {{url: "mqtt://127.0.0.1:1"}}
+agent: {{id: pi-test, state_dir: "{tmp / 'state'}"{heartbeat}}}
+mqtt: {{url: "{broker}"}}
 defaults: {{interval: 30s, timeout: 1s}}
 devices:
 {small}{extra}""")
@@ -55,6 +58,19 @@ def huge_controller() -> Iterator[SlowHugeResponder]:
     responder.stop()
 
 
+DEAD = 200  # 200 x 1 s of timeouts over 24 request slots: about 8 s of queue
+
+
+def dead_devices(port: int) -> str:
+    return "".join(f"""\
+  - id: dead-{i}
+    name: "Thiết bị hỏng {i}"
+    type: kiosk
+    host: 127.0.0.1
+    snmp: {{port: {port}, community: dead{i}, retries: 1}}
+""" for i in range(DEAD))
+
+
 def test_dead_devices_filling_every_request_slot_do_not_time_the_others_out(
         tmp_path: Path, snmp_devices) -> None:
     """Each dead device holds a request slot for its whole timeout; the live ones queue behind
@@ -62,14 +78,8 @@ def test_dead_devices_filling_every_request_slot_do_not_time_the_others_out(
     were reported unreachable ("no complete answer within 5s") before."""
     silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     silent.bind(("127.0.0.1", 0))
-    dead = 200  # 200 x 1 s of timeouts over 24 slots: about 8 s of queue
-    extra = "".join(f"""\
-  - id: dead-{i}
-    name: "Thiết bị hỏng {i}"
-    type: kiosk
-    host: 127.0.0.1
-    snmp: {{port: {silent.getsockname()[1]}, community: dead{i}, retries: 1}}
-""" for i in range(dead))
+    dead = DEAD
+    extra = dead_devices(silent.getsockname()[1])
     try:
         out = run_cli("hcc-agent", "check", "--config",
                       str(config(tmp_path, snmp_devices.port, extra)), "--json", timeout=120)
@@ -101,6 +111,37 @@ def test_a_controller_with_a_huge_client_table_does_not_time_the_others_out(
         assert (rows[f"printer-{i}"]["status"], rows[f"printer-{i}"]["error"]) == ("ok", None)
     wlc = rows["wlc-1"]
     assert (wlc["status"], wlc["metrics"]["wifi_clients"]) == ("ok", CLIENTS)
+
+
+def test_the_running_agent_polls_fairly_too(tmp_path: Path, snmp_devices,
+                                            broker: Mosquitto) -> None:
+    """`hcc-agent run` polls through the same deadline: the first poll of every live device
+    behind the dead ones is ok in its status file (was "no complete answer within 5s")."""
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))
+    cfg = config(tmp_path, snmp_devices.port, dead_devices(silent.getsockname()[1]),
+                 broker=broker.url, heartbeat=", heartbeat: 1s")
+    status_file = tmp_path / "state" / "status.json"
+    agent = spawn("agent", [str(BIN / "hcc-agent"), "run", "--config", str(cfg)],
+                  tmp_path / "agent.log")
+
+    def all_polled() -> dict[str, dict[str, object]] | None:
+        try:
+            devices: dict[str, dict[str, object]] = json.loads(status_file.read_text())["devices"]
+        except (OSError, ValueError, KeyError):
+            return None
+        return devices if all(d["last_poll"] is not None for d in devices.values()) else None
+
+    try:
+        devices = wait_until(all_polled, 120, "every device's first poll")
+    finally:
+        agent.stop()
+        silent.close()
+    assert isinstance(devices, dict)
+    for i in range(SMALL):
+        assert (devices[f"printer-{i}"]["status"], devices[f"printer-{i}"]["error"]) == (
+            "ok", None), agent.log()[-2000:]
+    assert {devices[f"dead-{i}"]["status"] for i in range(DEAD)} == {"unreachable"}
 
 
 def busy_loop_scenario(wait: Callable[[float, Awaitable[bytes]], Awaitable[bytes]]) -> bytes:
