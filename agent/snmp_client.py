@@ -21,7 +21,7 @@ from pysnmp.hlapi.v3arch.asyncio import (
     get_cmd,
     next_cmd,
 )
-from pysnmp.proto import rfc1902, rfc1905
+from pysnmp.proto import errind, rfc1902, rfc1905
 
 from agent.config import SnmpV3
 from agent.poll_clock import queued_for
@@ -38,6 +38,10 @@ BULK_REPETITIONS = 25
 # Requests in flight at once: a burst of hundreds overruns small agents' (and snmpsim's) UDP
 # buffers, and a lost datagram costs a whole timeout.
 MAX_IN_FLIGHT = 24
+# A device whose last request went unanswered waits in a lane of its own: each dead device
+# holds a slot for its whole timeout, and 24 of them held every slot the live ones need (as
+# Zabbix keeps pollers apart for unreachable hosts). It leaves the lane at its next answer.
+UNANSWERED_IN_FLIGHT = 4
 
 
 class SnmpError(Exception):
@@ -112,12 +116,27 @@ class SnmpClient:
         self._engines: dict[SnmpV3 | None, SnmpEngine] = {}
         self._targets: dict[SnmpTarget, UdpTransportTarget] = {}
         self._slots: asyncio.Semaphore | None = None
+        self._unanswered_slots: asyncio.Semaphore | None = None
+        self.unanswered: set[SnmpTarget] = set()  # their last request timed out
 
     @property
     def slots(self) -> asyncio.Semaphore:
         if self._slots is None:  # created inside the running loop
             self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         return self._slots
+
+    def _lane(self, t: SnmpTarget) -> asyncio.Semaphore:
+        if t not in self.unanswered:
+            return self.slots
+        if self._unanswered_slots is None:
+            self._unanswered_slots = asyncio.Semaphore(UNANSWERED_IN_FLIGHT)
+        return self._unanswered_slots
+
+    def _answered(self, t: SnmpTarget, err_ind: object) -> None:
+        if isinstance(err_ind, errind.RequestTimedOut):
+            self.unanswered.add(t)
+        else:
+            self.unanswered.discard(t)
 
     def _engine_for(self, t: SnmpTarget) -> SnmpEngine:
         key = None if t.v3 is None else SnmpV3(t.v3.user, t.v3.auth_protocol, t.v3.auth_key,
@@ -159,11 +178,12 @@ class SnmpClient:
 
     async def get(self, t: SnmpTarget, oids: Sequence[str]) -> dict[str, SnmpValue]:
         transport = await self._transport(t)
-        async with queued_for(self.slots):
+        async with queued_for(self._lane(t)):
             err_ind, err_status, _, var_binds = await get_cmd(
                 self._engine_for(t), self._auth(t), transport, self._context(t),
                 *(ObjectType(ObjectIdentity(o)) for o in oids), lookupMib=False,
             )
+        self._answered(t, err_ind)
         if err_ind is not None:
             raise _indication(err_ind)
         if int(err_status) != 0:
@@ -189,11 +209,12 @@ class SnmpClient:
 
     async def _present(self, t: SnmpTarget, prefixes: Sequence[str]) -> set[str]:
         transport = await self._transport(t)
-        async with queued_for(self.slots):
+        async with queued_for(self._lane(t)):
             err_ind, err_status, _, var_binds = await next_cmd(
                 self._engine_for(t), self._auth(t), transport, self._context(t),
                 *(ObjectType(ObjectIdentity(p)) for p in prefixes), lookupMib=False,
             )
+        self._answered(t, err_ind)
         if err_ind is not None:
             raise _indication(err_ind)
         if int(err_status) != 0:
@@ -224,8 +245,9 @@ class SnmpClient:
             if not active or rows >= MAX_WALK_ROWS:
                 break
             var_types = [ObjectType(ObjectIdentity(cursor[c])) for c in active]
-            async with queued_for(self.slots):
+            async with queued_for(self._lane(t)):
                 err_ind, err_status, var_binds = await self._next_batch(t, transport, var_types)
+            self._answered(t, err_ind)
             if err_ind is not None:
                 raise _indication(err_ind)
             if int(err_status) != 0:

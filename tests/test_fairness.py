@@ -208,3 +208,31 @@ def test_time_queued_for_a_slot_is_not_the_polls_own() -> None:
         return result
 
     assert asyncio.run(scenario()) == "done"
+
+
+def test_dead_devices_wait_in_a_lane_of_their_own_after_a_timeout(snmp_devices) -> None:
+    """After one unanswered request, a device's requests no longer take the slots the live
+    devices need (30 of them held all 24 before); its next answer brings it back."""
+    from agent.snmp_client import MAX_IN_FLIGHT, SnmpClient, SnmpError, SnmpTarget
+
+    async def scenario() -> tuple[bool, bool, bool, bool]:
+        client = SnmpClient()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+            silent.bind(("127.0.0.1", 0))
+            dead = [SnmpTarget("127.0.0.1", silent.getsockname()[1], "2c", f"d{i}", 0.3, 0)
+                    for i in range(MAX_IN_FLIGHT + 6)]
+            first = await asyncio.gather(*(client.get(t, ["1.3.6.1.2.1.1.1.0"]) for t in dead),
+                                         return_exceptions=True)
+            marked = all(isinstance(r, SnmpError) for r in first) and set(dead) <= client.unanswered
+            again = [asyncio.ensure_future(client.get(t, ["1.3.6.1.2.1.1.1.0"])) for t in dead]
+            await asyncio.sleep(0.1)
+            live_slots_free = not client.slots.locked()
+            await asyncio.gather(*again, return_exceptions=True)
+            live = SnmpTarget("127.0.0.1", snmp_devices.port, "2c", "printer-laser", 2.0, 1)
+            client.unanswered.add(live)  # as if it had missed an answer once
+            answer = await client.get(live, ["1.3.6.1.2.1.1.1.0"])
+            client.close()
+            return marked, live_slots_free, live not in client.unanswered, \
+                answer["1.3.6.1.2.1.1.1.0"] is not None
+
+    assert asyncio.run(scenario()) == (True, True, True, True)
