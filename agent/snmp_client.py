@@ -41,7 +41,7 @@ MAX_IN_FLIGHT = 24
 # A device whose last request went unanswered waits in a lane of its own: each dead device
 # holds a slot for its whole timeout, and 24 of them held every slot the live ones need (as
 # Zabbix keeps pollers apart for unreachable hosts). It leaves the lane at its next answer.
-UNANSWERED_IN_FLIGHT = 4
+UNANSWERED_IN_FLIGHT = 8
 
 
 class SnmpError(Exception):
