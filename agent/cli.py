@@ -381,19 +381,29 @@ def status(
     places = list(dict.fromkeys([cfg.agent.state_dir,
                                  *agent_config.service_state_dirs(config)]))
     data = None
+    path = places[0] / "status.json"
     for place in places:
+        path = place / "status.json"
         try:
-            data = json.loads((place / "status.json").read_text())
+            data = json.loads(path.read_text())
             break
         except FileNotFoundError:
             continue
         except PermissionError:
-            typer.echo(f"error: cannot read {place / 'status.json'}: run with sudo", err=True)
+            typer.echo(f"error: cannot read {path}: run with sudo", err=True)
+            raise typer.Exit(1) from None
+        except (OSError, ValueError) as exc:
+            typer.echo(f"status file {path} unreadable ({exc}): the running agent rewrites it at"
+                       " its next heartbeat", err=True)
             raise typer.Exit(1) from None
     if data is None:
         where = " or ".join(str(p / "status.json") for p in places)
         typer.echo(f"no status yet at {where}: is hcc-agent running with this config?",
                    err=True)
+        raise typer.Exit(1)
+    if not isinstance(data, dict):
+        typer.echo(f"status file {path} is not an agent status: the running agent rewrites it"
+                   " at its next heartbeat", err=True)
         raise typer.Exit(1)
     if as_json:
         typer.echo(json.dumps(data, ensure_ascii=False))
@@ -406,6 +416,10 @@ def status(
                f", {data['outbox_bytes'] // 1024} KiB; dropped {data['dropped_telemetry']} routine"
                f" + {data['dropped_events']} fault reports; sent unbuffered {data['unbuffered']}"
                + ("" if data.get("outbox") else "  (NO DISK BUFFER: see the log)"))
+    for d in data.get("outbox_damaged") or []:
+        typer.echo(f"outbox DAMAGED and set aside as {d.get('moved_to')}: {d.get('salvaged')}"
+                   f" report(s) salvaged and sent, {d.get('unreadable')} unreadable"
+                   f" ({d.get('reason', '')[:80]})")
     for dev_id, st in data.get("devices", {}).items():
         last = st.get("last_poll")
         when = "never" if last is None else f"{format_duration(time.time() - last)} ago"

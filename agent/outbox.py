@@ -1,19 +1,24 @@
 """Disk-backed outbox (SQLite, WAL): every report is stored before it is sent, and deleted only
-once the controller confirms it has committed it (or, in "broker" mode, after the broker's PUBACK)."""
+once the controller confirms it has committed it (or, in "broker" mode, after the broker's PUBACK).
+A damaged file (at start or on any later call) is set aside and replaced, never fatal."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
+import secrets
 import shutil
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Concatenate, ParamSpec, TypeVar, cast
 
-from hcc_common.wire import Ack, Encoded
+from agent.outbox_repair import Damage, is_damage, salvage, set_aside
+from hcc_common.wire import MAX_WHOLE, Ack, Encoded
 
 log = logging.getLogger("hcc.agent.outbox")
 
@@ -21,6 +26,21 @@ log = logging.getLogger("hcc.agent.outbox")
 RESERVE_BYTES = 1024 * 1024
 # Drop order when the outbox is over a bound: routine telemetry first, fault events last.
 TELEMETRY, EVENT = 0, 1
+# Sessions are random ids from here up to the wire's largest whole number (exact in JSON and in
+# a browser's doubles): a new box, or a wiped state dir, never reuses an old box's number.
+# Below it lie old agents' counters (1, 2, 3...), which the controller still orders by number.
+SESSION_MIN = 1 << 32
+# Damaged outboxes set aside per run at most: past that the disk itself is failing, and the
+# agent sends unbuffered (said in its log and status) rather than fill it with copies.
+MAX_SET_ASIDE = 3
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def new_session_id() -> int:
+    """A random session id: a new stream the controller cannot take for an old one."""
+    return SESSION_MIN + secrets.randbelow(MAX_WHOLE - SESSION_MIN + 1)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -74,6 +94,30 @@ class OutboxError(Exception):
     """The outbox cannot store (disk full, read-only, corrupt): reports go out unbuffered."""
 
 
+class _QuickCheckFailed(sqlite3.DatabaseError):
+    """PRAGMA quick_check found the file damaged (pages no query has touched yet)."""
+
+
+def _heals(retry: bool) -> Callable[[Callable[Concatenate[Outbox, P], R]],
+                                    Callable[Concatenate[Outbox, P], R]]:
+    """A call that finds the file damaged sets it aside, starts a fresh one (with what could be
+    salvaged) and, when `retry`, runs again there; row ids of the old file mean nothing in the
+    new one, so calls given ids are not retried."""
+    def wrap(method: Callable[Concatenate[Outbox, P], R]) -> Callable[Concatenate[Outbox, P], R]:
+        def call(self: Outbox, /, *args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return method(self, *args, **kwargs)
+            except sqlite3.Error as exc:
+                if not is_damage(exc):
+                    raise
+                self.recover(exc)
+            # not retried: only methods returning None (given row ids of the old file)
+            return method(self, *args, **kwargs) if retry else cast(R, None)
+        functools.update_wrapper(call, method)
+        return call
+    return wrap
+
+
 class Outbox:
     """Not thread-safe: the agent confines it to one worker thread."""
 
@@ -83,9 +127,25 @@ class Outbox:
         self.limits = limits
         self.clock = clock
         self.dropped = {TELEMETRY: 0, EVENT: 0}
+        self.damage: list[Damage] = []  # damaged files set aside in this run, oldest first
+        self.generation = 0             # +1 at each fresh file: row ids start over
+        self._last = (0, 0)             # (session, seq) last stored
+        self._bytes = 0
+        self.reserve = path.with_suffix(".reserve")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+            self._open()
+        except OSError as exc:
+            raise OutboxError(f"cannot open outbox {path}: {exc.strerror}") from None
+        except sqlite3.Error as exc:
+            if not is_damage(exc):
+                raise OutboxError(f"cannot open outbox {path}: {exc}") from None
+            self.recover(exc)
+        self._ensure_reserve()
+
+    def _open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+        try:
             self.db.execute("PRAGMA journal_mode=WAL")
             # FULL: a report acknowledged as stored survives a power cut, not only a crash.
             self.db.execute("PRAGMA synchronous=FULL")
@@ -95,30 +155,86 @@ class Outbox:
                 if column not in columns:
                     self.db.execute(ddl)
             self.db.executescript(INDEXES)
-        except sqlite3.Error as exc:
-            raise OutboxError(f"cannot open outbox {path}: {exc}") from None
-        self._bytes = self._count_bytes()
-        self.reserve = path.with_suffix(".reserve")
-        self._ensure_reserve()
+            # Damage in pages no start-up query reads would only show on a later send: look
+            # at every page now (a few seconds for a full 64 MB outbox on an SD card).
+            verdict = self.db.execute("PRAGMA quick_check").fetchone()
+            if verdict is None or verdict[0] != "ok":
+                raise _QuickCheckFailed(
+                    f"database disk image is malformed ({verdict[0] if verdict else 'no answer'})")
+            self._bytes = self._count_bytes()
+        except sqlite3.Error:
+            with contextlib.suppress(sqlite3.Error):
+                self.db.close()
+            raise
+
+    def recover(self, exc: BaseException) -> Damage:
+        """The file is damaged: move it (with its -wal/-shm) to outbox.damaged-<time>, start a
+        fresh one holding every row that still reads whole, and say so. Raises OutboxError
+        when even that fails, or after MAX_SET_ASIDE times in one run (a failing disk)."""
+        db = getattr(self, "db", None)
+        if db is not None:
+            with contextlib.suppress(sqlite3.Error):
+                db.close()
+        if len(self.damage) >= MAX_SET_ASIDE:
+            raise OutboxError(f"outbox {self.path} damaged again ({exc}): "
+                              f"{MAX_SET_ASIDE} set aside already, the disk is failing")
+        now = self.clock()
+        try:
+            moved = set_aside(self.path, now)
+        except OSError as err:
+            raise OutboxError(f"outbox {self.path} is damaged ({exc}) and cannot be set aside:"
+                              f" {err.strerror}") from None
+        rows, unreadable, (prev_session, prev_seq) = salvage(moved)
+        session, seq = self._last if self._last != (0, 0) else (prev_session, prev_seq)
+        try:
+            self._open()
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                                [("session", session), ("seq", seq)])
+            self.db.executemany(
+                "INSERT INTO outbox (priority, topic, payload, retain, created, session, seq)"
+                " VALUES (?,?,?,?,?,?,?)",
+                [(r.priority, r.topic, r.payload, int(r.retain), r.created, r.session, r.seq)
+                 for r in rows])
+            self.db.execute("COMMIT")
+            self._bytes = self._count_bytes()
+            self.enforce_limits()
+        except (sqlite3.Error, OSError) as err:
+            self._rollback()
+            raise OutboxError(f"outbox {self.path} is damaged ({exc}); a fresh one fails too:"
+                              f" {err}") from None
+        found = Damage(moved.name, now, str(exc)[:300], len(rows), unreadable, prev_session,
+                       prev_seq)
+        self.damage.append(found)
+        self.generation += 1
+        log.error("outbox damaged: set aside, readable reports kept in a fresh outbox",
+                  extra={"path": str(self.path), "moved_to": str(moved), "error": str(exc)[:300],
+                         "salvaged": found.salvaged, "unreadable": unreadable})
+        return found
 
     def _count_bytes(self) -> int:
         row = self.db.execute("SELECT COALESCE(SUM(LENGTH(payload)), 0) FROM outbox").fetchone()
         return int(row[0])
 
     # -- sessions and sequence numbers ---------------------------------------------------------
+    @_heals(retry=True)
     def start_session(self) -> tuple[int, int, int]:
-        """Begin a new session: returns (new session, previous session, its last seq)."""
+        """Begin a new session: returns (new session, previous session, its last seq). The
+        session is a random id (new_session_id), not the previous one plus 1."""
         try:
             self.db.execute("BEGIN IMMEDIATE")
             prev = self._meta("session")
             prev_seq = self._meta("seq")
-            session = prev + 1
+            session = new_session_id()
             self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
                                 [("session", session), ("seq", 0)])
             self.db.execute("COMMIT")
         except sqlite3.Error as exc:
             self._rollback()
+            if is_damage(exc):
+                raise
             raise OutboxError(f"cannot start a session in {self.path}: {exc}") from None
+        self._last = (session, 0)
         return session, prev, prev_seq
 
     def _meta(self, key: str) -> int:
@@ -126,6 +242,7 @@ class Outbox:
         return int(row[0]) if row is not None else 0
 
     # -- storing -------------------------------------------------------------------------------
+    @_heals(retry=True)
     def put(self, msg: Encoded, session: int, seq: int, priority: int) -> None:
         """Store a message and remember its seq, in one transaction. Raises OutboxError."""
         try:
@@ -135,6 +252,8 @@ class Outbox:
             return
         except sqlite3.Error as exc:
             self._rollback()
+            if is_damage(exc):
+                raise
             error: sqlite3.Error = exc
         if "full" in str(error).lower():
             # Disk full: make room by the drop policy, then try once more.
@@ -184,9 +303,11 @@ class Outbox:
             (priority, msg.topic, msg.payload, int(msg.retain), self.clock(), session, seq))
         self.db.execute("COMMIT")
         self._bytes += len(msg.payload)
+        self._last = (session, seq)
         try:
             self.enforce_limits()
         except sqlite3.Error as exc:  # stored already; the bound is enforced at the next put
+            # (damage found here is handled by the next call: raising now would store it twice)
             self._rollback()
             log.warning("outbox bound not enforced", extra={"error": str(exc)})
 
@@ -195,6 +316,7 @@ class Outbox:
             self.db.execute("ROLLBACK")
 
     # -- sending -------------------------------------------------------------------------------
+    @_heals(retry=True)
     def pending(self, after_id: int, limit: int) -> list[Row]:
         """Rows the broker does not have yet, oldest first, so a replay after an outage keeps
         the order things happened in."""
@@ -203,6 +325,7 @@ class Outbox:
                                (after_id, limit)).fetchall()
         return [Row(int(r[0]), str(r[1]), bytes(r[2]), bool(r[3])) for r in rows]
 
+    @_heals(retry=False)
     def mark_published(self, ids: Iterable[int]) -> None:
         """The broker acknowledged these: not sent again unless the controller says it lacks them."""
         batch = [(i,) for i in ids]
@@ -214,8 +337,11 @@ class Outbox:
             self.db.execute("COMMIT")
         except sqlite3.Error as exc:
             self._rollback()
+            if is_damage(exc):
+                raise
             log.error("outbox update failed", extra={"path": str(self.path), "error": str(exc)})
 
+    @_heals(retry=True)
     def confirm(self, ack: Ack) -> list[Row]:
         """Delete what the controller confirms it has committed; return the rows it lists as
         missing that are still here (to send again), oldest first."""
@@ -236,12 +362,15 @@ class Outbox:
         resend.sort(key=lambda r: r.id)
         return resend
 
+    @_heals(retry=True)
     def oldest(self) -> tuple[int, int] | None:
-        """(session, seq) of the oldest report kept, or None when empty."""
+        """(session, seq) of the oldest report kept, or None when empty. Oldest by when it was
+        stored: session ids are random, their numbers tell no order."""
         row = self.db.execute("SELECT session, seq FROM outbox WHERE seq > 0"
-                              " ORDER BY session, seq LIMIT 1").fetchone()
+                              " ORDER BY id LIMIT 1").fetchone()
         return (int(row[0]), int(row[1])) if row is not None else None
 
+    @_heals(retry=False)
     def acknowledge(self, ids: Iterable[int]) -> None:
         batch = [(i,) for i in ids]
         if not batch:
@@ -259,6 +388,8 @@ class Outbox:
             self._bytes -= freed
         except sqlite3.Error as exc:
             self._rollback()
+            if is_damage(exc):
+                raise
             # Not deleted means sent again later: a duplicate the controller drops, never a loss.
             log.error("outbox acknowledge failed", extra={"path": str(self.path),
                                                           "error": str(exc)})
@@ -313,6 +444,7 @@ class Outbox:
     def count(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
 
+    @_heals(retry=True)
     def backlog(self) -> Backlog:
         row = self.db.execute("SELECT COUNT(*), MIN(created) FROM outbox").fetchone()
         count, oldest = int(row[0]), row[1]

@@ -9,6 +9,7 @@ from agent.checks import CHECK_KINDS
 from agent.checks.base import CheckOutcome, Combined, combine, unreachable
 from agent.checks.context import CheckContext
 from agent.config import Device
+from agent.poll_clock import within
 
 log = logging.getLogger("hcc.agent.poll")
 
@@ -19,7 +20,9 @@ DEADLINE_FACTOR = 4.0
 async def _guarded(kind: str, device: Device, ctx: CheckContext) -> CheckOutcome:
     deadline = min(device.interval * 0.9, device.timeout * DEADLINE_FACTOR + 1.0)
     try:
-        return await asyncio.wait_for(CHECK_KINDS[kind](device, ctx), timeout=deadline)
+        # the device's own time: not its wait behind other devices for a request slot, nor
+        # the time the loop was busy with their work (see agent/poll_clock.py)
+        return await within(deadline, CHECK_KINDS[kind](device, ctx))
     except TimeoutError:
         return unreachable(kind, f"no complete answer within {deadline:g}s")
     except Exception as exc:

@@ -14,10 +14,15 @@ from hcc_common.yamlconf import ANY_KEYS, ConfigError, load_yaml
 # Explicit list: a profile is shipped only when named here (no directory scanning).
 # Order is priority: vendor MIBs before the IEEE 802.11 fallback, generic last.
 PROFILE_FILES = (
-    "printer.yaml", "apc_pdu.yaml", "apc_spdu.yaml", "raritan_pdu.yaml", "gude_pdu.yaml",
-    "tripplite_power.yaml", "hpe_pdu.yaml", "wti_pdu.yaml", "chatsworth_pdu.yaml",
-    "sentry_pdu.yaml", "eaton_pdu.yaml", "cyberpower_pdu.yaml", "liebert_pdu.yaml",
-    "pdu_other.yaml", "apc_ups.yaml", "eaton_ups.yaml", "mge_ups.yaml", "cyberpower_ups.yaml",
+    "printer.yaml", "apc_pdu.yaml", "apc_ats.yaml", "apc_xpdu.yaml", "raritan_pdu.yaml",
+    "gude_pdu.yaml", "tripplite_power.yaml", "hpe_pdu.yaml", "wti_pdu.yaml",
+    "chatsworth_pdu.yaml", "sentry_pdu.yaml", "eaton_pdu.yaml", "eaton_ats.yaml",
+    "cyberpower_pdu.yaml", "cyberpower_ats.yaml", "dataprobe_pdu.yaml", "liebert_pdu.yaml",
+    "vertiv_pdu.yaml", "panduit_pdu.yaml", "enlogic_pdu.yaml", "schleifenbauer_pdu.yaml",
+    "planet_pdu.yaml", "riedo_pdu.yaml", "socomec_pdu.yaml", "energy_object_pdu.yaml",
+    "pdu_other.yaml", "apc_ups.yaml", "hpe_ups.yaml", "eaton_ups.yaml", "mge_ups.yaml",
+    "socomec_ups.yaml", "riello_ups.yaml", "delta_ups.yaml", "liebert_ups.yaml",
+    "cyberpower_ups.yaml",
     "ppc_ups.yaml", "ppc_ups_v2.yaml", "tripplite_ups.yaml", "sinetica_ups.yaml",
     "webpower_ups.yaml", "vertiv_ups.yaml", "ups_mib.yaml", "ups_other.yaml", "unifi_ap.yaml",
     "cisco_ap.yaml", "aruba_ap.yaml", "airos_ap.yaml", "ruckus_ap.yaml", "cambium_epmp.yaml",
@@ -84,13 +89,30 @@ def _parse(name: str, content: str) -> Profile:
     scalars_m = root.require("scalars").as_mapping(ANY_KEYS)
     scalars = {k: scalars_m.require(k).as_str() for k in scalars_m}
     tables: list[TableSpec] = []
+    first_indices: dict[str, dict[int, str]] = {}
     if (tnode := root.get("tables")) is not None:
         tm = tnode.as_mapping(ANY_KEYS)
         for tname in tm:
-            spec = tm.require(tname).as_mapping(("oid", "columns"))
+            spec = tm.require(tname).as_mapping(("oid", "columns", "first_index", "outlet_part",
+                                                 "rows_where"))
             base = spec.require("oid").as_str()
             cols = spec.require("columns").as_mapping(ANY_KEYS)
             tables.append(TableSpec(tname, {c: f"{base}.{cols.require(c).as_int(1)}" for c in cols}))
+            if (first := spec.get("first_index")) is not None:
+                # a 0-based table: row 0 is outlet 1 (kept among the words, see Sample.first_index)
+                first_indices[f"{tname}.first_index"] = {first.as_int(0): "first"}
+            if (part := spec.get("outlet_part")) is not None:
+                # which part of a multi-part row index is the outlet's number (1 = first;
+                # -2 = last but one, as in pdu.outlet.sensorType)
+                first_indices[f"{tname}.outlet_part"] = {part.as_int(): "part"}
+            if (where := spec.get("rows_where")) is not None:
+                # only the rows whose column holds one of these values (a meter table that
+                # mixes whole-unit, phase and outlet meters)
+                wm = where.as_mapping(ANY_KEYS)
+                for wcol in wm:
+                    node = wm.require(wcol)
+                    wanted = node.as_list() if node.kind() == "list" else [node]
+                    first_indices[f"{tname}.where.{wcol}"] = {n.as_int(): "keep" for n in wanted}
     decoders = []
     for n in root.require("decoders").as_list():
         d = n.as_str()
@@ -102,7 +124,7 @@ def _parse(name: str, content: str) -> Profile:
     if probe_node is not None:
         probe = (tuple(n.as_str() for n in probe_node.as_list())
                  if probe_node.kind() == "list" else (probe_node.as_str(),))
-    values: dict[str, dict[int, str]] = {}
+    values: dict[str, dict[int, str]] = dict(first_indices)  # the tables' options, then words
     if (vnode := root.get("values")) is not None:
         vm = vnode.as_mapping(ANY_KEYS)
         for key in vm:
@@ -131,7 +153,7 @@ def _parse(name: str, content: str) -> Profile:
                 if ref not in known:
                     raise ref_node.error(f"{ref!r} is not one of this profile's "
                                          f"{'scalars' if kinds[0] == 'total' else 'table columns'}")
-            where: list[tuple[str, re.Pattern[str]]] = []
+            row_filter: list[tuple[str, re.Pattern[str]]] = []
             if (wnode := im.get("where")) is not None:
                 if kinds[0] == "total":
                     raise wnode.error("'where' picks table rows: give it with sum, rows or "
@@ -142,10 +164,10 @@ def _parse(name: str, content: str) -> Profile:
                         raise wm.require(ref).error(f"{ref!r} is not one of this profile's "
                                                     "table columns")
                     try:
-                        where.append((ref, re.compile(wm.require(ref).as_str(), re.IGNORECASE)))
+                        row_filter.append((ref, re.compile(wm.require(ref).as_str(), re.IGNORECASE)))
                     except re.error as exc:
                         raise wm.require(ref).error(f"bad regular expression: {exc}") from None
-            clients.append(ClientSource(kinds[0], refs, tuple(where)))
+            clients.append(ClientSource(kinds[0], refs, tuple(row_filter)))
     desc = root.get("description")
     return Profile(
         id=root.require("id").as_str(),

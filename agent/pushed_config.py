@@ -4,7 +4,9 @@ devices.yaml, applied device by device, and remembered as good, active or refuse
 from __future__ import annotations
 
 import json
+import logging
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from hcc_common.wire import ConfigPush, config_version
 from hcc_common.yamlconf import ConfigError
 
 STATE_FILE = "state.json"
+log = logging.getLogger("hcc.agent.config")
 
 
 @dataclass(frozen=True)
@@ -96,14 +99,15 @@ class ConfigStore:
         return self.dir / f"{center}-{version}.yaml"
 
     def state(self) -> PushedState:
+        path = self.dir / STATE_FILE
         try:
-            raw = json.loads((self.dir / STATE_FILE).read_text())
-        except (OSError, ValueError):
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
             return PushedState()
-        issued = raw.get("issued")
-        return PushedState(raw.get("active"), raw.get("good"), dict(raw.get("refused", {})),
-                           raw.get("local_at_push"),
-                           float(issued) if isinstance(issued, int | float) else None)
+        except (OSError, ValueError) as exc:
+            return _set_aside(path, str(exc))
+        found = _pushed_state(raw)
+        return found if found is not None else _set_aside(path, "not a pushed-config state")
 
     def save_state(self, st: PushedState) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -147,10 +151,44 @@ class ConfigStore:
             return None
         try:
             cfg = load_config(self.path(running.center.id, st.active))
-        except (ConfigError, OSError):
+        except (ConfigError, OSError) as exc:
+            # a damaged or missing pushed file never stops the box: the local file runs
+            log.error("active pushed config unreadable: running the local devices.yaml",
+                      extra={"version": st.active, "error": str(exc)[:300]})
             return None
         if (cfg.center.id, cfg.agent.id) != (running.center.id, running.agent.id):
             return None
         if refusal(cfg, running) is not None:
             return None  # the local file no longer allows what it runs: the local file runs
         return cfg, st.active
+
+
+def _pushed_state(raw: object) -> PushedState | None:
+    """The state file's fields, or None when it is not shaped like one (damaged)."""
+    if not isinstance(raw, dict):
+        return None
+    text = (str, type(None))
+    refused = raw.get("refused", {})
+    if not (isinstance(raw.get("active"), text) and isinstance(raw.get("good"), text)
+            and isinstance(raw.get("local_at_push"), text) and isinstance(refused, dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in refused.items())):
+        return None
+    issued = raw.get("issued")
+    return PushedState(raw.get("active"), raw.get("good"), dict(refused), raw.get("local_at_push"),
+                       float(issued) if isinstance(issued, int | float) and not isinstance(issued, bool)
+                       else None)
+
+
+def _set_aside(path: Path, reason: str) -> PushedState:
+    """A damaged state file never stops the box: kept beside as <name>.damaged-<time>, said in
+    the log, and the box runs its local devices.yaml until the controller pushes again."""
+    target = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
+    try:
+        os.replace(path, target)
+    except OSError as exc:
+        log.error("pushed-config state damaged and cannot be set aside: ignored",
+                  extra={"path": str(path), "reason": reason[:200], "error": exc.strerror})
+        return PushedState()
+    log.error("pushed-config state damaged: set aside, running the local devices.yaml",
+              extra={"path": str(path), "moved_to": str(target), "reason": reason[:200]})
+    return PushedState()

@@ -24,7 +24,7 @@ from agent.config import Config, Device
 from agent.hold import FaultHold
 from agent.inventory import config_version as config_version_of
 from agent.inventory import inventory
-from agent.outbox import EVENT, TELEMETRY, Backlog, Limits, Outbox, OutboxError, Row
+from agent.outbox import EVENT, TELEMETRY, Backlog, Limits, Outbox, OutboxError, Row, new_session_id
 from agent.pushed_config import ConfigStore, device_changes, unverified
 from agent.report_filter import Sent, is_news
 from agent.trust import describe, load_keys
@@ -88,7 +88,7 @@ class Agent:
         except OutboxError as exc:
             log.error("outbox unavailable: reports will not survive an outage",
                       extra={"error": str(exc)})
-            self.session = int(time.time())  # still increasing across restarts
+            self.session = new_session_id()
         self.seq = 0
         self.unbuffered = 0
         self.ctx = CheckContext(center=config.center)
@@ -166,6 +166,12 @@ class Agent:
             self.inventory["config_error"] = self.config_error[:300]
         else:
             self.inventory.pop("config_error", None)
+        damage = self.outbox.damage if self.outbox is not None else []
+        if damage:  # a damaged outbox was set aside in this run: the controller is told
+            self.inventory["outbox_damaged"] = damage[-1].moved_to
+            self.inventory["outbox_salvaged"] = sum(d.salvaged for d in damage)
+            self.inventory["outbox_unreadable"] = sum(d.unreadable for d in damage)
+        self._outbox_generation = self.outbox.generation if self.outbox is not None else 0
 
     def _birth(self) -> wire.Encoded:
         c, a = self.config.center.id, self.config.agent.id
@@ -265,6 +271,16 @@ class Agent:
         self.link.publish(msg)
 
     async def _sender(self, stop: asyncio.Event) -> None:
+        """Send until stopped; an outbox that cannot be read (damaged past repair) pauses
+        sending, said in the log, and never ends the task."""
+        while not stop.is_set():
+            try:
+                await self._send_until_stopped(stop)
+            except OutboxError as exc:
+                log.error("outbox unreadable: sending paused", extra={"error": str(exc)[:300]})
+                await _sleep_or_stop(stop, 5.0)
+
+    async def _send_until_stopped(self, stop: asyncio.Event) -> None:
         """Publish stored reports oldest first. A report leaves the outbox when the controller
         confirms it has committed it (or, with confirm: broker, at the broker's PUBACK); what
         the controller lists as missing (a broker that lost its queue) is sent again."""
@@ -274,7 +290,12 @@ class Agent:
         last_sent = 0                    # unpublished rows up to this id are in paho's hands
         sent_at: dict[int, float] = {}   # row id -> when last handed to paho (for resends)
         resend: list[Row] = []
+        generation = self.outbox.generation
         while not stop.is_set():
+            if self.outbox.generation != generation:
+                # a damaged file was replaced: its row ids mean nothing in the fresh one
+                generation = self.outbox.generation
+                in_flight, sent_at, resend, last_sent = {}, {}, [], 0
             self._ack_event.clear()
             mids, self._acks = self._acks, []
             acked = [row for row in (in_flight.pop(m, None) for m in mids) if row is not None]
@@ -554,7 +575,12 @@ class Agent:
                     self._host_sent = Sent("ok", (), host_metrics, now)
                 else:
                     host_metrics = {}
-            kept = await self._db(self.outbox.oldest) if self.outbox is not None else None
+            kept = None
+            if self.outbox is not None:
+                with contextlib.suppress(OutboxError):
+                    kept = await self._db(self.outbox.oldest)
+                if self.outbox.generation != self._outbox_generation:
+                    self._report_config(self.config_error)  # a fresh birth: outbox set aside
             unchanged, self._unchanged = self._unchanged, {}
             await self.emit(wire.Heartbeat(c, a, self.session, 0, time.time(), interval,
                                            host_metrics, backlog=backlog.count,
@@ -577,9 +603,10 @@ class Agent:
             await _sleep_or_stop(stop, next_at - now)
 
     async def backlog(self) -> Backlog:
-        if self.outbox is None:
-            return Backlog(self.link.unacked(), 0.0, 0, 0, 0)
-        return await self._db(self.outbox.backlog)
+        if self.outbox is not None:
+            with contextlib.suppress(OutboxError):
+                return await self._db(self.outbox.backlog)
+        return Backlog(self.link.unacked(), 0.0, 0, 0, 0)
 
     def _write_status(self, host_metrics: object, backlog: Backlog) -> None:
         status = {
@@ -592,6 +619,8 @@ class Agent:
             "traps_from_unknown": self.traps_for_unknown,
             "outbox": str(self.config.agent.state_dir / OUTBOX_FILE)
             if self.outbox is not None else None,
+            "outbox_damaged": [vars(d) for d in self.outbox.damage]
+            if self.outbox is not None else [],
             "written_at": time.time(), "host": host_metrics,
             "devices": {k: vars(v) for k, v in self.devices.items()},
         }

@@ -21,18 +21,27 @@ from pysnmp.hlapi.v3arch.asyncio import (
     get_cmd,
     next_cmd,
 )
-from pysnmp.proto import rfc1902, rfc1905
+from pysnmp.proto import errind, rfc1902, rfc1905
 
 from agent.config import SnmpV3
+from agent.poll_clock import queued_for
 from agent.snmpdecode import SnmpValue
 
-# Bounds a walk so a device that loops its MIB cannot keep us busy for ever.
-MAX_WALK_REQUESTS = 64
+# Bound a walk so a device that loops its MIB cannot keep us busy for ever, yet let a
+# controller's client table (tens of thousands of stations) be read whole: 64 requests cut
+# it at 1,600 rows, a wrong count. A long walk is fair to the others: each request waits for
+# a slot like theirs, and its time past the device's own deadline ends it (agent/poller.py).
+MAX_WALK_ROWS = 100_000
+MAX_WALK_REQUESTS = 8_192
 PROBE_BATCH = 64
 BULK_REPETITIONS = 25
 # Requests in flight at once: a burst of hundreds overruns small agents' (and snmpsim's) UDP
 # buffers, and a lost datagram costs a whole timeout.
 MAX_IN_FLIGHT = 24
+# A device whose last request went unanswered waits in a lane of its own: each dead device
+# holds a slot for its whole timeout, and 24 of them held every slot the live ones need (as
+# Zabbix keeps pollers apart for unreachable hosts). It leaves the lane at its next answer.
+UNANSWERED_IN_FLIGHT = 8
 
 
 class SnmpError(Exception):
@@ -107,12 +116,27 @@ class SnmpClient:
         self._engines: dict[SnmpV3 | None, SnmpEngine] = {}
         self._targets: dict[SnmpTarget, UdpTransportTarget] = {}
         self._slots: asyncio.Semaphore | None = None
+        self._unanswered_slots: asyncio.Semaphore | None = None
+        self.unanswered: set[SnmpTarget] = set()  # their last request timed out
 
     @property
     def slots(self) -> asyncio.Semaphore:
         if self._slots is None:  # created inside the running loop
             self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         return self._slots
+
+    def _lane(self, t: SnmpTarget) -> asyncio.Semaphore:
+        if t not in self.unanswered:
+            return self.slots
+        if self._unanswered_slots is None:
+            self._unanswered_slots = asyncio.Semaphore(UNANSWERED_IN_FLIGHT)
+        return self._unanswered_slots
+
+    def _answered(self, t: SnmpTarget, err_ind: object) -> None:
+        if isinstance(err_ind, errind.RequestTimedOut):
+            self.unanswered.add(t)
+        else:
+            self.unanswered.discard(t)
 
     def _engine_for(self, t: SnmpTarget) -> SnmpEngine:
         key = None if t.v3 is None else SnmpV3(t.v3.user, t.v3.auth_protocol, t.v3.auth_key,
@@ -154,11 +178,12 @@ class SnmpClient:
 
     async def get(self, t: SnmpTarget, oids: Sequence[str]) -> dict[str, SnmpValue]:
         transport = await self._transport(t)
-        async with self.slots:
+        async with queued_for(self._lane(t)):
             err_ind, err_status, _, var_binds = await get_cmd(
                 self._engine_for(t), self._auth(t), transport, self._context(t),
                 *(ObjectType(ObjectIdentity(o)) for o in oids), lookupMib=False,
             )
+        self._answered(t, err_ind)
         if err_ind is not None:
             raise _indication(err_ind)
         if int(err_status) != 0:
@@ -184,11 +209,12 @@ class SnmpClient:
 
     async def _present(self, t: SnmpTarget, prefixes: Sequence[str]) -> set[str]:
         transport = await self._transport(t)
-        async with self.slots:
+        async with queued_for(self._lane(t)):
             err_ind, err_status, _, var_binds = await next_cmd(
                 self._engine_for(t), self._auth(t), transport, self._context(t),
                 *(ObjectType(ObjectIdentity(p)) for p in prefixes), lookupMib=False,
             )
+        self._answered(t, err_ind)
         if err_ind is not None:
             raise _indication(err_ind)
         if int(err_status) != 0:
@@ -214,15 +240,14 @@ class SnmpClient:
         result: dict[str, dict[str, SnmpValue]] = {c: {} for c in columns}
         cursor = {c: c for c in columns}
         active = list(columns)
+        rows = 0
         for _ in range(MAX_WALK_REQUESTS):
-            if not active:
+            if not active or rows >= MAX_WALK_ROWS:
                 break
             var_types = [ObjectType(ObjectIdentity(cursor[c])) for c in active]
-            await self.slots.acquire()
-            try:
+            async with queued_for(self._lane(t)):
                 err_ind, err_status, var_binds = await self._next_batch(t, transport, var_types)
-            finally:
-                self.slots.release()
+            self._answered(t, err_ind)
             if err_ind is not None:
                 raise _indication(err_ind)
             if int(err_status) != 0:
@@ -240,6 +265,7 @@ class SnmpClient:
                     continue
                 result[column][oid_s[len(prefix):]] = to_python(val)
                 cursor[column] = oid_s
+                rows += 1
             if not var_binds:
                 break
             active = [c for c in active if c not in finished]

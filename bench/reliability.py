@@ -47,14 +47,16 @@ def sent(state: Path) -> int:
 
 
 def not_received(db: Path, agent: str, assigned: int, center: str | None = None) -> set[int]:
-    """Seqs of session 1 up to `assigned` that the controller has not committed."""
+    """Seqs of the agent's (one) session up to `assigned` that the controller has not
+    committed. Sessions are random ids: the tracker's current one ("cur")."""
     conn = sqlite3.connect(db, timeout=10)
     try:
         row = conn.execute("SELECT seqs FROM agents WHERE agent=? AND center=COALESCE(?, center)",
                            (agent, center)).fetchone()
     finally:
         conn.close()
-    s = json.loads(row[0]).get("1", {}) if row else {}
+    tracked = json.loads(row[0]) if row else {}
+    s = tracked.get(str(tracked.get("cur", 1)), {})
     last = int(s.get("last", 0))
     out = {q for a, b in s.get("missing", []) for q in range(a, b + 1)}
     return out | set(range(last + 1, assigned + 1))
@@ -64,7 +66,8 @@ def kept(state: Path) -> set[int]:
     """Seqs still in an agent's outbox (sent again at its next start)."""
     conn = sqlite3.connect(state / "outbox.sqlite", timeout=5)
     try:
-        return {int(r[0]) for r in conn.execute("SELECT seq FROM outbox WHERE session=1")}
+        return {int(r[0]) for r in conn.execute(
+            "SELECT seq FROM outbox WHERE session=(SELECT value FROM meta WHERE key='session')")}
     finally:
         conn.close()
 

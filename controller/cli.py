@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -898,6 +899,10 @@ def _options(lang: LangOpt = None) -> None:
     return None
 
 
+# SQLite's SQLITE_IOERR, SQLITE_CORRUPT, SQLITE_NOTADB: the file itself is bad
+DAMAGED_DB_CODES = frozenset({10, 11, 26})
+
+
 def main() -> None:
     try:
         if LANG == "vi":
@@ -912,3 +917,14 @@ def main() -> None:
             app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except sqlite3.DatabaseError as exc:
+        code = getattr(exc, "sqlite_errorcode", 0)
+        if not isinstance(code, int) or code & 0xFF not in DAMAGED_DB_CODES:
+            raise
+        # The controller's own database is never replaced behind the operator's back (it holds
+        # every alert and all history): a clear error, the file left as it is.
+        print(f"error: the controller's SQLite database (controller.yaml db:) is damaged ({exc})."
+              " It is left as it"
+              " is, not replaced: stop the service, restore the file from a backup (or move it"
+              " away to start empty), then start again.", file=sys.stderr)
+        sys.exit(1)

@@ -131,16 +131,35 @@ class SessionSeqs:
                            pre, sum(max(0, min(b, pre) - a + 1) for a, b in ranges))
 
 
+# Old agents number their sessions 1, 2, 3...; new ones draw a random id of at least this
+# (agent.outbox.new_session_id): a counter's order is meaningful, a random id's is not.
+RANDOM_SESSION_MIN = 1 << 32
+
+
+def is_counter(session: int) -> bool:
+    """A session numbered by an old agent's counter (ordered), not a random id."""
+    return session < RANDOM_SESSION_MIN
+
+
 @dataclass
 class SeqTracker:
-    """What one agent has delivered. Pure: no clock, no I/O."""
+    """What one agent has delivered. Pure: no clock, no I/O.
+
+    `sessions` is kept oldest first, in the order the agent ran them as far as we can tell (not
+    by number: a replaced box's fresh session is a random id, or 1 for an old agent). `current`
+    is the stream the box is running now: the session its last birth announced (or its first
+    report, when no birth was seen). Only the current session's newest reports change state;
+    any other session's reports are history (LATE) or DUPLICATE, and counted."""
 
     sessions: dict[int, SessionSeqs] = field(default_factory=dict)
     received: int = 0
     duplicates: int = 0
+    current_session: int | None = None
 
     @property
     def current(self) -> int:
+        if self.current_session is not None:
+            return self.current_session
         return max(self.sessions, default=0)
 
     @property
@@ -152,37 +171,80 @@ class SeqTracker:
     def gaps(self) -> int:
         return sum(s.gaps for s in self.sessions.values())
 
-    def _session(self, session: int, first_seq: int, first_contact: bool) -> SessionSeqs | None:
-        found = self.sessions.get(session)
+    def is_stale(self, session: int) -> bool:
+        """A birth or will of a session the box has already left (a retained one from an
+        earlier run, or one overtaken on the way). A session never seen is a new run."""
+        if self.current_session is None and not self.sessions:
+            return False
+        current = self.current
+        if session == current:
+            return False
+        if is_counter(session) and is_counter(current):
+            return session < current  # an old agent's counter: the number tells the order
+        return session in self.sessions
+
+    def announce(self, session: int) -> None:
+        """A birth says the box now runs `session`: a new stream from now on, whatever its
+        number. Its seqs are counted from our first report of it (see observe)."""
+        self.current_session = session
+        found = self.sessions.pop(session, None)
         if found is not None:
-            return found
-        if len(self.sessions) >= KEEP_SESSIONS and session < min(self.sessions):
-            return None  # older than anything we keep: cannot judge
+            self.sessions[session] = found  # it is the newest now
+
+    def _new_session(self, session: int, first_seq: int, before_contact: bool,
+                     as_current: bool) -> SessionSeqs:
         found = SessionSeqs()
-        if first_contact:
+        if before_contact:
             # First contact mid-session: the earlier seqs were sent before we listened. They
             # are missing, not "before our time": an agent keeps what no controller confirmed,
             # so the ack asks for them, and its kept_from tells what it no longer has.
             found.end_at(first_seq - 1)
             found.pre_contact = found.pre_missing = first_seq - 1
-        self.sessions[session] = found
+        if as_current or self.current not in self.sessions:
+            self.sessions[session] = found
+        else:
+            # an older run we had not heard of (late resends): just before the current one
+            items = list(self.sessions.items())
+            at = list(self.sessions).index(self.current)
+            self.sessions = dict([*items[:at], (session, found), *items[at:]])
         while len(self.sessions) > KEEP_SESSIONS:
-            del self.sessions[min(self.sessions)]
+            oldest = next(k for k in self.sessions if k != self.current)
+            del self.sessions[oldest]
         return found
+
+    def _takes_over(self, session: int) -> bool:
+        """A report of a session we do not know: does it start the current stream? Yes when we
+        know no current one, or when an announced session has not reported yet; for an old
+        agent, when its counter went up (its birth was missed). A random id we do not know
+        while another runs is an earlier run's late resend."""
+        if self.current_session is None and not self.sessions:
+            return True
+        if self.current_session == session:
+            return True
+        current = self.current
+        return is_counter(session) and is_counter(current) and session > current
 
     def observe(self, session: int, seq: int) -> Verdict:
         s = self.sessions.get(session)
+        current = self.current
         if s is not None and seq == s.last_seq + 1:
             # the common case, the next report in order: no gap to record
             s.last_seq = seq
             self.received += 1
-            return Verdict.NEW if session >= max(self.sessions) else Verdict.LATE
-        first_contact = not self.sessions
-        newest = session >= self.current
-        s = self._session(session, seq, first_contact)
+            return Verdict.NEW if session == current else Verdict.LATE
         if s is None:
+            newest = self._takes_over(session)
+            # Not seen from its birth (our first contact, or announced by a birth we only
+            # saw retained, or an earlier run we never heard): its earlier seqs are asked for
+            # but are not gaps of ours. A counter agent's missed birth counts from 1 as before.
+            before_contact = not self.sessions or self.current_session == session or not newest
+            if newest:
+                self.current_session = session
+            s = self._new_session(session, seq, before_contact, as_current=newest)
+            s.extend_to(seq)
             self.received += 1
-            return Verdict.LATE
+            return Verdict.NEW if newest else Verdict.LATE
+        newest = session == current
         if seq > s.last_seq:
             s.extend_to(seq)
             self.received += 1
@@ -195,19 +257,25 @@ class SeqTracker:
 
     def birth(self, session: int, prev_session: int | None, prev_last_seq: int | None) -> None:
         """A birth opens a session counted from seq 1, and says where the previous one ended."""
-        self._session(session, 1, first_contact=False)
-        if prev_session is not None and prev_last_seq is not None:
-            prev = self._session(prev_session, 1, first_contact=False)
-            if prev is not None and prev_last_seq > prev.last_seq:
+        if prev_session is not None and prev_last_seq is not None and prev_session != session:
+            prev = self.sessions.get(prev_session)
+            if prev is None:
+                prev = self._new_session(prev_session, 1, False, as_current=True)
+            if prev_last_seq > prev.last_seq:
                 prev.end_at(prev_last_seq)
+        if session not in self.sessions:
+            self._new_session(session, 1, False, as_current=True)
+        self.announce(session)
 
     def kept_from(self, session: int, seq: int) -> None:
         """The agent's outbox holds nothing older than (session, seq): older gaps are lost."""
+        if session not in self.sessions:
+            return  # a run we do not know: which of ours are older cannot be told
         for number, s in self.sessions.items():
-            if number < session:
-                s.lost_below(s.last_seq + 1)
-            elif number == session:
+            if number == session:
                 s.lost_below(seq)
+                break
+            s.lost_below(s.last_seq + 1)
 
     def acks(self) -> dict[int, SessionAck]:
         """The acknowledgement the controller publishes to the agent: per session, what it has."""
@@ -217,13 +285,24 @@ class SeqTracker:
         return SeqTracker({k: SessionSeqs(v.last_seq, [list(r) for r in v.ranges],
                                           v.missing_count, v.untracked_gaps, v.pre_contact,
                                           v.pre_missing)
-                           for k, v in self.sessions.items()}, self.received, self.duplicates)
+                           for k, v in self.sessions.items()}, self.received, self.duplicates,
+                          self.current_session)
 
     def to_json(self) -> dict[str, object]:
-        return {str(k): v.to_json() for k, v in self.sessions.items()}
+        """Sessions oldest first (JSON objects keep their order); the current one under "cur"."""
+        out: dict[str, object] = {str(k): v.to_json() for k, v in self.sessions.items()}
+        if self.current_session is not None:
+            out["cur"] = self.current_session
+        return out
 
     @staticmethod
     def from_json(data: dict[str, dict[str, object]], received: int, duplicates: int
                   ) -> SeqTracker:
-        return SeqTracker({int(k): SessionSeqs.from_json(v) for k, v in data.items()},
-                          received, duplicates)
+        raw = dict(data)
+        cur = raw.pop("cur", None)
+        sessions = {int(k): SessionSeqs.from_json(v) for k, v in raw.items()}
+        if cur is None and sessions:
+            # stored before sessions were ordered: by number, as they were then
+            sessions = dict(sorted(sessions.items()))
+        return SeqTracker(sessions, received, duplicates,
+                          int(cur) if isinstance(cur, int) else None)

@@ -423,7 +423,7 @@ class Fleet:
             self.dirty_agents.add(key)
             if verdict is Verdict.DUPLICATE:
                 return out  # QoS 1 redelivery or a replay we already had: counted, not applied
-            agent.session = max(agent.session, msg.session)
+            agent.session = agent.seqs.current
             agent.last_seen = max(agent.last_seen, received_at)
             self._come_online(out, agent, received_at)
             if isinstance(msg, wire.Heartbeat):
@@ -489,7 +489,7 @@ class Fleet:
 
     def _apply_state(self, out: list[Effect], agent: AgentInfo, msg: wire.StateMessage,
                      received_at: float, retained: bool) -> None:
-        if msg.session < agent.session:
+        if agent.seqs.is_stale(msg.session):
             return  # a stale retained birth or will from an earlier run
         if msg.keepalive_s is not None:
             agent.keepalive_s = msg.keepalive_s
@@ -501,6 +501,8 @@ class Fleet:
             agent.seqs.birth(msg.session, msg.prev_session, msg.prev_last_seq)
             if not retained and received_at >= self.listening_since + SKEW_SETTLE_S:
                 self._skew(out, agent, msg.ts - received_at, received_at)
+        elif msg.state == "online":
+            agent.seqs.announce(msg.session)  # the run to expect, counted from its first report
         agent.session = msg.session
         agent.last_seen = max(agent.last_seen, received_at)
         if msg.state == "offline":
@@ -542,7 +544,9 @@ class Fleet:
             out.append(Reading(r.center, r.agent, r.device, r.device_type, r.ts, r.status,
                                r.metrics))
         codes = tuple(sorted(f.code for f in r.faults)) if r.faults else ()
-        if not newest or (prev is not None and order < prev.order):
+        # Within a session the seq orders; across sessions only the verdict does (a replaced
+        # box's session id may be lower than its predecessor's).
+        if not newest or (prev is not None and prev.session == r.session and order < prev.order):
             # Older than what we show (a replay after an outage): history, never current state.
             if r.faults or r.status != "ok":
                 out.append(DeviceEvent(r.center, r.agent, r.device, r.session, r.seq, r.ts,

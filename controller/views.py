@@ -59,5 +59,7 @@ def agent_json(a: AgentInfo) -> dict[str, Any]:
             "gaps": a.gaps, "duplicates": a.duplicates, "backlog": a.backlog,
             "software": inv.get("software"), "config_version": inv.get("config_version"),
             "os": inv.get("os"), "model": inv.get("model"), "devices": inv.get("devices"),
+            # the box set a damaged outbox aside in its current run (its birth says so)
+            "outbox_damaged": inv.get("outbox_damaged"),
             "up_since": iso(float(b)) if isinstance(b := inv.get("boot_time"), int | float)
             else None}

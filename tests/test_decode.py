@@ -255,7 +255,7 @@ RPDU2_STATE_2 = "1_3_6_1_4_1_318_1_1_26_9_2_3_1_5_2"
 def test_switched_pdu_chargers_on_and_spare_outlets_ignored() -> None:
     _, m, faults = run(device("pdu-switched"), "charger", outlets=(1, 2))
     assert faults == set()  # outlets 3 and 4 are off, but nothing is plugged in there
-    assert (m["outlet.1.on"], m["outlet.3.on"]) == (1, 0)
+    assert (m["outlet.1.state"], m["outlet.3.state"]) == ("on", "off")
 
 
 def test_outlet_off_in_the_legacy_table() -> None:
@@ -323,11 +323,13 @@ def test_printer_decoder_never_crashes_on_odd_values(supplies: dict, scalars: di
                                         "state"]),
                        st.dictionaries(st.sampled_from(["1", "2", "1.2"]), snmp_values, max_size=3)))
 def test_interface_and_outlet_decoders_never_crash(table: dict) -> None:
-    sample = Sample(Reading({}, {"interfaces": table, "apc_outlets": table,
-                                 "apc2_switched": table}),
-                    DeviceContext("wifi_ap", charger_outlets=(1, 2)))
+    sample = Sample(Reading({}, {"interfaces": table, "outlets": table,
+                                 "outlets_rpdu2": table, "pdu_load": table}),
+                    DeviceContext("wifi_ap", charger_outlets=(1, 2)),
+                    values=PROFILES["apc_pdu"].values)
     DECODERS["interfaces"](sample)
-    DECODERS["apc_outlets"](sample)
+    DECODERS["outlets"](sample)
+    DECODERS["pdu_load"](sample)
 
 
 def test_text_stored_as_a_hex_display_is_joined_back() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.outbox import EVENT, TELEMETRY, Limits, Outbox, OutboxError
+from agent.outbox import EVENT, SESSION_MIN, TELEMETRY, Limits, Outbox, OutboxError
 from hcc_common.wire import Encoded
 
 
@@ -31,12 +31,15 @@ def test_oldest_first_and_acknowledged_rows_leave(tmp_path: Path) -> None:
 def test_sessions_and_seq_survive_a_reopen(tmp_path: Path) -> None:
     path = tmp_path / "o.sqlite"
     box = Outbox(path)
-    assert box.start_session() == (1, 0, 0)
-    box.put(msg(1), 1, 1, EVENT)
-    box.put(msg(2), 1, 2, EVENT)
+    first, prev, prev_seq = box.start_session()
+    assert (prev, prev_seq) == (0, 0) and first >= SESSION_MIN  # a random id, not 1
+    box.put(msg(1), first, 1, EVENT)
+    box.put(msg(2), first, 2, EVENT)
     box.close()
     again = Outbox(path)
-    assert again.start_session() == (2, 1, 2)  # the birth will tell the controller: 1 ended at 2
+    second, prev, prev_seq = again.start_session()
+    # the birth will tell the controller: `first` ended at 2
+    assert (prev, prev_seq) == (first, 2) and second not in (first, first + 1)
     assert again.count() == 2
 
 

@@ -102,3 +102,59 @@ def test_first_contact_mid_session_asks_for_what_came_before() -> None:
     assert t.gaps == 2
     back = SeqTracker.from_json(t.to_json(), t.received, t.duplicates)  # type: ignore[arg-type]
     assert back.gaps == 2 and back.acks()[3].missing == ((5, 6), (8, 9))
+
+
+OLD_BOX, NEW_BOX = 7_345_812_903_114_771, 4_411_908_112_337  # random ids: the new one lower
+
+
+def test_a_replaced_box_is_a_new_stream_at_once_whatever_its_number() -> None:
+    """Issue 23 item 11: a fresh box under a known id must not be judged by its session
+    number (it was 1 under a counter, below the old box's): its birth makes it current."""
+    t = SeqTracker()
+    t.birth(OLD_BOX, None, None)
+    for seq in range(1, 721):
+        assert t.observe(OLD_BOX, seq) is Verdict.NEW
+    assert not t.is_stale(NEW_BOX)  # its birth is a new run, not an old one's
+    t.birth(NEW_BOX, None, None)
+    assert t.current == NEW_BOX
+    assert [t.observe(NEW_BOX, s) for s in (1, 2, 3)] == [Verdict.NEW] * 3
+    assert t.duplicates == 0 and t.gaps == 0
+    assert t.is_stale(OLD_BOX)  # the old box's retained will, arriving late, is stale
+    # the old box's late resends are history, counted, never current state
+    assert t.observe(OLD_BOX, 720) is Verdict.DUPLICATE and t.duplicates == 1
+    assert t.observe(OLD_BOX, 721) is Verdict.LATE
+    back = SeqTracker.from_json(t.to_json(), t.received, t.duplicates)  # type: ignore[arg-type]
+    assert back.current == NEW_BOX and back.observe(NEW_BOX, 4) is Verdict.NEW
+
+
+def test_an_earlier_run_never_heard_of_is_late_not_a_takeover() -> None:
+    t = SeqTracker()
+    t.birth(NEW_BOX, OLD_BOX, 50)
+    t.observe(NEW_BOX, 1)
+    earlier = 9_000_000_000_123
+    assert t.observe(earlier, 30) is Verdict.LATE and t.current == NEW_BOX
+    assert t.gaps == 50  # the previous run's 50 never came; `earlier`'s 1-29 are not ours
+    assert t.acks()[earlier].missing == ((1, 29),)
+    t.kept_from(NEW_BOX, 1)  # the agent holds nothing older: older sessions' gaps are lost
+    assert not t.acks()[OLD_BOX].missing and t.gaps == 50
+
+
+def test_old_agents_counters_still_order_by_number() -> None:
+    """Mixed fleet: an agent before random ids numbers its runs 1, 2, 3."""
+    t = SeqTracker()
+    t.birth(3, 2, 10)
+    t.observe(3, 1)
+    assert t.is_stale(2) and not t.is_stale(4)
+    assert t.observe(4, 1) is Verdict.NEW and t.current == 4  # its birth was missed
+    assert t.observe(3, 2) is Verdict.LATE
+    stored = {"3": {"last": 5, "missing": []}, "4": {"last": 2, "missing": []}}
+    old = SeqTracker.from_json(stored, 7, 0)  # type: ignore[arg-type]
+    assert old.current == 4  # stored before "cur" existed: the highest, as then
+
+
+def test_many_sessions_keep_the_current_one() -> None:
+    t = SeqTracker()
+    t.birth(NEW_BOX, None, None)
+    for i in range(20):  # a box flooding made-up session ids only hurts its own accounting
+        t.observe(10**12 + i, 1)
+    assert NEW_BOX in t.sessions and t.current == NEW_BOX and len(t.sessions) <= 8

@@ -280,3 +280,29 @@ def test_a_center_offline_alert_names_the_center() -> None:
     assert alert.device_name == "Trung tâm PVHCC phường Ba Đình (pi-1)"
     unnamed = Fleet(alert_rules=SIMPLE).apply(wire.StateMessage(C, A, "offline", 1, 1.0), 1.0)
     assert next(e for e in unnamed if isinstance(e, OpenAlert)).device_name == "ba-dinh (pi-1)"
+
+
+def test_a_replaced_box_with_a_lower_session_is_current_at_once() -> None:
+    """Issue 23 item 11: the new box's session (random, or 1 under the old counter) is below
+    the old box's; its birth still makes it current: online, its faults raised, no duplicates."""
+    fleet = Fleet(alert_rules=SIMPLE)
+    old, new = 9_000_000_000_000_001, 5_000_000_000_000_007
+    offline = AlertKey(C, A, "", "agent.offline")
+    jam_key = AlertKey(C, A, "printer-1", "printer.jammed")
+    fleet.apply(wire.StateMessage(C, A, "online", old, 0.0), 0.0)
+    for seq in range(1, 300):
+        fleet.apply(result(seq, session=old), float(seq))
+    assert opened(fleet.apply(wire.StateMessage(C, A, "offline", old, 300.0), 300.0)) == [offline]
+    assert resolved(fleet.apply(wire.StateMessage(C, A, "online", new, 400.0), 400.0)) == [offline]
+    agent = fleet.agents[(C, A)]
+    assert agent.state == "online" and agent.session == new
+    fresh = wire.Result(C, A, "printer-1", new, 1, 401.0, "printer", "Máy in quầy 1", "critical",
+                        {}, JAM)
+    assert opened(fleet.apply(fresh, 401.0)) == [jam_key]
+    assert agent.duplicates == 0
+    # the old box's will, retained, seen again (a controller restart): stale, ignored
+    assert fleet.apply(wire.StateMessage(C, A, "offline", old, 300.0), 402.0,
+                       retained=True) == [] and agent.state == "online"
+    # and an old result arriving late is history: the jam stays
+    assert resolved(fleet.apply(result(299, session=old), 403.0)) == []
+    assert jam_key in fleet.open_alerts

@@ -13,6 +13,7 @@ from pathlib import Path
 import psutil
 
 from agent.checks.base import CheckOutcome, fault
+from agent.outbox_repair import damaged_copies
 from hcc_common.wire import FaultReport, MetricValue
 
 KIND = "host"
@@ -31,6 +32,12 @@ def _read(disk_path: Path) -> dict[str, MetricValue]:
     }
     path = disk_path if disk_path.exists() else Path("/")
     metrics["disk_percent"] = psutil.disk_usage(str(path)).percent
+    # damaged outboxes the agent set aside in its state dir: a warning until a person has
+    # looked at them (and removed them)
+    damaged = damaged_copies(disk_path)
+    if damaged:
+        metrics["outbox_damaged_files"] = len(damaged)
+        metrics["outbox_damaged_last"] = damaged[-1].name
     flags = read_throttled()
     if flags is not None:
         metrics["throttled_flags"] = flags
@@ -132,6 +139,10 @@ def faults_of(metrics: dict[str, MetricValue]) -> tuple[FaultReport, ...]:
             found.append(fault("host.throttled"))
     if metrics.get("clock_synced") == 0:
         found.append(fault("host.clock_unsynced"))
+    damaged = metrics.get("outbox_damaged_files")
+    if isinstance(damaged, int) and damaged > 0:
+        found.append(fault("host.outbox_damaged", count=damaged,
+                           file=str(metrics.get("outbox_damaged_last", ""))))
     return tuple(found)
 
 

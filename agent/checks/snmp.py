@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from agent.checks.base import CheckOutcome, fault, unreachable
@@ -24,6 +25,9 @@ from agent.snmpdecode.wifi import from_source
 from hcc_common.wire import FaultReport, MetricValue
 
 KIND = "snmp"
+# Past this many table values a reading is decoded on a worker thread: a controller's client
+# table of 100,000 rows takes the loop long enough to hold up other devices' answers.
+BIG_READING = 5_000
 
 
 def target_of(device: Device) -> SnmpTarget:
@@ -134,7 +138,11 @@ async def run(device: Device, ctx: CheckContext) -> CheckOutcome:
                     now - previous[1] if previous is not None else None, profile.values,
                     profile.clients)
     ctx.previous_readings[device.id] = (reading, now)
-    metrics, found = read_device(profile, sample, device.type)
+    if sum(len(column) for table in reading.tables.values()
+           for column in table.values()) > BIG_READING:
+        metrics, found = await asyncio.to_thread(read_device, profile, sample, device.type)
+    else:
+        metrics, found = read_device(profile, sample, device.type)
     return CheckOutcome(KIND, True, metrics, tuple(found), profile=profile.id)
 
 
@@ -157,7 +165,10 @@ def missing_charger_outlets(sample: Sample, metrics: dict[str, MetricValue]) -> 
     wanted = sample.device.charger_outlets
     if sample.device.type != "charger" or not wanted:
         return False
-    return not any(name.startswith(f"outlet.{n}.") for n in wanted for name in metrics)
+    # outlets are keyed by their row index (unit.outlet, 0-based...); `outlet.<idx>.number` is
+    # the number devices.yaml's `outlets:` counts
+    numbers = {v for k, v in metrics.items() if k.startswith("outlet.") and k.endswith(".number")}
+    return not set(wanted) & numbers
 
 
 # What every profile reads besides its class's own objects: the system group and IF-MIB.

@@ -15,6 +15,7 @@ from agent.checks.base import CheckOutcome
 from agent.checks.context import CheckContext
 from agent.config import Device, ProbeSettings, WifiProbeSettings
 from agent.netprobe import StepResult
+from agent.poll_clock import within
 
 KIND = "wifi_probe"
 PREFIX = "wifi_probe"
@@ -32,7 +33,7 @@ async def run_command(argv: Sequence[str], timeout_s: float, netns: str | None =
     except OSError as exc:
         return 127, f"{cmd[0]}: {exc.strerror or exc}"
     try:
-        out, _ = await asyncio.wait_for(proc.communicate(), timeout_s)
+        out, _ = await within(timeout_s, proc.communicate())  # busy loop not counted
     except TimeoutError:
         proc.kill()
         await proc.wait()

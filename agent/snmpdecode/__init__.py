@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from agent.snmpdecode.ats import decode_ats
 from agent.snmpdecode.core import (
     ClientSource,
     Decoded,
@@ -16,8 +17,8 @@ from agent.snmpdecode.core import (
     text,
 )
 from agent.snmpdecode.interfaces import decode_interfaces
-from agent.snmpdecode.pdu import decode_apc_outlets
-from agent.snmpdecode.power import decode_outlets, decode_ups
+from agent.snmpdecode.outlets import decode_outlets, decode_pdu_load
+from agent.snmpdecode.power import decode_ups
 from agent.snmpdecode.printer import decode_printer
 from agent.snmpdecode.system import decode_system
 from agent.snmpdecode.wifi import decode_wifi_clients
@@ -27,8 +28,9 @@ DECODERS: Mapping[str, Decoder] = {
     "interfaces": decode_interfaces,
     "printer": decode_printer,
     "wifi_clients": decode_wifi_clients,
-    "apc_outlets": decode_apc_outlets,
     "outlets": decode_outlets,
+    "pdu_load": decode_pdu_load,
+    "ats": decode_ats,
     "ups": decode_ups,
 }
 

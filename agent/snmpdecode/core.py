@@ -14,6 +14,9 @@ SnmpValue = int | bytes | str | None
 Table = Mapping[str, Mapping[str, SnmpValue]]
 
 COUNTER32 = 1 << 32
+# Values that are "not available" in any MIB a reading comes from: the 16- and 32-bit all-ones
+# and the signed extremes (a runtime of 65535 s is no runtime, a power of 2147483647 W no power).
+NOT_A_READING = frozenset({0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF, -0x80000000, -0x7FFFFFFF})
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,39 @@ class Sample:
         number = integer(raw)
         return self.values.get(key, {}).get(number) if number is not None else None
 
+    def first_index(self, table: str) -> int:
+        """The row index of a table's first outlet: 1, or 0 for a 0-based table (the profile's
+        `first_index`, kept among its words as "<table>.first_index")."""
+        given = self.values.get(f"{table}.first_index")
+        return next(iter(given)) if given else 1
+
+    def outlet_part(self, table: str, index: str) -> str:
+        """The part of a row index that numbers the outlet: the last, unless the profile's
+        `outlet_part` says which (an index such as pdu.outlet.sensorType)."""
+        parts = index.split(".")
+        given = self.values.get(f"{table}.outlet_part")
+        position = next(iter(given)) if given else -1
+        position = position - 1 if position > 0 else position
+        return parts[position] if -len(parts) <= position < len(parts) else parts[-1]
+
+    def row_kept(self, table: str, row: Mapping[str, SnmpValue]) -> bool:
+        """Whether a row passes the profile's `rows_where` for this table (every named column
+        holds one of its values); True when the table has none."""
+        prefix = f"{table}.where."
+        for key, wanted in self.values.items():
+            if key.startswith(prefix) and integer(row.get(key[len(prefix):])) not in wanted:
+                return False
+        return True
+
+    def measured(self, key: str, raw: SnmpValue) -> int | None:
+        """A numeric reading, or None where the value is a "not available" sentinel: one the
+        profile gives a word to (the MIB's own documented sentinels, "<table>.<column>" or the
+        scalar's name), or one of the values agents send for "no reading" in any MIB."""
+        number = integer(raw)
+        if number is None or number in NOT_A_READING or number in self.values.get(key, {}):
+            return None
+        return number
+
 
 @dataclass(frozen=True)
 class Decoded:
@@ -122,6 +158,11 @@ def _undump(value: bytes) -> bytes:
     if not rest or not all(_HEX_LINE.match(line) for line in rest):
         return value
     return head + b"".join(bytes.fromhex(line.decode()) for line in rest)
+
+
+def whole_number(part: str) -> int | None:
+    """An OID arc or index part as a number: ASCII digits only (str.isdigit also takes "²")."""
+    return int(part) if part.isascii() and part.isdigit() else None
 
 
 def integer(value: SnmpValue) -> int | None:

@@ -80,6 +80,9 @@ MANUAL_TRAY_NAME = re.compile(r"\b(mp|manual|by-?pass|multi[- ]?purpose|mpt)\b",
 COVER_OPEN_STATES = {3, 5}  # coverOpen, interlockOpen
 GENERIC_TONER = "toner"
 GENERIC_TRAY = "paper tray"
+# prtMarkerLifeCount: an all-ones or signed-max count is "not available", never pages printed
+# (0xFFFF stays a count: a printer may have printed 65,535 pages)
+COUNTER_NOT_A_READING = frozenset({0x7FFFFFFF, 0xFFFFFFFF})
 SUPPLY_CODES = {"printer.toner_low", "printer.toner_empty", "printer.supply_low",
                 "printer.supply_empty", "printer.waste_full", "printer.waste_near_full"}
 
@@ -93,14 +96,39 @@ def error_state_bits(raw: bytes) -> list[str]:
     return names
 
 
-def supply_faults(table: Table, ctx: DeviceContext
+TONER_BITS = {"lowToner", "noToner"}
+
+
+def _trusted_twins(table: Table) -> set[tuple[str, int | None]]:
+    """The (name, type) of supplies that have a row whose level means something by itself: a
+    measured level (capacity > 0) or a level word (-3 "some remaining", -1, -2). A twin row
+    of the same name and type with no capacity (-2) says less, and is not read as a percent."""
+    trusted: set[tuple[str, int | None]] = set()
+    for idx in row_indices(table):
+        name = (text(cell(table, "description", idx)) or "").strip().lower()
+        level = integer(cell(table, "level", idx))
+        capacity = integer(cell(table, "max", idx))
+        if not name or level is None:
+            continue
+        if (capacity is not None and capacity > 0 and level >= 0) or level in LEVEL_WORDS:
+            trusted.add((name, integer(cell(table, "type", idx))))
+    return trusted
+
+
+def supply_faults(table: Table, ctx: DeviceContext, error_bits: set[str] | None = None
                   ) -> tuple[dict[str, MetricValue], list[FaultReport], bool]:
     """Supply levels as percentages where the capacity is known; faults by threshold.
-    Shared by the SNMP prtMarkerSuppliesTable and IPP printer-supply (same RFC 3805 model)."""
+    Shared by the SNMP prtMarkerSuppliesTable and IPP printer-supply (same RFC 3805 model).
+    `error_bits`: the printer's own hrPrinterDetectedErrorState when it was read (None when
+    not). A level read as a percent only because the capacity is unknown (-2) is a guess: it
+    raises nothing when a twin row of the same supply (same name and type) reads properly,
+    and it is never critical when those bits say neither lowToner nor noToner."""
     t = ctx.thresholds
     metrics: dict[str, MetricValue] = {}
     found: list[FaultReport] = []
     any_known = False
+    trusted = _trusted_twins(table)
+    toner_denied = error_bits is not None and not (TONER_BITS & error_bits)
     for idx in row_indices(table):
         name = text(cell(table, "description", idx)) or f"supply {idx}"
         level = integer(cell(table, "level", idx))
@@ -111,10 +139,12 @@ def supply_faults(table: Table, ctx: DeviceContext
         metrics[f"{key}.name"] = name
         if level is None:
             continue
+        guessed = False
         if capacity == CAPACITY_UNKNOWN and 0 <= level <= 100:
             # Sharp and others give no capacity (-2) and the level as a percentage: what
             # their own pages show. Without this a drum at 9 % was hidden as "unknown".
             capacity = 100
+            guessed = True
         if level < 0 or capacity is None or capacity <= 0:
             # -1 unrestricted, -2 unknown, -3 "some remaining": never a (negative) percentage
             metrics[f"{key}.state"] = LEVEL_WORDS.get(level, "unknown") if level < 0 else "unknown"
@@ -123,10 +153,17 @@ def supply_faults(table: Table, ctx: DeviceContext
         remaining = max(0.0, min(100.0, level * 100.0 / capacity))
         # A receptacle fills up: by class, type, or (vendors that give neither) by its name.
         waste = sclass == RECEPTACLE_CLASS or stype in WASTE_TYPES or bool(WASTE_NAME.search(name))
+        toner = stype in TONER_TYPES
+        # a guessed percent with a twin row that reads properly speaks for nothing
+        silent = guessed and (name.strip().lower(), stype) in trusted
+        # a guessed percent the printer's own error bits contradict is never critical
+        doubted = guessed and toner and toner_denied
         if waste:
             # For a receptacle the level is the space left (RFC 3805): it fills up.
             fill = round(100.0 - remaining, 1)
             metrics[f"{key}.fill_pct"] = fill
+            if silent:
+                continue
             if remaining <= t.supply_critical_pct:
                 found.append(fault("printer.waste_full", supply=name, level=fill))
             elif remaining <= t.supply_warning_pct:
@@ -134,8 +171,12 @@ def supply_faults(table: Table, ctx: DeviceContext
             continue
         pct = round(remaining, 1)
         metrics[f"{key}.pct"] = pct
-        toner = stype in TONER_TYPES
-        if level == 0:
+        if silent:
+            continue
+        if doubted and remaining <= t.supply_critical_pct:
+            # the table seems to say empty, the printer says its toner is fine: ask, no alarm
+            found.append(fault("printer.toner_low", supply=name, level=pct))
+        elif level == 0:
             found.append(fault("printer.toner_empty" if toner else "printer.supply_empty",
                                supply=name))
         elif remaining <= t.supply_critical_pct:
@@ -245,9 +286,12 @@ def decode_printer(s: Sample) -> Decoded:
     if status is not None:
         metrics["printer_status"] = PRINTER_STATUS.get(status, f"code {status}")
     pages = integer(r.scalars.get("page_count"))
-    if pages is not None and pages >= 0:
+    if pages is not None and pages >= 0 and pages not in COUNTER_NOT_A_READING:
         metrics["page_count"] = pages
-    supplies_m, supplies_f, supply_known = supply_faults(r.table("supplies"), s.device)
+    raw_bits = r.scalars.get("hr_printer_error_state")
+    bits_read = set(error_state_bits(raw_bits)) if isinstance(raw_bits, bytes) else None
+    supplies_m, supplies_f, supply_known = supply_faults(r.table("supplies"), s.device,
+                                                         bits_read)
     metrics.update(supplies_m)
     precise.extend(supplies_f)
     inputs = r.table("inputs")
