@@ -3,6 +3,8 @@ CSRF and Origin check on every write, sign-in and sign-out routes, and the 401/4
 controller.authz decides (the rule itself lives there, not here)."""
 
 
+import asyncio
+import contextlib
 import hmac
 import logging
 import time
@@ -165,7 +167,7 @@ class Guard:
         if decision is Decision.NOT_FOUND:
             raise HTTPException(404, what or f"no center {center!r}")
         if decision is Decision.FORBIDDEN:
-            raise HTTPException(403, f"a {who.role} may not {action.replace('_', ' ')}")
+            raise HTTPException(403, f"a {who.role} may not {authz.WORDS.get(action, action)}")
 
     def audit(self, request: Request, who: Principal, action: str, target: str,
               center: str | None = None, before: Any = None, after: Any = None) -> None:
@@ -244,3 +246,21 @@ def page_or_signin(guard: Guard, request: Request) -> Principal | RedirectRespon
     if guard.read_open:
         return ANONYMOUS
     return RedirectResponse("/signin", status_code=303)
+
+
+async def accounts_upkeep(stop: asyncio.Event, settings: AuthSettings, stores: Any,
+                          every_s: float = 3600.0) -> None:
+    """Hourly: sessions past their expiry deleted, audit rows past the retention pruned."""
+    while not stop.is_set():
+        def run() -> int:
+            db = stores.get().db
+            accounts.prune_sessions(db, settings, time.time())
+            return accounts.prune_audit(db, settings.audit_retention_s, time.time())
+        try:
+            pruned = await asyncio.to_thread(run)
+            if pruned:
+                log.info("audit rows past their retention pruned", extra={"rows": pruned})
+        except Exception as exc:  # noqa: BLE001 - a database hiccup: try again next hour
+            log.warning("accounts upkeep failed", extra={"error": str(exc)[:300]})
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every_s)

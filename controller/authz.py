@@ -28,6 +28,14 @@ ACTIONS: Mapping[str, str] = {
     "enroll": "admin",
     "release": "admin",
 }
+# What each action is, in a refusal's words ("a viewer may not acknowledge alerts").
+WORDS: Mapping[str, str] = {
+    "read": "read this", "ack": "acknowledge alerts", "resolve": "resolve alerts",
+    "note": "add notes", "silence": "silence alerts", "escalate": "escalate",
+    "metrics": "read the whole city's metrics", "users": "manage accounts and tokens",
+    "audit": "read the audit trail", "config_push": "push box configs",
+    "enroll": "enroll boxes", "release": "publish releases",
+}
 
 # Actions about every center at once: only for whoever sees every center.
 WHOLE_CITY = frozenset({"metrics"})

@@ -204,7 +204,7 @@ def test_viewer_reads_and_may_not_act(env) -> None:
 
 
 def test_desk_silences_everywhere_and_admin_reads_the_audit(env) -> None:
-    client, store = env
+    client, _store = env
     headers = sign_in(client, "desk-1")
     assert len(client.get("/api/v1/alerts").json()) == 2
     r = client.post("/api/v1/silences", json={"center": "tay-ho", "reason": "bảo trì",
