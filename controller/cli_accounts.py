@@ -211,7 +211,7 @@ def token_add(
     name: NameArg,
     label: Annotated[str, typer.Option(help="What the token is for (shown in lists).")],
     out: Annotated[Path, typer.Option(help="File to write the token to (mode 600).")],
-    valid: Annotated[str, typer.Option(help="How long it works: 30d, 90d, 1y.")] = "90d",
+    valid: Annotated[str, typer.Option(help="How long it works: 30d, 90d, 365d.")] = "90d",
     config: ConfigOpt = None, db: DbOpt = None,
 ) -> None:
     """Make an API token for an account; only its hash is kept, the token goes to --out."""

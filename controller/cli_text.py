@@ -159,3 +159,12 @@ VI: Mapping[str, str] = {
     "The box, if the center has several.": "Máy giám sát, nếu trung tâm có nhiều máy.",
     "Who rolls back (recorded).": "Người quay lại bản cũ (được ghi lại).",
 }
+
+
+def _with_accounts(base: Mapping[str, str]) -> Mapping[str, str]:
+    from controller.cli_accounts_text import VI as ACCOUNTS
+
+    return {**base, **ACCOUNTS}
+
+
+VI = _with_accounts(VI)  # the accounts commands' texts live beside them
