@@ -109,10 +109,13 @@ class Problem(BaseModel):
 
 # Responses every route may give besides its own, documented in the OpenAPI spec as they are.
 READ_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": Problem, "description": "A bearer token is needed (read_open is off)."}}
+    401: {"model": Problem, "description": "Sign in or give a bearer token (read_open is off)."}}
 WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": Problem, "description": "A valid bearer token is needed."}}
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "No such id."}}
+    401: {"model": Problem, "description": "Sign in or give a valid bearer token."},
+    403: {"model": Problem, "description": "Your role may not do this, or a write from the page "
+                                           "came without its CSRF token or from another site."}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": Problem, "description": "No such id, or not in your centers."}}
 
 
 class SecurityHeaders:
@@ -228,7 +231,8 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
     def silenced_ids(s: Store, rows: list[AlertRow] | None = None) -> set[int]:
         return desk.silenced_ids(s, s.alerts() if rows is None else rows, time.time())
 
-    @app.get("/api/v1/alerts", summary="Alerts, newest first", responses=READ_ERRORS)
+    @app.get("/api/v1/alerts", summary="Alerts, newest first", responses={**READ_ERRORS,
+                                                                            **NOT_FOUND})
     def list_alerts(who: Reader, center: str | None = None,
                     severity: Annotated[str | None, Query(pattern="^(critical|warning|info)$")] = None,
                     state: Annotated[str | None, Query(
@@ -288,7 +292,7 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
                 if x.center is None or who.sees(x.center)]
 
     @app.post("/api/v1/silences", status_code=201, summary="Silence alerts for a while",
-              responses=WRITE_ERRORS)
+              responses={**WRITE_ERRORS, **NOT_FOUND})
     def add_silence(body: SilenceBody, who: Writer, request: Request) -> dict[str, Any]:
         if body.center is not None:
             check(who, "read", body.center)
@@ -409,8 +413,9 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
 
     @app.get("/api/v1/report", summary="The city's report (html, pdf or csv) for a month or days",
              response_class=Response,
-             responses={**READ_ERRORS, 400: {"model": Problem,
-                                             "description": "A period or center not understood."},
+             responses={**READ_ERRORS, **NOT_FOUND,
+                        400: {"model": Problem,
+                              "description": "A period or center not understood."},
                         429: {"model": Problem, "description": "PDFs are made one at a time and "
                               "the queue is full: Retry-After says when to ask again."},
                         503: {"model": Problem, "description": "No Chromium here for a PDF, or "
@@ -496,7 +501,7 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
         return HTMLResponse((web / "device.html").read_text(encoding="utf-8"))
 
     @app.get("/api/v1/devices/{center}/{device}/history", summary="A device's changes",
-             responses=READ_ERRORS)
+             responses={**READ_ERRORS, **NOT_FOUND})
     def device_history(center: str, device: str, who: Reader) -> list[dict[str, Any]]:
         check(who, "read", center, f"no device {device!r} in center {center!r}")
         return [{**h, "agent_ts": iso(h["agent_ts"]), "received_at": iso(h["received_at"])}
@@ -613,7 +618,8 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
 
     @app.get("/api/v1/speedtest", summary="Bytes to time a download (the boxes' Wi-Fi and WAN "
              "probes); a bearer token is always needed", response_class=StreamingResponse,
-             responses={401: {"model": Problem, "description": "No valid bearer token."}})
+             responses={401: {"model": Problem, "description": "No valid bearer token."},
+                        403: WRITE_ERRORS[403]})
     def speedtest(_who: Writer,
                   size: Annotated[int, Query(alias="bytes", ge=1, le=SPEEDTEST_MAX)] = 2_000_000
                   ) -> StreamingResponse:

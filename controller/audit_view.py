@@ -14,6 +14,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from controller import accounts, csv_safe
 from controller.views import iso
 
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Sign in or give a bearer token."},
+    403: {"description": "Only admins read the audit trail."}}
 CSV_COLUMNS = ("id", "at", "account", "via", "peer", "action", "center", "target", "before",
                "after")
 
@@ -50,7 +53,7 @@ def install(app: FastAPI, guard: Any, store: Callable[[], Any]) -> None:
     SignedIn = Annotated[Principal, Depends(guard.signed_in)]
 
     @app.get("/api/v1/audit", summary="The audit trail (admins): every write, who, when, from "
-             "where, before and after")
+             "where, before and after", responses=ERRORS)
     def audit_json(who: SignedIn, since: float | None = None,
                    limit: int = 1000) -> list[dict[str, Any]]:
         guard.check(who, "audit")
@@ -58,7 +61,7 @@ def install(app: FastAPI, guard: Any, store: Callable[[], Any]) -> None:
                                                          limit=max(1, min(limit, 10_000)))]
 
     @app.get("/api/v1/audit.csv", summary="The audit trail as CSV (admins)",
-             response_class=Response)
+             response_class=Response, responses=ERRORS)
     def audit_csv(request: Request, who: SignedIn,
                   since: float | None = None) -> Response:
         guard.check(who, "audit")

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
 from importlib import resources
@@ -27,6 +28,8 @@ log = logging.getLogger("hcc.auth")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "x-csrf-token"
 SIGN_IN_PATH = "/api/v1/session"
+# argon2id checks at once (64 MiB each); more sign-ins wait their turn in the thread pool
+PASSWORD_CHECKS = threading.BoundedSemaphore(4)
 ANONYMOUS = Principal(name="anonymous", role="viewer", centers=None, via="anonymous")
 
 
@@ -92,6 +95,10 @@ class CsrfGuard:
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+class Problem(BaseModel):
+    detail: str
 
 
 class SignInBody(BaseModel):
@@ -193,7 +200,12 @@ def install(app: FastAPI, guard: Guard) -> None:
                             headers={"Cache-Control": "no-store"})
 
     @app.post(SIGN_IN_PATH, summary="Sign in with a name and password: sets the session "
-              "cookie; the answer holds the CSRF token to send with each write")
+              "cookie; the answer holds the CSRF token to send with each write",
+              responses={401: {"model": Problem, "description": "Wrong name or password, or "
+                               "the account is locked for a while."},
+                         403: {"model": Problem, "description": "From another site's page."},
+                         429: {"model": Problem, "description": "Too many wrong sign-ins from "
+                               "this address: Retry-After says when."}})
     def sign_in(body: SignInBody, request: Request, response: Response) -> dict[str, Any]:
         peer, now = peer_of(request), time.time()
         recent = [t for t in guard.bad_sign_ins.get(peer, []) if now - t < 60.0]
@@ -201,7 +213,8 @@ def install(app: FastAPI, guard: Guard) -> None:
             raise HTTPException(429, "too many wrong sign-ins from this address: wait a minute",
                                 headers={"Retry-After": "60"})
         db = guard.db()
-        result = accounts.check_password(db, guard.settings, body.name, body.password, now)
+        with PASSWORD_CHECKS:  # each argon2id check holds 64 MiB: a flood cannot add up
+            result = accounts.check_password(db, guard.settings, body.name, body.password, now)
         if result.account is None:
             guard.bad_sign_ins[peer] = [*recent, now][-50:]
             if len(guard.bad_sign_ins) > 10_000:  # bounded: a sweep of addresses cannot grow it
@@ -220,12 +233,15 @@ def install(app: FastAPI, guard: Guard) -> None:
         response.headers["Cache-Control"] = "no-store"
         return me(who, session_id)
 
-    @app.get("/api/v1/session", summary="Who is signed in (401 if nobody)")
+    @app.get("/api/v1/session", summary="Who is signed in (401 if nobody)",
+             responses={401: {"model": Problem, "description": "Nobody signed in."}})
     def whoami(request: Request, who: SignedIn, response: Response) -> dict[str, Any]:
         response.headers["Cache-Control"] = "no-store"
         return me(who, request.cookies.get(guard.cookie) if who.via == "session" else None)
 
-    @app.delete("/api/v1/session", summary="Sign out: the session ends on the server too")
+    @app.delete("/api/v1/session", summary="Sign out: the session ends on the server too",
+                responses={403: {"model": Problem, "description": "Without the session's CSRF "
+                                 "token, or from another site's page."}})
     def sign_out(request: Request, response: Response) -> dict[str, str]:
         session_id = request.cookies.get(guard.cookie)
         if session_id:
