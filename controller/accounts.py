@@ -196,6 +196,24 @@ def set_password(db: Db, name: str, password: str) -> None:
                "WHERE name = ?", (hash_password(password), name))
 
 
+def sync_directory_account(db: Db, *, name: str, role: str, centers: Sequence[str],
+                           groups: Sequence[str], now: float) -> Account | None:
+    """The account of someone the directory (LDAP) just vouched for, with the role and scope
+    its groups give now; None when a local account with a password holds the name (the local
+    one wins: a directory cannot take over an account it does not own) or it is disabled."""
+    found = get_account(db, name)
+    if found is None:
+        db.execute(f"INSERT INTO accounts ({_ACCOUNT_COLUMNS}) VALUES (?,?,?,?,NULL,0,0,NULL,?)",
+                   (name, role, json.dumps(sorted(set(centers))), json.dumps(sorted(set(groups))),
+                    now))
+    elif found.has_password or found.disabled:
+        return None
+    else:
+        db.execute("UPDATE accounts SET role = ?, centers = ?, center_groups = ? WHERE name = ?",
+                   (role, json.dumps(sorted(set(centers))), json.dumps(sorted(set(groups))), name))
+    return get_account(db, name)
+
+
 @dataclass(frozen=True)
 class SignIn:
     account: Account | None       # set when the password was right

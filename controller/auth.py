@@ -215,6 +215,8 @@ def install(app: FastAPI, guard: Guard) -> None:
         db = guard.db()
         with PASSWORD_CHECKS:  # each argon2id check holds 64 MiB: a flood cannot add up
             result = accounts.check_password(db, guard.settings, body.name, body.password, now)
+        if result.account is None and result.locked_until is None and guard.settings.ldap:
+            result = directory_sign_in(guard.settings, db, body.name, body.password, now)
         if result.account is None:
             guard.bad_sign_ins[peer] = [*recent, now][-50:]
             if len(guard.bad_sign_ins) > 10_000:  # bounded: a sweep of addresses cannot grow it
@@ -252,6 +254,29 @@ def install(app: FastAPI, guard: Guard) -> None:
         response.delete_cookie(guard.cookie, path="/", secure=guard.secure, httponly=True,
                                samesite="strict")
         return {"signed_out": "ok"}
+
+
+def directory_sign_in(settings: AuthSettings, db: Db, name: str, password: str,
+                      now: float) -> accounts.SignIn:
+    """Sign-in through LDAP for a name no local password holds: the directory's groups give
+    the role and scope, kept in the account row the session points to."""
+    from controller import ldap_auth
+    from hcc_common import wire
+
+    assert settings.ldap is not None
+    if not wire.valid_id(name):
+        return accounts.SignIn(None)
+    local = accounts.get_account(db, name)
+    if local is not None and (local.has_password or local.disabled):
+        return accounts.SignIn(None)
+    try:
+        found = ldap_auth.authenticate(settings.ldap, name, password)
+    except ldap_auth.LdapError as exc:
+        raise HTTPException(503, str(exc)) from None
+    if found is None:
+        return accounts.SignIn(None)
+    return accounts.SignIn(accounts.sync_directory_account(
+        db, name=name, role=found.role, centers=found.centers, groups=found.groups, now=now))
 
 
 def page_or_signin(guard: Guard, request: Request) -> Principal | RedirectResponse:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from controller.ldap_auth import LdapGroup, LdapSettings
 from hcc_common import wire
 from hcc_common.yamlconf import ANY_KEYS, Node
 
@@ -23,6 +24,7 @@ class AuthSettings:
     # cookie Secure flag: None follows the server (HTTPS with tls_cert, or an https public_url)
     cookie_secure: bool | None = None
     groups: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    ldap: LdapSettings | None = None         # sign-in against LDAP / Active Directory
 
 
 def parse(auth: Node | None, groups: Node | None) -> AuthSettings:
@@ -38,7 +40,7 @@ def parse(auth: Node | None, groups: Node | None) -> AuthSettings:
         return AuthSettings(groups=found)
     m = auth.as_mapping(("session_idle", "session_max", "lockout_after", "lockout_for",
                          "sign_in_attempts_per_minute", "token_max", "audit_retention",
-                         "public_status", "cookie_secure"))
+                         "public_status", "cookie_secure", "ldap"))
 
     def dur(key: str, default: float, minimum: float) -> float:
         n = m.get(key)
@@ -59,7 +61,43 @@ def parse(auth: Node | None, groups: Node | None) -> AuthSettings:
         audit_retention_s=dur("audit_retention", d.audit_retention_s, 86400.0),
         public_status=ps.as_bool() if ps is not None else False,
         cookie_secure=cs.as_bool() if cs is not None else None,
-        groups=found)
+        groups=found,
+        ldap=_ldap(m.get("ldap"), found))
+
+
+def _ldap(node: Node | None, declared: Mapping[str, frozenset[str]]) -> LdapSettings | None:
+    from controller import authz
+
+    if node is None:
+        return None
+    m = node.as_mapping(("url", "user_dn", "groups_base", "timeout", "ca_file", "groups"))
+    url = m.require("url")
+    if not url.as_str().startswith(("ldap://", "ldaps://")):
+        raise url.error("an ldap:// or ldaps:// URL")
+    user_dn = m.require("user_dn")
+    if "{name}" not in user_dn.as_str():
+        raise user_dn.error("the DN of a person, with {name} where their name goes")
+    groups: dict[str, LdapGroup] = {}
+    if (gn := m.get("groups")) is not None:
+        gm = gn.as_mapping(ANY_KEYS)
+        for cn in gm:
+            g = gm.require(cn).as_mapping(("role", "centers", "groups"))
+            role = g.require("role")
+            if role.as_str() not in authz.RANK:
+                raise role.error(f"role must be one of {', '.join(authz.ROLES)}")
+            centers = tuple(_center_id(c) for c in g.require("centers").as_list()) \
+                if g.get("centers") is not None else ()
+            of: list[str] = []
+            for x in (g.require("groups").as_list() if g.get("groups") is not None else []):
+                if x.as_str() not in declared:
+                    raise x.error(f"no group {x.as_str()!r} under groups:")
+                of.append(x.as_str())
+            groups[cn] = LdapGroup(role=role.as_str(), centers=centers, groups=tuple(of))
+    t, ca = m.get("timeout"), m.get("ca_file")
+    return LdapSettings(url=url.as_str(), user_dn=user_dn.as_str(),
+                        groups_base=m.require("groups_base").as_str(),
+                        timeout_s=t.as_duration(minimum=0.5) if t is not None else 5.0,
+                        ca_file=ca.as_str() if ca is not None else None, groups=groups)
 
 
 def _center_id(node: Node) -> str:

@@ -378,3 +378,29 @@ def test_account_rules(target: str) -> None:
                              password=PASSWORD, now=now)
     stored = store.db.execute("SELECT password_hash FROM accounts").fetchone()[0]
     assert stored.startswith("$argon2id$") and PASSWORD not in stored
+
+
+def test_auth_groups_and_ldap_config_parse_and_name_their_line(tmp_path: Path) -> None:
+    from controller.config import load
+    from hcc_common.yamlconf import ConfigError
+
+    path = tmp_path / "controller.yaml"
+    path.write_text("groups: {ngoai-thanh: [xa-1, xa-2]}\n"
+                    "auth:\n  session_idle: 20m\n  lockout_after: 3\n  public_status: true\n"
+                    "  ldap:\n    url: ldap://dc.city.vn\n"
+                    "    user_dn: 'uid={name},ou=people,dc=city,dc=vn'\n"
+                    "    groups_base: 'ou=groups,dc=city,dc=vn'\n"
+                    "    groups: {hcc-xa: {role: viewer, groups: [ngoai-thanh]}}\n")
+    cfg = load(path)
+    assert cfg.auth.groups == {"ngoai-thanh": frozenset({"xa-1", "xa-2"})}
+    assert cfg.auth.session_idle_s == 1200 and cfg.auth.lockout_after == 3
+    assert cfg.auth.public_status and cfg.auth.ldap is not None
+    assert cfg.auth.ldap.groups["hcc-xa"].groups == ("ngoai-thanh",)
+    assert cfg.http is None and not HttpSettings().read_open  # reads closed unless said
+    path.write_text(path.read_text().replace("role: viewer", "role: root"))
+    with pytest.raises(ConfigError) as err:
+        load(path)
+    assert f"{path}:10" in str(err.value) and "role must be one of" in str(err.value)
+    path.write_text("groups: {ngoai-thanh: [xa-1, 'bad id!']}\n")
+    with pytest.raises(ConfigError, match="not a valid center id"):
+        load(path)
