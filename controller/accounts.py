@@ -109,8 +109,9 @@ def ensure_schema(db: Db) -> None:
         db.execute("SELECT pg_advisory_lock(7243002)")
         try:
             db.execute(_PG_FUNCTION)
-            if db.execute("SELECT 1 FROM pg_trigger WHERE tgname = 'audit_log_append_only'"
-                          ).fetchone() is None:
+            # this schema's table (several controllers' schemas may share a server)
+            if db.execute("SELECT 1 FROM pg_trigger WHERE tgname = 'audit_log_append_only' "
+                          "AND tgrelid = 'audit_log'::regclass").fetchone() is None:
                 db.execute(_PG_TRIGGER)
         finally:
             db.execute("SELECT pg_advisory_unlock(7243002)")
