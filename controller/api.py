@@ -560,6 +560,10 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
                     except TimeoutError:
                         if await request.is_disconnected():
                             return
+                        # signed out, expired or disabled since: the stream ends too
+                        if who.via != "anonymous" and await asyncio.to_thread(
+                                guard.principal, request) is None:
+                            return
                         yield ": keepalive\n\n"
                         continue
                     if item is None:

@@ -121,6 +121,12 @@ class Guard:
         self.cookie = cookie_name(secure)
         self.bad_sign_ins: dict[str, list[float]] = {}
         self._warned: set[str] = set()
+        try:
+            if accounts.count_accounts(db()) == 0:
+                log.warning("no accounts yet: nobody can sign in; make the first admin with "
+                            "`hcc-controller user add NAME --role admin`")
+        except Exception:  # noqa: BLE001 - a database not there yet: said again at sign-in
+            pass
         if self.legacy_tokens:
             log.warning("http.tokens is deprecated: each token acts as an admin of every center; "
                         "make accounts and their tokens (hcc-controller user add, token add) "

@@ -246,3 +246,25 @@ def test_admin_audit_page_names_who_acted(site: Site, browser: object) -> None:
                           ".innerText"))
     assert "tech-a" in row and "session" in row and "ba-dinh" in row
     assert csp_violations(browser) == []
+
+
+def test_an_open_stream_ends_when_its_account_is_disabled(site: Site, tmp_path: Path) -> None:
+    accounts.add_account(site.store.db, name="tech-gone", role="technician",
+                         centers=["ba-dinh"], groups=[], password=PASSWORD, now=time.time())
+    ended = threading.Event()
+    with httpx.Client(base_url=site.url, timeout=60) as client:
+        assert client.post("/api/v1/session", json={"name": "tech-gone", "password": PASSWORD}
+                           ).status_code == 200
+        started = threading.Event()
+
+        def follow() -> None:
+            with client.stream("GET", "/api/v1/stream") as stream:
+                for _line in stream.iter_lines():
+                    started.set()
+            ended.set()
+
+        threading.Thread(target=follow, daemon=True).start()
+        assert started.wait(15)
+        accounts.disable_account(site.store.db, "tech-gone", time.time())
+        # at its next keepalive (15 s) the stream sees the session gone and closes
+        assert ended.wait(45), "the stream of a disabled account still open"
