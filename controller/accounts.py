@@ -195,6 +195,8 @@ def set_password(db: Db, name: str, password: str) -> None:
         raise AccountError(f"no account {name!r}")
     db.execute("UPDATE accounts SET password_hash = ?, failed = 0, locked_until = NULL "
                "WHERE name = ?", (hash_password(password), name))
+    # whoever signed in with the old password is signed out
+    db.execute("DELETE FROM web_sessions WHERE account = ?", (name,))
 
 
 def sync_directory_account(db: Db, *, name: str, role: str, centers: Sequence[str],

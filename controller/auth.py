@@ -233,6 +233,9 @@ def install(app: FastAPI, guard: Guard) -> None:
             # the same answer for a wrong name, a wrong password and a locked account
             raise HTTPException(401, "wrong name or password, or the account is locked for a "
                                      "while")
+        stale = request.cookies.get(guard.cookie)
+        if stale:  # a new id at each sign-in: one planted before (fixation) is worth nothing
+            accounts.end_session(db, stale)
         session_id = accounts.new_session(db, result.account.name, peer, now)
         who = result.account.principal(guard.settings.groups, "session")
         accounts.audit(db, who=who, peer=peer, action="sign_in", target=who.name, now=now)

@@ -149,6 +149,18 @@ def test_session_cookie_is_httponly_strict_and_sign_out_ends_it(env) -> None:
     assert client.delete("/api/v1/session", headers=headers).status_code == 200
     client.cookies.set("hcc_session", session_id)  # the old cookie, kept by someone
     assert client.get("/api/v1/session").status_code == 401
+    # signing in again replaces the session id (one planted before is worth nothing), and a
+    # new password signs everyone out
+    client.cookies.clear()
+    client.cookies.set("hcc_session", "planted-by-someone-else")
+    r = client.post("/api/v1/session", json={"name": "tech-a", "password": PASSWORD})
+    kept = r.cookies.get("hcc_session")
+    assert r.status_code == 200 and kept and kept != "planted-by-someone-else"
+    client.cookies.clear()
+    client.cookies.set("hcc_session", kept)
+    assert client.get("/api/v1/session").status_code == 200
+    accounts.set_password(env[1].db, "tech-a", PASSWORD + "-mới")
+    assert client.get("/api/v1/session").status_code == 401
 
 
 def test_cookie_is_secure_with_the_host_prefix_over_https(target: str) -> None:

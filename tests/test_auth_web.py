@@ -228,6 +228,8 @@ def test_desk_and_admin_see_every_center(site: Site, browser: object, name: str)
     assert js(browser, "return document.querySelectorAll('#alerts button').length") >= 2
     assert status_in_page(browser, "/devices/tay-ho/ap-1") == 200
     assert status_in_page(browser, "/admin/audit") == (200 if name == "admin-1" else 403)
+    # the link to the audit page, for admins only
+    assert js(browser, "return document.getElementById('audit').hidden") is (name != "admin-1")
 
 
 def test_admin_audit_page_names_who_acted(site: Site, browser: object) -> None:

@@ -4,7 +4,7 @@
 
 const TEXT = {
   vi: { title: "Giám sát thiết bị các trung tâm", filter: "Lọc trung tâm, thiết bị…",
-        signout: "Đăng xuất", centers: "Trung tâm", alerts: "Cảnh báo đang mở",
+        signout: "Đăng xuất", audit: "Nhật ký thao tác", centers: "Trung tâm", alerts: "Cảnh báo đang mở",
         severity: "Mức", center: "Trung tâm", problem: "Sự cố", since: "Từ lúc",
         state: "Trạng thái", action: "Xử lý", devices: "Thiết bị", ack: "Đã nhận",
         resolve: "Đã xử lý", note: "ghi chú", live: "trực tiếp", offline: "mất kết nối",
@@ -15,7 +15,7 @@ const TEXT = {
         st_ok: "tốt", st_warning: "cảnh báo", st_critical: "nghiêm trọng",
         st_unreachable: "mất kết nối", st_pending: "đang chờ", reports: "Báo cáo" },
   en: { title: "Service-center hardware monitor", filter: "Filter centers, devices…",
-        signout: "Sign out", centers: "Centers", alerts: "Open alerts",
+        signout: "Sign out", audit: "Audit trail", centers: "Centers", alerts: "Open alerts",
         severity: "Severity", center: "Center", problem: "Problem", since: "Since",
         state: "State", action: "Action", devices: "Devices", ack: "Acknowledge",
         resolve: "Resolve", note: "note", live: "live", offline: "disconnected",
@@ -111,6 +111,7 @@ async function whoAmI() {
   me = r.ok ? await r.json() : null;
   $("who").textContent = me ? `${me.name} · ${me.role}` : "";
   $("signout").hidden = !me || me.via !== "session";
+  $("audit").hidden = !me || !me.can.audit;  // the admins' page
 }
 
 async function load() {
