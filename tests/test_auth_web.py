@@ -140,13 +140,15 @@ def test_sign_in_page_in_both_languages_and_sizes(site: Site, browser: object, l
     assert csp_violations(browser) == []
 
 
-def test_viewer_sees_no_buttons_and_only_their_center(site: Site, browser: object) -> None:
+@pytest.mark.parametrize("lang,width,height", [("vi", 390, 844), ("en", 1366, 900)])
+def test_viewer_sees_no_buttons_and_only_their_center(site: Site, browser: object, lang: str,
+                                                      width: int, height: int) -> None:
     sign_in(browser, site.url, "viewer-a", PASSWORD)
-    text = dashboard(browser, site, "vi")
+    text = dashboard(browser, site, lang)
     assert "Ba Đình" in text and "Tây Hồ" not in text and "Wi-Fi Tây Hồ" not in text
     assert js(browser, "return document.querySelectorAll('#alerts button').length") == 0
-    assert "viewer-a · viewer" in text
-    m = emulate(browser, 390, 844, "dashboard-viewer-390.png", "#alerts button")
+    assert "viewer-a · viewer" in text and {"vi": "Đăng xuất", "en": "Sign out"}[lang] in text
+    m = emulate(browser, width, height, f"dashboard-viewer-{lang}-{width}.png", "#alerts button")
     assert m["page"] <= m["viewport"] and m["buttons"] == 0, m
     assert csp_violations(browser) == []
 
@@ -220,12 +222,15 @@ def test_technicians_stream_carries_only_their_centers_changes(site: Site) -> No
     assert centers and set(centers) == {"ba-dinh"}, centers
 
 
-@pytest.mark.parametrize("name", ["desk-1", "admin-1"])
-def test_desk_and_admin_see_every_center(site: Site, browser: object, name: str) -> None:
+@pytest.mark.parametrize("name,lang,width,height", [("desk-1", "en", 1366, 900),
+                                                   ("admin-1", "vi", 390, 844)])
+def test_desk_and_admin_see_every_center(site: Site, browser: object, name: str, lang: str,
+                                         width: int, height: int) -> None:
     sign_in(browser, site.url, name, PASSWORD)
-    text = dashboard(browser, site, "vi")
+    text = dashboard(browser, site, lang)
     assert "Ba Đình" in text and "Tây Hồ" in text
-    assert js(browser, "return document.querySelectorAll('#alerts button').length") >= 2
+    m = emulate(browser, width, height, f"dashboard-{name}-{width}.png", "#alerts button")
+    assert m["page"] <= m["viewport"] and m["buttons"] >= 2 and m["in_view"], m
     assert status_in_page(browser, "/devices/tay-ho/ap-1") == 200
     assert status_in_page(browser, "/admin/audit") == (200 if name == "admin-1" else 403)
     # the link to the audit page, for admins only
