@@ -12,13 +12,30 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
+from fastapi.responses import (
+    HTMLResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from pydantic import AfterValidator, BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from controller import csp, desk, device_view, history_store, pdf_queue, report_render, reporting
+from controller import (
+    audit_view,
+    auth,
+    csp,
+    desk,
+    device_view,
+    history_store,
+    pdf_queue,
+    report_render,
+    reporting,
+)
+from controller.authz import Principal
 from controller.config import ControllerConfig, HttpSettings
 from controller.desk import DeskError, silence_window
 from controller.feed import AlertFeed, StorePerThread
@@ -92,10 +109,13 @@ class Problem(BaseModel):
 
 # Responses every route may give besides its own, documented in the OpenAPI spec as they are.
 READ_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": Problem, "description": "A bearer token is needed (read_open is off)."}}
+    401: {"model": Problem, "description": "Sign in or give a bearer token (read_open is off)."}}
 WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": Problem, "description": "A valid bearer token is needed."}}
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "No such id."}}
+    401: {"model": Problem, "description": "Sign in or give a valid bearer token."},
+    403: {"model": Problem, "description": "Your role may not do this, or a write from the page "
+                                           "came without its CSRF token or from another site."}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": Problem, "description": "No such id, or not in your centers."}}
 
 
 class SecurityHeaders:
@@ -177,39 +197,43 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
     app = FastAPI(title="hcc-fleet controller", version="1",
                   description="Alerts of the city's public-administration service centers.",
                   docs_url=None, redoc_url=None)
-    app.add_middleware(SecurityHeaders)
+    secure = config.auth.cookie_secure if config.auth.cookie_secure is not None else (
+        http.tls_cert is not None or http.public_url.startswith("https://"))
+    app.add_middleware(auth.CsrfGuard, secure=secure)
+    app.add_middleware(SecurityHeaders)  # added last: outermost, its headers on every answer
     registry = CollectorRegistry()
     registry.register(Metrics(stores, counters))
 
     def store() -> Store:
         return stores.get()
 
-    def token_holder(authorization: str | None) -> str | None:
-        if authorization is None or not authorization.lower().startswith("bearer "):
-            return None
-        return http.tokens.get(authorization[7:].strip())
-
-    def writer(authorization: Annotated[str | None, Header()] = None) -> str:
-        who = token_holder(authorization)
-        if who is None:
-            raise HTTPException(401, "a valid bearer token is needed to change alerts",
-                                headers={"WWW-Authenticate": "Bearer"})
-        return who
-
-    def reader(authorization: Annotated[str | None, Header()] = None) -> None:
-        if not http.read_open and token_holder(authorization) is None:
-            raise HTTPException(401, "a bearer token is needed to read",
-                                headers={"WWW-Authenticate": "Bearer"})
-
-    Reader = Annotated[None, Depends(reader)]
+    # who asks, and may they (controller/auth.py over controller/authz.py: one rule)
+    guard = auth.Guard(settings=config.auth, db=lambda: store().db, legacy_tokens=http.tokens,
+                       read_open=http.read_open, secure=secure)
+    auth.install(app, guard)
+    Reader = Annotated[Principal, Depends(guard.reader)]
+    Writer = Annotated[Principal, Depends(guard.signed_in)]  # someone known, never anonymous
+    check = guard.check
     web = resources.files("controller") / "web"
-    Writer = Annotated[str, Depends(writer)]
+
+    def scope(who: Principal) -> frozenset[str] | None:
+        return who.centers
+
+    def alert_for(s: Store, who: Principal, alert_id: int) -> AlertRow:
+        """The alert, if `who` sees its center; else 404 as for an id that does not exist."""
+        try:
+            row = s.alert(alert_id)
+        except AlertNotFound:
+            raise HTTPException(404, f"no alert {alert_id}") from None
+        check(who, "read", row.center, f"no alert {alert_id}")
+        return row
 
     def silenced_ids(s: Store, rows: list[AlertRow] | None = None) -> set[int]:
         return desk.silenced_ids(s, s.alerts() if rows is None else rows, time.time())
 
-    @app.get("/api/v1/alerts", summary="Alerts, newest first", responses=READ_ERRORS)
-    def list_alerts(_: Reader, center: str | None = None,
+    @app.get("/api/v1/alerts", summary="Alerts, newest first", responses={**READ_ERRORS,
+                                                                            **NOT_FOUND})
+    def list_alerts(who: Reader, center: str | None = None,
                     severity: Annotated[str | None, Query(pattern="^(critical|warning|info)$")] = None,
                     state: Annotated[str | None, Query(
                         pattern="^(firing|acknowledged|resolved|open|all)$")] = "open",
@@ -217,53 +241,62 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
                     lang: Annotated[str, Query(pattern="^(vi|en)$")] = "vi",
                     limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> list[dict[str, Any]]:
         s = store()
+        if center is not None:
+            check(who, "read", center)
         rows = s.alerts(include_resolved=state == "all", center=center, severity=severity,
                         state=state if state in STATES else None,
                         since=_seconds(since), until=_seconds(until),
-                        limit=limit)
+                        limit=limit, centers=scope(who))
         return desk.present(s, rows, lang, time.time())
 
     @app.get("/api/v1/alerts/{alert_id}", summary="One alert with its full history",
              responses={**READ_ERRORS, **NOT_FOUND})
-    def get_alert(alert_id: Id, _: Reader) -> dict[str, Any]:
+    def get_alert(alert_id: Id, who: Reader) -> dict[str, Any]:
         s = store()
-        try:
-            row = s.alert(alert_id)
-        except AlertNotFound:
-            raise HTTPException(404, f"no alert {alert_id}") from None
+        row = alert_for(s, who, alert_id)
         return {**desk.present(s, [row], "vi", time.time())[0],
                 "history": [{**h, "at": iso(h["at"])} for h in s.history(alert_id)]}
 
-    def _act(alert_id: int, body: NoteBody, who: str, action: str) -> dict[str, Any]:
+    def _act(request: Request, alert_id: int, body: NoteBody, who: Principal,
+             action: str) -> dict[str, Any]:
         s = store()
+        before = alert_for(s, who, alert_id)
+        check(who, action, before.center)
         try:
-            row = desk.act(s, alert_id, action, holder=who, by=body.by, note=body.note,
+            row = desk.act(s, alert_id, action, holder=who.name, by=body.by, note=body.note,
                            now=time.time())
         except AlertNotFound:
             raise HTTPException(404, f"no alert {alert_id}") from None
         except DeskError as exc:
             raise invalid(("body", exc.field), str(exc)) from None
         wake_feed()
+        guard.audit(request, who, action, f"alert {alert_id}", row.center,
+                    audit_view.alert_state(before), audit_view.alert_state(row))
         return desk.present(s, [row], "vi", time.time())[0]
 
     @app.post("/api/v1/alerts/{alert_id}/ack", summary="Acknowledge: someone is on it",
               responses={**WRITE_ERRORS, **NOT_FOUND})
-    def ack(alert_id: Id, body: NoteBody, who: Writer) -> dict[str, Any]:
-        return _act(alert_id, body, who, "ack")
+    def ack(alert_id: Id, body: NoteBody, who: Writer, request: Request) -> dict[str, Any]:
+        return _act(request, alert_id, body, who, "ack")
 
     @app.post("/api/v1/alerts/{alert_id}/resolve", summary="Resolve by hand, with a note",
               responses={**WRITE_ERRORS, **NOT_FOUND})
-    def resolve(alert_id: Id, body: NoteBody, who: Writer) -> dict[str, Any]:
-        return _act(alert_id, body, who, "resolve")
+    def resolve(alert_id: Id, body: NoteBody, who: Writer, request: Request) -> dict[str, Any]:
+        return _act(request, alert_id, body, who, "resolve")
 
     @app.get("/api/v1/silences", summary="Silences and maintenance windows not yet over",
              responses=READ_ERRORS)
-    def list_silences(_: Reader) -> list[dict[str, Any]]:
-        return [silence_json(x) for x in store().silences(active_at=time.time())]
+    def list_silences(who: Reader) -> list[dict[str, Any]]:
+        # a silence of no center covers every center, so everyone's too
+        return [silence_json(x) for x in store().silences(active_at=time.time())
+                if x.center is None or who.sees(x.center)]
 
     @app.post("/api/v1/silences", status_code=201, summary="Silence alerts for a while",
-              responses=WRITE_ERRORS)
-    def add_silence(body: SilenceBody, who: Writer) -> dict[str, Any]:
+              responses={**WRITE_ERRORS, **NOT_FOUND})
+    def add_silence(body: SilenceBody, who: Writer, request: Request) -> dict[str, Any]:
+        if body.center is not None:
+            check(who, "read", body.center)
+        check(who, "silence", body.center)
         try:
             window = silence_window(center=body.center, device=body.device, type_=body.type,
                                     code=body.code, duration=body.duration, reason=body.reason,
@@ -273,22 +306,33 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
             raise invalid(loc, str(exc)) from None
         silence = store().add_silence(center=body.center, device=body.device, type_=body.type,
                                       code=body.code, starts_at=window.starts_at,
-                                      ends_at=window.ends_at, author=who, reason=body.reason)
+                                      ends_at=window.ends_at, author=who.name,
+                                      reason=body.reason)
+        guard.audit(request, who, "silence", f"silence {silence.id}", body.center,
+                    after=silence_json(silence))
         return silence_json(silence)
 
     @app.delete("/api/v1/silences/{silence_id}", summary="End a silence now",
                 responses={**WRITE_ERRORS, **NOT_FOUND})
-    def end_silence(silence_id: Id, _who: Writer) -> dict[str, Any]:
+    def end_silence(silence_id: Id, who: Writer, request: Request) -> dict[str, Any]:
+        s = store()
         try:
-            return silence_json(store().expire_silence(silence_id, time.time()))
+            before = s.silence(silence_id)
+            if before.center is not None:
+                check(who, "read", before.center, f"no silence {silence_id}")
+            check(who, "silence", before.center)
+            after = silence_json(s.expire_silence(silence_id, time.time()))
         except AlertNotFound:
             raise HTTPException(404, f"no silence {silence_id}") from None
+        guard.audit(request, who, "silence_end", f"silence {silence_id}", before.center,
+                    silence_json(before), after)
+        return after
 
     @app.get("/api/v1/centers", summary="Every center: worst open severity, agents, devices",
              responses=READ_ERRORS)
-    def list_centers(_: Reader) -> list[dict[str, Any]]:
+    def list_centers(who: Reader) -> list[dict[str, Any]]:
         s = store()
-        open_alerts = s.alerts()
+        open_alerts = s.alerts(centers=scope(who))
         quiet = silenced_ids(s)
         out: dict[str, dict[str, Any]] = {}
 
@@ -298,10 +342,14 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
                                         "devices": []})
 
         for cid in centers:
-            center(cid)
+            if who.sees(cid):
+                center(cid)
         for ag in s.agents():
-            center(ag.center)["agents"].append(agent_json(ag))
+            if who.sees(ag.center):
+                center(ag.center)["agents"].append(agent_json(ag))
         for d in s.devices():
+            if not who.sees(d.center):
+                continue
             center(d.center)["devices"].append({
                 "device": d.device, "name": d.name, "type": d.type, "status": d.status,
                 "last_seen": iso(d.last_seen), "faults": [f.code for f in d.faults]})
@@ -318,8 +366,9 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
     @app.get("/api/v1/devices/{center}/{device}", summary="One device: its readings now, its "
              "faults, its alerts with who acted and their notes",
              responses={**READ_ERRORS, **NOT_FOUND})
-    def device_detail(center: str, device: str, _: Reader,
+    def device_detail(center: str, device: str, who: Reader,
                       lang: Annotated[str, Query(pattern="^(vi|en)$")] = "vi") -> dict[str, Any]:
+        check(who, "read", center, f"no device {device!r} in center {center!r}")
         s = store()
         dev = s.device(center, device)
         if dev is None:
@@ -341,9 +390,10 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
     @app.get("/api/v1/devices/{center}/{device}/series", summary="A device's history for charts:"
              " every reading over 24 h, hourly min/avg/max over 7 or 30 days; reachability",
              responses={**READ_ERRORS, **NOT_FOUND})
-    def device_series(center: str, device: str, _: Reader,
+    def device_series(center: str, device: str, who: Reader,
                       range_: Annotated[str, Query(alias="range", pattern="^(24h|7d|30d)$")]
                       = "24h") -> dict[str, Any]:
+        check(who, "read", center, f"no device {device!r} in center {center!r}")
         s = store()
         dev = s.device(center, device)
         if dev is None:
@@ -363,24 +413,28 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
 
     @app.get("/api/v1/report", summary="The city's report (html, pdf or csv) for a month or days",
              response_class=Response,
-             responses={**READ_ERRORS, 400: {"model": Problem,
-                                             "description": "A period or center not understood."},
+             responses={**READ_ERRORS, **NOT_FOUND,
+                        400: {"model": Problem,
+                              "description": "A period or center not understood."},
                         429: {"model": Problem, "description": "PDFs are made one at a time and "
                               "the queue is full: Retry-After says when to ask again."},
                         503: {"model": Problem, "description": "No Chromium here for a PDF, or "
                               "it went over its time or memory limit."}})
-    def report_file(_: Reader, month: str | None = None,
+    def report_file(who: Reader, request: Request, month: str | None = None,
                     from_: Annotated[str | None, Query(alias="from")] = None,
                     to: str | None = None, center: str | None = None,
                     format_: Annotated[str, Query(alias="format", pattern="^(html|pdf|csv)$")]
                     = "html",
-                    lang: Annotated[str, Query(pattern="^(vi|en)$")] = "vi",
-                    authorization: Annotated[str | None, Header()] = None) -> Response:
-        # a PDF is a Chromium run: always a token, read_open or not (as the speed test)
-        if format_ == "pdf" and token_holder(authorization) is None:
-            raise HTTPException(401, "a PDF report needs a bearer token (HTML and CSV do not)",
-                                headers={"WWW-Authenticate": "Bearer"})
-        body, period = _report(month, from_, to, center or None, format_, lang)
+                    lang: Annotated[str, Query(pattern="^(vi|en)$")] = "vi") -> Response:
+        # a PDF is a Chromium run: always someone signed in, read_open or not (as the speed
+        # test)
+        if format_ == "pdf" and who.via == "anonymous":
+            raise HTTPException(401, "a PDF report needs signing in or a bearer token (HTML "
+                                     "and CSV do not)", headers={"WWW-Authenticate": "Bearer"})
+        center = report_center(who, center or None)
+        body, period = _report(month, from_, to, center, format_, lang)
+        guard.audit(request, who, "report_download", f"report {period.label} {format_}", center,
+                    after={"format": format_, "month": month, "from": from_, "to": to})
         kinds = {"html": "text/html; charset=utf-8", "pdf": "application/pdf",
                  "csv": "text/csv; charset=utf-8"}
         name = f"hcc-report-{period.label.replace(' – ', '_')}{'-' + center if center else ''}"
@@ -389,6 +443,19 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
             "Content-Disposition": f'{"inline" if format_ == "html" else "attachment"}; '
                                    f'filename="{name}.{format_}"',
             "Content-Security-Policy": csp.page_policy([report_render.STYLE])})
+
+    def report_center(who: Principal, center: str | None) -> str | None:
+        """The center a report is of: one the reader sees (404 otherwise); a reader of one
+        center gets that center's; a reader of several must say which."""
+        if center is not None:
+            check(who, "read", center)
+            return center
+        if who.centers is None:
+            return None
+        if len(who.centers) == 1:
+            return next(iter(who.centers))
+        raise invalid(("query", "center"), "say which center: you see "
+                      + (", ".join(sorted(who.centers)) or "none"))
 
     def _report(month: str | None, first: str | None, last: str | None, center: str | None,
                 fmt: str, lang: str, toolbar: str = "") -> tuple[bytes, Period]:
@@ -410,48 +477,58 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
                                 headers={"Retry-After": str(exc.retry_after_s)}) from None
 
     @app.get("/reports", response_class=HTMLResponse, include_in_schema=False)
-    def report_page(_: Reader, month: str | None = None, center: str | None = None,
-                    lang: Annotated[str, Query(pattern="^(vi|en)$")] = "vi") -> HTMLResponse:
+    def report_page(request: Request, month: str | None = None, center: str | None = None,
+                    lang: Annotated[str, Query(pattern="^(vi|en)$")] = "vi") -> Response:
+        who = auth.page_or_signin(guard, request)
+        if isinstance(who, RedirectResponse):
+            return who
         tz = ZoneInfo(config.reports.timezone)
         month = month or datetime.now(tz).strftime("%Y-%m")  # this month so far
-        known = {**{d.center: d.center for d in store().devices()}, **centers}
-        toolbar = report_render.toolbar_html(lang, month, center or None, known)
-        body, _period = _report(month, None, None, center or None, "html", lang, toolbar)
+        known = {c: name for c, name in {**{d.center: d.center for d in store().devices()},
+                                         **centers}.items() if who.sees(c)}
+        chosen = report_center(who, center or None)
+        toolbar = report_render.toolbar_html(lang, month, chosen, known)
+        body, _period = _report(month, None, None, chosen, "html", lang, toolbar)
         return HTMLResponse(body, headers={"Content-Security-Policy": csp.page_policy(
             [report_render.STYLE, report_render.TOOLBAR_STYLE])})
 
     @app.get("/devices/{center}/{device}", response_class=HTMLResponse, include_in_schema=False)
-    def device_page(center: str, device: str) -> HTMLResponse:
+    def device_page(center: str, device: str, request: Request) -> Response:
+        who = auth.page_or_signin(guard, request)
+        if isinstance(who, RedirectResponse):
+            return who
+        check(who, "read", center, f"no device {device!r} in center {center!r}")
         return HTMLResponse((web / "device.html").read_text(encoding="utf-8"))
 
     @app.get("/api/v1/devices/{center}/{device}/history", summary="A device's changes",
-             responses=READ_ERRORS)
-    def device_history(center: str, device: str, _: Reader) -> list[dict[str, Any]]:
+             responses={**READ_ERRORS, **NOT_FOUND})
+    def device_history(center: str, device: str, who: Reader) -> list[dict[str, Any]]:
+        check(who, "read", center, f"no device {device!r} in center {center!r}")
         return [{**h, "agent_ts": iso(h["agent_ts"]), "received_at": iso(h["received_at"])}
                 for h in store().device_history(center, device)]
 
     @app.get("/api/v1/stats", summary="Mean time to acknowledge and to resolve, per center",
              responses=READ_ERRORS)
-    def stats(_: Reader, since: When = None) -> list[dict[str, Any]]:
-        return store().response_times(_seconds(since))
+    def stats(who: Reader, since: When = None) -> list[dict[str, Any]]:
+        return [r for r in store().response_times(_seconds(since)) if who.sees(r["center"])]
 
     @app.get("/api/v1/notifications", summary="Recent notifications and their delivery",
              responses=READ_ERRORS)
-    def notifications(_: Reader) -> list[dict[str, Any]]:
+    def notifications(who: Reader) -> list[dict[str, Any]]:
         return [{**n, "created_at": iso(n["created_at"]), "sent_at": iso(n["sent_at"])}
-                for n in store().notifications()]
+                for n in store().notifications() if who.sees(n["center"])]
 
     @app.get("/api/v1/agents", summary="Delivery health per agent",
              responses=READ_ERRORS)
-    def agents(_: Reader) -> list[dict[str, Any]]:
-        return [agent_json(a) for a in store().agents()]
+    def agents(who: Reader) -> list[dict[str, Any]]:
+        return [agent_json(a) for a in store().agents() if who.sees(a.center)]
 
     @app.get("/api/v1/stream", summary="Live alert changes (Server-Sent Events)",
              response_class=StreamingResponse,
              responses={**READ_ERRORS,
                         400: {"model": Problem, "description": "A Last-Event-ID that is no id."},
                         503: {"model": Problem, "description": "No live feed in this process."}})
-    async def stream(request: Request, _: Reader,
+    async def stream(request: Request, who: Reader,
                      last_event_id: Annotated[str | None, Header()] = None) -> StreamingResponse:
         since = None
         if last_event_id:
@@ -475,7 +552,7 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
 
                     missed_changes, quiet = await asyncio.to_thread(read)
                     for missed in missed_changes:
-                        if missed.event_id <= feed.last_id:
+                        if missed.event_id <= feed.last_id and who.sees(missed.alert.center):
                             yield _sse(missed, missed.alert.id in quiet)
                 while True:
                     try:
@@ -483,11 +560,16 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
                     except TimeoutError:
                         if await request.is_disconnected():
                             return
+                        # signed out, expired or disabled since: the stream ends too
+                        if who.via != "anonymous" and await asyncio.to_thread(
+                                guard.principal, request) is None:
+                            return
                         yield ": keepalive\n\n"
                         continue
                     if item is None:
                         return
-                    yield _sse(*item)
+                    if who.sees(item[0].alert.center):  # another center's: not even its id
+                        yield _sse(*item)
             finally:
                 feed.sse_clients.discard(queue)
 
@@ -495,7 +577,8 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     @app.get("/metrics", response_class=PlainTextResponse, include_in_schema=False)
-    def metrics(_: Reader) -> Response:
+    def metrics(who: Reader) -> Response:
+        check(who, "metrics")  # every center's counters at once: for who sees every center
         return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
 
     # Wrong codes per client address and minute: guessing 60 bits is hopeless, and stays so.
@@ -537,19 +620,21 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
                 enroll_log.exception("enrollment failed", extra={"center": box[0], "agent": box[1]})
             raise HTTPException(503, f"credentials could not be made: {exc}; the code still "
                                      "works, try again") from None
+        from controller import accounts
+
+        accounts.audit(store().db, who=f"box:{box[0]}/{box[1]}", peer=peer, action="enrolled",
+                       target=f"{box[0]}/{box[1]}", center=box[0], now=now)
         return creds.to_json()
 
     @app.get("/api/v1/speedtest", summary="Bytes to time a download (the boxes' Wi-Fi and WAN "
              "probes); a bearer token is always needed", response_class=StreamingResponse,
-             responses={401: {"model": Problem, "description": "No valid bearer token."}})
-    def speedtest(authorization: Annotated[str | None, Header()] = None,
+             responses={401: {"model": Problem, "description": "No valid bearer token."},
+                        403: WRITE_ERRORS[403]})
+    def speedtest(_who: Writer,
                   size: Annotated[int, Query(alias="bytes", ge=1, le=SPEEDTEST_MAX)] = 2_000_000
                   ) -> StreamingResponse:
-        # always a token, read_open or not: anyone could otherwise make the controller send
-        # 50 MB at will
-        if token_holder(authorization) is None:
-            raise HTTPException(401, "a bearer token is needed", headers={
-                "WWW-Authenticate": "Bearer"})
+        # always someone known, read_open or not: anyone could otherwise make the controller
+        # send 50 MB at will
 
         def chunks() -> Iterator[bytes]:
             block = bytes(65536)
@@ -571,14 +656,22 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
 
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def dashboard() -> HTMLResponse:
+    def dashboard(request: Request) -> Response:
+        who = auth.page_or_signin(guard, request)
+        if isinstance(who, RedirectResponse):
+            return who
         return HTMLResponse((web / "index.html").read_text(encoding="utf-8"))
+
+    audit_view.install(app, guard, store)
+    if config.auth.public_status:
+        audit_view.install_status(app, store, centers)
 
     @app.get("/static/{name}", include_in_schema=False)
     def static(name: str) -> Response:
         types = {"app.js": "text/javascript", "style.css": "text/css",
                  "device.js": "text/javascript", "common.js": "text/javascript",
-                 "report.js": "text/javascript",
+                 "report.js": "text/javascript", "signin.js": "text/javascript",
+                 "audit.js": "text/javascript", "status.js": "text/javascript",
                  "uPlot.iife.min.js": "text/javascript",
                  "uPlot.min.css": "text/css"}
         if name not in types:

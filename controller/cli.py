@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from controller import cli_accounts
 from controller import config as controller_config
 from controller.config import ControllerConfig
 from controller.store import Store
@@ -56,6 +57,7 @@ def _config(config: Path | None, db: str | None, broker: str | None = None,
         from controller.db import is_postgres
 
         cfg = replace(cfg, db=db if is_postgres(db) else Path(db))
+    cli_accounts.GROUPS.append(dict(cfg.auth.groups))  # an account's groups, for its scope
     return cfg
 
 
@@ -233,16 +235,6 @@ def _http(method: str, url: str, path: str, token: str | None, body: dict[str, A
     return r.json()
 
 
-def _holder() -> str:
-    import getpass
-
-    return f"{getpass.getuser()} (cli)"
-
-
-def _who(by: str | None) -> str:
-    return by or _holder()
-
-
 def _act(action: str, alert_id: int, note: str, by: str | None, config: Path | None,
          db: str | None, url: str | None, token: str | None) -> None:
     if url is not None:
@@ -255,8 +247,16 @@ def _act(action: str, alert_id: int, note: str, by: str | None, config: Path | N
         cfg = _config(config, db)
         store = Store(_open_store(cfg).path)
         try:
+            before = store.alert(alert_id)
+        except AlertNotFound:
+            typer.echo(f"error: no alert {alert_id}", err=True)
+            raise typer.Exit(1) from None
+        # out of scope: the same words as for an alert that does not exist
+        who = cli_accounts.acting(store, "read", before.center, f"no alert {alert_id}")
+        who = cli_accounts.acting(store, action, before.center)
+        try:
             # the API's rules exactly (one desk layer): who acted, note limits, state changes
-            alert = desk.act(store, alert_id, action, holder=_holder(), by=by, note=note,
+            alert = desk.act(store, alert_id, action, holder=who.name, by=by, note=note,
                              now=time.time())
         except AlertNotFound:
             typer.echo(f"error: no alert {alert_id}", err=True)
@@ -264,6 +264,10 @@ def _act(action: str, alert_id: int, note: str, by: str | None, config: Path | N
         except desk.DeskError as exc:
             typer.echo(f"error: --{exc.field}: {exc}", err=True)
             raise typer.Exit(2) from None
+        from controller.audit_view import alert_state
+
+        cli_accounts.record(store, who, action, f"alert {alert_id}", alert.center,
+                            alert_state(before), alert_state(alert))
         row = desk.present(store, [alert], "vi", time.time())[0]
     typer.echo(f"#{row['id']} {row['state']}: {row['message']}")
 
@@ -312,7 +316,18 @@ def silence(
         if url:
             _http("DELETE", url, f"/api/v1/silences/{end}", token)
         else:
-            Store(_open_store(_config(config, db)).path).expire_silence(end, time.time())
+            from controller.store import AlertNotFound
+
+            store = Store(_open_store(_config(config, db)).path)
+            try:
+                old = store.silence(end)
+            except AlertNotFound:
+                typer.echo(f"error: no silence {end}", err=True)
+                raise typer.Exit(1) from None
+            who = cli_accounts.acting(store, "silence", old.center)
+            done = store.expire_silence(end, time.time())
+            cli_accounts.record(store, who, "silence_end", f"silence {end}", old.center,
+                                silence_json(old), silence_json(done))
         typer.echo(f"silence #{end} ended")
         return
     from controller.desk import DeskError, silence_window
@@ -332,9 +347,12 @@ def silence(
             "center": center, "device": device, "type": type_, "code": code,
             "duration": duration, "reason": reason})
     else:
-        row = silence_json(Store(_open_store(_config(config, db)).path).add_silence(
+        store = Store(_open_store(_config(config, db)).path)
+        who = cli_accounts.acting(store, "silence", center)
+        row = silence_json(store.add_silence(
             center=center, device=device, type_=type_, code=code, starts_at=window.starts_at,
-            ends_at=window.ends_at, author=_who(by), reason=reason))
+            ends_at=window.ends_at, author=cli_accounts.author(who, by), reason=reason))
+        cli_accounts.record(store, who, "silence", f"silence {row['id']}", center, after=row)
     typer.echo(f"silence #{row['id']} until {row['ends_at']}")
 
 
@@ -650,8 +668,12 @@ def enroll(
     now = time.time()
     # before the controller's first run too (the docs' order): the schema is made here, the
     # new database given to the owner of its folder (the service's state directory)
-    Store(_store_for_writing(cfg).path).add_enrollment(code_hash(code), center, agent, _who(by), now,
-                                                now + seconds)
+    store = Store(_store_for_writing(cfg).path)
+    who = cli_accounts.acting(store, "enroll", center)
+    store.add_enrollment(code_hash(code), center, agent, cli_accounts.author(who, by), now,
+                         now + seconds)
+    cli_accounts.record(store, who, "enroll_code", f"{center}/{agent}", center,
+                        after={"expires_at": now + seconds})
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
 
@@ -738,9 +760,12 @@ def config_push(
         write_kept(kept, text, mode=0o640)
     version = config_version(text)
     store = Store(_open_store(cfg).path)
+    who = cli_accounts.acting(store, "config_push", center)
     before = next((r["version"] for r in store.desired_configs()
                    if (r["center"], r["agent"]) == (center, agent)), None)
-    store.push_config(center, agent, version, text, _who(by), time.time())
+    store.push_config(center, agent, version, text, cli_accounts.author(who, by), time.time())
+    cli_accounts.record(store, who, "config_push", f"{center}/{agent}", center,
+                        {"version": before}, {"version": version})
     typer.echo(f"{center}/{agent}: version {version} pushed"
                + (f" (was {before})" if before and before != version else
                   " (unchanged)" if before == version else ""))
@@ -873,6 +898,7 @@ def config_rollback(
 
     cfg = _config(config, db)
     store = Store(_open_store(cfg).path)
+    who = cli_accounts.acting(store, "config_push", center)
     rows = [r for r in store.desired_configs() if r["center"] == center
             and (not agent or r["agent"] == agent)]
     if not rows:
@@ -888,15 +914,25 @@ def config_rollback(
                    f"{center}/{current['agent']}", err=True)
         raise typer.Exit(1)
     store.push_config(center, current["agent"], target["version"], target["content"],
-                      _who(by), time.time())
+                      cli_accounts.author(who, by), time.time())
+    cli_accounts.record(store, who, "config_rollback", f"{center}/{current['agent']}", center,
+                        {"version": current["version"]}, {"version": target["version"]})
     typer.echo(f"{center}/{current['agent']}: back to version {target['version']} "
                f"(was {current['version']})")
 
 
 @app.callback()
-def _options(lang: LangOpt = None) -> None:
+def _options(lang: LangOpt = None, as_: Annotated[str | None, typer.Option(
+        "--as", help="Act as this account (default: $HCC_AS, $SUDO_USER or $USER).")] = None
+             ) -> None:
     # --lang before the command: read at start (start_lang) to choose the help texts' language
-    return None
+    if as_ is not None:
+        cli_accounts.ACTING_AS.append(as_)
+
+
+app.add_typer(cli_accounts.user_app, name="user")
+app.add_typer(cli_accounts.token_app, name="token")
+app.command("audit")(cli_accounts.audit)
 
 
 # SQLite's SQLITE_IOERR, SQLITE_CORRUPT, SQLITE_NOTADB: the file itself is bad

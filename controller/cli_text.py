@@ -181,3 +181,12 @@ VI: Mapping[str, str] = {
     "Replace CONFIG_DIR/CENTER.yaml even if it differs.":
         "Ghi đè CONFIG_DIR/CENTER.yaml dù tệp đó khác.",
 }
+
+
+def _with_accounts(base: Mapping[str, str]) -> Mapping[str, str]:
+    from controller.cli_accounts_text import VI as ACCOUNTS
+
+    return {**base, **ACCOUNTS}
+
+
+VI = _with_accounts(VI)  # the accounts commands' texts live beside them

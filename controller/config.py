@@ -9,6 +9,8 @@ from datetime import time as dtime
 from pathlib import Path
 from typing import Any
 
+from controller.auth_config import AuthSettings
+from controller.auth_config import parse as parse_auth
 from controller.channels.base import Person
 from controller.oncall import Roster
 from controller.partitions import PartitionSettings
@@ -38,7 +40,8 @@ class HttpSettings:
     listen_port: int = 8080
     # token -> who holds it; write operations need one (acks record the holder)
     tokens: TMapping[str, str] = field(default_factory=dict, repr=False)
-    read_open: bool = True  # reads without a token (a LAN-only dashboard)
+    # reads without signing in (a LAN-only dashboard): off unless said so (issue 27)
+    read_open: bool = False
     public_url: str = ""
     # HTTPS (boxes enroll over it): the certificate and key files
     tls_cert: str | None = None
@@ -151,6 +154,7 @@ class ControllerConfig:
     # (controller/partitions.py); None: this controller takes every center.
     partitions: PartitionSettings | None = None
     signing: SigningSettings = field(default_factory=SigningSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
 
     @property
     def signing_key(self) -> Path:
@@ -221,7 +225,8 @@ def parse_listen(text: str, node: Node | None = None) -> tuple[str, int]:
 
 _TOP = ("mqtt", "db", "rules", "alert_rules", "rules_file", "centers", "http", "notify",
         "client_id", "share_group", "session_expiry", "ingest_stuck_after", "config_dir",
-        "enroll", "history", "reports", "people", "oncall", "partitions", "signing")
+        "enroll", "history", "reports", "people", "oncall", "partitions", "signing",
+        "auth", "groups")
 
 
 def load(path: str | Path | None, env: TMapping[str, str] | None = None) -> ControllerConfig:
@@ -300,7 +305,8 @@ def load(path: str | Path | None, env: TMapping[str, str] | None = None) -> Cont
         history=_history(root.get("history")),
         reports=_reports(root.get("reports"), _notify(root.get("notify"), environ)),
         partitions=parts,
-        signing=_signing(root.get("signing"), _enroll(root.get("enroll"))))
+        signing=_signing(root.get("signing"), _enroll(root.get("enroll"))),
+        auth=parse_auth(root.get("auth"), root.get("groups")))
 
 
 def _signing(node: Node | None, enroll: EnrollSettings | None) -> SigningSettings:
@@ -460,7 +466,7 @@ def _http(node: Node | None, env: TMapping[str, str]) -> HttpSettings | None:
     cert, key = m.get("tls_cert"), m.get("tls_key")
     if (cert is None) != (key is None):
         raise (cert or key or m.require("tls_cert")).error("give both tls_cert and tls_key")
-    return HttpSettings(host, port, tokens, ro.as_bool() if ro is not None else True,
+    return HttpSettings(host, port, tokens, ro.as_bool() if ro is not None else False,
                         pub.as_str() if pub is not None else "",
                         cert.as_str() if cert is not None else None,
                         key.as_str() if key is not None else None)

@@ -8,13 +8,13 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-from controller import desk
+from controller import accounts, authz, desk
 from controller.channels import REGISTRY
 from controller.channels.base import (
     HTTP_TIMEOUT_S,
@@ -74,8 +74,10 @@ class Notifier:
 
     def __init__(self, settings: NotifySettings, stores: StorePerThread, public_url: str = "",
                  clock: Callable[[], float] = time.time, center_names: dict[str, str] | None = None,
-                 wake: Callable[[], None] = lambda: None) -> None:
+                 wake: Callable[[], None] = lambda: None,
+                 groups: Mapping[str, frozenset[str]] | None = None) -> None:
         self.settings = settings
+        self.groups = groups or {}  # controller.yaml groups: for the accounts' scopes
         self.stores = stores
         self.public_url = public_url
         self.clock = clock
@@ -243,15 +245,42 @@ class Notifier:
 
     # -- presses in chats -----------------------------------------------------------------
     async def act(self, alert_id: int, action: str, person: Person, channel: str) -> str:
-        """A button pressed in a chat: the desk acknowledges or resolves as that person."""
-        def run() -> AlertRow:
-            return desk.act(self.stores.get(), alert_id, action, holder=channel,
-                            by=person.name, note=f"qua {channel}", now=self.clock())
+        """A button pressed in a chat: the desk acknowledges or resolves as that person, with
+        the role and centers of their account (the account named as the person's id), by the
+        rule every route and the CLI use."""
+        refused: list[str] = []
+
+        def run() -> tuple[AlertRow, AlertRow] | None:
+            s = self.stores.get()
+            account = accounts.get_account(s.db, person.id)
+            if account is None or account.disabled:
+                refused.append(f"{person.name} chưa có tài khoản đang hoạt động: không thao tác "
+                               f"được.")
+                return None
+            who = account.principal(self.groups, channel)
+            before = s.alert(alert_id)
+            decision = authz.decide(who, action, before.center)
+            if decision is authz.Decision.NOT_FOUND:  # another center's: as if none
+                raise AlertNotFound(alert_id)
+            if decision is authz.Decision.FORBIDDEN:
+                refused.append(f"Tài khoản {who.name} ({who.role}) không được thao tác này.")
+                return None
+            row = desk.act(s, alert_id, action, holder=who.name, by=person.name,
+                           note=f"qua {channel}", now=self.clock())
+            accounts.audit(s.db, who=who, peer=channel, action=action, target=f"alert {alert_id}",
+                           center=row.center, before={"state": before.state},
+                           after={"state": row.state}, now=self.clock())
+            return before, row
+
         try:
-            before = await asyncio.to_thread(lambda: self.stores.get().alert(alert_id))
-            row = await asyncio.to_thread(run)
+            done = await asyncio.to_thread(run)
         except AlertNotFound:
             return f"Không có cảnh báo #{alert_id}."
+        if done is None:
+            log.warning("a press in a chat refused", extra={
+                "alert": alert_id, "action": action, "by": person.id, "channel": channel})
+            return refused[0]
+        before, row = done
         self.wake()
         if before.state == "resolved":
             return f"Cảnh báo #{alert_id} đã được xử lý trước đó."

@@ -353,7 +353,7 @@ def toolbar_html(lang: str, month: str, center: str | None, centers: Mapping[str
             f'<a id="pdf" href="/api/v1/report?{query}&amp;format=pdf">PDF</a>'
             f'<a id="csv" href="/api/v1/report?{query}&amp;format=csv">CSV</a>'
             f'<span id="report-message" class="message" role="status"></span></form>'
-            # the PDF link sends the desk's token (a PDF needs one): a file, no inline script
+            # the PDF link is fetched with the session cookie (a PDF needs someone signed in)
             f'<script src="/static/report.js" defer></script>')
 
 

@@ -643,11 +643,13 @@ def serve(config: ControllerConfig) -> None:
         ctl.on_commit = wake
         notifier = Notifier(config.notify, stores,
                             config.http.public_url if config.http is not None else "",
-                            center_names={c.id: c.name for c in config.centers}, wake=wake)
+                            center_names={c.id: c.name for c in config.centers}, wake=wake,
+                            groups=config.auth.groups)
         feed.subscribers.append(notifier.on_change)
         feed.subscribers.append(ctl.publish_alert)
         ingest = threading.Thread(target=ctl.run, name="ingest", daemon=True)
         ingest.start()
+        from controller.auth import accounts_upkeep
         from controller.reporting import upkeep_loop
 
         async def checkpoints() -> None:
@@ -665,7 +667,9 @@ def serve(config: ControllerConfig) -> None:
                  asyncio.create_task(upkeep_loop(stop, config, stores)),
                  # on-call escalation, and presses of the buttons in chats (Telegram)
                  asyncio.create_task(notifier.escalate_loop(stop)),
-                 asyncio.create_task(notifier.listen_loops(stop))]
+                 asyncio.create_task(notifier.listen_loops(stop)),
+                 # sessions past their expiry, audit rows past their retention
+                 asyncio.create_task(accounts_upkeep(stop, config.auth, stores))]
         server = None
         if config.http is not None:
             import uvicorn

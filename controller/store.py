@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from controller import history_store, leases
+from controller import accounts, history_store, leases
 from controller.db import Db, connect
 from controller.seqs import SeqTracker
 from controller.state import (
@@ -209,6 +209,7 @@ class Store:
             self.db.schema(SCHEMA + history_store.SCHEMA + leases.SCHEMA)
             for table, column, definition in MIGRATIONS:
                 self.db.add_column(table, column, definition)
+            accounts.ensure_schema(self.db)
 
     def close(self) -> None:
         self.db.close()
@@ -360,9 +361,16 @@ class Store:
                severity: str | None = None, state: str | None = None,
                device: str | None = None,
                since: float | None = None, until: float | None = None,
-               limit: int = 1000) -> list[AlertRow]:
+               limit: int = 1000, centers: Iterable[str] | None = None) -> list[AlertRow]:
+        """`centers`: only these (an account's scope); None: every center."""
         where: list[str] = []
         args: list[object] = []
+        if centers is not None:
+            scope = sorted(centers)
+            if not scope:
+                return []
+            where.append(f"center IN ({','.join('?' for _ in scope)})")
+            args.extend(scope)
         if state is not None:
             where.append("state = ?")
             args.append(state)

@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "snmprec"
 BIN = Path(sys.executable).parent
 DEMO_TOKEN = "demo-token-not-secret-0001"
+DEMO_PASSWORD = "demo-password-not-secret"
 
 
 def demo_devices_yaml(broker_url: str, printer_port: int, other_port: int, state: Path) -> str:
@@ -115,8 +116,13 @@ def main() -> int:
             print(f"   broker {broker.url}, printer on udp/{printer_sim.port}, "
                   f"AP and PDU on udp/{other_sim.port}")
             wait_tcp(http_port, 30)
-            print(f"   dashboard: http://127.0.0.1:{http_port}/   (token for the buttons: "
-                  f"{DEMO_TOKEN})")
+            # an account to sign in with (and for the CLI to act as: never anonymously)
+            (work / "demo.password").write_text(DEMO_PASSWORD + "\n")
+            subprocess.run([str(BIN / "hcc-controller"), "user", "add", "demo", "--role", "admin",
+                            "--password-file", str(work / "demo.password"), "--db", str(db)],
+                           check=False, capture_output=True)
+            print(f"   dashboard: http://127.0.0.1:{http_port}/   (sign in as demo, password "
+                  f"{DEMO_PASSWORD})")
             subprocess.run([str(BIN / "hcc-agent"), "check", "--config", str(cfg)], check=False)
 
             def open_codes() -> set[str]:
@@ -140,7 +146,8 @@ def main() -> int:
             jam = next(a for a in alerts(db) if a["code"] == "printer.jammed"
                        and a["state"] != "resolved")
             say(f"A technician acknowledges it from the CLI: hcc-controller ack {jam['id']}")
-            subprocess.run([str(BIN / "hcc-controller"), "ack", str(jam["id"]), "--note",
+            subprocess.run([str(BIN / "hcc-controller"), "--as", "demo", "ack", str(jam["id"]),
+                            "--note",
                             "đang xử lý", "--by", "Kỹ thuật viên Minh", "--db", str(db)],
                            check=False)
             say("The jam is cleared")

@@ -8,7 +8,7 @@ APT_PACKAGES=(mosquitto snmp python3-venv)
 if [[ "${HCC_WITH_TEST_TOOLS:-0}" == 1 ]]; then
   # real peers for the tests: Nagios plugins, CUPS' ippeveprinter (needs avahi on D-Bus), openssl
   APT_PACKAGES+=(mosquitto-clients monitoring-plugins-basic cups-ipp-utils avahi-daemon dbus openssl
-                 chromium chromium-driver poppler-utils dnsmasq-base iproute2
+                 chromium chromium-driver poppler-utils dnsmasq-base iproute2 slapd
                  debootstrap systemd-container)  # a booted Debian 12 for docs/operations.md's steps
 fi
 

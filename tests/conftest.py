@@ -124,3 +124,23 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     yield f"{url}{sep}options=-csearch_path%3D{schema}"
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+# The CLI acts as a named account, never anonymously (issue 27): tests' CLI writes act as this
+# admin, made where the test's controller keeps its database (cli_account).
+CLI_ACCOUNT = "hcc-test"
+os.environ["HCC_AS"] = CLI_ACCOUNT
+
+
+def cli_account(db: str | Path, name: str = CLI_ACCOUNT, role: str = "admin",
+                centers: tuple[str, ...] = ()) -> None:
+    from controller import accounts
+    from controller.store import Store
+
+    store = Store(db)
+    try:
+        if accounts.get_account(store.db, name) is None:
+            accounts.add_account(store.db, name=name, role=role, centers=list(centers), groups=[],
+                                 password=None, now=time.time())
+    finally:
+        store.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from conftest import BIN, json_lines, run_cli, wait_until
+from conftest import BIN, cli_account, json_lines, run_cli, wait_until
 from lab.procs import Mosquitto, Proc, SnmpSim, spawn
 
 
@@ -52,6 +52,7 @@ devices:
         self.controller = spawn("controller", [str(BIN / "hcc-controller"), "run", "--config",
                                                str(self.ctl_cfg)], self.tmp / "controller.log")
         wait_until(self._schema_made, 15, "the controller's database")
+        cli_account(self.db)  # the CLI's writes act as an account
 
     def _schema_made(self) -> bool:
         """The file appears before its tables: a test reading it at once would find none."""

@@ -14,14 +14,15 @@ import httpx
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
-from web import chromium, emulate
+from web import chromium, emulate, sign_in
 
-from conftest import json_lines, run_cli, wait_until
+from conftest import cli_account, json_lines, run_cli, wait_until
 from lab.procs import Mosquitto, SnmpSim, free_port, wait_tcp
 from lab.receivers import HttpReceiver, SmtpReceiver
 from stack import Stack
 
 TOKEN = "ops-desk-token-0123456789"
+DESK_PASSWORD = "mật-khẩu-bàn-trực-2026"
 ERROR_STATE = "1.3.6.1.2.1.25.3.5.1.2.1"
 COVER = "1.3.6.1.2.1.43.6.1.1.3.1.1"
 
@@ -81,7 +82,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
     controller_extra = f"""\
 alert_rules: [{{name: fast, fault: "*"}}]
 centers: [{{id: ba-dinh, name: "Trung tâm PVHCC phường Ba Đình"}}, {{id: tay-ho, name: "Tây Hồ"}}]
-http: {{listen: "127.0.0.1:{port}", tokens: {{ops-desk: "{TOKEN}"}}}}
+http: {{listen: "127.0.0.1:{port}", tokens: {{ops-desk: "{TOKEN}"}}, read_open: true}}
 notify:
   group_wait: 2s
   receivers:
@@ -95,6 +96,11 @@ notify:
     s = Stack(tmp, broker, devices, keepalive=3, controller_extra=controller_extra, sim=sim)
     s.start_controller()
     wait_tcp(port, 30)
+    # the desk's account, made as an admin does
+    (tmp / "pw").write_text(DESK_PASSWORD + "\n")
+    made = run_cli("hcc-controller", "user", "add", "ops-desk", "--role", "desk",
+                   "--password-file", str(tmp / "pw"), "--db", str(s.db))
+    assert made.returncode == 0, made.stderr
     d = Desk(s, port, webhook, am, smtp)
     d.follow_sse()
     d.follow_mqtt()
@@ -152,6 +158,7 @@ def test_jam_live_in_dashboard_and_stream_acks_both_ways_then_clears(desk: Desk,
 
     s = desk.stack
     assert s.sim is not None
+    sign_in(browser, desk.url, "ops-desk", DESK_PASSWORD)  # the desk acts signed in
     browser.get(desk.url + "/")  # type: ignore[attr-defined]
     wait_until(lambda: browser.execute_script(  # type: ignore[attr-defined]
         "return document.getElementById('live').className") == "live", 20, "the live stream")
@@ -194,7 +201,6 @@ def test_jam_live_in_dashboard_and_stream_acks_both_ways_then_clears(desk: Desk,
     # 3. an ack clicked in the page shows in `hcc-controller alerts`
     s.sim.set_value("printer-laser", COVER, "2", "3")
     wait_until(lambda: row_state(browser, "nắp máy đang mở") == "firing", 30, "door on the page")
-    browser.find_element(By.ID, "token").send_keys(TOKEN)  # type: ignore[attr-defined]
     wait_until(lambda: click_ack(browser, "nắp máy đang mở", "đã báo bảo vệ"), 10, "ack click")
 
     def door_acked() -> bool:
@@ -275,6 +281,7 @@ def test_cli_and_api_refuse_the_same_silences(tmp_path: Path) -> None:
 
     db = tmp_path / "hcc.db"
     Store(db)
+    cli_account(db)  # the CLI acts as an account
     cfg = ControllerConfig(BrokerSettings("127.0.0.1", 1), db,
                            http=HttpSettings(tokens={"t0ken-0123456789": "ops"}))
     api = TestClient(create_app(cfg, StorePerThread(db), None))

@@ -37,7 +37,8 @@ def env(tmp_path: Path) -> tuple[TestClient, Store]:
     cfg = ControllerConfig(BrokerSettings("127.0.0.1", 1), db,
                            centers=(CenterInfo("ba-dinh", "Ba Đình", OpeningHours()),
                                     CenterInfo("tay-ho", "Tây Hồ", OpeningHours())),
-                           http=HttpSettings(tokens={TOKEN: "ops-desk"}))
+                           # reads open: the explicit switch (off by default since issue 27)
+                           http=HttpSettings(tokens={TOKEN: "ops-desk"}, read_open=True))
     return TestClient(create_app(cfg, StorePerThread(db), None,
                                  counters=lambda: {"received": 7, "malformed": 2})), store
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from web import chromium, csp_violations, emulate, full_page_shot
+from web import chromium, csp_violations, emulate, full_page_shot, sign_in
 
 from conftest import wait_until
 from controller.config import CenterInfo, ControllerConfig, HttpSettings
@@ -25,6 +25,7 @@ pytestmark = pytest.mark.integration
 
 STEP = 600.0
 TOKEN = "desk-token-0123456789abcdef"
+DESK_PASSWORD = "mật-khẩu-bàn-trực-2026"
 DAYS = 8
 
 
@@ -82,11 +83,17 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     tmp = tmp_path_factory.mktemp("pages")
     db = tmp / "c.db"
-    fill(Store(db), time.time())
+    store = Store(db)
+    fill(store, time.time())
+    from controller import accounts
+
+    accounts.add_account(store.db, name="desk-q1", role="desk", centers=[], groups=[],
+                         password=DESK_PASSWORD, now=time.time())
+    # reads open (the explicit switch): these are the pages' tests; tests/test_auth*.py sign in
     cfg = ControllerConfig(BrokerSettings("127.0.0.1", 1883), db,
                            centers=(CenterInfo("q1", "Phường Quán Thánh", OpeningHours()),),
                            http=HttpSettings("127.0.0.1", free_port(),
-                                             tokens={TOKEN: "ops-desk"}))
+                                             tokens={TOKEN: "ops-desk"}, read_open=True))
     assert cfg.http is not None
     app = create_app(cfg, StorePerThread(db), None)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=cfg.http.listen_port,
@@ -212,20 +219,23 @@ def test_report_page_phone_and_desktop_with_pdf_and_csv(site: str, browser: obje
                     headers={"Authorization": f"Bearer {TOKEN}"})
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     assert pdf.headers["content-type"] == "application/pdf"
-    # the page's PDF link sends the desk's token: without one it says why, with one it saves
-    js(browser, "sessionStorage.removeItem('hcc-token'); document.getElementById('pdf').click()")
-    needs = {"vi": "Cần mã truy cập", "en": "needs an access token"}[lang]
+    # the page's PDF link goes with the session: signed out it says why, signed in it saves
+    browser.delete_all_cookies()  # type: ignore[attr-defined]
+    open_page(browser, f"{site}/reports?lang={lang}", lang)
+    js(browser, "document.getElementById('pdf').click()")
+    needs = {"vi": "Cần đăng nhập", "en": "needs signing in"}[lang]
     wait_until(lambda: needs in str(js(browser, "return document.getElementById("
                                                 "'report-message').textContent")), 30,
-               "the page saying a PDF needs a token")
-    js(browser, f"sessionStorage.setItem('hcc-token', '{TOKEN}');"
-                "window.__saved = null; const click = HTMLAnchorElement.prototype.click;"
+               "the page saying a PDF needs signing in")
+    sign_in(browser, site, "desk-q1", DESK_PASSWORD)
+    open_page(browser, f"{site}/reports?lang={lang}", lang)
+    js(browser, "window.__saved = null; const click = HTMLAnchorElement.prototype.click;"
                 "HTMLAnchorElement.prototype.click = function () {"
                 "  if (this.download) { window.__saved = [this.download, this.href]; return; }"
                 "  return click.call(this); };"
                 "document.getElementById('pdf').click()")
     wait_until(lambda: js(browser, "return window.__saved") is not None, 120,
-               "the PDF fetched with the token")
+               "the PDF fetched with the session")
     saved = js(browser, "return window.__saved")
     assert str(saved[0]).endswith(".pdf") and str(saved[1]).startswith("blob:")  # type: ignore[index]
     csv_text = httpx.get(f"{site}/api/v1/report", params={"month": time.strftime("%Y-%m"),

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from web import chromium, csp_violations
+from web import chromium, csp_violations, sign_in
 
 from conftest import wait_until
 from controller.config import CenterInfo, ControllerConfig, HttpSettings
@@ -33,6 +33,7 @@ PAYLOAD = ('<img src=x onerror=window.__pwned=1>"><svg onload=window.__pwned=2>'
 # Ids travel in URL paths: no slash in them.
 ID_PAYLOAD = '<img src=x onerror=window.__pwned=5>"><svg onload=window.__pwned=6>'
 TOKEN = "desk-token-0123456789abcdef"
+DESK_PASSWORD = "mật-khẩu-bàn-trực-2026"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 POLICY = ("default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; "
           "frame-ancestors 'none'")
@@ -99,10 +100,15 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     store = Store(db)
     now = time.time()
     fill(store, now)
+    from controller import accounts
+
+    accounts.add_account(store.db, name="desk-safety", role="desk", centers=[], groups=[],
+                         password=DESK_PASSWORD, now=now)
+    # reads open (the explicit switch): every page is read here; the desk signs in to act
     cfg = ControllerConfig(BrokerSettings("127.0.0.1", 1883), db,
                            centers=(CenterInfo("q1", evil("center-name"), OpeningHours()),),
                            http=HttpSettings("127.0.0.1", free_port(),
-                                             tokens={TOKEN: f"ops{ID_PAYLOAD}"}))
+                                             tokens={TOKEN: f"ops{ID_PAYLOAD}"}, read_open=True))
     assert cfg.http is not None
     server = uvicorn.Server(uvicorn.Config(create_app(cfg, StorePerThread(db), None),
                                            host="127.0.0.1", port=cfg.http.listen_port,
@@ -178,10 +184,9 @@ def shown_literally(text: str, wheres: list[str], page: str) -> None:
 
 
 def test_dashboard_and_alert_desk_show_markup_as_text(site: str, browser: object) -> None:
-    browser.get(f"{site}/")  # type: ignore[attr-defined]
-    # the desk's token, as an operator types it (the payloads' target in issue 23)
-    js(browser, f"sessionStorage.setItem('hcc-token', '{TOKEN}'); "
-                "localStorage.setItem('hcc-lang', 'en')")
+    # the desk signed in (its session, not a token in the page, is what acts)
+    sign_in(browser, site, "desk-safety", DESK_PASSWORD)
+    js(browser, "localStorage.setItem('hcc-lang', 'en')")
     browser.get(f"{site}/")  # type: ignore[attr-defined]
     wait_until(lambda: js(browser, "return document.querySelectorAll('#devices a.d').length")
                == 2 * len(DEVICES), 20, "the dashboard's devices")

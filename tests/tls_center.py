@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from conftest import BIN, run_cli
+from conftest import BIN, cli_account, run_cli
 from controller.brokerconf import generate, make_server_cert
 from lab.procs import Proc, free_port, spawn, wait_tcp
 
@@ -66,6 +66,7 @@ enroll: {{broker_dir: "{out}", broker_url: "mqtts://127.0.0.1:{port}",
     center = TlsCenter(out, port, https, cfg, db, [broker, ctl])
     try:
         wait_tcp(https, 20)
+        cli_account(db)  # the CLI's writes (enroll, config push) act as an account
     except BaseException:
         center.stop()
         raise

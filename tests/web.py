@@ -81,3 +81,17 @@ def full_page_shot(driver: object, width: int, shot: str) -> None:
     time.sleep(0.5)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     driver.save_screenshot(str(ARTIFACTS / shot))  # type: ignore[attr-defined]
+
+
+def sign_in(driver: object, url: str, name: str, password: str) -> None:
+    """Sign in on the sign-in page as a person does (type, press Enter), back on the dashboard."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    from conftest import wait_until
+
+    driver.get(f"{url}/signin")  # type: ignore[attr-defined]
+    driver.find_element(By.ID, "name").send_keys(name)  # type: ignore[attr-defined]
+    driver.find_element(By.ID, "password").send_keys(password, Keys.ENTER)  # type: ignore[attr-defined]
+    wait_until(lambda: driver.execute_script(  # type: ignore[attr-defined]
+        "return location.pathname") != "/signin", 20, f"{name} signed in")

@@ -4,24 +4,24 @@
 
 const TEXT = {
   vi: { title: "Giám sát thiết bị các trung tâm", filter: "Lọc trung tâm, thiết bị…",
-        token: "Mã truy cập", centers: "Trung tâm", alerts: "Cảnh báo đang mở",
+        signout: "Đăng xuất", audit: "Nhật ký thao tác", centers: "Trung tâm", alerts: "Cảnh báo đang mở",
         severity: "Mức", center: "Trung tâm", problem: "Sự cố", since: "Từ lúc",
         state: "Trạng thái", action: "Xử lý", devices: "Thiết bị", ack: "Đã nhận",
         resolve: "Đã xử lý", note: "ghi chú", live: "trực tiếp", offline: "mất kết nối",
         firing: "mới", acknowledged: "đã nhận", resolved: "đã xử lý", ok: "Bình thường",
         open: "cảnh báo", open_one: "cảnh báo", silenced: "tạm tắt", other_lang: "English", agents_offline: "mất kết nối", n_devices: "thiết bị",
-        need_token: "Cần mã truy cập để thao tác.", by: "bởi", critical: "nghiêm trọng",
+        need_token: "Phiên đăng nhập đã hết: đăng nhập lại.", forbidden: "Tài khoản của bạn không được làm việc này.", by: "bởi", critical: "nghiêm trọng",
         warning: "cảnh báo", info: "thông tin", none: "Không có cảnh báo nào.",
         st_ok: "tốt", st_warning: "cảnh báo", st_critical: "nghiêm trọng",
         st_unreachable: "mất kết nối", st_pending: "đang chờ", reports: "Báo cáo" },
   en: { title: "Service-center hardware monitor", filter: "Filter centers, devices…",
-        token: "Access token", centers: "Centers", alerts: "Open alerts",
+        signout: "Sign out", audit: "Audit trail", centers: "Centers", alerts: "Open alerts",
         severity: "Severity", center: "Center", problem: "Problem", since: "Since",
         state: "State", action: "Action", devices: "Devices", ack: "Acknowledge",
         resolve: "Resolve", note: "note", live: "live", offline: "disconnected",
         firing: "firing", acknowledged: "acknowledged", resolved: "resolved", ok: "All good",
         open: "alerts", open_one: "alert", silenced: "silenced", other_lang: "Tiếng Việt", agents_offline: "offline", n_devices: "devices",
-        need_token: "An access token is needed to act.", by: "by", critical: "critical",
+        need_token: "Your session has ended: sign in again.", forbidden: "Your account may not do this.", by: "by", critical: "critical",
         warning: "warning", info: "info", none: "No open alerts.",
         st_ok: "ok", st_warning: "warning", st_critical: "critical",
         st_unreachable: "unreachable", st_pending: "pending", reports: "Reports" },
@@ -30,6 +30,7 @@ const TEXT = {
 let lang = localStorage.getItem("hcc-lang") || "vi";
 let centers = [];
 let alerts = [];
+let me = null;  // who is signed in: name, role, what they may do, the CSRF token for writes
 const $ = (id) => document.getElementById(id);
 const t = (k) => (TEXT[lang][k] !== undefined ? TEXT[lang][k] : k);
 
@@ -82,9 +83,10 @@ function render() {
       h("td", null, localTime(a.opened_at)),
       h("td", { class: "state" }, t(a.state), who, a.silenced ? " · " + t("silenced") : "",
         a.escalation ? h("div", { class: "hint escalation" }, "↑ ", a.escalation) : null),
-      h("td", null, h("input", { class: "note", placeholder: t("note") }), " ",
+      // a viewer gets no buttons (the server refuses them anyway: 403)
+      h("td", null, me && me.can.ack ? [h("input", { class: "note", placeholder: t("note") }), " ",
         a.state === "firing" ? [h("button", { class: "ack", dataset: { id: a.id } }, t("ack")), " "] : null,
-        h("button", { class: "resolve", dataset: { id: a.id } }, t("resolve"))));
+        h("button", { class: "resolve", dataset: { id: a.id } }, t("resolve"))] : null));
   });
   fill($("alerts").querySelector("tbody"),
        rows.length ? rows : h("tr", null, h("td", { colspan: 6 }, t("none"))));
@@ -104,24 +106,31 @@ function centerName(id) {
   return c ? c.name : id;
 }
 
+async function whoAmI() {
+  const r = await fetch("/api/v1/session");
+  me = r.ok ? await r.json() : null;
+  $("who").textContent = me ? `${me.name} · ${me.role}` : "";
+  $("signout").hidden = !me || me.via !== "session";
+  $("audit").hidden = !me || !me.can.audit;  // the admins' page
+}
+
 async function load() {
-  const headers = authHeaders();
   const [c, a] = await Promise.all([
-    fetch("/api/v1/centers", { headers }), fetch("/api/v1/alerts?state=open&limit=1000", { headers })]);
+    fetch("/api/v1/centers"), fetch("/api/v1/alerts?state=open&limit=1000")]);
+  if (c.status === 401 || a.status === 401) { location.assign("/signin?next=/"); return; }
   if (c.ok) centers = await c.json();
   if (a.ok) alerts = await a.json();
   render();
 }
 
-function authHeaders() {
-  const token = $("token").value.trim();
-  return token ? { Authorization: "Bearer " + token } : {};
+// every write carries the session's CSRF token (the server refuses one without it)
+function writeHeaders() {
+  return { "Content-Type": "application/json", "X-CSRF-Token": (me && me.csrf) || "" };
 }
 
 async function act(id, action, note) {
-  const headers = { "Content-Type": "application/json", ...authHeaders() };
-  const r = await fetch(`/api/v1/alerts/${id}/${action}`, { method: "POST", headers, body: JSON.stringify({ note }) });
-  $("message").textContent = r.status === 401 ? t("need_token") : (r.ok ? "" : `HTTP ${r.status}`);
+  const r = await fetch(`/api/v1/alerts/${id}/${action}`, { method: "POST", headers: writeHeaders(), body: JSON.stringify({ note }) });
+  $("message").textContent = r.status === 401 ? t("need_token") : r.status === 403 ? t("forbidden") : (r.ok ? "" : `HTTP ${r.status}`);
   if (r.ok) load();
 }
 
@@ -148,9 +157,9 @@ document.addEventListener("click", (e) => {
 });
 $("lang").addEventListener("click", () => { lang = lang === "vi" ? "en" : "vi"; localStorage.setItem("hcc-lang", lang); applyLanguage(); });
 $("filter").addEventListener("input", render);
-// The token lives for this browser tab only: a shared desk PC does not keep it.
-$("token").value = sessionStorage.getItem("hcc-token") || "";
-$("token").addEventListener("change", () => sessionStorage.setItem("hcc-token", $("token").value.trim()));
+$("signout").addEventListener("click", async () => {
+  await fetch("/api/v1/session", { method: "DELETE", headers: writeHeaders() });
+  location.assign("/signin");
+});
 applyLanguage();
-load();
-connect();
+whoAmI().then(() => { render(); load(); connect(); });

@@ -1,12 +1,12 @@
-// hcc-fleet report page: the PDF link fetches the PDF with the desk's access token (a PDF needs
-// one, reads open or not: each is a Chromium run) and saves it; says why when it cannot.
+// hcc-fleet report page: the PDF link fetches the PDF with the session cookie (a PDF needs someone
+// signed in, reads open or not: each is a Chromium run) and saves it; says why when it cannot.
 "use strict";
 
 (() => {
   const TEXT = {
-    vi: { need_token: "Cần mã truy cập để tải PDF: nhập mã ở bảng điều khiển rồi mở lại trang này.",
+    vi: { need_token: "Cần đăng nhập để tải PDF: đăng nhập rồi mở lại trang này.",
           busy: "Đang có nhiều báo cáo PDF được tạo: thử lại sau {s} giây.", making: "Đang tạo PDF…" },
-    en: { need_token: "A PDF needs an access token: enter it on the dashboard, then open this page again.",
+    en: { need_token: "A PDF needs signing in: sign in, then open this page again.",
           busy: "Many PDF reports are being made: try again in {s} s.", making: "Making the PDF…" },
   };
   const link = document.getElementById("pdf");
@@ -15,9 +15,8 @@
   const text = TEXT[document.documentElement.lang === "en" ? "en" : "vi"];
   link.addEventListener("click", async (event) => {
     event.preventDefault();
-    const token = sessionStorage.getItem("hcc-token") || "";
     message.textContent = text.making;
-    const r = await fetch(link.href, { headers: token ? { Authorization: "Bearer " + token } : {} });
+    const r = await fetch(link.href);
     if (!r.ok) {
       message.textContent = r.status === 401 ? text.need_token
         : r.status === 429 ? text.busy.replace("{s}", r.headers.get("Retry-After") || "30")

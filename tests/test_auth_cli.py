@@ -1,0 +1,119 @@
+"""The CLI acts as a named account, never anonymously (issue 27): user, token and audit commands,
+the bootstrap admin, --as / $SUDO_USER / $USER, the same rule as the API for ack, resolve and
+silence, tokens usable on the API, the audit trail naming each act, help texts in Vietnamese."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import time
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from conftest import BIN
+from controller import accounts
+from controller.api import create_app
+from controller.config import ControllerConfig, HttpSettings
+from controller.feed import StorePerThread
+from controller.state import AlertKey, OpenAlert
+from controller.store import Store
+from hcc_common.mqtt_io import BrokerSettings
+
+PASSWORD = "mật-khẩu-thật-dài-2026"
+
+
+def cli(*args: str, user: str = "ops", **env: str) -> subprocess.CompletedProcess[str]:
+    """hcc-controller as `user` at a terminal: no $HCC_AS (the tests' default account) unless
+    given."""
+    environ = {k: v for k, v in os.environ.items() if k not in ("HCC_AS", "SUDO_USER")}
+    environ.update({"USER": user, "LANG": "C.UTF-8", **env})
+    return subprocess.run([str(BIN / "hcc-controller"), *args], capture_output=True, text=True,
+                          timeout=60, check=False, env=environ)
+
+
+def test_the_cli_acts_as_an_account_by_the_same_rule(tmp_path: Path) -> None:
+    db = tmp_path / "hcc.db"
+    store = Store(db)
+    now = time.time()
+    store.write([OpenAlert(AlertKey("ba-dinh", "pi-1", "prn-1", "printer.jammed"), "critical",
+                           "Máy in quầy 1", {}, now - 60),
+                 OpenAlert(AlertKey("tay-ho", "pi-2", "prn-9", "printer.jammed"), "critical",
+                           "Máy in Tây Hồ", {}, now - 30)])
+    a, b = (next(x.id for x in store.alerts() if x.center == c) for c in ("ba-dinh", "tay-ho"))
+    pw = tmp_path / "pw"
+    pw.write_text(PASSWORD + "\n")
+    d = ("--db", str(db))
+    # nobody yet: the first account must be an admin, made by whoever runs it
+    first = cli("user", "add", "lan", "--role", "technician", "--center", "ba-dinh", *d)
+    assert first.returncode == 2 and "first account must be an admin" in first.stderr
+    assert cli("user", "add", "boss", "--role", "admin", "--password-file", str(pw), *d,
+               user="root", SUDO_USER="boss").returncode == 0
+    # an OS user with no account is refused, never anonymous
+    nobody = cli("ack", str(a), *d, user="khach")
+    assert nobody.returncode == 1 and "no enabled account 'khach'" in nobody.stderr
+    assert store.alert(a).state == "firing"
+    # under sudo, the person who ran sudo
+    made = cli("user", "add", "lan", "--role", "technician", "--center", "ba-dinh",
+               "--password-file", str(pw), *d, user="root", SUDO_USER="boss")
+    assert made.returncode == 0, made.stderr
+    # the technician of ba-dinh: tay-ho's alert does not exist, ba-dinh's is acknowledged
+    other = cli("--as", "lan", "ack", str(b), "--note", "x", *d)
+    assert other.returncode == 1 and f"no alert {b}" in other.stderr and "tay-ho" not in other.stderr
+    ok = cli("--as", "lan", "ack", str(a), "--note", "đang đến", "--by", "Lan", *d)
+    assert ok.returncode == 0, ok.stderr
+    assert store.alert(a).acked_by == "Lan (lan)" and store.alert(b).state == "firing"
+    silenced = cli("--as", "lan", "silence", "--center", "ba-dinh", "--reason", "x", *d)
+    assert silenced.returncode == 1 and "may not silence" in silenced.stderr
+    assert store.silences() == []
+    # $USER when there is no --as and no sudo
+    assert cli("resolve", str(a), "--note", "xong", *d, user="lan").returncode == 0
+    # a token for lan: written mode 600, its role and scope on the API
+    out = tmp_path / "lan.token"
+    made_token = cli("--as", "boss", "token", "add", "lan", "--label", "phone", "--out",
+                     str(out), *d)
+    assert made_token.returncode == 0, made_token.stderr
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    secret = out.read_text().strip()
+    assert secret.startswith("hcc_") and secret not in db.read_bytes().decode("latin-1")
+    api = TestClient(create_app(ControllerConfig(BrokerSettings("127.0.0.1", 1), db,
+                                                 http=HttpSettings()), StorePerThread(db), None))
+    auth = {"Authorization": f"Bearer {secret}"}
+    assert [x["center"] for x in api.get("/api/v1/alerts?state=all", headers=auth).json()] == [
+        "ba-dinh"]
+    listed = json.loads(cli("--as", "boss", "token", "list", "lan", "--json", *d).stdout)
+    assert listed["label"] == "phone" and listed["last_used"] is not None
+    assert cli("--as", "lan", "token", "add", "lan", "--label", "x", "--out",
+               str(tmp_path / "x"), *d).returncode == 1  # a technician makes no tokens
+    assert cli("--as", "boss", "token", "revoke", "lan", "--label", "phone", *d).returncode == 0
+    assert api.get("/api/v1/alerts", headers=auth).status_code == 401
+    # the audit trail: each act, who, how
+    denied = cli("--as", "lan", "audit", *d)
+    assert denied.returncode == 1 and "may not read the audit trail" in denied.stderr
+    rows = [json.loads(line) for line in cli("--as", "boss", "audit", "--json", "--since", "1h",
+                                             *d).stdout.splitlines()]
+    acts = [(r["account"], r["via"], r["action"], r["target"]) for r in rows]
+    assert acts == [("bootstrap:boss", "system", "user_add", "boss"),
+                    ("boss", "cli", "user_add", "lan"),
+                    ("lan", "cli", "ack", f"alert {a}"),
+                    ("lan", "cli", "resolve", f"alert {a}"),
+                    ("boss", "cli", "token_add", "lan/phone"),
+                    ("boss", "cli", "token_revoke", "lan/phone")]
+    assert rows[2]["before"]["state"] == "firing" and rows[2]["after"]["state"] == "acknowledged"
+    csv = cli("--as", "boss", "audit", "--csv", *d).stdout
+    assert csv.splitlines()[0] == "id,at,account,via,peer,action,center,target,before,after"
+    # disabled: the account acts no more
+    assert cli("--as", "boss", "user", "disable", "lan", *d).returncode == 0
+    assert cli("--as", "lan", "ack", str(b), *d).returncode == 1
+    listing = cli("--as", "boss", "user", "list", *d).stdout
+    assert "lan" in listing and "đã khóa" in listing
+    assert accounts.get_account(store.db, "lan").disabled  # type: ignore[union-attr]
+
+
+def test_accounts_help_is_vietnamese() -> None:
+    out = cli("user", "add", "--help", LANG="vi_VN.UTF-8")
+    assert "Tạo tài khoản" in out.stdout and "kỹ thuật viên" in out.stdout
+    out = cli("--help", LANG="vi_VN.UTF-8")
+    assert "Thao tác dưới tên tài khoản này" in out.stdout
