@@ -159,3 +159,7 @@ VI: Mapping[str, str] = {
     "The box, if the center has several.": "Máy giám sát, nếu trung tâm có nhiều máy.",
     "Who rolls back (recorded).": "Người quay lại bản cũ (được ghi lại).",
 }
+
+from controller.release_cli_text import VI as _RELEASE_VI  # noqa: E402
+
+VI = {**VI, **_RELEASE_VI}

@@ -117,8 +117,19 @@ class Releases:
 
     # -- rollouts -------------------------------------------------------------------------------
     def rollouts(self) -> list[rl.Rollout]:
+        return [r for r, _text in self.stored_rollouts()]
+
+    def stored_rollouts(self) -> list[tuple[rl.Rollout, str]]:
+        """Each rollout with the text it is stored as (see save_if)."""
         rows = self.db.execute("SELECT body FROM rollouts ORDER BY id")
-        return [_rollout_of(json.loads(r[0])) for r in rows]
+        return [(_rollout_of(json.loads(r[0])), str(r[0])) for r in rows]
+
+    def save_if(self, r: rl.Rollout, stored: str, now: float) -> bool:
+        """Write the new state only if nobody changed it since it was read as `stored` (an
+        operator's pause or abort meanwhile wins over the loop's step)."""
+        cur = self.db.execute("UPDATE rollouts SET state=?, body=?, updated_at=? WHERE id=?"
+                              " AND body=?", (r.state, json.dumps(asdict(r)), now, r.id, stored))
+        return bool(getattr(cur, "rowcount", 1))
 
     def rollout(self, rollout_id: int | None = None) -> rl.Rollout | None:
         """The one asked for, or the newest."""
@@ -197,7 +208,7 @@ class RolloutDriver:
         alerts: list[OpenAlert] = []
         # the store's connection of now (it is opened again after a database failover)
         releases = Releases(self.store.db, self.folder, made=True)
-        for r in releases.rollouts():
+        for r, stored in releases.stored_rollouts():
             if r.state not in rl.ACTIVE and (r.state != "aborted" or r.withdrawn):
                 continue
             reports = {(a.center, a.agent): report_of(dict(a.inventory), a.state == "online")
@@ -206,6 +217,10 @@ class RolloutDriver:
             keys = self.keys()
             if keys is None and any(isinstance(a, rl.Send) for a in actions):
                 continue  # nothing unsigned is ever published; tried again next tick
+            if new != r and not releases.save_if(new, stored, at):
+                # an operator paused or aborted it meanwhile: the next tick steps what is stored
+                log.info("rollout changed by an operator meanwhile", extra={"rollout": r.id})
+                continue
             for act in actions:
                 if isinstance(act, rl.Send) and keys is not None:
                     self.publish(rel.encode_update(rel.UpdateCommand(
@@ -226,6 +241,4 @@ class RolloutDriver:
                                                      act.version), "warning", "",
                                             {"version": act.version, "reason": act.reason},
                                             at))
-            if new != r:
-                releases.save(new, at)
         return alerts

@@ -60,4 +60,8 @@ def agent_json(a: AgentInfo) -> dict[str, Any]:
             "software": inv.get("software"), "config_version": inv.get("config_version"),
             "os": inv.get("os"), "model": inv.get("model"), "devices": inv.get("devices"),
             "up_since": iso(float(b)) if isinstance(b := inv.get("boot_time"), int | float)
-            else None}
+            else None,
+            # the box's last software update (agent/updater.py): version, ok/rolled_back/refused
+            "update": {"version": inv.get("update_version"), "state": inv.get("update_state"),
+                       "reason": inv.get("update_reason", "")}
+            if inv.get("update_version") is not None else None}
