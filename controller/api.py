@@ -202,6 +202,9 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
                                 headers={"WWW-Authenticate": "Bearer"})
 
     Reader = Annotated[None, Depends(reader)]
+    from controller.release_api import release_router
+
+    app.include_router(release_router(config, store, reader))  # release files, rollouts
     web = resources.files("controller") / "web"
     Writer = Annotated[str, Depends(writer)]
 

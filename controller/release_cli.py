@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -137,14 +137,6 @@ def rollout_start(
                f"(canary {sum(1 for b in r.boxes if b.wave == 0)}, then batches of {batch})")
 
 
-def status_json(r: rl.Rollout) -> dict[str, Any]:
-    """A rollout as the CLI and the API show it."""
-    return {"id": r.id, "version": r.version, "state": r.state, "reason": r.reason,
-            "wave": r.wave, "waves": 1 + max(b.wave for b in r.boxes), "counts": r.counts(),
-            "boxes": [{"center": b.center, "agent": b.agent, "wave": b.wave, "state": b.state,
-                       "offline": b.offline, "reason": b.reason} for b in r.boxes]}
-
-
 @rollout_app.command("status")
 def rollout_status(rollout_id: Annotated[int | None, typer.Argument(help="Default: the newest.")] = None,
                    config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False) -> None:
@@ -156,7 +148,7 @@ def rollout_status(rollout_id: Annotated[int | None, typer.Argument(help="Defaul
         store.close()
     if r is None:
         raise _fail("no rollout")
-    s = status_json(r)
+    s = rl.status_json(r)
     if as_json:
         typer.echo(json.dumps(s, ensure_ascii=False))
         return

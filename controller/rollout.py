@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
 RolloutState = Literal["running", "paused", "halted", "aborted", "done"]
 BoxState = Literal["waiting", "sent", "healthy", "failed"]
@@ -229,3 +229,11 @@ def abort(r: Rollout) -> Rollout:
     boxes = tuple(replace(b, state="failed", reason="aborted") if b.state == "sent" else b
                   for b in r.boxes)
     return replace(r, state="aborted", boxes=boxes)
+
+
+def status_json(r: Rollout) -> dict[str, Any]:
+    """A rollout as the CLI and the API show it: progress and each box with its reason."""
+    return {"id": r.id, "version": r.version, "state": r.state, "reason": r.reason,
+            "wave": r.wave, "waves": 1 + max(b.wave for b in r.boxes), "counts": r.counts(),
+            "boxes": [{"center": b.center, "agent": b.agent, "wave": b.wave, "state": b.state,
+                       "offline": b.offline, "reason": b.reason} for b in r.boxes]}
