@@ -250,6 +250,13 @@ class Agent:
             if loops and reached:
                 if self.updates.confirm(self.session):
                     log.info("update confirmed healthy", extra={"version": self.updates.running})
+                    # the installer's verdict, once given, to the controller in a fresh birth
+                    while not stop.is_set() and self.updates.inventory().get(
+                            "update_state") == "installing":
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(stop.wait(), 0.5)
+                    self._update_inventory()
+                    self.link.publish(self._birth())
                 return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.5)

@@ -58,11 +58,12 @@ def current_version(root: Path) -> str | None:
     return Path(target).name if Path(target).parent.name == RELEASES else None
 
 
-def switch(root: Path, version: str) -> None:
-    """Point `current` at releases/<V> in one rename: at no moment is there no `current`."""
+def switch(root: Path, version: str | None) -> None:
+    """Point `current` at releases/<V> (None: at "." the venv install.sh made) in one rename:
+    at no moment is there no `current`."""
     tmp = root / f".{CURRENT}.tmp"
     tmp.unlink(missing_ok=True)
-    os.symlink(f"{RELEASES}/{version}", tmp)
+    os.symlink(f"{RELEASES}/{version}" if version is not None else ".", tmp)
     os.replace(tmp, root / CURRENT)
     fd = os.open(root, os.O_RDONLY)
     try:
@@ -225,10 +226,8 @@ class Installer:
                   f"{self.settings.health_timeout_s:.0f} s (agent not running, a device loop "
                   f"not started, or the controller not reached); back on "
                   f"{previous or 'the installed version'}")
-        if isinstance(previous, str) and slot(self.root, previous).is_dir():
-            switch(self.root, previous)
-        else:
-            (self.root / CURRENT).unlink(missing_ok=True)  # the installed venv again
+        switch(self.root, previous if isinstance(previous, str)
+               and slot(self.root, previous).is_dir() else None)
         (self.updates / up.PENDING_FILE).unlink(missing_ok=True)
         up.set_status(self.box.state_dir, version, "rolled_back", reason)
         log.error("update rolled back", extra={"version": version, "reason": reason})

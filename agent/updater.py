@@ -89,6 +89,23 @@ def load_settings(config_dir: Path) -> UpdateSettings:
         raise UpdateRefused(f"{path}: {exc}") from None
 
 
+def remember_controller(config_dir: Path, url: str, fingerprint: str) -> None:
+    """At enrollment: the controller's address and pinned certificate, for fetching releases
+    (update.json; other settings an operator set there are kept)."""
+    path = config_dir / SETTINGS_FILE
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, ValueError):
+        raw = {}
+    if type(raw) is not dict:
+        raw = {}
+    raw.update({"url": url, "fingerprint": fingerprint.replace(":", "").lower()})
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(raw, indent=1) + "\n")
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
 # -- status, as the birth's inventory carries it ------------------------------------------------
 def write_json(path: Path, body: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)

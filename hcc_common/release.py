@@ -103,14 +103,14 @@ def is_older(candidate: str, running: str) -> bool:
         return False  # a running "unknown" (a source checkout): anything may replace it
 
 
-def _wheel_tags(name: str) -> tuple[str, str, str, str] | None:
-    """(project, version, python tag, platform tag) of a wheel file name, else None."""
+def _wheel_tags(name: str) -> tuple[str, str, str, str, str] | None:
+    """(project, version, python tag, abi tag, platform tag) of a wheel file name, else None."""
     if not name.endswith(".whl"):
         return None
     parts = name[:-4].split("-")
     if len(parts) not in (5, 6):
         return None
-    return parts[0], parts[1], parts[-3], parts[-1]
+    return parts[0], parts[1], parts[-3], parts[-2], parts[-1]
 
 
 def build(wheelhouse: Path, version: str, created: float,
@@ -141,10 +141,11 @@ def build(wheelhouse: Path, version: str, created: float,
         if tags is not None:
             if tags[0] == PROJECT:
                 project.append(tags[1])
-            for plat in tags[3].split("."):
+            for plat in tags[4].split("."):
                 if plat != "any":
                     platforms.add(plat)
-            for py in tags[2].split("."):
+            # cp311-abi3 runs on any CPython from 3.11 on: it binds no one version
+            for py in tags[2].split(".") if tags[3] != "abi3" else ():
                 m = re.match(r"^cp3(\d+)$", py)
                 if m:
                     pythons.add(f"3.{m.group(1)}")

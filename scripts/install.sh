@@ -53,6 +53,10 @@ live=0; [[ -z $root && -d /run/systemd/system ]] && live=1   # systemd is runnin
 if ((uninstall)); then
   if ((live)); then systemctl disable --now "$name.service" 2>/dev/null || true; fi
   rm -f "$unit_dir/$name.service" "$unit_dir/multi-user.target.wants/$name.service"
+  if [[ $role == agent ]]; then
+    if ((live)); then systemctl disable --now hcc-agent-update.path 2>/dev/null || true; fi
+    rm -f "$unit_dir"/hcc-agent-update.{service,path} "$unit_dir/paths.target.wants/hcc-agent-update.path"
+  fi
   other=hcc-agent; [[ $role == agent ]] && other=hcc-controller
   # the venv is shared by both roles: keep it while the other unit is installed
   [[ -e $unit_dir/$other.service ]] || rm -rf "$prefix"
@@ -100,6 +104,15 @@ else
 fi
 install -m 0644 "$src/README.md" "$prefix/README.md"
 install -m 0644 "$src/systemd/$name.service" "$unit_dir/$name.service"
+if [[ $role == agent ]]; then
+  # fleet updates (docs/operations.md): the unit runs current/venv; as installed, current is
+  # this venv; the installer unit runs when the agent has staged a signed release
+  [[ -L $prefix/current ]] || ln -sfn . "$prefix/current"
+  install -d -m 0755 "$prefix/releases"
+  for unit in hcc-agent-update.service hcc-agent-update.path; do
+    install -m 0644 "$src/systemd/$unit" "$unit_dir/$unit"
+  done
+fi
 
 # -- config and state: the service user reads its config and secrets, nobody else --------------
 install -d -m 0750 "$config_dir" "$state_dir"
@@ -132,8 +145,13 @@ fi
 if ((live)); then
   systemctl daemon-reload
   if ((start)); then systemctl enable --now "$name.service"; else systemctl enable "$name.service"; fi
+  if [[ $role == agent ]]; then systemctl enable --now hcc-agent-update.path; fi
 else
   ln -sf "../$name.service" "$unit_dir/multi-user.target.wants/$name.service"
+  if [[ $role == agent ]]; then
+    install -d "$unit_dir/paths.target.wants"
+    ln -sf ../hcc-agent-update.path "$unit_dir/paths.target.wants/hcc-agent-update.path"
+  fi
 fi
 echo "installed $name: program $prefix, config $config_dir (owner root:$user, 0640), state $state_dir"
 if [[ $role == agent ]]; then
