@@ -176,7 +176,8 @@ class Fetcher:
                                   settings.timeout_s)
 
     def url(self, version: str, name: str) -> str:
-        return f"{self.base}/api/v1/releases/{quote(version)}/files/{quote(name)}"
+        return (f"{self.base}/api/v1/releases/{quote(version, safe='')}/files/"
+                f"{quote(name, safe='')}")
 
     def get(self, version: str, name: str, dest: Path, size: int | None = None) -> None:
         """Download to `dest`, continuing a partial one; raises UpdateRefused."""
