@@ -161,3 +161,34 @@ def test_cli_release_and_rollout(tmp_path: Path) -> None:
     assert busy.returncode == 1 and "rollout abort" in busy.stderr
     assert run_cli("hcc-controller", "rollout", "abort", "-c", str(cfgfile)).returncode == 0
     assert run_cli("hcc-controller", "release", "remove", "2.1", "-c", str(cfgfile)).returncode == 0
+
+
+def test_api_shows_rollouts_and_each_boxs_update(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from controller.api import create_app
+    from controller.config import BrokerSettings, ControllerConfig, HttpSettings
+    from controller.feed import StorePerThread
+
+    db = tmp_path / "hcc.db"
+    store = Store(db)
+    store.write([AgentInfo("c0", "box", inventory={
+        "software": "1.0", "update_version": "2.0", "update_state": "rolled_back",
+        "update_reason": "2.0 did not confirm its health within 180 s"})])
+    releases = Releases(store.db, tmp_path / "releases")
+    releases.add(wheelhouse(tmp_path / "w", "2.0"), "2.0", [generate()], "t", 1.0)
+    releases.start("2.0", [("c0", "box"), ("c1", "box")], canary=1, centers=[], batch=1,
+                   pause_on_failure=False, allow_downgrade=False, now=1.0)
+    cfg = ControllerConfig(BrokerSettings("127.0.0.1", 1), db,
+                           http=HttpSettings(tokens={"t0ken": "desk"}, read_open=False))
+    client = TestClient(create_app(cfg, StorePerThread(db), None))
+    assert client.get("/api/v1/rollouts").status_code == 401
+    got = client.get("/api/v1/rollouts", headers={"Authorization": "Bearer t0ken"}).json()
+    assert [(r["version"], r["state"], r["counts"]["waiting"]) for r in got] == [
+        ("2.0", "running", 2)]
+    agents = client.get("/api/v1/agents", headers={"Authorization": "Bearer t0ken"}).json()
+    assert agents[0]["update"] == {"version": "2.0", "state": "rolled_back",
+                                   "reason": "2.0 did not confirm its health within 180 s"}
+    # release files go to boxes only, with their broker credentials (none configured here)
+    assert client.get("/api/v1/releases/2.0/files/manifest.json").status_code == 401
+    store.close()
