@@ -112,7 +112,16 @@ class Failed:
     reason: str
 
 
-Action = Send | Withdraw | Failed
+@dataclass(frozen=True)
+class Healthy:
+    """The box runs the release healthy: an earlier failed update's alert is over."""
+
+    center: str
+    agent: str
+    version: str
+
+
+Action = Send | Withdraw | Failed | Healthy
 
 
 def plan(rollout_id: int, version: str, boxes: Sequence[tuple[str, str]], *, canary: int = 1,
@@ -160,6 +169,8 @@ def step(r: Rollout, reports: Mapping[tuple[str, str], BoxReport], now: float
         if nb.state == "failed" and b.state != "failed":
             actions.append(Failed(b.center, b.agent, r.version, nb.reason))
             failures.append(f"{b.center}/{b.agent}: {nb.reason}")
+        elif nb.state == "healthy" and b.state != "healthy":
+            actions.append(Healthy(b.center, b.agent, r.version))
         boxes.append(nb)
     r = replace(r, boxes=tuple(boxes))
     if failures and r.state == "running":

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from controller import rollout as rl
 from controller.config import ControllerConfig
 from controller.db import Db
-from controller.state import AgentInfo, AlertKey, OpenAlert
+from controller.state import AgentInfo, AlertKey, OpenAlert, ResolveAlert
 from hcc_common import release as rel
 from hcc_common.wire import Encoded
 
@@ -199,13 +199,13 @@ class RolloutDriver:
         self._next = 0.0
 
     def tick(self, agents: Callable[[], Iterable[AgentInfo]] | None = None,
-             now: float | None = None) -> list[OpenAlert]:
+             now: float | None = None) -> list[OpenAlert | ResolveAlert]:
         """`agents`: the fleet as the ingest loop holds it (default: as stored)."""
         at = time.time() if now is None else now
         if time.monotonic() < self._next:
             return []
         self._next = time.monotonic() + STEP_EVERY_S
-        alerts: list[OpenAlert] = []
+        alerts: list[OpenAlert | ResolveAlert] = []
         # the store's connection of now (it is opened again after a database failover)
         releases = Releases(self.store.db, self.folder, made=True)
         for r, stored in releases.stored_rollouts():
@@ -233,6 +233,10 @@ class RolloutDriver:
                     # back finds no instruction
                     self.publish(Encoded(rel.update_topic(act.center, act.agent), b"",
                                          retain=True))
+                elif isinstance(act, rl.Healthy):
+                    alerts.extend(ResolveAlert(k, at, f"updated to {act.version}")
+                                  for k in self.store.open_alert_keys()
+                                  if (k.center, k.agent, k.code) == (act.center, act.agent, FAULT))
                 elif isinstance(act, rl.Failed):
                     log.error("update failed on a box: rollout halted", extra={
                         "center": act.center, "agent": act.agent, "version": act.version,

@@ -22,11 +22,13 @@ def wheelhouse(folder: Path, version: str = "1.2.0", extra: str = "") -> Path:
 
 def test_manifest_lists_every_file_with_its_hash_and_verifies(tmp_path: Path) -> None:
     key = generate()
-    m = rel.build(wheelhouse(tmp_path / "w", extra="orjson-3.10.0-cp311-cp311-manylinux_2_28_aarch64.whl"),
-                  "1.2.0", 1000.0)
+    house = wheelhouse(tmp_path / "w", extra="orjson-3.10.0-cp311-cp311-manylinux_2_28_aarch64.whl")
+    (house / "psutil-7.2.2-cp36-abi3-manylinux_2_28_aarch64.whl").write_bytes(b"abi3")
+    m = rel.build(house, "1.2.0", 1000.0)
     assert [f.name for f in m.files] == ["hcc_fleet-1.2.0-py3-none-any.whl",
                                          "orjson-3.10.0-cp311-cp311-manylinux_2_28_aarch64.whl",
-                                         "paho_mqtt-2.2.0-py3-none-any.whl"]
+                                         "paho_mqtt-2.2.0-py3-none-any.whl",
+                                         "psutil-7.2.2-cp36-abi3-manylinux_2_28_aarch64.whl"]
     assert m.platforms == ("manylinux_2_28_aarch64",) and m.python == "3.11"
     data = rel.sign_manifest(m, [key])
     got, kid = rel.verify_manifest(data, trusted([public_of(key)]))
@@ -120,6 +122,7 @@ def test_canary_first_then_batches_each_after_the_last_is_healthy() -> None:
     online[("c0", "box")] = healthy("2.0")
     r, acts = rl.step(r, online, 30.0)
     assert [a.center for a in acts if isinstance(a, rl.Send)] == ["c1", "c2", "c3"]
+    assert [a for a in acts if isinstance(a, rl.Healthy)] == [rl.Healthy("c0", "box", "2.0")]
     for c in ("c1", "c2", "c3"):
         online[(c, "box")] = healthy("2.0")
     r, acts = rl.step(r, online, 40.0)

@@ -192,3 +192,34 @@ def test_api_shows_rollouts_and_each_boxs_update(tmp_path: Path) -> None:
     # release files go to boxes only, with their broker credentials (none configured here)
     assert client.get("/api/v1/releases/2.0/files/manifest.json").status_code == 401
     store.close()
+
+
+def test_a_failed_updates_alert_opens_and_ends_when_the_box_updates(tmp_path: Path) -> None:
+    key = generate()
+    cfg = controller_config.load(None)
+    from dataclasses import replace
+    cfg = replace(cfg, db=tmp_path / "hcc.db",
+                  signing=replace(cfg.signing, key_file=tmp_path / "signing.key"))
+    store = Store(cfg.db)
+    releases = Releases(store.db, tmp_path / "releases")
+    fleet = Fleet()
+    driver = RolloutDriver(store, cfg, lambda: [key], lambda _e: None)
+    for version, outcome in (("2.0", "rolled_back"), ("2.1", "ok")):
+        releases.add(wheelhouse(tmp_path / f"w{version}", version), version, [key], "t", 1.0)
+        releases.start(version, [("c0", "box")], canary=1, centers=[], batch=1,
+                       pause_on_failure=False, allow_downgrade=False, now=1.0)
+        driver._next = 0.0
+        driver.tick(fleet, now=2.0)
+        fleet.report("c0", update_version=version, update_state=outcome,
+                     software=version if outcome == "ok" else "1.0", update_reason="boom")
+        driver._next = 0.0
+        store.write(driver.tick(fleet, now=3.0))  # type: ignore[arg-type]
+        if outcome == "rolled_back":
+            [row] = [a for a in store.alerts() if a.code == FAULT]
+            assert row.state == "firing" and row.center == "c0"
+            stored = releases.rollout()
+            assert stored is not None
+            releases.save(rl.abort(stored), 4.0)
+    assert [a.state for a in store.alerts(include_resolved=True) if a.code == FAULT] == [
+        "resolved"]
+    store.close()
