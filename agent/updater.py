@@ -17,6 +17,7 @@ import platform
 import shutil
 import ssl
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -287,6 +288,9 @@ class AgentUpdates:
         self.state_dir, self.config_dir, self.box = state_dir, config_dir, box
         self.credentials, self.running = credentials, running
         self.confirmed = False
+        # one instruction at a time: a newer one arriving mid-download waits, then goes on
+        # from the files already there (resumed) if it names the same release
+        self._taking = threading.Lock()
 
     def inventory(self) -> dict[str, MetricValue]:
         return inventory_fields(self.state_dir)
@@ -294,6 +298,10 @@ class AgentUpdates:
     def take(self, cmd: rel.UpdateCommand, keys: TrustedKeys) -> str | None:
         """Blocking (run it off the event loop): verify, download, stage. Returns the outcome
         to report ("staged", "refused", "ok") or None when there is nothing new."""
+        with self._taking:
+            return self._take(cmd, keys)
+
+    def _take(self, cmd: rel.UpdateCommand, keys: TrustedKeys) -> str | None:
         taken = read_json(self.state_dir / UPDATES_DIR / TAKEN_FILE) or {}
         newest = taken.get("issued")
         if isinstance(newest, int | float) and cmd.issued <= newest:

@@ -244,7 +244,11 @@ def abort(r: Rollout) -> Rollout:
 
 def status_json(r: Rollout) -> dict[str, Any]:
     """A rollout as the CLI and the API show it: progress and each box with its reason."""
+    wave = r.wave
+    if r.state in ("halted", "paused", "aborted"):
+        # where it stopped: the last wave a box was sent in (a failed wave counts as passed)
+        wave = max((b.wave for b in r.boxes if b.state != "waiting"), default=0)
     return {"id": r.id, "version": r.version, "state": r.state, "reason": r.reason,
-            "wave": r.wave, "waves": 1 + max(b.wave for b in r.boxes), "counts": r.counts(),
+            "wave": wave, "waves": 1 + max(b.wave for b in r.boxes), "counts": r.counts(),
             "boxes": [{"center": b.center, "agent": b.agent, "wave": b.wave, "state": b.state,
                        "offline": b.offline, "reason": b.reason} for b in r.boxes]}

@@ -143,6 +143,7 @@ def test_a_rolled_back_canary_halts_before_touching_the_others() -> None:
     r, acts = rl.step(r, online, 20.0)
     assert acts == [rl.Failed("c0", "box", "2.0", "agent exited at start (code 3)")]
     assert r.state == "halted" and "exited at start" in r.reason
+    assert rl.status_json(r)["wave"] == 0  # stopped at the canary
     r, acts = rl.step(r, online, 30.0)
     assert acts == [] and r.counts()["waiting"] == 6
     r = rl.resume(r)
