@@ -227,6 +227,9 @@ def enroll(
         raise typer.Exit(1) from None
     try:
         write(config, got)
+        from agent.updater import remember_controller
+
+        remember_controller(config.parent, url, fingerprint)  # where releases come from
     except OSError as exc:
         typer.echo(f"error: cannot write beside {config}: {exc.strerror} (run with sudo)",
                    err=True)

@@ -113,6 +113,13 @@ class Agent:
         self._config_lock: asyncio.Lock | None = None
         # computed once: the birth is built on paho's thread, which must not read files
         self.inventory = inventory(Path(config.path), len(config.devices))
+        from agent.updater import AgentUpdates
+
+        # software updates: signed instructions in, outcomes in the birth (agent/updater.py)
+        self.updates = AgentUpdates(state_dir, Path(self.local_config.path).parent,
+                                    (config.center.id, config.agent.id), _credentials(config),
+                                    str(self.inventory.get("software")))
+        self._controller_acked_session = False
         self._update_inventory()
         self.link = self._make_link(config)
 
@@ -131,8 +138,9 @@ class Agent:
             password = Path(settings.password_file).read_text().strip()
         c, a = config.center.id, config.agent.id
         from hcc_common.config_pull import pull_topic
+        from hcc_common.release import update_topic
 
-        subscriptions = [wire.config_topic(c, a), pull_topic(c, a)]
+        subscriptions = [wire.config_topic(c, a), pull_topic(c, a), update_topic(c, a)]
         if self.confirm_by_controller:
             subscriptions.append(wire.ack_topic(c, a))
         return MqttLink(
@@ -162,6 +170,7 @@ class Agent:
             self.inventory.pop("local_drift", None)
         # whether and with which keys this box verifies pushed configs (docs/security.md)
         self.inventory["config_push"] = describe(self.trusted, self.trust_problem)[:200]
+        self.inventory.update(self.updates.inventory())
         if self.config_error:
             self.inventory["config_error"] = self.config_error[:300]
         else:
@@ -205,6 +214,9 @@ class Agent:
                 # controllers only (the broker's ACL: no box reads config/current)
                 self._answer_pull(incoming)
                 return
+            if kind == "update":
+                self._take_update(incoming)
+                return
             if kind != "config":  # no other command exists: nothing else is taken
                 log.warning("unknown command from the controller ignored",
                             extra={"topic": incoming.topic[:200]})
@@ -216,6 +228,8 @@ class Agent:
         ack = _decoded(wire.decode_ack, incoming, "acknowledgement")
         if ack is not None:
             self._controller_ack = ack  # only the newest matters: each one says all it has
+            if self.session in ack.sessions:  # the controller has this run's reports
+                self._controller_acked_session = True
             if self._ack_event is not None:
                 self._ack_event.set()
 
@@ -244,6 +258,48 @@ class Agent:
         log.info("config sent to the controller", extra={"request": req.request,
                                                           "source": "pushed" if pushed
                                                           else "local"})
+
+    def _take_update(self, incoming: Incoming) -> None:
+        """A signed cmd/update: verified, downloaded and staged off the event loop; the outcome
+        goes to the controller in a fresh birth. An empty one is a withdrawn instruction."""
+        from hcc_common.release import decode_update
+
+        if not incoming.payload or self._loop is None:
+            return
+        cmd = _decoded(decode_update, incoming, "update instruction")
+        if cmd is None:
+            return
+
+        async def take() -> None:
+            outcome = await asyncio.get_running_loop().run_in_executor(
+                None, self.updates.take, cmd, self.trusted)
+            if outcome is not None:
+                self._update_inventory()
+                self.link.publish(self._birth())
+
+        self._loop.create_task(take())
+
+    async def _update_health(self, stop: asyncio.Event) -> None:
+        """After an update: every device loop started and the controller acknowledged this
+        run (or the broker did, mqtt.confirm: broker) -> the installer may keep this version."""
+        while not stop.is_set():
+            loops = all(d.id in self.device_tasks and not self.device_tasks[d.id].done()
+                        for d in self.config.devices)
+            reached = self.link.connected and (self._controller_acked_session
+                                               or not self.confirm_by_controller)
+            if loops and reached:
+                if self.updates.confirm(self.session):
+                    log.info("update confirmed healthy", extra={"version": self.updates.running})
+                    # the installer's verdict, once given, to the controller in a fresh birth
+                    while not stop.is_set() and self.updates.inventory().get(
+                            "update_state") == "installing":
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(stop.wait(), 0.5)
+                    self._update_inventory()
+                    self.link.publish(self._birth())
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.5)
 
     def _connected(self) -> None:
         if self._send_wake is not None:
@@ -652,7 +708,8 @@ class Agent:
         self._config_lock = asyncio.Lock()
         for d in self.config.devices:
             self._start_device(d)
-        tasks = [asyncio.create_task(self._heartbeat_loop(stop))]
+        tasks = [asyncio.create_task(self._heartbeat_loop(stop)),
+                 asyncio.create_task(self._update_health(stop))]
         if self.outbox is not None:
             tasks.append(asyncio.create_task(self._sender(stop)))
         tasks.append(asyncio.create_task(sdnotify.watchdog(stop)))
@@ -721,3 +778,13 @@ def run_forever(config: Config, broker_url: str | None) -> None:
         await agent.run(stop)
 
     asyncio.run(main())
+
+
+def _credentials(config: Config) -> tuple[str, str] | None:
+    """The box's broker user and password: what it fetches releases with (agent/updater.py)."""
+    if config.mqtt.username is None or config.mqtt.password_file is None:
+        return None
+    try:
+        return config.mqtt.username, Path(config.mqtt.password_file).read_text().strip()
+    except OSError:
+        return None

@@ -214,6 +214,15 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
     Reader = Annotated[Principal, Depends(guard.reader)]
     Writer = Annotated[Principal, Depends(guard.signed_in)]  # someone known, never anonymous
     check = guard.check
+    from controller.release_api import release_router
+
+    def rollout_reader(request: Request) -> Principal:
+        # every box's version and rollout progress: the desk's fleet-wide view
+        who = guard.signed_in(request)
+        check(who, "rollouts")
+        return who
+
+    app.include_router(release_router(config, store, rollout_reader))  # release files, rollouts
     web = resources.files("controller") / "web"
 
     def scope(who: Principal) -> frozenset[str] | None:

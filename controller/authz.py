@@ -27,6 +27,7 @@ ACTIONS: Mapping[str, str] = {
     "config_push": "admin",
     "enroll": "admin",
     "release": "admin",
+    "rollouts": "viewer",      # every box's version and rollout progress: see WHOLE_CITY
 }
 # What each action is, in a refusal's words ("a viewer may not acknowledge alerts").
 WORDS: Mapping[str, str] = {
@@ -35,10 +36,11 @@ WORDS: Mapping[str, str] = {
     "metrics": "read the whole city's metrics", "users": "manage accounts and tokens",
     "audit": "read the audit trail", "config_push": "push box configs",
     "enroll": "enroll boxes", "release": "publish releases",
+    "rollouts": "read the whole fleet's rollouts",
 }
 
 # Actions about every center at once: only for whoever sees every center.
-WHOLE_CITY = frozenset({"metrics"})
+WHOLE_CITY = frozenset({"metrics", "rollouts"})
 
 
 class Decision(enum.Enum):

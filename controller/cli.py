@@ -171,6 +171,9 @@ def agents(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False)
                 typer.echo(f"    v{row['software']}  config {row['config_version']}"
                            f"  {row['devices']} devices  {row['model']}  {row['os']}"
                            f"  up since {row['up_since']}")
+            if row["update"] is not None and row["update"]["state"] != "ok":
+                u = row["update"]
+                typer.echo(f"    update to {u['version']}: {u['state']}  {u['reason']}")
 
 
 @app.command()
@@ -690,6 +693,10 @@ config_app = typer.Typer(
     help="Each center's devices.yaml, kept centrally and pushed to its box.",
     no_args_is_help=True)
 app.add_typer(config_app, name="config")
+from controller.release_cli import release_app, rollout_app  # noqa: E402
+
+app.add_typer(release_app, name="release")
+app.add_typer(rollout_app, name="rollout")
 
 
 def _box_of(text: str, center: str) -> str:

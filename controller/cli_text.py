@@ -190,3 +190,7 @@ def _with_accounts(base: Mapping[str, str]) -> Mapping[str, str]:
 
 
 VI = _with_accounts(VI)  # the accounts commands' texts live beside them
+
+from controller.release_cli_text import VI as _RELEASE_VI  # noqa: E402
+
+VI = {**VI, **_RELEASE_VI}

@@ -163,6 +163,10 @@ class Controller:
         self._configs_published: dict[tuple[str, str], str] = {}
         self._configs_checked = 0.0
         self._signing_keys: list[Ed25519PrivateKey] | None = None
+        from controller.rollout_service import RolloutDriver
+
+        # staged software rollouts: instructions to boxes, failures as alerts
+        self.rollouts = RolloutDriver(self.store, config, self._command_keys, self.link.publish)
 
     def known_agents(self) -> dict[str, frozenset[str]]:
         """Each center's boxes: declared in controller.yaml, and enrolled."""
@@ -357,6 +361,7 @@ class Controller:
                 self._frozen_at = time.monotonic()
         effects.extend(self.fleet.flush_agents())
         effects.extend(self.fleet.flush_timers())
+        effects.extend(self.rollouts.tick(self.fleet.agents.values))
         started = time.monotonic()
         if final or started - self._devices_flushed >= DEVICE_FLUSH_S:
             # a slice at a time, oldest first: 40,000 rows in one commit held every alert

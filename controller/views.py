@@ -62,4 +62,8 @@ def agent_json(a: AgentInfo) -> dict[str, Any]:
             # the box set a damaged outbox aside in its current run (its birth says so)
             "outbox_damaged": inv.get("outbox_damaged"),
             "up_since": iso(float(b)) if isinstance(b := inv.get("boot_time"), int | float)
-            else None}
+            else None,
+            # the box's last software update (agent/updater.py): version, ok/rolled_back/refused
+            "update": {"version": inv.get("update_version"), "state": inv.get("update_state"),
+                       "reason": inv.get("update_reason", "")}
+            if inv.get("update_version") is not None else None}

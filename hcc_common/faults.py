@@ -344,6 +344,13 @@ _VOCABULARY: tuple[FaultDef, ...] = (
        "trên máy chủ điều khiển."),
     _f("agent.clock_skew", "warning", "box clock off by {skew} s", "đồng hồ máy giám sát lệch {skew} giây",
        "Check NTP on the box.", "Kiểm tra NTP trên máy giám sát."),
+    _f("agent.update_failed", "warning",
+       "software update to {version} failed, box back on its previous version: {reason}",
+       "cập nhật phần mềm lên {version} thất bại, máy giám sát đã quay về phiên bản cũ: {reason}",
+       "The rollout is halted. Read `hcc-controller rollout status`; fix the release, then "
+       "`rollout resume` or `rollout abort`. Nobody needs to go to the center.",
+       "Đợt cập nhật đã dừng. Xem `hcc-controller rollout status`; sửa bản phát hành rồi chạy "
+       "`rollout resume` hoặc `rollout abort`. Không cần đến trung tâm."),
 )
 
 VOCABULARY: Mapping[str, FaultDef] = {f.code: f for f in _VOCABULARY}

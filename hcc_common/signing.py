@@ -163,7 +163,7 @@ def public_of(key: Ed25519PrivateKey) -> PublicKey:
 
 
 # -- signing ------------------------------------------------------------------------------------
-def canonical(body: Mapping[str, object]) -> bytes:
+def canonical(body: Mapping[str, object], domain: bytes = DOMAIN) -> bytes:
     """The bytes a signature covers: the domain tag, then the message without `sig` as JSON
     with sorted keys and no spaces. Both sides build it from the decoded values (a float is
     written as Python's shortest exact form, the same on both), never from the bytes sent."""
@@ -174,20 +174,22 @@ def canonical(body: Mapping[str, object]) -> bytes:
     except (TypeError, ValueError, RecursionError) as exc:
         # (a sender may nest lists as deep as the JSON decoder allows: refused, not a crash)
         raise SignatureError(f"message cannot be put in canonical form: {exc}") from None
-    return DOMAIN + text.encode("utf-8", "strict")
+    return domain + text.encode("utf-8", "strict")
 
 
-def sign(body: Mapping[str, object], keys: Sequence[Ed25519PrivateKey]) -> dict[str, object]:
-    """The message with a `sig` list: one {key, ed25519} entry per signing key."""
+def sign(body: Mapping[str, object], keys: Sequence[Ed25519PrivateKey],
+         domain: bytes = DOMAIN) -> dict[str, object]:
+    """The message with a `sig` list: one {key, ed25519} entry per signing key. `domain`:
+    what kind of document this is (a command; a release manifest, hcc_common/release.py)."""
     if not keys:
         raise ValueError("no signing key")
-    data = canonical(body)
+    data = canonical(body, domain)
     sigs = [{"key": public_of(k).key_id,
              ALGORITHM: base64.b64encode(k.sign(data)).decode()} for k in keys[:MAX_SIGNATURES]]
     return {**{k: v for k, v in body.items() if k != SIG_FIELD}, SIG_FIELD: sigs}
 
 
-def verify(body: Mapping[str, object], keys: TrustedKeys) -> str:
+def verify(body: Mapping[str, object], keys: TrustedKeys, domain: bytes = DOMAIN) -> str:
     """The id of the trusted key whose signature holds. Raises SignatureError saying why not:
     no key here, unsigned, signed only by keys this box does not trust, or altered."""
     if not keys:
@@ -197,7 +199,7 @@ def verify(body: Mapping[str, object], keys: TrustedKeys) -> str:
         raise SignatureError("unsigned")
     if type(sigs) is not list or not sigs or len(sigs) > MAX_SIGNATURES:
         raise SignatureError(f"sig must be a list of 1 to {MAX_SIGNATURES} signatures")
-    data = canonical(body)
+    data = canonical(body, domain)
     unknown: list[str] = []
     for entry in sigs:
         if type(entry) is not dict or type(entry.get("key")) is not str \

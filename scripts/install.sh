@@ -54,8 +54,12 @@ if ((uninstall)); then
   if ((live)); then systemctl disable --now "$name.service" 2>/dev/null || true; fi
   rm -f "$unit_dir/$name.service" "$unit_dir/multi-user.target.wants/$name.service"
   # the command on PATH, only if it is ours (a link into this venv)
-  [[ $(readlink "$root/usr/local/bin/$name" 2>/dev/null) == /opt/hcc-fleet/venv/bin/$name ]] &&
+  [[ $(readlink "$root/usr/local/bin/$name" 2>/dev/null) == /opt/hcc-fleet/*/bin/$name ]] &&
     rm -f "$root/usr/local/bin/$name"
+  if [[ $role == agent ]]; then
+    if ((live)); then systemctl disable --now hcc-agent-update.path 2>/dev/null || true; fi
+    rm -f "$unit_dir"/hcc-agent-update.{service,path} "$unit_dir/paths.target.wants/hcc-agent-update.path"
+  fi
   other=hcc-agent; [[ $role == agent ]] && other=hcc-controller
   # the venv is shared by both roles: keep it while the other unit is installed
   [[ -e $unit_dir/$other.service ]] || rm -rf "$prefix"
@@ -128,7 +132,18 @@ sed -e "s/^User=.*/User=$user/" -e "s/^Group=.*/Group=$group/" "$src/systemd/$na
 chmod 0644 "$unit_dir/$name.service"
 # on PATH, so that the docs' `sudo hcc-agent …` works (sudo's secure_path has /usr/local/bin)
 install -d -m 0755 "$root/usr/local/bin"
-ln -sfn "/opt/hcc-fleet/venv/bin/$name" "$root/usr/local/bin/$name"
+# the agent through current/ (fleet updates switch it), the controller its venv
+if [[ $role == agent ]]; then bin_dir=/opt/hcc-fleet/current/venv/bin; else bin_dir=/opt/hcc-fleet/venv/bin; fi
+ln -sfn "$bin_dir/$name" "$root/usr/local/bin/$name"
+if [[ $role == agent ]]; then
+  # fleet updates (docs/operations.md): the unit runs current/venv; as installed, current is
+  # this venv; the installer unit runs when the agent has staged a signed release
+  [[ -L $prefix/current ]] || ln -sfn . "$prefix/current"
+  install -d -m 0755 "$prefix/releases"
+  for unit in hcc-agent-update.service hcc-agent-update.path; do
+    install -m 0644 "$src/systemd/$unit" "$unit_dir/$unit"
+  done
+fi
 
 # -- config and state: the service user reads its config and secrets, nobody else --------------
 install -d -m 0750 "$config_dir" "$state_dir"
@@ -161,8 +176,13 @@ fi
 if ((live)); then
   systemctl daemon-reload
   if ((start)); then systemctl enable --now "$name.service"; else systemctl enable "$name.service"; fi
+  if [[ $role == agent ]]; then systemctl enable --now hcc-agent-update.path; fi
 else
   ln -sf "../$name.service" "$unit_dir/multi-user.target.wants/$name.service"
+  if [[ $role == agent ]]; then
+    install -d "$unit_dir/paths.target.wants"
+    ln -sf ../hcc-agent-update.path "$unit_dir/paths.target.wants/hcc-agent-update.path"
+  fi
 fi
 echo "installed $name: program $prefix, config $config_dir (owner root:$group, 0640), state $state_dir"
 if [[ $role == agent ]]; then

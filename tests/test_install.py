@@ -106,7 +106,8 @@ def test_install_into_a_root_then_uninstall_keeps_config(tmp_path: Path) -> None
     assert checked.returncode == 0, checked.stderr
     assert (root / "var/lib/hcc-agent").is_dir()
     unit = root / "etc/systemd/system/hcc-agent.service"
-    assert "ExecStart=/opt/hcc-fleet/venv/bin/hcc-agent run" in unit.read_text()
+    assert "ExecStart=/opt/hcc-fleet/current/venv/bin/hcc-agent run" in unit.read_text()
+    assert os.readlink(root / "opt/hcc-fleet/current") == "."  # as installed: this venv
     wants = root / "etc/systemd/system/multi-user.target.wants/hcc-agent.service"
     assert wants.is_symlink() and os.readlink(wants) == "../hcc-agent.service"
     # a technician's edits survive a reinstall

@@ -72,7 +72,10 @@ def fill(store: Store, now: float) -> None:
     for center in ("q1", BAD_CENTER):
         effects.append(AgentInfo(center, f"pi{ID_PAYLOAD}", last_seen=now, inventory={
             "software": evil("software"), "model": evil("box-model"), "os": evil("os"),
-            "config_version": evil("config-version"), "devices": evil("device-count")}))
+            "config_version": evil("config-version"), "devices": evil("device-count"),
+            # a box's report of its last software update (agent/updater.py)
+            "update_version": evil("update-version"), "update_state": evil("update-state"),
+            "update_reason": evil("update-reason")}))
         for device, kind, metrics in (("prn", "printer", printer), ("ups", "ups", ups),
                                       ("ap", "wifi_ap", ap), ("pdu", "charger", pdu),
                                       (f"d{ID_PAYLOAD}", f"t{ID_PAYLOAD}", printer)):
@@ -200,11 +203,12 @@ def test_dashboard_and_alert_desk_show_markup_as_text(site: str, browser: object
     # the hover titles carry the box's inventory
     titles = js(browser, "return [...document.querySelectorAll('.center')].map(c => c.title)"
                          ".join('\\n')")
-    for where in ("box-model", "os", "config-version"):
+    for where in ("box-model", "os", "config-version", "update-reason"):
         assert evil(where) in str(titles), where
     boxes = str(js(browser, "return [...document.querySelectorAll('.boxes')]"
                             ".map(b => b.textContent).join('\\n')"))
     assert evil("software") in boxes and evil("device-count") in boxes
+    assert evil("update-version") in boxes
     # the device links stay on this site, their ids percent-encoded
     hrefs = js(browser, "return [...document.querySelectorAll('#devices a.d')]"
                         ".map(a => a.getAttribute('href'))")

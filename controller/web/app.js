@@ -9,7 +9,7 @@ const TEXT = {
         state: "Trạng thái", action: "Xử lý", devices: "Thiết bị", ack: "Đã nhận",
         resolve: "Đã xử lý", note: "ghi chú", live: "trực tiếp", offline: "mất kết nối",
         firing: "mới", acknowledged: "đã nhận", resolved: "đã xử lý", ok: "Bình thường",
-        open: "cảnh báo", open_one: "cảnh báo", silenced: "tạm tắt", other_lang: "English", agents_offline: "mất kết nối", n_devices: "thiết bị",
+        open: "cảnh báo", open_one: "cảnh báo", silenced: "tạm tắt", other_lang: "English", agents_offline: "mất kết nối", n_devices: "thiết bị", update_failed: "cập nhật lỗi",
         need_token: "Phiên đăng nhập đã hết: đăng nhập lại.", forbidden: "Tài khoản của bạn không được làm việc này.", by: "bởi", critical: "nghiêm trọng",
         warning: "cảnh báo", info: "thông tin", none: "Không có cảnh báo nào.",
         st_ok: "tốt", st_warning: "cảnh báo", st_critical: "nghiêm trọng",
@@ -20,7 +20,7 @@ const TEXT = {
         state: "State", action: "Action", devices: "Devices", ack: "Acknowledge",
         resolve: "Resolve", note: "note", live: "live", offline: "disconnected",
         firing: "firing", acknowledged: "acknowledged", resolved: "resolved", ok: "All good",
-        open: "alerts", open_one: "alert", silenced: "silenced", other_lang: "Tiếng Việt", agents_offline: "offline", n_devices: "devices",
+        open: "alerts", open_one: "alert", silenced: "silenced", other_lang: "Tiếng Việt", agents_offline: "offline", n_devices: "devices", update_failed: "update failed",
         need_token: "Your session has ended: sign in again.", forbidden: "Your account may not do this.", by: "by", critical: "critical",
         warning: "warning", info: "info", none: "No open alerts.",
         st_ok: "ok", st_warning: "warning", st_critical: "critical",
@@ -58,10 +58,15 @@ function render() {
     const offline = c.agents.some((a) => a.state !== "online");
     const meta = c.open_alerts ? `${c.open_alerts} ${t(c.open_alerts === 1 ? "open_one" : "open")}` : t("ok");
     // the fleet inventory: which box, which software, how many devices (hover for more)
+    // a failed software update (rolled back or refused): its version, the reason on hover
     const boxes = c.agents.map((a) => `${a.agent}${a.software ? " v" + a.software : ""}` +
-      `${a.devices != null ? " · " + a.devices + " " + t("n_devices") : ""}`).join(", ");
+      `${a.devices != null ? " · " + a.devices + " " + t("n_devices") : ""}` +
+      `${a.update && a.update.state !== "ok" && a.update.state !== "staged" &&
+         a.update.state !== "installing" ? " · " + t("update_failed") + " " + a.update.version : ""}`).join(", ");
     const details = c.agents.map((a) => [a.agent, a.model, a.os, a.config_version &&
-      "config " + a.config_version, a.last_seen].filter(Boolean).join(" · ")).join("\n");
+      "config " + a.config_version, a.last_seen,
+      a.update && a.update.reason && `${a.update.version}: ${a.update.state}: ${a.update.reason}`]
+      .filter(Boolean).join(" · ")).join("\n");
     return h("div", { class: "center " + (c.worst || "ok"), dataset: { center: c.center }, title: details },
       h("div", { class: "name" }, c.name),
       h("div", { class: "meta" }, meta, offline ? " · " + t("agents_offline") : ""),
