@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import json_lines, run_cli
+from conftest import cli_account, json_lines, run_cli
 from controller import config as controller_config
 from controller import rollout as rl
 from controller.rollout_service import FAULT, Releases, RolloutDriver
@@ -136,6 +136,7 @@ def test_cli_release_and_rollout(tmp_path: Path) -> None:
                        "centers:\n  - {id: ba-dinh, name: Ba Dinh, agents: [pi-1]}\n"
                        "  - {id: tay-ho, name: Tay Ho, agents: [pi-1]}\n")
     Store(db).close()
+    cli_account(db)  # the CLI acts as an admin account (issue 27)
     house = wheelhouse(tmp_path / "w", "2.1")
     bad = run_cli("hcc-controller", "release", "add", str(house), "--version", "2.2",
                   "-c", str(cfgfile))
@@ -161,6 +162,12 @@ def test_cli_release_and_rollout(tmp_path: Path) -> None:
     assert busy.returncode == 1 and "rollout abort" in busy.stderr
     assert run_cli("hcc-controller", "rollout", "abort", "-c", str(cfgfile)).returncode == 0
     assert run_cli("hcc-controller", "release", "remove", "2.1", "-c", str(cfgfile)).returncode == 0
+    # every act is in the audit trail, as the account that did it
+    trail = json_lines(run_cli("hcc-controller", "audit", "--json", "-c", str(cfgfile)).stdout)
+    acts = {(row["action"], row["account"]) for row in trail}
+    for action in ("release_add", "rollout_start", "rollout_pause", "rollout_abort",
+                   "release_remove"):
+        assert (action, "hcc-test") in acts, (action, acts)
 
 
 def test_api_shows_rollouts_and_each_boxs_update(tmp_path: Path) -> None:
