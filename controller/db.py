@@ -3,7 +3,9 @@ controllers), behind one small interface; SQL is written once with `?` placehold
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -178,3 +180,23 @@ class PostgresDb(Db):
 
 def connect(target: str | Path, readonly: bool = False) -> Db:
     return PostgresDb(str(target)) if is_postgres(target) else SqliteDb(target, readonly)
+
+
+def is_database_error(exc: BaseException) -> bool:
+    """A database that is away, full or refusing (sqlite3 or psycopg): an outage to wait out,
+    not a bug of ours."""
+    if isinstance(exc, sqlite3.Error):
+        return True
+    psycopg = sys.modules.get("psycopg")  # imported only where PostgreSQL is used
+    return psycopg is not None and isinstance(exc, psycopg.Error)
+
+
+def log_round_failure(log: logging.Logger, what: str, exc: BaseException) -> None:
+    """A background loop's round failed and will be tried again: a database outage is one
+    warning line with its reason (no traceback: it is not a bug, and the logs stay readable
+    through a long stall); anything else keeps its traceback."""
+    if is_database_error(exc):
+        log.warning(f"{what}: the database is not answering; trying again",
+                    extra={"error": f"{type(exc).__name__}: {str(exc)[:300]}"})
+    else:
+        log.error(f"{what}; trying again", exc_info=exc)

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from controller.db import log_round_failure
 from controller.store import AlertChange, Silence, Store
 
 log = logging.getLogger("hcc.controller.feed")
@@ -78,8 +79,8 @@ class AlertFeed:
                         lambda: self.stores.get().last_event_id())
                     started = True
                 changes, silences, types = await asyncio.to_thread(self._read)
-            except Exception:  # a database moment must not end the feed (SSE, chats, MQTT)
-                log.exception("alert feed could not read; trying again")
+            except Exception as exc:  # noqa: BLE001 - logged; a database moment must not end the feed
+                log_round_failure(log, "alert feed could not read", exc)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=FEED_RETRY_S)
                 continue

@@ -24,6 +24,7 @@ from controller.channels.base import (
     SendContext,
 )
 from controller.config import NotifySettings, Receiver
+from controller.db import log_round_failure
 from controller.feed import StorePerThread
 from controller.oncall import ON_DUTY, due_steps, on_duty, roster_for
 from controller.store import AlertChange, AlertNotFound, AlertRow
@@ -176,8 +177,8 @@ class Notifier:
             try:
                 firing = await asyncio.to_thread(
                     lambda: self.stores.get().alerts(state="firing", severity="critical"))
-            except Exception:  # a database moment must not end the reminders; said in the log
-                log.exception("reminder round failed; trying again")
+            except Exception as exc:  # noqa: BLE001 - logged; a database moment must not end them
+                log_round_failure(log, "reminder round failed", exc)
                 continue
             due: dict[tuple[str, str], Batch] = {}
             for a in firing:
@@ -202,8 +203,8 @@ class Notifier:
         while not stop.is_set():
             try:
                 await self.escalate_once(self.clock())
-            except Exception:  # the loop must outlive a database hiccup; said in the log
-                log.exception("escalation round failed; trying again")
+            except Exception as exc:  # noqa: BLE001 - logged; the loop outlives a database hiccup
+                log_round_failure(log, "escalation round failed", exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.settings.escalate_every_s)
 

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from controller import history_store, pdf_queue
 from controller.channels import email as email_channel
 from controller.config import ControllerConfig, ReportSettings
+from controller.db import log_round_failure
 from controller.feed import StorePerThread
 from controller.history import HourRollup
 from controller.history_store import HourRow
@@ -322,7 +323,7 @@ async def upkeep_loop(stop: asyncio.Event, config: ControllerConfig,
                                                       "hourly_pruned": done[2]})
                 next_maintain = now + MAINTAIN_EVERY_S
             await asyncio.to_thread(_monthly, stores, config, now)
-        except Exception:  # the loop must survive a bad database moment; said in the log
-            log.exception("report upkeep failed; trying again")
+        except Exception as exc:  # noqa: BLE001 - logged; the loop survives a database moment
+            log_round_failure(log, "report upkeep failed", exc)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), MONTHLY_CHECK_EVERY_S)
