@@ -19,9 +19,10 @@ from pydantic import AfterValidator, BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from controller import csp, desk, device_view, history_store, pdf_queue, report_render, reporting
+from controller.body_limit import BodyLimit
 from controller.config import ControllerConfig, HttpSettings
 from controller.desk import DeskError, silence_window
-from controller.feed import AlertFeed, StorePerThread
+from controller.feed import SSE_QUEUE_MAX, AlertFeed, StorePerThread
 from controller.report import Period
 from controller.store import AlertChange, AlertNotFound, AlertRow, Store
 from controller.views import agent_json, change_json, iso, silence_json
@@ -29,6 +30,9 @@ from hcc_common import faults as vocab
 from hcc_common.enrollment import ENROLL_PATH
 
 SSE_KEEPALIVE_S = 15.0
+# Live streams at once: every desk tab of the city holds one; each is a task and a queue, and
+# reads are open to anonymous clients by default.
+SSE_MAX_CLIENTS = 500
 SPEEDTEST_MAX = 50_000_000
 MAX_EVENT_ID = 2**63 - 1
 # SQLite ids are signed 64-bit: a larger number is not an id, and must not reach the database.
@@ -177,7 +181,8 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
     app = FastAPI(title="hcc-fleet controller", version="1",
                   description="Alerts of the city's public-administration service centers.",
                   docs_url=None, redoc_url=None)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders)  # outermost: a 413 carries the headers too
     registry = CollectorRegistry()
     registry.register(Metrics(stores, counters))
 
@@ -450,7 +455,8 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
              response_class=StreamingResponse,
              responses={**READ_ERRORS,
                         400: {"model": Problem, "description": "A Last-Event-ID that is no id."},
-                        503: {"model": Problem, "description": "No live feed in this process."}})
+                        503: {"model": Problem, "description": "No live feed in this process, "
+                              "or too many streams open (Retry-After)."}})
     async def stream(request: Request, _: Reader,
                      last_event_id: Annotated[str | None, Header()] = None) -> StreamingResponse:
         since = None
@@ -462,7 +468,10 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
             since = int(text)
         if feed is None:
             raise HTTPException(503, "the live feed runs only inside hcc-controller run")
-        queue: asyncio.Queue[tuple[AlertChange, bool] | None] = asyncio.Queue()
+        if len(feed.sse_clients) >= SSE_MAX_CLIENTS:
+            raise HTTPException(503, f"{SSE_MAX_CLIENTS} live streams are open: try again later",
+                                headers={"Retry-After": "30"})
+        queue: asyncio.Queue[tuple[AlertChange, bool] | None] = asyncio.Queue(SSE_QUEUE_MAX)
         feed.sse_clients.add(queue)
 
         async def events() -> AsyncIterator[str]:
