@@ -692,9 +692,10 @@ def config_status(config: ConfigOpt = None, db: DbOpt = None,
         if as_json:
             typer.echo(json.dumps(out, ensure_ascii=False))
         else:
-            typer.echo(f"{row['center']}/{row['agent']:<10} desired {row['version']}  "
-                       f"applied {applied or '-':<12}  {state}"
-                       + (f"\n    {error}" if error else ""))
+            echo_line(f"{row['center']}/{row['agent']:<10} desired {row['version']}  "
+                      f"applied {applied or '-':<12}  {state}")
+            if error:
+                echo_line(f"    {error}")  # the box's own words
 
 
 @config_app.command("diff")

@@ -15,6 +15,7 @@ import pytest
 from test_ingest_safety import publish, start_controller
 
 from conftest import json_lines, run_cli, wait_until
+from controller.store import Store
 from hcc_common import wire
 from hcc_common.logs import KeyValueFormatter
 from lab.procs import Mosquitto, free_port
@@ -33,18 +34,26 @@ def test_a_box_s_strings_reach_the_cli_as_text(tmp_path: Path, broker: Mosquitto
     LF forged an alert line of its own)."""
     db = str(tmp_path / "hcc.db")
     ctl = start_controller(tmp_path, broker, db, free_port())
+    Store(db).push_config("ba-dinh", "pi-1", "v1", "center: {id: ba-dinh}\n", "ops", time.time())
     # not JSON: raw control bytes in the payload, as a stolen box can send them
     poison = ('{"v": 1, "kind": "result", "name": "' + ESCAPES + '"}').encode()
     fault = wire.FaultReport("printer.error", "warning",
                              {"detail": "kẹt\r#999 critical fake\nFORGED line"})
     ok = wire.encode(wire.Result("ba-dinh", "pi-1", "printer-1", 1, 1, time.time(), "printer",
                                  "Máy in quầy 2", "warning", faults=(fault,)))
+    # a box's own words about a refused config: free text, CR and LF allowed by the contract
+    birth = wire.encode(wire.StateMessage("ba-dinh", "pi-1", "online", 1, time.time(),
+                                          inventory={"config_error": "x.yaml:3\rin sync\nFAKE"}))
     try:
-        publish(broker, [("hcc/v1/ba-dinh/pi-1/result/printer-1", poison), (ok.topic, ok.payload)])
+        publish(broker, [("hcc/v1/ba-dinh/pi-1/result/printer-1", poison), (ok.topic, ok.payload),
+                         (birth.topic, birth.payload)])
         wait_until(lambda: json_lines(run_cli("hcc-controller", "deadletters", "--json",
                                               "--db", db).stdout), 15, "the dead letter")
         wait_until(lambda: json_lines(run_cli("hcc-controller", "alerts", "--json",
                                               "--db", db).stdout), 15, "the jam's alert")
+        wait_until(lambda: any(a.get("error") for a in json_lines(run_cli(
+            "hcc-controller", "config", "status", "--json", "--db", db).stdout)), 15,
+            "the birth's config error")
     finally:
         ctl.stop()
     out = run_cli("hcc-controller", "deadletters", "--db", db).stdout
@@ -54,6 +63,9 @@ def test_a_box_s_strings_reach_the_cli_as_text(tmp_path: Path, broker: Mosquitto
     assert not CONTROL.search(alerts), repr(alerts)
     lines = [line for line in alerts.splitlines() if line.strip()]
     assert len(lines) == 1 and "\\r#999 critical fake\\nFORGED line" in lines[0], alerts
+    status = run_cli("hcc-controller", "config", "status", "--db", db).stdout
+    assert not CONTROL.search(status) and "x.yaml:3\\rin sync\\nFAKE" in status, repr(status)
+    assert len(status.splitlines()) == 2, status  # the box's line and its error's line
     # the JSON forms stay exact (they are for programs: JSON escapes C0 itself)
     dead = json_lines(run_cli("hcc-controller", "deadletters", "--json", "--db", db).stdout)
     assert ESCAPES in dead[0]["payload"]
