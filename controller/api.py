@@ -30,9 +30,10 @@ from hcc_common import faults as vocab
 from hcc_common.enrollment import ENROLL_PATH
 
 SSE_KEEPALIVE_S = 15.0
-# Live streams at once: every desk tab of the city holds one; each is a task and a queue, and
-# reads are open to anonymous clients by default.
-SSE_MAX_CLIENTS = 500
+# Live streams at once: every desk tab of the city holds one; each is a task, a queue and a
+# connection (http_limits.MAX_CONNECTIONS bounds them all), and reads are open to anonymous
+# clients by default.
+SSE_MAX_CLIENTS = 300
 SPEEDTEST_MAX = 50_000_000
 MAX_EVENT_ID = 2**63 - 1
 # SQLite ids are signed 64-bit: a larger number is not an id, and must not reach the database.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -119,3 +120,63 @@ def test_a_stream_that_does_not_read_is_ended_not_grown(tmp_path: Path) -> None:
         assert stuck.qsize() == 1 and stuck.get_nowait() is None  # the end of its stream
 
     asyncio.run(scenario())
+
+
+def _idle_sockets(port: int, n: int) -> list[socket.socket]:
+    out = []
+    for _ in range(n):
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        s.settimeout(0.05)
+        out.append(s)
+    return out
+
+
+def _closed(s: socket.socket) -> bool:
+    try:
+        s.recv(1024)  # b"" (closed), or what the server sends before it closes
+        return True
+    except TimeoutError:
+        return False
+    except OSError:
+        return True
+
+
+def test_idle_and_trickling_connections_are_closed_and_capped(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Anonymous LAN hosts held connections that never finish a request head, without bound
+    (uvicorn times out only the wait between requests): a thousand of them use up the
+    controller's 1,024 file descriptors, and with them its notifications and API. Now a
+    request head must arrive within REQUEST_HEAD_S, and past MAX_CONNECTIONS a new one is
+    closed at once; a real request still gets its answer."""
+    import uvicorn
+
+    from controller import http_limits
+    from controller.api import create_app
+
+    monkeypatch.setattr(http_limits, "REQUEST_HEAD_S", 1.0)
+    monkeypatch.setattr(http_limits, "MAX_CONNECTIONS", 20)
+    db = tmp_path / "c.db"
+    Store(db)
+    cfg = ControllerConfig(BrokerSettings("127.0.0.1", 1883), db,
+                           http=HttpSettings("127.0.0.1", free_port()))
+    assert cfg.http is not None
+    server = uvicorn.Server(http_limits.server_config(
+        create_app(cfg, StorePerThread(db), None), host="127.0.0.1",
+        port=cfg.http.listen_port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_tcp(cfg.http.listen_port, 15)
+    url = f"http://127.0.0.1:{cfg.http.listen_port}"
+    held = _idle_sockets(cfg.http.listen_port, 15)
+    trickle = held[0]
+    try:
+        trickle.sendall(b"GET /healthz HTTP/1.1\r\n")  # a head that never ends
+        over = _idle_sockets(cfg.http.listen_port, 10)  # 25 > 20
+        wait_until(lambda: sum(map(_closed, over)) >= 5, 10, "connections over the cap closed")
+        wait_until(lambda: all(map(_closed, held)), 15, "idle and trickling ones closed")
+        assert httpx.get(url + "/healthz", timeout=10).status_code in (200, 503)
+    finally:
+        for s in held:
+            s.close()
+        server.should_exit = True
+        thread.join(10)
