@@ -26,6 +26,7 @@ from hcc_common.cliutil import lang_or_exit, speak_to_click
 from hcc_common.config_words import localize
 from hcc_common.durations import format_duration
 from hcc_common.mqtt_settings import broker_from_url
+from hcc_common.terminal import echo_line
 from hcc_common.yamlconf import ConfigError, each_error
 
 app = typer.Typer(
@@ -352,23 +353,23 @@ _STATUS_TEXT = {
 def _print_table(rows: list[tuple[dict[str, str], Combined]], lang: str) -> None:
     width = max((len(i["device"]) for i, _ in rows), default=6)
     for ident, c in rows:
-        typer.echo(f"{ident['device']:<{width}}  {_STATUS_TEXT[lang][c.status]:<13} {ident['name']}")
+        echo_line(f"{ident['device']:<{width}}  {_STATUS_TEXT[lang][c.status]:<13} {ident['name']}")
         for f in c.faults:
-            typer.echo(f"{'':<{width}}    - [{_SEVERITY_TEXT[lang].get(f.severity, f.severity)}] "
-                       f"{vocab.full_message(ident['name'], f.code, f.params, lang)}")
+            echo_line(f"{'':<{width}}    - [{_SEVERITY_TEXT[lang].get(f.severity, f.severity)}] "
+                      f"{vocab.full_message(ident['name'], f.code, f.params, lang)}")
             hint = vocab.hint(f.code, f.params, lang)
             if hint:
-                typer.echo(f"{'':<{width}}      → {hint}")
+                echo_line(f"{'':<{width}}      → {hint}")
         if c.error and c.status == "unreachable":
             from agent.checks.failures import one_line
 
             # a library's message, one clean line: the technician's words are above it
-            typer.echo(f"{'':<{width}}      ({one_line(c.error)})")
+            echo_line(f"{'':<{width}}      ({one_line(c.error)})")
         from agent.netprobe import step_lines
 
         for prefix in ("wifi_probe", "wan"):  # the probes' steps, each with its time
             for line in step_lines(c.metrics, prefix, lang):
-                typer.echo(f"{'':<{width}}    {line}")
+                echo_line(f"{'':<{width}}    {line}")
 
 
 @app.command(help=h("status"))
@@ -427,7 +428,7 @@ def status(
         last = st.get("last_poll")
         when = "never" if last is None else f"{format_duration(time.time() - last)} ago"
         faults = ", ".join(st.get("faults") or []) or "-"
-        typer.echo(f"  {dev_id:<16} {st.get('status'):<12} polled {when:<10} faults: {faults}")
+        echo_line(f"  {dev_id:<16} {st.get('status'):<12} polled {when:<10} faults: {faults}")
 
 
 def main() -> None:

@@ -36,9 +36,10 @@ from controller import (
     reporting,
 )
 from controller.authz import Principal
+from controller.body_limit import BodyLimit
 from controller.config import ControllerConfig, HttpSettings
 from controller.desk import DeskError, silence_window
-from controller.feed import AlertFeed, StorePerThread
+from controller.feed import SSE_QUEUE_MAX, AlertFeed, StorePerThread
 from controller.report import Period
 from controller.store import AlertChange, AlertNotFound, AlertRow, Store
 from controller.views import agent_json, change_json, iso, silence_json
@@ -46,6 +47,10 @@ from hcc_common import faults as vocab
 from hcc_common.enrollment import ENROLL_PATH
 
 SSE_KEEPALIVE_S = 15.0
+# Live streams at once: every desk tab of the city holds one; each is a task, a queue and a
+# connection (http_limits.MAX_CONNECTIONS bounds them all), and reads are open to anonymous
+# clients by default.
+SSE_MAX_CLIENTS = 300
 SPEEDTEST_MAX = 50_000_000
 MAX_EVENT_ID = 2**63 - 1
 # SQLite ids are signed 64-bit: a larger number is not an id, and must not reach the database.
@@ -200,6 +205,7 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
     secure = config.auth.cookie_secure if config.auth.cookie_secure is not None else (
         http.tls_cert is not None or http.public_url.startswith("https://"))
     app.add_middleware(auth.CsrfGuard, secure=secure)
+    app.add_middleware(BodyLimit)  # before CSRF and routes read a byte of it
     app.add_middleware(SecurityHeaders)  # added last: outermost, its headers on every answer
     registry = CollectorRegistry()
     registry.register(Metrics(stores, counters))
@@ -536,7 +542,8 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
              response_class=StreamingResponse,
              responses={**READ_ERRORS,
                         400: {"model": Problem, "description": "A Last-Event-ID that is no id."},
-                        503: {"model": Problem, "description": "No live feed in this process."}})
+                        503: {"model": Problem, "description": "No live feed in this process, "
+                              "or too many streams open (Retry-After)."}})
     async def stream(request: Request, who: Reader,
                      last_event_id: Annotated[str | None, Header()] = None) -> StreamingResponse:
         since = None
@@ -548,7 +555,10 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
             since = int(text)
         if feed is None:
             raise HTTPException(503, "the live feed runs only inside hcc-controller run")
-        queue: asyncio.Queue[tuple[AlertChange, bool] | None] = asyncio.Queue()
+        if len(feed.sse_clients) >= SSE_MAX_CLIENTS:
+            raise HTTPException(503, f"{SSE_MAX_CLIENTS} live streams are open: try again later",
+                                headers={"Retry-After": "30"})
+        queue: asyncio.Queue[tuple[AlertChange, bool] | None] = asyncio.Queue(SSE_QUEUE_MAX)
         feed.sse_clients.add(queue)
 
         async def events() -> AsyncIterator[str]:

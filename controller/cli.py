@@ -18,6 +18,7 @@ from controller.store import Store
 from controller.views import alert_json, iso
 from hcc_common import logs
 from hcc_common.cliutil import lang_or_exit, speak_to_click, start_lang, translate_help
+from hcc_common.terminal import echo_line
 from hcc_common.yamlconf import ConfigError
 
 app = typer.Typer(
@@ -146,9 +147,9 @@ def alerts(
         return
     quiet = " [tạm tắt]" if language == "vi" else " [silenced]"
     for row, a in zip(rows, shown, strict=True):
-        typer.echo(f"#{row.id:<5} {row.severity:<8} {row.state:<12} {row.center}/"
-                   f"{row.device or row.agent}  {a['message']}  (since {a['opened_at']})"
-                   f"{quiet if a['silenced'] else ''}")
+        echo_line(f"#{row.id:<5} {row.severity:<8} {row.state:<12} {row.center}/"
+                  f"{row.device or row.agent}  {a['message']}  (since {a['opened_at']})"
+                  f"{quiet if a['silenced'] else ''}")
 
 
 @app.command()
@@ -164,16 +165,16 @@ def agents(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False)
         if as_json:
             typer.echo(json.dumps(row, ensure_ascii=False))
         else:
-            typer.echo(f"{a.center}/{a.agent:<12} {a.state:<8} seen {row['last_seen']}"
-                       f"  seq {a.last_seq}  received {a.received}  gaps {a.gaps}"
-                       f"  dup {a.duplicates}  skew {a.clock_skew_s:+.1f}s")
+            echo_line(f"{a.center}/{a.agent:<12} {a.state:<8} seen {row['last_seen']}"
+                      f"  seq {a.last_seq}  received {a.received}  gaps {a.gaps}"
+                      f"  dup {a.duplicates}  skew {a.clock_skew_s:+.1f}s")
             if row["software"] is not None:
-                typer.echo(f"    v{row['software']}  config {row['config_version']}"
-                           f"  {row['devices']} devices  {row['model']}  {row['os']}"
-                           f"  up since {row['up_since']}")
+                echo_line(f"    v{row['software']}  config {row['config_version']}"
+                          f"  {row['devices']} devices  {row['model']}  {row['os']}"
+                          f"  up since {row['up_since']}")
             if row["update"] is not None and row["update"]["state"] != "ok":
                 u = row["update"]
-                typer.echo(f"    update to {u['version']}: {u['state']}  {u['reason']}")
+                echo_line(f"    update to {u['version']}: {u['state']}  {u['reason']}")
 
 
 @app.command()
@@ -272,7 +273,7 @@ def _act(action: str, alert_id: int, note: str, by: str | None, config: Path | N
         cli_accounts.record(store, who, action, f"alert {alert_id}", alert.center,
                             alert_state(before), alert_state(alert))
         row = desk.present(store, [alert], "vi", time.time())[0]
-    typer.echo(f"#{row['id']} {row['state']}: {row['message']}")
+    echo_line(f"#{row['id']} {row['state']}: {row['message']}")
 
 
 @app.command()
@@ -313,7 +314,7 @@ def silence(
             [silence_json(x) for x in _open_store(_config(config, db)).silences(time.time())]
         for r in rows:
             what = " ".join(f"{k}={r[k]}" for k in ("center", "device", "type", "code") if r[k])
-            typer.echo(f"#{r['id']} {what} until {r['ends_at']} by {r['author']}: {r['reason']}")
+            echo_line(f"#{r['id']} {what} until {r['ends_at']} by {r['author']}: {r['reason']}")
         return
     if end is not None:
         if url:
@@ -525,8 +526,11 @@ def deadletters(
             typer.echo(json.dumps({**r, "received_at": iso(r["received_at"])},
                                   ensure_ascii=False))
         else:
-            typer.echo(f"#{r['id']} {iso(r['received_at'])} {r['topic']} ({r['size']} bytes)\n"
-                       f"    {r['reason']}\n    {r['payload'][:200]}")
+            # a dead letter is what broke the contract: its topic, reason and payload may hold
+            # anything, escape sequences too
+            echo_line(f"#{r['id']} {iso(r['received_at'])} {r['topic']} ({r['size']} bytes)")
+            echo_line(f"    {r['reason']}")
+            echo_line(f"    {r['payload'][:200]}")
     if not rows and not as_json:
         typer.echo("no dead letters")
 
@@ -628,8 +632,8 @@ def _follow(store: Store, center: str | None, as_json: bool, language: str) -> N
             else:
                 a = alert_json(change.alert, language)
                 who = f" by {change.actor}" if change.actor else ""
-                typer.echo(f"{iso(change.at)} {change.event:<12} #{a['id']:<5} {a['severity']:<8}"
-                           f" {a['center']}  {a['message']}{who}")
+                echo_line(f"{iso(change.at)} {change.event:<12} #{a['id']:<5} {a['severity']:<8}"
+                          f" {a['center']}  {a['message']}{who}")
         time.sleep(0.5)
 
 
@@ -868,9 +872,10 @@ def config_status(config: ConfigOpt = None, db: DbOpt = None,
         if as_json:
             typer.echo(json.dumps(out, ensure_ascii=False))
         else:
-            typer.echo(f"{row['center']}/{row['agent']:<10} desired {row['version']}  "
-                       f"applied {applied or '-':<12}  {state}"
-                       + (f"\n    {error}" if error else ""))
+            echo_line(f"{row['center']}/{row['agent']:<10} desired {row['version']}  "
+                      f"applied {applied or '-':<12}  {state}")
+            if error:
+                echo_line(f"    {error}")  # the box's own words
 
 
 @config_app.command("diff")

@@ -259,8 +259,9 @@ def load(path: str | Path | None, env: TMapping[str, str] | None = None) -> Cont
     if (n := root.get("rules")) is not None:
         r = n.as_mapping(("unreachable_after", "heartbeat_misses", "clock_skew", "flap_opens",
                           "flap_window", "flap_hold", "max_agents_per_center",
-                          "max_devices_per_center"))
+                          "max_devices_per_center", "max_alerts_per_device"))
         ma, md = r.get("max_agents_per_center"), r.get("max_devices_per_center")
+        mx = r.get("max_alerts_per_device")
         ua, hm, cs = r.get("unreachable_after"), r.get("heartbeat_misses"), r.get("clock_skew")
         fo, fw, fh = r.get("flap_opens"), r.get("flap_window"), r.get("flap_hold")
         d = Rules()
@@ -275,6 +276,8 @@ def load(path: str | Path | None, env: TMapping[str, str] | None = None) -> Cont
             else d.max_agents_per_center,
             max_devices_per_center=md.as_int(1, 100_000) if md is not None
             else d.max_devices_per_center,
+            max_alerts_per_device=mx.as_int(1, 10_000) if mx is not None
+            else d.max_alerts_per_device,
         )
     operator_rules: tuple[Rule, ...] = ()
     if (n := root.get("alert_rules")) is not None:

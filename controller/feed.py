@@ -18,6 +18,9 @@ log = logging.getLogger("hcc.controller.feed")
 
 POLL_S = 0.5  # changes made by another process (the CLI) show within this
 FEED_RETRY_S = 1.0  # after the database failed a read
+# Changes held for one live stream whose client reads slower than they come; past it the
+# stream is ended (the client comes back with Last-Event-ID), never grown.
+SSE_QUEUE_MAX = 1000
 
 
 class StorePerThread:
@@ -87,8 +90,7 @@ class AlertFeed:
             for change in changes:
                 self.last_id = change.event_id
                 silenced = self.is_silenced(change, silences, types)
-                for q in list(self.sse_clients):
-                    q.put_nowait((change, silenced))
+                self.to_streams((change, silenced))
                 for sub in self.subscribers:
                     try:
                         sub(change, silenced)
@@ -100,4 +102,20 @@ class AlertFeed:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=POLL_S)
         for q in list(self.sse_clients):
-            q.put_nowait(None)
+            self.close_stream(q)
+
+    def to_streams(self, item: tuple[AlertChange, bool]) -> None:
+        """One change to every live stream. A stream whose client does not read (its queue is
+        full) is ended, not grown: its client reconnects with Last-Event-ID and reads what it
+        missed from the database."""
+        for q in list(self.sse_clients):
+            try:
+                q.put_nowait(item)
+            except asyncio.QueueFull:
+                self.close_stream(q)
+
+    def close_stream(self, q: asyncio.Queue[tuple[AlertChange, bool] | None]) -> None:
+        self.sse_clients.discard(q)
+        while not q.empty():  # room for the end mark, whatever it held
+            q.get_nowait()
+        q.put_nowait(None)

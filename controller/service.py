@@ -690,7 +690,9 @@ def serve(config: ControllerConfig) -> None:
                 def capture_signals(self) -> Iterator[None]:
                     yield  # our own handlers stop everything, the HTTP server included
 
-            server = Server(uvicorn.Config(
+            from controller.http_limits import server_config
+
+            server = Server(server_config(
                 app, host=config.http.listen_host, port=config.http.listen_port,
                 log_level="warning", lifespan="off", access_log=False,
                 ssl_certfile=config.http.tls_cert, ssl_keyfile=config.http.tls_key))

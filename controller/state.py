@@ -21,6 +21,7 @@ from hcc_common.faults import fault_subject
 from hcc_common.wire import MetricValue
 
 AGENT_ALERT_DEVICE = ""  # alerts about the agent or center carry no device
+ALERT_STARTS_WINDOW_S = 3600.0
 DEFAULT_HOURS = OpeningHours()
 
 
@@ -39,6 +40,9 @@ class Rules:
     # without bound. A center's declared agents (controller.yaml) are always admitted.
     max_agents_per_center: int = 8
     max_devices_per_center: int = 500
+    # alerts one device holds at once (open or waiting for `for:`): a real one has a handful;
+    # a stolen box's made-up fault codes (100 a result) would open one each
+    max_alerts_per_device: int = 32
 
 
 @dataclass(frozen=True)
@@ -237,6 +241,9 @@ class Fleet:
     # open alert whose condition is gone since t, waiting out `clear_for`
     clearing: dict[AlertKey, float] = field(default_factory=dict)
     opened_at_log: dict[AlertKey, list[float]] = field(default_factory=dict)
+    # per device, the alerts it began within the last hour, and when (at most
+    # max_alerts_per_device each)
+    alert_starts: dict[tuple[str, str, str], dict[AlertKey, float]] = field(default_factory=dict)
     # Indexes, so one message costs the same with 10 or 100,000 devices in the fleet:
     # per device, the keys that are open, pending or clearing; per center, who is down.
     keys_by_device: dict[tuple[str, str, str], set[AlertKey]] = field(default_factory=dict)
@@ -619,6 +626,14 @@ class Fleet:
                   for c in conds}
         dkey = (dev.center, dev.agent, dev.device)
         restored = self.restored_pending.pop(dkey, None) if self.restored_pending else None
+        # new alerts a device may start: within the cap at once, and within the cap of distinct
+        # ones per hour (a box rotating made-up codes resolves the old ones as fast as it opens
+        # new ones; a real fault that comes and goes is one key however often)
+        starts = self.alert_starts.setdefault(dkey, {})
+        for gone in [k for k, t in starts.items() if now - t >= ALERT_STARTS_WINDOW_S]:
+            del starts[gone]
+        room = self.rules.max_alerts_per_device - max(
+            len(self.keys_by_device.get(dkey, ())), len(starts))
         for key, c in active.items():
             if self.clearing.pop(key, None) is not None:
                 self.dirty_timers.add(key)
@@ -626,6 +641,12 @@ class Fleet:
                 if key in self.pending:
                     since = self.pending[key][0]
                 else:
+                    if key not in starts:
+                        if room <= 0:
+                            self._too_many_alerts(out, dev, now)
+                            continue
+                        room -= 1
+                    starts[key] = now
                     since = restored.pop(key, now) if restored else now
                     self.dirty_timers.add(key)
                 self.pending[key] = (since, c)
@@ -641,6 +662,14 @@ class Fleet:
                     self.dirty_timers.add(key)
             else:
                 self._unindex(key)
+
+    def _too_many_alerts(self, out: list[Effect], dev: DeviceInfo, now: float) -> None:
+        """One warning per box that a device of it holds more alerts than any real one."""
+        key = AlertKey(dev.center, dev.agent, AGENT_ALERT_DEVICE, "agent.too_many_alerts")
+        if key not in self.open_alerts:
+            agent = self.agents.get((dev.center, dev.agent))
+            self._open(out, key, "warning", self.box_name(agent) if agent else dev.agent,
+                       {"limit": self.rules.max_alerts_per_device, "device": dev.device}, now)
 
     def _suppressed(self, key: AlertKey) -> bool:
         """One outage, one alert: while a center is offline or its LAN is down, its device

@@ -342,6 +342,13 @@ _VOCABULARY: tuple[FaultDef, ...] = (
        "Check the box's devices.yaml, or raise rules.max_devices_per_center on the controller.",
        "Kiểm tra devices.yaml trên máy giám sát, hoặc tăng rules.max_devices_per_center "
        "trên máy chủ điều khiển."),
+    _f("agent.too_many_alerts", "warning",
+       "device {device} reports more than {limit} faults at once: the rest are not alerted",
+       "thiết bị {device} báo hơn {limit} lỗi cùng lúc: các lỗi còn lại không được cảnh báo",
+       "No real device has that many faults: check the box (its credentials may be misused), "
+       "then resolve this alert.",
+       "Không thiết bị thật nào có nhiều lỗi như vậy: kiểm tra máy giám sát (thông tin đăng "
+       "nhập có thể đang bị dùng trái phép), rồi đóng cảnh báo này."),
     _f("agent.clock_skew", "warning", "box clock off by {skew} s", "đồng hồ máy giám sát lệch {skew} giây",
        "Check NTP on the box.", "Kiểm tra NTP trên máy giám sát."),
     _f("agent.update_failed", "warning",

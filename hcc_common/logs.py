@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import sys
 
+from hcc_common.terminal import one_value
+
 _RESERVED = set(vars(logging.makeLogRecord({})))
 
 
@@ -27,7 +29,8 @@ class KeyValueFormatter(logging.Formatter):
 def _quote(value: str) -> str:
     if value and all(c.isalnum() or c in "-_.:/@+,%" for c in value):
         return value
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    # one_value: a CR, an escape sequence or a line break from a box cannot forge or hide a line
+    return '"' + one_value(value.replace("\\", "\\\\").replace('"', '\\"')) + '"'
 
 
 def setup(level: str = "info") -> None:

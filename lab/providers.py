@@ -209,6 +209,9 @@ class FakeZalo(_Fake):
         self.refreshes = 0
         self.rate_limited = 0
         self.counter = 0
+        # a test sets a barrier: each refresh waits until that many are in flight (two
+        # controllers refreshing at once, deterministically)
+        self.refresh_gate: threading.Barrier | None = None
         super().__init__()
 
     def expire_tokens(self) -> None:
@@ -235,6 +238,9 @@ class FakeZalo(_Fake):
             self.problem(f"token refresh: app_id and grant_type=refresh_token needed: {form}")
             return 200, {"error": -14003, "error_name": "Invalid parameter",
                          "error_description": "app_id or grant_type is invalid"}
+        if self.refresh_gate is not None:
+            with contextlib.suppress(threading.BrokenBarrierError):
+                self.refresh_gate.wait(10)
         with self.lock:
             token = form.get("refresh_token", "")
             if token not in self.refresh_tokens:

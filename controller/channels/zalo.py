@@ -30,6 +30,8 @@ RATE_LIMITED = (-32,)             # "reached limit call api": back off
 PERMANENT = (-201, -213, -227, -230, -232, -244)
 RATE_LIMIT_WAIT_S = 60.0
 REFRESH_BEFORE_S = 600.0
+# how long a refused refresh waits for another controller's new pair to appear in the database
+ELSEWHERE_WAIT_S = 5.0
 _locks: dict[str, asyncio.Lock] = {}
 
 
@@ -72,6 +74,24 @@ def _state(settings: Settings, ctx: SendContext, name: str) -> dict[str, Any]:
             "expires_at": 0.0 if settings.access_token is None else time.time() + 3600.0}
 
 
+async def _refreshed_elsewhere(ctx: SendContext, name: str, spent: str) -> dict[str, Any] | None:
+    """The pair another controller of the database got with the refresh token we also sent
+    (our per-process lock does not span controllers: both read the same token, one wins). It
+    writes its pair right after its reply: wait for it a little, then it is a real refusal."""
+    if ctx.tokens is None:
+        return None
+    tokens = ctx.tokens
+    deadline = time.monotonic() + ELSEWHERE_WAIT_S
+    while True:
+        kept = await asyncio.to_thread(tokens.channel_state, name)
+        if kept and kept.get("refresh_token") not in (None, spent) and kept.get("access_token"):
+            log.info("zalo token refreshed by another controller", extra={"receiver": name})
+            return kept
+        if time.monotonic() >= deadline:
+            return None
+        await asyncio.sleep(0.2)
+
+
 async def refresh(settings: Settings, ctx: SendContext, name: str,
                   state: dict[str, Any]) -> dict[str, Any]:
     """Trade the refresh token for a new pair (POST /v4/oa/access_token), and keep it."""
@@ -88,6 +108,9 @@ async def refresh(settings: Settings, ctx: SendContext, name: str,
             or not reply.get("refresh_token"):
         why = reply.get("error_description") or reply.get("error_name") or reply.get("error") \
             if isinstance(reply, dict) else reply
+        theirs = await _refreshed_elsewhere(ctx, name, str(state["refresh_token"]))
+        if theirs is not None:
+            return theirs
         # a refresh token used twice or older than 3 months: only a person can fix it
         raise ChannelError(f"token refresh refused ({why}): authorize the OA again and put the "
                            "new refresh token in the config", retryable=False)
