@@ -34,7 +34,8 @@ def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     db = tmp_path / "c.db"
     Store(db)
     cfg = ControllerConfig(BrokerSettings("127.0.0.1", 1883), db,
-                           http=HttpSettings("127.0.0.1", free_port(), tokens={TOKEN: "desk"}))
+                           http=HttpSettings("127.0.0.1", free_port(), tokens={TOKEN: "desk"},
+                                             read_open=True))  # anonymous readers: the attack
     assert cfg.http is not None
     stores = StorePerThread(db)
     app = api_module.create_app(cfg, stores, AlertFeed(stores))
