@@ -395,3 +395,23 @@ def render_doc() -> str:
                      f"{'yes' if k.history else ''} | {k.chart or ''} | {k.vi} | {k.en} |")
     return "\n".join(lines) + "\n"
 
+
+
+def write_doc(path: str = "docs/protocol.md") -> None:
+    """Replace the table between docs/protocol.md's readings markers with render_doc()."""
+    from pathlib import Path
+
+    doc = Path(path)
+    text = doc.read_text(encoding="utf-8")
+    begin, end = "<!-- readings:begin -->\n", "<!-- readings:end -->"
+    head, rest = text.split(begin, 1)
+    doc.write_text(head + begin + render_doc() + end + rest.split(end, 1)[1], encoding="utf-8")
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] == ["--write-doc"]:
+        write_doc()
+    else:
+        print(render_doc(), end="")
