@@ -201,3 +201,19 @@ def test_protocol_doc_table_is_generated_from_the_vocabulary() -> None:
     assert begin in doc and end in doc
     assert doc.split(begin, 1)[1].split(end, 1)[0] == vocab.render_doc(), \
         "run: python -m hcc_common.readings --write-doc"
+
+
+def test_a_metric_rule_names_a_numeric_reading_of_the_vocabulary() -> None:
+    """A rule on a misspelt reading (or on a text) never fired, and nothing said so."""
+    from controller.rules import parse_rules
+    from hcc_common.yamlconf import ConfigError, load_yaml
+
+    ok = parse_rules(load_yaml("rules.yaml", "- name: few\n  metric: wifi_clients\n  op: '<'\n"
+                                             "  value: 1\n"))
+    assert any(r.metric == "wifi_clients" for r in ok)
+    for metric, why in (("wifi_client", "is not a numeric reading"),
+                        ("printer_status", "is a text reading")):
+        with pytest.raises(ConfigError) as exc:
+            parse_rules(load_yaml("rules.yaml", f"- name: x\n  metric: {metric}\n  op: '>'\n"
+                                                "  value: 1\n"))
+        assert str(exc.value).startswith(f"rules.yaml:2: [0].metric: '{metric}' {why}")
