@@ -71,15 +71,15 @@ function renderNow() {
   const out = [];
   if (r.supplies.length) out.push(panel(title.supply, r.supplies.map((s) => bar(s.name || s.id, s.pct, s.state))));
   if (r.trays.length) out.push(panel(title.tray, r.trays.map((s) => bar(s.name || s.id, s.pct, s.state))));
-  if (r.page_count !== null && r.page_count !== undefined) {
-    const n = Number(r.page_count);
+  if (r.pages !== null && r.pages !== undefined) {
+    const n = Number(r.pages);
     out.push(panel(title.pages, h("div", { class: "big" },
-      Number.isFinite(n) ? n.toLocaleString(lang === "vi" ? "vi-VN" : "en-GB") : shown(r.page_count))));
+      Number.isFinite(n) ? n.toLocaleString(lang === "vi" ? "vi-VN" : "en-GB") : shown(r.pages))));
   }
-  if (r.wifi_clients !== null && r.wifi_clients !== undefined || r.radios.length) {
+  if (r.clients !== null && r.clients !== undefined || r.radios.length) {
     const radios = r.radios.map((x) => h("span", { class: "chip " + (x.oper === "up" ? "ok" : "critical") },
                                           `${shown(x.id)}: ${shown(x.oper)}`));
-    out.push(panel(title.clients, h("div", { class: "big" }, shown(r.wifi_clients)),
+    out.push(panel(title.clients, h("div", { class: "big" }, shown(r.clients)),
       radios.length ? [h("h3", null, title.radio), h("div", null, radios)] : null));
   }
   if (r.outlets.length) {
