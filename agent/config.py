@@ -219,7 +219,7 @@ class AgentSettings:
     report: str = "changes"
     refresh_s: float = REFRESH_S
     # metric name pattern -> how far it may move before it is news; the operator's first, then
-    # the defaults (agent/report_filter.py)
+    # each reading's own (hcc_common/readings.py)
     deadbands: TMapping[str, float] = field(default_factory=lambda: dict(DEFAULT_DEADBANDS))
     # the controller keys this box takes pushed configs from: files (PEM or ed25519:... lines,
     # read when the agent starts) or inline ed25519:<base64> keys. None: not given (the box

@@ -4,29 +4,17 @@ zero crossing, an unreachable device, or an old last report always goes out at o
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
+from hcc_common import readings
 from hcc_common.wire import FaultReport, MetricValue
 
-# How far a reading may move before it is news (metric name patterns; first match wins).
-# Everything else (texts, states, counts with no entry) is news on any change.
-DEFAULT_DEADBANDS: Mapping[str, float] = {
-    "uptime_s": math.inf,        # always moving; reboots are found on the box and reported
-    "*_pct": 1.0, "*.pct": 1.0,  # supply, tray, battery levels, loads: percentage points
-    "page_count": 50.0,          # pages
-    "*_ms": 100.0,               # response times
-    "*_mbps": 1.0,
-    "*power_w": 5.0, "*current_a": 0.2, "*_v": 3.0, "*temperature_c": 1.0,
-    "*errors_per_s": 1.0, "runtime_min": 2.0, "disk_percent": 1.0,
-    "cpu_temp_c": 3.0, "*temp_c": 1.0,
-    "wifi_clients": 2.0,         # (a move to or from 0 is always news: the no-clients rule)
-    "outbox_*": math.inf,
-    # the box itself (its heartbeat and its own result): load moves all the time
-    "cpu_percent": 25.0, "memory_percent": 5.0, "load1": 1.0,
-}
+# The operator's deadbands (metric name patterns, first match wins) come before the vocabulary's
+# (hcc_common/readings.py: each reading kind's default). An undeclared reading, a text or a
+# state with no band is news on any change.
+DEFAULT_DEADBANDS: Mapping[str, float] = {}
 
 
 # A full report of every device this often even when nothing moved (agent.refresh): a reading
@@ -51,7 +39,7 @@ def deadband(name: str, deadbands: Mapping[str, float]) -> float:
     for pattern, band in deadbands.items():
         if fnmatchcase(name, pattern):
             return band
-    return 0.0
+    return readings.deadband(name)
 
 
 def is_news(prev: Sent | None, status: str, faults: tuple[FaultReport, ...],

@@ -400,14 +400,15 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
                 "faults": [{"code": f.code, "severity": f.severity,
                             "message": vocab.message(f.code, f.params, lang),
                             "hint": vocab.hint(f.code, f.params, lang)} for f in dev.faults],
-                "readings": device_view.readings(dev.metrics), "alerts": shown}
+                "readings": device_view.readings(dev.metrics, lang), "alerts": shown}
 
     @app.get("/api/v1/devices/{center}/{device}/series", summary="A device's history for charts:"
              " every reading over 24 h, hourly min/avg/max over 7 or 30 days; reachability",
              responses={**READ_ERRORS, **NOT_FOUND})
     def device_series(center: str, device: str, who: Reader,
                       range_: Annotated[str, Query(alias="range", pattern="^(24h|7d|30d)$")]
-                      = "24h") -> dict[str, Any]:
+                      = "24h", lang: Annotated[str, Query(pattern="^(vi|en)$")] = "vi"
+                      ) -> dict[str, Any]:
         check(who, "read", center, f"no device {device!r} in center {center!r}")
         s = store()
         dev = s.device(center, device)
@@ -419,12 +420,13 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
         if device_view.RANGES[range_] <= device_view.RAW_RANGE_S:
             samples = [r.sample for r in history_store.raw(s.db, center, device, start, end)]
             return {"range": range_, **device_view.series_from_samples(samples, start, end,
-                                                                       names)}
+                                                                       names, lang)}
         # this device's newest hours, not yet rolled up by the upkeep loop (every 5 minutes)
         history_store.rollup_all(s.db, center=center, device=device)
         hours = [r.rollup for r in history_store.hourly(s.db, start - 3600, end, center=center,
                                                          device=device)]
-        return {"range": range_, **device_view.series_from_hours(hours, start, end, names)}
+        return {"range": range_, **device_view.series_from_hours(hours, start, end, names,
+                                                                          lang)}
 
     @app.get("/api/v1/report", summary="The city's report (html, pdf or csv) for a month or days",
              response_class=Response,

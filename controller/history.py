@@ -5,31 +5,23 @@ from __future__ import annotations
 
 import itertools
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from statistics import median
 
+from hcc_common import readings
 from hcc_common.wire import MetricValue
 
 HOUR_S = 3600.0
 
-# The readings worth a chart or a report: supply and paper levels, the page counter, Wi-Fi
-# clients, power draw, UPS charge and runtime, response times. Texts, states and per-interface
-# details stay in the current readings only.
-TRACKED = re.compile(
-    r"^(?:(?:supply|marker|tray)\.[^.]+\.pct|outlet\.[^.]+\.power_w|page_count|wifi_clients"
-    r"|plug\.power_w|power_w|load_pct|battery_charge_pct|runtime_min|http_latency_ms"
-    r"|ping_rtt_ms|tcp_connect_ms"
-    # the Wi-Fi probe and the WAN check: speed, each step's time, signal
-    r"|(?:wifi_probe|wan)_(?:download_mbps|dhcp_ms|dns_ms|internet_ms|signal_dbm))$")
+# The readings worth a chart or a report (supply and paper levels, the page counter, Wi-Fi
+# clients, power draw, UPS charge and runtime, response times) are those the vocabulary of
+# readings declares kept (hcc_common/readings.py); texts, states and per-interface details stay
+# in the current readings only.
 # Tracked readings one result may bring: each result is a history row, kept for days, so one
 # box cannot grow everyone's history with thousands of made-up supplies (a real device has at
 # most 18, a 48-outlet strip 48). Over it the result is a dead letter; a row stays under 20 KB.
 MAX_TRACKED = 100
-# Counters only go up; a fall is a reset or a replaced device, never negative use.
-COUNTERS = frozenset({"page_count"})
 # A device in one of these states gives citizens nothing: unreachable, or a fault that stops
 # it (out of toner, jammed, on battery with the mains gone).
 DOWN = frozenset({"unreachable", "critical"})
@@ -86,10 +78,9 @@ class HourRollup:
     worst: str  # the worst status seen in the hour
 
 
-@lru_cache(maxsize=65536)
 def is_tracked(key: str) -> bool:
-    # cached: every result's every key is asked, and a fleet has few distinct keys
-    return TRACKED.match(key) is not None
+    # cached in the vocabulary: every result's every key is asked, and a fleet has few
+    return readings.kept(key)
 
 
 def tracked_values(metrics: Mapping[str, MetricValue]) -> dict[str, float]:
@@ -123,9 +114,11 @@ def reading_valid_s(samples: Sequence[Sample]) -> float:
 
 def _steps(metric: str, points: Sequence[tuple[float, float]]) -> tuple[float, float]:
     rise = fall = 0.0
+    # counters only go up; a fall is a reset or a replaced device, never negative use
+    counter = readings.is_counter(metric)
     for (t0, v0), (t1, v1) in itertools.pairwise(points):
         step = v1 - v0
-        if metric in COUNTERS:
+        if counter:
             minutes = max(1.0, (t1 - t0) / 60.0)
             # a fall, or a jump no printer could make: a new baseline, not pages
             if 0 < step <= MAX_PAGES_PER_MIN * minutes:

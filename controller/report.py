@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from controller.history import HOUR_S, HourRollup, hour_of
+from hcc_common import readings as vocab
 from hcc_common.calendar import OpeningHours
 
 DAY_S = 86400.0
@@ -26,6 +27,10 @@ OPEN_HOUR_MIN_S = 1800.0
 # date past 9999 is no date, and 9999-12-31's next day overflows).
 MAX_DAYS = 400
 MIN_YEAR, MAX_YEAR = 2000, 2100
+# The readings the report counts, by their names in the vocabulary of readings
+PAGES = vocab.PAGE_COUNT.key
+CLIENTS = vocab.WIFI_CLIENTS.key
+PROBE_SPEED = vocab.PROBE_DOWNLOAD.name(probe="wifi_probe")  # as a citizen sees it
 
 
 @dataclass(frozen=True)
@@ -298,8 +303,7 @@ def forecast(points: Sequence[tuple[float, float]], at: float, tz: str) -> Forec
 
 def _supplies(dev: DeviceHours, meta: DeviceMeta, period: Period, at: float,
               lead_days: float) -> list[Supply]:
-    names = sorted({k for h in dev.hours for k in h.metrics
-                    if k.endswith(".pct") and k.startswith(("supply.", "marker."))})
+    names = sorted({k for h in dev.hours for k in h.metrics if _supply_index(k) is not None})
     out = []
     for key in names:
         used = 0.0
@@ -318,15 +322,22 @@ def _supplies(dev: DeviceHours, meta: DeviceMeta, period: Period, at: float,
         order_by = f.empty_on - timedelta(days=math.ceil(lead_days)) \
             if f.empty_on is not None else None
         out.append(Supply(center=dev.center, device=dev.device, name=meta.name, supply=key,
-                          supply_name=meta.supply_names.get(key, key.split(".")[1]),
+                          supply_name=meta.supply_names.get(key, _supply_index(key) or key),
                           used_pct=round(used, 1), replaced=replaced, forecast=f,
                           order_by=order_by))
     return out
 
 
+def _supply_index(key: str) -> str | None:
+    """The supply's index if `key` is a supply's level (Printer-MIB or IPP), else None."""
+    m = vocab.match(key)
+    return m.parts["index"] if m is not None and m.kind in vocab.SUPPLY_LEVELS else None
+
+
 def _pages(dev: DeviceHours, name: str, period: Period) -> Pages | None:
-    counted = [h.metrics["page_count"].rise for h in dev.hours
-               if period.start <= h.hour < period.end and "page_count" in h.metrics]
+    counted = [m.rise for h in dev.hours
+               if period.start <= h.hour < period.end
+               and (m := h.metrics.get(PAGES)) is not None]
     if not counted:
         return None
     return Pages(center=dev.center, device=dev.device, name=name, pages=round(sum(counted)))
@@ -349,7 +360,7 @@ def _wifi(center: str, aps: Sequence[DeviceHours], hours: OpeningHours,
     mean: dict[float, float] = defaultdict(float)
     for dev in aps:
         for h in dev.hours:
-            m = h.metrics.get("wifi_clients")
+            m = h.metrics.get(CLIENTS)
             if m is not None and period.start <= h.hour < period.end:
                 peak[h.hour] += m.max
                 mean[h.hour] += m.avg
@@ -357,7 +368,7 @@ def _wifi(center: str, aps: Sequence[DeviceHours], hours: OpeningHours,
     half_open = _half_open_hours(hours, period)
     open_hours = [hour for hour in sorted(peak) if hour in half_open]
     speeds = [m.avg for dev in aps for h in dev.hours
-              if (m := h.metrics.get("wifi_probe_download_mbps")) is not None
+              if (m := h.metrics.get(PROBE_SPEED)) is not None
               and h.hour in half_open]
     return Wifi(center=center, peak=round(max(peak.values())) if peak else None,
                 probe_mbps=round(sum(speeds) / len(speeds), 1) if speeds else None,
@@ -390,7 +401,7 @@ def build(period: Period, centers: Mapping[str, CenterMeta], devices: Iterable[D
         if (p := _pages(dev, m.name, period)) is not None:
             pages.append(p)
         supplies.extend(_supplies(dev, m, period, at, lead_days))
-        if any("wifi_clients" in h.metrics or "wifi_probe_download_mbps" in h.metrics
+        if any(CLIENTS in h.metrics or PROBE_SPEED in h.metrics
                for h in dev.hours):
             aps[dev.center].append(dev)
     names = {cid: (c.name or cid) for cid, c in centers.items()}

@@ -39,12 +39,12 @@ from controller.report import (
 from controller.report_render import TEXT, render_csv, render_html
 from controller.state import DeviceInfo
 from controller.store import Store
+from hcc_common import readings as vocab
 
 log = logging.getLogger("hcc.controller.report")
 
 FORMATS = ("html", "pdf", "csv")
 PDF_TIMEOUT_S = pdf_queue.PDF_TIME_LIMIT_S
-_SUPPLY_NAME = re.compile(r"^((?:supply|marker)\.[^.]+)\.name$")
 MAINTAIN_EVERY_S = 300.0
 MONTHLY_CHECK_EVERY_S = 60.0
 MONTHLY_RETRY_S = 900.0
@@ -60,13 +60,13 @@ def device_meta(devices: Sequence[DeviceInfo]) -> dict[tuple[str, str], DeviceMe
     printer's hrDeviceDescr, else the first part of sysDescr), its supplies' names."""
     out: dict[tuple[str, str], DeviceMeta] = {}
     for d in devices:
-        model = d.metrics.get("model")
+        model = d.metrics.get(vocab.MODEL.key)
         if not isinstance(model, str) or not model.strip():
-            descr = d.metrics.get("sys_descr")
+            descr = d.metrics.get(vocab.SYS_DESCR.key)
             model = re.split(r"[;,\r\n]", descr)[0].strip()[:48] if isinstance(descr, str) \
                 else ""
-        supplies = {f"{m.group(1)}.pct": str(v) for k, v in d.metrics.items()
-                    if (m := _SUPPLY_NAME.match(k)) is not None}
+        supplies = {level: str(v) for k, v in d.metrics.items()
+                    if (level := vocab.level_of_name(k)) is not None}
         out[(d.center, d.device)] = DeviceMeta(d.name, model or d.type, supplies)
     return out
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from hcc_common import readings
 from hcc_common.wire import FaultReport, MetricValue
 from hcc_common.yamlconf import ANY_KEYS, Node, load_yaml
 
@@ -116,6 +117,13 @@ def parse_rules(node: Node) -> tuple[Rule, ...]:
         if metric is not None:
             op = m.require("op").as_choice(tuple(OPS))
             value = m.require("value").as_float()
+            # a rule compares a number: on a name no box sends (a typo) or on a text it would
+            # never fire, silently
+            kind = readings.kind_of(metric.as_str())
+            if kind is None or kind.value != "number":
+                raise metric.error(f"{metric.as_str()!r} is not a numeric reading "
+                                   "(docs/protocol.md#readings)" if kind is None else
+                                   f"{metric.as_str()!r} is a text reading, not a number")
             clear_node = m.get("clear")
             clear = clear_node.as_float() if clear_node is not None else None
         sev = m.get("severity")

@@ -153,6 +153,10 @@ def test_device_page_draws_readings_history_and_alerts(site: str, browser: objec
     charts = js(browser, "return [...document.querySelectorAll('.chart')].map(c => c.dataset.chart)")
     assert charts == ["supplies", "pages"]
     assert all(n > 500 for n in inked_canvases(browser))
+    # the legend names the page counter in the reader's language (it said page_count)
+    legend = "return [...document.querySelectorAll('.chart[data-chart=pages] .u-legend .u-label')]" \
+             ".map(e => e.textContent)"
+    assert js(browser, legend)[1:] == [{"vi": "Bộ đếm trang", "en": "Page counter"}[lang]]
     # the outage shows in the reachability timeline, in red
     assert js(browser, "return document.querySelectorAll('#reach span.down').length") >= 1
     for width, height in ((1366, 900), (390, 844)):
@@ -164,6 +168,7 @@ def test_device_page_draws_readings_history_and_alerts(site: str, browser: objec
     wait_until(lambda: js(browser, "return document.body.dataset.loaded") == "30d", 15,
                "the 30-day charts")
     assert js(browser, "return document.querySelectorAll('.chart').length") == 2
+    assert js(browser, legend)[1:] == [{"vi": "Trang in mỗi giờ", "en": "Pages per hour"}[lang]]
     assert all(n > 500 for n in inked_canvases(browser))
     m = emulate(browser, 390, 844, f"device-{lang}-390-30d.png", "button[data-range]")
     assert m["page"] <= m["viewport"], m

@@ -15,6 +15,7 @@ from agent.snmpdecode.printer import (
     merge_printer_faults,
     supply_faults,
 )
+from hcc_common import readings
 from hcc_common.wire import FaultReport, MetricValue
 
 KIND = "ipp"
@@ -148,11 +149,11 @@ def decode(attrs: Mapping[str, Any], ctx: DeviceContext
     types = _list(attrs.get("marker-types"))
     for i, level in enumerate(_list(attrs.get("marker-levels")) if not supplies else []):
         name = str(names[i]) if i < len(names) else f"marker {i + 1}"
-        metrics[f"marker.{i + 1}.name"] = name
+        metrics[readings.MARKER_NAME.name(index=i + 1)] = name
         if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= 100:
             continue
         supply_known = True
-        metrics[f"marker.{i + 1}.pct"] = level
+        metrics[readings.MARKER_PCT.name(index=i + 1)] = level
         if (str(types[i]) if i < len(types) else "") in WASTE_TYPES:
             continue
         if level == 0:

@@ -22,6 +22,7 @@ from agent.profile_loader import (
 from agent.snmp_client import SnmpError, SnmpTarget
 from agent.snmpdecode import DECODERS, Reading, Sample, SnmpValue, text
 from agent.snmpdecode.wifi import from_source
+from hcc_common import readings
 from hcc_common.wire import FaultReport, MetricValue
 
 KIND = "snmp"
@@ -178,7 +179,7 @@ NETWORK_ONLY = frozenset({"sys_descr", "sys_object_id", "sys_uptime", "sys_name"
 # PDUs (metered-only units read no outlet state) are judged by their decoders and, for a
 # charger, by its configured outlets below.
 CLASS_READINGS: dict[str, tuple[str, ...]] = {
-    "ap": ("wifi_clients", "radio."),
+    "ap": (readings.WIFI_CLIENTS.key, "radio."),
     "ups": ("battery_", "runtime_", "load_", "ups_", "output_", "input_", "replace_battery"),
 }
 

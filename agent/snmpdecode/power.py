@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace as with_changes
 
 from agent.snmpdecode.core import NOT_A_READING, Decoded, Sample, SnmpValue, fault, whole_number
+from hcc_common import readings
 from hcc_common.wire import FaultReport, MetricValue
 
 # -- UPS ------------------------------------------------------------------------------------------
@@ -116,7 +117,7 @@ def decode_ups(s: Sample) -> Decoded:
     if pct is None:
         pct = _percent(s, "battery_charge_tenths", 0.1)
     if pct is not None:
-        metrics["battery_charge_pct"] = round(pct, 1)
+        metrics[readings.BATTERY_CHARGE_PCT.key] = round(pct, 1)
     runtime_s: float | None = None
     for name, factor in (("runtime_s", 1.0), ("runtime_min", 60.0), ("runtime_ticks", 0.01),
                          ("runtime_tenths_min", 6.0)):
@@ -125,7 +126,7 @@ def decode_ups(s: Sample) -> Decoded:
             runtime_s = value * factor
             break
     if runtime_s is not None:
-        metrics["runtime_min"] = round(runtime_s / 60.0, 1)
+        metrics[readings.RUNTIME_MIN.key] = round(runtime_s / 60.0, 1)
     loads = [v for v in (s.measured("ups_output.load", x)
                          for x in s.reading.table("ups_output").get("load", {}).values())
              if v is not None and 0 <= v <= 1000]
@@ -138,7 +139,7 @@ def decode_ups(s: Sample) -> Decoded:
     if load is None and loads:
         load = max(loads)
     if load is not None:
-        metrics["load_pct"] = load
+        metrics[readings.LOAD_PCT.key] = load
     alarms = ups_alarms(s)
     battery = s.word("battery_status", sc.get("battery_status"))
     source = s.word("output_source", sc.get("output_source"))

@@ -16,6 +16,7 @@ from agent.snmpdecode.core import (
     row_indices,
     text,
 )
+from hcc_common import readings
 from hcc_common.wire import FaultReport, MetricValue
 
 PRINTER_STATUS = {1: "other", 2: "unknown", 3: "idle", 4: "printing", 5: "warmup"}
@@ -135,8 +136,9 @@ def supply_faults(table: Table, ctx: DeviceContext, error_bits: set[str] | None 
         capacity = integer(cell(table, "max", idx))
         stype = integer(cell(table, "type", idx))
         sclass = integer(cell(table, "class", idx))
-        key = f"supply.{idx.split('.')[-1]}"
-        metrics[f"{key}.name"] = name
+        short = idx.split('.')[-1]
+        key = f"supply.{short}"
+        metrics[readings.SUPPLY_NAME.name(index=short)] = name
         if level is None:
             continue
         guessed = False
@@ -170,7 +172,7 @@ def supply_faults(table: Table, ctx: DeviceContext, error_bits: set[str] | None 
                 found.append(fault("printer.waste_near_full", supply=name, level=fill))
             continue
         pct = round(remaining, 1)
-        metrics[f"{key}.pct"] = pct
+        metrics[readings.SUPPLY_PCT.name(index=short)] = pct
         if silent:
             continue
         if doubted and remaining <= t.supply_critical_pct:
@@ -287,7 +289,7 @@ def decode_printer(s: Sample) -> Decoded:
         metrics["printer_status"] = PRINTER_STATUS.get(status, f"code {status}")
     pages = integer(r.scalars.get("page_count"))
     if pages is not None and pages >= 0 and pages not in COUNTER_NOT_A_READING:
-        metrics["page_count"] = pages
+        metrics[readings.PAGE_COUNT.key] = pages
     raw_bits = r.scalars.get("hr_printer_error_state")
     bits_read = set(error_state_bits(raw_bits)) if isinstance(raw_bits, bytes) else None
     supplies_m, supplies_f, supply_known = supply_faults(r.table("supplies"), s.device,

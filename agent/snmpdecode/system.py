@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from agent.snmpdecode.core import Decoded, Sample, fault, integer, rebooted, text
+from hcc_common import readings
 from hcc_common.wire import FaultReport, MetricValue
 
 
@@ -11,13 +12,13 @@ def decode_system(s: Sample) -> Decoded:
     metrics: dict[str, MetricValue] = {}
     descr = text(r.scalars.get("sys_descr"))
     if descr is not None:
-        metrics["sys_descr"] = descr
+        metrics[readings.SYS_DESCR.key] = descr
     oid = r.scalars.get("sys_object_id")
     if isinstance(oid, str):
         metrics["sys_object_id"] = oid
     model = text(r.scalars.get("model"))  # hrDeviceDescr of a printer: "HP LaserJet M404dn"
     if model:
-        metrics["model"] = model
+        metrics[readings.MODEL.key] = model
     name = text(r.scalars.get("sys_name"))
     if name is not None:
         metrics["sys_name"] = name

@@ -15,6 +15,7 @@ from agent.snmpdecode.core import (
     row_indices,
     text,
 )
+from hcc_common import readings
 from hcc_common.wire import FaultReport, MetricValue
 
 # Table name in the profile -> column holding per-radio/VAP/SSID station counts.
@@ -134,8 +135,8 @@ def decode_wifi_clients(s: Sample) -> Decoded:
     found: list[FaultReport] = []
     if count is None:
         return Decoded()
-    metrics["wifi_clients"] = count
-    metrics["wifi_clients_source"] = str(source)
+    metrics[readings.WIFI_CLIENTS.key] = count
+    metrics[readings.WIFI_CLIENTS_SOURCE.key] = str(source)
     # An empty hall is judged by the controller (rule quiet-wifi: 0 clients for a while during
     # opening hours), not from one poll: a single reading of 0 is not yet a fault.
     return Decoded(metrics, tuple(found))

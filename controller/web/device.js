@@ -6,37 +6,24 @@
 const TEXT = {
   vi: { back: "← Bảng điều khiển", faults: "Lỗi hiện tại", now: "Số liệu hiện tại",
         history: "Lịch sử", r7d: "7 ngày", r30d: "30 ngày", reach: "Kết nối",
-        alerts: "Cảnh báo của thiết bị", other_lang: "English", supplies: "Mực và vật tư",
-        trays: "Khay giấy", outlets: "Ổ cắm", radios: "Sóng Wi-Fi", clients: "Thiết bị đang kết nối",
-        ups: "Bộ lưu điện", charge: "Pin", runtime: "Thời gian chạy pin", load: "Tải",
-        minutes: "phút", pages: "Bộ đếm trang", other: "Số liệu khác", on: "bật", off: "tắt",
+        alerts: "Cảnh báo của thiết bị", other_lang: "English",
+        other: "Số liệu khác", on: "bật", off: "tắt",
         up: "hoạt động", down: "hỏng / mất kết nối", nodata: "không có dữ liệu",
         no_faults: "Không có lỗi.", no_alerts: "Chưa có cảnh báo nào.", no_data: "Chưa có dữ liệu.",
         center: "Trung tâm", last_seen: "Cập nhật", by: "bởi", note: "ghi chú",
         opened: "mở lúc", acknowledged: "đã nhận", resolved: "đã xử lý", firing: "mới",
         critical: "nghiêm trọng", warning: "cảnh báo", info: "thông tin",
         st_ok: "tốt", st_warning: "cảnh báo", st_critical: "nghiêm trọng", st_unreachable: "mất kết nối",
-        c_supplies: "Mực và vật tư (%)", c_pages: "Bộ đếm trang", c_pages_hour: "Trang in mỗi giờ",
-        c_clients: "Thiết bị Wi-Fi", c_power: "Công suất (W)", c_ups: "Bộ lưu điện",
-        c_latency: "Thời gian phản hồi (ms)", not_found: "Không tìm thấy thiết bị.",
-        c_speed: "Tốc độ tải như khách dùng (Mbit/s)", c_probe: "Thời gian từng bước (ms)",
-        hourly: "theo giờ", every: "mỗi lần kiểm tra", time: "Thời gian" },
+        not_found: "Không tìm thấy thiết bị.", hourly: "theo giờ", every: "mỗi lần kiểm tra", time: "Thời gian" },
   en: { back: "← Dashboard", faults: "Current faults", now: "Readings now", history: "History",
         r7d: "7 days", r30d: "30 days", reach: "Reachability", alerts: "This device's alerts",
-        other_lang: "Tiếng Việt", supplies: "Toner and supplies", trays: "Paper trays",
-        outlets: "Outlets", radios: "Wi-Fi radios", clients: "Connected clients", ups: "UPS",
-        charge: "Battery", runtime: "Runtime on battery", load: "Load", minutes: "min",
-        pages: "Page counter", other: "Other readings", on: "on", off: "off", up: "up",
+        other_lang: "Tiếng Việt", other: "Other readings", on: "on", off: "off", up: "up",
         down: "down / unreachable", nodata: "no data", no_faults: "No faults.",
         no_alerts: "No alerts yet.", no_data: "No data yet.", center: "Center",
         last_seen: "Updated", by: "by", note: "note", opened: "opened", acknowledged: "acknowledged",
         resolved: "resolved", firing: "firing", critical: "critical", warning: "warning",
         info: "info", st_ok: "ok", st_warning: "warning", st_critical: "critical",
-        st_unreachable: "unreachable", c_supplies: "Toner and supplies (%)", c_pages: "Page counter",
-        c_pages_hour: "Pages per hour", c_clients: "Wi-Fi clients", c_power: "Power (W)",
-        c_ups: "UPS", c_latency: "Response time (ms)", not_found: "No such device.",
-        c_speed: "Download speed as users see it (Mbit/s)", c_probe: "Each step's time (ms)",
-        hourly: "per hour", every: "every check", time: "Time" },
+        st_unreachable: "unreachable", not_found: "No such device.", hourly: "per hour", every: "every check", time: "Time" },
 };
 const COLORS = ["#12355b", "#d1242f", "#2e9e4f", "#d4a017", "#7b3fb5", "#0b8a8a", "#c2571a", "#555"];
 
@@ -70,28 +57,33 @@ function shown(value) {
   return value === null || value === undefined ? "?" : String(value);
 }
 
+// A reading with its unit, both from the vocabulary of readings the server sends.
+function withUnit(value, unit) {
+  return unit ? `${shown(value)} ${unit}` : shown(value);
+}
+
 function panel(title, ...children) {
   return h("div", { class: "panel" }, h("h3", null, title), children);
 }
 
 function renderNow() {
-  const r = device.readings;
+  const r = device.readings, title = r.titles;  // titles and labels: the vocabulary's
   const out = [];
-  if (r.supplies.length) out.push(panel(t("supplies"), r.supplies.map((s) => bar(s.name || s.id, s.pct, s.state))));
-  if (r.trays.length) out.push(panel(t("trays"), r.trays.map((s) => bar(s.name || s.id, s.pct, s.state))));
-  if (r.page_count !== null && r.page_count !== undefined) {
-    const n = Number(r.page_count);
-    out.push(panel(t("pages"), h("div", { class: "big" },
-      Number.isFinite(n) ? n.toLocaleString(lang === "vi" ? "vi-VN" : "en-GB") : shown(r.page_count))));
+  if (r.supplies.length) out.push(panel(title.supply, r.supplies.map((s) => bar(s.name || s.id, s.pct, s.state))));
+  if (r.trays.length) out.push(panel(title.tray, r.trays.map((s) => bar(s.name || s.id, s.pct, s.state))));
+  if (r.pages !== null && r.pages !== undefined) {
+    const n = Number(r.pages);
+    out.push(panel(title.pages, h("div", { class: "big" },
+      Number.isFinite(n) ? n.toLocaleString(lang === "vi" ? "vi-VN" : "en-GB") : shown(r.pages))));
   }
-  if (r.wifi_clients !== null && r.wifi_clients !== undefined || r.radios.length) {
+  if (r.clients !== null && r.clients !== undefined || r.radios.length) {
     const radios = r.radios.map((x) => h("span", { class: "chip " + (x.oper === "up" ? "ok" : "critical") },
                                           `${shown(x.id)}: ${shown(x.oper)}`));
-    out.push(panel(t("clients"), h("div", { class: "big" }, shown(r.wifi_clients)),
-      radios.length ? [h("h3", null, t("radios")), h("div", null, radios)] : null));
+    out.push(panel(title.clients, h("div", { class: "big" }, shown(r.clients)),
+      radios.length ? [h("h3", null, title.radio), h("div", null, radios)] : null));
   }
   if (r.outlets.length) {
-    out.push(panel(t("outlets"), h("div", { class: "outlets" }, r.outlets.map((o) => {
+    out.push(panel(title.outlet, h("div", { class: "outlets" }, r.outlets.map((o) => {
       const on = o.state === "on" || o.on === 1;
       const watts = Number(o.power_w);
       const power = o.power_w === undefined ? "" : Number.isFinite(watts) ? `${watts.toFixed(0)} W` : shown(o.power_w);
@@ -100,17 +92,16 @@ function renderNow() {
     }))));
   }
   if (r.ups) {
-    const u = r.ups;
-    out.push(panel(t("ups"), bar(t("charge"), u.battery_charge_pct),
-      u.runtime_min !== undefined ? h("div", null, t("runtime"), ": ", h("b", null, `${shown(u.runtime_min)} ${t("minutes")}`)) : null,
-      u.load_pct !== undefined ? bar(t("load"), u.load_pct) : null,
-      ["battery_status", "output_source", "replace_battery"].filter((k) => u[k] !== undefined)
-        .map((k) => h("div", { class: "small" }, `${k}: ${shown(u[k])}`))));
+    // levels in percent as bars, the rest as "label: value unit"
+    out.push(panel(title.ups, r.ups.map((u) => u.unit === "%" ? bar(u.label, u.value)
+      : h("div", { class: typeof u.value === "string" ? "small" : null }, u.label, ": ",
+          h("b", null, withUnit(u.value, u.unit))))));
   }
-  const other = Object.entries(r.other);
+  const other = r.other;
   if (other.length) {
     out.push(h("details", { class: "panel" }, h("summary", null, `${t("other")} (${other.length})`),
-      h("table", { class: "kv" }, other.map(([k, v]) => h("tr", null, h("td", null, k), h("td", null, shown(v)))))));
+      h("table", { class: "kv" }, other.map((x) => h("tr", { title: x.key }, h("td", null, x.label),
+        h("td", null, withUnit(x.value, x.unit)))))));
   }
   fill($("now"), out.length ? out : h("p", null, t("no_data")));
   fill($("faults"), device.faults.length ? device.faults.map((f) =>
@@ -158,7 +149,7 @@ function renderCharts() {
   charts.splice(0).forEach((c) => c.destroy());
   const box = $("charts");
   box.replaceChildren();
-  const order = ["supplies", "pages", "clients", "power", "ups", "latency", "speed", "probe"];
+  const order = series.order;  // the vocabulary's charts, in its order
   const width = Math.max(260, (box.clientWidth || 600) - 16);
   const fmt = new Intl.DateTimeFormat(lang === "vi" ? "vi-VN" : "en-GB", series.to - series.from > 86400 * 1.5
     ? { timeZone: "Asia/Ho_Chi_Minh", day: "2-digit", month: "2-digit" }
@@ -168,7 +159,7 @@ function renderCharts() {
   for (const name of order) {
     const lines = series.charts[name];
     if (!lines || !lines.length) continue;
-    const title = name === "pages" && series.resolution === "hour" ? t("c_pages_hour") : t("c_" + name);
+    const title = series.titles[name];
     const wrap = document.createElement("div");
     wrap.className = "chart";
     wrap.dataset.chart = name;
@@ -181,7 +172,7 @@ function renderCharts() {
       width, height: 200,
       scales: { x: { time: true } },
       series: [{ label: t("time"), value: (u, v) => (v == null ? "--" : fmt.format(new Date(v * 1e3))) },
-        ...lines.map((l, i) => ({ label: l.metric === "pages_per_hour" ? t("c_pages_hour") : l.label,
+        ...lines.map((l, i) => ({ label: l.label,
           stroke: COLORS[i % COLORS.length], width: 2, spanGaps: false,
           value: (u, v) => (v == null ? "--" : num.format(v)) }))],
       // dates and numbers as the reader writes them, in the centers' time zone
@@ -212,7 +203,7 @@ async function loadDevice() {
 }
 
 async function loadSeries() {
-  const r = await fetch(`/api/v1/devices/${encodeURIComponent(CENTER)}/${encodeURIComponent(DEVICE)}/series?range=${range}`, { headers: authHeaders() });
+  const r = await fetch(`/api/v1/devices/${encodeURIComponent(CENTER)}/${encodeURIComponent(DEVICE)}/series?range=${range}&lang=${lang}`, { headers: authHeaders() });
   if (!r.ok) return;
   series = await r.json();
   renderReach(); renderCharts();
@@ -227,8 +218,9 @@ document.querySelectorAll("button[data-range]").forEach((b) => b.addEventListene
 $("lang").addEventListener("click", async () => {
   lang = lang === "vi" ? "en" : "vi";
   localStorage.setItem("hcc-lang", lang);
-  await loadDevice();  // messages and hints come from the server in the chosen language
+  await loadDevice();  // messages, hints and reading labels come from the server in the chosen language
   applyLanguage();
+  loadSeries();
 });
 let resizeTimer = null;
 window.addEventListener("resize", () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(() => series && renderCharts(), 200); });
