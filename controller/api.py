@@ -570,6 +570,12 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
         return {"ingest": "ok"}
 
 
+    # citizens' reports (anonymous by design: the QR token is the key) and Open311
+    from controller import citizen_web, open311
+
+    app.include_router(citizen_web.router(config, stores, token_holder))
+    app.include_router(open311.router(config, stores))
+
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def dashboard() -> HTMLResponse:
         return HTMLResponse((web / "index.html").read_text(encoding="utf-8"))
