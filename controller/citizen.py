@@ -74,17 +74,21 @@ def clean_note(text: str, limit: int) -> str:
 
 
 def make_nonce(key: bytes, token: str, now: float) -> str:
-    """The form's one-time nonce: bound to this amenity's page and its time, signed."""
-    issued = str(int(now))
-    mac = hmac.new(key, f"{token}|{issued}".encode(), hashlib.sha256).hexdigest()[:32]
-    return f"{issued}.{mac}"
+    """The form's one-time nonce: random (two phones loading the page in the same second get
+    two), bound to this amenity's page and its time, signed."""
+    issued, salt = str(int(now)), secrets.token_hex(8)
+    mac = hmac.new(key, f"{token}|{issued}|{salt}".encode(), hashlib.sha256).hexdigest()[:32]
+    return f"{issued}.{salt}.{mac}"
 
 
 def nonce_ok(key: bytes, token: str, nonce: str, now: float) -> bool:
-    issued, _, mac = nonce.partition(".")
-    if not issued.isdigit() or len(issued) > 12 or len(mac) != 32:
+    parts = nonce.split(".")
+    if len(parts) != 3:
         return False
-    want = hmac.new(key, f"{token}|{issued}".encode(), hashlib.sha256).hexdigest()[:32]
+    issued, salt, mac = parts
+    if not issued.isdigit() or len(issued) > 12 or len(salt) != 16 or len(mac) != 32:
+        return False
+    want = hmac.new(key, f"{token}|{issued}|{salt}".encode(), hashlib.sha256).hexdigest()[:32]
     return hmac.compare_digest(want, mac) and 0 <= now - int(issued) <= NONCE_VALID_S
 
 
@@ -342,6 +346,7 @@ def due_replies(store: Store) -> list[tuple[int, str, str]]:
 
 def claim_reply(store: Store, report_id: int, now: float) -> bool:
     """Once per report, whichever controller gets there first."""
+    store.db.begin()
     row = store.db.execute("UPDATE citizen_reports SET reply_state='sending', reply_at=?"
                            " WHERE id=? AND reply_state='waiting' RETURNING id",
                            (now, report_id)).fetchone()
@@ -350,6 +355,7 @@ def claim_reply(store: Store, report_id: int, now: float) -> bool:
 
 
 def reply_done(store: Store, report_id: int, error: str | None, now: float) -> None:
+    store.db.begin()
     store.db.execute("UPDATE citizen_reports SET reply_state=?, reply_at=?, reply_error=?"
                      " WHERE id=?", ("failed" if error else "sent", now, error, report_id))
     store.db.commit()
