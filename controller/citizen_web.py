@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Header, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel
 
 from controller import citizen
 from controller.amenities import PROBLEMS, Amenity
@@ -21,6 +22,14 @@ from controller.feed import StorePerThread
 from controller.store import AlertNotFound
 
 Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+def _doc(**codes: str) -> dict[int | str, dict[str, Any]]:
+    return {int(k[1:]): {"model": Problem, "description": v} for k, v in codes.items()}
 FORM_OVERHEAD = 64_000  # the form's other fields and the multipart framing, beside the photo
 
 
@@ -190,7 +199,9 @@ def router(config: ControllerConfig, stores: StorePerThread,
                             headers={"Cache-Control": "no-store"})
 
     @api.get("/api/v1/alerts/{alert_id}/citizen-reports",
-             summary="What citizens reported on an alert; phone numbers only with a token")
+             summary="What citizens reported on an alert; phone numbers only with a token",
+             responses=_doc(_401="A bearer token is needed (read_open is off).",
+                            _404="No such alert."))
     def reports(alert_id: Id, authorization: Annotated[str | None, Header()] = None
                 ) -> list[dict[str, Any]]:
         desk = token_holder(authorization) is not None
@@ -206,7 +217,9 @@ def router(config: ControllerConfig, stores: StorePerThread,
         return rows if desk else [{**r, "phone": None} for r in rows]
 
     @api.get("/api/v1/citizen-reports/{report_id}/photo", response_class=Response,
-             summary="A report's photo (JPEG, metadata stripped); a bearer token is needed")
+             summary="A report's photo (JPEG, metadata stripped); a bearer token is needed",
+             responses=_doc(_401="A valid bearer token is needed.",
+                            _404="No photo for that report."))
     def report_photo(report_id: Id, authorization: Annotated[str | None, Header()] = None
                      ) -> Response:
         if token_holder(authorization) is None:

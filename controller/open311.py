@@ -13,6 +13,7 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from controller import citizen
 from controller.amenities import PROBLEMS, TYPES, Amenity
@@ -25,6 +26,15 @@ NEAREST_M = 2000.0  # a lat/long further than this from every center names none
 MAX_BODY = 64_000
 DEFAULT_DAYS = 90  # the spec: without dates, the last 90 days …
 MAX_RESULTS = 1000  # … and at most 1000 requests
+
+
+class Open311Error(BaseModel):
+    code: int
+    description: str
+
+
+def _doc(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {c: {"model": list[Open311Error], "description": "GeoReport v2 errors"} for c in codes}
 
 
 def errors(status: int, *items: tuple[int, str]) -> JSONResponse:
@@ -121,7 +131,7 @@ def router(config: ControllerConfig, stores: StorePerThread) -> APIRouter:
         return [service_json(t) for t in offered]
 
     @api.post("/requests.json", summary="Post a service request (form-encoded, api_key needed)",
-              status_code=201)
+              status_code=201, responses=_doc(400, 403, 413, 429, 503))
     async def post_request(request: Request) -> JSONResponse:
         body = await request.body()
         if len(body) > MAX_BODY:
@@ -172,7 +182,8 @@ def router(config: ControllerConfig, stores: StorePerThread) -> APIRouter:
         return JSONResponse([{"service_request_id": str(taken.report_id),
                               "service_notice": notice, "account_id": None}], status_code=201)
 
-    @api.get("/requests.json", summary="Service requests, newest first (last 90 days by default)")
+    @api.get("/requests.json", summary="Service requests, newest first (last 90 days by default)",
+             responses=_doc(400))
     def get_requests(service_request_id: str | None = None, service_code: str | None = None,
                      start_date: str | None = None, end_date: str | None = None,
                      status: str | None = None, jurisdiction_id: str | None = None
@@ -215,7 +226,8 @@ def router(config: ControllerConfig, stores: StorePerThread) -> APIRouter:
             args).fetchall()
         return JSONResponse([request_json(r) for r in rows])
 
-    @api.get("/requests/{request_id}.json", summary="One service request")
+    @api.get("/requests/{request_id}.json", summary="One service request",
+             responses=_doc(404))
     def get_request(request_id: str, jurisdiction_id: str | None = None) -> JSONResponse:
         if not request_id.isdigit() or len(request_id) > 18:
             return errors(404, (404, f"no service request {request_id!r}"))
