@@ -335,3 +335,27 @@ def test_a_failed_reply_is_recorded(site: Site) -> None:
     [report] = httpx.get(f"{site.url}/api/v1/alerts/{alert['id']}/citizen-reports",
                          headers=site.desk(), timeout=30).json()
     assert report["reply"] == "failed" and "104" in report["reply_error"]
+
+
+def test_the_notifier_caps_citizen_alerts_and_groups_them_per_center() -> None:
+    from controller.config import NotifySettings, Receiver, Route
+    from controller.feed import StorePerThread
+    from controller.notify import Notifier
+    from controller.store import AlertChange
+
+    settings = NotifySettings(receivers=(Receiver("desk-chat", "telegram", None),),
+                              routes=(Route(("desk-chat",)),), group_wait_s=3600.0)
+
+    async def flood() -> list[int]:
+        notifier = Notifier(settings, StorePerThread(":memory:"), citizen_per_hour=4)
+        for i in range(1, 51):  # bounded: 50 amenities reported at once
+            notifier.on_change(AlertChange(i, "opened", 0.0, None, None, alert_row(i)), False)
+        sensor = alert_row(99, source="rules")
+        notifier.on_change(AlertChange(99, "opened", 0.0, None, None, sensor), False)
+        [batch] = notifier.pending.values()  # one grouped message for the center
+        ids = [a.id for _e, a in batch.changes]
+        for task in list(notifier._tasks):
+            task.cancel()
+        return ids
+
+    assert asyncio.run(flood()) == [1, 2, 3, 4, 99]
