@@ -8,7 +8,7 @@ CREATE TABLE IF NOT EXISTS amenity_tokens (
   PRIMARY KEY (center, amenity)
 );
 -- Reports from citizens (the QR page) and from other systems (Open311): kept apart from the
--- alert's text; the phone number is shown only to the desk.
+-- alert's text, and the phone number is shown only to the desk.
 CREATE TABLE IF NOT EXISTS citizen_reports (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   alert_id INTEGER NOT NULL, center TEXT NOT NULL, amenity TEXT NOT NULL, problem TEXT NOT NULL,

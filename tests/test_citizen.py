@@ -359,3 +359,38 @@ def test_the_notifier_caps_citizen_alerts_and_groups_them_per_center() -> None:
         return ids
 
     assert asyncio.run(flood()) == [1, 2, 3, 4, 99]
+
+
+def test_the_store_side_on_sqlite_and_postgresql(target: str) -> None:
+    """Tokens, merging, the limits and the reply claim, on both databases the store speaks."""
+    from controller.amenities import Amenity, CitizenSettings
+    from controller.config import CenterInfo
+    from controller.store import Store
+    from hcc_common.calendar import OpeningHours
+
+    store = Store(target)
+    water = Amenity(id="water-1", center="q1", type="water", name="Nước uống")
+    center = CenterInfo("q1", "Q1", OpeningHours(), amenities=(water,))
+    token = citizen.token_for(store, "q1", "water-1")
+    assert citizen.token_for(store, "q1", "water-1") == token
+    settings = CitizenSettings(per_address_per_hour=3, per_amenity_per_hour=100)
+    now = time.time()
+    taken = [citizen.submit(store, settings, citizen.Report(center, water, "out_of_water",
+                                                            phone="0912345678" if i == 0
+                                                            else None, address="10.0.0.1"),
+                            now + i) for i in range(3)]
+    assert [t.joined for t in taken] == [False, True, True]
+    assert len({t.alert.id for t in taken}) == 1 and taken[-1].alert.params == {"reports": 3}
+    with pytest.raises(citizen.ReportRefused) as refused:
+        citizen.submit(store, settings, citizen.Report(center, water, "dirty",
+                                                       address="10.0.0.1"), now + 5)
+    assert refused.value.status == 429
+    assert citizen.use_nonce(store, "n-1", now) and not citizen.use_nonce(store, "n-1", now)
+    store.resolve(taken[0].alert.id, "desk", "ok", now + 10)
+    [(report_id, phone, name)] = citizen.due_replies(store)
+    assert (phone, name) == ("0912345678", "Nước uống")
+    assert citizen.claim_reply(store, report_id, now + 11)
+    assert not citizen.claim_reply(store, report_id, now + 12)  # once, whoever is first
+    citizen.reply_done(store, report_id, None, now + 13)
+    assert citizen.due_replies(store) == []
+    store.close()
