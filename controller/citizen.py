@@ -32,6 +32,7 @@ SOURCE_LABEL = "citizen"
 TOKEN_BYTES = 16  # 128 bits: another amenity's code cannot be guessed
 NONCE_VALID_S = 2 * 3600.0
 PHOTO_MAX_SIDE = 1600
+PHOTO_MAX_PIXELS = 40_000_000  # a phone's camera is below; a decompression bomb is not
 HOUR_S = 3600.0
 
 
@@ -104,6 +105,8 @@ def strip_photo(data: bytes, max_bytes: int) -> bytes:
         with Image.open(io.BytesIO(data)) as img:
             if img.format not in ("JPEG", "PNG", "WEBP", "GIF", "HEIF", "MPO"):
                 raise ValueError("a JPEG, PNG or WebP photo")
+            if img.width * img.height > PHOTO_MAX_PIXELS:  # read from the header: not decoded
+                raise ValueError("a photo of at most 40 megapixels")
             upright = ImageOps.exif_transpose(img)  # the phone's rotation, then EXIF is gone
             pixels = upright.convert("RGB")
             pixels.thumbnail((PHOTO_MAX_SIDE, PHOTO_MAX_SIDE))

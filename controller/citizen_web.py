@@ -139,7 +139,7 @@ def router(config: ControllerConfig, stores: StorePerThread,
         if origin is not None and origin != "null" and \
                 urlsplit(origin).netloc != request.headers.get("host", ""):
             raise HTTPException(403, "a report is sent from its own page")
-        found = await asyncio.to_thread(citizen.find_amenity, config, stores.get(), token)
+        found = await asyncio.to_thread(lambda: citizen.find_amenity(config, stores.get(), token))
         if found is None:
             raise not_found()
         form = await request.form(max_files=1, max_fields=8, max_part_size=16_384)

@@ -83,6 +83,11 @@ def test_a_photo_is_re_encoded_without_its_metadata() -> None:
         citizen.strip_photo(b"<svg onload=alert(1)>", 5_000_000)
     with pytest.raises(ValueError):
         citizen.strip_photo(raw, len(raw) - 1)
+    bomb = io.BytesIO()
+    Image.new("1", (10_000, 5_000)).save(bomb, "PNG")  # 50 megapixels in a few kB
+    assert len(bomb.getvalue()) < 100_000
+    with pytest.raises(ValueError, match="megapixels"):
+        citizen.strip_photo(bomb.getvalue(), 5_000_000)
 
 
 def alert_row(alert_id: int, center: str = "q1", source: str = "citizen") -> citizen.AlertRow:
