@@ -230,4 +230,28 @@ def router(config: ControllerConfig, stores: StorePerThread,
             raise HTTPException(404, f"no photo for report {report_id}")
         return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
+    @api.get("/api/v1/citizen-figures", summary="Citizens' reports of a month for the monthly "
+             "report: by amenity type and center, time to resolution, unseen by sensors",
+             responses=_doc(_400="A month not understood.",
+                            _401="A bearer token is needed (read_open is off)."))
+    def figures(month: str, center: str | None = None,
+                authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        from controller import citizen_report
+        from controller.report import month_period
+
+        if token_holder(authorization) is None and not (config.http is None
+                                                        or config.http.read_open):
+            raise HTTPException(401, "a bearer token is needed to read",
+                                headers={"WWW-Authenticate": "Bearer"})
+        try:
+            period = month_period(month, config.reports.timezone)
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
+        types = {(c.id, a.id): a.type for c in config.centers for a in c.amenities}
+        rows = citizen_report.citizen_rows(stores.get(), period.start, period.end, types,
+                                           [center] if center else None)
+        return {"month": period.label, **asdict(citizen_report.figures(rows))}
+
     return api

@@ -399,3 +399,34 @@ def test_the_store_side_on_sqlite_and_postgresql(target: str) -> None:
     citizen.reply_done(store, report_id, None, now + 13)
     assert citizen.due_replies(store) == []
     store.close()
+
+
+def test_the_monthly_figures_pure() -> None:
+    from controller.citizen_report import ReportRow, figures
+
+    rows = [ReportRow("q1", "w", "water", "out_of_water", 0.0, "citizen", 600.0, False),
+            ReportRow("q1", "w", "water", "dirty", 100.0, "citizen", 600.0, True),
+            ReportRow("q3", "p", "printer", "paper_jam", 0.0, "pi-1", None, False)]
+    f = figures(rows)
+    assert f.reports == 3 and f.by_type == {"water": 2, "printer": 1}
+    assert f.by_center == {"q1": 2, "q3": 1} and f.off_hours == 1 and f.resolved == 2
+    assert f.median_to_resolution_s == 550.0
+    assert f.unseen_by_sensors == {"out_of_water": 1, "dirty": 1}  # the printer's box saw it
+    assert figures([]).median_to_resolution_s is None
+
+
+def test_the_monthly_figures_over_http(site: Site) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    site.store.write([OpenAlert(AlertKey("q1", "pi-1", "printer-2", "printer.paper_jam"),
+                                "warning", "Máy in quầy 2", {}, time.time())])
+    assert post_report(site, site.token("q1", "printer-2"), "paper_jam").status_code == 200
+    assert post_report(site, site.token("q1", "water-lobby"), "out_of_water").status_code == 200
+    month = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).strftime("%Y-%m")
+    f = httpx.get(f"{site.url}/api/v1/citizen-figures", params={"month": month},
+                  timeout=30).json()
+    assert f["reports"] == 2 and f["by_type"] == {"printer": 1, "water": 1}
+    assert f["unseen_by_sensors"] == {"out_of_water": 1}
+    assert httpx.get(f"{site.url}/api/v1/citizen-figures", params={"month": "13/2026"},
+                     timeout=30).status_code == 400
