@@ -571,9 +571,10 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
 
 
     # citizens' reports (anonymous by design: the QR token is the key) and Open311
-    from controller import citizen_web, open311
+    from controller import checklist, citizen_web, open311
 
     app.include_router(citizen_web.router(config, stores, token_holder))
+    app.include_router(checklist.router(config, stores))
     app.include_router(open311.router(config, stores))
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

@@ -24,8 +24,10 @@ CREATE TABLE IF NOT EXISTS citizen_photos (
 );
 -- Form nonces already used (each page's form posts once).
 CREATE TABLE IF NOT EXISTS citizen_nonces (nonce TEXT PRIMARY KEY, used_at REAL NOT NULL);
--- Citizen alerts that messaged the technicians, per center: the hourly cap counts these.
-CREATE TABLE IF NOT EXISTS citizen_notified (
-  alert_id INTEGER PRIMARY KEY, center TEXT NOT NULL, at REAL NOT NULL
+-- The staff's opening checklist: one row per center, day and amenity (the last answer counts).
+CREATE TABLE IF NOT EXISTS staff_checks (
+  center TEXT NOT NULL, day TEXT NOT NULL, amenity TEXT NOT NULL, result TEXT NOT NULL,
+  at REAL NOT NULL,
+  PRIMARY KEY (center, day, amenity)
 );
 """

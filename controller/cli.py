@@ -445,6 +445,9 @@ def qr(
         help="The controller's address as phones reach it (default: http.public_url).")] = None,
     rotate: Annotated[bool, typer.Option(
         "--rotate", help="New codes for every amenity: the old labels stop working.")] = False,
+    staff_link: Annotated[bool, typer.Option(
+        "--staff-link", help="Print the center's staff link (the opening checklist) instead.")]
+    = False,
     config: ConfigOpt = None, db: DbOpt = None,
 ) -> None:
     """A4 sheets of QR labels, one per amenity: citizens scan them to report a problem.
@@ -457,6 +460,13 @@ def qr(
         typer.echo(f"error: no center {center!r} in controller.yaml", err=True)
         raise typer.Exit(2)
     url = base_url or (cfg.http.public_url if cfg.http is not None else "")
+    if staff_link:
+        from controller import checklist, citizen
+
+        _open_store(cfg)
+        token = citizen.token_for(Store(cfg.db), found.id, checklist.STAFF_KEY, rotate=rotate)
+        typer.echo(f"{url.rstrip('/')}/staff/{token}")
+        return
     try:
         _open_store(cfg)
         count = qr_labels.make_pdf(Store(cfg.db), found, url, out, rotate=rotate)

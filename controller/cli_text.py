@@ -168,4 +168,6 @@ VI: Mapping[str, str] = {
         "Địa chỉ máy chủ mà điện thoại truy cập được (mặc định: http.public_url).",
     "New codes for every amenity: the old labels stop working.":
         "Tạo mã mới cho mọi tiện ích: các nhãn cũ không dùng được nữa.",
+    "Print the center's staff link (the opening checklist) instead.":
+        "In đường dẫn cho cán bộ trung tâm (danh sách kiểm tra đầu ngày) thay cho nhãn.",
 }

@@ -430,3 +430,27 @@ def test_the_monthly_figures_over_http(site: Site) -> None:
     assert f["unseen_by_sensors"] == {"out_of_water": 1}
     assert httpx.get(f"{site.url}/api/v1/citizen-figures", params={"month": "13/2026"},
                      timeout=30).status_code == 400
+
+
+def test_the_staff_opening_checklist(site: Site) -> None:
+    from typer.testing import CliRunner
+
+    from controller.cli import app
+
+    out = CliRunner().invoke(app, ["qr", "--center", "q1", "--staff-link", "--out", "-",
+                                   "--config", str(site.path)])
+    assert out.exit_code == 0, out.output
+    link = out.output.strip()
+    assert link.startswith(f"{site.url}/staff/")
+    page = httpx.get(link, timeout=30)
+    assert page.status_code == 200 and "Kiểm tra đầu ngày" in page.text
+    assert "Nước uống – sảnh chờ" in page.text and "Máy in quầy 2" not in page.text  # networked
+    r = httpx.post(link, data={"water-lobby": "ok", "braille-3": "missing",
+                               "charger-1": "no_charge"}, timeout=30)
+    assert r.status_code == 200 and "3" in r.text
+    assert 'value="ok" checked' in r.text  # the day's answers shown again
+    codes = sorted(a["code"] for a in citizen_alerts(site))
+    assert codes == ["citizen.missing", "citizen.no_charge"]
+    assert httpx.post(link, data={"water-lobby": "paper_jam"}, timeout=30).status_code == 422
+    assert httpx.get(f"{site.url}/staff/{site.token('q1', 'water-lobby')}",
+                     timeout=30).status_code == 404  # an amenity's code is no staff link
