@@ -205,7 +205,11 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
     secure = config.auth.cookie_secure if config.auth.cookie_secure is not None else (
         http.tls_cert is not None or http.public_url.startswith("https://"))
     app.add_middleware(auth.CsrfGuard, secure=secure)
-    app.add_middleware(BodyLimit)  # before CSRF and routes read a byte of it
+    from controller.citizen_web import FORM_OVERHEAD
+
+    # before CSRF and routes read a byte of it; the citizens' form takes its photo
+    app.add_middleware(BodyLimit, larger=(
+        ("/r/", config.citizen.max_photo_bytes + FORM_OVERHEAD),))
     app.add_middleware(SecurityHeaders)  # added last: outermost, its headers on every answer
     registry = CollectorRegistry()
     registry.register(Metrics(stores, counters))
@@ -675,6 +679,13 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
             raise HTTPException(503, "ingest is stuck or dead: alerts are not being raised")
         return {"ingest": "ok"}
 
+
+    # citizens' reports (anonymous by design: the QR token is the key) and Open311
+    from controller import checklist, citizen_web, open311
+
+    app.include_router(citizen_web.router(config, stores, guard))
+    app.include_router(checklist.router(config, stores))
+    app.include_router(open311.router(config, stores))
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def dashboard(request: Request) -> Response:

@@ -65,6 +65,11 @@ def origin_matches(origin: str, host: str | None) -> bool:
     return bool(sep) and rest.rstrip("/").lower() == host.lower()
 
 
+# Paths of forms that act as nobody and guard themselves with a single-use form token
+# (controller/citizen_web.py: /r/<token>; controller/checklist.py: /staff/<token>).
+ANONYMOUS_FORM_PREFIXES = ("/r/", "/staff/")
+
+
 class CsrfGuard:
     """Every write (any method but GET/HEAD/OPTIONS) of any route, a future one too: a foreign
     Origin is refused; a request carrying the session cookie must carry its CSRF token in
@@ -86,7 +91,12 @@ class CsrfGuard:
                 # signing in (again) is the one write a stale cookie may not block: the
                 # Origin check above and SameSite=Strict guard it
                 signing_in = scope["method"] == "POST" and scope["path"] == SIGN_IN_PATH
-                if session_id and not signing_in and (token is None or not hmac.compare_digest(
+                # the citizens' and staff's plain HTML forms act as nobody (a session gives
+                # them no power) and carry their own single-use form token: a desk member
+                # signed in on the same phone must still be able to report
+                anonymous_form = str(scope["path"]).startswith(ANONYMOUS_FORM_PREFIXES)
+                if session_id and not signing_in and not anonymous_form and (
+                        token is None or not hmac.compare_digest(
                         token, accounts.csrf_token(session_id))):
                     reason = "the CSRF token is missing or wrong: reload the page"
             if reason is not None:

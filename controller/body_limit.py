@@ -22,18 +22,29 @@ class BodyLimit:
     """ASGI middleware: reads a request's body up to MAX_BODY_BYTES (by Content-Length at once,
     or as it comes when chunked), then hands the app the buffered body; past the bound, 413."""
 
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES,
+                 larger: tuple[tuple[str, int], ...] = ()) -> None:
         self.app = app
         self.limit = limit
+        # (path prefix, bound) for the few routes that take more: the citizens' form and its
+        # photo (its own bound, from controller.yaml)
+        self.larger = larger
+
+    def _limit_for(self, path: str) -> int:
+        for prefix, bound in self.larger:
+            if path.startswith(prefix):
+                return bound
+        return self.limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self._limit_for(str(scope.get("path", "")))
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 text = value.decode("latin-1").strip()
-                if not text.isdigit() or int(text) > self.limit:
+                if not text.isdigit() or int(text) > limit:
                     await self._refuse(send)
                     return
         messages: list[Message] = []
@@ -44,7 +55,7 @@ class BodyLimit:
             if message["type"] != "http.request":
                 break  # a disconnect: the app sees it as it would have
             size += len(message.get("body", b""))
-            if size > self.limit:
+            if size > limit:
                 await self._refuse(send)
                 return
             if not message.get("more_body", False):

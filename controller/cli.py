@@ -536,6 +536,45 @@ def deadletters(
 
 
 @app.command()
+def qr(
+    center: Annotated[str, typer.Option(help="The center whose amenities get labels.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The PDF to write (labels.pdf).")],
+    base_url: Annotated[str | None, typer.Option(
+        help="The controller's address as phones reach it (default: http.public_url).")] = None,
+    rotate: Annotated[bool, typer.Option(
+        "--rotate", help="New codes for every amenity: the old labels stop working.")] = False,
+    staff_link: Annotated[bool, typer.Option(
+        "--staff-link", help="Print the center's staff link (the opening checklist) instead.")]
+    = False,
+    config: ConfigOpt = None, db: DbOpt = None,
+) -> None:
+    """A4 sheets of QR labels, one per amenity: citizens scan them to report a problem.
+    Needs Chromium (apt install chromium)."""
+    from controller import qr_labels, reporting
+
+    cfg = _config(config, db)
+    found = next((c for c in cfg.centers if c.id == center), None)
+    if found is None:
+        typer.echo(f"error: no center {center!r} in controller.yaml", err=True)
+        raise typer.Exit(2)
+    url = base_url or (cfg.http.public_url if cfg.http is not None else "")
+    if staff_link:
+        from controller import checklist, citizen
+
+        _open_store(cfg)
+        token = citizen.token_for(Store(cfg.db), found.id, checklist.STAFF_KEY, rotate=rotate)
+        typer.echo(f"{url.rstrip('/')}/staff/{token}")
+        return
+    try:
+        _open_store(cfg)
+        count = qr_labels.make_pdf(Store(cfg.db), found, url, out, rotate=rotate)
+    except (ValueError, reporting.ReportError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"{out}: {count} labels for {found.name}")
+
+
+@app.command()
 def report(
     out: Annotated[Path, typer.Option("--out", "-o", help="File to write (report.pdf, …).")],
     month: Annotated[str | None, typer.Option(help="A month, e.g. 2026-11.")] = None,

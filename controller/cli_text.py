@@ -180,6 +180,18 @@ VI: Mapping[str, str] = {
     "Seconds to wait for the box's answer.": "Số giây chờ máy giám sát trả lời.",
     "Replace CONFIG_DIR/CENTER.yaml even if it differs.":
         "Ghi đè CONFIG_DIR/CENTER.yaml dù tệp đó khác.",
+    "A4 sheets of QR labels, one per amenity: citizens scan them to report a problem.\n"
+    "Needs Chromium (apt install chromium).":
+        "In nhãn mã QR trên giấy A4, mỗi tiện ích một nhãn: người dân quét mã để báo sự cố. "
+        "Cần Chromium (apt install chromium).",
+    "The center whose amenities get labels.": "Trung tâm cần in nhãn cho các tiện ích.",
+    "The PDF to write (labels.pdf).": "Tệp PDF sẽ ghi ra (labels.pdf).",
+    "The controller's address as phones reach it (default: http.public_url).":
+        "Địa chỉ máy chủ mà điện thoại truy cập được (mặc định: http.public_url).",
+    "New codes for every amenity: the old labels stop working.":
+        "Tạo mã mới cho mọi tiện ích: các nhãn cũ không dùng được nữa.",
+    "Print the center's staff link (the opening checklist) instead.":
+        "In đường dẫn cho cán bộ trung tâm (danh sách kiểm tra đầu ngày) thay cho nhãn.",
 }
 
 

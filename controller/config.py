@@ -9,6 +9,7 @@ from datetime import time as dtime
 from pathlib import Path
 from typing import Any
 
+from controller.amenities import Amenity, CitizenSettings, parse_amenities, parse_citizen
 from controller.auth_config import AuthSettings
 from controller.auth_config import parse as parse_auth
 from controller.channels.base import Person
@@ -32,6 +33,8 @@ class CenterInfo:
     hours: OpeningHours
     # the center's boxes; None: admit the first rules.max_agents_per_center that report
     agents: frozenset[str] | None = None
+    location: tuple[float, float] | None = None  # (lat, long): Open311 gives it to the city
+    amenities: tuple[Amenity, ...] = ()  # what citizens can report on (QR labels)
 
 
 @dataclass(frozen=True)
@@ -155,6 +158,7 @@ class ControllerConfig:
     partitions: PartitionSettings | None = None
     signing: SigningSettings = field(default_factory=SigningSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
+    citizen: CitizenSettings = field(default_factory=CitizenSettings)
 
     @property
     def signing_key(self) -> Path:
@@ -226,7 +230,7 @@ def parse_listen(text: str, node: Node | None = None) -> tuple[str, int]:
 _TOP = ("mqtt", "db", "rules", "alert_rules", "rules_file", "centers", "http", "notify",
         "client_id", "share_group", "session_expiry", "ingest_stuck_after", "config_dir",
         "enroll", "history", "reports", "people", "oncall", "partitions", "signing",
-        "auth", "groups")
+        "auth", "groups", "citizen")
 
 
 def load(path: str | Path | None, env: TMapping[str, str] | None = None) -> ControllerConfig:
@@ -309,7 +313,12 @@ def load(path: str | Path | None, env: TMapping[str, str] | None = None) -> Cont
         reports=_reports(root.get("reports"), _notify(root.get("notify"), environ)),
         partitions=parts,
         signing=_signing(root.get("signing"), _enroll(root.get("enroll"))),
-        auth=parse_auth(root.get("auth"), root.get("groups")))
+        auth=parse_auth(root.get("auth"), root.get("groups")),
+        citizen=_citizen(root.get("citizen"), environ, _notify(root.get("notify"), environ)))
+
+
+def _citizen(node: Node | None, env: TMapping[str, str], notify: NotifySettings) -> CitizenSettings:
+    return parse_citizen(node, env, frozenset(r.name for r in notify.receivers if r.kind == "sms"))
 
 
 def _signing(node: Node | None, enroll: EnrollSettings | None) -> SigningSettings:
@@ -420,7 +429,8 @@ def _centers(node: Node | None) -> tuple[CenterInfo, ...]:
     out: list[CenterInfo] = []
     seen: set[str] = set()
     for item in node.as_list():
-        m = item.as_mapping(("id", "name", "timezone", "opening_hours", "holidays", "agents"))
+        m = item.as_mapping(("id", "name", "timezone", "opening_hours", "holidays", "agents",
+                             "lat", "long", "amenities"))
         cid = m.require("id").as_str()
         if not wire.valid_id(cid):
             raise m.require("id").error(f"{cid!r} is not a valid center id")
@@ -438,7 +448,20 @@ def _centers(node: Node | None) -> tuple[CenterInfo, ...]:
                     raise a.error(f"{aid!r} is not a valid agent id")
                 ids.append(aid)
             agents = frozenset(ids)
-        out.append(CenterInfo(cid, name.as_str() if name is not None else cid, hours, agents))
+        lat, lon = m.get("lat"), m.get("long")
+        location = None
+        if (lat is None) != (lon is None):
+            raise (lat or lon or m.require("lat")).error("give both lat and long")
+        if lat is not None and lon is not None:
+            la, lo = lat.as_float(), lon.as_float()
+            if not -90 <= la <= 90:
+                raise lat.error("a latitude between -90 and 90")
+            if not -180 <= lo <= 180:
+                raise lon.error("a longitude between -180 and 180")
+            location = (la, lo)
+        am = m.get("amenities")
+        out.append(CenterInfo(cid, name.as_str() if name is not None else cid, hours, agents,
+                              location, parse_amenities(am, cid) if am is not None else ()))
     return tuple(out)
 
 

@@ -166,9 +166,11 @@ class PostgresDb(Db):
         # one controller at a time creates the schema (others may be starting too)
         self.conn.execute("SELECT pg_advisory_lock(7243001)")
         try:
-            for statement in ddl.split(";"):
-                body = "\n".join(line for line in statement.splitlines()
-                                 if not line.strip().startswith("--")).strip()
+            # comments out first: a ';' inside one must not split a statement
+            code = "\n".join(line for line in ddl.splitlines()
+                             if not line.strip().startswith("--"))
+            for statement in code.split(";"):
+                body = statement.strip()
                 if body:
                     self.conn.execute(body)
         finally:

@@ -76,7 +76,8 @@ class Notifier:
     def __init__(self, settings: NotifySettings, stores: StorePerThread, public_url: str = "",
                  clock: Callable[[], float] = time.time, center_names: dict[str, str] | None = None,
                  wake: Callable[[], None] = lambda: None,
-                 groups: Mapping[str, frozenset[str]] | None = None) -> None:
+                 groups: Mapping[str, frozenset[str]] | None = None,
+                 citizen_per_hour: int = 4) -> None:
         self.settings = settings
         self.groups = groups or {}  # controller.yaml groups: for the accounts' scopes
         self.stores = stores
@@ -88,6 +89,9 @@ class Notifier:
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_reminder: dict[int, float] = {}
         self._http: httpx.AsyncClient | None = None
+        from controller.citizen import NotifyCap  # citizens' reports: an hourly cap per center
+
+        self.citizen_cap = NotifyCap(citizen_per_hour)
 
     def context(self) -> SendContext:
         if self._http is None:
@@ -97,6 +101,8 @@ class Notifier:
     # called by the feed for every change
     def on_change(self, change: AlertChange, silenced: bool) -> None:
         if change.event not in ("opened", "resolved") or silenced:
+            return
+        if not self.citizen_cap.allow(change.event, change.alert, self.clock()):
             return
         for receiver in route(self.settings, change.alert):
             key = (receiver.name, change.alert.center)

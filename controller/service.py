@@ -632,6 +632,7 @@ def serve(config: ControllerConfig) -> None:
     import signal
     from collections.abc import Iterator
 
+    from controller import citizen
     from controller.feed import AlertFeed, StorePerThread
     from controller.notify import Notifier
 
@@ -649,7 +650,8 @@ def serve(config: ControllerConfig) -> None:
         notifier = Notifier(config.notify, stores,
                             config.http.public_url if config.http is not None else "",
                             center_names={c.id: c.name for c in config.centers}, wake=wake,
-                            groups=config.auth.groups)
+                            groups=config.auth.groups,
+                            citizen_per_hour=config.citizen.notify_per_center_per_hour)
         feed.subscribers.append(notifier.on_change)
         feed.subscribers.append(ctl.publish_alert)
         ingest = threading.Thread(target=ctl.run, name="ingest", daemon=True)
@@ -674,7 +676,9 @@ def serve(config: ControllerConfig) -> None:
                  asyncio.create_task(notifier.escalate_loop(stop)),
                  asyncio.create_task(notifier.listen_loops(stop)),
                  # sessions past their expiry, audit rows past their retention
-                 asyncio.create_task(accounts_upkeep(stop, config.auth, stores))]
+                 asyncio.create_task(accounts_upkeep(stop, config.auth, stores)),
+                 # the SMS to citizens who left a number, once their report is resolved
+                 asyncio.create_task(citizen.reply_loop(stop, config, stores))]
         server = None
         if config.http is not None:
             import uvicorn

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from controller import accounts, history_store, leases
+from controller import accounts, citizen_schema, history_store, leases
 from controller.db import Db, connect
 from controller.seqs import SeqTracker
 from controller.state import (
@@ -206,7 +206,7 @@ class Store:
         self.readonly = readonly
         self.db: Db = connect(path, readonly)
         if not readonly:
-            self.db.schema(SCHEMA + history_store.SCHEMA + leases.SCHEMA)
+            self.db.schema(SCHEMA + history_store.SCHEMA + leases.SCHEMA + citizen_schema.SCHEMA)
             for table, column, definition in MIGRATIONS:
                 self.db.add_column(table, column, definition)
             accounts.ensure_schema(self.db)

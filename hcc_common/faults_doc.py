@@ -11,6 +11,7 @@ AREAS = {
     "wan": "đường Internet của trung tâm / the center's internet line",
     "host": "máy giám sát / the box itself", "agent": "máy giám sát và kết nối / the box's link",
     "center": "cả trung tâm / the whole center",
+    "citizen": "người dân báo qua mã QR / reported by citizens (QR code)",
 }
 
 

@@ -279,7 +279,7 @@ def test_every_page_response_has_the_strict_policy(site: str) -> None:
             assert directive in policy.split("; "), (path, directive, policy)
         assert "unsafe-inline" not in policy and "unsafe-eval" not in policy, path
         assert r.headers.get("x-content-type-options") == "nosniff", path
-        assert r.headers.get("referrer-policy") == "no-referrer", path
+        assert r.headers.get("referrer-policy") == "same-origin", path
 
 
 def test_pages_have_no_inline_script_and_scripts_build_no_html() -> None:

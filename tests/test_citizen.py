@@ -1,0 +1,456 @@
+"""Citizens' reports: the pure checks (phone, note, nonce, photo, the notification cap), the
+amenities in controller.yaml, and the phone page and its alerts over real HTTP (uvicorn on
+loopback), the limits with bounded loops, the SMS reply through the gateway fake."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from citizen_site import OPEN311_KEY, Site, post_report, start
+
+from controller import citizen
+from controller import config as config_mod
+from controller.state import AlertKey, OpenAlert
+from hcc_common.yamlconf import ConfigError
+
+
+# -- pure --------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("text", "want"), [
+    ("0912345678", "0912345678"), ("0912 345 678", "0912345678"), ("0912.345.678", "0912345678"),
+    ("+84 912 345 678", "0912345678"), ("84912345678", "0912345678"), ("", None),
+    ("(038) 123-4567", "0381234567")])
+def test_vietnamese_mobile_numbers(text: str, want: str | None) -> None:
+    assert citizen.normalize_phone(text) == want
+
+
+@pytest.mark.parametrize("text", ["12345", "0212345678", "09123456789", "+1 415 555 0100",
+                                  "0912345678; rm -rf /", "０９１２３４５６７８"])
+def test_not_a_vietnamese_mobile_number(text: str) -> None:
+    with pytest.raises(ValueError):
+        citizen.normalize_phone(text)
+
+
+def test_a_note_is_plain_bounded_text() -> None:
+    assert citizen.clean_note("  hết\u202e nước\n\nở  sảnh\x00 ", 100) == "hết nước ở sảnh"
+    assert citizen.clean_note("<b>x</b>", 100) == "<b>x</b>"  # kept as text, shown escaped
+    with pytest.raises(ValueError):
+        citizen.clean_note("x" * 101, 100)
+
+
+def test_a_nonce_is_bound_to_its_page_and_time() -> None:
+    key = b"k" * 32
+    n = citizen.make_nonce(key, "tok-a", 1000.0)
+    assert citizen.nonce_ok(key, "tok-a", n, 1001.0)
+    assert not citizen.nonce_ok(key, "tok-b", n, 1001.0)  # another amenity's page
+    assert not citizen.nonce_ok(b"j" * 32, "tok-a", n, 1001.0)  # another controller's key
+    assert not citizen.nonce_ok(key, "tok-a", n, 1000.0 + citizen.NONCE_VALID_S + 1)
+    assert not citizen.nonce_ok(key, "tok-a", n[:-1] + ("0" if n[-1] != "0" else "1"), 1001.0)
+    assert not citizen.nonce_ok(key, "tok-a", "garbage", 1001.0)
+    assert citizen.make_nonce(key, "tok-a", 1000.0) != n  # two pages in one second: two nonces
+
+
+def jpeg_with_exif(size: tuple[int, int] = (2400, 1200)) -> bytes:
+    from PIL import Image
+
+    img = Image.new("RGB", size, (200, 30, 30))
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"  # Make
+    exif[0x0110] = "SecretPhone 12"  # Model
+    exif[0x8825] = {2: (10.0, 46.0, 36.0), 4: (106.0, 42.0, 3.0)}  # GPS
+    out = io.BytesIO()
+    img.save(out, "JPEG", exif=exif.tobytes())
+    return out.getvalue()
+
+
+def test_a_photo_is_re_encoded_without_its_metadata() -> None:
+    from PIL import Image
+
+    raw = jpeg_with_exif()
+    assert b"SecretPhone" in raw
+    clean = citizen.strip_photo(raw, 5_000_000)
+    assert b"SecretPhone" not in clean and b"Exif" not in clean
+    with Image.open(io.BytesIO(clean)) as img:
+        assert img.format == "JPEG"
+        assert not img.getexif()
+        assert max(img.size) == citizen.PHOTO_MAX_SIDE
+    with pytest.raises(ValueError):
+        citizen.strip_photo(b"<svg onload=alert(1)>", 5_000_000)
+    with pytest.raises(ValueError):
+        citizen.strip_photo(raw, len(raw) - 1)
+    bomb = io.BytesIO()
+    Image.new("1", (10_000, 5_000)).save(bomb, "PNG")  # 50 megapixels in a few kB
+    assert len(bomb.getvalue()) < 100_000
+    with pytest.raises(ValueError, match="megapixels"):
+        citizen.strip_photo(bomb.getvalue(), 5_000_000)
+
+
+def alert_row(alert_id: int, center: str = "q1", source: str = "citizen") -> citizen.AlertRow:
+    return citizen.AlertRow(alert_id, center, "citizen", "water", "citizen.out_of_water", "",
+                            "warning", "firing", "Nước", {}, 0.0, None, None, None, None, None,
+                            None, {"source": source})
+
+
+def test_the_notification_cap_holds_a_flood_per_center_and_hour() -> None:
+    cap = citizen.NotifyCap(per_hour=3)
+    now = 1000.0
+    allowed = [cap.allow("opened", alert_row(i), now + i) for i in range(1, 21)]  # bounded
+    assert allowed == [True] * 3 + [False] * 17
+    assert cap.allow("opened", alert_row(100, center="q3"), now)  # another center: its own cap
+    assert cap.allow("opened", alert_row(101, source="rules"), now)  # sensors' alerts: no cap
+    assert cap.allow("resolved", alert_row(1), now + 30)  # its opening was told
+    assert not cap.allow("resolved", alert_row(10), now + 30)  # its opening was held back
+    assert cap.allow("opened", alert_row(200), now + citizen.HOUR_S + 5)  # an hour later
+    for i in range(300, 300 + citizen.NotifyCap.KEPT + 50):  # bounded memory
+        cap.allow("opened", alert_row(i), now + citizen.HOUR_S + 10)
+    assert len(cap.held) <= citizen.NotifyCap.KEPT
+
+
+# -- controller.yaml ---------------------------------------------------------------------------
+def test_amenities_parse_into_typed_objects(tmp_path: Path) -> None:
+    gen = start(tmp_path)
+    site = next(gen)
+    try:
+        q1 = site.config.centers[0]
+        assert q1.location == (10.7769, 106.7009)
+        names = {a.id: a for a in q1.amenities}
+        assert names["water-lobby"].kind.problems[0] == "out_of_water"
+        assert names["printer-2"].device == "printer-2" and names["printer-2"].networked
+        assert not names["braille-3"].networked
+        assert site.config.citizen.reply_via == "sms-gw"
+    finally:
+        gen.close()
+
+
+@pytest.mark.parametrize(("amenities", "want"), [
+    ("[{id: w, type: kettle, name: N}]", "unknown amenity type 'kettle'"),
+    ("[{id: w, type: water, name: N}, {id: w, type: water, name: M}]", "listed twice"),
+    ("[{id: 'a b', type: water, name: N}]", "not a valid amenity id"),
+    ("[{id: w, type: water}]", "required key is missing"),
+    ("[{id: w, type: water, name: N, colour: red}]", "colour"),
+])
+def test_amenity_errors_name_file_line_and_key(tmp_path: Path, amenities: str, want: str
+                                               ) -> None:
+    path = tmp_path / "controller.yaml"
+    path.write_text(f"centers:\n  - id: q1\n    amenities: {amenities}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as exc:
+        config_mod.load(path)
+    assert want in str(exc.value)
+    assert f"{path}:3" in str(exc.value)
+
+
+def test_reply_via_must_be_an_sms_receiver(tmp_path: Path) -> None:
+    path = tmp_path / "controller.yaml"
+    path.write_text("citizen:\n  reply_via: nobody\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as exc:
+        config_mod.load(path)
+    assert f"{path}:2" in str(exc.value) and "citizen.reply_via" in str(exc.value)
+
+
+# -- over HTTP -------------------------------------------------------------------------------
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    yield from start(tmp_path)
+
+
+def citizen_alerts(site: Site) -> list[dict[str, object]]:
+    return [a for a in httpx.get(f"{site.url}/api/v1/alerts", timeout=30).json()
+            if a["labels"].get("source") == "citizen"]
+
+
+def test_the_page_is_small_accessible_and_fitted_to_the_amenity(site: Site) -> None:
+    r = httpx.get(f"{site.url}/r/{site.token('q1', 'printer-2')}", timeout=30)
+    assert r.status_code == 200
+    assert "script-src 'self'" in r.headers["content-security-policy"]
+    page = r.text
+    assert len(r.content) < 8000  # a slow phone line
+    assert '<html lang="vi">' in page and '<span lang="en">' in page
+    assert "<fieldset><legend>" in page and 'for="note"' in page and 'id="note"' in page
+    for problem in ("out_of_paper", "paper_jam", "tray_full"):
+        assert f'value="{problem}"' in page
+    assert 'value="out_of_water"' not in page  # a printer has no water
+    assert "<script" not in page and " on" not in page.replace(" only", "")  # no handlers
+    assert "http" not in page.split("<body>")[1]  # nothing loaded from elsewhere
+    css = httpx.get(f"{site.url}/r/static/citizen.css", timeout=30)
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+
+
+def test_tokens_are_random_per_amenity_kept_and_rotatable(site: Site) -> None:
+    a, b = site.token("q1", "water-lobby"), site.token("q1", "braille-3")
+    assert a != b and len(a) >= 20
+    assert site.token("q1", "water-lobby") == a  # kept in the database
+    new = citizen.token_for(site.store, "q1", "water-lobby", rotate=True)
+    assert new != a
+    assert httpx.get(f"{site.url}/r/{a}", timeout=30).status_code == 404  # the old label
+    assert httpx.get(f"{site.url}/r/{new}", timeout=30).status_code == 200
+    for guess in ("x" * 22, "../../etc/passwd", "' OR 1=1 --"):
+        assert httpx.get(f"{site.url}/r/{guess}", timeout=30).status_code == 404
+
+
+def test_reports_merge_into_one_alert_with_a_count_and_the_phone_only_for_the_desk(
+        site: Site) -> None:
+    token = site.token("q1", "water-lobby")
+    r = post_report(site, token, "out_of_water", phone="0912 345 678",
+                    note="<img src=x onerror=alert(1)>", photo=jpeg_with_exif((800, 600)))
+    assert r.status_code == 200, r.text
+    assert "Cảm ơn" in r.text
+    [alert] = citizen_alerts(site)
+    assert alert["code"] == "citizen.out_of_water" and alert["agent"] == "citizen"
+    assert alert["params"] == {"reports": 1}
+    assert "onerror" not in str(alert)  # the note is not in the alert's text
+    assert post_report(site, token, "dirty").status_code == 200
+    [alert] = citizen_alerts(site)
+    assert alert["params"] == {"reports": 2}
+    assert "2 lượt báo" in str(alert["message"])
+    url = f"{site.url}/api/v1/alerts/{alert['id']}/citizen-reports"
+    desk = httpx.get(url, headers=site.desk(), timeout=30).json()
+    assert [d["phone"] for d in desk] == ["0912345678", None]
+    assert desk[0]["note"] == "<img src=x onerror=alert(1)>" and desk[0]["photo"]
+    anyone = httpx.get(url, timeout=30).json()
+    assert [d["phone"] for d in anyone] == [None, None]
+    photo_url = f"{site.url}/api/v1/citizen-reports/{desk[0]['id']}/photo"
+    assert httpx.get(photo_url, timeout=30).status_code == 401
+    got = httpx.get(photo_url, headers=site.desk(), timeout=30)
+    assert got.headers["content-type"] == "image/jpeg" and b"SecretPhone" not in got.content
+    history = httpx.get(f"{site.url}/api/v1/alerts/{alert['id']}", timeout=30).json()["history"]
+    assert [h["event"] for h in history] == ["opened", "reported"]
+
+
+def test_a_report_on_a_device_with_an_open_alert_joins_it(site: Site) -> None:
+    site.store.write([OpenAlert(AlertKey("q1", "pi-1", "printer-2", "printer.paper_jam"),
+                                "warning", "Máy in quầy 2", {}, time.time())])
+    r = post_report(site, site.token("q1", "printer-2"), "paper_jam")
+    assert r.status_code == 200, r.text
+    alerts = httpx.get(f"{site.url}/api/v1/alerts", timeout=30).json()
+    assert [a["code"] for a in alerts] == ["printer.paper_jam"]  # no second alert
+    reports = httpx.get(f"{site.url}/api/v1/alerts/{alerts[0]['id']}/citizen-reports",
+                        timeout=30).json()
+    assert [x["problem"] for x in reports] == ["paper_jam"]
+
+
+def test_a_report_outside_opening_hours_is_marked(site: Site) -> None:
+    r = post_report(site, site.token("q3", "water-1"), "out_of_water")
+    assert r.status_code == 200 and "ngoài giờ" in r.text
+    [alert] = citizen_alerts(site)
+    assert alert["labels"]["off_hours"] == "yes"
+
+
+def test_bad_input_gets_a_clear_error_and_keeps_nothing(site: Site) -> None:
+    token = site.token("q1", "water-lobby")
+    cases = [({"problem": "paper_jam"}, 422), ({"phone": "12345"}, 422),
+             ({"note": "x" * 501}, 422)]
+    for change, status in cases:
+        fields = {"problem": "out_of_water", **change}
+        r = post_report(site, token, fields.pop("problem"), **fields)
+        assert r.status_code == status, (change, r.text)
+        assert 'class="error" role="alert"' in r.text
+    r = post_report(site, token, "out_of_water", photo=b"not an image")
+    assert r.status_code == 422
+    assert citizen_alerts(site) == []
+
+
+def test_a_form_posts_once_and_only_from_its_own_page(site: Site) -> None:
+    token = site.token("q1", "water-lobby")
+    page = httpx.get(f"{site.url}/r/{token}", timeout=30).text
+    nonce = page.split('name="nonce" value="')[1].split('"')[0]
+    form = {"nonce": nonce, "problem": "out_of_water"}
+    evil = httpx.post(f"{site.url}/r/{token}", data=form, timeout=30,
+                      headers={"Origin": "https://evil.example"})
+    assert evil.status_code == 403
+    assert httpx.post(f"{site.url}/r/{token}", data=form, timeout=30).status_code == 200
+    again = httpx.post(f"{site.url}/r/{token}", data=form, timeout=30)
+    assert again.status_code == 409  # a replayed form
+    forged = httpx.post(f"{site.url}/r/{token}", data={**form, "nonce": "1.abc"}, timeout=30)
+    assert forged.status_code == 400
+    big = httpx.post(f"{site.url}/r/{token}", timeout=30, data=form,
+                     files={"photo": ("p.jpg", b"\xff" * 2_100_000, "image/jpeg")})
+    assert big.status_code == 413
+    [alert] = citizen_alerts(site)
+    assert alert["params"] == {"reports": 1}
+
+
+def test_rate_limit_per_address(site: Site) -> None:
+    limit = site.config.citizen.per_address_per_hour
+    statuses = []
+    for i in range(limit + 3):  # bounded
+        amenity = ("water-lobby", "braille-3", "charger-1")[i % 3]
+        problem = {"water-lobby": "out_of_water", "braille-3": "missing",
+                   "charger-1": "no_charge"}[amenity]
+        statuses.append(post_report(site, site.token("q1", amenity), problem).status_code)
+    assert statuses == [200] * limit + [429] * 3
+    total = sum(int(a["params"]["reports"]) for a in citizen_alerts(site))  # type: ignore[index]
+    assert total == limit
+
+
+def test_rate_limit_per_amenity_across_senders(site: Site) -> None:
+    limit = site.config.citizen.per_amenity_per_hour
+    statuses = []
+    for i in range(limit + 3):  # bounded; a different person each time (Open311 account_id)
+        r = httpx.post(f"{site.url}/open311/v2/requests.json", timeout=30, data={
+            "api_key": OPEN311_KEY, "service_code": "signage", "address_id": "q1/braille-3",
+            "account_id": f"person-{i}", "attribute[problem]": "missing"})
+        statuses.append(r.status_code)
+    assert statuses == [201] * limit + [429] * 3
+    [alert] = citizen_alerts(site)
+    assert alert["params"] == {"reports": limit}
+
+
+def test_the_reporter_gets_an_sms_when_it_is_resolved(site: Site) -> None:
+    token = site.token("q1", "charger-1")
+    assert post_report(site, token, "no_charge", phone="+84 912 345 678").status_code == 200
+    assert post_report(site, token, "no_charge").status_code == 200  # no number: no SMS
+    [alert] = citizen_alerts(site)
+
+    async def replies() -> int:
+        async with httpx.AsyncClient(timeout=10) as http:
+            return await citizen.send_replies(site.stores, site.config, http)
+
+    assert asyncio.run(replies()) == 0  # still open: nothing yet
+    r = httpx.post(f"{site.url}/api/v1/alerts/{alert['id']}/resolve", headers=site.desk(),
+                   json={"note": "đã thay ổ cắm"}, timeout=30)
+    assert r.status_code == 200
+    assert asyncio.run(replies()) == 1
+    assert asyncio.run(replies()) == 0  # once
+    assert site.sms.problems == []
+    [sent] = site.sms.sent
+    assert sent["Phone"] == "0912345678" and "Tram sac" in sent["Content"]
+    desk = httpx.get(f"{site.url}/api/v1/alerts/{alert['id']}/citizen-reports",
+                     headers=site.desk(), timeout=30).json()
+    assert [d["reply"] for d in desk] == ["sent", "none"]
+
+
+def test_a_failed_reply_is_recorded(site: Site) -> None:
+    site.sms.fail_with = "104"
+    token = site.token("q1", "charger-1")
+    assert post_report(site, token, "no_charge", phone="0912345678").status_code == 200
+    [alert] = citizen_alerts(site)
+    httpx.post(f"{site.url}/api/v1/alerts/{alert['id']}/resolve", headers=site.desk(),
+               json={"note": "ok"}, timeout=30)
+
+    async def replies() -> int:
+        async with httpx.AsyncClient(timeout=10) as http:
+            return await citizen.send_replies(site.stores, site.config, http)
+
+    assert asyncio.run(replies()) == 0
+    [report] = httpx.get(f"{site.url}/api/v1/alerts/{alert['id']}/citizen-reports",
+                         headers=site.desk(), timeout=30).json()
+    assert report["reply"] == "failed" and "104" in report["reply_error"]
+
+
+def test_the_notifier_caps_citizen_alerts_and_groups_them_per_center() -> None:
+    from controller.config import NotifySettings, Receiver, Route
+    from controller.feed import StorePerThread
+    from controller.notify import Notifier
+    from controller.store import AlertChange
+
+    settings = NotifySettings(receivers=(Receiver("desk-chat", "telegram", None),),
+                              routes=(Route(("desk-chat",)),), group_wait_s=3600.0)
+
+    async def flood() -> list[int]:
+        notifier = Notifier(settings, StorePerThread(":memory:"), citizen_per_hour=4)
+        for i in range(1, 51):  # bounded: 50 amenities reported at once
+            notifier.on_change(AlertChange(i, "opened", 0.0, None, None, alert_row(i)), False)
+        sensor = alert_row(99, source="rules")
+        notifier.on_change(AlertChange(99, "opened", 0.0, None, None, sensor), False)
+        [batch] = notifier.pending.values()  # one grouped message for the center
+        ids = [a.id for _e, a in batch.changes]
+        for task in list(notifier._tasks):
+            task.cancel()
+        return ids
+
+    assert asyncio.run(flood()) == [1, 2, 3, 4, 99]
+
+
+def test_the_store_side_on_sqlite_and_postgresql(target: str) -> None:
+    """Tokens, merging, the limits and the reply claim, on both databases the store speaks."""
+    from controller.amenities import Amenity, CitizenSettings
+    from controller.config import CenterInfo
+    from controller.store import Store
+    from hcc_common.calendar import OpeningHours
+
+    store = Store(target)
+    water = Amenity(id="water-1", center="q1", type="water", name="Nước uống")
+    center = CenterInfo("q1", "Q1", OpeningHours(), amenities=(water,))
+    token = citizen.token_for(store, "q1", "water-1")
+    assert citizen.token_for(store, "q1", "water-1") == token
+    settings = CitizenSettings(per_address_per_hour=3, per_amenity_per_hour=100)
+    now = time.time()
+    taken = [citizen.submit(store, settings, citizen.Report(center, water, "out_of_water",
+                                                            phone="0912345678" if i == 0
+                                                            else None, address="10.0.0.1"),
+                            now + i) for i in range(3)]
+    assert [t.joined for t in taken] == [False, True, True]
+    assert len({t.alert.id for t in taken}) == 1 and taken[-1].alert.params == {"reports": 3}
+    with pytest.raises(citizen.ReportRefused) as refused:
+        citizen.submit(store, settings, citizen.Report(center, water, "dirty",
+                                                       address="10.0.0.1"), now + 5)
+    assert refused.value.status == 429
+    assert citizen.use_nonce(store, "n-1", now) and not citizen.use_nonce(store, "n-1", now)
+    store.resolve(taken[0].alert.id, "desk", "ok", now + 10)
+    [(report_id, phone, name)] = citizen.due_replies(store)
+    assert (phone, name) == ("0912345678", "Nước uống")
+    assert citizen.claim_reply(store, report_id, now + 11)
+    assert not citizen.claim_reply(store, report_id, now + 12)  # once, whoever is first
+    citizen.reply_done(store, report_id, None, now + 13)
+    assert citizen.due_replies(store) == []
+    store.close()
+
+
+def test_the_monthly_figures_pure() -> None:
+    from controller.citizen_report import ReportRow, figures
+
+    rows = [ReportRow("q1", "w", "water", "out_of_water", 0.0, "citizen", 600.0, False),
+            ReportRow("q1", "w", "water", "dirty", 100.0, "citizen", 600.0, True),
+            ReportRow("q3", "p", "printer", "paper_jam", 0.0, "pi-1", None, False)]
+    f = figures(rows)
+    assert f.reports == 3 and f.by_type == {"water": 2, "printer": 1}
+    assert f.by_center == {"q1": 2, "q3": 1} and f.off_hours == 1 and f.resolved == 2
+    assert f.median_to_resolution_s == 550.0
+    assert f.unseen_by_sensors == {"out_of_water": 1, "dirty": 1}  # the printer's box saw it
+    assert figures([]).median_to_resolution_s is None
+
+
+def test_the_monthly_figures_over_http(site: Site) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    site.store.write([OpenAlert(AlertKey("q1", "pi-1", "printer-2", "printer.paper_jam"),
+                                "warning", "Máy in quầy 2", {}, time.time())])
+    assert post_report(site, site.token("q1", "printer-2"), "paper_jam").status_code == 200
+    assert post_report(site, site.token("q1", "water-lobby"), "out_of_water").status_code == 200
+    month = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).strftime("%Y-%m")
+    f = httpx.get(f"{site.url}/api/v1/citizen-figures", params={"month": month},
+                  timeout=30).json()
+    assert f["reports"] == 2 and f["by_type"] == {"printer": 1, "water": 1}
+    assert f["unseen_by_sensors"] == {"out_of_water": 1}
+    assert httpx.get(f"{site.url}/api/v1/citizen-figures", params={"month": "13/2026"},
+                     timeout=30).status_code == 400
+
+
+def test_the_staff_opening_checklist(site: Site) -> None:
+    from typer.testing import CliRunner
+
+    from controller.cli import app
+
+    out = CliRunner().invoke(app, ["qr", "--center", "q1", "--staff-link", "--out", "-",
+                                   "--config", str(site.path)])
+    assert out.exit_code == 0, out.output
+    link = out.output.strip()
+    assert link.startswith(f"{site.url}/staff/")
+    page = httpx.get(link, timeout=30)
+    assert page.status_code == 200 and "Kiểm tra đầu ngày" in page.text
+    assert "Nước uống – sảnh chờ" in page.text and "Máy in quầy 2" not in page.text  # networked
+    r = httpx.post(link, data={"water-lobby": "ok", "braille-3": "missing",
+                               "charger-1": "no_charge"}, timeout=30)
+    assert r.status_code == 200 and "3" in r.text
+    assert 'value="ok" checked' in r.text  # the day's answers shown again
+    codes = sorted(a["code"] for a in citizen_alerts(site))
+    assert codes == ["citizen.missing", "citizen.no_charge"]
+    assert httpx.post(link, data={"water-lobby": "paper_jam"}, timeout=30).status_code == 422
+    assert httpx.get(f"{site.url}/staff/{site.token('q1', 'water-lobby')}",
+                     timeout=30).status_code == 404  # an amenity's code is no staff link
