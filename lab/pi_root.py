@@ -78,16 +78,26 @@ def base_root() -> Path:
 
 
 def pi_wheelhouse(python: str) -> Path:
-    """scripts/build-wheelhouse.sh --pi, into a folder kept per pyproject.toml: the dependencies
-    are downloaded once; the project's own wheel is rebuilt on each call (its code changes)."""
-    key = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()[:16]
+    """scripts/build-wheelhouse.sh --pi, kept per pyproject.toml and script: the dependencies are
+    downloaded once; later calls only rebuild the project's own wheel (its code changes), with no
+    network."""
+    key = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()
+                         + (ROOT / "scripts/build-wheelhouse.sh").read_bytes()).hexdigest()[:16]
     house = CACHE / f"wheels-pi-{key}"
-    house.mkdir(parents=True, exist_ok=True)
-    for old in house.glob("hcc_fleet-*.whl"):
-        old.unlink()
+    complete = house / ".complete"
+    if complete.exists():
+        for old in house.glob("hcc_fleet-*.whl"):
+            old.unlink()
+        subprocess.run([python, "-m", "pip", "wheel", "-q", "--disable-pip-version-check",
+                        "--no-deps", "-w", str(house), str(ROOT)], check=True,
+                       capture_output=True, text=True, timeout=600)
+        return house
+    shutil.rmtree(house, ignore_errors=True)
+    house.mkdir(parents=True)
     subprocess.run(["bash", str(ROOT / "scripts/build-wheelhouse.sh"), str(house), "--pi"],
                    check=True, capture_output=True, text=True, timeout=1800,
                    env=dict(os.environ, PYTHON=python))
+    complete.write_text("")
     return house
 
 
