@@ -50,9 +50,13 @@ def ensure_emulation() -> None:
                                  text=True, check=False).stdout.find("install ok installed") < 0]
     if missing:
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        subprocess.run(["apt-get", "-q", "-o", "DPkg::Lock::Timeout=600", "install", "-y",
-                        "--no-install-recommends", *missing], check=True, capture_output=True,
-                       timeout=900, env=env)
+        install = ["apt-get", "-q", "-o", "DPkg::Lock::Timeout=600", "install", "-y",
+                   "--no-install-recommends", *missing]
+        if subprocess.run(install, capture_output=True, timeout=900, env=env,
+                          check=False).returncode != 0:  # a fresh machine: no package lists yet
+            subprocess.run(["apt-get", "-q", "update"], check=True, capture_output=True,
+                           timeout=900, env=env)
+            subprocess.run(install, check=True, capture_output=True, timeout=900, env=env)
     if not (BINFMT / "status").exists():
         subprocess.run(["mount", "-t", "binfmt_misc", "binfmt_misc", str(BINFMT)], check=True,
                        capture_output=True, timeout=30)
