@@ -39,7 +39,10 @@ INSTALLED_CONFIG = Path("/etc/hcc-agent/devices.yaml")
 
 def default_config_path(installed: Path = INSTALLED_CONFIG) -> Path:
     """An installed box's config when there is one, else devices.yaml here."""
-    return installed if installed.exists() else Path(DEFAULT_CONFIG)
+    try:
+        return installed if installed.exists() else Path(DEFAULT_CONFIG)
+    except OSError:  # /etc/hcc-agent is root:hcc-agent 0750: there, but not this user's to read
+        return installed  # loading it then says so, naming the file
 
 
 @dataclass(frozen=True)

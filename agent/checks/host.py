@@ -30,7 +30,10 @@ def _read(disk_path: Path) -> dict[str, MetricValue]:
         "load1": round(psutil.getloadavg()[0], 2),
         "uptime_s": int(time.time() - psutil.boot_time()),
     }
-    path = disk_path if disk_path.exists() else Path("/")
+    try:
+        path = disk_path if disk_path.exists() else Path("/")
+    except OSError:  # a folder this user may not look into (another's state dir): measure /
+        path = Path("/")
     metrics["disk_percent"] = psutil.disk_usage(str(path)).percent
     # damaged outboxes the agent set aside in its state dir: a warning until a person has
     # looked at them (and removed them)
