@@ -38,10 +38,15 @@ MAX_SET_ASIDE = 3
 
 # Grouped writes. A staged report is stored (one synced commit for the whole group) at most
 # GROUP_S after it was staged, or at once when GROUP_ROWS wait: a power cut loses at most the
-# open group, never a report the agent sent. Marks (PUBACKed) and deletions (confirmed) only
-# spare duplicates if lost: they wait for the next group, or DEFER_S / DEFER_OPS alone.
+# open group, never a report the agent sent. Deletions (confirmed) only spare duplicates if
+# lost: they ride along with a group once DEFER_RIDE_S old (the rows of many groups at once,
+# whole pages freed rather than one page rewritten per ack), or alone after DEFER_S. PUBACK
+# marks stay in memory (the controller confirms them within seconds) unless DEFER_OPS pile up
+# (a silent controller); lost, a restart sends those rows again.
 GROUP_S = 2.0
+PAGE_SIZE = 1024
 GROUP_ROWS = 256
+DEFER_RIDE_S = 20.0
 DEFER_S = 60.0
 DEFER_OPS = 2000
 # The age bound is also checked by a full look at every row this often (a clock set back
@@ -169,7 +174,7 @@ class Outbox:
         self._staged_at = 0.0                # (monotonic) when the oldest of them was staged
         self._marks: set[int] = set()        # PUBACKed rows, published=1 at the next commit
         self._deletes: set[int] = set()      # confirmed rows, deleted at the next commit
-        self._deferred_at = 0.0
+        self._deletes_at = 0.0               # (monotonic) when the oldest deletion was deferred
         self._age_scanned = 0.0
         self.reserve = path.with_suffix(".reserve")
         try:
@@ -186,9 +191,19 @@ class Outbox:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
         try:
+            # 1 KiB pages for a new file: a group commit rewrites ~7 pages (the header, meta, the
+            # table's and its index's inner pages, the leaf): 7 KiB, not 28 KiB, each time.
+            # (Only before the file has content; an older file keeps its 4 KiB pages.)
+            self.db.execute(f"PRAGMA page_size={PAGE_SIZE}")
             self.db.execute("PRAGMA journal_mode=WAL")
-            # FULL: a report acknowledged as stored survives a power cut, not only a crash.
+            # FULL: each group commit is synced (one fdatasync per group), so a stored report
+            # survives a power cut too. NORMAL syncs only at checkpoints: a power cut could roll
+            # back every group since the last one, and bounding that takes checkpoints as often,
+            # each writing the pages a second time (into the database file).
             self.db.execute("PRAGMA synchronous=FULL")
+            # FAST: deleted rows zeroed only in pages written anyway (Debian builds SQLite with
+            # secure_delete on, which writes every freed page once more)
+            self.db.execute("PRAGMA secure_delete=FAST")
             self.db.executescript(SCHEMA)
             columns = {r[1] for r in self.db.execute("PRAGMA table_info(outbox)")}
             for column, ddl in MIGRATIONS:
@@ -308,10 +323,10 @@ class Outbox:
             if len(self._staged) >= GROUP_ROWS:
                 return 0.0
             return max(0.0, self._staged_at + GROUP_S - now)
-        if self._marks or self._deletes:
-            if len(self._marks) + len(self._deletes) >= DEFER_OPS:
-                return 0.0
-            return max(0.0, self._deferred_at + DEFER_S - now)
+        if len(self._marks) >= DEFER_OPS or len(self._deletes) >= DEFER_OPS:
+            return 0.0
+        if self._deletes:
+            return max(0.0, self._deletes_at + DEFER_S - now)
         return None
 
     def take_staged(self) -> tuple[Encoded, ...]:
@@ -320,14 +335,15 @@ class Outbox:
         return taken
 
     @_heals(retry=True)
-    def flush(self) -> int:
-        """The group commit: every staged report, mark and deletion in one synced transaction.
-        Returns the reports stored. On failure raises OutboxError with the reports it could
-        not store (they are no longer staged: the caller sends them unbuffered)."""
-        if not (self._staged or self._marks or self._deletes):
+    def flush(self, everything: bool = False) -> int:
+        """The group commit: the staged reports, and the deletions and marks that are due (or
+        `everything`), in one synced transaction. Returns the reports stored. On failure
+        raises OutboxError with the reports it could not store (no longer staged: the caller
+        sends them unbuffered)."""
+        if not (self._staged or everything or self.due_in() == 0.0):
             return 0
         try:
-            stored = self._commit()
+            stored = self._commit(everything)
             if not self.reserve.exists() and self._bytes < self.limits.max_bytes // 2:
                 self._ensure_reserve()
             return stored
@@ -340,7 +356,7 @@ class Outbox:
             # Disk full: make room by the drop policy, then try once more.
             try:
                 self._make_room()
-                return self._commit()
+                return self._commit(everything)
             except sqlite3.Error as exc:
                 self._rollback()
                 error = exc
@@ -376,9 +392,16 @@ class Outbox:
             with contextlib.suppress(OSError):
                 self.reserve.unlink()
 
-    def _commit(self) -> int:
-        staged, deletes = self._staged, sorted(self._deletes)
-        marks = sorted(self._marks - self._deletes)
+    def _commit(self, everything: bool = False) -> int:
+        now = time.monotonic()
+        staged = self._staged
+        deletes = sorted(self._deletes) if everything or len(self._deletes) >= DEFER_OPS or (
+            self._deletes and now - self._deletes_at >= (DEFER_RIDE_S if staged else DEFER_S)
+        ) else []
+        marks = sorted(self._marks - self._deletes) if everything or \
+            len(self._marks) >= DEFER_OPS else []
+        if not (staged or deletes or marks):
+            return 0
         self.db.execute("BEGIN IMMEDIATE")
         freed = gone = 0
         for i in range(0, len(deletes), CHUNK):
@@ -393,14 +416,22 @@ class Outbox:
             self.db.execute(f"UPDATE outbox SET published = 1 WHERE id IN"
                             f" ({','.join('?' * len(part))})", part)
         if staged:
-            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('seq', ?)", (staged[-1].seq,))
+            # in place (one page): INSERT OR REPLACE rewrites the key's index page too
+            if self.db.execute("UPDATE meta SET value=? WHERE key='seq'",
+                               (staged[-1].seq,)).rowcount == 0:
+                self.db.execute("INSERT INTO meta VALUES ('seq', ?)", (staged[-1].seq,))
             self.db.executemany(
                 "INSERT INTO outbox (priority, topic, payload, retain, created, session, seq)"
                 " VALUES (?,?,?,?,?,?,?)",
                 [(s.priority, s.msg.topic, s.msg.payload, int(s.msg.retain), s.created,
                   s.session, s.seq) for s in staged])
         self.db.execute("COMMIT")
-        self._staged, self._marks, self._deletes = [], set(), set()
+        self._staged = []
+        if deletes:
+            self._marks -= self._deletes
+            self._deletes = set()
+        if marks:
+            self._marks = set()
         self._bytes += sum(len(s.msg.payload) for s in staged) - freed
         self._rows += len(staged) - gone
         if staged:
@@ -448,15 +479,15 @@ class Outbox:
             log.error("outbox update failed", extra={"path": str(self.path), "error": str(exc)})
 
     def _defer(self, into: set[int], ids: list[int]) -> None:
-        if not (self._marks or self._deletes):
-            self._deferred_at = time.monotonic()
+        if into is self._deletes and not self._deletes:
+            self._deletes_at = time.monotonic()
         into.update(ids)
 
     def _commit_deferred(self) -> None:
         """Marks and deletions now, staged reports kept for their own group."""
         staged, self._staged = self._staged, []
         try:
-            self._commit()
+            self._commit(everything=True)
         finally:
             self._staged = staged + self._staged
 
@@ -591,7 +622,7 @@ class Outbox:
     def close(self) -> None:
         """Commit what is staged (a graceful stop loses nothing), then close."""
         try:
-            self.flush()
+            self.flush(everything=True)
         except OutboxError as exc:
             log.error("outbox: staged reports not stored at close",
                       extra={"error": str(exc)[:300], "reports": len(exc.unstored)})
