@@ -106,6 +106,7 @@ class Agent:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._send_wake: asyncio.Event | None = None
         self._commit_wake: asyncio.Event | None = None
+        self._send_pass: asyncio.Event | None = None  # set each time the sender has caught up
         self._status_shown: dict[str, object] | None = None  # status.json as last written
         self._status_at: float | None = None
         self._acks: list[int] = []
@@ -327,6 +328,8 @@ class Agent:
                 if rows and len(rows) == room:
                     continue  # more waiting: keep the pipe full
             self._send_wake.clear()
+            if self._send_pass is not None:
+                self._send_pass.set()  # all that is stored was handed to paho (or no link)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wait_any(stop), timeout=1.0)
 
@@ -582,9 +585,9 @@ class Agent:
             # copies: the status kept to compare with must not change with the devices
             "devices": {k: dict(vars(v)) for k, v in self.devices.items()},
         }
-        if not rewrite_due(self._status_shown, self._status_at, status, now):
-            return
         path = self.config.agent.state_dir / STATUS_FILE
+        if path.exists() and not rewrite_due(self._status_shown, self._status_at, status, now):
+            return
         tmp = path.with_suffix(".tmp")
         try:
             # atomic: a reader sees the old file or the new one, never half of one
@@ -603,6 +606,7 @@ class Agent:
         self._loop = asyncio.get_running_loop()
         self._send_wake = asyncio.Event()
         self._commit_wake = asyncio.Event()
+        self._send_pass = asyncio.Event()
         self._ack_event = asyncio.Event()
         self.link.start()
         receiver = None
@@ -616,9 +620,10 @@ class Agent:
         for d in self.config.devices:
             self._start_device(d)
         tasks = [asyncio.create_task(self._heartbeat_loop(stop))]
-        committer = None
+        committer = sender = None
+        send_stop = asyncio.Event()  # the sender outlives the pollers: it sends the last group
         if self.outbox is not None:
-            tasks.append(asyncio.create_task(self._sender(stop)))
+            sender = asyncio.create_task(self._sender(send_stop))
             committer = asyncio.create_task(self._committer(stop))
         tasks.append(asyncio.create_task(sdnotify.watchdog(stop)))
         sdnotify.notify(f"READY=1\nSTATUS=watching {len(self.config.devices)} devices")
@@ -630,8 +635,15 @@ class Agent:
                 t.cancel()
             sdnotify.notify("STOPPING=1")
             await asyncio.gather(*tasks, return_exceptions=True)
-            if committer is not None:  # the last group: stored before the link closes
+            if committer is not None:  # the last group: stored, then handed to the broker
                 await asyncio.gather(committer, return_exceptions=True)
+            if sender is not None:
+                self._send_pass.clear()
+                self._send_wake.set()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._send_pass.wait(), timeout=2.0)
+                send_stop.set()
+                await asyncio.gather(sender, return_exceptions=True)
             bye = wire.StateMessage(self.config.center.id, self.config.agent.id, "offline",
                                     self.session, time.time())
             await asyncio.get_running_loop().run_in_executor(

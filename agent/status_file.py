@@ -20,7 +20,9 @@ def shown(status: Mapping[str, object]) -> dict[str, object]:
     out["backlog_waiting"] = bool(status.get("backlog"))
     devices = status.get("devices")
     if isinstance(devices, Mapping):
-        out["devices"] = {k: {f: x for f, x in v.items() if f not in VOLATILE_DEVICE}
+        # a device's first poll shows (last_poll from None to a time); later ones only age
+        out["devices"] = {k: {f: (x is not None if f in VOLATILE_DEVICE else x)
+                              for f, x in v.items()}
                           if isinstance(v, Mapping) else v for k, v in devices.items()}
     return out
 

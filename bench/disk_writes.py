@@ -118,7 +118,8 @@ def main() -> int:
                     env = dict(os.environ, PYTHONPATH=str(Path(tree).resolve()))
                     agents[(code, report)] = spawn(
                         name, [sys.executable, "-c", "from agent.cli import main; main()",
-                               "run", "--config", str(cfg)], tmp / f"{name}.log", env=env)
+                               "run", "--config", str(cfg)], tmp / f"{name}.log", env=env,
+                        cwd=Path(tree))  # not ours: `-c` puts the working folder first
             print(f"4 agents x {DEVICES} devices at 30 s; warm-up {args.warmup:.0f} s,"
                   f" window {window:.0f} s; baseline {rev}", flush=True)
             time.sleep(args.warmup)

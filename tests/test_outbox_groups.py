@@ -177,6 +177,9 @@ def test_status_file_rewritten_only_on_change_or_when_old() -> None:
     assert rewrite_due(first, 100.0, status(130.0, backlog=3), 130.0)     # an outage began
     assert rewrite_due(first, 100.0, status(100.0 + STATUS_REFRESH_S), 100.0 + STATUS_REFRESH_S)
     assert rewrite_due(first, 100.0, status(50.0), 50.0)  # the clock went back
+    never = status(100.0)
+    never["devices"] = {"p1": {"status": "ok", "last_poll": None, "faults": []}}
+    assert rewrite_due(never, 100.0, status(110.0), 110.0)  # a device's first poll shows
 
 
 def test_wire_of_a_staged_report_is_kept_whole(tmp_path: Path) -> None:
