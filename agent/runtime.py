@@ -27,6 +27,7 @@ from agent.inventory import inventory
 from agent.outbox import EVENT, TELEMETRY, Backlog, Limits, Outbox, OutboxError, Row, new_session_id
 from agent.pushed_config import ConfigStore, device_changes, unverified
 from agent.report_filter import Sent, is_news
+from agent.status_file import rewrite_due
 from agent.trust import describe, load_keys
 from hcc_common import sdnotify, wire
 from hcc_common.mqtt_io import BrokerSettings, Incoming, MqttLink
@@ -104,6 +105,10 @@ class Agent:
         self.traps_for_unknown = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._send_wake: asyncio.Event | None = None
+        self._commit_wake: asyncio.Event | None = None
+        self._send_pass: asyncio.Event | None = None  # set each time the sender has caught up
+        self._status_shown: dict[str, object] | None = None  # status.json as last written
+        self._status_at: float | None = None
         self._acks: list[int] = []
         self._ack_event: asyncio.Event | None = None
         self._controller_ack: wire.Ack | None = None  # the newest, not yet applied
@@ -314,17 +319,39 @@ class Agent:
         self.seq += 1
         msg = wire.encode(replace(report, seq=self.seq))
         if self.outbox is not None:
-            try:
-                await self._db(self.outbox.put, msg, self.session, self.seq, priority)
-                if self._send_wake is not None:
-                    self._send_wake.set()
-                return
-            except OutboxError as exc:
-                self.unbuffered += 1
-                if self.unbuffered == 1 or self.unbuffered % 100 == 0:
-                    log.error("outbox cannot store: sending without a disk buffer",
-                              extra={"error": str(exc), "unbuffered": self.unbuffered})
+            # staged for the next group commit (_committer): stored, then sent, within GROUP_S
+            if await self._db(self.outbox.stage, msg, self.session, self.seq, priority) \
+                    and self._commit_wake is not None:
+                self._commit_wake.set()
+            return
         self.link.publish(msg)
+
+    async def _committer(self, stop: asyncio.Event) -> None:
+        """The outbox's group commits: one synced commit per group of reports (at most
+        GROUP_S after the first was staged), then the sender is woken. What cannot be
+        stored goes out unbuffered. Runs a last time at stop (a graceful stop loses nothing)."""
+        assert self.outbox is not None and self._commit_wake is not None
+        while True:
+            due = await self._db(self.outbox.due_in)
+            if due is None or due > 0:
+                if stop.is_set():
+                    due = 0.0 if due is not None else None
+                else:
+                    await _sleep_or_event(stop, self._commit_wake, 5.0 if due is None else due)
+                    self._commit_wake.clear()
+                    continue
+            if due is None:
+                return  # stopped, nothing staged
+            try:
+                if await self._db(self.outbox.flush) and self._send_wake is not None:
+                    self._send_wake.set()
+            except OutboxError as exc:
+                unstored = exc.unstored or await self._db(self.outbox.take_staged)
+                self.unbuffered += len(unstored)
+                log.error("outbox cannot store: sending without a disk buffer",
+                          extra={"error": str(exc), "unbuffered": self.unbuffered})
+                for msg in unstored:
+                    self.link.publish(msg)
 
     async def _sender(self, stop: asyncio.Event) -> None:
         """Send until stopped; an outbox that cannot be read (damaged past repair) pauses
@@ -356,15 +383,16 @@ class Agent:
             mids, self._acks = self._acks, []
             acked = [row for row in (in_flight.pop(m, None) for m in mids) if row is not None]
             if acked:
+                # deferred: written with the next group commit (if lost: a duplicate)
                 if self.confirm_by_controller:
-                    await self._db(self.outbox.mark_published, acked)
+                    await self._db(self.outbox.mark_published, acked, True)
                 else:
-                    await self._db(self.outbox.acknowledge, acked)
+                    await self._db(self.outbox.acknowledge, acked, True)
                     for rid in acked:
                         sent_at.pop(rid, None)
             ack, self._controller_ack = self._controller_ack, None
             if ack is not None:
-                missing = await self._db(self.outbox.confirm, ack)
+                missing = await self._db(self.outbox.confirm, ack, True)
                 now = time.monotonic()
                 busy = set(in_flight.values()) | {r.id for r in resend}
                 again = [r for r in missing if r.id not in busy
@@ -391,6 +419,8 @@ class Agent:
                 if rows and len(rows) == room:
                     continue  # more waiting: keep the pipe full
             self._send_wake.clear()
+            if self._send_pass is not None:
+                self._send_pass.set()  # all that is stored was handed to paho (or no link)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wait_any(stop), timeout=1.0)
 
@@ -665,7 +695,8 @@ class Agent:
         return Backlog(self.link.unacked(), 0.0, 0, 0, 0)
 
     def _write_status(self, host_metrics: object, backlog: Backlog) -> None:
-        status = {
+        now = time.time()
+        status: dict[str, object] = {
             "center": self.config.center.id, "agent": self.config.agent.id,
             "session": self.session, "seq": self.seq, "broker": self.mqtt_settings.url,
             "connected": self.link.connected, "backlog": backlog.count,
@@ -677,14 +708,19 @@ class Agent:
             if self.outbox is not None else None,
             "outbox_damaged": [vars(d) for d in self.outbox.damage]
             if self.outbox is not None else [],
-            "written_at": time.time(), "host": host_metrics,
-            "devices": {k: vars(v) for k, v in self.devices.items()},
+            "written_at": now, "host": host_metrics,
+            # copies: the status kept to compare with must not change with the devices
+            "devices": {k: dict(vars(v)) for k, v in self.devices.items()},
         }
         path = self.config.agent.state_dir / STATUS_FILE
+        if path.exists() and not rewrite_due(self._status_shown, self._status_at, status, now):
+            return
         tmp = path.with_suffix(".tmp")
         try:
+            # atomic: a reader sees the old file or the new one, never half of one
             tmp.write_text(json.dumps(status, ensure_ascii=False, indent=1))
             os.replace(tmp, path)
+            self._status_shown, self._status_at = status, now
         except OSError as exc:
             log.warning("cannot write status file", extra={"path": str(path),
                                                            "error": exc.strerror})
@@ -696,6 +732,8 @@ class Agent:
                                          "broker": self.mqtt_settings.url})
         self._loop = asyncio.get_running_loop()
         self._send_wake = asyncio.Event()
+        self._commit_wake = asyncio.Event()
+        self._send_pass = asyncio.Event()
         self._ack_event = asyncio.Event()
         self.link.start()
         receiver = None
@@ -710,8 +748,11 @@ class Agent:
             self._start_device(d)
         tasks = [asyncio.create_task(self._heartbeat_loop(stop)),
                  asyncio.create_task(self._update_health(stop))]
+        committer = sender = None
+        send_stop = asyncio.Event()  # the sender outlives the pollers: it sends the last group
         if self.outbox is not None:
-            tasks.append(asyncio.create_task(self._sender(stop)))
+            sender = asyncio.create_task(self._sender(send_stop))
+            committer = asyncio.create_task(self._committer(stop))
         tasks.append(asyncio.create_task(sdnotify.watchdog(stop)))
         sdnotify.notify(f"READY=1\nSTATUS=watching {len(self.config.devices)} devices")
         try:
@@ -722,6 +763,15 @@ class Agent:
                 t.cancel()
             sdnotify.notify("STOPPING=1")
             await asyncio.gather(*tasks, return_exceptions=True)
+            if committer is not None:  # the last group: stored, then handed to the broker
+                await asyncio.gather(committer, return_exceptions=True)
+            if sender is not None:
+                self._send_pass.clear()
+                self._send_wake.set()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._send_pass.wait(), timeout=2.0)
+                send_stop.set()
+                await asyncio.gather(sender, return_exceptions=True)
             bye = wire.StateMessage(self.config.center.id, self.config.agent.id, "offline",
                                     self.session, time.time())
             await asyncio.get_running_loop().run_in_executor(

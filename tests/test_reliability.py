@@ -161,6 +161,29 @@ def test_agent_sigkill_mid_publish_then_restart(stack: Stack) -> None:
     assert len(jams) == 1, jams  # the replayed jam of the killed run did not open another
 
 
+def test_agent_sigkill_inside_a_group_window_loses_nothing_stored(stack: Stack) -> None:
+    """Writes are grouped (one synced commit per group, docs/reliability.md "Durability
+    contract"): a kill -9 while a group is open loses only that group's reports, which were
+    never sent. Everything stored before arrives once; nothing unstored arrived at all."""
+    assert stack.agent is not None
+    seen = [agent_sent(stack)]
+    # watch the stored seq move: in steps of a whole group, not one report at a time
+    wait_until(lambda: seen.append(agent_sent(stack)) or seen[-1] != seen[-2], 30,
+               "a group commit", interval=0.05)
+    time.sleep(0.5)  # inside the next group's window (GROUP_S): results are staged, not stored
+    stack.agent.kill()
+    first, first_session = agent_sent(stack), agent_sent(stack, "session")
+    assert first >= seen[-1]
+    stack.start_agent()
+    time.sleep(4)
+    stack.agent.stop()  # graceful: its last group is committed before it exits
+    second = agent_sent(stack)
+    # exactly what was stored: none of the killed group's reports was ever sent
+    row = delivered_exactly(stack, first + second)
+    assert row["session"] == agent_sent(stack, "session") != first_session
+    jam_alert_once(stack)
+
+
 def test_controller_sigkill_mid_ingest_then_restart(stack: Stack) -> None:
     assert stack.controller is not None
     stack.controller.kill()

@@ -1,0 +1,149 @@
+"""Disk writes of the agent (SD-card wear): bytes written per day, from /proc/PID/io
+write_bytes over a measured window, for 30 real-capture devices (tests/fixtures/snmprec served by
+snmpsim) polled every 30 s, with `report: changes` and `report: all`, next to the same for the
+agent before grouped writes (an exported tree of the commit before them), all in one run.
+
+    bench/run disk_writes [--quick] [--window 150] [--agent-tree DIR] [--baseline-rev REV]
+
+The four agents (new/old x changes/all) run side by side against one broker, one controller
+(which confirms, as by default) and one snmpsim; each is its own process, so write_bytes is its
+own. The window starts after a warm-up (first polls, profile cache, schema) and is scaled to a
+day. write_bytes counts each 4 KiB page the process dirties (a page rewritten before the kernel
+writes it back counts once; after an fsync it counts again): what the SD card is asked to take.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from lab.procs import Mosquitto, Proc, SnmpSim, spawn
+
+ROOT = Path(__file__).resolve().parent.parent
+SNMPREC = ROOT / "tests/fixtures/snmprec"
+DEVICES = 30
+DAY = 86400.0
+TYPES = (("printer", "printer"), ("ap", "wifi_ap"), ("pdu", "charger"), ("ats", "charger"),
+         ("ups", "ups"), ("router", "other"))
+GOALS = {"changes": 50.0, "all": 500.0}  # MB/day (issue 26)
+
+
+def fixtures() -> list[Path]:
+    files = sorted(p for p in SNMPREC.glob("*.snmprec"))
+    return [files[i % len(files)] for i in range(DEVICES)]
+
+
+def device_type(stem: str) -> str:
+    return next((t for prefix, t in TYPES if stem.startswith(prefix)), "other")
+
+
+def agent_yaml(name: str, broker: str, state: Path, port: int, report: str,
+               files: list[Path]) -> str:
+    devices = "\n".join(
+        f"  - {{id: d{i:02d}-{f.stem}, type: {device_type(f.stem)}, host: 127.0.0.1,"
+        f" snmp: {{port: {port}, community: {f.stem}}}}}" for i, f in enumerate(files))
+    return (f"center: {{id: {name}}}\nagent: {{id: pi-1, report: {report},"
+            f" state_dir: \"{state}\"}}\n"
+            f"mqtt: {{url: \"{broker}\", keepalive: 30}}\n"
+            f"defaults: {{interval: 30s, timeout: 2s}}\ndevices:\n{devices}\n")
+
+
+def write_bytes(pid: int) -> int:
+    with open(f"/proc/{pid}/io") as fh:
+        for line in fh:
+            if line.startswith("write_bytes:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no write_bytes for {pid}")
+
+
+def export_tree(rev: str, into: Path) -> Path:
+    into.mkdir(parents=True)
+    archive = subprocess.run(["git", "archive", rev], cwd=ROOT, check=True,
+                             capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+def baseline_rev() -> str:
+    """The commit before grouped writes: the parent of the one that brought GROUP_S."""
+    out = subprocess.run(["git", "log", "--format=%H", "-S", "GROUP_S = ", "--",
+                          "agent/outbox.py"], cwd=ROOT, check=True, capture_output=True,
+                         text=True).stdout.split()
+    return f"{out[-1]}^" if out else "HEAD"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="a 90 s window")
+    ap.add_argument("--window", type=float, default=None, help="seconds measured (150)")
+    ap.add_argument("--warmup", type=float, default=45.0)
+    ap.add_argument("--agent-tree", type=Path, default=None,
+                    help="the baseline agent's tree (default: exported from --baseline-rev)")
+    ap.add_argument("--baseline-rev", default=None)
+    args = ap.parse_args()
+    window = args.window or (90.0 if args.quick else 150.0)
+    # on the real disk: tmpfs pages are never written back, so write_bytes would not count them
+    with tempfile.TemporaryDirectory(prefix="hcc-disk-", dir="/var/tmp") as tmp_s:
+        tmp = Path(tmp_s)
+        old_tree = args.agent_tree
+        rev = "(given tree)"
+        if old_tree is None:
+            rev = args.baseline_rev or baseline_rev()
+            old_tree = export_tree(rev, tmp / "old-tree")
+        files = fixtures()
+        sim = SnmpSim(tmp / "sim", sorted(set(files))).start()
+        for f in sorted(set(files)):
+            sim.wait_ready(f.stem, timeout=120)
+        broker = Mosquitto(tmp / "broker").start()
+        ctl_cfg = tmp / "controller.yaml"
+        ctl_cfg.write_text(f'mqtt: {{url: "{broker.url}"}}\ndb: "{tmp / "hcc.db"}"\n')
+        bin_dir = Path(sys.executable).parent
+        procs: list[Proc] = [spawn("controller", [str(bin_dir / "hcc-controller"), "run",
+                                                  "--config", str(ctl_cfg)],
+                                   tmp / "controller.log")]
+        agents: dict[tuple[str, str], Proc] = {}
+        try:
+            time.sleep(3)
+            for code, tree in (("new", ROOT), ("old", old_tree)):
+                for report in ("changes", "all"):
+                    name = f"{code}-{report}"
+                    cfg = tmp / f"{name}.yaml"
+                    cfg.write_text(agent_yaml(name, broker.url, tmp / name / "state", sim.port,
+                                              report, files))
+                    env = dict(os.environ, PYTHONPATH=str(Path(tree).resolve()))
+                    agents[(code, report)] = spawn(
+                        name, [sys.executable, "-c", "from agent.cli import main; main()",
+                               "run", "--config", str(cfg)], tmp / f"{name}.log", env=env,
+                        cwd=Path(tree))  # not ours: `-c` puts the working folder first
+            print(f"4 agents x {DEVICES} devices at 30 s; warm-up {args.warmup:.0f} s,"
+                  f" window {window:.0f} s; baseline {rev}", flush=True)
+            time.sleep(args.warmup)
+            start = {k: write_bytes(p.popen.pid) for k, p in agents.items()}
+            time.sleep(window)
+            end = {k: write_bytes(p.popen.pid) for k, p in agents.items()}
+            for k, p in agents.items():
+                if p.popen.poll() is not None:
+                    raise SystemExit(f"agent {k} exited: {p.log()[-2000:]}")
+        finally:
+            for p in (*agents.values(), *procs):
+                p.stop()
+            broker.stop()
+            sim.stop()
+        per_day = {k: (end[k] - start[k]) * DAY / window / 1e6 for k in agents}
+        print(f"{'mode':<10}{'today (MB/day)':>16}{'grouped (MB/day)':>18}{'goal':>8}")
+        for report in ("changes", "all"):
+            print(f"{report:<10}{per_day[('old', report)]:>16.1f}{per_day[('new', report)]:>18.1f}"
+                  f"{GOALS[report]:>8.0f}")
+        print(" ".join(f"{code}_{report}_mb_day={per_day[(code, report)]:.1f}"
+                       for code in ("old", "new") for report in ("changes", "all")))
+        ok = all(per_day[("new", r)] <= GOALS[r] for r in GOALS)
+        return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
