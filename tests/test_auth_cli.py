@@ -144,3 +144,41 @@ def test_with_no_account_yet_the_refusal_gives_the_first_admin_command(tmp_path:
     again = cli("config", "push", "phuong-1", str(push), "--db", str(db), user="root",
                 SUDO_USER="lan")
     assert again.returncode == 0, again.stderr
+
+
+def test_reads_through_the_database_act_as_an_account_and_keep_to_its_centers(
+        tmp_path: Path) -> None:
+    """Reads on the controller's host are no anonymous back door: root with no account is
+    refused with the command to type; a technician of ba-dinh lists ba-dinh only; the whole
+    city's counters need an account that sees every center."""
+    db = tmp_path / "hcc.db"
+    store = Store(db)
+    now = time.time()
+    store.write([OpenAlert(AlertKey("ba-dinh", "pi-1", "prn-1", "printer.jammed"), "critical",
+                           "Máy in quầy 1", {}, now - 60),
+                 OpenAlert(AlertKey("tay-ho", "pi-2", "prn-9", "printer.jammed"), "critical",
+                           "Máy in Tây Hồ", {}, now - 30)])
+    d = ("--db", str(db))
+    for read in (("alerts",), ("agents",), ("config", "status"), ("stats",)):
+        nobody = cli(*read, *d, user="root")
+        assert nobody.returncode == 1 and "chưa có tài khoản nào" in nobody.stderr, read
+        assert f"hcc-controller user add root --role admin --db {db}" in nobody.stderr
+        assert nobody.stdout == ""  # nothing shown before the refusal
+    accounts.add_account(store.db, name="boss", role="admin", centers=[], groups=[],
+                         password=None, now=now)
+    accounts.add_account(store.db, name="lan", role="technician", centers=["ba-dinh"],
+                         groups=[], password=None, now=now)
+    everyone = json_lines_of(cli("--as", "boss", "alerts", "--json", *d))
+    assert sorted(x["center"] for x in everyone) == ["ba-dinh", "tay-ho"]
+    own = json_lines_of(cli("--as", "lan", "alerts", "--json", *d))
+    assert [x["center"] for x in own] == ["ba-dinh"]
+    other = cli("--as", "lan", "alerts", "--center", "tay-ho", *d)
+    assert other.returncode == 1 and "Tây Hồ" not in other.stdout
+    city = cli("--as", "lan", "stats", *d)
+    assert city.returncode == 1 and "technician" in city.stderr
+    assert cli("--as", "boss", "stats", *d).returncode == 0
+
+
+def json_lines_of(done: subprocess.CompletedProcess[str]) -> list[dict[str, object]]:
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
