@@ -197,7 +197,10 @@ def user_add(
     store, cfg = _store(config, db, writing=True)
     first = accounts.count_accounts(store.db) == 0
     if first and role != "admin":
-        typer.echo("error: the first account must be an admin (--role admin)", err=True)
+        typer.echo(_say("lỗi: tài khoản đầu tiên phải là quản trị viên: "
+                        + again("user", "add", name, "--role", "admin"),
+                        "error: the first account must be an admin: "
+                        + again("user", "add", name, "--role", "admin")), err=True)
         raise typer.Exit(2)
     who: Principal | str = f"bootstrap:{os_user()}" if first else acting(store, "users")
     try:

@@ -48,7 +48,8 @@ def test_the_cli_acts_as_an_account_by_the_same_rule(tmp_path: Path) -> None:
     d = ("--db", str(db))
     # nobody yet: the first account must be an admin, made by whoever runs it
     first = cli("user", "add", "lan", "--role", "technician", "--center", "ba-dinh", *d)
-    assert first.returncode == 2 and "first account must be an admin" in first.stderr
+    assert first.returncode == 2 and "tài khoản đầu tiên phải là quản trị viên" in first.stderr
+    assert f"hcc-controller user add lan --role admin --db {db}" in first.stderr
     assert cli("user", "add", "boss", "--role", "admin", "--password-file", str(pw), *d,
                user="root", SUDO_USER="boss").returncode == 0
     # an OS user with no account is refused, never anonymous
