@@ -133,8 +133,9 @@ class Guard:
         self._warned: set[str] = set()
         try:
             if accounts.count_accounts(db()) == 0:
-                log.warning("no accounts yet: nobody can sign in; make the first admin with "
-                            "`hcc-controller user add NAME --role admin`")
+                log.warning("no accounts yet: nobody can sign in; make the first admin on "
+                            "this host (docs/operations.md): `sudo -u hcc-controller "
+                            "hcc-controller user add \"$USER\" --role admin`")
         except Exception:  # noqa: BLE001 - a database not there yet: said again at sign-in
             pass
         if self.legacy_tokens:

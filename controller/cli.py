@@ -13,6 +13,7 @@ import typer
 
 from controller import cli_accounts
 from controller import config as controller_config
+from controller.authz import Principal
 from controller.config import ControllerConfig
 from controller.store import Store
 from controller.views import alert_json, iso
@@ -131,9 +132,11 @@ def alerts(
     cfg = _config(config, db)
     language = lang_or_exit(lang)
     store = _open_store(cfg)
-    rows = store.alerts(include_resolved=include_resolved, center=center)
+    who = cli_accounts.acting(store, "read", center)  # never anonymously; its centers only
+    rows = [r for r in store.alerts(include_resolved=include_resolved, center=center)
+            if who.sees(r.center)]
     if follow:
-        _follow(store, center, as_json, language)
+        _follow(store, center, as_json, language, who)
         return
     from controller import desk
 
@@ -160,7 +163,8 @@ def agents(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False)
 
     cfg = _config(config, db)
     store = _open_store(cfg)
-    for a in store.agents():
+    who = cli_accounts.acting(store, "read")
+    for a in [a for a in store.agents() if who.sees(a.center)]:
         row = agent_json(a)
         if as_json:
             typer.echo(json.dumps(row, ensure_ascii=False))
@@ -186,6 +190,7 @@ def partitions(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = Fa
 
     cfg = _config(config, db)
     store = _open_store(cfg)
+    cli_accounts.acting(store, "metrics")  # the whole city's controllers and centers
     held = holders(store.db)
     if not held:
         typer.echo("no partition is held: one controller serves every center, or none runs")
@@ -310,8 +315,13 @@ def silence(
     from controller.views import silence_json
 
     if list_:
-        rows = _http("GET", url, "/api/v1/silences", token) if url else \
-            [silence_json(x) for x in _open_store(_config(config, db)).silences(time.time())]
+        if url:
+            rows = _http("GET", url, "/api/v1/silences", token)
+        else:
+            store = _open_store(_config(config, db))
+            reader = cli_accounts.acting(store, "read")
+            rows = [silence_json(x) for x in store.silences(time.time())
+                    if x.center is None or reader.sees(x.center)]
         for r in rows:
             what = " ".join(f"{k}={r[k]}" for k in ("center", "device", "type", "code") if r[k])
             echo_line(f"#{r['id']} {what} until {r['ends_at']} by {r['author']}: {r['reason']}")
@@ -506,8 +516,9 @@ def credentials(
 def stats(config: ConfigOpt = None, db: DbOpt = None) -> None:
     """Ingest counters as JSON: received, applied, malformed messages, dead letters, messages
     deferred by the rate limit, write batches."""
-    cfg = _config(config, db)
-    typer.echo(json.dumps(_open_store(cfg).stats()))
+    store = _open_store(_config(config, db))
+    cli_accounts.acting(store, "metrics")  # every center's counters at once
+    typer.echo(json.dumps(store.stats()))
 
 
 @app.command()
@@ -520,7 +531,9 @@ def deadletters(
     topic, why, and the start of the payload. Ingest went on without them."""
     from controller.views import iso
 
-    rows = _open_store(_config(config, db)).dead_letters(limit)
+    store = _open_store(_config(config, db))
+    cli_accounts.acting(store, "metrics")  # any center's topics and payloads
+    rows = store.dead_letters(limit)
     for r in rows:
         if as_json:
             typer.echo(json.dumps({**r, "received_at": iso(r["received_at"])},
@@ -600,7 +613,9 @@ def report(
     try:
         chosen = reporting.format_for(out, fmt)
         period = reporting.period_for(month, from_, to, cfg.reports.timezone)
-        _open_store(cfg)  # says so when there is no database yet
+        # says so when there is no database yet; one center's report for whom sees it, the
+        # city's for whom sees every center
+        cli_accounts.acting(_open_store(cfg), "read" if center else "metrics", center)
         body = reporting.make(Store(cfg.db), cfg, period=period, center=center, fmt=chosen,
                               lang=language)
     except (ValueError, reporting.ReportError) as exc:
@@ -654,7 +669,8 @@ def oncall(
             typer.echo(f"    {step}")
 
 
-def _follow(store: Store, center: str | None, as_json: bool, language: str) -> None:
+def _follow(store: Store, center: str | None, as_json: bool, language: str,
+            who: Principal) -> None:
     """Tail the alert history: every open, acknowledgement and resolution, as it happens."""
     import time
 
@@ -664,15 +680,16 @@ def _follow(store: Store, center: str | None, as_json: bool, language: str) -> N
     while True:
         for change in store.changes_since(last):
             last = change.event_id
-            if center is not None and change.alert.center != center:
+            if (center is not None and change.alert.center != center) or \
+                    not who.sees(change.alert.center):
                 continue
             if as_json:
                 typer.echo(json.dumps(change_json(change), ensure_ascii=False))
             else:
                 a = alert_json(change.alert, language)
-                who = f" by {change.actor}" if change.actor else ""
+                actor = f" by {change.actor}" if change.actor else ""
                 echo_line(f"{iso(change.at)} {change.event:<12} #{a['id']:<5} {a['severity']:<8}"
-                          f" {a['center']}  {a['message']}{who}")
+                          f" {a['center']}  {a['message']}{actor}")
         time.sleep(0.5)
 
 
@@ -891,8 +908,9 @@ def config_status(config: ConfigOpt = None, db: DbOpt = None,
     file:line, or rolled back)."""
     cfg = _config(config, db)
     store = _open_store(cfg)
+    who = cli_accounts.acting(store, "read")
     agents = {(a.center, a.agent): a.inventory for a in store.agents()}
-    desired = store.desired_configs()
+    desired = [r for r in store.desired_configs() if who.sees(r["center"])]
     if not desired and not as_json:
         typer.echo("nothing pushed yet: every box runs its own devices.yaml (bring one here "
                    "with `hcc-controller config pull CENTER`, then `config push CENTER`)")
@@ -926,7 +944,9 @@ def config_diff(center: Annotated[str, typer.Argument(help="The center id.")],
     cfg = _config(config, db)
     kept = cfg.configs / f"{center}.yaml"
     text = kept.read_text(encoding="utf-8") if kept.exists() else ""
-    rows = [r for r in _open_store(cfg).desired_configs() if r["center"] == center]
+    store = _open_store(cfg)
+    cli_accounts.acting(store, "read", center)
+    rows = [r for r in store.desired_configs() if r["center"] == center]
     desired = rows[0]["content"] if rows else ""
     diff = list(difflib.unified_diff(desired.splitlines(keepends=True),
                                      text.splitlines(keepends=True),

@@ -41,6 +41,65 @@ def peer() -> str:
     return f"cli@{socket.gethostname()}"[:64]
 
 
+# authz.WORDS in Vietnamese, for the CLI's refusals
+WORDS_VI = {
+    "read": "xem mục này", "ack": "nhận cảnh báo", "resolve": "đóng cảnh báo",
+    "note": "thêm ghi chú", "silence": "tạm tắt cảnh báo", "escalate": "báo lên cấp trên",
+    "metrics": "xem số liệu của cả thành phố", "users": "quản lý tài khoản và token",
+    "audit": "xem nhật ký thao tác", "config_push": "gửi cấu hình xuống máy giám sát",
+    "enroll": "đăng ký máy giám sát", "release": "phát hành phần mềm",
+}
+
+
+def _say(vi: str, en: str) -> str:
+    from hcc_common.cliutil import start_lang
+
+    return vi if start_lang() == "vi" else en
+
+
+def again(*args: str) -> str:
+    """The command line that runs hcc-controller as this very user again, with `args` and the
+    --config/--db this command was given: `sudo -u hcc-controller hcc-controller …` under sudo
+    (the same sudo keeps the same $SUDO_USER, so the same account is looked up)."""
+    import pwd
+    import shlex
+
+    prefix = ["hcc-controller"]
+    if os.environ.get("SUDO_USER"):
+        me = pwd.getpwuid(os.geteuid()).pw_name
+        prefix = ["sudo", "hcc-controller"] if os.geteuid() == 0 else \
+            ["sudo", "-u", me, "hcc-controller"]
+    argv, given = sys.argv[1:], []
+    for i, a in enumerate(argv):
+        if a in ("--config", "-c", "--db") and i + 1 < len(argv):
+            given += [a, argv[i + 1]]
+        elif a.startswith(("--config=", "--db=")):
+            given.append(a)
+    return shlex.join([*prefix, *args, *given])
+
+
+def refusal(store: Store, name: str, found: accounts.Account | None) -> str:
+    """Why the CLI will not act as `name`, and the exact command that fixes it."""
+    source = "--as" if ACTING_AS else "$HCC_AS" if os.environ.get("HCC_AS") else \
+        "$SUDO_USER" if os.environ.get("SUDO_USER") else "$USER"
+    if found is not None:
+        return _say(f"tài khoản {name!r} (lấy từ {source}) đã bị khóa; nhờ quản trị viên mở "
+                    "lại hoặc dùng --as TÊN với tài khoản của bạn",
+                    f"the account {name!r} (from {source}) is disabled: ask an admin, or use "
+                    "--as NAME with your own account")
+    if accounts.count_accounts(store.db) == 0:
+        first = again("user", "add", name, "--role", "admin")
+        return _say("chưa có tài khoản nào: hcc-controller luôn thao tác dưới tên một tài "
+                    f"khoản. Tạo quản trị viên đầu tiên (chính bạn, {name}) bằng lệnh:\n  {first}",
+                    "no account yet: hcc-controller always acts as an account. Make the first "
+                    f"admin (you, {name}) with:\n  {first}")
+    add = again("user", "add", name, "--role", "ROLE")
+    return _say(f"không có tài khoản nào tên {name!r} (lấy từ {source}) để thao tác: dùng --as "
+                f"TÊN với tài khoản của bạn, hoặc nhờ quản trị viên tạo:\n  {add}",
+                f"no enabled account {name!r} (from {source}) for the CLI: use --as NAME with "
+                f"your own account, or ask an admin to make it:\n  {add}")
+
+
 def acting(store: Store, action: str, center: str | None = None,
            missing: str | None = None) -> Principal:
     """The account the CLI acts as, allowed to do `action` (on `center`); exits otherwise
@@ -48,8 +107,7 @@ def acting(store: Store, action: str, center: str | None = None,
     name = account_name()
     found = accounts.get_account(store.db, name)
     if found is None or found.disabled:
-        typer.echo(f"error: no enabled account {name!r} for the CLI: use --as NAME, or make one "
-                   f"(hcc-controller user add {name} --role ROLE)", err=True)
+        typer.echo(_say("lỗi: ", "error: ") + refusal(store, name, found), err=True)
         raise typer.Exit(1)
     who = found.principal(_groups(), "cli")
     decision = authz.decide(who, action, center)
@@ -57,8 +115,10 @@ def acting(store: Store, action: str, center: str | None = None,
         typer.echo(f"error: {missing or f'no center {center!r}'}", err=True)
         raise typer.Exit(1)
     if decision is Decision.FORBIDDEN:
-        typer.echo(f"error: {name} is a {who.role}: a {who.role} may not "
-                   f"{authz.WORDS.get(action, action)}", err=True)
+        typer.echo(_say(f"lỗi: {name} là {who.role}: vai trò {who.role} không được "
+                        f"{WORDS_VI.get(action, action)}",
+                        f"error: {name} is a {who.role}: a {who.role} may not "
+                        f"{authz.WORDS.get(action, action)}"), err=True)
         raise typer.Exit(1)
     return who
 
@@ -93,11 +153,13 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON out
 NameArg = Annotated[str, typer.Argument(help="The account's name.")]
 
 
-def _store(config: Path | None, db: str | None) -> tuple[Store, Any]:
-    from controller.cli import _config
+def _store(config: Path | None, db: str | None, writing: bool = False) -> tuple[Store, Any]:
+    from controller.cli import _config, _store_for_writing
 
     cfg = _config(config, db)
     GROUPS.append(dict(cfg.auth.groups))
+    if writing:  # the first admin, before the controller's first run: the database made here
+        return Store(_store_for_writing(cfg).path), cfg
     return Store(cfg.db), cfg
 
 
@@ -132,10 +194,13 @@ def user_add(
     config: ConfigOpt = None, db: DbOpt = None,
 ) -> None:
     """Make an account. The very first one must be an admin and needs no account to act as."""
-    store, cfg = _store(config, db)
+    store, cfg = _store(config, db, writing=True)
     first = accounts.count_accounts(store.db) == 0
     if first and role != "admin":
-        typer.echo("error: the first account must be an admin (--role admin)", err=True)
+        typer.echo(_say("lỗi: tài khoản đầu tiên phải là quản trị viên: "
+                        + again("user", "add", name, "--role", "admin"),
+                        "error: the first account must be an admin: "
+                        + again("user", "add", name, "--role", "admin")), err=True)
         raise typer.Exit(2)
     who: Principal | str = f"bootstrap:{os_user()}" if first else acting(store, "users")
     try:

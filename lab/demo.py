@@ -51,7 +51,8 @@ def say(text: str) -> None:
 
 
 def alerts(db: Path) -> list[dict[str, object]]:
-    out = subprocess.run([str(BIN / "hcc-controller"), "alerts", "--json", "--all", "--db", str(db)],
+    out = subprocess.run([str(BIN / "hcc-controller"), "--as", "demo", "alerts", "--json", "--all",
+                          "--db", str(db)],
                          capture_output=True, text=True, check=False)
     return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
 
@@ -67,7 +68,8 @@ def wait_for(what: str, predicate: Callable[[], bool], timeout: float) -> bool:
 
 
 def show(db: Path) -> None:
-    subprocess.run([str(BIN / "hcc-controller"), "alerts", "--all", "--db", str(db)], check=False)
+    subprocess.run([str(BIN / "hcc-controller"), "--as", "demo", "alerts", "--all", "--db", str(db)],
+                   check=False)
 
 
 def main() -> int:
@@ -118,9 +120,11 @@ def main() -> int:
             wait_tcp(http_port, 30)
             # an account to sign in with (and for the CLI to act as: never anonymously)
             (work / "demo.password").write_text(DEMO_PASSWORD + "\n")
-            subprocess.run([str(BIN / "hcc-controller"), "user", "add", "demo", "--role", "admin",
-                            "--password-file", str(work / "demo.password"), "--db", str(db)],
-                           check=False, capture_output=True)
+            made = subprocess.run([str(BIN / "hcc-controller"), "user", "add", "demo", "--role",
+                                   "admin", "--password-file", str(work / "demo.password"),
+                                   "--db", str(db)], check=False, capture_output=True, text=True)
+            if made.returncode != 0:  # no sign-in, no CLI: the story cannot be shown
+                raise SystemExit(f"demo: the demo account: {made.stderr.strip()}")
             print(f"   dashboard: http://127.0.0.1:{http_port}/   (sign in as demo, password "
                   f"{DEMO_PASSWORD})")
             subprocess.run([str(BIN / "hcc-agent"), "check", "--config", str(cfg)], check=False)

@@ -197,9 +197,11 @@ NEXT
 else
   cat <<NEXT
 next steps:
-  1. the broker's TLS, users and ACL:      sudo hcc-controller broker-config --out /etc/mosquitto/hcc --config $config_dir/controller.yaml
-  2. the dashboard's HTTPS certificate:    sudo hcc-controller http-cert --out $config_dir --hostname HOST
-  3. edit $config_dir/controller.yaml (centers, notify, http, enroll), then: systemctl restart $name
-  4. open the dashboard:                   http://127.0.0.1:8080/
+  1. you, the first admin (the CLI acts as an account: under sudo, \$SUDO_USER):
+                                           sudo -u $user hcc-controller user add "\$USER" --role admin
+  2. the broker's TLS, users and ACL:      sudo hcc-controller broker-config --out /etc/mosquitto/hcc --config $config_dir/controller.yaml
+  3. the dashboard's HTTPS certificate:    sudo hcc-controller http-cert --out $config_dir --hostname HOST
+  4. edit $config_dir/controller.yaml (centers, notify, http, enroll), then: systemctl restart $name
+  5. open the dashboard and sign in:       http://127.0.0.1:8080/
 NEXT
 fi

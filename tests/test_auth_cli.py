@@ -48,12 +48,16 @@ def test_the_cli_acts_as_an_account_by_the_same_rule(tmp_path: Path) -> None:
     d = ("--db", str(db))
     # nobody yet: the first account must be an admin, made by whoever runs it
     first = cli("user", "add", "lan", "--role", "technician", "--center", "ba-dinh", *d)
-    assert first.returncode == 2 and "first account must be an admin" in first.stderr
+    assert first.returncode == 2 and "tài khoản đầu tiên phải là quản trị viên" in first.stderr
+    assert f"hcc-controller user add lan --role admin --db {db}" in first.stderr
     assert cli("user", "add", "boss", "--role", "admin", "--password-file", str(pw), *d,
                user="root", SUDO_USER="boss").returncode == 0
     # an OS user with no account is refused, never anonymous
     nobody = cli("ack", str(a), *d, user="khach")
-    assert nobody.returncode == 1 and "no enabled account 'khach'" in nobody.stderr
+    assert nobody.returncode == 1 and "không có tài khoản nào tên 'khach'" in nobody.stderr
+    assert f"hcc-controller user add khach --role ROLE --db {db}" in nobody.stderr
+    english = cli("--lang", "en", "ack", str(a), *d, user="khach")
+    assert "no enabled account 'khach' (from $USER)" in english.stderr
     assert store.alert(a).state == "firing"
     # under sudo, the person who ran sudo
     made = cli("user", "add", "lan", "--role", "technician", "--center", "ba-dinh",
@@ -66,7 +70,7 @@ def test_the_cli_acts_as_an_account_by_the_same_rule(tmp_path: Path) -> None:
     assert ok.returncode == 0, ok.stderr
     assert store.alert(a).acked_by == "Lan (lan)" and store.alert(b).state == "firing"
     silenced = cli("--as", "lan", "silence", "--center", "ba-dinh", "--reason", "x", *d)
-    assert silenced.returncode == 1 and "may not silence" in silenced.stderr
+    assert silenced.returncode == 1 and "không được tạm tắt cảnh báo" in silenced.stderr
     assert store.silences() == []
     # $USER when there is no --as and no sudo
     assert cli("resolve", str(a), "--note", "xong", *d, user="lan").returncode == 0
@@ -91,7 +95,7 @@ def test_the_cli_acts_as_an_account_by_the_same_rule(tmp_path: Path) -> None:
     assert api.get("/api/v1/alerts", headers=auth).status_code == 401
     # the audit trail: each act, who, how
     denied = cli("--as", "lan", "audit", *d)
-    assert denied.returncode == 1 and "may not read the audit trail" in denied.stderr
+    assert denied.returncode == 1 and "không được xem nhật ký thao tác" in denied.stderr
     rows = [json.loads(line) for line in cli("--as", "boss", "audit", "--json", "--since", "1h",
                                              *d).stdout.splitlines()]
     acts = [(r["account"], r["via"], r["action"], r["target"]) for r in rows]
@@ -117,3 +121,65 @@ def test_accounts_help_is_vietnamese() -> None:
     assert "Tạo tài khoản" in out.stdout and "kỹ thuật viên" in out.stdout
     out = cli("--help", LANG="vi_VN.UTF-8")
     assert "Thao tác dưới tên tài khoản này" in out.stdout
+
+
+def test_with_no_account_yet_the_refusal_gives_the_first_admin_command(tmp_path: Path) -> None:
+    """Under sudo the CLI acts as $SUDO_USER: the command it prints makes exactly that account,
+    and typed as printed it lets the refused command through."""
+    import shlex
+
+    db = tmp_path / "hcc.db"
+    Store(db).close()  # the controller has run: its database, no account in it
+    push = tmp_path / "p.yaml"
+    push.write_text('center: {id: phuong-1}\nagent: {id: pi-1}\n'
+                    'mqtt: {url: "mqtt://127.0.0.1:1883"}\ndevices: []\n')
+    first = cli("config", "push", "phuong-1", str(push), "--db", str(db), user="root",
+                SUDO_USER="lan")
+    assert first.returncode == 1 and "chưa có tài khoản nào" in first.stderr, first.stderr
+    line = first.stderr.strip().splitlines()[-1].strip()
+    assert line == f"sudo hcc-controller user add lan --role admin --db {db}"
+    argv = shlex.split(line)
+    assert argv[:2] == ["sudo", "hcc-controller"]
+    made = cli(*argv[2:], user="root", SUDO_USER="lan")
+    assert made.returncode == 0 and "đã tạo tài khoản lan: admin" in made.stdout, made.stderr
+    again = cli("config", "push", "phuong-1", str(push), "--db", str(db), user="root",
+                SUDO_USER="lan")
+    assert again.returncode == 0, again.stderr
+
+
+def test_reads_through_the_database_act_as_an_account_and_keep_to_its_centers(
+        tmp_path: Path) -> None:
+    """Reads on the controller's host are no anonymous back door: root with no account is
+    refused with the command to type; a technician of ba-dinh lists ba-dinh only; the whole
+    city's counters need an account that sees every center."""
+    db = tmp_path / "hcc.db"
+    store = Store(db)
+    now = time.time()
+    store.write([OpenAlert(AlertKey("ba-dinh", "pi-1", "prn-1", "printer.jammed"), "critical",
+                           "Máy in quầy 1", {}, now - 60),
+                 OpenAlert(AlertKey("tay-ho", "pi-2", "prn-9", "printer.jammed"), "critical",
+                           "Máy in Tây Hồ", {}, now - 30)])
+    d = ("--db", str(db))
+    for read in (("alerts",), ("agents",), ("config", "status"), ("stats",)):
+        nobody = cli(*read, *d, user="root")
+        assert nobody.returncode == 1 and "chưa có tài khoản nào" in nobody.stderr, read
+        assert f"hcc-controller user add root --role admin --db {db}" in nobody.stderr
+        assert nobody.stdout == ""  # nothing shown before the refusal
+    accounts.add_account(store.db, name="boss", role="admin", centers=[], groups=[],
+                         password=None, now=now)
+    accounts.add_account(store.db, name="lan", role="technician", centers=["ba-dinh"],
+                         groups=[], password=None, now=now)
+    everyone = json_lines_of(cli("--as", "boss", "alerts", "--json", *d))
+    assert sorted(x["center"] for x in everyone) == ["ba-dinh", "tay-ho"]
+    own = json_lines_of(cli("--as", "lan", "alerts", "--json", *d))
+    assert [x["center"] for x in own] == ["ba-dinh"]
+    other = cli("--as", "lan", "alerts", "--center", "tay-ho", *d)
+    assert other.returncode == 1 and "Tây Hồ" not in other.stdout
+    city = cli("--as", "lan", "stats", *d)
+    assert city.returncode == 1 and "technician" in city.stderr
+    assert cli("--as", "boss", "stats", *d).returncode == 0
+
+
+def json_lines_of(done: subprocess.CompletedProcess[str]) -> list[dict[str, object]]:
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]

@@ -185,6 +185,17 @@ def test_status_finds_the_services_state_by_default(tmp_path: Path) -> None:
     assert "session 3" in done.stdout
 
 
+FIRST_ADMIN = 'sudo -u hcc-controller hcc-controller user add "$USER" --role admin'
+
+
+def as_operator(*args: str, operator: str = "lan") -> subprocess.CompletedProcess[str]:
+    """hcc-controller run with sudo by the operator: $SUDO_USER is theirs, no $HCC_AS."""
+    env = {k: v for k, v in os.environ.items() if k != "HCC_AS"}
+    env.update({"SUDO_USER": operator, "USER": "root"})
+    return subprocess.run([str(BIN / "hcc-controller"), *args], capture_output=True, text=True,
+                          env=env, timeout=60, check=False)
+
+
 # -- 5, 6: the controller's HTTPS certificate, and enrolling before the first run ----------------
 def test_http_cert_then_enroll_before_the_controllers_first_run(tmp_path: Path) -> None:
     made = run_cli("hcc-controller", "http-cert", "--out", str(tmp_path), "--hostname",
@@ -207,8 +218,17 @@ db: "{db}"
 http: {{listen: "127.0.0.1:8443", tls_cert: "{cert}", tls_key: "{key}"}}
 enroll: {{broker_dir: "{broker}", broker_url: "mqtts://127.0.0.1:8883"}}
 """)
-    done = run_cli("hcc-controller", "enroll", "phuong-1", "--agent", "pi-1", "--config",
-                   str(tmp_path / "controller.yaml"))
+    conf = ("--config", str(tmp_path / "controller.yaml"))
+    # the operator lan runs `sudo …`: the CLI acts as $SUDO_USER; no account yet: refused, with
+    # the very command to type
+    refused = as_operator("enroll", "phuong-1", "--agent", "pi-1", *conf)
+    assert refused.returncode == 1 and "chưa có tài khoản nào" in refused.stderr
+    assert f"hcc-controller user add lan --role admin --config {conf[1]}" in refused.stderr
+    # operations.md's first-admin step, as written ("$USER" is the operator's login)
+    assert FIRST_ADMIN in (ROOT / "docs/operations.md").read_text()
+    first = as_operator("user", "add", "lan", "--role", "admin", *conf)
+    assert first.returncode == 0 and "đã tạo tài khoản lan: admin" in first.stdout, first.stderr
+    done = as_operator("enroll", "phuong-1", "--agent", "pi-1", *conf)
     assert done.returncode == 0, done.stderr
     assert re.search(r"code for phuong-1/pi-1: \S+", done.stdout) and db.exists()
     assert "sudo hcc-agent enroll https://" in done.stdout
@@ -234,7 +254,10 @@ def test_config_status_says_nothing_was_pushed(tmp_path: Path) -> None:
     from controller.store import Store
 
     Store(tmp_path / "hcc.db").close()
-    done = run_cli("hcc-controller", "config", "status", "--db", str(tmp_path / "hcc.db"))
+    db = ("--db", str(tmp_path / "hcc.db"))
+    # as operations.md says: the first admin, then config status, both under sudo
+    assert as_operator("user", "add", "lan", "--role", "admin", *db).returncode == 0
+    done = as_operator("config", "status", *db)
     assert done.returncode == 0, done.stderr
     assert "nothing pushed" in done.stdout
 

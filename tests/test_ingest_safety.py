@@ -18,7 +18,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from test_sdnotify import listen, received
 
-from conftest import BIN, json_lines, run_cli, wait_until
+from conftest import BIN, cli_account, json_lines, run_cli, wait_until
 from hcc_common import wire
 from lab.procs import Mosquitto, Proc, free_port, spawn, wait_tcp
 
@@ -53,6 +53,7 @@ def start_controller(tmp_path: Path, broker: Mosquitto, db: str, http_port: int,
                  tmp_path / "controller.log", env=env)
     wait_tcp(http_port, 20)
     wait_until(lambda: "connected" in proc.log(), 20, "controller connected")
+    cli_account(db)  # the CLI's reads below act as an account (never anonymously)
     return proc
 
 

@@ -161,6 +161,11 @@ sudo hcc-agent discover 127.0.0.1/32 --no-neighbours --snmp-port @SNMP@ \
   --community printer-laser --write > $O/discover.txt
 bash scripts/install.sh --wheelhouse /opt/wheels --controller > $O/install_ctl.txt
 echo $? > $O/install_ctl.rc
+# operations.md's first admin, as written; the operator here is root (its login shell's $USER)
+export USER=root
+sudo -u hcc-controller hcc-controller user add "$USER" --role admin > $O/admin.txt 2>&1
+echo $? > $O/admin.rc
+stat -c '%U' /var/lib/hcc-controller/hcc.db > $O/db_owner.txt
 # install.sh's next step: edit controller.yaml (here: the host's broker, a free port), restart
 sed -i 's|mqtt://127.0.0.1:1883|mqtt://127.0.0.1:@BROKER@|; s|127.0.0.1:8080|127.0.0.1:@HTTP@|' \
   /etc/hcc-controller/controller.yaml
@@ -217,6 +222,9 @@ def test_change_a_printer_and_roll_back_as_operations_md_says(
     assert (out / "install_ctl.rc").read_text().strip() == "0", log[-3000:]
     assert (out / "ctl_active.txt").read_text().strip() == "active", \
         (out / "ctl_journal.txt").read_text()[-3000:]
+    assert (out / "admin.rc").read_text().strip() == "0", (out / "admin.txt").read_text()
+    assert "đã tạo tài khoản root: admin" in (out / "admin.txt").read_text()
+    assert (out / "db_owner.txt").read_text().strip() == "hcc-controller"
     assert "nothing pushed" in (out / "status0.txt").read_text()
     assert "phuong-1/pi-1" in (out / "pull.txt").read_text(), (out / "pull.txt").read_text()
     assert (out / "pulled.yaml").read_text() == (out / "box.yaml").read_text()

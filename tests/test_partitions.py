@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN, json_lines, pg_or_skip, run_cli, wait_until
+from conftest import BIN, cli_account, json_lines, pg_or_skip, run_cli, wait_until
 from controller.db import connect
 from controller.leases import Leases, holders
 from controller.partitions import PartitionSettings, center_filters, fair_share, partition_of, plan
@@ -210,6 +210,7 @@ def test_two_controllers_each_see_whole_streams_and_one_takes_over(
     try:
         ctls[0] = start_controller(0)
         wait_until(lambda: _held(db).get("hcc-ctl-0") == set(range(8)), 30, "ctl-0 holds all")
+        cli_account(db)  # the CLI's reads act as an account (never anonymously)
         ctls[1] = start_controller(1)
         wait_until(lambda: _held(db) == {"hcc-ctl-0": {0, 1, 2, 3}, "hcc-ctl-1": {4, 5, 6, 7}},
                    30, "the partitions split in two")

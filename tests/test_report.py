@@ -397,10 +397,11 @@ def test_report_settings_name_an_email_receiver(tmp_path: Path) -> None:
 
 @pytest.mark.integration
 def test_report_cli_writes_csv_and_refuses_bad_periods(tmp_path: Path) -> None:
-    from conftest import run_cli
+    from conftest import cli_account, run_cli
 
     db = tmp_path / "s.db"
     build_month(Store(db))
+    cli_account(db)  # the CLI reads as an account (never anonymously)
     out = tmp_path / "r.csv"
     done = run_cli("hcc-controller", "report", "--db", str(db), "--month", "2026-11",
                    "--format", "csv", "--out", str(out), "--lang", "en")

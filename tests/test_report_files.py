@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from test_report import build_month
 
-from conftest import run_cli
+from conftest import cli_account, run_cli
 from controller import reporting
 from controller.store import Store
 
@@ -32,6 +32,7 @@ def test_the_format_follows_the_extension(name: str, given: str | None, expected
 def test_report_out_pdf_is_an_a4_pdf_with_page_numbers(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     build_month(Store(db))
+    cli_account(db)  # the CLI reads as an account (never anonymously)
     out = tmp_path / "r.pdf"
     done = run_cli("hcc-controller", "report", "--out", str(out), "--month", "2026-11",
                    "--db", str(db), "--lang", "vi", timeout=180)

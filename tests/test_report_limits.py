@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import wait_until
+from conftest import cli_account, wait_until
 from controller import csv_safe, pdf_queue, reporting
 from controller.api import create_app
 from controller.config import CenterInfo, ControllerConfig, HttpSettings
@@ -55,6 +55,7 @@ def env(tmp_path: Path) -> Iterator[tuple[TestClient, Store, ControllerConfig]]:
             effects.append(Reading("q1", "pi-1", f"prn{i}", "printer", now - 3600 * (k + 1),
                                    "ok", {"page_count": 100 + k, "supply.1.pct": 50.0 + k}))
     store.write(effects)  # type: ignore[arg-type]
+    cli_account(db)  # the CLI reads as an account (never anonymously)
     cfg = config(db)
     yield TestClient(create_app(cfg, StorePerThread(db), None),
                      raise_server_exceptions=False), store, cfg

@@ -14,7 +14,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from conftest import BIN, json_lines, run_cli, wait_until
+from conftest import BIN, cli_account, json_lines, run_cli, wait_until
 from controller.brokerconf import generate
 from hcc_common import wire
 from lab.procs import Proc, free_port, spawn, wait_tcp
@@ -86,6 +86,7 @@ def test_center_a_cannot_publish_as_center_b(tmp_path: Path, tls_broker) -> None
     try:
         wait_until(db.exists, 20, "controller up")
         time.sleep(1.0)
+        cli_account(db)  # the CLI's reads act as an account (never anonymously)
         c, results = client(out, port, "pi-1@ba-dinh", password(out, "pi-1@ba-dinh"), "pi-a")
         wait_until(lambda: results, 10, "connect")
         assert not results[0].is_failure  # type: ignore[attr-defined]

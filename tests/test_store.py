@@ -121,7 +121,7 @@ def test_controller_runs_on_postgres(tmp_path: Path, broker) -> None:
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
-    from conftest import BIN, json_lines, run_cli, wait_until
+    from conftest import BIN, cli_account, json_lines, run_cli, wait_until
     from lab.procs import spawn
 
     url = pg_or_skip()
@@ -138,6 +138,7 @@ def test_controller_runs_on_postgres(tmp_path: Path, broker) -> None:
                 tmp_path / "controller.log")
     try:
         wait_until(lambda: "connected" in ctl.log(), 20, "controller connected")
+        cli_account(db)  # the CLI's reads act as an account (never anonymously)
         c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="pg-test")
         c.connect("127.0.0.1", broker.port)
         c.loop_start()
@@ -181,7 +182,7 @@ def test_two_controllers_share_the_stream_and_survive_one_dying(tmp_path: Path, 
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
-    from conftest import BIN, json_lines, run_cli, wait_until
+    from conftest import BIN, cli_account, json_lines, run_cli, wait_until
     from lab.procs import spawn
 
     url = pg_or_skip()
@@ -204,6 +205,7 @@ def test_two_controllers_share_the_stream_and_survive_one_dying(tmp_path: Path, 
     try:
         for ctl in ctls:
             wait_until(lambda ctl=ctl: "connected" in ctl.log(), 20, "controllers connected")
+        cli_account(db)  # the CLI's reads act as an account (never anonymously)
         time.sleep(1.0)
         c.connect("127.0.0.1", broker.port)
         c.loop_start()
