@@ -332,59 +332,66 @@ class Controller:
         self.fleet.listening_since = max(self.link.up_since, self._listening_floor)
         handle = self.handle
         t_apply = time.monotonic()
-        charged, self._charged = min(self._charged, len(taken)), 0
-        for i, (topic, payload, received_at, _mid, _qos, retain) in enumerate(taken):
-            effects.extend(handle(topic, payload, received_at, retain, i < charged))
-        if self.config.share_group is not None and time.monotonic() - self._synced > SYNC_S:
-            # Effects not yet written count as ours: write them before looking.
-            if effects:
-                self._persist(effects)
-                effects = []
-            self.fleet.sync_open_alerts(set(self.store.open_alert_keys()))
-            self._synced = time.monotonic()
-        now = self.clock()
-        if now >= self._next_tick or final:
-            # The timers look at every agent: once a second (or at the next silence deadline),
-            # not once per batch, which under load comes every few milliseconds.
-            # While the store cannot commit, no box is judged silent: what it sent waits at
-            # the broker, and the fleet is read again from the store at each retry.
-            effects.extend(self.fleet.tick(
-                now, check_silence=not behind and self._store_failing_since is None))
-            self._next_tick = min(now + TICK_S, self.fleet.next_silence_deadline)
-            if time.monotonic() - self._frozen_at >= GC_FREEZE_S:
-                # Set what survived the young collections aside (freeze costs nothing): the
-                # oldest generation's passes then walk seconds of new objects, never the
-                # whole fleet (a full pass over 300,000 devices' state held ingest for
-                # seconds, and a collect before each freeze still 0.5 s). The state has no
-                # reference cycles; the rare cyclic garbage caught here is kept, not freed.
-                gc.freeze()
-                self._frozen_at = time.monotonic()
-        effects.extend(self.fleet.flush_agents())
-        effects.extend(self.fleet.flush_timers())
-        effects.extend(self.rollouts.tick(self.fleet.agents.values))
-        started = time.monotonic()
-        if final or started - self._devices_flushed >= DEVICE_FLUSH_S:
-            # a slice at a time, oldest first: 40,000 rows in one commit held every alert
-            # behind them for a second
-            effects.extend(self.fleet.flush_devices(None if final else DEVICE_FLUSH_CHUNK))
-            if final or not self.fleet.dirty_devices:
-                self._devices_flushed = started
-        t_store = time.monotonic()
-        if effects or counted:
-            try:
-                self._persist(effects)
-            except self.store.db.transient:
-                # Applied in memory, not stored, not acknowledged: the broker will not send these
-                # again on this connection, so we keep them and apply them again after a reload.
-                self._held = taken + self._held
-                self._charged = len(taken)
-                self._dead = []
-                raise
-            except Exception as exc:  # noqa: BLE001 - data one message brought: find it
-                log.error("a batch could not be stored; storing its messages one by one",
-                          extra={"error": f"{type(exc).__name__}: {str(exc)[:300]}",
-                                 "messages": len(taken)})
-                self._isolate(taken)
+        try:
+            charged, self._charged = min(self._charged, len(taken)), 0
+            for i, (topic, payload, received_at, _mid, _qos, retain) in enumerate(taken):
+                effects.extend(handle(topic, payload, received_at, retain, i < charged))
+            if self.config.share_group is not None and time.monotonic() - self._synced > SYNC_S:
+                # Effects not yet written count as ours: write them before looking.
+                if effects:
+                    self._persist(effects)
+                    effects = []
+                self.fleet.sync_open_alerts(set(self.store.open_alert_keys()))
+                self._synced = time.monotonic()
+            now = self.clock()
+            if now >= self._next_tick or final:
+                # The timers look at every agent: once a second (or at the next silence deadline),
+                # not once per batch, which under load comes every few milliseconds.
+                # While the store cannot commit, no box is judged silent: what it sent waits at
+                # the broker, and the fleet is read again from the store at each retry.
+                effects.extend(self.fleet.tick(
+                    now, check_silence=not behind and self._store_failing_since is None))
+                self._next_tick = min(now + TICK_S, self.fleet.next_silence_deadline)
+                if time.monotonic() - self._frozen_at >= GC_FREEZE_S:
+                    # Set what survived the young collections aside (freeze costs nothing): the
+                    # oldest generation's passes then walk seconds of new objects, never the
+                    # whole fleet (a full pass over 300,000 devices' state held ingest for
+                    # seconds, and a collect before each freeze still 0.5 s). The state has no
+                    # reference cycles; the rare cyclic garbage caught here is kept, not freed.
+                    gc.freeze()
+                    self._frozen_at = time.monotonic()
+            effects.extend(self.fleet.flush_agents())
+            effects.extend(self.fleet.flush_timers())
+            started = time.monotonic()
+            if final or started - self._devices_flushed >= DEVICE_FLUSH_S:
+                # a slice at a time, oldest first: 40,000 rows in one commit held every alert
+                # behind them for a second
+                effects.extend(self.fleet.flush_devices(None if final else DEVICE_FLUSH_CHUNK))
+                if final or not self.fleet.dirty_devices:
+                    self._devices_flushed = started
+            # rollouts read and write the store too: inside the guarded step like the rest
+            effects.extend(self.rollouts.tick(self.fleet.agents.values))
+            t_store = time.monotonic()
+            if effects or counted:
+                try:
+                    self._persist(effects)
+                except self.store.db.transient:
+                    raise  # the whole step is tried again (below)
+                except Exception as exc:  # noqa: BLE001 - data one message brought: find it
+                    log.error("a batch could not be stored; storing its messages one by one",
+                              extra={"error": f"{type(exc).__name__}: {str(exc)[:300]}",
+                                     "messages": len(taken)})
+                    self._isolate(taken)
+        except self.store.db.transient:
+            # Any read or write of the store in this step failed (the batch's commit, a
+            # rollout's step, a shared-group sync): what was taken is applied in memory, not
+            # stored, not acknowledged. The broker will not send it again on this connection
+            # (its in-flight window stays full until we acknowledge), so we keep it and apply
+            # it again after a reload.
+            self._held = taken + self._held
+            self._charged = len(taken)
+            self._dead = []
+            raise
         self._store_dead_letters()
         t_done = time.monotonic()
         if self._store_failing_since is not None or t_done - t_apply > INGEST_STALL_S:
