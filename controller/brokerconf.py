@@ -5,7 +5,6 @@ users, persistence that survives a crash, and the mosquitto config that ties the
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import os
 import pwd
 import secrets
@@ -99,13 +98,10 @@ def make_server_cert(ca_cert: Path, ca_key: Path, cert_path: Path, key_path: Pat
     loaded = serialization.load_pem_private_key(ca_key.read_bytes(), password=None)
     if not isinstance(loaded, ec.EllipticCurvePrivateKey):
         raise BrokerConfigError(f"{ca_key}: expected an EC private key")
+    from controller.httpcert import names_of
+
     key = ec.generate_private_key(ec.SECP256R1())
-    names: list[x509.GeneralName] = []
-    for h in hostnames:
-        try:
-            names.append(x509.IPAddress(ipaddress.ip_address(h)))
-        except ValueError:
-            names.append(x509.DNSName(h))
+    names = names_of(hostnames)
     now = dt.datetime.now(dt.UTC)
     cert = (x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostnames[0])]))

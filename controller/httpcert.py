@@ -26,6 +26,8 @@ class Made:
 
 
 def names_of(hostnames: Sequence[str]) -> list[x509.GeneralName]:
+    """Each name as a certificate's subject alternative name: an IP address where it parses as
+    one (boxes connect by IP on many LANs), else a DNS name."""
     names: list[x509.GeneralName] = []
     for h in hostnames:
         try:
