@@ -148,7 +148,9 @@ def test_the_generated_acl_grants_each_box_exactly_its_topics() -> None:
     blocks = {b.user: b.grants for b in parse_acl(brokerconf.acl_text(BOXES, ["hcc-controller"]))}
     assert blocks["pi-1@ba-dinh"] == (
         "topic write hcc/v1/ba-dinh/pi-1/state", "topic write hcc/v1/ba-dinh/pi-1/heartbeat",
-        "topic write hcc/v1/ba-dinh/pi-1/result/+", "topic read hcc/v1/ack/ba-dinh/pi-1",
+        "topic write hcc/v1/ba-dinh/pi-1/result/+",
+        "topic write hcc/v1/ba-dinh/pi-1/config/current",  # its answer to `config pull`
+        "topic read hcc/v1/ack/ba-dinh/pi-1",
         "topic read hcc/v1/ba-dinh/pi-1/cmd/#")
     assert not any("#" in g for g in blocks["pi-1@ba-dinh"] if g.startswith("topic write"))
 
