@@ -102,7 +102,8 @@ def test_install_puts_the_commands_on_path(tmp_path: Path) -> None:
                            "--no-venv"], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     link = root / "usr/local/bin/hcc-agent"
-    assert link.is_symlink() and os.readlink(link) == "/opt/hcc-fleet/venv/bin/hcc-agent"
+    # through current/: a fleet update switches that link to the new release's slot
+    assert link.is_symlink() and os.readlink(link) == "/opt/hcc-fleet/current/venv/bin/hcc-agent"
     # the hints say `sudo hcc-agent …`: sudo's secure_path has /usr/local/bin
     assert "/opt/hcc-fleet/venv/bin/hcc-agent" not in done.stdout
     # into a folder, this machine gets no new user (tests leave none behind)

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from test_channels import LAN, MINH
 
+from conftest import cli_account
 from controller.channels import telegram
 from controller.config import NotifySettings, Receiver
 from controller.feed import StorePerThread
@@ -54,6 +55,8 @@ def test_no_press_ends_the_telegram_listener(tg: FakeTelegram, tmp_path: Path,
     ((_, row),) = Store(db).write([OpenAlert(AlertKey("ba-dinh", "pi-1", "prn2",
                                                       "printer.jammed"), "critical",
                                              "Máy in quầy 2", {}, time.time())])
+    # a press acts as the person's account (issue 27): Lan is a technician of ba-dinh
+    cli_account(db, name="lan", role="technician", centers=("ba-dinh",))
     stores = StorePerThread(db)
     receiver = Receiver("tg", "telegram", telegram.Settings(token="123:ABC", chats=("111",),
                                                             api_url=tg.url, poll_timeout_s=1))
@@ -89,7 +92,7 @@ def test_no_press_ends_the_telegram_listener(tg: FakeTelegram, tmp_path: Path,
         "Bạn chưa có trong danh sách kỹ thuật viên: không thao tác được."] * 3
     assert texts[-1].startswith(f"Đã nhận cảnh báo #{row.id}"), texts[-1]
     assert stores.get().alert(row.id).state == "acknowledged"
-    assert stores.get().alert(row.id).acked_by == f"{LAN.name} (telegram)"
+    assert stores.get().alert(row.id).acked_by == f"{LAN.name} (lan)"  # the account that acted
     refused = [r for r in caplog.records if "refused" in r.getMessage()]
     assert len(refused) == len(BAD_DATA) + 4  # each bad press said in the log (one unanswerable)
     assert tg.problems == []
