@@ -111,7 +111,10 @@ def release_router(config: ControllerConfig, store: Callable[[], Store],
         return FileResponse(path, media_type=media)  # Range requests: resumed downloads
 
     @router.get("/api/v1/rollouts", summary="Rollouts, newest first, with each box's progress",
-                dependencies=[Depends(reader)])
+                dependencies=[Depends(reader)],
+                responses={401: {"description": "Sign in, or give a valid bearer token."},
+                           403: {"description": "Only for an account that sees every center "
+                                                "(the desk's fleet-wide view)."}})
     def rollouts() -> list[dict[str, Any]]:
         return [rl.status_json(r) for r in reversed(releases().rollouts())]
 
