@@ -267,6 +267,10 @@ def test_disk_filling_up_drops_by_policy_and_polling_goes_on(
         tmp_path: Path, broker: Mosquitto, private_snmp, listener: int, small_disk: Path) -> None:
     sim = private_snmp("printer-laser")
     s = Stack(tmp_path, broker, devices(listener, sim.port), sim=sim)
+    # every result its own message: a steady stream shows polling go on past the full disk (by
+    # exception, unchanged kiosks send only heartbeats)
+    s.agent_cfg.write_text(s.agent_cfg.read_text().replace(
+        "agent: {id: pi-1,", "agent: {id: pi-1, report: all,"))
     try:
         s.start_controller()
         s.start_agent()
