@@ -3,14 +3,13 @@ the controller certificate's fingerprint, and write them where the service reads
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
-import ssl
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from agent.pinning import NotPinned, pinned_context
 from hcc_common.enrollment import ENROLL_PATH, Credentials
 from hcc_common.keepfile import write_kept
 
@@ -19,10 +18,6 @@ KEYS_FILE = "controller.pub"
 
 class EnrollFailed(Exception):
     """Said to the technician as is: what went wrong and what to do."""
-
-
-def fingerprint_of(pem: str) -> str:
-    return hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).hexdigest()
 
 
 def fetch(url: str, code: str, fingerprint: str, timeout: float = 15.0) -> Credentials:
@@ -34,19 +29,14 @@ def fetch(url: str, code: str, fingerprint: str, timeout: float = 15.0) -> Crede
     if parts.scheme != "https" or not parts.hostname:
         raise EnrollFailed(f"{url}: give the controller's https:// address")
     port = parts.port or 443
-    want = fingerprint.replace(":", "").lower()
     try:
-        pem = ssl.get_server_certificate((parts.hostname, port), timeout=timeout)
+        ctx = pinned_context(parts.hostname, port, fingerprint, timeout)
     except OSError as exc:
         raise EnrollFailed(f"cannot reach {parts.hostname}:{port}: {exc}") from None
-    got = fingerprint_of(pem)
-    if got != want:
+    except NotPinned as exc:
         raise EnrollFailed(f"the controller's certificate is not the one you were given "
-                           f"(it has {got[:16]}…): do not enroll, call the central team")
-    ctx = ssl.create_default_context(cadata=pem)
-    ctx.check_hostname = False  # pinned: exactly this certificate, whatever name it carries
-    # trust that one certificate as the anchor, although a CA signed it (the box has no CA yet)
-    ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+                           f"(it has {exc.got[:16]}…): do not enroll, call the central team"
+                           ) from None
     try:
         r = httpx.post(f"https://{parts.hostname}:{port}{ENROLL_PATH}", json={"code": code},
                        verify=ctx, timeout=timeout)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from agent.pinning import NotPinned, pinned_context
 from hcc_common import release as rel
 from hcc_common.signing import TrustedKeys
 from hcc_common.wire import MetricValue
@@ -139,22 +140,14 @@ def inventory_fields(state_dir: Path) -> dict[str, MetricValue]:
 
 
 # -- the pinned, resumable, rate-limited download ----------------------------------------------
-def pinned_context(host: str, port: int, fingerprint: str, timeout: float) -> ssl.SSLContext:
-    """Trust exactly the certificate whose SHA-256 enrollment pinned, whatever signed it."""
-    import hashlib
-
+def _pinned(host: str, port: int, fingerprint: str, timeout: float) -> ssl.SSLContext:
     try:
-        pem = ssl.get_server_certificate((host, port), timeout=timeout)
+        return pinned_context(host, port, fingerprint, timeout)
     except OSError as exc:
         raise UpdateRefused(f"cannot reach the controller {host}:{port}: {exc}") from None
-    got = hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).hexdigest()
-    if got != fingerprint:
+    except NotPinned as exc:
         raise UpdateRefused(f"the controller's certificate is not the pinned one "
-                            f"(it has {got[:16]}…): nothing downloaded")
-    ctx = ssl.create_default_context(cadata=pem)
-    ctx.check_hostname = False
-    ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
-    return ctx
+                            f"(it has {exc.got[:16]}…): nothing downloaded") from None
 
 
 class Fetcher:
@@ -173,7 +166,7 @@ class Fetcher:
         self.settings = settings
         self.auth = (user, password)
         self.sleep = sleep
-        self.ctx = pinned_context(parts.hostname, parts.port or 443, settings.fingerprint,
+        self.ctx = _pinned(parts.hostname, parts.port or 443, settings.fingerprint,
                                   settings.timeout_s)
 
     def url(self, version: str, name: str) -> str:
