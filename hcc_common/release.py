@@ -27,7 +27,7 @@ from hcc_common.wire import (
     TOPIC_ROOT,
     Encoded,
     WireError,
-    valid_id,
+    command_body,
 )
 
 if TYPE_CHECKING:
@@ -307,18 +307,8 @@ def decode_update(topic: str, payload: bytes) -> UpdateCommand:
     parts = topic.split("/")
     if len(parts) != 6 or parts[:2] != ["hcc", "v1"] or parts[4:] != ["cmd", "update"]:
         raise WireError(f"not an update topic: {topic[:120]!r}")
-    if len(payload) > MAX_UPDATE_BYTES:
-        raise WireError(f"payload of {len(payload)} bytes exceeds {MAX_UPDATE_BYTES}")
-    try:
-        body = orjson.loads(payload)
-    except orjson.JSONDecodeError as exc:
-        raise WireError(f"not JSON: {exc}") from None
-    if type(body) is not dict or body.get("kind") != "update" or body.get("v") != SCHEMA_VERSION:
-        raise WireError("not an update message of this schema version")
-    center, agent = body.get("center"), body.get("agent")
-    if type(center) is not str or type(agent) is not str or (center, agent) != (parts[2], parts[3]) \
-            or not valid_id(center) or not valid_id(agent):
-        raise WireError("update names another box than its topic")
+    body = command_body(payload, "update", MAX_UPDATE_BYTES, (parts[2], parts[3]))
+    center, agent = parts[2], parts[3]  # the body names the same box (command_body)
     version, rollout, issued = body.get("version"), body.get("rollout"), body.get("issued")
     if type(version) is not str or not valid_version(version):
         raise WireError("update: version malformed")

@@ -315,7 +315,7 @@ def decode_config(topic: str, payload: bytes) -> ConfigPush:
     parts = topic.split("/")
     if len(parts) != 6 or parts[:2] != ["hcc", "v1"] or parts[4:] != ["cmd", "config"]:
         raise WireError(f"not a config topic: {topic!r}")
-    body = _command_body(payload, "config", MAX_CONFIG_BYTES + 4096, (parts[2], parts[3]))
+    body = command_body(payload, "config", MAX_CONFIG_BYTES + 4096, (parts[2], parts[3]))
     content = _str(body, "content")
     version = _str(body, "version")
     if config_version(content) != version:
@@ -337,7 +337,7 @@ def decode_ack(topic: str, payload: bytes) -> Ack:
     parts = topic.split("/")
     if len(parts) != 5 or parts[:3] != ["hcc", "v1", ACK_SEGMENT]:
         raise WireError(f"not an ack topic: {topic!r}")
-    body = _command_body(payload, "ack", MAX_PAYLOAD_BYTES, (parts[3], parts[4]))
+    body = command_body(payload, "ack", MAX_PAYLOAD_BYTES, (parts[3], parts[4]))
     raw = body.get("sessions")
     if type(raw) is not dict:
         raise WireError("sessions must be an object")
@@ -358,7 +358,7 @@ def decode_ack(topic: str, payload: bytes) -> Ack:
     return Ack(parts[3], parts[4], sessions)
 
 
-def _command_body(payload: bytes, kind: str, limit: int, box: tuple[str, str]
+def command_body(payload: bytes, kind: str, limit: int, box: tuple[str, str]
                   ) -> dict[str, object]:
     """The JSON object of a controller-to-box message of `kind`, naming the box of its topic."""
     if len(payload) > limit:
