@@ -169,8 +169,11 @@ def form_key(store: Store) -> bytes:
     """The key that signs form nonces, shared by every controller on the database."""
     state = store.channel_state("citizen-form")
     if state is None or not isinstance(state.get("key"), str):
-        store.set_channel_state("citizen-form", {"key": secrets.token_hex(32)}, time.time())
-        state = store.channel_state("citizen-form") or {}
+        state = store.first_channel_state("citizen-form", {"key": secrets.token_hex(32)},
+                                          time.time())
+    if not isinstance(state.get("key"), str):  # a damaged row: replace it
+        state = {"key": secrets.token_hex(32)}
+        store.set_channel_state("citizen-form", state, time.time())
     return bytes.fromhex(str(state["key"]))
 
 

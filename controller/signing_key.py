@@ -10,6 +10,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from controller.config import ControllerConfig
+from hcc_common.atomic_file import create_once
 from hcc_common.signing import KeyFormatError, PublicKey, generate, load_private, private_pem, public_of
 
 
@@ -18,25 +19,20 @@ class SigningKeyError(Exception):
 
 
 def load_or_create(path: Path) -> tuple[Ed25519PrivateKey, bool]:
-    """The key in `path`, made first if there is none (True: just made). Made with O_EXCL and
-    0600, so two processes starting at once end up with the same key, not two."""
+    """The key in `path`, made first if there is none (True: just made). Made whole or not at
+    all (atomic_file.create_once, 0600), so threads or processes starting at once all end up
+    with the one key, never a half-written file."""
     try:
         return _read(path), False
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = generate()
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return _read(path), False  # made meanwhile by the other process
+        made = create_once(path, private_pem(key), 0o600)
     except OSError as exc:
         raise SigningKeyError(f"{path}: cannot create the signing key: {exc.strerror}") from None
-    try:
-        os.write(fd, private_pem(key))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    if not made:
+        return _read(path), False  # made meanwhile by another thread or process
     return key, True
 
 

@@ -646,6 +646,17 @@ class Store:
         self.db.execute(_upsert("channel_state", ("channel", "state", "updated_at"),
                                 ("channel",)), (channel, json.dumps(state), at))
 
+    def first_channel_state(self, channel: str, state: dict[str, Any],
+                            at: float) -> dict[str, Any]:
+        """The channel's state, `state` stored first if it has none: the first writer wins and
+        every other (another thread or controller making its own at the same moment) reads
+        that one, so a key made on first use is one key."""
+        self.db.execute("INSERT INTO channel_state VALUES (?,?,?) ON CONFLICT DO NOTHING",
+                        (channel, json.dumps(state), at))
+        stored = self.channel_state(channel)
+        assert stored is not None  # just inserted, or there already
+        return stored
+
     def escalation_steps(self, alert_id: int) -> set[int]:
         return {int(r[0]) for r in self.db.execute(
             "SELECT step FROM escalations WHERE alert_id=?", (alert_id,))}

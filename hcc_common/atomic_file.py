@@ -80,3 +80,32 @@ def write_atomic(path: Path, data: bytes, mode: int | None = None, durable: bool
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def create_once(path: Path, data: bytes, mode: int = 0o600) -> bool:
+    """Make `path` holding `data` unless it exists (False: someone else made it first, keep
+    theirs). The file appears whole or not at all: written and fsynced under a unique temporary
+    name, then hard-linked to `path`, which fails if the name is taken. O_EXCL alone would let a
+    concurrent reader see the file while it is still empty."""
+    folder = path.parent
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fchmod(fh.fileno(), mode)
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+    dir_fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return True

@@ -454,3 +454,35 @@ def test_the_staff_opening_checklist(site: Site) -> None:
     assert httpx.post(link, data={"water-lobby": "paper_jam"}, timeout=30).status_code == 422
     assert httpx.get(f"{site.url}/staff/{site.token('q1', 'water-lobby')}",
                      timeout=30).status_code == 404  # an amenity's code is no staff link
+
+
+def test_the_form_key_made_by_two_controllers_at_once_is_one_key(target: str) -> None:
+    """Two controllers on one database making the form key at the same moment: the second one's
+    key must not replace the first's (the nonces the first one signed would stop verifying)."""
+    import threading
+
+    from controller.store import Store
+
+    stores = [Store(target) for _ in range(6)]
+    try:
+        stores[0].db.execute("DELETE FROM channel_state WHERE channel='citizen-form'")
+        start = threading.Barrier(len(stores))
+        keys: list[bytes] = []
+
+        def make(store: Store) -> None:
+            start.wait(10)
+            keys.append(citizen.form_key(store))
+
+        threads = [threading.Thread(target=make, args=(s,)) for s in stores]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert len(keys) == len(stores) and len(set(keys)) == 1
+        assert citizen.form_key(stores[0]) == keys[0]  # and it is the one kept
+        # the race made deterministic: one controller read "none" and stores its own too late
+        late = stores[1].first_channel_state("citizen-form", {"key": "00" * 32}, time.time())
+        assert bytes.fromhex(late["key"]) == keys[0]
+    finally:
+        for s in stores:
+            s.close()

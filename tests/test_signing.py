@@ -292,3 +292,35 @@ def test_a_deeply_nested_message_is_refused_not_a_crash() -> None:
     got = wire.decode_config(wire.config_topic("ba-dinh", "pi-1"), payload)
     why = unverified(got, TRUST, None)
     assert why is not None and "canonical" in why
+
+
+def test_threads_making_the_signing_key_at_once_all_read_the_same_whole_key(
+        tmp_path: Path) -> None:
+    # CI: 20 enrollments at once on a fresh controller; some read signing.key while the first
+    # was still writing it (an empty file: MalformedFraming, HTTP 503). A file made on first use
+    # must appear whole or not at all.
+    import threading
+
+    from controller.signing_key import load_or_create
+
+    for attempt in range(20):
+        path = tmp_path / f"k{attempt}" / "signing.key"
+        start = threading.Barrier(8)
+        got: list[object] = []
+
+        def make(path: Path, start: threading.Barrier, got: list[object]) -> None:
+            start.wait(10)
+            try:
+                got.append(signing.public_of(load_or_create(path)[0]).key_id)
+            except Exception as exc:  # noqa: BLE001 - the failure under test
+                got.append(exc)
+
+        threads = [threading.Thread(target=make, args=(path, start, got)) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert len(got) == 8 and len(set(map(str, got))) == 1, got
+        assert isinstance(got[0], str)
+        assert path.stat().st_mode & 0o777 == 0o600
+        assert [p.name for p in path.parent.iterdir()] == ["signing.key"]  # no temporary left
