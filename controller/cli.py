@@ -417,6 +417,9 @@ def broker_config(
     except BrokerConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
+    cli_accounts.record_host_act(_config(config, None), "broker_config", str(out), after={
+        "boxes": [f"{c}/{a}" for c, a in boxes], "controllers": controller or ["hcc-controller"],
+        "hostnames": hostname or ["localhost", "127.0.0.1"], "new_passwords": len(g.credentials)})
     typer.echo(f"mosquitto config: {g.conf}  (start: mosquitto -c {g.conf})")
     typer.echo(f"CA for agents: {g.ca_cert}")
     typer.echo(f"passwords (one file per user, mode 600): {out / 'credentials'}/")
@@ -432,6 +435,7 @@ def http_cert(
         "--hostname", help="Name or IP boxes and browsers use for the controller "
                            "(repeatable).")],
     days: Annotated[int, typer.Option(help="How long the certificate is valid.")] = 825,
+    config: ConfigOpt = None, db: DbOpt = None,
 ) -> None:
     """Make the controller's HTTPS certificate and key (self-signed; boxes pin it by the
     fingerprint `hcc-controller enroll` prints) with the folder's group and mode 0640."""
@@ -446,6 +450,9 @@ def http_cert(
     except (NotWritable, PermissionError) as exc:
         typer.echo(f"error: {exc} (run it with sudo)", err=True)
         raise typer.Exit(1) from None
+    cli_accounts.record_host_act(_config(config, db), "http_cert", str(made.cert),
+                                 after={"hostnames": hostname, "days": days,
+                                        "sha256": made.fingerprint})
     typer.echo(f"certificate {made.cert}, key {made.key} (SHA-256 {made.fingerprint})")
     typer.echo(f"in controller.yaml: http: {{listen: \"0.0.0.0:8443\", tls_cert: {made.cert}, "
                f"tls_key: {made.key}}}")
@@ -462,13 +469,16 @@ def signing_key(
     from controller.signing_key import SigningKeyError, load_or_create
     from hcc_common.signing import public_of
 
-    path = key_file or _config(config, None).signing_key
+    cfg = _config(config, None)
+    path = key_file or cfg.signing_key
     try:
         key, made = load_or_create(path)
     except SigningKeyError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     pub = public_of(key)
+    if made:  # showing the key changes nothing
+        cli_accounts.record_host_act(cfg, "signing_key", str(path), after={"id": pub.key_id})
     typer.echo(f"{'made' if made else 'key'}: {path} (keep it; mode 600)")
     typer.echo(f"id: {pub.key_id}")
     typer.echo(f"inline, for agent.controller_keys: {pub.inline}")
@@ -486,6 +496,7 @@ def credentials(
     "mqtts://127.0.0.1:8883",
     box_dir: Annotated[Path, typer.Option(
         help="The box's config folder, where the two files go.")] = Path("/etc/hcc-agent"),
+    config: ConfigOpt = None, db: DbOpt = None,
 ) -> None:
     """Issue one box's credentials: a new password (the broker's password file is updated, the
     old password stops working at the broker's next reload), the CA beside it, and the
@@ -497,6 +508,9 @@ def credentials(
     except BrokerConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
+    # the new password itself is never written in the audit trail: only that there is one
+    cli_accounts.record_host_act(_config(config, db), "credentials", f"{center}/{agent}", center,
+                                 after={"user": user, "broker_dir": str(broker_dir)})
     import os
 
     # the paths the box will use, not where the files were written here
@@ -571,19 +585,30 @@ def qr(
         typer.echo(f"error: no center {center!r} in controller.yaml", err=True)
         raise typer.Exit(2)
     url = base_url or (cfg.http.public_url if cfg.http is not None else "")
-    if staff_link:
-        from controller import checklist, citizen
-
-        _open_store(cfg)
-        token = citizen.token_for(Store(cfg.db), found.id, checklist.STAFF_KEY, rotate=rotate)
-        typer.echo(f"{url.rstrip('/')}/staff/{token}")
-        return
+    store = _open_store(cfg)  # says so plainly when the controller has not run yet
+    store.close()
+    store = Store(cfg.db)
     try:
-        _open_store(cfg)
-        count = qr_labels.make_pdf(Store(cfg.db), found, url, out, rotate=rotate)
-    except (ValueError, reporting.ReportError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        if staff_link:
+            from controller import checklist, citizen
+
+            who = cli_accounts.acting(store, "rotate_codes" if rotate else "staff_link", center)
+            token = citizen.token_for(store, found.id, checklist.STAFF_KEY, rotate=rotate)
+            cli_accounts.record(store, who, "staff_link_rotate" if rotate else "staff_link",
+                                f"staff link {center}", center)
+            typer.echo(f"{url.rstrip('/')}/staff/{token}")
+            return
+        who = cli_accounts.acting(store, "rotate_codes" if rotate else "read", center)
+        try:
+            count = qr_labels.make_pdf(store, found, url, out, rotate=rotate)
+        except (ValueError, reporting.ReportError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        if rotate:
+            cli_accounts.record(store, who, "qr_rotate", f"qr {center}", center,
+                                after={"labels": count})
+    finally:
+        store.close()
     typer.echo(f"{out}: {count} labels for {found.name}")
 
 
@@ -615,14 +640,19 @@ def report(
         period = reporting.period_for(month, from_, to, cfg.reports.timezone)
         # says so when there is no database yet; one center's report for whom sees it, the
         # city's for whom sees every center
-        cli_accounts.acting(_open_store(cfg), "read" if center else "metrics", center)
-        body = reporting.make(Store(cfg.db), cfg, period=period, center=center, fmt=chosen,
+        _open_store(cfg).close()
+        store = Store(cfg.db)
+        who = cli_accounts.acting(store, "read" if center else "metrics", center)
+        body = reporting.make(store, cfg, period=period, center=center, fmt=chosen,
                               lang=language)
     except (ValueError, reporting.ReportError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(body)
+    # as the API's downloads are: who took which centers' figures
+    cli_accounts.record(store, who, "report_download", f"report {period.label} {chosen}", center)
+    store.close()
     typer.echo(f"{out} ({len(body):,} bytes, {period.label})")
 
 
@@ -861,6 +891,8 @@ def config_pull(
         raise typer.Exit(2)
     cfg = _config(config, db)
     store = Store(_open_store(cfg).path)
+    # the box's file holds its devices' communities and passwords: an admin's act, audited
+    who = cli_accounts.acting(store, "config_push", center)
     boxes = sorted(a.agent for a in store.agents() if a.center == center)
     if agent is None:
         if len(boxes) != 1:
@@ -892,6 +924,8 @@ def config_pull(
         typer.echo(f"error: {exc} (run it as the service user: sudo -u hcc-controller …)",
                    err=True)
         raise typer.Exit(1) from None
+    cli_accounts.record(store, who, "config_pull", f"{center}/{agent}", center,
+                        after={"version": got.version, "source": got.source})
     what = "its own devices.yaml" if got.source == "local" else "the version pushed to it"
     typer.echo(f"{center}/{agent}: {kept} (version {got.version}, {what})")
     try:

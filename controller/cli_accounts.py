@@ -48,6 +48,9 @@ WORDS_VI = {
     "metrics": "xem số liệu của cả thành phố", "users": "quản lý tài khoản và token",
     "audit": "xem nhật ký thao tác", "config_push": "gửi cấu hình xuống máy giám sát",
     "enroll": "đăng ký máy giám sát", "release": "phát hành phần mềm",
+    "rollouts": "xem tiến độ cập nhật của cả thành phố",
+    "staff_link": "lấy đường dẫn dành cho nhân viên của trung tâm",
+    "rotate_codes": "đổi mã QR của trung tâm",
 }
 
 
@@ -142,6 +145,33 @@ def record(store: Store, who: Principal | str, action: str, target: str,
            center: str | None = None, before: Any = None, after: Any = None) -> None:
     accounts.audit(store.db, who=who, peer=peer(), action=action, target=target, center=center,
                    before=before, after=after, now=time.time())
+
+
+def record_host_act(cfg: Any, action: str, target: str, center: str | None = None,
+                    after: Any = None) -> bool:
+    """The audit row of a command that changes the central host's files (broker passwords, the
+    HTTPS or signing key): what Unix lets it do is its right, so no account is asked, but the
+    act is written as the person running it (via "host") whenever the controller's database
+    exists. Before the controller's first run there is none: False, and the command says so."""
+    import contextlib
+    import sqlite3
+
+    if isinstance(cfg.db, Path) and not cfg.db.exists():
+        return False
+    errors: tuple[type[Exception], ...] = (sqlite3.Error, OSError)
+    with contextlib.suppress(ImportError):
+        import psycopg
+
+        errors += (psycopg.Error,)
+    try:
+        with contextlib.closing(Store(cfg.db)) as store:
+            accounts.audit(store.db, who=account_name(), via="host", peer=peer(), action=action,
+                           target=target, center=center, after=after, now=time.time())
+    except errors as exc:
+        typer.echo(_say(f"chú ý: không ghi được nhật ký thao tác ({exc})",
+                        f"note: not written to the audit trail ({exc})"), err=True)
+        return False
+    return True
 
 
 # -- the commands -----------------------------------------------------------------------------

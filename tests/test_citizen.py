@@ -486,3 +486,32 @@ def test_the_form_key_made_by_two_controllers_at_once_is_one_key(target: str) ->
     finally:
         for s in stores:
             s.close()
+
+
+def test_qr_codes_rotate_only_for_the_desk_and_the_audit_trail_says_who(site: Site,
+                                                                         tmp_path: Path) -> None:
+    """Replacing a center's QR codes makes every printed label stop working: a technician of
+    the center may print labels and get the staff link, not rotate; each act is audited."""
+    from typer.testing import CliRunner
+
+    from conftest import cli_account
+    from controller import accounts
+    from controller.cli import app
+
+    cli_account(site.config.db, name="lan", role="technician", centers=("q1",))
+    cli_account(site.config.db, name="khoa", role="technician", centers=("q3",))
+    before = site.token("q1", "water-lobby")
+    run = CliRunner()
+    args = ["qr", "--center", "q1", "--staff-link", "--out", "-", "--config", str(site.path)]
+    refused = run.invoke(app, ["--as", "lan", *args, "--rotate"])
+    assert refused.exit_code == 1 and "không được đổi mã QR" in refused.output
+    other = run.invoke(app, ["--as", "khoa", *args])
+    assert other.exit_code == 1 and "no center 'q1'" in other.output  # out of scope: not found
+    shown = run.invoke(app, ["--as", "lan", *args])
+    assert shown.exit_code == 0 and "/staff/" in shown.output
+    assert site.token("q1", "water-lobby") == before
+    rotated = run.invoke(app, ["--as", "hcc-test", *args, "--rotate"])  # an admin
+    assert rotated.exit_code == 0, rotated.output
+    acts = [(r.account, r.action, r.center) for r in accounts.audit_rows(site.store.db)]
+    assert ("lan", "staff_link", "q1") in acts and ("hcc-test", "staff_link_rotate", "q1") in acts
+    assert not any(a == "khoa" for a, _x, _c in acts)  # a refusal changes nothing
