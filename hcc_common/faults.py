@@ -411,6 +411,13 @@ _VOCABULARY: tuple[FaultDef, ...] = (
        "người dân báo: bị mất, không thấy ({reports} lượt báo)",
        "Go and look; resolve the alert when it is fixed (reporters who left a number get a message).",
        "Đến kiểm tra; xử lý xong thì đóng cảnh báo (người báo có để lại số sẽ nhận tin nhắn)."),
+    _f("citizen.checklist_not_done", "info",
+       "the opening checklist is not done: {missing} items not checked ({items})",
+       "chưa kiểm tra đầu ngày: còn {missing} mục chưa đánh dấu ({items})",
+       "Remind the center's staff to tick the checklist from their staff link; the warning "
+       "closes by itself once every item is ticked.",
+       "Nhắc nhân viên trung tâm đánh dấu danh sách kiểm tra bằng đường dẫn dành cho nhân viên; "
+       "cảnh báo tự đóng khi mọi mục đã được đánh dấu."),
     _f("citizen.other", "warning", "citizens report: something else is wrong ({reports} reports)",
        "người dân báo: có vấn đề khác ({reports} lượt báo)",
        "Go and look; resolve the alert when it is fixed (reporters who left a number get a message).",
