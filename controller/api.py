@@ -360,7 +360,7 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
         s = store()
         # every open alert, not a default page of them: a city-wide outage colours them all
         open_alerts = s.alerts(centers=scope(who), limit=10_000_000)
-        quiet = silenced_ids(s)
+        quiet = silenced_ids(s, open_alerts)
         rank = {"critical": 3, "warning": 2, "info": 1}
         worst: dict[str, str | None] = {}
         counts: dict[str, int] = {}

@@ -133,8 +133,10 @@ def alerts(
     language = lang_or_exit(lang)
     store = _open_store(cfg)
     who = cli_accounts.acting(store, "read", center)  # never anonymously; its centers only
-    rows = [r for r in store.alerts(include_resolved=include_resolved, center=center)
-            if who.sees(r.center)]
+    # the account's centers asked of the store, not filtered after its page of 1,000: other
+    # centers' alerts must not push this technician's own out of the list
+    rows = store.alerts(include_resolved=include_resolved, center=center,
+                        centers=None if who.centers is None else who.centers)
     if follow:
         _follow(store, center, as_json, language, who)
         return

@@ -182,7 +182,9 @@ class Notifier:
             now = self.clock()
             try:
                 firing = await asyncio.to_thread(
-                    lambda: self.stores.get().alerts(state="firing", severity="critical"))
+                    # all of them: an outage past the store's default page reminds of every one
+                    lambda: self.stores.get().alerts(state="firing", severity="critical",
+                                                     limit=10_000_000))
             except Exception as exc:  # noqa: BLE001 - logged; a database moment must not end them
                 log_round_failure(log, "reminder round failed", exc)
                 continue
@@ -219,7 +221,7 @@ class Notifier:
 
         def read() -> list[tuple[AlertRow, set[int]]]:
             store = self.stores.get()
-            firing = store.alerts(state="firing")
+            firing = store.alerts(state="firing", limit=10_000_000)  # the oldest too
             quiet = desk.silenced_ids(store, firing, now)
             return [(a, store.escalation_steps(a.id)) for a in firing if a.id not in quiet]
 
