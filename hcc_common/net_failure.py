@@ -26,7 +26,7 @@ class Cause(StrEnum):
     NOT_HTTP = "not_http"  # connected, but the reply is not HTTP (http:// to an HTTPS port?)
     NO_ANSWER = "no_answer"  # nothing in time, connection not known to be open
     READ_TIMEOUT = "read_timeout"  # the connection opened, then silence: the service hangs
-    HTTP_AUTH = "http_auth"  # 401/403: our user name or password is wrong
+    AUTH = "auth"  # HTTP 401/403, an MQTT "not authorized": our user or password is wrong
     HTTP_ERROR = "http_error"  # another 4xx: a wrong path
     HTTP_SERVER_ERROR = "http_server_error"  # 5xx: the service's own fault
     OTHER = "other"
@@ -35,10 +35,10 @@ class Cause(StrEnum):
 # Causes where something at the address answered: it is powered and on the network.
 ANSWERED = frozenset({Cause.REFUSED, Cause.NOT_TLS, Cause.TLS_EXPIRED, Cause.TLS_WRONG_NAME,
                       Cause.TLS_UNTRUSTED, Cause.TLS_FAILED, Cause.NOT_HTTP, Cause.READ_TIMEOUT,
-                      Cause.HTTP_AUTH, Cause.HTTP_ERROR, Cause.HTTP_SERVER_ERROR})
+                      Cause.AUTH, Cause.HTTP_ERROR, Cause.HTTP_SERVER_ERROR})
 # Causes that the same call made again will not cure (a setting must change first).
 LASTING = frozenset({Cause.NAME_UNKNOWN, Cause.NOT_TLS, Cause.TLS_EXPIRED, Cause.TLS_WRONG_NAME,
-                     Cause.TLS_UNTRUSTED, Cause.TLS_FAILED, Cause.HTTP_AUTH, Cause.HTTP_ERROR})
+                     Cause.TLS_UNTRUSTED, Cause.TLS_FAILED, Cause.AUTH, Cause.HTTP_ERROR})
 
 # OpenSSL's X509_V_ERR codes (openssl/x509_vfy.h)
 CERT_EXPIRED = 10
@@ -92,7 +92,7 @@ def _names(exc: BaseException) -> set[str]:
 def http_status(status: int, target: str) -> NetFailure:
     """An HTTP error status: the service answered, and said why it will not serve us."""
     if status in (401, 403):
-        cause = Cause.HTTP_AUTH
+        cause = Cause.AUTH
     elif status >= 500:
         cause = Cause.HTTP_SERVER_ERROR
     else:
@@ -195,10 +195,10 @@ _WORDS: dict[Cause, tuple[str, str]] = {
                       "powered on and its cable",
                       "không có máy nào mang địa chỉ {target} trên mạng: kiểm tra nguồn và "
                       "cáp mạng của nó"),
-    Cause.NOT_TLS: ("{target} does not speak HTTPS/TLS on this port: use http:// or the right "
-                    "port",
-                    "{target} không dùng HTTPS/TLS ở cổng này: đổi địa chỉ thành http:// hoặc "
-                    "sửa cổng"),
+    Cause.NOT_TLS: ("{target} does not speak TLS on this port: use the plain address "
+                    "(http://, mqtt://) or the TLS port",
+                    "{target} không dùng TLS ở cổng này: dùng địa chỉ không mã hoá (http://, "
+                    "mqtt://) hoặc đúng cổng TLS"),
     Cause.TLS_EXPIRED: ("the certificate of {target} has expired (or this machine's clock is "
                         "wrong): renew it",
                         "chứng chỉ của {target} đã hết hạn (hoặc đồng hồ máy này sai): gia hạn "
@@ -223,10 +223,10 @@ _WORDS: dict[Cause, tuple[str, str]] = {
                       "{target} không trả lời kịp: kiểm tra đường mạng từ đây tới đó"),
     Cause.READ_TIMEOUT: ("{target} took the connection but never replied: its service hangs",
                          "{target} nhận kết nối nhưng không trả lời: dịch vụ ở đó bị treo"),
-    Cause.HTTP_AUTH: ("{target} refuses our sign-in (HTTP {status}): check the user name, "
-                      "password or token",
-                      "{target} từ chối đăng nhập (HTTP {status}): kiểm tra tên đăng nhập, mật "
-                      "khẩu hoặc token"),
+    Cause.AUTH: ("{target} refuses our sign-in{said}: check the user name, password or "
+                 "token",
+                 "{target} từ chối đăng nhập{said}: kiểm tra tên đăng nhập, mật khẩu hoặc "
+                 "token"),
     Cause.HTTP_ERROR: ("{target} answers HTTP {status}: check the address (path)",
                        "{target} trả lời HTTP {status}: kiểm tra đường dẫn"),
     Cause.HTTP_SERVER_ERROR: ("{target} reports an error of its own (HTTP {status})",
@@ -239,5 +239,6 @@ _WORDS: dict[Cause, tuple[str, str]] = {
 def words(failure: NetFailure, target: str, lang: str = "vi") -> str:
     """The failure in a technician's words (Vietnamese unless lang is 'en')."""
     en, vi = _WORDS[failure.cause]
+    said = f" (HTTP {failure.status})" if failure.status is not None else ""
     return (vi if lang == "vi" else en).format(target=target, status=failure.status or "?",
-                                               detail=failure.detail)
+                                               detail=failure.detail, said=said)

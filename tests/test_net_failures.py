@@ -20,10 +20,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from conftest import BIN, SNMPREC, json_lines, run_cli
-from lab.procs import SnmpSim, free_port
 from test_http_faults import Page, check, codes, make_pki, serve
+
+from conftest import BIN, SNMPREC, json_lines, run_cli, wait_until
+from lab.procs import SnmpSim, free_port, spawn
 
 CONFIG = """\
 center: {{id: c1, name: "Trung tâm thử"}}
@@ -74,7 +74,7 @@ def own_address() -> str | None:
 def may_ping() -> bool:
     if os.geteuid() == 0:
         return True
-    low, high = open("/proc/sys/net/ipv4/ping_group_range").read().split()
+    low, high = Path("/proc/sys/net/ipv4/ping_group_range").read_text().split()
     return int(low) <= os.getgid() <= int(high)
 
 
@@ -102,7 +102,7 @@ def test_https_to_a_plain_http_port_says_to_use_http(tmp_path: Path) -> None:
 
 
 def test_http_to_an_https_port_says_to_use_https(tmp_path: Path) -> None:
-    ca, cert, key = make_pki(tmp_path)
+    _, cert, key = make_pki(tmp_path)
     s = serve((cert, key))
     try:
         row = check(tmp_path, f"{{url: 'http://127.0.0.1:{s.server_port}/'}}")
@@ -279,3 +279,69 @@ def test_an_address_the_box_has_no_route_to_says_check_the_address(
         tmp_path: Path, empty_lan: str) -> None:
     row = agent_check(tmp_path, "198.51.100.7", "tcp: {port: 80}", netns=empty_lan)
     assert codes(row) == [("device.no_route", "critical")]
+
+
+# -- the box's own link to its broker -----------------------------------------------------------
+def broker_status_says(tmp: Path, mqtt_url: str) -> str:
+    """`hcc-agent status` of a box running against `mqtt_url`, once it tried the broker."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    state = tmp / "state"
+    cfg = tmp / "devices.yaml"
+    cfg.write_text(f"""\
+center: {{id: c1}}
+agent: {{id: pi-test, state_dir: "{state}", heartbeat: 1s}}
+mqtt: {{url: "{mqtt_url}"}}
+devices: []
+""")
+    box = spawn("agent", [str(BIN / "hcc-agent"), "run", "--config", str(cfg)],
+                tmp / "agent.log")
+    try:
+        def said() -> str | None:
+            try:
+                status = json.loads((state / "status.json").read_text())
+            except (OSError, ValueError):
+                return None
+            if not status.get("broker_problem"):
+                return None
+            out = run_cli("hcc-agent", "status", "--config", str(cfg))
+            return out.stdout
+        text = wait_until(said, 30, "status.json naming the broker problem")
+        assert isinstance(text, str)
+        return text
+    finally:
+        box.stop()
+
+
+def test_box_status_says_why_the_broker_is_not_reached(tmp_path: Path) -> None:
+    port = free_port()
+    text = broker_status_says(tmp_path / "refused", f"mqtt://127.0.0.1:{port}")
+    assert "NOT connected" in text
+    assert f"→ mqtt://127.0.0.1:{port} từ chối kết nối: dịch vụ ở đó chưa chạy" in text
+    s = serve()  # a plain HTTP port given as mqtts://
+    try:
+        text = broker_status_says(tmp_path / "plain", f"mqtts://127.0.0.1:{s.server_port}")
+        assert f"→ mqtts://127.0.0.1:{s.server_port} không dùng TLS ở cổng này" in text
+    finally:
+        s.shutdown()
+
+
+# -- enrollment: the box's first call to the controller -----------------------------------------
+def test_enrollment_says_why_the_controller_is_not_reached(tmp_path: Path) -> None:
+    cfg = tmp_path / "devices.yaml"
+    cfg.write_text("center: {id: c1}\nagent: {id: a1}\nmqtt: {url: 'mqtt://127.0.0.1:1'}\n"
+                   "devices: []\n")
+
+    def enroll(url: str) -> str:
+        out = run_cli("hcc-agent", "enroll", url, "CODE-1234", "--fingerprint", "ab" * 32,
+                      "--config", str(cfg), "--no-restart")
+        assert out.returncode == 1
+        return out.stderr
+
+    port = free_port()
+    assert f"127.0.0.1:{port} từ chối kết nối" in enroll(f"https://127.0.0.1:{port}")
+    assert "không tìm thấy tên" in enroll("https://no-such-controller.invalid:8443")
+    s = serve()  # the controller's plain-HTTP port given as https://
+    try:
+        assert "không dùng TLS ở cổng này" in enroll(f"https://127.0.0.1:{s.server_port}")
+    finally:
+        s.shutdown()

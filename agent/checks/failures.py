@@ -48,7 +48,7 @@ def from_cause(failure: NetFailure, target: str, port: int | None = None) -> Fai
         Cause.NOT_HTTP: fault("device.not_http", port=shown_port),
         Cause.NO_ANSWER: None,
         Cause.READ_TIMEOUT: fault("device.http_timeout"),
-        Cause.HTTP_AUTH: fault("device.http_auth", status=failure.status),
+        Cause.AUTH: fault("device.http_auth", status=failure.status),
         Cause.HTTP_ERROR: fault("device.http_error", status=failure.status),
         Cause.HTTP_SERVER_ERROR: fault("device.http_server_error", status=failure.status),
         Cause.OTHER: None,
