@@ -16,6 +16,7 @@ from enum import StrEnum
 class Cause(StrEnum):
     REFUSED = "refused"  # the host is on, nothing listens on the port: the service is down
     NAME_UNKNOWN = "name_unknown"  # DNS has no such name
+    DNS_DOWN = "dns_down"  # the DNS server did not answer: the caller's DNS, not the name
     NO_ROUTE = "no_route"  # the caller has no route to that network: its own settings
     HOST_DOWN = "host_down"  # the LAN says nobody has that address (no ARP answer)
     NOT_TLS = "not_tls"  # https:// to a port that speaks plain HTTP (or something else)
@@ -163,6 +164,8 @@ def classify(exc: BaseException, target: str) -> NetFailure:
         if isinstance(e, ConnectionRefusedError) or getattr(e, "errno", None) == errno.ECONNREFUSED:
             return NetFailure(Cause.REFUSED, f"{target}: connection refused")
         if isinstance(e, socket.gaierror):
+            if e.errno in (socket.EAI_AGAIN, socket.EAI_FAIL):
+                return NetFailure(Cause.DNS_DOWN, f"{target}: the DNS server does not answer")
             return NetFailure(Cause.NAME_UNKNOWN, f"{target}: name not found")
         if getattr(e, "errno", None) == errno.ENETUNREACH:
             return NetFailure(Cause.NO_ROUTE, f"{target}: network is unreachable from here")
@@ -187,6 +190,10 @@ _WORDS: dict[Cause, tuple[str, str]] = {
                          "address",
                          "không tìm thấy tên trong {target}: kiểm tra chính tả, hoặc dùng địa "
                          "chỉ IP"),
+    Cause.DNS_DOWN: ("the DNS server does not answer for the name in {target}: check this "
+                     "machine's DNS settings and the router",
+                     "máy chủ DNS không trả lời cho tên trong {target}: kiểm tra cấu hình DNS "
+                     "của máy này và router"),
     Cause.NO_ROUTE: ("this machine has no route to {target}: check its network settings "
                      "(address, gateway)",
                      "máy này không có đường mạng tới {target}: kiểm tra cấu hình mạng "

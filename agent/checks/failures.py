@@ -38,6 +38,7 @@ def from_cause(failure: NetFailure, target: str, port: int | None = None) -> Fai
     by_cause: dict[Cause, FaultReport | None] = {
         Cause.REFUSED: fault("device.refused", target=target),
         Cause.NAME_UNKNOWN: fault("device.name_unknown", host=host),
+        Cause.DNS_DOWN: fault("wan.dns_failed", name=host),  # the center's DNS, not the name
         Cause.NO_ROUTE: fault("device.no_route", host=host),
         Cause.HOST_DOWN: None,  # nobody has the address: off or unplugged, "not responding"
         Cause.NOT_TLS: fault("device.not_tls", port=shown_port),
