@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from controller.channels import REGISTRY, sms, telegram, zalo
+from controller.channels import REGISTRY, email, sms, telegram, zalo
 from controller.channels.base import ChannelError, Outgoing, Person, SendContext
 from controller.oncall import Override, Roster, Shift, Step, due_steps, on_duty
 from controller.store import AlertRow
@@ -330,8 +330,9 @@ def test_routes_respect_each_receivers_severities() -> None:
 
 # -- a channel's service not reached: what happened, in the desk's words (issue 27) -----------
 def test_a_channel_not_reached_says_why_and_whether_to_retry(tmp_path: Path) -> None:
-    from lab.procs import free_port
     from test_http_faults import serve
+
+    from lab.procs import free_port
 
     closed = free_port()
     settings = telegram.Settings(token="123:SECRET", chats=("111",),
@@ -350,8 +351,6 @@ def test_a_channel_not_reached_says_why_and_whether_to_retry(tmp_path: Path) -> 
     finally:
         plain.shutdown()
     assert "không dùng TLS ở cổng này" in str(not_tls.value) and not not_tls.value.retryable
-    from controller.channels import email
-
     mail = email.Settings(host="127.0.0.1", port=closed, sender="hcc@city.vn", to=("a@city.vn",))
     with pytest.raises(ChannelError) as smtp:
         run(with_http(lambda ctx: email.send(mail, outgoing(), ctx, "mail")))
