@@ -345,3 +345,32 @@ def test_enrollment_says_why_the_controller_is_not_reached(tmp_path: Path) -> No
         assert "không dùng TLS ở cổng này" in enroll(f"https://127.0.0.1:{s.server_port}")
     finally:
         s.shutdown()
+
+
+# -- the box's own permission to ping -----------------------------------------------------------
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None,
+                    reason="needs root and setpriv (to run the check as a user of the test's own)")
+def test_a_box_not_allowed_to_ping_says_so_not_check_the_cable(service_user: str) -> None:
+    import grp
+    import tempfile
+
+    low, high = Path("/proc/sys/net/ipv4/ping_group_range").read_text().split()
+    if int(low) <= grp.getgrnam(service_user).gr_gid <= int(high):
+        pytest.skip("this kernel lets every group ping: nothing to refuse")
+    base = Path(tempfile.mkdtemp(prefix="hcc-hints-", dir="/tmp"))
+    try:
+        base.chmod(0o755)
+        cfg = base / "devices.yaml"
+        cfg.write_text(CONFIG.format(state=base / "state", host="127.0.0.1",
+                                     checks="ping: {count: 1}"))
+        cfg.chmod(0o644)
+        done = subprocess.run(["setpriv", "--reuid", service_user, "--regid", service_user,
+                               "--init-groups", str(BIN / "hcc-agent"), "check", "--config",
+                               str(cfg), "--device", "d1", "--json"], capture_output=True,
+                              text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
+        [row] = json_lines(done.stdout)
+        assert codes(row) == [("device.check_failed", "warning")], row
+        assert "ICMP not allowed" in row["faults"][0]["message"]  # type: ignore[index]
+        assert "ping_group_range" in str(row["error"])
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 
 from agent.checks import failures
-from agent.checks.base import CheckOutcome, unreachable
+from agent.checks.base import CheckOutcome, fault, unreachable
 from agent.checks.context import CheckContext
 from agent.config import Device
 
@@ -44,7 +44,11 @@ async def run(device: Device, ctx: CheckContext) -> CheckOutcome:
         except (ICMPLibError, socket.gaierror, OSError) as exc:
             return failures.outcome(KIND, failures.classify(exc, device.host))
     if host is None:
-        return unreachable(KIND, permission_hint())
+        # the box may not send ICMP: its own setting, not a device to go and look at
+        return CheckOutcome(KIND, False, {}, (fault("device.check_failed",
+                                                    reason="ping: ICMP not allowed for this "
+                                                           "user on the box"),),
+                            error=permission_hint())
     if not host.is_alive:
         return unreachable(KIND, f"no echo reply from {device.host} ({s.count} tries)")
     return CheckOutcome(KIND, True, {"ping_rtt_ms": round(host.avg_rtt, 2),
