@@ -374,3 +374,26 @@ def test_a_box_not_allowed_to_ping_says_so_not_check_the_cable(service_user: str
         assert "ping_group_range" in str(row["error"])
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_a_dns_server_that_does_not_answer_is_not_a_wrong_name(
+        tmp_path: Path, empty_lan: str) -> None:
+    # no route to any DNS server from the namespace: the resolver cannot ask (EAI_AGAIN),
+    # which is the center's DNS to check, not the name in devices.yaml
+    row = agent_check(tmp_path, "printer-2.hcc.invalid", "tcp: {port: 80}", netns=empty_lan)
+    assert codes(row) == [("wan.dns_failed", "critical")], row
+
+
+def test_pure_parts_neighbour_entries_and_broker_refusals() -> None:
+    from agent.reachability import neighbour_reachable
+    from hcc_common.mqtt_io import connack_failure
+    from hcc_common.net_failure import Cause
+
+    seen = '[{"dst":"10.0.0.7","dev":"eth0","lladdr":"02:00:00:00:00:07","state":["REACHABLE"]}]'
+    assert neighbour_reachable(seen, "10.0.0.7")
+    assert not neighbour_reachable(seen.replace("REACHABLE", "STALE"), "10.0.0.7")  # minutes old
+    assert not neighbour_reachable('[{"dst":"10.0.0.7","state":["FAILED"]}]', "10.0.0.7")
+    assert not neighbour_reachable("", "10.0.0.7") and not neighbour_reachable("{", "10.0.0.7")
+    assert connack_failure("Not authorized", "b:8883").cause is Cause.AUTH
+    assert connack_failure("Bad user name or password", "b:8883").cause is Cause.AUTH
+    assert connack_failure("Server unavailable", "b:8883").cause is Cause.OTHER
