@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from test_http_faults import Page, check, codes, make_pki, serve
 
-from conftest import BIN, SNMPREC, json_lines, run_cli, wait_until
+from conftest import BIN, SNMPREC, json_lines, run_cli, silent_port, wait_until
 from lab.procs import SnmpSim, free_port, spawn
 
 CONFIG = """\
@@ -224,25 +224,10 @@ def test_snmp_switched_off_on_a_host_that_answers_ping(tmp_path: Path, pinged_ho
 
 
 def test_a_silent_port_on_a_host_that_answers_ping(tmp_path: Path, pinged_host: str) -> None:
-    # an accept queue that is full: further connections get no answer at all, as behind a
-    # firewall that drops them
-    full = socket.create_server((pinged_host, 0), backlog=0)
-    fillers = []
-    for _ in range(3):
-        f = socket.socket()
-        f.settimeout(0.5)
-        if f.connect_ex(full.getsockname()) != 0:
-            f.close()
-            break
-        fillers.append(f)
-    try:
-        row = agent_check(tmp_path, pinged_host, f"tcp: {{port: {full.getsockname()[1]}}}")
-        assert codes(row) == [("device.port_silent", "critical")]
-        assert "ping" in fault_texts(row)[0]
-    finally:
-        for f in fillers:
-            f.close()
-        full.close()
+    with silent_port(pinged_host) as port:
+        row = agent_check(tmp_path, pinged_host, f"tcp: {{port: {port}}}")
+    assert codes(row) == [("device.port_silent", "critical")]
+    assert "ping" in fault_texts(row)[0]
 
 
 @pytest.fixture
@@ -397,3 +382,28 @@ def test_pure_parts_neighbour_entries_and_broker_refusals() -> None:
     assert connack_failure("Not authorized", "b:8883").cause is Cause.AUTH
     assert connack_failure("Bad user name or password", "b:8883").cause is Cause.AUTH
     assert connack_failure("Server unavailable", "b:8883").cause is Cause.OTHER
+
+
+def test_the_second_look_at_silent_devices_holds_up_no_other_device(
+        tmp_path: Path, pinged_host: str, snmp_devices: SnmpSim) -> None:
+    """Sixteen devices that answer ping but not SNMP, each looked at again, beside a printer
+    that answers: the printer's poll is whole and ok, each silent one says what it is."""
+    nobody = free_port(socket.SOCK_DGRAM)
+    silent = "".join(f"""\
+  - {{id: quiet-{i}, type: printer, host: {pinged_host}, timeout: 1s,
+      snmp: {{port: {nobody}, community: c{i}, retries: 0}}}}
+""" for i in range(16))
+    cfg = tmp_path / "devices.yaml"
+    cfg.write_text(f"""\
+center: {{id: c1}}
+agent: {{id: pi-test, state_dir: "{tmp_path / 'state'}"}}
+mqtt: {{url: "mqtt://127.0.0.1:1"}}
+devices:
+  - {{id: live, type: printer, host: 127.0.0.1, snmp: {{port: {snmp_devices.port},
+      community: printer-laser}}}}
+{silent}""")
+    rows = {r["device"]: r for r in json_lines(
+        run_cli("hcc-agent", "check", "--config", str(cfg), "--json").stdout)}
+    assert (rows["live"]["status"], rows["live"]["error"]) == ("ok", None)
+    for i in range(16):
+        assert codes(rows[f"quiet-{i}"]) == [("device.snmp_silent", "critical")], i
