@@ -372,6 +372,19 @@ def _print_table(rows: list[tuple[dict[str, str], Combined]], lang: str) -> None
                 echo_line(f"{'':<{width}}    {line}")
 
 
+def broker_problem(raw: object, broker: str) -> str | None:
+    """Why the box last failed to reach its broker (status.json), in the technician's words."""
+    from hcc_common.faults import default_lang
+    from hcc_common.net_failure import Cause, NetFailure, words
+
+    if not isinstance(raw, dict) or raw.get("cause") not in set(Cause):
+        return None
+    status = raw.get("status")
+    failure = NetFailure(Cause(raw["cause"]), str(raw.get("detail", ""))[:200],
+                         status if isinstance(status, int) else None)
+    return words(failure, broker, default_lang())
+
+
 @app.command(help=h("status"))
 def status(
     config: ConfigOpt = None,
@@ -416,6 +429,9 @@ def status(
     typer.echo(f"center {data['center']}  agent {data['agent']}  session {data['session']}")
     typer.echo(f"broker {data['broker']}: {'connected' if data['connected'] else 'NOT connected'}"
                f"  (status written {format_duration(age)} ago)")
+    problem = broker_problem(data.get("broker_problem"), str(data["broker"]))
+    if problem is not None:
+        typer.echo(f"  → {problem}")
     typer.echo(f"outbox: {data['backlog']} waiting, oldest {format_duration(data['backlog_oldest_s'])}"
                f", {data['outbox_bytes'] // 1024} KiB; dropped {data['dropped_telemetry']} routine"
                f" + {data['dropped_events']} fault reports; sent unbuffered {data['unbuffered']}"

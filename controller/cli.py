@@ -235,7 +235,10 @@ def _http(method: str, url: str, path: str, token: str | None, body: dict[str, A
     try:
         r = httpx.request(method, url.rstrip("/") + path, json=body, headers=headers, timeout=15)
     except httpx.HTTPError as exc:
-        typer.echo(f"error: cannot reach {url}: {exc}", err=True)
+        from hcc_common.faults import default_lang
+        from hcc_common.net_failure import classify, words
+
+        typer.echo(f"error: {words(classify(exc, url), url, default_lang())}", err=True)
         raise typer.Exit(1) from None
     if r.status_code == 401:
         typer.echo("error: the controller refused: give a valid --token (or $HCC_TOKEN)", err=True)

@@ -22,6 +22,7 @@ from controller.channels.base import (
     Outgoing,
     Person,
     SendContext,
+    unreached,
 )
 from controller.config import NotifySettings, Receiver
 from controller.db import log_round_failure
@@ -171,7 +172,13 @@ class Notifier:
         msg = Outgoing(batch.kind, batch.center, list(batch.changes), self.public_url,
                        self.center_names.get(batch.center, ""), batch.to, batch.step,
                        batch.waited_s)
-        await spec.send(batch.receiver.settings, msg, self.context(), batch.receiver.name)
+        try:
+            await spec.send(batch.receiver.settings, msg, self.context(), batch.receiver.name)
+        except (httpx.HTTPError, OSError) as exc:
+            # a channel that posts without catching (webhook, Alertmanager): its endpoint
+            # refused, or has another certificate, is a failed send to record and retry, not a
+            # crashed delivery
+            raise unreached(exc) from None
 
     async def remind_loop(self, stop: asyncio.Event) -> None:
         """A critical alert nobody acknowledged: remind after remind_after, then again."""
