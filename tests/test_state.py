@@ -39,6 +39,19 @@ def test_unreachable_opens_only_after_n_consecutive_failures() -> None:
     assert resolved(fleet.apply(result(5), 5.0)) == [key]
 
 
+def test_a_precise_silence_is_debounced_like_not_responding() -> None:
+    """A box that says why a device is silent (SNMP off, a TLS port that hangs) reports it as
+    "unreachable" with that fault: one silent poll pages nobody; the third opens that fault,
+    not "not responding"."""
+    fleet = Fleet(alert_rules=SIMPLE, rules=Rules(unreachable_after=3))
+    silent = (wire.FaultReport("device.snmp_silent", "critical", {"target": "192.0.2.7"}),)
+    key = AlertKey(C, A, "printer-1", "device.snmp_silent")
+    assert opened(fleet.apply(result(1, "unreachable", silent), 1.0)) == []
+    assert opened(fleet.apply(result(2, "unreachable", silent), 2.0)) == []
+    assert opened(fleet.apply(result(3, "unreachable", silent), 3.0)) == [key]
+    assert resolved(fleet.apply(result(4), 4.0)) == [key]
+
+
 def test_a_success_resets_the_failure_count() -> None:
     fleet = Fleet(alert_rules=SIMPLE, rules=Rules(unreachable_after=2))
     fleet.apply(result(1, "unreachable", UNREACH), 1.0)

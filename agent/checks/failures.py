@@ -89,12 +89,15 @@ async def explain_silence(kind: str, failure: Failure, host: str | None, port: i
     seen = await presence(host, port if probe_port else None,
                           min(PROBE_TIMEOUT_S, timeout or PROBE_TIMEOUT_S))
     target = f"{host}:{port}" if port is not None else host
+    # Still "unreachable" to the controller (reachable=False): one silent poll (a printer busy
+    # with a job, a lost datagram) must not page anyone; after `unreachable_after` in a row the
+    # alert is this more precise fault instead of "not responding".
     if seen.port_open:
         code = fault("device.tls_timeout", port=port) if tls else fault("device.http_timeout")
-        return CheckOutcome(kind, True, {}, (code,),
+        return CheckOutcome(kind, False, {}, (code,),
                             error=f"{failure.detail}; the port takes connections")
     if seen.host_answers:
-        return CheckOutcome(kind, True, {}, (fault(silent_code, target=target),),
+        return CheckOutcome(kind, False, {}, (fault(silent_code, target=target),),
                             error=f"{failure.detail}; the host answers ping")
     return outcome(kind, failure)
 
