@@ -196,12 +196,12 @@ for u in hcc-agent hcc-controller; do
   nsenter -t $pid -m -S $(id -u $u) -G $(id -g $u) -- sh -c "echo x > /etc/$u/probe2" \
     2>> $O/writes_$u.err
   echo "user /etc/$u/probe2 $?" >> $O/writes_$u.txt
-  rm -f /var/lib/$u/probe /var/lib/$u/probe2
+  rm -f /var/lib/$u/probe /var/lib/$u/probe2 /etc/$u/probe /etc/$u/probe2
 done
 # an edited devices.yaml and `systemctl reload hcc-agent`: the new device polled, same process
 pid0=$(systemctl show -p MainPID --value hcc-agent)
 sed -i 's|^agent: {id: pi-1}|agent: {id: pi-1, report: all, heartbeat: 2s}|' /etc/hcc-agent/devices.yaml
-sed -i '1i defaults: {interval: 1s}' /etc/hcc-agent/devices.yaml
+sed -i '1i defaults: {interval: 2s, timeout: 1s}' /etc/hcc-agent/devices.yaml
 ups='{id: ups-1, name: "UPS phòng máy", type: ups, host: 127.0.0.1,'
 printf '  - %s snmp: {port: @SNMP@, community: ups-eaton-xups}}\n' "$ups" >> /etc/hcc-agent/devices.yaml
 systemctl reload hcc-agent
@@ -238,8 +238,7 @@ systemctl show -p NRestarts --value hcc-agent > $O/kill_nrestarts1.txt
 sleep 5
 systemctl stop hcc-agent  # graceful: what it assigned is sent, or kept in its outbox
 outbox "SELECT value FROM meta WHERE key='seq'" > $O/seq2.txt
-outbox "SELECT COUNT(*) FROM outbox" > $O/kept.txt
-expected=$(( $(cat $O/seq1.txt) + $(cat $O/seq2.txt) - $(cat $O/kept.txt) ))
+expected=$(( $(cat $O/seq1.txt) + $(cat $O/seq2.txt) ))
 for i in $(seq 60); do agents_ok $expected && break; sleep 1; done
 sleep 2  # anything counted twice would show now
 agents_ok $expected
@@ -393,7 +392,10 @@ def test_a_write_outside_the_state_directory_fails(central: Path) -> None:
         assert rc[f"root /var/lib/{unit}/probe"] == "0", rc
         assert rc[f"user /var/lib/{unit}/probe2"] == "0", rc
         errors = read(central, f"writes_{unit}.err")
-        assert errors.count("Read-only file system") >= 4, errors
+        for path in (f"/etc/{unit}/probe", "/opt/hcc-fleet/probe", "/usr/local/bin/probe",
+                     "/etc/probe", "/root/probe", f"/etc/{unit}/probe2"):
+            # the sandbox refuses it, not only the folder's mode (ReadOnlyPaths= in the unit)
+            assert f"cannot create {path}: Read-only file system" in errors, (path, errors)
         root_mount = [m.split() for m in read(central, f"mountinfo_{unit}.txt").splitlines()
                       if m.split()[4] == "/"]
         assert root_mount and "ro" in root_mount[-1][5].split(","), root_mount
@@ -410,18 +412,20 @@ def test_reload_applies_an_edited_devices_yaml_without_a_restart(central: Path) 
 
 def test_kill_9_is_restarted_with_nothing_lost(central: Path) -> None:
     """Counted at the controller: every report the killed agent had stored, and every one of
-    the run after it, received once, with no gap (docs/reliability.md, durability contract)."""
+    the run after it (stopped gracefully), received, with no gap. Sent twice is allowed (what
+    the broker had PUBACKed is remembered in memory only: docs/reliability.md, durability
+    contract); the controller drops those by (session, seq) and counts them apart."""
     # one run before the kill, so the killed run's seq counts everything sent before it
     assert read(central, "starts_before_kill.txt").strip() == "1"
     killed, restarted = read(central, "kill_pids.txt").split()
     assert restarted not in (killed, "0")
-    assert int(read(central, "kill_nrestarts1.txt")) == int(read(central, "kill_nrestarts0.txt")) + 1
+    assert int(read(central, "kill_nrestarts1.txt")) == \
+        int(read(central, "kill_nrestarts0.txt")) + 1
     assigned = int(read(central, "seq1.txt")) + int(read(central, "seq2.txt"))
-    kept = int(read(central, "kept.txt"))
+    before = json.loads(read(central, "agents_before_kill.json").splitlines()[0])
     row = json.loads(read(central, "agents_after_kill.json").splitlines()[0])
-    assert json.loads(read(central, "agents_before_kill.json").splitlines()[0])["received"] > 0
-    assert (row["received"], row["gaps"], row["duplicates"]) == (assigned - kept, 0, 0), \
-        (row, assigned, kept)
+    assert before["received"] > 0 and int(read(central, "seq2.txt")) > 0
+    assert (row["received"], row["gaps"]) == (assigned, 0), (row, assigned)
 
 
 def test_the_watchdog_restarts_a_frozen_agent(central: Path) -> None:
