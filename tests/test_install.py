@@ -138,7 +138,9 @@ def test_units_are_notify_with_watchdog_and_hardened() -> None:
                        "StateDirectory=", "ConfigurationDirectory=", "LogsDirectory=",
                        "ProtectSystem=strict", "ProtectHome=yes", "NoNewPrivileges=yes",
                        "PrivateTmp=yes", "RestrictAddressFamilies=",
-                       "SystemCallFilter=@system-service"):
+                       "SystemCallFilter=@system-service",
+                       # ConfigurationDirectory= alone is writable under ProtectSystem=strict
+                       f"ReadOnlyPaths=/etc/{name}"):
             assert needle in text, (name, needle)
     assert "CapabilityBoundingSet=CAP_NET_RAW" in (ROOT / "systemd/hcc-agent.service").read_text()
 
