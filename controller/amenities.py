@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from hcc_common import wire
 from hcc_common.yamlconf import ANY_KEYS, Node
+from hcc_common.yamlfields import Key, build, fields_of, key_names, whole
 
 # A problem a citizen (or the staff) can pick: its id is also the fault code's tail,
 # citizen.<id>, whose vi/en text lives in hcc_common/faults.py.
@@ -136,15 +137,8 @@ def parse_citizen(node: Node | None, env: Mapping[str, str],
                   sms_receivers: frozenset[str] = frozenset()) -> CitizenSettings:
     if node is None:
         return CitizenSettings()
-    m = node.as_mapping(("per_address_per_hour", "per_amenity_per_hour",
-                         "notify_per_center_per_hour", "reply_via", "open311_keys", "max_note",
-                         "max_photo_bytes"))
-    d = CitizenSettings()
-
-    def num(key: str, default: int, lo: int, hi: int) -> int:
-        n = m.get(key)
-        return n.as_int(lo, hi) if n is not None else default
-
+    m = node.as_mapping(key_names(_CITIZEN, "reply_via", "open311_keys"))
+    given = fields_of(m, _CITIZEN)
     keys: dict[str, str] = {}
     if (kn := m.get("open311_keys")) is not None:
         km = kn.as_mapping(ANY_KEYS)
@@ -157,15 +151,20 @@ def parse_citizen(node: Node | None, env: Mapping[str, str],
             if len(value) < 16:
                 raise km.require(who).error("an API key of at least 16 characters")
             keys[value] = who
+        given["open311_keys"] = keys
     via = m.get("reply_via")
     if via is not None and via.as_str() not in sms_receivers:
         raise via.error(f"{via.as_str()!r} is not a notify receiver of kind sms "
                         f"(those: {', '.join(sorted(sms_receivers)) or 'none'})")
-    return CitizenSettings(
-        per_address_per_hour=num("per_address_per_hour", d.per_address_per_hour, 1, 10_000),
-        per_amenity_per_hour=num("per_amenity_per_hour", d.per_amenity_per_hour, 1, 100_000),
-        notify_per_center_per_hour=num("notify_per_center_per_hour",
-                                       d.notify_per_center_per_hour, 0, 10_000),
-        reply_via=via.as_str() if via is not None else None, open311_keys=keys,
-        max_note=num("max_note", d.max_note, 1, 2000),
-        max_photo_bytes=num("max_photo_bytes", d.max_photo_bytes, 10_000, 20_000_000))
+    if via is not None:
+        given["reply_via"] = via.as_str()
+    return build(CitizenSettings, given)
+
+
+_CITIZEN = (
+    Key("per_address_per_hour", whole(1, 10_000)),
+    Key("per_amenity_per_hour", whole(1, 100_000)),
+    Key("notify_per_center_per_hour", whole(0, 10_000)),
+    Key("max_note", whole(1, 2000)),
+    Key("max_photo_bytes", whole(10_000, 20_000_000)),
+)

@@ -11,8 +11,9 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from controller.channels.base import Person
-from hcc_common.calendar import check_timezone, parse_days, parse_ranges
+from hcc_common.calendar import DEFAULT_TIMEZONE, parse_days, parse_ranges, read_timezone
 from hcc_common.yamlconf import Node
+from hcc_common.yamlfields import Key, build, fields_of
 
 ON_DUTY = "on_duty"
 PERSON_KEYS = ("id", "name", "telegram", "zalo", "sms", "email")
@@ -48,7 +49,7 @@ class Step:
 class Roster:
     name: str
     centers: tuple[str, ...]  # ("*",) for every center
-    timezone: str = "Asia/Ho_Chi_Minh"
+    timezone: str = DEFAULT_TIMEZONE
     shifts: tuple[Shift, ...] = ()
     overrides: tuple[Override, ...] = ()
     steps: tuple[Step, ...] = ()
@@ -110,10 +111,9 @@ def parse_rosters(node: Node, people: Mapping[str, Person], receivers: Sequence[
                 raise n.error(f"unknown person {pid!r} (people: {', '.join(sorted(people))})")
             return pid
 
-        tz = "Asia/Ho_Chi_Minh"
-        if (t := m.get("timezone")) is not None:
-            tz = t.as_str()
-            check_timezone(t, tz)
+        given = fields_of(m, (
+            Key("timezone", read_timezone),
+            Key("severities", lambda n: tuple(x.as_choice(severities) for x in n.as_list()))))
         shifts: list[Shift] = []
         for s in m.require("shifts").as_list() if m.get("shifts") is not None else []:
             sm = s.as_mapping(("days", "hours", "person"))
@@ -155,13 +155,11 @@ def parse_rosters(node: Node, people: Mapping[str, Person], receivers: Sequence[
                     raise sm.require("via").error(f"unknown receiver {v!r} (receivers: "
                                                   f"{', '.join(receivers) or 'none'})")
             steps.append(Step(after.as_duration() if after is not None else 0.0, to, via))
-        sev = m.get("severities")
-        out.append(Roster(
+        out.append(build(
+            Roster, given,
             name=m.require("name").as_str(),
             centers=tuple(x.as_str() for x in m.require("centers").as_list()),
-            timezone=tz, shifts=tuple(shifts), overrides=tuple(overrides), steps=tuple(steps),
-            severities=tuple(x.as_choice(severities) for x in sev.as_list()) if sev is not None
-            else ("critical", "warning")))
+            shifts=tuple(shifts), overrides=tuple(overrides), steps=tuple(steps)))
     return tuple(out)
 
 
