@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from hcc_common import wire
+from hcc_common.secret_values import inline_or_env
 from hcc_common.yamlconf import ANY_KEYS, Node
 from hcc_common.yamlfields import Key, build, fields_of, key_names, whole
 
@@ -143,11 +144,7 @@ def parse_citizen(node: Node | None, env: Mapping[str, str],
     if (kn := m.get("open311_keys")) is not None:
         km = kn.as_mapping(ANY_KEYS)
         for who in km:
-            value = km.require(who).as_str()
-            if value.startswith("env:"):
-                if value[4:] not in env:
-                    raise km.require(who).error(f"environment variable {value[4:]} is not set")
-                value = env[value[4:]]
+            value = inline_or_env(km.require(who), env)
             if len(value) < 16:
                 raise km.require(who).error("an API key of at least 16 characters")
             keys[value] = who

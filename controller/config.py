@@ -498,17 +498,10 @@ def _centers(node: Node | None) -> tuple[CenterInfo, ...]:
 
 def _env_tokens(node: Node, env: TMapping[str, str]) -> dict[str, str]:
     """inline {name: token}; a value "env:VAR" reads the token from the environment"""
+    from hcc_common.secret_values import inline_or_env
+
     tm = node.as_mapping(ANY_KEYS)
-    tokens: dict[str, str] = {}
-    for who in tm:
-        value = tm.require(who).as_str()
-        if value.startswith("env:"):
-            var = value[4:]
-            if var not in env:
-                raise tm.require(who).error(f"environment variable {var} is not set")
-            value = env[var]
-        tokens[value] = who
-    return tokens
+    return {inline_or_env(tm.require(who), env): who for who in tm}
 
 
 _HTTP = (

@@ -215,3 +215,23 @@ reports: {{lead_time: 14d, monthly: {{email: [], day: 3}}}}
     assert cfg.http == cc.HttpSettings(listen_host="::1", listen_port=9000, read_open=True)
     assert cfg.notify == cc.NotifySettings(group_wait_s=60.0, max_attempts=2)
     assert cfg.reports == cc.ReportSettings(lead_days=14.0, monthly_day=3)
+
+
+def test_tokens_and_open311_keys_read_env_alike(tmp_path: Path) -> None:
+    token, key = "t0ken-from-the-environment", "k3y-from-the-environment"
+    path = write(tmp_path, f"""\
+db: {tmp_path / 'hcc.db'}
+http: {{tokens: {{desk: "env:DESK_TOKEN", ops: "an-inline-token-0123"}}}}
+citizen: {{open311_keys: {{city-app: "env:OPEN311_KEY"}}}}
+""")
+    cfg = cc.load(path, env={"DESK_TOKEN": token, "OPEN311_KEY": key})
+    assert cfg.http is not None
+    assert cfg.http.tokens == {token: "desk", "an-inline-token-0123": "ops"}
+    assert cfg.citizen.open311_keys == {key: "city-app"}
+    with pytest.raises(ConfigError) as no_token:
+        cc.load(path, env={"OPEN311_KEY": key})
+    with pytest.raises(ConfigError) as no_key:
+        cc.load(path, env={"DESK_TOKEN": token})
+    assert str(no_token.value) == f"{path}:2: http.tokens.desk: environment variable DESK_TOKEN is not set"
+    assert str(no_key.value) == (f"{path}:3: citizen.open311_keys.city-app: "
+                                 "environment variable OPEN311_KEY is not set")
