@@ -89,6 +89,19 @@ class Amenity:
 MAX_NAME = 120
 
 
+def _device_id(node: Node) -> str:
+    device = node.as_str()
+    if not wire.valid_id(device):
+        raise node.error(f"{device!r} is not a valid device id")
+    return device
+
+
+_AMENITY = (
+    Key("place", Node.as_str),
+    Key("device", _device_id),
+)
+
+
 def parse_amenities(node: Node, center: str) -> tuple[Amenity, ...]:
     """A center's `amenities:` list."""
     out: list[Amenity] = []
@@ -109,14 +122,8 @@ def parse_amenities(node: Node, center: str) -> tuple[Amenity, ...]:
         name = m.require("name").as_str().strip()
         if not name or len(name) > MAX_NAME:
             raise m.require("name").error(f"a name of 1 to {MAX_NAME} characters")
-        device = None
-        if (dn := m.get("device")) is not None:
-            device = dn.as_str()
-            if not wire.valid_id(device):
-                raise dn.error(f"{device!r} is not a valid device id")
-        place = m.get("place")
-        out.append(Amenity(id=aid, center=center, type=tid, name=name,
-                           place=place.as_str() if place is not None else "", device=device))
+        given = fields_of(m, _AMENITY)
+        out.append(build(Amenity, given, id=aid, center=center, type=tid, name=name))
     return tuple(out)
 
 

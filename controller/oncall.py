@@ -38,11 +38,11 @@ class Override:
     replaces: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Step:
-    after_s: float
     to: tuple[str, ...]  # person ids, or ("on_duty",)
     via: tuple[str, ...]  # receiver names
+    after_s: float = 0.0  # after the alert opened; the first step is at once
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,6 +98,9 @@ def parse_people(node: Node) -> dict[str, Person]:
     return people
 
 
+_STEP = (Key("after", Node.as_duration, "after_s"),)
+
+
 def parse_rosters(node: Node, people: Mapping[str, Person], receivers: Sequence[str],
                   severities: Sequence[str]) -> tuple[Roster, ...]:
     out = []
@@ -141,7 +144,6 @@ def parse_rosters(node: Node, people: Mapping[str, Person], receivers: Sequence[
         steps: list[Step] = []
         for s in m.require("escalation").as_list():
             sm = s.as_mapping(("after", "to", "via"))
-            after = sm.get("after")
             to_node = sm.require("to")
             if isinstance(to_node.raw, yaml.ScalarNode):
                 if to_node.as_str() != ON_DUTY:
@@ -154,7 +156,7 @@ def parse_rosters(node: Node, people: Mapping[str, Person], receivers: Sequence[
                 if v not in receivers:
                     raise sm.require("via").error(f"unknown receiver {v!r} (receivers: "
                                                   f"{', '.join(receivers) or 'none'})")
-            steps.append(Step(after.as_duration() if after is not None else 0.0, to, via))
+            steps.append(build(Step, fields_of(sm, _STEP), to=to, via=via))
         out.append(build(
             Roster, given,
             name=m.require("name").as_str(),

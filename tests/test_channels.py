@@ -236,8 +236,8 @@ ROSTER = Roster(name="hn", centers=("ba-dinh",), shifts=(
           datetime.strptime("12:00", "%H:%M").time(), "minh")),
     overrides=(Override(datetime(2026, 12, 1).date(), datetime(2026, 12, 4).date(), "minh",
                         "lan"),),
-    steps=(Step(0, ("on_duty",), ("tg",)), Step(900, ("minh",), ("oa",)),
-           Step(2700, ("head",), ("oa", "sms"))))
+    steps=(Step(after_s=0, to=("on_duty",), via=("tg",)), Step(after_s=900, to=("minh",), via=("oa",)),
+           Step(after_s=2700, to=("head",), via=("oa", "sms"))))
 
 
 def test_who_is_on_duty_by_shift_time_zone_and_leave() -> None:
