@@ -458,10 +458,7 @@ def _agent_ids(node: Node) -> frozenset[str]:
     return frozenset(ids)
 
 
-_CENTER = (
-    Key("name", text),
-    Key("agents", _agent_ids),
-)
+_CENTER = (Key("agents", _agent_ids),)
 
 
 def _centers(node: Node | None) -> tuple[CenterInfo, ...]:
@@ -470,7 +467,7 @@ def _centers(node: Node | None) -> tuple[CenterInfo, ...]:
     out: list[CenterInfo] = []
     seen: set[str] = set()
     for item in node.as_list():
-        m = item.as_mapping(key_names(_CENTER, "id", *CALENDAR_KEYS, "lat", "long", "amenities"))
+        m = item.as_mapping(key_names(_CENTER, "id", "name", *CALENDAR_KEYS, "lat", "long", "amenities"))
         cid = m.require("id").as_str()
         if not wire.valid_id(cid):
             raise m.require("id").error(f"{cid!r} is not a valid center id")
@@ -478,8 +475,8 @@ def _centers(node: Node | None) -> tuple[CenterInfo, ...]:
             raise m.require("id").error(f"center {cid!r} listed twice")
         seen.add(cid)
         hours = parse_center_calendar(m)
+        name = m.get("name")
         given = fields_of(m, _CENTER)
-        given.setdefault("name", cid)  # a center without a name is called by its id
         lat, lon = m.get("lat"), m.get("long")
         if (lat is None) != (lon is None):
             raise (lat or lon or m.require("lat")).error("give both lat and long")
@@ -492,7 +489,9 @@ def _centers(node: Node | None) -> tuple[CenterInfo, ...]:
             given["location"] = (la, lo)
         if (am := m.get("amenities")) is not None:
             given["amenities"] = parse_amenities(am, cid)
-        out.append(build(CenterInfo, given, id=cid, hours=hours))
+        # a center without a name is called by its id
+        out.append(build(CenterInfo, given, id=cid, name=name.as_str() if name is not None else cid,
+                         hours=hours))
     return tuple(out)
 
 
@@ -531,7 +530,6 @@ def _http(node: Node | None, env: TMapping[str, str]) -> HttpSettings | None:
 
 
 _ENROLL = (
-    Key("broker_dir", lambda n: Path(n.as_str()).expanduser()),
     Key("reload", lambda n: tuple(n.as_str().split())),
     Key("code_valid", duration(60.0), "code_valid_s"),
 )
@@ -540,11 +538,11 @@ _ENROLL = (
 def _enroll(node: Node | None) -> EnrollSettings | None:
     if node is None:
         return None
-    m = node.as_mapping(key_names(_ENROLL, "broker_url"))
+    m = node.as_mapping(key_names(_ENROLL, "broker_url", "broker_dir"))
     url = m.require("broker_url")
     broker_from_url(url.as_str(), "enroll.broker_url")
-    m.require("broker_dir")
-    return build(EnrollSettings, fields_of(m, _ENROLL), broker_url=url.as_str())
+    return build(EnrollSettings, fields_of(m, _ENROLL), broker_url=url.as_str(),
+                 broker_dir=Path(m.require("broker_dir").as_str()).expanduser())
 
 
 def read_tokens(node: Node) -> dict[str, str]:

@@ -104,7 +104,7 @@ def test_the_parser_states_no_default_of_its_own(tmp_path: Path,
     # shows here as a value passed although the file does not say it.
     seen = spy_on(monkeypatch, SECTION_TYPES)
     cc.load(empty_sections(tmp_path), env={})
-    worked_out = {"EnrollSettings": {"broker_dir", "broker_url"},
+    worked_out = {"EnrollSettings": {"broker_dir", "broker_url"},  # required
                   "CenterInfo": {"id", "name", "hours"},
                   "NotifySettings": {"receivers", "routes"},
                   "AuthSettings": {"groups"}}
@@ -235,3 +235,43 @@ citizen: {{open311_keys: {{city-app: "env:OPEN311_KEY"}}}}
     assert str(no_token.value) == f"{path}:2: http.tokens.desk: environment variable DESK_TOKEN is not set"
     assert str(no_key.value) == (f"{path}:3: citizen.open311_keys.city-app: "
                                  "environment variable OPEN311_KEY is not set")
+
+
+def key_tables() -> list[tuple[str, tuple[Any, ...], type]]:
+    from controller import amenities, auth_config, oncall, rules
+    from controller.channels import email, sms, telegram, zalo
+    from controller.ldap_auth import LdapSettings
+    from hcc_common import calendar, mqtt_settings
+
+    return [
+        ("top", cc._TOP_FIELDS, cc.ControllerConfig), ("rules", cc._RULES, Rules),
+        ("http", cc._HTTP, cc.HttpSettings), ("notify", cc._NOTIFY, cc.NotifySettings),
+        ("routes", cc._ROUTE, cc.Route), ("history", cc._HISTORY, cc.HistorySettings),
+        ("reports", cc._REPORTS + cc._MONTHLY + cc._PDF, cc.ReportSettings),
+        ("centers", cc._CENTER, cc.CenterInfo), ("enroll", cc._ENROLL, cc.EnrollSettings),
+        ("signing", cc._SIGNING, cc.SigningSettings),
+        ("partitions", cc._PARTITIONS, PartitionSettings),
+        ("auth", auth_config._AUTH, AuthSettings), ("ldap", auth_config._LDAP, LdapSettings),
+        ("citizen", amenities._CITIZEN, CitizenSettings),
+        ("amenities", amenities._AMENITY, amenities.Amenity),
+        ("escalation", oncall._STEP, oncall.Step), ("alert_rules", rules._RULE_FIELDS, rules.Rule),
+        ("calendar", calendar._CALENDAR, OpeningHours),
+        ("mqtt", mqtt_settings._MQTT, mqtt_settings.MqttSettings),
+        ("email", email._KEYS, email.Settings), ("sms", sms._KEYS, sms.Settings),
+        ("telegram", telegram._KEYS, telegram.Settings), ("zalo", zalo._KEYS, zalo.Settings),
+    ]
+
+
+@pytest.mark.parametrize(("section", "keys", "record"), key_tables(), ids=[t[0] for t in key_tables()])
+def test_every_key_fills_a_field_that_has_a_default(section: str, keys: tuple[Any, ...],
+                                                    record: type) -> None:
+    # build() takes the fields by name: a misspelt `to` would fail only when a file writes the
+    # key; and a key the file may leave out needs a default on its field
+    fields = {f.name: f for f in dataclasses.fields(record)}
+    for key in keys:
+        for name in key.to if isinstance(key.to, tuple) else (key.to or key.name,):
+            assert name in fields, f"{section}.{key.name} fills no field {name!r} of {record.__name__}"
+            f = fields[name]
+            has_default = f.default is not dataclasses.MISSING or \
+                f.default_factory is not dataclasses.MISSING
+            assert has_default, f"{section}.{key.name}: {record.__name__}.{name} has no default"
