@@ -12,7 +12,7 @@ from typing import Any
 from agent.report_filter import CYCLE_S, DEFAULT_DEADBANDS, REFRESH_S
 from agent.snmpdecode.core import Thresholds as DeviceThresholds
 from hcc_common import wire
-from hcc_common.calendar import OpeningHours, parse_center_calendar
+from hcc_common.calendar import CALENDAR_KEYS, OpeningHours, parse_center_calendar
 from hcc_common.mqtt_settings import MqttSettings, parse_mqtt
 from hcc_common.secret_values import secret
 from hcc_common.yamlconf import (
@@ -343,7 +343,7 @@ def _ident(node: Node) -> str:
 
 
 def _center(node: Node) -> Center:
-    m = node.as_mapping(("id", "name", "timezone", "opening_hours", "holidays"))
+    m = node.as_mapping(("id", "name", *CALENDAR_KEYS))
     cid = _ident(m.require("id"))
     name_node = m.get("name")
     hours = parse_center_calendar(m)

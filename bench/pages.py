@@ -94,9 +94,11 @@ def load_fleet(db: Path, centers: int, devices: int, history_days: int,
 
 def serve(db: Path, centers: int) -> tuple[uvicorn.Server, str, ControllerConfig]:
     port = free_port()
-    cfg = ControllerConfig(BrokerSettings("127.0.0.1", 1), db, centers=tuple(
-        CenterInfo(f"c{c:05d}", f"Trung tâm {c}", OpeningHours()) for c in range(centers)),
-        http=HttpSettings("127.0.0.1", port, tokens={TOKEN: "bench"}, read_open=True))
+    cfg = ControllerConfig(broker=BrokerSettings("127.0.0.1", 1), db=db, centers=tuple(
+        CenterInfo(id=f"c{c:05d}", name=f"Trung tâm {c}", hours=OpeningHours())
+        for c in range(centers)),
+        http=HttpSettings(listen_host="127.0.0.1", listen_port=port, tokens={TOKEN: "bench"},
+                          read_open=True))
     server = uvicorn.Server(uvicorn.Config(create_app(cfg, StorePerThread(db), None),
                                            host="127.0.0.1", port=port, log_level="warning",
                                            lifespan="off"))
@@ -188,8 +190,8 @@ def measure(centers: int, devices: int, report_centers: int, rounds: int, tmp: P
         if report_centers:
             month = time.strftime("%Y-%m")
             period = month_period(month, cfg.reports.timezone)
-            report_cfg = ControllerConfig(cfg.broker, db, centers=cfg.centers[:report_centers],
-                                          http=cfg.http)
+            report_cfg = ControllerConfig(broker=cfg.broker, db=db,
+                                          centers=cfg.centers[:report_centers], http=cfg.http)
             store = Store(db)
             out["report_html_s"] = timed(lambda: reporting.make(
                 store, report_cfg, period=period, center=None, fmt="html", lang="vi"))

@@ -72,9 +72,9 @@ def main(centers: int, devices: int) -> None:
                 effects.append(Reading(f"c{c}", "pi-1", f"prn{d}", "printer", now - 3600 * h,
                                        "ok", {"page_count": 1000 + h, "supply.1.pct": 50.0}))
     store.write(effects)  # type: ignore[arg-type]
-    cfg = ControllerConfig(BrokerSettings("127.0.0.1", 1), db, centers=tuple(
-        CenterInfo(f"c{c}", f"Trung tâm {c}", OpeningHours()) for c in range(centers)),
-        http=HttpSettings("127.0.0.1", free_port(), tokens={TOKEN: "bench"}))
+    cfg = ControllerConfig(broker=BrokerSettings("127.0.0.1", 1), db=db, centers=tuple(
+        CenterInfo(id=f"c{c}", name=f"Trung tâm {c}", hours=OpeningHours()) for c in range(centers)),
+        http=HttpSettings(listen_host="127.0.0.1", listen_port=free_port(), tokens={TOKEN: "bench"}))
     today = time.gmtime(now)
     last = time.strftime("%Y-%m-%d", today)
     from datetime import date, timedelta

@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from datetime import time
 
 from hcc_common import wire
+from hcc_common.secret_values import inline_or_env
 from hcc_common.yamlconf import ANY_KEYS, Node
+from hcc_common.yamlfields import Key, build, fields_of, key_names, whole
 
 # A problem a citizen (or the staff) can pick: its id is also the fault code's tail,
 # citizen.<id>, whose vi/en text lives in hcc_common/faults.py.
@@ -89,6 +91,19 @@ class Amenity:
 MAX_NAME = 120
 
 
+def _device_id(node: Node) -> str:
+    device = node.as_str()
+    if not wire.valid_id(device):
+        raise node.error(f"{device!r} is not a valid device id")
+    return device
+
+
+_AMENITY = (
+    Key("place", Node.as_str),
+    Key("device", _device_id),
+)
+
+
 def parse_amenities(node: Node, center: str) -> tuple[Amenity, ...]:
     """A center's `amenities:` list."""
     out: list[Amenity] = []
@@ -109,14 +124,8 @@ def parse_amenities(node: Node, center: str) -> tuple[Amenity, ...]:
         name = m.require("name").as_str().strip()
         if not name or len(name) > MAX_NAME:
             raise m.require("name").error(f"a name of 1 to {MAX_NAME} characters")
-        device = None
-        if (dn := m.get("device")) is not None:
-            device = dn.as_str()
-            if not wire.valid_id(device):
-                raise dn.error(f"{device!r} is not a valid device id")
-        place = m.get("place")
-        out.append(Amenity(id=aid, center=center, type=tid, name=name,
-                           place=place.as_str() if place is not None else "", device=device))
+        given = fields_of(m, _AMENITY)
+        out.append(build(Amenity, given, id=aid, center=center, type=tid, name=name))
     return tuple(out)
 
 
@@ -141,46 +150,28 @@ def parse_citizen(node: Node | None, env: Mapping[str, str],
                   sms_receivers: frozenset[str] = frozenset()) -> CitizenSettings:
     if node is None:
         return CitizenSettings()
-    m = node.as_mapping(("per_address_per_hour", "per_amenity_per_hour",
-                         "notify_per_center_per_hour", "reply_via", "open311_keys", "max_note",
-                         "max_photo_bytes", "checklist_by"))
-    d = CitizenSettings()
-
-    def num(key: str, default: int, lo: int, hi: int) -> int:
-        n = m.get(key)
-        return n.as_int(lo, hi) if n is not None else default
-
+    m = node.as_mapping(key_names(_CITIZEN, "reply_via", "open311_keys"))
+    given = fields_of(m, _CITIZEN)
     keys: dict[str, str] = {}
     if (kn := m.get("open311_keys")) is not None:
         km = kn.as_mapping(ANY_KEYS)
         for who in km:
-            value = km.require(who).as_str()
-            if value.startswith("env:"):
-                if value[4:] not in env:
-                    raise km.require(who).error(f"environment variable {value[4:]} is not set")
-                value = env[value[4:]]
+            value = inline_or_env(km.require(who), env)
             if len(value) < 16:
                 raise km.require(who).error("an API key of at least 16 characters")
             keys[value] = who
+        given["open311_keys"] = keys
     via = m.get("reply_via")
     if via is not None and via.as_str() not in sms_receivers:
         raise via.error(f"{via.as_str()!r} is not a notify receiver of kind sms "
                         f"(those: {', '.join(sorted(sms_receivers)) or 'none'})")
-    return CitizenSettings(
-        per_address_per_hour=num("per_address_per_hour", d.per_address_per_hour, 1, 10_000),
-        per_amenity_per_hour=num("per_amenity_per_hour", d.per_amenity_per_hour, 1, 100_000),
-        notify_per_center_per_hour=num("notify_per_center_per_hour",
-                                       d.notify_per_center_per_hour, 0, 10_000),
-        reply_via=via.as_str() if via is not None else None, open311_keys=keys,
-        max_note=num("max_note", d.max_note, 1, 2000),
-        max_photo_bytes=num("max_photo_bytes", d.max_photo_bytes, 10_000, 20_000_000),
-        checklist_by=_clock(m.get("checklist_by"), d.checklist_by))
+    if via is not None:
+        given["reply_via"] = via.as_str()
+    return build(CitizenSettings, given)
 
 
-def _clock(node: Node | None, default: time | None) -> time | None:
+def _clock(node: Node) -> time | None:
     """'09:00' (the center's local time), or off."""
-    if node is None:
-        return default
     text = node.as_str().strip()
     if text.lower() == "off":
         return None
@@ -188,3 +179,13 @@ def _clock(node: Node | None, default: time | None) -> time | None:
     if found is None:
         raise node.error(f"{text!r} is not a time of day: write e.g. 09:00, or off")
     return time(int(found.group(1)), int(found.group(2)))
+
+
+_CITIZEN = (
+    Key("per_address_per_hour", whole(1, 10_000)),
+    Key("per_amenity_per_hour", whole(1, 100_000)),
+    Key("notify_per_center_per_hour", whole(0, 10_000)),
+    Key("max_note", whole(1, 2000)),
+    Key("max_photo_bytes", whole(10_000, 20_000_000)),
+    Key("checklist_by", _clock),
+)

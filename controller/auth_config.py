@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from controller.ldap_auth import LdapGroup, LdapSettings
 from hcc_common import wire
 from hcc_common.yamlconf import ANY_KEYS, Node
+from hcc_common.yamlfields import Key, build, duration, fields_of, flag, key_names, text, whole
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,8 +28,20 @@ class AuthSettings:
     ldap: LdapSettings | None = None         # sign-in against LDAP / Active Directory
 
 
+_AUTH = (
+    Key("session_idle", duration(60.0), "session_idle_s"),
+    Key("session_max", duration(60.0), "session_max_s"),
+    Key("lockout_after", whole(1, 1000)),
+    Key("lockout_for", duration(1.0), "lockout_s"),
+    Key("sign_in_attempts_per_minute", whole(1, 1000), "peer_attempts_per_min"),
+    Key("token_max", duration(60.0), "token_max_s"),
+    Key("audit_retention", duration(86400.0), "audit_retention_s"),
+    Key("public_status", flag),
+    Key("cookie_secure", flag),
+)
+
+
 def parse(auth: Node | None, groups: Node | None) -> AuthSettings:
-    d = AuthSettings()
     found: dict[str, frozenset[str]] = {}
     if groups is not None:
         gm = groups.as_mapping(ANY_KEYS)
@@ -38,31 +51,11 @@ def parse(auth: Node | None, groups: Node | None) -> AuthSettings:
             found[name] = frozenset(_center_id(n) for n in gm.require(name).as_list())
     if auth is None:
         return AuthSettings(groups=found)
-    m = auth.as_mapping(("session_idle", "session_max", "lockout_after", "lockout_for",
-                         "sign_in_attempts_per_minute", "token_max", "audit_retention",
-                         "public_status", "cookie_secure", "ldap"))
-
-    def dur(key: str, default: float, minimum: float) -> float:
-        n = m.get(key)
-        return n.as_duration(minimum=minimum) if n is not None else default
-
-    def num(key: str, default: int) -> int:
-        n = m.get(key)
-        return n.as_int(1, 1000) if n is not None else default
-
-    ps, cs = m.get("public_status"), m.get("cookie_secure")
-    return AuthSettings(
-        session_idle_s=dur("session_idle", d.session_idle_s, 60.0),
-        session_max_s=dur("session_max", d.session_max_s, 60.0),
-        lockout_after=num("lockout_after", d.lockout_after),
-        lockout_s=dur("lockout_for", d.lockout_s, 1.0),
-        peer_attempts_per_min=num("sign_in_attempts_per_minute", d.peer_attempts_per_min),
-        token_max_s=dur("token_max", d.token_max_s, 60.0),
-        audit_retention_s=dur("audit_retention", d.audit_retention_s, 86400.0),
-        public_status=ps.as_bool() if ps is not None else False,
-        cookie_secure=cs.as_bool() if cs is not None else None,
-        groups=found,
-        ldap=_ldap(m.get("ldap"), found))
+    m = auth.as_mapping(key_names(_AUTH, "ldap"))
+    given = fields_of(m, _AUTH)
+    if (ln := m.get("ldap")) is not None:
+        given["ldap"] = _ldap(ln, found)
+    return build(AuthSettings, given, groups=found)
 
 
 def _ldap(node: Node | None, declared: Mapping[str, frozenset[str]]) -> LdapSettings | None:
@@ -93,11 +86,14 @@ def _ldap(node: Node | None, declared: Mapping[str, frozenset[str]]) -> LdapSett
                     raise x.error(f"no group {x.as_str()!r} under groups:")
                 of.append(x.as_str())
             groups[cn] = LdapGroup(role=role.as_str(), centers=centers, groups=tuple(of))
-    t, ca = m.get("timeout"), m.get("ca_file")
-    return LdapSettings(url=url.as_str(), user_dn=user_dn.as_str(),
-                        groups_base=m.require("groups_base").as_str(),
-                        timeout_s=t.as_duration(minimum=0.5) if t is not None else 5.0,
-                        ca_file=ca.as_str() if ca is not None else None, groups=groups)
+    return build(LdapSettings, fields_of(m, _LDAP), url=url.as_str(), user_dn=user_dn.as_str(),
+                 groups_base=m.require("groups_base").as_str(), groups=groups)
+
+
+_LDAP = (
+    Key("timeout", duration(0.5), "timeout_s"),
+    Key("ca_file", text),
+)
 
 
 def _center_id(node: Node) -> str:

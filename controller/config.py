@@ -1,4 +1,4 @@
-"""controller.yaml, parsed once into frozen typed objects; every field has an embedded default."""
+"""controller.yaml, parsed once into frozen typed objects: each default on its field, each key in a table."""
 
 from __future__ import annotations
 
@@ -15,18 +15,37 @@ from controller.auth_config import parse as parse_auth
 from controller.channels.base import Person
 from controller.oncall import Roster
 from controller.partitions import PartitionSettings
+from controller.policy import Rules
 from controller.rules import Rule, default_rules, load_rules_file, parse_rules
-from controller.state import Rules
 from hcc_common import wire
-from hcc_common.calendar import OpeningHours, parse_center_calendar
+from hcc_common.calendar import (
+    CALENDAR_KEYS,
+    DEFAULT_TIMEZONE,
+    OpeningHours,
+    parse_center_calendar,
+    read_timezone,
+)
 from hcc_common.mqtt_io import BrokerSettings
 from hcc_common.yamlconf import ANY_KEYS, ConfigError, Node, load_yaml
+from hcc_common.yamlfields import (
+    Key,
+    build,
+    choice,
+    duration,
+    fields_of,
+    flag,
+    key_names,
+    number,
+    section,
+    text,
+    whole,
+)
 
 DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
 SEVERITIES = ("critical", "warning", "info")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CenterInfo:
     id: str
     name: str
@@ -37,7 +56,7 @@ class CenterInfo:
     amenities: tuple[Amenity, ...] = ()  # what citizens can report on (QR labels)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class HttpSettings:
     listen_host: str = "127.0.0.1"
     listen_port: int = 8080
@@ -90,7 +109,7 @@ class Route:
     severities: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class NotifySettings:
     receivers: tuple[Receiver, ...] = ()
     routes: tuple[Route, ...] = ()
@@ -112,7 +131,7 @@ class HistorySettings:
 
 @dataclass(frozen=True, kw_only=True)
 class ReportSettings:
-    timezone: str = "Asia/Ho_Chi_Minh"  # the city's: months start at its midnight
+    timezone: str = DEFAULT_TIMEZONE  # the city's: months start at its midnight
     lead_days: float = 7.0           # toner delivery time: order this long before empty
     order_within_days: float = 7.0   # the order list: what must be ordered within this
     monthly_email: tuple[str, ...] = ()  # email receivers (notify) of the monthly report
@@ -125,7 +144,7 @@ class ReportSettings:
     pdf_memory_limit_mb: int = 4096
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ControllerConfig:
     broker: BrokerSettings
     db: Path | str  # an SQLite file, or a postgresql:// URL (several controllers share it)
@@ -208,7 +227,7 @@ def broker_from_url(url: str, where: str = "--broker") -> BrokerSettings:
         host, port, tls = parse(url)
     except ConfigError as exc:
         raise ConfigError(where, 0, "url", exc.reason) from None
-    return BrokerSettings(host, port, tls)
+    return BrokerSettings(host=host, port=port, tls=tls)
 
 
 def parse_listen(text: str, node: Node | None = None) -> tuple[str, int]:
@@ -227,126 +246,136 @@ def parse_listen(text: str, node: Node | None = None) -> tuple[str, int]:
     return host.strip("[]"), number
 
 
-_TOP = ("mqtt", "db", "rules", "alert_rules", "rules_file", "centers", "http", "notify",
-        "client_id", "share_group", "session_expiry", "ingest_stuck_after", "config_dir",
-        "enroll", "history", "reports", "people", "oncall", "partitions", "signing",
-        "auth", "groups", "citizen")
+# a member of a shared group keeps receiving its share while away: its session is kept short
+SHARED_SESSION_EXPIRY_S = 30.0
+
+# controller.yaml's top-level keys that map straight onto a ControllerConfig field
+_TOP_FIELDS = (
+    Key("client_id", text),
+    Key("share_group", text),
+    Key("session_expiry", duration(1.0), "session_expiry_s"),
+    Key("ingest_stuck_after", duration(1.0), "ingest_stuck_after_s"),
+    Key("config_dir", lambda n: Path(n.as_str()).expanduser()),
+)
+_TOP = key_names(_TOP_FIELDS, "mqtt", "db", "rules", "alert_rules", "rules_file", "centers",
+                 "http", "notify", "enroll", "history", "reports", "people", "oncall",
+                 "partitions", "signing", "auth", "groups", "citizen")
 
 
 def load(path: str | Path | None, env: TMapping[str, str] | None = None) -> ControllerConfig:
     environ = os.environ if env is None else env
     if path is None:
-        return ControllerConfig(broker_from_url(DEFAULT_BROKER), default_db(environ))
+        return ControllerConfig(broker=broker_from_url(DEFAULT_BROKER), db=default_db(environ))
     root = load_yaml(path).as_mapping(_TOP)
-    broker = broker_from_url(DEFAULT_BROKER)
-    if (m := root.get("mqtt")) is not None:
-        from hcc_common.mqtt_settings import MQTT_KEYS, parse_mqtt
-
-        s = parse_mqtt(m)
-        password = None
-        if s.password_file is not None:
-            try:
-                password = Path(s.password_file).read_text().strip()
-            except OSError as exc:
-                mm = m.as_mapping(MQTT_KEYS)
-                raise mm.require("password_file").error(
-                    f"cannot read password file: {exc.strerror}") from None
-        broker = BrokerSettings(s.host, s.port, s.tls, s.keepalive, s.username, password,
-                                s.ca_file)
-    db: Path | str = default_db(environ)
-    if (n := root.get("db")) is not None:
-        from controller.db import is_postgres
-
-        text = n.as_str()
-        db = text if is_postgres(text) else Path(text).expanduser()
-    rules = Rules()
-    if (n := root.get("rules")) is not None:
-        r = n.as_mapping(("unreachable_after", "heartbeat_misses", "clock_skew", "flap_opens",
-                          "flap_window", "flap_hold", "max_agents_per_center",
-                          "max_devices_per_center", "max_alerts_per_device"))
-        ma, md = r.get("max_agents_per_center"), r.get("max_devices_per_center")
-        mx = r.get("max_alerts_per_device")
-        ua, hm, cs = r.get("unreachable_after"), r.get("heartbeat_misses"), r.get("clock_skew")
-        fo, fw, fh = r.get("flap_opens"), r.get("flap_window"), r.get("flap_hold")
-        d = Rules()
-        rules = Rules(
-            unreachable_after=ua.as_int(1, 1000) if ua is not None else d.unreachable_after,
-            heartbeat_misses=hm.as_float() if hm is not None else d.heartbeat_misses,
-            clock_skew_s=cs.as_duration() if cs is not None else d.clock_skew_s,
-            flap_opens=fo.as_int(2, 1000) if fo is not None else d.flap_opens,
-            flap_window_s=fw.as_duration() if fw is not None else d.flap_window_s,
-            flap_hold_s=fh.as_duration() if fh is not None else d.flap_hold_s,
-            max_agents_per_center=ma.as_int(1, 1000) if ma is not None
-            else d.max_agents_per_center,
-            max_devices_per_center=md.as_int(1, 100_000) if md is not None
-            else d.max_devices_per_center,
-            max_alerts_per_device=mx.as_int(1, 10_000) if mx is not None
-            else d.max_alerts_per_device,
-        )
+    broker = _broker(root.get("mqtt"))
+    db = _db(root.get("db"), environ)
+    rules = section(root.get("rules"), Rules, _RULES)
     operator_rules: tuple[Rule, ...] = ()
     if (n := root.get("alert_rules")) is not None:
         operator_rules += parse_rules(n)
     if (n := root.get("rules_file")) is not None:
         operator_rules += load_rules_file(n.as_str())
-    cid = root.get("client_id")
     group = root.get("share_group")
-    expiry = root.get("session_expiry")
     parts = _partitions(root.get("partitions"))
     if parts is not None and group is not None:
         raise group.error("share_group and partitions are two ways of sharing the stream: "
                           "keep one (partitions: each center to one controller)")
-    return ControllerConfig(
-        broker, db, rules, operator_rules + default_rules(),
-        _centers(root.get("centers")), _http(root.get("http"), environ),
-        _with_oncall(_notify(root.get("notify"), environ), root.get("people"), root.get("oncall")),
-        cid.as_str() if cid is not None else "hcc-controller", str(path),
-        group.as_str() if group is not None else None,
-        expiry.as_duration(minimum=1.0) if expiry is not None
-        else (30.0 if group is not None else 7 * 86400.0),
-        acks=group is None,
-        ingest_stuck_after_s=stuck.as_duration(minimum=1.0) if (
-            stuck := root.get("ingest_stuck_after")) is not None else 30.0,
-        config_dir=Path(cd.as_str()).expanduser() if (cd := root.get("config_dir")) is not None
-        else None,
-        enroll=_enroll(root.get("enroll")),
-        history=_history(root.get("history")),
-        reports=_reports(root.get("reports"), _notify(root.get("notify"), environ)),
+    given = fields_of(root, _TOP_FIELDS)
+    if group is not None:
+        # Controllers of a shared group each see part of a stream: agents confirm by the
+        # broker's PUBACK (agent mqtt.confirm: broker), so no acknowledgements from here.
+        given["acks"] = False
+        given.setdefault("session_expiry_s", SHARED_SESSION_EXPIRY_S)
+    centers = _centers(root.get("centers"))
+    http = _http(root.get("http"), environ)
+    notify = _notify(root.get("notify"), environ)  # once: reports and citizen check against it
+    enroll = _enroll(root.get("enroll"))
+    return build(
+        ControllerConfig, given, broker=broker, db=db, rules=rules,
+        alert_rules=operator_rules + default_rules(), centers=centers, http=http,
+        notify=_with_oncall(notify, root.get("people"), root.get("oncall")),
+        path=str(path), enroll=enroll,
+        history=section(root.get("history"), HistorySettings, _HISTORY),
+        reports=_reports(root.get("reports"), notify),
         partitions=parts,
-        signing=_signing(root.get("signing"), _enroll(root.get("enroll"))),
+        signing=_signing(root.get("signing"), enroll),
         auth=parse_auth(root.get("auth"), root.get("groups")),
-        citizen=_citizen(root.get("citizen"), environ, _notify(root.get("notify"), environ)))
+        citizen=_citizen(root.get("citizen"), environ, notify))
+
+
+def _broker(node: Node | None) -> BrokerSettings:
+    if node is None:
+        return broker_from_url(DEFAULT_BROKER)
+    from hcc_common.mqtt_settings import MQTT_KEYS, parse_mqtt
+
+    s = parse_mqtt(node)
+    password = None
+    if s.password_file is not None:
+        try:
+            password = Path(s.password_file).read_text().strip()
+        except OSError as exc:
+            mm = node.as_mapping(MQTT_KEYS)
+            raise mm.require("password_file").error(
+                f"cannot read password file: {exc.strerror}") from None
+    return BrokerSettings(host=s.host, port=s.port, tls=s.tls, keepalive=s.keepalive,
+                          username=s.username, password=password, ca_file=s.ca_file)
+
+
+def _db(node: Node | None, env: TMapping[str, str]) -> Path | str:
+    if node is None:
+        return default_db(env)
+    from controller.db import is_postgres
+
+    text = node.as_str()
+    return text if is_postgres(text) else Path(text).expanduser()
+
+
+_RULES = (
+    Key("unreachable_after", whole(1, 1000)),
+    Key("heartbeat_misses", number),
+    Key("clock_skew", duration(), "clock_skew_s"),
+    Key("flap_opens", whole(2, 1000)),
+    Key("flap_window", duration(), "flap_window_s"),
+    Key("flap_hold", duration(), "flap_hold_s"),
+    Key("max_agents_per_center", whole(1, 1000)),
+    Key("max_devices_per_center", whole(1, 100_000)),
+    Key("max_alerts_per_device", whole(1, 10_000)),
+)
 
 
 def _citizen(node: Node | None, env: TMapping[str, str], notify: NotifySettings) -> CitizenSettings:
     return parse_citizen(node, env, frozenset(r.name for r in notify.receivers if r.kind == "sms"))
 
 
+def _paths(node: Node) -> tuple[Path, ...]:
+    return tuple(Path(n.as_str()).expanduser() for n in node.as_list())
+
+
+_SIGNING = (
+    Key("key_file", lambda n: Path(n.as_str()).expanduser()),
+    Key("also_sign_with", _paths),
+)
+
+
 def _signing(node: Node | None, enroll: EnrollSettings | None) -> SigningSettings:
-    if node is None:
-        return SigningSettings()
-    m = node.as_mapping(("key_file", "also_sign_with"))
-    key = m.get("key_file")
-    also = m.get("also_sign_with")
-    settings = SigningSettings(
-        key_file=Path(key.as_str()).expanduser() if key is not None else None,
-        also_sign_with=tuple(Path(n.as_str()).expanduser() for n in also.as_list())
-        if also is not None else ())
-    if enroll is not None and key is not None and settings.key_file is not None and \
-            settings.key_file.resolve().is_relative_to(enroll.broker_dir.resolve()):
+    settings = section(node, SigningSettings, _SIGNING)
+    if node is None or enroll is None or settings.key_file is None:
+        return settings
+    if settings.key_file.resolve().is_relative_to(enroll.broker_dir.resolve()):
+        key = node.as_mapping(key_names(_SIGNING)).require("key_file")
         raise key.error("keep the signing key apart from the broker's files (enroll.broker_dir):"
                         " whoever reads those must not be able to sign commands to the boxes")
     return settings
 
 
+_PARTITIONS = (
+    Key("count", whole(1, 4096)),
+    Key("lease", duration(3.0), "lease_s"),
+)
+
+
 def _partitions(node: Node | None) -> PartitionSettings | None:
-    if node is None:
-        return None
-    m = node.as_mapping(("count", "lease"))
-    d = PartitionSettings()
-    count, lease = m.get("count"), m.get("lease")
-    return PartitionSettings(
-        count=count.as_int(1, 4096) if count is not None else d.count,
-        lease_s=lease.as_duration(minimum=3.0) if lease is not None else d.lease_s)
+    return section(node, PartitionSettings, _PARTITIONS) if node is not None else None
 
 
 def _with_oncall(notify: NotifySettings, people: Node | None, oncall: Node | None
@@ -361,66 +390,75 @@ def _with_oncall(notify: NotifySettings, people: Node | None, oncall: Node | Non
     return replace(notify, people=found, rosters=rosters)
 
 
-def _history(node: Node | None) -> HistorySettings:
-    if node is None:
-        return HistorySettings()
-    m = node.as_mapping(("raw", "hourly"))
-    d = HistorySettings()
-    raw, hourly = m.get("raw"), m.get("hourly")
-    return HistorySettings(
-        raw.as_duration(minimum=3600.0) if raw is not None else d.raw_keep_s,
-        hourly.as_duration(minimum=86400.0) if hourly is not None else d.hourly_keep_s)
+_HISTORY = (
+    Key("raw", duration(3600.0), "raw_keep_s"),
+    Key("hourly", duration(86400.0), "hourly_keep_s"),
+)
+
+
+def _days(node: Node) -> float:
+    return node.as_duration() / 86400.0
+
+
+def _time_of_day(node: Node) -> dtime:
+    text = node.as_str()
+    try:
+        return dtime.fromisoformat(text)
+    except ValueError:
+        raise node.error(f"bad time {text!r}; write HH:MM, e.g. 07:00") from None
+
+
+_REPORTS = (
+    Key("timezone", read_timezone),
+    Key("lead_time", _days, "lead_days"),
+    Key("order_within", _days, "order_within_days"),
+)
+# reports.monthly: (email is checked against notify's receivers, by hand)
+_MONTHLY = (
+    Key("day", whole(1, 28), "monthly_day"),
+    Key("at", _time_of_day, "monthly_at"),
+    Key("lang", choice("vi", "en"), "monthly_lang"),
+    Key("format", choice("pdf", "html", "csv"), "monthly_format"),
+)
+_PDF = (
+    Key("time_limit", duration(5.0), "pdf_time_limit_s"),
+    Key("memory_limit_mb", whole(256, 262144), "pdf_memory_limit_mb"),
+)
 
 
 def _reports(node: Node | None, notify: NotifySettings) -> ReportSettings:
     if node is None:
         return ReportSettings()
-    from hcc_common.calendar import check_timezone
-
-    m = node.as_mapping(("timezone", "lead_time", "order_within", "monthly", "pdf"))
-    d = ReportSettings()
-    tz = d.timezone
-    if (t := m.get("timezone")) is not None:
-        tz = t.as_str()
-        check_timezone(t, tz)
-    lead, within = m.get("lead_time"), m.get("order_within")
-    names: list[str] = []
-    day, at, lang, fmt = d.monthly_day, d.monthly_at, d.monthly_lang, d.monthly_format
+    m = node.as_mapping(key_names(_REPORTS, "monthly", "pdf"))
+    given = fields_of(m, _REPORTS)
     if (mn := m.get("monthly")) is not None:
-        mm = mn.as_mapping(("email", "day", "at", "lang", "format"))
+        mm = mn.as_mapping(key_names(_MONTHLY, "email"))
         emails = {r.name for r in notify.receivers if r.kind == "email"}
+        names: list[str] = []
         for item in mm.require("email").as_list():
             name = item.as_str()
             if name not in emails:
                 raise item.error(f"{name!r} is no email receiver under notify.receivers "
                                  f"(have: {', '.join(sorted(emails)) or 'none'})")
             names.append(name)
-        if (n := mm.get("day")) is not None:
-            day = n.as_int(1, 28)
-        if (n := mm.get("at")) is not None:
-            text = n.as_str()
-            try:
-                at = dtime.fromisoformat(text)
-            except ValueError:
-                raise n.error(f"bad time {text!r}; write HH:MM, e.g. 07:00") from None
-        if (n := mm.get("lang")) is not None:
-            lang = n.as_choice(("vi", "en"))
-        if (n := mm.get("format")) is not None:
-            fmt = n.as_choice(("pdf", "html", "csv"))
-    pdf_time, pdf_memory = d.pdf_time_limit_s, d.pdf_memory_limit_mb
+        given["monthly_email"] = tuple(names)
+        given.update(fields_of(mm, _MONTHLY))
     if (pn := m.get("pdf")) is not None:
-        pm = pn.as_mapping(("time_limit", "memory_limit_mb"))
-        if (n := pm.get("time_limit")) is not None:
-            pdf_time = n.as_duration(minimum=5.0)
-        if (n := pm.get("memory_limit_mb")) is not None:
-            pdf_memory = n.as_int(256, 262144)
-    return ReportSettings(
-        timezone=tz, pdf_time_limit_s=pdf_time, pdf_memory_limit_mb=pdf_memory,
-        lead_days=lead.as_duration() / 86400.0 if lead is not None else d.lead_days,
-        order_within_days=within.as_duration() / 86400.0 if within is not None
-        else d.order_within_days,
-        monthly_email=tuple(names), monthly_day=day, monthly_at=at, monthly_lang=lang,
-        monthly_format=fmt)
+        given.update(fields_of(pn.as_mapping(key_names(_PDF)), _PDF))
+    return build(ReportSettings, given)
+
+
+def _agent_ids(node: Node) -> frozenset[str]:
+    ids = []
+    for a in node.as_list():
+        aid = a.as_str()
+        if not wire.valid_id(aid):
+            raise a.error(f"{aid!r} is not a valid agent id")
+        ids.append(aid)
+    return frozenset(ids)
+
+
+_CENTER = (Key("agents", _agent_ids),)
 
 
 def _centers(node: Node | None) -> tuple[CenterInfo, ...]:
@@ -429,8 +467,7 @@ def _centers(node: Node | None) -> tuple[CenterInfo, ...]:
     out: list[CenterInfo] = []
     seen: set[str] = set()
     for item in node.as_list():
-        m = item.as_mapping(("id", "name", "timezone", "opening_hours", "holidays", "agents",
-                             "lat", "long", "amenities"))
+        m = item.as_mapping(key_names(_CENTER, "id", "name", *CALENDAR_KEYS, "lat", "long", "amenities"))
         cid = m.require("id").as_str()
         if not wire.valid_id(cid):
             raise m.require("id").error(f"{cid!r} is not a valid center id")
@@ -439,17 +476,8 @@ def _centers(node: Node | None) -> tuple[CenterInfo, ...]:
         seen.add(cid)
         hours = parse_center_calendar(m)
         name = m.get("name")
-        agents: frozenset[str] | None = None
-        if (an := m.get("agents")) is not None:
-            ids = []
-            for a in an.as_list():
-                aid = a.as_str()
-                if not wire.valid_id(aid):
-                    raise a.error(f"{aid!r} is not a valid agent id")
-                ids.append(aid)
-            agents = frozenset(ids)
+        given = fields_of(m, _CENTER)
         lat, lon = m.get("lat"), m.get("long")
-        location = None
         if (lat is None) != (lon is None):
             raise (lat or lon or m.require("lat")).error("give both lat and long")
         if lat is not None and lon is not None:
@@ -458,59 +486,63 @@ def _centers(node: Node | None) -> tuple[CenterInfo, ...]:
                 raise lat.error("a latitude between -90 and 90")
             if not -180 <= lo <= 180:
                 raise lon.error("a longitude between -180 and 180")
-            location = (la, lo)
-        am = m.get("amenities")
-        out.append(CenterInfo(cid, name.as_str() if name is not None else cid, hours, agents,
-                              location, parse_amenities(am, cid) if am is not None else ()))
+            given["location"] = (la, lo)
+        if (am := m.get("amenities")) is not None:
+            given["amenities"] = parse_amenities(am, cid)
+        # a center without a name is called by its id
+        out.append(build(CenterInfo, given, id=cid, name=name.as_str() if name is not None else cid,
+                         hours=hours))
     return tuple(out)
+
+
+def _env_tokens(node: Node, env: TMapping[str, str]) -> dict[str, str]:
+    """inline {name: token}; a value "env:VAR" reads the token from the environment"""
+    from hcc_common.secret_values import inline_or_env
+
+    tm = node.as_mapping(ANY_KEYS)
+    return {inline_or_env(tm.require(who), env): who for who in tm}
+
+
+_HTTP = (
+    Key("listen", lambda n: parse_listen(n.as_str(), n), ("listen_host", "listen_port")),
+    Key("read_open", flag),
+    Key("public_url", text),
+    Key("tls_cert", text),
+    Key("tls_key", text),
+)
 
 
 def _http(node: Node | None, env: TMapping[str, str]) -> HttpSettings | None:
     if node is None:
         return None
-    m = node.as_mapping(("listen", "tokens", "tokens_file", "read_open", "public_url",
-                         "tls_cert", "tls_key"))
-    host, port = "127.0.0.1", 8080
-    if (n := m.get("listen")) is not None:
-        host, port = parse_listen(n.as_str(), n)
-    tokens: dict[str, str] = {}
-    if (n := m.get("tokens")) is not None:
-        # inline {name: token}; a value "env:VAR" reads the token from the environment
-        tm = n.as_mapping(ANY_KEYS)
-        for who in tm:
-            value = tm.require(who).as_str()
-            if value.startswith("env:"):
-                var = value[4:]
-                if var not in env:
-                    raise tm.require(who).error(f"environment variable {var} is not set")
-                value = env[var]
-            tokens[value] = who
-    if (n := m.get("tokens_file")) is not None:
-        tokens.update(read_tokens(n))
-    ro = m.get("read_open")
-    pub = m.get("public_url")
+    m = node.as_mapping(key_names(_HTTP, "tokens", "tokens_file"))
+    given = fields_of(m, _HTTP)
+    inline, listed = m.get("tokens"), m.get("tokens_file")
+    if inline is not None or listed is not None:
+        tokens = _env_tokens(inline, env) if inline is not None else {}
+        if listed is not None:
+            tokens.update(read_tokens(listed))
+        given["tokens"] = tokens
     cert, key = m.get("tls_cert"), m.get("tls_key")
     if (cert is None) != (key is None):
         raise (cert or key or m.require("tls_cert")).error("give both tls_cert and tls_key")
-    return HttpSettings(host, port, tokens, ro.as_bool() if ro is not None else False,
-                        pub.as_str() if pub is not None else "",
-                        cert.as_str() if cert is not None else None,
-                        key.as_str() if key is not None else None)
+    return build(HttpSettings, given)
+
+
+_ENROLL = (
+    Key("reload", lambda n: tuple(n.as_str().split())),
+    Key("code_valid", duration(60.0), "code_valid_s"),
+)
 
 
 def _enroll(node: Node | None) -> EnrollSettings | None:
     if node is None:
         return None
-    m = node.as_mapping(("broker_dir", "broker_url", "reload", "code_valid"))
+    m = node.as_mapping(key_names(_ENROLL, "broker_url", "broker_dir"))
     url = m.require("broker_url")
     broker_from_url(url.as_str(), "enroll.broker_url")
-    reload = m.get("reload")
-    valid = m.get("code_valid")
-    return EnrollSettings(
-        broker_dir=Path(m.require("broker_dir").as_str()).expanduser(),
-        broker_url=url.as_str(),
-        reload=tuple(reload.as_str().split()) if reload is not None else (),
-        code_valid_s=valid.as_duration(minimum=60.0) if valid is not None else 4 * 3600.0)
+    return build(EnrollSettings, fields_of(m, _ENROLL), broker_url=url.as_str(),
+                 broker_dir=Path(m.require("broker_dir").as_str()).expanduser())
 
 
 def read_tokens(node: Node) -> dict[str, str]:
@@ -534,11 +566,32 @@ def read_tokens(node: Node) -> dict[str, str]:
     return tokens
 
 
+_NOTIFY = (
+    Key("group_wait", duration(), "group_wait_s"),
+    Key("remind_after", duration(60.0), "remind_after_s"),
+    Key("max_attempts", whole(1, 20)),
+    Key("escalate_every", duration(0.5), "escalate_every_s"),
+)
+
+
+def _severities(node: Node) -> tuple[str, ...]:
+    return tuple(x.as_choice(SEVERITIES) for x in node.as_list())
+
+
+def _names(node: Node) -> tuple[str, ...]:
+    return tuple(x.as_str() for x in node.as_list())
+
+
+_ROUTE = (
+    Key("centers", _names),
+    Key("severities", _severities),
+)
+
+
 def _notify(node: Node | None, env: TMapping[str, str]) -> NotifySettings:
     if node is None:
         return NotifySettings()
-    m = node.as_mapping(("receivers", "routes", "group_wait", "remind_after", "max_attempts",
-                         "escalate_every"))
+    m = node.as_mapping(key_names(_NOTIFY, "receivers", "routes"))
     receivers: list[Receiver] = []
     names: set[str] = set()
     from controller.channels import REGISTRY
@@ -557,27 +610,17 @@ def _notify(node: Node | None, env: TMapping[str, str]) -> NotifySettings:
             spec = REGISTRY[kinds[0]]
             sev = rm.get("severities")
             receivers.append(Receiver(
-                name, spec.kind, spec.parse(rm.require(spec.kind), env),
-                tuple(x.as_choice(SEVERITIES) for x in sev.as_list()) if sev is not None
-                else spec.default_severities))
+                name=name, kind=spec.kind, settings=spec.parse(rm.require(spec.kind), env),
+                # not written: the channel's own (its module's default_severities)
+                severities=_severities(sev) if sev is not None else spec.default_severities))
     routes: list[Route] = []
     if (n := m.get("routes")) is not None:
         for item in n.as_list():
-            rm = item.as_mapping(("receivers", "centers", "severities"))
-            recv = tuple(x.as_str() for x in rm.require("receivers").as_list())
+            rm = item.as_mapping(key_names(_ROUTE, "receivers"))
+            recv = _names(rm.require("receivers"))
             for r in recv:
                 if r not in names:
                     raise rm.require("receivers").error(f"unknown receiver {r!r}")
-            centers = rm.get("centers")
-            sev = rm.get("severities")
-            routes.append(Route(
-                recv, tuple(x.as_str() for x in centers.as_list()) if centers is not None else (),
-                tuple(x.as_choice(SEVERITIES) for x in sev.as_list()) if sev is not None else ()))
-    gw, ra, ma = m.get("group_wait"), m.get("remind_after"), m.get("max_attempts")
-    ee = m.get("escalate_every")
-    return NotifySettings(tuple(receivers), tuple(routes),
-                          gw.as_duration() if gw is not None else 10.0,
-                          ra.as_duration(minimum=60.0) if ra is not None else 1800.0,
-                          ma.as_int(1, 20) if ma is not None else 6,
-                          escalate_every_s=ee.as_duration(minimum=0.5) if ee is not None
-                          else 5.0)
+            routes.append(build(Route, fields_of(rm, _ROUTE), receivers=recv))
+    return build(NotifySettings, fields_of(m, _NOTIFY), receivers=tuple(receivers),
+                 routes=tuple(routes))

@@ -11,8 +11,9 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from controller.channels.base import Person
-from hcc_common.calendar import check_timezone, parse_days, parse_ranges
+from hcc_common.calendar import DEFAULT_TIMEZONE, parse_days, parse_ranges, read_timezone
 from hcc_common.yamlconf import Node
+from hcc_common.yamlfields import Key, build, fields_of
 
 ON_DUTY = "on_duty"
 PERSON_KEYS = ("id", "name", "telegram", "zalo", "sms", "email")
@@ -37,18 +38,18 @@ class Override:
     replaces: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Step:
-    after_s: float
     to: tuple[str, ...]  # person ids, or ("on_duty",)
     via: tuple[str, ...]  # receiver names
+    after_s: float = 0.0  # after the alert opened; the first step is at once
 
 
 @dataclass(frozen=True, kw_only=True)
 class Roster:
     name: str
     centers: tuple[str, ...]  # ("*",) for every center
-    timezone: str = "Asia/Ho_Chi_Minh"
+    timezone: str = DEFAULT_TIMEZONE
     shifts: tuple[Shift, ...] = ()
     overrides: tuple[Override, ...] = ()
     steps: tuple[Step, ...] = ()
@@ -97,6 +98,9 @@ def parse_people(node: Node) -> dict[str, Person]:
     return people
 
 
+_STEP = (Key("after", Node.as_duration, "after_s"),)
+
+
 def parse_rosters(node: Node, people: Mapping[str, Person], receivers: Sequence[str],
                   severities: Sequence[str]) -> tuple[Roster, ...]:
     out = []
@@ -110,10 +114,9 @@ def parse_rosters(node: Node, people: Mapping[str, Person], receivers: Sequence[
                 raise n.error(f"unknown person {pid!r} (people: {', '.join(sorted(people))})")
             return pid
 
-        tz = "Asia/Ho_Chi_Minh"
-        if (t := m.get("timezone")) is not None:
-            tz = t.as_str()
-            check_timezone(t, tz)
+        given = fields_of(m, (
+            Key("timezone", read_timezone),
+            Key("severities", lambda n: tuple(x.as_choice(severities) for x in n.as_list()))))
         shifts: list[Shift] = []
         for s in m.require("shifts").as_list() if m.get("shifts") is not None else []:
             sm = s.as_mapping(("days", "hours", "person"))
@@ -141,7 +144,6 @@ def parse_rosters(node: Node, people: Mapping[str, Person], receivers: Sequence[
         steps: list[Step] = []
         for s in m.require("escalation").as_list():
             sm = s.as_mapping(("after", "to", "via"))
-            after = sm.get("after")
             to_node = sm.require("to")
             if isinstance(to_node.raw, yaml.ScalarNode):
                 if to_node.as_str() != ON_DUTY:
@@ -154,14 +156,12 @@ def parse_rosters(node: Node, people: Mapping[str, Person], receivers: Sequence[
                 if v not in receivers:
                     raise sm.require("via").error(f"unknown receiver {v!r} (receivers: "
                                                   f"{', '.join(receivers) or 'none'})")
-            steps.append(Step(after.as_duration() if after is not None else 0.0, to, via))
-        sev = m.get("severities")
-        out.append(Roster(
+            steps.append(build(Step, fields_of(sm, _STEP), to=to, via=via))
+        out.append(build(
+            Roster, given,
             name=m.require("name").as_str(),
             centers=tuple(x.as_str() for x in m.require("centers").as_list()),
-            timezone=tz, shifts=tuple(shifts), overrides=tuple(overrides), steps=tuple(steps),
-            severities=tuple(x.as_choice(severities) for x in sev.as_list()) if sev is not None
-            else ("critical", "warning")))
+            shifts=tuple(shifts), overrides=tuple(overrides), steps=tuple(steps)))
     return tuple(out)
 
 

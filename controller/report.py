@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from controller.history import HOUR_S, HourRollup, hour_of
+from controller.policy import DEFAULT_HOURS
 from hcc_common import readings as vocab
 from hcc_common.calendar import OpeningHours
 
@@ -386,11 +387,12 @@ def _wifi(center: str, aps: Sequence[DeviceHours], hours: OpeningHours,
 
 def build(period: Period, centers: Mapping[str, CenterMeta], devices: Iterable[DeviceHours],
           alerts: Sequence[AlertFact], meta: Mapping[tuple[str, str], DeviceMeta], *,
-          at: float, generated_at: float, lead_days: float = 7.0,
-          order_within_days: float = 7.0) -> Report:
+          at: float, generated_at: float, lead_days: float,
+          order_within_days: float) -> Report:
     """The report for `period`; `at` is when forecasts start (the period's end, or now if
-    sooner); `devices` may bring hours before the period (forecasts look back 30 days)."""
-    default_center = CenterMeta("", OpeningHours())
+    sooner); `devices` may bring hours before the period (forecasts look back 30 days); the lead
+    times are controller.yaml's (ReportSettings)."""
+    default_center = CenterMeta("", DEFAULT_HOURS)  # a center controller.yaml does not list
     avail: list[Availability] = []
     pages: list[Pages] = []
     supplies: list[Supply] = []

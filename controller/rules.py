@@ -12,6 +12,7 @@ from pathlib import Path
 from hcc_common import readings
 from hcc_common.wire import FaultReport, MetricValue
 from hcc_common.yamlconf import ANY_KEYS, Node, load_yaml
+from hcc_common.yamlfields import Key, build, choice, duration, fields_of
 
 OPS: Mapping[str, Callable[[float, float], bool]] = {
     "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
@@ -22,7 +23,7 @@ _RULE_KEYS = ("name", "types", "centers", "fault", "metric", "op", "value", "cle
               "clear_for", "severity", "labels", "when", "code")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Rule:
     name: str
     fault: str | None = None
@@ -99,6 +100,28 @@ def fault_conditions(rules: Sequence[Rule], center: str, device_type: str,
 
 
 # -- parsing -------------------------------------------------------------------------------------
+def _labels(node: Node) -> dict[str, str]:
+    lm = node.as_mapping(ANY_KEYS)
+    return {k: lm.require(k).as_str() for k in lm}
+
+
+def _texts(node: Node) -> tuple[str, ...]:
+    return tuple(n.as_str() for n in node.as_list())
+
+
+# a rule's keys that map straight onto its fields (fault, metric, op, value, clear by hand)
+_RULE_FIELDS = (
+    Key("for", duration(), "for_s"),
+    Key("clear_for", duration(), "clear_for_s"),
+    Key("severity", choice("critical", "warning", "info")),
+    Key("labels", _labels),
+    Key("when", choice("always", "open")),
+    Key("types", _texts),
+    Key("centers", _texts),
+    Key("code", Node.as_str),
+)
+
+
 def parse_rules(node: Node) -> tuple[Rule, ...]:
     rules = []
     names: dict[str, int] = {}
@@ -113,7 +136,7 @@ def parse_rules(node: Node) -> tuple[Rule, ...]:
         metric = m.get("metric")
         if (fault is None) == (metric is None):
             raise item.error(f"rule {name!r} needs exactly one of fault: or metric:")
-        op = value = clear = None
+        op = value = None
         if metric is not None:
             op = m.require("op").as_choice(tuple(OPS))
             value = m.require("value").as_float()
@@ -124,34 +147,14 @@ def parse_rules(node: Node) -> tuple[Rule, ...]:
                 raise metric.error(f"{metric.as_str()!r} is not a numeric reading "
                                    "(docs/protocol.md#readings)" if kind is None else
                                    f"{metric.as_str()!r} is a text reading, not a number")
-            clear_node = m.get("clear")
-            clear = clear_node.as_float() if clear_node is not None else None
-        sev = m.get("severity")
-        labels_node = m.get("labels")
-        labels: dict[str, str] = {}
-        if labels_node is not None:
-            lm = labels_node.as_mapping(ANY_KEYS)
-            labels = {k: lm.require(k).as_str() for k in lm}
-        when = m.get("when")
-        types = m.get("types")
-        centers = m.get("centers")
-        code = m.get("code")
-        fr = m.get("for")
-        cf = m.get("clear_for")
-        rules.append(Rule(
-            name=name,
-            fault=fault.as_str() if fault is not None else None,
-            metric=metric.as_str() if metric is not None else None,
-            op=op, value=value, clear=clear,
-            for_s=fr.as_duration() if fr is not None else 0.0,
-            clear_for_s=cf.as_duration() if cf is not None else 0.0,
-            severity=sev.as_choice(("critical", "warning", "info")) if sev is not None else None,
-            labels=labels,
-            when=when.as_choice(("always", "open")) if when is not None else "always",
-            types=tuple(n.as_str() for n in types.as_list()) if types is not None else (),
-            centers=tuple(n.as_str() for n in centers.as_list()) if centers is not None else (),
-            code=code.as_str() if code is not None else None,
-        ))
+        given = fields_of(m, _RULE_FIELDS)
+        if fault is not None:
+            given["fault"] = fault.as_str()
+        if metric is not None:
+            given.update(metric=metric.as_str(), op=op, value=value)
+            if (clear_node := m.get("clear")) is not None:
+                given["clear"] = clear_node.as_float()
+        rules.append(build(Rule, given, name=name))
     return tuple(rules)
 
 

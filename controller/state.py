@@ -6,6 +6,8 @@ import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from controller.policy import Rules as Rules  # controller.state.Rules, as before
+from controller.policy import center_hours, while_open
 from controller.rules import (
     Condition,
     Rule,
@@ -22,27 +24,6 @@ from hcc_common.wire import MetricValue
 
 AGENT_ALERT_DEVICE = ""  # alerts about the agent or center carry no device
 ALERT_STARTS_WINDOW_S = 3600.0
-DEFAULT_HOURS = OpeningHours()
-
-
-@dataclass(frozen=True)
-class Rules:
-    unreachable_after: int = 3
-    # Heartbeats missing for this many intervals mean the agent is gone (the will may be lost).
-    heartbeat_misses: float = 3.0
-    clock_skew_s: float = 120.0
-    # A condition that opened this many times within the window is "flapping": it must then
-    # stay clear for flap_hold_s before it resolves.
-    flap_opens: int = 3
-    flap_window_s: float = 1800.0
-    flap_hold_s: float = 900.0
-    # Caps per center, so made-up agent or device ids cannot grow state, alerts and pages
-    # without bound. A center's declared agents (controller.yaml) are always admitted.
-    max_agents_per_center: int = 8
-    max_devices_per_center: int = 500
-    # alerts one device holds at once (open or waiting for `for:`): a real one has a handful;
-    # a stolen box's made-up fault codes (100 a result) would open one each
-    max_alerts_per_device: int = 32
 
 
 @dataclass(frozen=True)
@@ -611,10 +592,7 @@ class Fleet:
             # the center's internet is down: the Wi-Fi faults are its echo, and wait for it,
             # as device alerts wait while the box is offline
             conds = [c for c in conds if not c.code.startswith("wifi.")]
-        if all(c.rule.when == "always" for c in conds):
-            return conds
-        center_open = self.hours.get(dev.center, DEFAULT_HOURS).is_open_ts(now)
-        return [c for c in conds if c.rule.when == "always" or center_open]
+        return while_open(conds, center_hours(self.hours, dev.center), now)
 
     def _wan_down(self, center: str) -> bool:
         """A wired WAN check of the center says its internet line is down."""

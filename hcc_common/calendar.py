@@ -10,11 +10,14 @@ from zoneinfo import ZoneInfo
 
 from hcc_common.yamlconf import ANY_KEYS, Node
 from hcc_common.yamlconf import Mapping as YamlMapping
+from hcc_common.yamlfields import Key, build, fields_of
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _RANGE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
 Ranges = tuple[tuple[time, time], ...]
+
+DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"  # Vietnam's one zone: the default of every center and city
 
 # Vietnamese one-stop service centers: weekdays all day, Saturday morning.
 DEFAULT_WEEKLY: Mapping[int, Ranges] = {
@@ -27,7 +30,7 @@ DEFAULT_WEEKLY: Mapping[int, Ranges] = {
 class OpeningHours:
     weekly: Mapping[int, Ranges] = field(default_factory=lambda: dict(DEFAULT_WEEKLY))
     holidays: frozenset[date] = frozenset()
-    timezone: str = "Asia/Ho_Chi_Minh"
+    timezone: str = DEFAULT_TIMEZONE
 
     def is_open(self, at: datetime) -> bool:
         local = at.astimezone(ZoneInfo(self.timezone))
@@ -133,16 +136,24 @@ def check_timezone(node: Node, tz: str) -> None:
         raise node.error(f"unknown time zone {tz!r}; e.g. Asia/Ho_Chi_Minh") from None
 
 
+def read_timezone(node: Node) -> str:
+    """A `timezone:` value, checked to be a zone this machine knows."""
+    tz = node.as_str()
+    check_timezone(node, tz)
+    return tz
+
+
+# a center's calendar keys, the same in devices.yaml and controller.yaml
+CALENDAR_KEYS = ("timezone", "opening_hours", "holidays")
+_CALENDAR = (
+    Key("timezone", read_timezone),
+    Key("opening_hours", parse_hours, "weekly"),
+    Key("holidays", parse_holidays),
+)
+
+
 def parse_center_calendar(m: YamlMapping) -> OpeningHours:
     """A center's `timezone`, `opening_hours` and `holidays` keys, as devices.yaml and
-    controller.yaml both write them (defaults: Asia/Ho_Chi_Minh, DEFAULT_WEEKLY, none)."""
-    tz = "Asia/Ho_Chi_Minh"
-    if (t := m.get("timezone")) is not None:
-        tz = t.as_str()
-        check_timezone(t, tz)
-    hours = OpeningHours(timezone=tz)
-    if (h := m.get("opening_hours")) is not None:
-        hours = OpeningHours(parse_hours(h), hours.holidays, tz)
-    if (h := m.get("holidays")) is not None:
-        hours = OpeningHours(hours.weekly, parse_holidays(h), tz)
-    return hours
+    controller.yaml both write them: the one parser of both sides (the defaults are
+    OpeningHours' own)."""
+    return build(OpeningHours, fields_of(m, _CALENDAR))

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from hcc_common.yamlconf import ConfigError, Node
+from hcc_common.yamlfields import Key, build, fields_of
 
 # The largest MQTT packet the broker reads (its max_packet_size, in the config broker-config
 # writes): topic, properties and payload. The contract's largest message, a pushed config
@@ -15,12 +16,12 @@ from hcc_common.yamlconf import ConfigError, Node
 MAX_PACKET_BYTES = 320 * 1024
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MqttSettings:
     host: str
     port: int
     tls: bool
-    keepalive: int
+    keepalive: int = 10
     username: str | None = None
     password_file: str | None = None
     ca_file: str | None = None
@@ -38,28 +39,27 @@ MQTT_KEYS = ("url", "keepalive", "username", "password_file", "ca_file", "confir
 CONFIRM_MODES = ("controller", "broker")
 
 
+def _confirm(node: Node) -> str:
+    confirm = node.as_str()
+    if confirm not in CONFIRM_MODES:
+        raise node.error(f"must be one of {', '.join(CONFIRM_MODES)}, got {confirm!r}")
+    return confirm
+
+
+_MQTT = (
+    Key("keepalive", lambda n: int(n.as_duration(minimum=2.0))),
+    Key("username", Node.as_str),
+    # the files are checked now (present, readable by the service): `run` would crash on them
+    Key("password_file", lambda n: _named(n)),
+    Key("ca_file", lambda n: _named(n)),
+    Key("confirm", _confirm),
+)
+
+
 def parse_mqtt(node: Node) -> MqttSettings:
     m = node.as_mapping(MQTT_KEYS)
-    url_node = m.require("url")
-    host, port, tls = parse_broker_url(url_node)
-    keepalive = 10
-    if (n := m.get("keepalive")) is not None:
-        keepalive = int(n.as_duration(minimum=2.0))
-    username = m.get("username")
-    password_file = m.get("password_file")
-    ca_file = m.get("ca_file")
-    confirm = "controller"
-    if (n := m.get("confirm")) is not None:
-        confirm = n.as_str()
-        if confirm not in CONFIRM_MODES:
-            raise n.error(f"must be one of {', '.join(CONFIRM_MODES)}, got {confirm!r}")
-    # the files are checked now (present, readable by the service): `run` would crash on them
-    return MqttSettings(
-        host, port, tls, keepalive,
-        username.as_str() if username is not None else None,
-        _named(password_file), _named(ca_file),
-        confirm,
-    )
+    host, port, tls = parse_broker_url(m.require("url"))
+    return build(MqttSettings, fields_of(m, _MQTT), host=host, port=port, tls=tls)
 
 
 def _named(node: Node | None) -> str | None:

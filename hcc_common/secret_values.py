@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping as TMapping
 from pathlib import Path
 
-from hcc_common.yamlconf import Mapping
+from hcc_common.yamlconf import Mapping, Node
 
 # The value of a `*_file` secret while a config is judged away from its box (config push).
 FILE_ON_THE_BOX = "(read from a file on the box)"
@@ -41,3 +41,14 @@ def secret(m: Mapping, key: str, env: TMapping[str, str], default: str | None = 
     if not value:
         raise node.error(f"{path} is empty")
     return value
+
+
+def inline_or_env(node: Node, env: TMapping[str, str]) -> str:
+    """A value written inline, or `env:VAR`: the environment variable VAR (an API token, a key)."""
+    value = node.as_str()
+    if not value.startswith("env:"):
+        return value
+    var = value[4:]
+    if var not in env:
+        raise node.error(f"environment variable {var} is not set")
+    return env[var]

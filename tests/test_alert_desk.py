@@ -282,7 +282,7 @@ def test_cli_and_api_refuse_the_same_silences(tmp_path: Path) -> None:
     db = tmp_path / "hcc.db"
     Store(db)
     cli_account(db)  # the CLI acts as an account
-    cfg = ControllerConfig(BrokerSettings("127.0.0.1", 1), db,
+    cfg = ControllerConfig(broker=BrokerSettings("127.0.0.1", 1), db=db,
                            http=HttpSettings(tokens={"t0ken-0123456789": "ops"}))
     api = TestClient(create_app(cfg, StorePerThread(db), None))
     for duration in ("100d", "0s", "nan", "2 hours", "0.5s"):

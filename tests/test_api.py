@@ -34,9 +34,9 @@ def env(tmp_path: Path) -> tuple[TestClient, Store]:
         OpenAlert(AlertKey("hoan-kiem", "pi-2", "ap-1", "ap.no_clients"), "warning",
                   "Wi-Fi sảnh", {}, now - 30),
     ])
-    cfg = ControllerConfig(BrokerSettings("127.0.0.1", 1), db,
-                           centers=(CenterInfo("ba-dinh", "Ba Đình", OpeningHours()),
-                                    CenterInfo("tay-ho", "Tây Hồ", OpeningHours())),
+    cfg = ControllerConfig(broker=BrokerSettings("127.0.0.1", 1), db=db,
+                           centers=(CenterInfo(id="ba-dinh", name="Ba Đình", hours=OpeningHours()),
+                                    CenterInfo(id="tay-ho", name="Tây Hồ", hours=OpeningHours())),
                            # reads open: the explicit switch (off by default since issue 27)
                            http=HttpSettings(tokens={TOKEN: "ops-desk"}, read_open=True))
     return TestClient(create_app(cfg, StorePerThread(db), None,
@@ -123,9 +123,9 @@ def test_centers_come_a_page_at_a_time_filtered_by_the_server(tmp_path: Path) ->
     effects.append(OpenAlert(AlertKey("c123", "pi-1", "prn-123", "printer.jammed"), "critical",
                              "Máy in", {}, now - 60))
     store.write(effects)  # type: ignore[arg-type]
-    cfg = ControllerConfig(BrokerSettings("127.0.0.1", 1), db, centers=tuple(
-        CenterInfo(f"c{i:03d}", f"Trung tâm {i}", OpeningHours()) for i in range(250)),
-        http=HttpSettings(tokens={TOKEN: "ops-desk"}, read_open=True))
+    cfg = ControllerConfig(broker=BrokerSettings("127.0.0.1", 1), db=db, centers=tuple(
+        CenterInfo(id=f"c{i:03d}", name=f"Trung tâm {i}", hours=OpeningHours())
+        for i in range(250)), http=HttpSettings(tokens={TOKEN: "ops-desk"}, read_open=True))
     client = TestClient(create_app(cfg, StorePerThread(db), None))
     first = client.get("/api/v1/centers", params={"limit": 60})
     assert first.status_code == 200 and first.headers["x-total-count"] == "250"
@@ -169,7 +169,7 @@ def test_response_times_per_center(env) -> None:
 def test_reads_can_require_a_token(tmp_path: Path) -> None:
     db = tmp_path / "x.db"
     Store(db)
-    cfg = ControllerConfig(BrokerSettings("127.0.0.1", 1), db,
+    cfg = ControllerConfig(broker=BrokerSettings("127.0.0.1", 1), db=db,
                            http=HttpSettings(tokens={TOKEN: "ops"}, read_open=False))
     client = TestClient(create_app(cfg, StorePerThread(db), None))
     assert client.get("/api/v1/alerts").status_code == 401
@@ -208,7 +208,7 @@ def test_history_with_a_time_no_calendar_shows_is_not_500(env) -> None:
 def test_metrics_follow_read_open_and_count_dead_letters(tmp_path: Path) -> None:
     db = tmp_path / "x.db"
     Store(db)
-    cfg = ControllerConfig(BrokerSettings("127.0.0.1", 1), db,
+    cfg = ControllerConfig(broker=BrokerSettings("127.0.0.1", 1), db=db,
                            http=HttpSettings(tokens={TOKEN: "ops"}, read_open=False))
     client = TestClient(create_app(cfg, StorePerThread(db), None,
                                    counters=lambda: {"dead_letters": 3, "unknown_agent": 5}))
@@ -221,7 +221,7 @@ def test_metrics_follow_read_open_and_count_dead_letters(tmp_path: Path) -> None
 def test_healthz_says_when_ingest_is_stuck(tmp_path: Path) -> None:
     db = tmp_path / "x.db"
     Store(db)
-    cfg = ControllerConfig(BrokerSettings("127.0.0.1", 1), db)
+    cfg = ControllerConfig(broker=BrokerSettings("127.0.0.1", 1), db=db)
     state = {"ok": True}
     client = TestClient(create_app(cfg, StorePerThread(db), None, healthy=lambda: state["ok"]))
     assert client.get("/healthz").status_code == 200
@@ -248,7 +248,7 @@ def test_the_feed_carries_the_silenced_flag_to_sse_and_mqtt(tmp_path: Path) -> N
 
     from controller.service import Controller
 
-    ctl = Controller(ControllerConfig(BrokerSettings("127.0.0.1", 1), db))
+    ctl = Controller(ControllerConfig(broker=BrokerSettings("127.0.0.1", 1), db=db))
     mqtt_side: list[dict[str, object]] = []
 
     class Link:

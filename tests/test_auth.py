@@ -82,9 +82,9 @@ def fill(store: Store) -> None:
 
 
 def app_for(db: str, auth: AuthSettings | None = None, **http: object) -> TestClient:
-    cfg = ControllerConfig(BrokerSettings("127.0.0.1", 1), Path(db) if "://" not in db else db,
-                           centers=(CenterInfo("ba-dinh", "Ba Đình", OpeningHours()),
-                                    CenterInfo("tay-ho", "Tây Hồ", OpeningHours())),
+    cfg = ControllerConfig(broker=BrokerSettings("127.0.0.1", 1), db=Path(db) if "://" not in db else db,
+                           centers=(CenterInfo(id="ba-dinh", name="Ba Đình", hours=OpeningHours()),
+                                    CenterInfo(id="tay-ho", name="Tây Hồ", hours=OpeningHours())),
                            http=HttpSettings(**http),  # type: ignore[arg-type]
                            auth=auth or AuthSettings(groups=GROUPS))
     return TestClient(create_app(cfg, StorePerThread(cfg.db), None))

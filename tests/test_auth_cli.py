@@ -82,7 +82,7 @@ def test_the_cli_acts_as_an_account_by_the_same_rule(tmp_path: Path) -> None:
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     secret = out.read_text().strip()
     assert secret.startswith("hcc_") and secret not in db.read_bytes().decode("latin-1")
-    api = TestClient(create_app(ControllerConfig(BrokerSettings("127.0.0.1", 1), db,
+    api = TestClient(create_app(ControllerConfig(broker=BrokerSettings("127.0.0.1", 1), db=db,
                                                  http=HttpSettings()), StorePerThread(db), None))
     auth = {"Authorization": f"Bearer {secret}"}
     assert [x["center"] for x in api.get("/api/v1/alerts?state=all", headers=auth).json()] == [

@@ -111,9 +111,9 @@ def app_for(tmp_path: Path, url: str) -> tuple[TestClient, Store]:
                          password="the-local-password", now=now)
     settings = LdapSettings(url=url, user_dn=f"uid={{name}},ou=people,{BASE}",
                             groups_base=f"ou=groups,{BASE}", timeout_s=3.0, groups=GROUPS)
-    cfg = ControllerConfig(BrokerSettings("127.0.0.1", 1), db,
-                           centers=(CenterInfo("ba-dinh", "Ba Đình", OpeningHours()),
-                                    CenterInfo("tay-ho", "Tây Hồ", OpeningHours())),
+    cfg = ControllerConfig(broker=BrokerSettings("127.0.0.1", 1), db=db,
+                           centers=(CenterInfo(id="ba-dinh", name="Ba Đình", hours=OpeningHours()),
+                                    CenterInfo(id="tay-ho", name="Tây Hồ", hours=OpeningHours())),
                            http=HttpSettings(),
                            auth=AuthSettings(ldap=settings,
                                              groups={"ngoai-thanh": frozenset({"tay-ho"})}))

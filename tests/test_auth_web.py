@@ -65,10 +65,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         accounts.add_account(store.db, name=name, role=role, centers=centers, groups=[],
                              password=PASSWORD, now=now)
     port = free_port()
-    cfg = ControllerConfig(BrokerSettings("127.0.0.1", 1), db,
-                           centers=(CenterInfo("ba-dinh", "Ba Đình", OpeningHours()),
-                                    CenterInfo("tay-ho", "Tây Hồ", OpeningHours())),
-                           http=HttpSettings("127.0.0.1", port), auth=AuthSettings())
+    cfg = ControllerConfig(broker=BrokerSettings("127.0.0.1", 1), db=db,
+                           centers=(CenterInfo(id="ba-dinh", name="Ba Đình", hours=OpeningHours()),
+                                    CenterInfo(id="tay-ho", name="Tây Hồ", hours=OpeningHours())),
+                           http=HttpSettings(listen_host="127.0.0.1", listen_port=port), auth=AuthSettings())
     feed = AlertFeed(StorePerThread(db))
     server = uvicorn.Server(uvicorn.Config(create_app(cfg, StorePerThread(db), feed),
                                            host="127.0.0.1", port=port, log_level="warning",

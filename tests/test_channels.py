@@ -236,8 +236,8 @@ ROSTER = Roster(name="hn", centers=("ba-dinh",), shifts=(
           datetime.strptime("12:00", "%H:%M").time(), "minh")),
     overrides=(Override(datetime(2026, 12, 1).date(), datetime(2026, 12, 4).date(), "minh",
                         "lan"),),
-    steps=(Step(0, ("on_duty",), ("tg",)), Step(900, ("minh",), ("oa",)),
-           Step(2700, ("head",), ("oa", "sms"))))
+    steps=(Step(after_s=0, to=("on_duty",), via=("tg",)), Step(after_s=900, to=("minh",), via=("oa",)),
+           Step(after_s=2700, to=("head",), via=("oa", "sms"))))
 
 
 def test_who_is_on_duty_by_shift_time_zone_and_leave() -> None:
@@ -297,8 +297,8 @@ def test_notifier_retries_what_may_pass_and_gives_up_at_once_on_what_never_will(
                                               "Máy in quầy 2", {}, 1_790_000_000.0)])
     stores = StorePerThread(tmp_path / "s.db")
     row = stores.get().alerts()[0]
-    good = Receiver("tg", "telegram", tg_settings(tg))
-    bad = Receiver("tg-bad", "telegram", telegram.Settings(token="123:ABC", chats=("999",),
+    good = Receiver(name="tg", kind="telegram", settings=tg_settings(tg))
+    bad = Receiver(name="tg-bad", kind="telegram", settings=telegram.Settings(token="123:ABC", chats=("999",),
                                                            api_url=tg.url))
     notifier = Notifier(NotifySettings(receivers=(good, bad), max_attempts=4), stores)
     tg.rate_limited = 2  # Telegram says "retry after 1 s" twice
@@ -320,10 +320,11 @@ def test_routes_respect_each_receivers_severities() -> None:
     from controller.config import NotifySettings, Receiver, Route
     from controller.notify import route
 
-    sms_rcv = Receiver("sms", "sms", sms.Settings(url="http://x", fields={"T": "{text}"}),
-                       REGISTRY["sms"].default_severities)
-    tg_rcv = Receiver("tg", "telegram", telegram.Settings(token="1:A", chats=("1",)))
-    settings = NotifySettings(receivers=(sms_rcv, tg_rcv), routes=(Route(("sms", "tg")),))
+    sms_rcv = Receiver(name="sms", kind="sms",
+                       settings=sms.Settings(url="http://x", fields={"T": "{text}"}),
+                       severities=REGISTRY["sms"].default_severities)
+    tg_rcv = Receiver(name="tg", kind="telegram", settings=telegram.Settings(token="1:A", chats=("1",)))
+    settings = NotifySettings(receivers=(sms_rcv, tg_rcv), routes=(Route(receivers=("sms", "tg")),))
     assert [r.name for r in route(settings, alert(severity="critical"))] == ["sms", "tg"]
     assert [r.name for r in route(settings, alert(severity="warning"))] == ["tg"]  # SMS costs
 

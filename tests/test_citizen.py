@@ -348,8 +348,8 @@ def test_the_notifier_caps_citizen_alerts_and_groups_them_per_center() -> None:
     from controller.notify import Notifier
     from controller.store import AlertChange
 
-    settings = NotifySettings(receivers=(Receiver("desk-chat", "telegram", None),),
-                              routes=(Route(("desk-chat",)),), group_wait_s=3600.0)
+    settings = NotifySettings(receivers=(Receiver(name="desk-chat", kind="telegram", settings=None),),
+                              routes=(Route(receivers=("desk-chat",)),), group_wait_s=3600.0)
 
     async def flood() -> list[int]:
         notifier = Notifier(settings, StorePerThread(":memory:"), citizen_per_hour=4)
@@ -375,7 +375,7 @@ def test_the_store_side_on_sqlite_and_postgresql(target: str) -> None:
 
     store = Store(target)
     water = Amenity(id="water-1", center="q1", type="water", name="Nước uống")
-    center = CenterInfo("q1", "Q1", OpeningHours(), amenities=(water,))
+    center = CenterInfo(id="q1", name="Q1", hours=OpeningHours(), amenities=(water,))
     token = citizen.token_for(store, "q1", "water-1")
     assert citizen.token_for(store, "q1", "water-1") == token
     settings = CitizenSettings(per_address_per_hour=3, per_amenity_per_hour=100)
@@ -526,7 +526,7 @@ def _center_with_checklist() -> object:
     signs = Amenity(id="sign-1", center="q1", type="signage", name="Bảng chỉ dẫn")
     printer = Amenity(id="printer-2", center="q1", type="printer", name="Máy in quầy 2",
                       device="printer-2")  # networked: the box watches it, not the list
-    return CenterInfo("q1", "Q1", OpeningHours(), amenities=(water, signs, printer))
+    return CenterInfo(id="q1", name="Q1", hours=OpeningHours(), amenities=(water, signs, printer))
 
 
 def test_the_checklist_not_done_by_its_hour_is_a_gentle_warning_pure() -> None:

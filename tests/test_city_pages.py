@@ -90,9 +90,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     accounts.add_account(store.db, name="desk-q1", role="desk", centers=[], groups=[],
                          password=DESK_PASSWORD, now=time.time())
     # reads open (the explicit switch): these are the pages' tests; tests/test_auth*.py sign in
-    cfg = ControllerConfig(BrokerSettings("127.0.0.1", 1883), db,
-                           centers=(CenterInfo("q1", "Phường Quán Thánh", OpeningHours()),),
-                           http=HttpSettings("127.0.0.1", free_port(),
+    cfg = ControllerConfig(broker=BrokerSettings("127.0.0.1", 1883), db=db,
+                           centers=(CenterInfo(id="q1", name="Phường Quán Thánh", hours=OpeningHours()),),
+                           http=HttpSettings(listen_host="127.0.0.1", listen_port=free_port(),
                                              tokens={TOKEN: "ops-desk"}, read_open=True))
     assert cfg.http is not None
     app = create_app(cfg, StorePerThread(db), None)

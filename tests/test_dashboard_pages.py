@@ -43,9 +43,10 @@ def city(tmp_path: Path) -> Iterator[str]:
     store.write(effects)  # type: ignore[arg-type]
     store.close()
     port = free_port()
-    cfg = ControllerConfig(BrokerSettings("127.0.0.1", 1), db, centers=tuple(
-        CenterInfo(f"p{i:03d}", f"Phường {i}", OpeningHours()) for i in range(CENTERS)),
-        http=HttpSettings("127.0.0.1", port, read_open=True))
+    cfg = ControllerConfig(broker=BrokerSettings("127.0.0.1", 1), db=db, centers=tuple(
+        CenterInfo(id=f"p{i:03d}", name=f"Phường {i}", hours=OpeningHours())
+        for i in range(CENTERS)),
+        http=HttpSettings(listen_host="127.0.0.1", listen_port=port, read_open=True))
     server = uvicorn.Server(uvicorn.Config(create_app(cfg, StorePerThread(db), None),
                                            host="127.0.0.1", port=port, log_level="warning",
                                            lifespan="off"))

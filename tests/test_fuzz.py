@@ -102,7 +102,7 @@ def _app(tmp: Path):
     store = Store(db)
     store.write([OpenAlert(AlertKey("ba-dinh", "pi-1", "p1", "printer.jammed"), "critical",
                            "Máy in", {}, time.time())])
-    cfg = ControllerConfig(BrokerSettings("127.0.0.1", 1), db,
+    cfg = ControllerConfig(broker=BrokerSettings("127.0.0.1", 1), db=db,
                            http=HttpSettings(tokens={TOKEN: "fuzzer"}, read_open=True))
     return create_app(cfg, StorePerThread(db), None)
 

@@ -58,8 +58,9 @@ def test_no_press_ends_the_telegram_listener(tg: FakeTelegram, tmp_path: Path,
     # a press acts as the person's account (issue 27): Lan is a technician of ba-dinh
     cli_account(db, name="lan", role="technician", centers=("ba-dinh",))
     stores = StorePerThread(db)
-    receiver = Receiver("tg", "telegram", telegram.Settings(token="123:ABC", chats=("111",),
-                                                            api_url=tg.url, poll_timeout_s=1))
+    receiver = Receiver(name="tg", kind="telegram",
+                        settings=telegram.Settings(token="123:ABC", chats=("111",), api_url=tg.url,
+                                                   poll_timeout_s=1))
     notifier = Notifier(NotifySettings(receivers=(receiver,),
                                        people={"lan": LAN, "minh": MINH}), stores)
     caplog.set_level(logging.WARNING, "hcc.controller.telegram")

@@ -184,7 +184,7 @@ def test_what_is_over_the_rate_is_asked_for_again_not_dropped(tmp_path: Path) ->
     from controller.service import Controller, RateLimiter
     from hcc_common.mqtt_io import BrokerSettings
 
-    ctl = Controller(ControllerConfig(BrokerSettings("127.0.0.1", 1), tmp_path / "hcc.db"))
+    ctl = Controller(ControllerConfig(broker=BrokerSettings("127.0.0.1", 1), db=tmp_path / "hcc.db"))
     ctl.limiter = RateLimiter(rate=1.0, burst=3.0)
 
     def send(seq: int, ts: float) -> None:

@@ -12,7 +12,7 @@ from controller.state import AlertKey, Fleet, OpenAlert, Rules
 from hcc_common import wire
 
 C = "ba-dinh"
-SIMPLE = (Rule("all", fault="*"),)
+SIMPLE = (Rule(name="all", fault="*"),)
 
 
 def flood(seq: int, agent: str = "pi-1", device: str = "printer-1") -> wire.Result:

@@ -33,9 +33,10 @@ def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setattr(api_module, "SSE_MAX_CLIENTS", 3, raising=False)
     db = tmp_path / "c.db"
     Store(db)
-    cfg = ControllerConfig(BrokerSettings("127.0.0.1", 1883), db,
-                           http=HttpSettings("127.0.0.1", free_port(), tokens={TOKEN: "desk"},
-                                             read_open=True))  # anonymous readers: the attack
+    # anonymous readers: the attack
+    cfg = ControllerConfig(broker=BrokerSettings("127.0.0.1", 1883), db=db,
+                           http=HttpSettings(listen_host="127.0.0.1", listen_port=free_port(),
+                                             tokens={TOKEN: "desk"}, read_open=True))
     assert cfg.http is not None
     stores = StorePerThread(db)
     app = api_module.create_app(cfg, stores, AlertFeed(stores))
@@ -158,8 +159,8 @@ def test_idle_and_trickling_connections_are_closed_and_capped(
     monkeypatch.setattr(http_limits, "MAX_CONNECTIONS", 20)
     db = tmp_path / "c.db"
     Store(db)
-    cfg = ControllerConfig(BrokerSettings("127.0.0.1", 1883), db,
-                           http=HttpSettings("127.0.0.1", free_port()))
+    cfg = ControllerConfig(broker=BrokerSettings("127.0.0.1", 1883), db=db,
+                           http=HttpSettings(listen_host="127.0.0.1", listen_port=free_port()))
     assert cfg.http is not None
     server = uvicorn.Server(http_limits.server_config(
         create_app(cfg, StorePerThread(db), None), host="127.0.0.1",

@@ -107,8 +107,8 @@ def build_month(store: Store) -> None:
 
 
 def config(db: str) -> ControllerConfig:
-    return ControllerConfig(BrokerSettings("127.0.0.1", 1883), db,
-                            centers=(CenterInfo("p1", "Phường 1", HOURS),),
+    return ControllerConfig(broker=BrokerSettings("127.0.0.1", 1883), db=db,
+                            centers=(CenterInfo(id="p1", name="Phường 1", hours=HOURS),),
                             reports=ReportSettings(lead_days=7, order_within_days=7))
 
 
@@ -341,8 +341,9 @@ def test_monthly_report_is_mailed_once_in_vietnamese(tmp_path: Path) -> None:
         db = tmp_path / "s.db"
         store = Store(db)
         build_month(store)
-        mail = Receiver("city", "email", EmailSettings("127.0.0.1", smtp.port, "hcc@city.vn",
-                                                       ("mua-sam@city.vn",)))
+        mail = Receiver(name="city", kind="email",
+                        settings=EmailSettings(host="127.0.0.1", port=smtp.port, sender="hcc@city.vn",
+                                               to=("mua-sam@city.vn",)))
         cfg = replace(config(str(db)), notify=NotifySettings(receivers=(mail,)),
                       reports=ReportSettings(monthly_email=("city",), monthly_format="html"))
         assert reporting.monthly_step(store, cfg, at(1, 6, month=12)) is None  # not yet 07:00
@@ -365,8 +366,9 @@ def test_monthly_report_is_mailed_once_in_vietnamese(tmp_path: Path) -> None:
     # the mail server is down: not sent, said so, tried again 15 minutes later
     db2 = tmp_path / "s2.db"
     store2 = Store(db2)
-    dead = Receiver("city", "email", EmailSettings("127.0.0.1", free_port(), "hcc@city.vn",
-                                                   ("x@city.vn",)))
+    dead = Receiver(name="city", kind="email",
+                    settings=EmailSettings(host="127.0.0.1", port=free_port(), sender="hcc@city.vn",
+                                           to=("x@city.vn",)))
     cfg2 = replace(config(str(db2)), notify=NotifySettings(receivers=(dead,)),
                    reports=ReportSettings(monthly_email=("city",), monthly_format="csv"))
     assert reporting.monthly_step(store2, cfg2, at(1, 7, 5, month=12)) is None
@@ -428,7 +430,7 @@ def test_notifications_link_the_device_page(tmp_path: Path) -> None:
     key = AlertKey("ba-dinh", "pi-1", "máy in 2", "printer.jammed")
     store.write([OpenAlert(key, "critical", "Máy in quầy 2", {}, at(5, 10))])
     alert = store.alerts()[0]
-    mail = email.Settings("127.0.0.1", 25, "hcc@city.vn", ("a@city.vn",))
+    mail = email.Settings(host="127.0.0.1", port=25, sender="hcc@city.vn", to=("a@city.vn",))
     msg = Outgoing("alerts", "ba-dinh", [("opened", alert)], "https://hcc.city.vn/")
     page = "https://hcc.city.vn/devices/ba-dinh/m%C3%A1y%20in%202"
     assert webhook.body(msg)["alerts"][0]["page"] == page

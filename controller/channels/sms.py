@@ -22,6 +22,7 @@ from controller.channels.base import (
     unreached,
 )
 from hcc_common.yamlconf import ANY_KEYS, Node
+from hcc_common.yamlfields import Key, build, choice, fields_of, flag
 
 kind = "sms"
 address = "sms"
@@ -55,34 +56,34 @@ def parse(node: Node, env: Mapping[str, str]) -> Settings:
     m = node.as_mapping(("url", "method", "format", "fields", "headers", "secret", "secret_file",
                          "secret_env", "to", "unicode", "ok", "test", "test_fields"))
 
-    def strings(key: str) -> dict[str, str]:
-        n = m.get(key)
-        if n is None:
-            return {}
-        mm = n.as_mapping(ANY_KEYS)
-        return {k: mm.require(k).as_str() for k in mm}
-
-    fields = strings("fields")
+    fields = _strings(n) if (n := m.get("fields")) is not None else {}
     if not any("{text}" in v for v in fields.values()):
         raise m.require("fields").error("one field must carry {text}, the message") \
             if m.get("fields") is not None else node.error("fields: the gateway's request "
                                                            "fields, with {phone} and {text}")
-    method, fmt, ok = m.get("method"), m.get("format"), m.get("ok")
-    ok_field = ok_value = None
-    if ok is not None:
+    given = fields_of(m, _KEYS)
+    if (ok := m.get("ok")) is not None:
         om = ok.as_mapping(("field", "equals"))
-        ok_field, ok_value = om.require("field").as_str(), om.require("equals").as_str()
-    uni, test = m.get("unicode"), m.get("test")
-    return Settings(
-        url=m.require("url").as_str(),
-        method=method.as_choice(("POST", "GET")) if method is not None else "POST",
-        format=fmt.as_choice(("json", "form", "query")) if fmt is not None else "json",
-        fields=fields, headers=strings("headers"), secret=secret(m, "secret", env),
-        to=tuple(x.as_str() for x in m.require("to").as_list()) if m.get("to") is not None
-        else (),
-        unicode=uni.as_bool() if uni is not None else False,
-        ok_field=ok_field, ok_value=ok_value,
-        test=test.as_bool() if test is not None else False, test_fields=strings("test_fields"))
+        given.update(ok_field=om.require("field").as_str(), ok_value=om.require("equals").as_str())
+    if (key := secret(m, "secret", env)) is not None:
+        given["secret"] = key
+    return build(Settings, given, url=m.require("url").as_str(), fields=fields)
+
+
+def _strings(node: Node) -> dict[str, str]:
+    mm = node.as_mapping(ANY_KEYS)
+    return {k: mm.require(k).as_str() for k in mm}
+
+
+_KEYS = (
+    Key("method", choice("POST", "GET")),
+    Key("format", choice("json", "form", "query")),
+    Key("headers", _strings),
+    Key("to", lambda n: tuple(x.as_str() for x in n.as_list())),
+    Key("unicode", flag),
+    Key("test", flag),
+    Key("test_fields", _strings),
+)
 
 
 def without_diacritics(text: str) -> str:

@@ -25,6 +25,7 @@ from controller.channels.base import (
 )
 from hcc_common.backoff import Backoff
 from hcc_common.yamlconf import Node
+from hcc_common.yamlfields import Key, build, fields_of, flag
 
 log = logging.getLogger("hcc.controller.telegram")
 
@@ -35,7 +36,7 @@ MAX_TEXT = 4096  # the Bot API's limit for a message's text
 ACTIONS = {"ack": "ack", "resolve": "resolve"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     token: str = field(repr=False)
     chats: tuple[str, ...] = ()
@@ -52,13 +53,15 @@ def parse(node: Node, env: Mapping[str, str]) -> Settings:
     token = secret(m, "token", env)
     if token is None:
         raise node.error("a bot token is needed: token_file, token_env (or token)")
-    chats = tuple(x.as_str() for x in m.require("chats").as_list()) if m.get("chats") \
-        is not None else ()
-    api, listen, pt = m.get("api_url"), m.get("listen"), m.get("poll_timeout")
-    return Settings(token, chats, api.as_str().rstrip("/") if api is not None
-                    else "https://api.telegram.org",
-                    listen.as_bool() if listen is not None else True,
-                    int(pt.as_duration(minimum=1.0)) if pt is not None else 25)
+    return build(Settings, fields_of(m, _KEYS), token=token)
+
+
+_KEYS = (
+    Key("chats", lambda n: tuple(x.as_str() for x in n.as_list())),
+    Key("api_url", lambda n: n.as_str().rstrip("/")),
+    Key("listen", flag),
+    Key("poll_timeout", lambda n: int(n.as_duration(minimum=1.0)), "poll_timeout_s"),
+)
 
 
 def _url(settings: Settings, method: str) -> str:

@@ -23,6 +23,7 @@ from controller.channels.base import (
     unreached,
 )
 from hcc_common.yamlconf import Node
+from hcc_common.yamlfields import Key, build, fields_of
 
 log = logging.getLogger("hcc.controller.zalo")
 
@@ -42,7 +43,7 @@ ELSEWHERE_WAIT_S = 5.0
 _locks: dict[str, asyncio.Lock] = {}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     app_id: str
     app_secret: str = field(repr=False)
@@ -63,14 +64,18 @@ def parse(node: Node, env: Mapping[str, str]) -> Settings:
     app_secret, refresh = secret(m, "app_secret", env), secret(m, "refresh_token", env)
     if app_secret is None or refresh is None:
         raise node.error("Zalo needs app_secret and refresh_token (each as _file or _env)")
-    users = tuple(x.as_str() for x in m.require("users").as_list()) if m.get("users") \
-        is not None else ()
-    api, oauth = m.get("api_url"), m.get("oauth_url")
-    return Settings(m.require("app_id").as_str(), app_secret, refresh,
-                    secret(m, "access_token", env), users,
-                    api.as_str().rstrip("/") if api is not None else "https://openapi.zalo.me",
-                    oauth.as_str().rstrip("/") if oauth is not None
-                    else "https://oauth.zaloapp.com")
+    given = fields_of(m, _KEYS)
+    if (access := secret(m, "access_token", env)) is not None:
+        given["access_token"] = access
+    return build(Settings, given, app_id=m.require("app_id").as_str(), app_secret=app_secret,
+                 refresh_token=refresh)
+
+
+_KEYS = (
+    Key("users", lambda n: tuple(x.as_str() for x in n.as_list())),
+    Key("api_url", lambda n: n.as_str().rstrip("/")),
+    Key("oauth_url", lambda n: n.as_str().rstrip("/")),
+)
 
 
 def _state(settings: Settings, ctx: SendContext, name: str) -> dict[str, Any]:
