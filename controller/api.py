@@ -369,8 +369,7 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
             if a.id not in quiet and rank[a.severity] > rank.get(worst.get(a.center) or "", 0):
                 worst[a.center] = a.severity
         ids = {cid for cid in centers if who.sees(cid)}
-        agents = [ag for ag in s.agents() if who.sees(ag.center)]
-        ids.update(ag.center for ag in agents)
+        ids.update(c for c in s.agent_centers() if who.sees(c))
         ids.update(c for c in s.device_centers() if who.sees(c))
         ids.update(counts)  # a center known only by its alerts (already in scope)
         if q:  # as the dashboard's filter always matched: the words as typed, any case
@@ -389,10 +388,11 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
             cid: {"center": cid, "name": centers.get(cid, cid), "worst": worst.get(cid),
                   "open_alerts": counts.get(cid, 0), "agents": [], "devices": []}
             for cid in page}
-        for ag in agents:
+        paged = limit is not None or offset or q  # else every center: one read of each table
+        for ag in s.agents(centers=out if paged else None):
             if ag.center in out:
                 out[ag.center]["agents"].append(agent_json(ag))
-        for d in s.devices(centers=out if limit is not None or offset or q else None):
+        for d in s.devices(centers=out if paged else None):
             if d.center in out:
                 out[d.center]["devices"].append({
                     "device": d.device, "name": d.name, "type": d.type, "status": d.status,

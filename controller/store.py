@@ -494,15 +494,30 @@ class Store:
         return [AlertKey(*r) for r in self.db.execute(
             "SELECT center, agent, device, code, subject FROM alerts WHERE state != 'resolved'")]
 
-    def agents(self) -> list[AgentInfo]:
+    def agents(self, centers: Iterable[str] | None = None) -> list[AgentInfo]:
+        """Every box, or those of `centers` only (a page of the dashboard)."""
+        if centers is None:
+            return self._agents("", ())
+        chosen = sorted(centers)
+        out: list[AgentInfo] = []
+        for i in range(0, len(chosen), 500):  # within any database's limit on parameters
+            part = chosen[i:i + 500]
+            out.extend(self._agents(f" WHERE center IN ({','.join('?' for _ in part)})", part))
+        return out
+
+    def agent_centers(self) -> list[str]:
+        return [str(r[0]) for r in self.db.execute("SELECT DISTINCT center FROM agents")]
+
+    def _agents(self, where: str, args: Sequence[object]) -> list[AgentInfo]:
         out = []
         try:
-            rows = self.db.execute(f"SELECT {', '.join(AGENT_COLUMNS)} FROM agents"
-                                   " ORDER BY center, agent").fetchall()
+            rows = self.db.execute(f"SELECT {', '.join(AGENT_COLUMNS)} FROM agents{where}"
+                                   " ORDER BY center, agent", args).fetchall()
         except self.db.errors:
             # a read-only look at a database the running (older) controller has not migrated
             rows = [(*r, "{}") for r in self.db.execute(
-                f"SELECT {', '.join(AGENT_COLUMNS[:-1])} FROM agents ORDER BY center, agent")]
+                f"SELECT {', '.join(AGENT_COLUMNS[:-1])} FROM agents{where} ORDER BY center, "
+                "agent", args)]
         for r in rows:
             seqs = SeqTracker.from_json(json.loads(r[13]), int(r[6]), int(r[8]))
             out.append(AgentInfo(
