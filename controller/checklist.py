@@ -73,11 +73,10 @@ def record(store: Store, settings: CitizenSettings, center: CenterInfo,
                                                             address=f"staff:{center.id}",
                                                             via="staff"), now)
             problems += 1
-        store.db.begin()
-        store.db.execute("INSERT INTO staff_checks VALUES (?,?,?,?,?) ON CONFLICT (center, day,"
-                         " amenity) DO UPDATE SET result=excluded.result, at=excluded.at",
-                         (center.id, day, aid, result, now))
-        store.db.commit()
+        with store.db.transaction():
+            store.db.execute("INSERT INTO staff_checks VALUES (?,?,?,?,?) ON CONFLICT (center,"
+                             " day, amenity) DO UPDATE SET result=excluded.result, at=excluded.at",
+                             (center.id, day, aid, result, now))
     return problems
 
 

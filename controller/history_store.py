@@ -95,8 +95,7 @@ def rollup(db: Db, limit: int = 500, *, center: str | None = None,
            device: str | None = None, settled_at: float | None = None) -> int:
     """Roll up at most `limit` dirty device-hours (of one device, if named; only the hours
     settled by `settled_at`, if given) in one transaction; how many it did."""
-    db.begin()
-    try:
+    with db.transaction():
         conds: list[str] = []
         args: list[object] = []
         if center is not None and device is not None:
@@ -144,10 +143,6 @@ def rollup(db: Db, limit: int = 500, *, center: str | None = None,
         db.executemany(
             "DELETE FROM history_dirty WHERE center=? AND agent=? AND device=? AND hour=? "
             "AND marked_at<=?", [tuple(d) for d in dirty])
-        db.commit()
-    except BaseException:
-        db.rollback()
-        raise
     return len(dirty)
 
 
@@ -193,8 +188,7 @@ def rollup_all(db: Db, limit: int = 500, *, center: str | None = None,
 
 def prune(db: Db, now: float, raw_keep_s: float, hourly_keep_s: float) -> tuple[int, int]:
     """Forget readings older than their retention (raw: after they are rolled up)."""
-    db.begin()
-    try:
+    with db.transaction():
         oldest_dirty = db.execute("SELECT MIN(hour) FROM history_dirty").fetchone()[0]
         cut = now - raw_keep_s
         if oldest_dirty is not None:
@@ -202,10 +196,6 @@ def prune(db: Db, now: float, raw_keep_s: float, hourly_keep_s: float) -> tuple[
         raw = db.execute("DELETE FROM history_raw WHERE ts < ?", (cut,))
         hourly = db.execute("DELETE FROM history_hourly WHERE hour < ?", (now - hourly_keep_s,))
         counts = (_rowcount(raw), _rowcount(hourly))
-        db.commit()
-    except BaseException:
-        db.rollback()
-        raise
     return counts
 
 

@@ -91,9 +91,11 @@ def test_a_photo_is_re_encoded_without_its_metadata() -> None:
 
 
 def alert_row(alert_id: int, center: str = "q1", source: str = "citizen") -> citizen.AlertRow:
-    return citizen.AlertRow(alert_id, center, "citizen", "water", "citizen.out_of_water", "",
-                            "warning", "firing", "Nước", {}, 0.0, None, None, None, None, None,
-                            None, {"source": source})
+    return citizen.AlertRow(id=alert_id, center=center, agent="citizen", device="water",
+                            code="citizen.out_of_water", subject="", severity="warning",
+                            state="firing", device_name="Nước", params={}, opened_at=0.0,
+                            acked_at=None, acked_by=None, ack_note=None, resolved_at=None,
+                            resolved_by=None, resolve_note=None, labels={"source": source})
 
 
 def test_the_notification_cap_holds_a_flood_per_center_and_hour() -> None:
@@ -354,9 +356,11 @@ def test_the_notifier_caps_citizen_alerts_and_groups_them_per_center() -> None:
     async def flood() -> list[int]:
         notifier = Notifier(settings, StorePerThread(":memory:"), citizen_per_hour=4)
         for i in range(1, 51):  # bounded: 50 amenities reported at once
-            notifier.on_change(AlertChange(i, "opened", 0.0, None, None, alert_row(i)), False)
+            notifier.on_change(AlertChange(event_id=i, event="opened", at=0.0, actor=None,
+                                         note=None, alert=alert_row(i)), False)
         sensor = alert_row(99, source="rules")
-        notifier.on_change(AlertChange(99, "opened", 0.0, None, None, sensor), False)
+        notifier.on_change(AlertChange(event_id=99, event="opened", at=0.0, actor=None,
+                                       note=None, alert=sensor), False)
         [batch] = notifier.pending.values()  # one grouped message for the center
         ids = [a.id for _e, a in batch.changes]
         for task in list(notifier._tasks):
