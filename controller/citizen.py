@@ -186,7 +186,7 @@ def use_nonce(store: Store, nonce: str, now: float) -> bool:
     return row is not None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Report:
     center: CenterInfo
     amenity: Amenity
@@ -232,12 +232,13 @@ def submit(store: Store, settings: CitizenSettings, report: Report, now: float) 
     alert = _open_alert_of(store, amenity)
     joined = alert is not None
     if alert is None:
-        key = AlertKey(amenity.center, CITIZEN_AGENT, amenity.id, fault_code(report.problem))
+        key = AlertKey(center=amenity.center, agent=CITIZEN_AGENT, device=amenity.id,
+                       code=fault_code(report.problem))
         labels = {"source": SOURCE_LABEL, "amenity": amenity.id, "amenity_type": amenity.type}
         if off_hours:
             labels["off_hours"] = "yes"
-        opened = store.write([OpenAlert(key, "warning", amenity.name, {"reports": 1}, now,
-                                        labels)])
+        opened = store.write([OpenAlert(key=key, severity="warning", device_name=amenity.name,
+                                        params={"reports": 1}, at=now, labels=labels)])
         alert = opened[0][1] if opened else _open_alert_of(store, amenity)
         if alert is None:  # resolved at the very moment it opened: a new report is welcome
             raise ReportRefused(503, "", "Chưa ghi được, xin thử lại.", "Not saved: try again.")

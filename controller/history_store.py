@@ -47,7 +47,7 @@ CREATE TABLE IF NOT EXISTS history_dirty (
 """
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class HourRow:
     center: str
     agent: str
@@ -56,7 +56,7 @@ class HourRow:
     rollup: HourRollup
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RawRow:
     center: str
     agent: str
@@ -206,7 +206,7 @@ def _rowcount(rows: object) -> int:
 
 def _hour_row(center: str, agent: str, device: str, kind: str, hour: float, runs: str,
               readings: str, worst: str) -> HourRow:
-    return HourRow(center, agent, device, kind, HourRollup(
+    return HourRow(center=center, agent=agent, device=device, type=kind, rollup=HourRollup(
         hour, tuple(Run(hour + a, hour + b, bool(up)) for a, b, up in orjson.loads(runs)),
         {k: MetricHour.from_json(v) for k, v in orjson.loads(readings).items()}, worst))
 
@@ -232,7 +232,8 @@ def raw(db: Db, center: str, device: str, since: float, until: float) -> list[Ra
         "SELECT center, agent, device, type, ts, status, readings FROM history_raw WHERE "
         "center=? AND device=? AND ts>=? AND ts<? ORDER BY ts",
         (center, device, since, until)).fetchall()
-    return [RawRow(c, a, d, t, _sample(ts, st, rd)) for c, a, d, t, ts, st, rd in rows]
+    return [RawRow(center=c, agent=a, device=d, type=t, sample=_sample(ts, st, rd))
+            for c, a, d, t, ts, st, rd in rows]
 
 
 def row_counts(db: Db) -> dict[str, int]:

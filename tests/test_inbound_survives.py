@@ -52,9 +52,10 @@ def raw_press(tg: FakeTelegram, data: object, user: object = 111) -> str:
 def test_no_press_ends_the_telegram_listener(tg: FakeTelegram, tmp_path: Path,
                                              caplog: pytest.LogCaptureFixture) -> None:
     db = tmp_path / "s.db"
-    ((_, row),) = Store(db).write([OpenAlert(AlertKey("ba-dinh", "pi-1", "prn2",
-                                                      "printer.jammed"), "critical",
-                                             "Máy in quầy 2", {}, time.time())])
+    key = AlertKey(center="ba-dinh", agent="pi-1", device="prn2", code="printer.jammed")
+    ((_, row),) = Store(db).write([OpenAlert(key=key, severity="critical",
+                                             device_name="Máy in quầy 2", params={},
+                                             at=time.time())])
     # a press acts as the person's account (issue 27): Lan is a technician of ba-dinh
     cli_account(db, name="lan", role="technician", centers=("ba-dinh",))
     stores = StorePerThread(db)
@@ -135,7 +136,8 @@ def test_the_alert_feed_outlives_a_failing_database(tmp_path: Path,
         running = asyncio.create_task(feed.run(stop))
         await asyncio.sleep(0.1)
         await asyncio.to_thread(lambda: Store(db).write([OpenAlert(
-            AlertKey("ba-dinh", "pi-1", "prn2", "printer.jammed"), "critical", "p", {}, 1.0)]))
+            key=AlertKey(center="ba-dinh", agent="pi-1", device="prn2", code="printer.jammed"),
+            severity="critical", device_name="p", params={}, at=1.0)]))
         feed.wake()
         for _ in range(200):
             if got:

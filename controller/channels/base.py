@@ -28,7 +28,7 @@ class Person:
     contacts: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Outgoing:
     """One message for one receiver: alert changes of one center, or one escalation step."""
 

@@ -97,6 +97,11 @@ class AlertNotFound(LookupError):
     pass
 
 
+def _key(r: Sequence[Any]) -> AlertKey:
+    """The AlertKey of a row's (center, agent, device, code, subject)."""
+    return AlertKey(center=r[0], agent=r[1], device=r[2], code=r[3], subject=r[4])
+
+
 # -- inside the ingest batch's transaction --------------------------------------------------------
 def open_alert(cur: Db, e: OpenAlert) -> AlertRow | None:
     """Open the alert, unless one is open for its condition: the alert as written, or None."""
@@ -162,7 +167,7 @@ def write_timers(cur: Db, timers: Iterable[TimerState]) -> None:
 class Alerts(Records):
     def timers(self) -> list[TimerState]:
         """The `for:` and `clear_for` timers running when they were last stored."""
-        return [TimerState(AlertKey(*r[:5]), r[5], r[6]) for r in self.db.execute(
+        return [TimerState(_key(r[:5]), r[5], r[6]) for r in self.db.execute(
             "SELECT center, agent, device, code, subject, kind, since FROM alert_timers")]
 
     def alert(self, alert_id: int) -> AlertRow:
@@ -222,7 +227,7 @@ class Alerts(Records):
         return int(row[0])
 
     def open_alert_keys(self) -> list[AlertKey]:
-        return [AlertKey(*r) for r in self.db.execute(
+        return [_key(r) for r in self.db.execute(
             "SELECT center, agent, device, code, subject FROM alerts WHERE state != 'resolved'")]
 
     def history(self, alert_id: int) -> list[dict[str, Any]]:
