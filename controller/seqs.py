@@ -56,10 +56,6 @@ class SessionSeqs:
                 self.untracked_gaps += end - start + 1
         self.last_seq = seq
 
-    def is_missing(self, seq: int) -> bool:
-        i = bisect_right(self.ranges, seq, key=_start) - 1
-        return i >= 0 and self.ranges[i][0] <= seq <= self.ranges[i][1]
-
     def fill(self, seq: int) -> bool:
         """Take `seq` out of the missing ranges; False if it was not missing."""
         i = bisect_right(self.ranges, seq, key=_start) - 1

@@ -298,7 +298,6 @@ class Fleet:
         for k in keys:
             del self.dirty_devices[k]
         return [self.devices[k] for k in keys]
-        return out
 
     # -- restoring after a restart ----------------------------------------------------------
     def restore(self, agents: Iterable[AgentInfo], devices: Iterable[DeviceInfo],

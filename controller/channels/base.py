@@ -72,18 +72,6 @@ class SendContext:
     people: Mapping[str, Person] = field(default_factory=dict)
 
 
-class Channel(Protocol):
-    """One notification channel: the YAML key of its receivers, its settings parser and its
-    send function; `address` is the Person contact it sends to (None: not to people)."""
-
-    kind: str
-    address: str | None
-    default_severities: tuple[str, ...]
-
-    def parse(self, node: Node, env: Mapping[str, str]) -> Any: ...
-    async def send(self, settings: Any, msg: Outgoing, ctx: SendContext, name: str) -> None: ...
-
-
 @dataclass(frozen=True)
 class UrlSettings:
     """A channel that needs only where to POST (webhook, Alertmanager)."""
