@@ -239,7 +239,7 @@ def submit(store: Store, settings: CitizenSettings, report: Report, now: float) 
             labels["off_hours"] = "yes"
         opened = store.write([OpenAlert(key=key, severity="warning", device_name=amenity.name,
                                         params={"reports": 1}, at=now, labels=labels)])
-        alert = opened[0][1] if opened else _open_alert_of(store, amenity)
+        alert = opened[0].alert if opened else _open_alert_of(store, amenity)
         if alert is None:  # resolved at the very moment it opened: a new report is welcome
             raise ReportRefused(503, "", "Chưa ghi được, xin thử lại.", "Not saved: try again.")
         joined = not opened  # another report opened it at the same moment

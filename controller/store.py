@@ -72,10 +72,10 @@ class Store(alerts.Alerts, devices.Devices, silences.Silences, notifications.Not
         self.db = connect(self.path, self.readonly)
 
     def write(self, effects: Sequence[Effect],
-              stats: dict[str, int] | None = None) -> list[tuple[str, AlertRow]]:
-        """Persist effects in one transaction; returns the alert changes (for live feeds and
+              stats: dict[str, int] | None = None) -> list[AlertChange]:
+        """Persist effects in one transaction; returns the alert changes (for the live feed and
         the log), each alert as the statement that changed it wrote it: nothing read again."""
-        changes: list[tuple[str, AlertRow]] = []
+        changes: list[AlertChange] = []
         agents: dict[tuple[str, str], AgentInfo] = {}
         device_infos: dict[tuple[str, str, str], DeviceInfo] = {}
         events: list[DeviceEvent] = []
@@ -96,11 +96,11 @@ class Store(alerts.Alerts, devices.Devices, silences.Silences, notifications.Not
                 elif isinstance(e, OpenAlert):
                     opened = alerts.open_alert(cur, e)
                     if opened is not None:
-                        changes.append(("opened", opened))
+                        changes.append(opened)
                 elif isinstance(e, ResolveAlert):
                     resolved = alerts.resolve_key(cur, e.key, e.at, e.reason)
                     if resolved is not None:
-                        changes.append(("resolved", resolved))
+                        changes.append(resolved)
             devices.write_agents(cur, agents.values())
             devices.write_device_events(cur, events)
             devices.write_devices(cur, device_infos.values())

@@ -41,11 +41,12 @@ def test_a_command_on_an_existing_database_opens_it_once(
     db = tmp_path / "hcc.db"
     store = Store(db)
     key = AlertKey(center="ba-dinh", agent="pi-1", device="prn2", code="printer.jammed")
-    [(_, row)] = store.write([OpenAlert(key=key, severity="critical", device_name="Máy in",
+    [change] = store.write([OpenAlert(key=key, severity="critical", device_name="Máy in",
                                         params={}, at=1.0)])
     store.add_silence(center="ba-dinh", device=None, type_=None, code=None, starts_at=0.0,
                       ends_at=4e9, author="Lan", reason="bảo trì")
     store.close()
+    row = change.alert
     cli_account(db)
     opened = counting(monkeypatch)
     out = CliRunner().invoke(cli.app, [*COMMANDS[command](row.id), "--db", str(db)])

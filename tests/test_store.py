@@ -43,7 +43,7 @@ def test_effects_round_trip(target: str) -> None:
                                        status="critical", faults=("printer.jammed",),
                                        replayed=False)],
                           stats={"received": 5})
-    assert [(k, r.code, r.labels) for k, r in changes] == [
+    assert [(c.event, c.alert.code, c.alert.labels) for c in changes] == [
         ("opened", "printer.jammed", {"team": "printing"})]
     (a,) = store.agents()
     assert (a.session, a.clock_skew_s) == (2, -1.5)
@@ -62,7 +62,7 @@ def test_one_open_alert_per_condition_then_a_new_one_after_resolving(target: str
                                       at=1.0)])) == 1
     assert store.write([OpenAlert(key=KEY, severity="critical", device_name="p", params={},
                                   at=2.0)]) == []  # already open
-    assert [k for k, _ in store.write([ResolveAlert(KEY, 3.0, "cleared")])] == ["resolved"]
+    assert [c.event for c in store.write([ResolveAlert(KEY, 3.0, "cleared")])] == ["resolved"]
     assert len(store.write([OpenAlert(key=KEY, severity="critical", device_name="p", params={},
                                       at=4.0)])) == 1
     assert [a.state for a in store.alerts(include_resolved=True)] == ["firing", "resolved"]
@@ -71,7 +71,9 @@ def test_one_open_alert_per_condition_then_a_new_one_after_resolving(target: str
 
 def test_lifecycle_history_and_response_times(target: str) -> None:
     store = Store(target)
-    ((_, row),) = store.write([OpenAlert(key=KEY, severity="critical", device_name="p", params={}, at=100.0)])
+    (change,) = store.write([OpenAlert(key=KEY, severity="critical", device_name="p", params={},
+                                       at=100.0)])
+    row = change.alert
     store.ack(row.id, "Minh", "đang đến", at=160.0)
     done = store.resolve(row.id, "Minh", "đã gỡ", at=400.0)
     assert (done.state, done.acked_by, done.resolve_note) == ("resolved", "Minh", "đã gỡ")
@@ -110,7 +112,7 @@ def test_two_writers_racing_open_one_alert(target: str) -> None:
         barrier.wait()
         for attempt in range(20):
             try:
-                opened.extend(r.id for _, r in s.write([OpenAlert(key=KEY, severity="critical",
+                opened.extend(c.alert.id for c in s.write([OpenAlert(key=KEY, severity="critical",
                                                                   device_name="p", params={},
                                                                   at=1.0)]))
                 return

@@ -78,9 +78,10 @@ def test_a_code_given_back_works_again_and_only_once(target: str) -> None:
 def test_acks_and_resolves_at_once_change_an_alert_once_and_resolved_stays(target: str) -> None:
     store = Store(target)
     for round_ in range(5):
-        ((_, row),) = store.write([OpenAlert(key=KEY, severity="critical",
-                                             device_name="Máy in quầy 1", params={},
-                                             at=1000.0 + round_)])
+        (change,) = store.write([OpenAlert(key=KEY, severity="critical",
+                                           device_name="Máy in quầy 1", params={},
+                                           at=1000.0 + round_)])
+        row = change.alert
 
         def act(s: Store, i: int, alert_id: int = row.id) -> str:
             if i % 2:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,7 +83,8 @@ def alert_row(r: Iterable[Any]) -> AlertRow:
 
 @dataclass(frozen=True, kw_only=True)
 class AlertChange:
-    """One line of alert_events with the alert as it is now: what live feeds send."""
+    """One line of alert_events with its alert: what live feeds send. The alert is as the
+    change wrote it when the ingest batch hands it over, else as it is when read."""
 
     event_id: int
     event: str
@@ -103,8 +104,18 @@ def _key(r: Sequence[Any]) -> AlertKey:
 
 
 # -- inside the ingest batch's transaction --------------------------------------------------------
-def open_alert(cur: Db, e: OpenAlert) -> AlertRow | None:
-    """Open the alert, unless one is open for its condition: the alert as written, or None."""
+def _event(cur: Db, alert: AlertRow, event: str, at: float, actor: str | None,
+           note: str | None) -> AlertChange:
+    """The alert's history line, and the change as the feeds send it."""
+    row = cur.execute("INSERT INTO alert_events (alert_id, at, event, actor, note)"
+                      " VALUES (?,?,?,?,?) RETURNING id",
+                      (alert.id, at, event, actor, note)).fetchone()
+    return AlertChange(event_id=int(row[0]), event=event, at=at, actor=actor, note=note,
+                       alert=alert)
+
+
+def open_alert(cur: Db, e: OpenAlert) -> AlertChange | None:
+    """Open the alert, unless one is open for its condition: the change as written, or None."""
     k = e.key
     # The partial unique index (one unresolved alert per condition) decides, not luck: two
     # controllers, or a restart, seeing the same condition open it once.
@@ -117,14 +128,11 @@ def open_alert(cur: Db, e: OpenAlert) -> AlertRow | None:
     ).fetchone()
     if row is None:
         return None  # already open: not opened twice
-    opened = alert_row(row)
-    cur.execute("INSERT INTO alert_events (alert_id, at, event) VALUES (?,?,'opened')",
-                (opened.id, e.at))
-    return opened
+    return _event(cur, alert_row(row), "opened", e.at, None, None)
 
 
-def resolve_key(cur: Db, k: AlertKey, at: float, note: str) -> AlertRow | None:
-    """Resolve the condition's open alert: the alert as written, or None if none was open."""
+def resolve_key(cur: Db, k: AlertKey, at: float, note: str) -> AlertChange | None:
+    """Resolve the condition's open alert: the change as written, or None if none was open."""
     row = cur.execute(
         "SELECT id FROM alerts WHERE center=? AND agent=? AND device=? AND code=? AND subject=?"
         " AND state != 'resolved'", (k.center, k.agent, k.device, k.code, k.subject),
@@ -133,18 +141,16 @@ def resolve_key(cur: Db, k: AlertKey, at: float, note: str) -> AlertRow | None:
 
 
 def mark_resolved(cur: Db, alert_id: int, at: float, actor: str | None,
-                  note: str) -> AlertRow | None:
+                  note: str) -> AlertChange | None:
     """Resolve, once: the WHERE decides between the rules and an operator (or two controllers)
     resolving the same alert at once; only the one that changed it writes the history line and
-    gets the alert as written."""
+    gets the change."""
     done = cur.execute("UPDATE alerts SET state='resolved', resolved_at=?, resolved_by=?,"
                        f" resolve_note=? WHERE id=? AND state != 'resolved' RETURNING {_SELECTED}",
                        (at, actor, note, alert_id)).fetchone()
     if done is None:
         return None
-    cur.execute("INSERT INTO alert_events (alert_id, at, event, actor, note)"
-                " VALUES (?,?,'resolved',?,?)", (alert_id, at, actor, note))
-    return alert_row(done)
+    return _event(cur, alert_row(done), "resolved", at, actor, note)
 
 
 def write_timers(cur: Db, timers: Iterable[TimerState]) -> None:
@@ -213,14 +219,37 @@ class Alerts(Records):
         args.append(limit)
         return [alert_row(r) for r in self.db.execute(sql, args)]
 
-    def changes_since(self, event_id: int, limit: int = 500) -> list[AlertChange]:
-        rows = self.db.execute(
-            f"SELECT e.id, e.event, e.at, e.actor, e.note, "
-            f"{','.join('a.' + c for c in ALERT_COLUMNS)} FROM alert_events e"
-            " JOIN alerts a ON a.id = e.alert_id WHERE e.id > ? ORDER BY e.id LIMIT ?",
-            (event_id, limit)).fetchall()
-        return [AlertChange(event_id=int(r[0]), event=str(r[1]), at=float(r[2]), actor=r[3],
-                            note=r[4], alert=alert_row(r[5:])) for r in rows]
+    def changes_since(self, event_id: int, limit: int = 500,
+                      known: Mapping[int, AlertChange] | None = None) -> list[AlertChange]:
+        """The changes after `event_id`, oldest first. `known`: changes in hand by event id
+        (the ingest batch's, as written); only the alerts of the others are read."""
+        if not known:
+            rows = self.db.execute(
+                f"SELECT e.id, e.event, e.at, e.actor, e.note, "
+                f"{','.join('a.' + c for c in ALERT_COLUMNS)} FROM alert_events e"
+                " JOIN alerts a ON a.id = e.alert_id WHERE e.id > ? ORDER BY e.id LIMIT ?",
+                (event_id, limit)).fetchall()
+            return [AlertChange(event_id=int(r[0]), event=str(r[1]), at=float(r[2]),
+                                actor=r[3], note=r[4], alert=alert_row(r[5:])) for r in rows]
+        events = self.db.execute(
+            "SELECT id, event, at, actor, note, alert_id FROM alert_events WHERE id > ?"
+            " ORDER BY id LIMIT ?", (event_id, limit)).fetchall()
+        wanted = sorted({int(r[5]) for r in events if int(r[0]) not in known})
+        alerts: dict[int, AlertRow] = {}
+        for chunk in range(0, len(wanted), 500):
+            ids = wanted[chunk:chunk + 500]
+            for r in self.db.execute(f"SELECT {_SELECTED} FROM alerts WHERE id IN "
+                                     f"({','.join('?' for _ in ids)})", ids):
+                row = alert_row(r)
+                alerts[row.id] = row
+        out = []
+        for r in events:
+            change = known.get(int(r[0]))
+            if change is None:
+                change = AlertChange(event_id=int(r[0]), event=str(r[1]), at=float(r[2]),
+                                     actor=r[3], note=r[4], alert=alerts[int(r[5])])
+            out.append(change)
+        return out
 
     def last_event_id(self) -> int:
         row = self.db.execute("SELECT COALESCE(MAX(id), 0) FROM alert_events").fetchone()
