@@ -446,8 +446,9 @@ class Agent:
                 combined = replace(combined, faults=held, status=status_of(held))
             now = time.time()
             await self._send_or_confirm(wire.Result(
-                c, a, device.id, self.session, 0, now, device.type, device.name,
-                combined.status, combined.metrics, combined.faults, combined.error))
+                center=c, agent=a, device=device.id, session=self.session, seq=0, ts=now,
+                device_type=device.type, device_name=device.name, status=combined.status,
+                metrics=combined.metrics, faults=combined.faults, error=combined.error))
             st = self.devices[device.id]
             st.status, st.last_poll = combined.status, time.time()
             st.faults, st.error = [f.code for f in combined.faults], combined.error
@@ -645,8 +646,9 @@ class Agent:
             # The box reports its own faults (under-voltage, disk full...) as a device of its
             # own, by exception like the others when the box is set so.
             await self._send_or_confirm(wire.Result(
-                c, a, a, self.session, 0, now, "box", BOX_NAME, box.status, box.metrics,
-                box.faults, box.error))
+                center=c, agent=a, device=a, session=self.session, seq=0, ts=now,
+                device_type="box", device_name=BOX_NAME, status=box.status,
+                metrics=box.metrics, faults=box.faults, error=box.error))
             backlog = await self.backlog()
             host_metrics: dict[str, MetricValue] = {
                 **outcome.metrics, "outbox_count": backlog.count,

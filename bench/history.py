@@ -40,10 +40,12 @@ def batches(devices: int, readings: bool, start: float, polls: int) -> list[list
                                  "if.eth0.oper": "up"})
             center, dev = f"c{d // 30:04d}", f"d{d % 30:02d}"
             kind = "printer" if printer else "wifi_ap"
-            effects.append(DeviceInfo(center, "pi-1", dev, dev, kind, "ok", ts, ts, 0, metrics,
-                                      ()))
+            effects.append(DeviceInfo(center=center, agent="pi-1", device=dev, name=dev, type=kind,
+                                      status="ok", last_seen=ts, agent_ts=ts,
+                                      consecutive_failures=0, metrics=metrics, faults=()))
             if readings:
-                effects.append(Reading(center, "pi-1", dev, kind, ts, "ok", metrics))
+                effects.append(Reading(center=center, agent="pi-1", device=dev, type=kind, ts=ts,
+                                       status="ok", metrics=metrics))
             if len(effects) >= BATCH:
                 out.append(effects)
                 effects = []

@@ -57,8 +57,9 @@ def stream(agents: int, total: int, seed: int = 7) -> list[wire.Encoded]:
                 "uptime_s": 86400 + seqs[a], "interfaces_up": 2,
                 **{f"supply.{i}.pct": float(rng.randrange(30, 100)) for i in range(1, 5)},
                 "page_count": 10000 + seqs[a], "tcp_connect_ms": 1.3}
-            msg = wire.Result(center, agent, dev, 1, seqs[a], now, dtype, dev,
-                              "warning" if faults else "ok", metrics, faults)
+            msg = wire.Result(center=center, agent=agent, device=dev, session=1, seq=seqs[a],
+                              ts=now, device_type=dtype, device_name=dev,
+                              status="warning" if faults else "ok", metrics=metrics, faults=faults)
         out.append(wire.encode(msg))
     return out
 

@@ -59,31 +59,36 @@ def load_fleet(db: Path, centers: int, devices: int, history_days: int,
 
     for c in range(centers):
         cid = f"c{c:05d}"
-        batch.append(AgentInfo(cid, "pi-1", last_seen=now))
+        batch.append(AgentInfo(center=cid, agent="pi-1", last_seen=now))
         for d in range(devices):
             kind = TYPES[d % len(TYPES)]
             metrics: dict[str, float | int | str] = (
                 {"supply.1.pct": 50.0, "supply.1.name": "Black", "page_count": 10_000 + d}
                 if kind == "printer" else {"wifi_clients": d % 17} if kind == "wifi_ap" else {})
-            batch.append(DeviceInfo(cid, "pi-1", f"{kind}-{d}", f"Thiết bị {d}", kind, "ok",
-                                    now, now, 0, metrics, ()))
+            batch.append(DeviceInfo(center=cid, agent="pi-1", device=f"{kind}-{d}",
+                                    name=f"Thiết bị {d}", type=kind, status="ok", last_seen=now,
+                                    agent_ts=now, consecutive_failures=0, metrics=metrics,
+                                    faults=()))
         if c % 20 == 0:
-            batch.append(OpenAlert(AlertKey(cid, "pi-1", "printer-0", "printer.jammed"),
-                                   "critical", "Thiết bị 0", {}, now - 600))
+            batch.append(OpenAlert(key=AlertKey(center=cid, agent="pi-1", device="printer-0",
+                                                code="printer.jammed"),
+                                   severity="critical", device_name="Thiết bị 0", params={}, at=now - 600))
         flush()
     flush(force=True)
     hours = [now - 3600 * h for h in range(history_days * 24)]
     for ts in hours:  # the device page's device, every hour for 30 days
-        batch.append(Reading("c00000", "pi-1", "printer-0", "printer", ts, "ok",
-                             {"page_count": 10_000 + int(ts // 3600) % 1000,
+        batch.append(Reading(center="c00000", agent="pi-1", device="printer-0", type="printer",
+                             ts=ts, status="ok",
+                             metrics={"page_count": 10_000 + int(ts // 3600) % 1000,
                               "supply.1.pct": 50.0}))
         flush()
     for c in range(report_centers):
         for d in range(devices):
             kind = TYPES[d % len(TYPES)]
             for ts in hours[::6]:  # four readings a day: what the hourly roll-up keeps
-                batch.append(Reading(f"c{c:05d}", "pi-1", f"{kind}-{d}", kind, ts, "ok",
-                                     {"page_count": 1000 + int(ts // 3600)}
+                batch.append(Reading(center=f"c{c:05d}", agent="pi-1", device=f"{kind}-{d}",
+                                     type=kind, ts=ts, status="ok",
+                                     metrics={"page_count": 1000 + int(ts // 3600)}
                                      if kind == "printer" else {}))
             flush()
     flush(force=True)

@@ -65,12 +65,15 @@ def main(centers: int, devices: int) -> None:
     effects: list[object] = []
     for c in range(centers):
         for d in range(devices):
-            effects.append(DeviceInfo(f"c{c}", "pi-1", f"prn{d}", f"Máy in quầy {d}", "printer",
-                                      "ok", now, now, 0, {"supply.1.pct": 50.0,
-                                                          "supply.1.name": "Black"}, ()))
+            effects.append(DeviceInfo(
+                center=f"c{c}", agent="pi-1", device=f"prn{d}", name=f"Máy in quầy {d}",
+                type="printer", status="ok", last_seen=now, agent_ts=now,
+                consecutive_failures=0,
+                metrics={"supply.1.pct": 50.0, "supply.1.name": "Black"}, faults=()))
             for h in range(3):
-                effects.append(Reading(f"c{c}", "pi-1", f"prn{d}", "printer", now - 3600 * h,
-                                       "ok", {"page_count": 1000 + h, "supply.1.pct": 50.0}))
+                effects.append(Reading(center=f"c{c}", agent="pi-1", device=f"prn{d}",
+                                       type="printer", ts=now - 3600 * h, status="ok",
+                                       metrics={"page_count": 1000 + h, "supply.1.pct": 50.0}))
     store.write(effects)  # type: ignore[arg-type]
     cfg = ControllerConfig(broker=BrokerSettings("127.0.0.1", 1), db=db, centers=tuple(
         CenterInfo(id=f"c{c}", name=f"Trung tâm {c}", hours=OpeningHours()) for c in range(centers)),

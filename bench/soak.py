@@ -78,8 +78,11 @@ def check_templates() -> None:
     for template, status, faults in (
             (HEALTHY, "ok", ()),
             (FAULTY, "critical", (wire.FaultReport("printer.jammed", "critical", {}),))):
-        expected = wire.Result("c00042", "pi-1", "d07", 1, 9, 1764230400.5, "printer", "d07",
-                               status, {"uptime_s": 9, "pages": 1000}, faults)  # type: ignore[arg-type]
+        expected = wire.Result(
+            center="c00042", agent="pi-1", device="d07", session=1, seq=9, ts=1764230400.5,
+            device_type="printer", device_name="d07",
+            status=status,  # type: ignore[arg-type]
+            metrics={"uptime_s": 9, "pages": 1000}, faults=faults)
         got = wire.decode("hcc/v1/c00042/pi-1/result/d07", template % (42, 7, 9, 1764230400.5, 7, 9))
         assert got == expected, (got, expected)
         encoded = wire.encode(expected)

@@ -124,8 +124,9 @@ def box_messages(devices: list[tuple[str, str, dict[str, Any]]], cycles: int, re
         if by_exception and not is_news(sent.get(device), "ok", (), metrics, ts, REFRESH_S):
             unchanged[device] = (ts, "ok")
             return
-        e = wire.encode(wire.Result("phuong-1", "pi-1", device, 1, seq, ts, dtype, device,
-                                    "ok", dict(metrics)))
+        e = wire.encode(wire.Result(center="phuong-1", agent="pi-1", device=device, session=1,
+                                    seq=seq, ts=ts, device_type=dtype, device_name=device,
+                                    status="ok", metrics=dict(metrics)))
         out.append((e.topic, e.payload))
         sent[device] = Sent("ok", (), dict(metrics), ts)
         unchanged.pop(device, None)

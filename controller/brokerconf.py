@@ -54,7 +54,7 @@ def parse_box(text: str) -> tuple[str, str]:
     return center, agent
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Generated:
     conf: Path
     ca_cert: Path
@@ -374,7 +374,8 @@ def _generate(out: Path, boxes: Sequence[tuple[str, str]], hostnames: Sequence[s
     _write_public(out / "mosquitto.conf", conf_text(out, port, bind, run_as, len(boxes)).encode())
     _give_to(owner, [out / "passwd", out / "acl", out / "server.key", out / "server.crt",
                      out / "ca.crt", out / "data", out / "mosquitto.conf"])
-    return Generated(out / "mosquitto.conf", out / "ca.crt", out / "passwd", out / "acl", creds)
+    return Generated(conf=out / "mosquitto.conf", ca_cert=out / "ca.crt", passwd=out / "passwd",
+                     acl=out / "acl", credentials=creds)
 
 
 def issue_credentials(broker_dir: Path, center: str, agent: str, out: Path,

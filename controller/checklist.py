@@ -69,15 +69,15 @@ def record(store: Store, settings: CitizenSettings, center: CenterInfo,
         if result != OK:
             # reported many times already this hour: the alert is open, the answer is kept
             with contextlib.suppress(citizen.ReportRefused):
-                citizen.submit(store, staff, citizen.Report(center, amenity, result,
+                citizen.submit(store, staff, citizen.Report(center=center, amenity=amenity,
+                                                            problem=result,
                                                             address=f"staff:{center.id}",
                                                             via="staff"), now)
             problems += 1
-        store.db.begin()
-        store.db.execute("INSERT INTO staff_checks VALUES (?,?,?,?,?) ON CONFLICT (center, day,"
-                         " amenity) DO UPDATE SET result=excluded.result, at=excluded.at",
-                         (center.id, day, aid, result, now))
-        store.db.commit()
+        with store.db.transaction():
+            store.db.execute("INSERT INTO staff_checks VALUES (?,?,?,?,?) ON CONFLICT (center,"
+                             " day, amenity) DO UPDATE SET result=excluded.result, at=excluded.at",
+                             (center.id, day, aid, result, now))
     return problems
 
 
@@ -105,12 +105,12 @@ def not_done_effects(center: CenterInfo, missing: Sequence[Amenity], is_open: bo
                      now: float) -> list[OpenAlert | ResolveAlert]:
     """What the desk's warning should become: opened (info, the items named) while items are
     missing, resolved once they are all ticked or the day is over. Pure."""
-    key = AlertKey(center.id, citizen.CITIZEN_AGENT, NOT_DONE_DEVICE, NOT_DONE_CODE)
+    key = AlertKey(center=center.id, agent=citizen.CITIZEN_AGENT, device=NOT_DONE_DEVICE, code=NOT_DONE_CODE)
     if missing and not is_open:
         names = ", ".join(a.name for a in missing[:5]) + ("…" if len(missing) > 5 else "")
-        return [OpenAlert(key, "info", "Kiểm tra đầu ngày", {"missing": len(missing),
-                                                             "items": names}, now,
-                          {"source": citizen.SOURCE_LABEL})]
+        return [OpenAlert(key=key, severity="info", device_name="Kiểm tra đầu ngày",
+                          params={"missing": len(missing),
+  "items": names}, at=now, labels={"source": citizen.SOURCE_LABEL})]
     if not missing and is_open:
         return [ResolveAlert(key, now, "checklist done, or a new day")]
     return []

@@ -136,11 +136,11 @@ def token_for(store: Store, center: str, amenity: str, *, rotate: bool = False) 
     if row is not None and not rotate:
         return str(row[0])
     token = secrets.token_urlsafe(TOKEN_BYTES)
-    store.db.begin()
-    store.db.execute("DELETE FROM amenity_tokens WHERE center=? AND amenity=?", (center, amenity))
-    store.db.execute("INSERT INTO amenity_tokens VALUES (?,?,?,?)",
-                     (center, amenity, token, time.time()))
-    store.db.commit()
+    with store.db.transaction():
+        store.db.execute("DELETE FROM amenity_tokens WHERE center=? AND amenity=?",
+                         (center, amenity))
+        store.db.execute("INSERT INTO amenity_tokens VALUES (?,?,?,?)",
+                         (center, amenity, token, time.time()))
     return token
 
 
@@ -179,19 +179,14 @@ def form_key(store: Store) -> bytes:
 
 def use_nonce(store: Store, nonce: str, now: float) -> bool:
     """True the first time a nonce is used; old ones are forgotten once they expired anyway."""
-    store.db.begin()
-    try:
+    with store.db.transaction():
         store.db.execute("DELETE FROM citizen_nonces WHERE used_at < ?", (now - NONCE_VALID_S,))
         row = store.db.execute("INSERT INTO citizen_nonces VALUES (?,?) ON CONFLICT DO NOTHING"
                                " RETURNING nonce", (nonce, now)).fetchone()
-        store.db.commit()
-    except BaseException:
-        store.db.rollback()
-        raise
     return row is not None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Report:
     center: CenterInfo
     amenity: Amenity
@@ -237,19 +232,19 @@ def submit(store: Store, settings: CitizenSettings, report: Report, now: float) 
     alert = _open_alert_of(store, amenity)
     joined = alert is not None
     if alert is None:
-        key = AlertKey(amenity.center, CITIZEN_AGENT, amenity.id, fault_code(report.problem))
+        key = AlertKey(center=amenity.center, agent=CITIZEN_AGENT, device=amenity.id,
+                       code=fault_code(report.problem))
         labels = {"source": SOURCE_LABEL, "amenity": amenity.id, "amenity_type": amenity.type}
         if off_hours:
             labels["off_hours"] = "yes"
-        opened = store.write([OpenAlert(key, "warning", amenity.name, {"reports": 1}, now,
-                                        labels)])
-        alert = opened[0][1] if opened else _open_alert_of(store, amenity)
+        opened = store.write([OpenAlert(key=key, severity="warning", device_name=amenity.name,
+                                        params={"reports": 1}, at=now, labels=labels)])
+        alert = opened[0].alert if opened else _open_alert_of(store, amenity)
         if alert is None:  # resolved at the very moment it opened: a new report is welcome
             raise ReportRefused(503, "", "Chưa ghi được, xin thử lại.", "Not saved: try again.")
         joined = not opened  # another report opened it at the same moment
     db = store.db
-    db.begin()
-    try:
+    with db.transaction():
         row = db.execute(
             "INSERT INTO citizen_reports (alert_id, center, amenity, problem, note, phone,"
             " has_photo, address_hash, at, off_hours, via, reply_state)"
@@ -273,10 +268,6 @@ def submit(store: Store, settings: CitizenSettings, report: Report, now: float) 
                        " VALUES (?,?,'reported',?,?)",
                        (alert.id, now, "citizen", f"Người dân báo thêm: {vi} / {en}{mark} "
                                                   f"— {count} lượt báo"))
-        db.commit()
-    except BaseException:
-        db.rollback()
-        raise
     return Taken(report_id, store.alert(alert.id), joined, off_hours)
 
 
@@ -352,19 +343,17 @@ def due_replies(store: Store) -> list[tuple[int, str, str]]:
 
 def claim_reply(store: Store, report_id: int, now: float) -> bool:
     """Once per report, whichever controller gets there first."""
-    store.db.begin()
-    row = store.db.execute("UPDATE citizen_reports SET reply_state='sending', reply_at=?"
-                           " WHERE id=? AND reply_state='waiting' RETURNING id",
-                           (now, report_id)).fetchone()
-    store.db.commit()
+    with store.db.transaction():
+        row = store.db.execute("UPDATE citizen_reports SET reply_state='sending', reply_at=?"
+                               " WHERE id=? AND reply_state='waiting' RETURNING id",
+                               (now, report_id)).fetchone()
     return row is not None
 
 
 def reply_done(store: Store, report_id: int, error: str | None, now: float) -> None:
-    store.db.begin()
-    store.db.execute("UPDATE citizen_reports SET reply_state=?, reply_at=?, reply_error=?"
-                     " WHERE id=?", ("failed" if error else "sent", now, error, report_id))
-    store.db.commit()
+    with store.db.transaction():
+        store.db.execute("UPDATE citizen_reports SET reply_state=?, reply_at=?, reply_error=?"
+                         " WHERE id=?", ("failed" if error else "sent", now, error, report_id))
 
 
 async def send_replies(stores: StorePerThread, config: ControllerConfig, http: Any) -> int:

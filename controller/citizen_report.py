@@ -18,7 +18,7 @@ from hcc_common.calendar import OpeningHours
 CITIZEN_AGENT = "citizen"  # as controller.citizen: an alert no box raised
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ReportRow:
     center: str
     amenity: str
@@ -70,8 +70,10 @@ def citizen_rows(store: Store, start: float, end: float, types: dict[tuple[str, 
         "SELECT r.center, r.amenity, r.problem, r.at, a.agent, a.resolved_at, r.off_hours"
         " FROM citizen_reports r JOIN alerts a ON a.id = r.alert_id"
         " WHERE r.at >= ? AND r.at < ? ORDER BY r.id", (start, end)).fetchall()
-    return [ReportRow(str(c), str(a), types.get((str(c), str(a)), "other"), str(p), float(at),
-                      str(agent), float(res) if res is not None else None, bool(off))
+    return [ReportRow(center=str(c), amenity=str(a),
+                      amenity_type=types.get((str(c), str(a)), "other"), problem=str(p),
+                      at=float(at), alert_agent=str(agent),
+                      resolved_at=float(res) if res is not None else None, off_hours=bool(off))
             for c, a, p, at, agent, res, off in rows if centers is None or c in centers]
 
 

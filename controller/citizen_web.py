@@ -179,8 +179,9 @@ def router(config: ControllerConfig, stores: StorePerThread, guard: Guard) -> AP
                     return await asyncio.to_thread(form_response, token, found, (
                         f"Ảnh không đọc được hoặc quá {settings.max_photo_bytes // 1_000_000}"
                         " MB.", "The photo could not be read, or is too large."), 422)
-        report = citizen.Report(found[0], found[1], field("problem"), note, phone, jpeg,
-                                request.client.host if request.client is not None else "")
+        report = citizen.Report(
+            center=found[0], amenity=found[1], problem=field("problem"), note=note, phone=phone,
+            photo_jpeg=jpeg, address=request.client.host if request.client is not None else "")
 
         def take() -> citizen.Taken | citizen.ReportRefused:
             store = stores.get()

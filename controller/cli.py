@@ -63,11 +63,23 @@ def _config(config: Path | None, db: str | None, broker: str | None = None,
     return cfg
 
 
-def _open_store(cfg: ControllerConfig) -> Store:
+def _require_db(cfg: ControllerConfig) -> None:
+    """Exit unless the controller's database is there: a check that opens no connection."""
     if isinstance(cfg.db, Path) and not cfg.db.exists():
         typer.echo(f"error: no database at {cfg.db} (has the controller run? use --db)", err=True)
         raise typer.Exit(1)
+
+
+def _open_store(cfg: ControllerConfig) -> Store:
+    """The database the controller made, to read."""
+    _require_db(cfg)
     return Store(cfg.db, readonly=True)
+
+
+def _existing_store(cfg: ControllerConfig) -> Store:
+    """The database the controller made, to write (its schema brought up to date)."""
+    _require_db(cfg)
+    return Store(cfg.db)
 
 
 def _store_for_writing(cfg: ControllerConfig) -> Store:
@@ -86,7 +98,7 @@ def _store_for_writing(cfg: ControllerConfig) -> Store:
             for made in cfg.db.parent.glob(cfg.db.name + "*"):
                 os.chown(made, folder.st_uid, folder.st_gid)
         return store
-    return Store(_open_store(cfg).path)
+    return _existing_store(cfg)
 
 
 @app.command()
@@ -259,7 +271,7 @@ def _act(action: str, alert_id: int, note: str, by: str | None, config: Path | N
         from controller.store import AlertNotFound
 
         cfg = _config(config, db)
-        store = Store(_open_store(cfg).path)
+        store = _existing_store(cfg)
         try:
             before = store.alert(alert_id)
         except AlertNotFound:
@@ -337,7 +349,7 @@ def silence(
         else:
             from controller.store import AlertNotFound
 
-            store = Store(_open_store(_config(config, db)).path)
+            store = _existing_store(_config(config, db))
             try:
                 old = store.silence(end)
             except AlertNotFound:
@@ -366,7 +378,7 @@ def silence(
             "center": center, "device": device, "type": type_, "code": code,
             "duration": duration, "reason": reason})
     else:
-        store = Store(_open_store(_config(config, db)).path)
+        store = _existing_store(_config(config, db))
         who = cli_accounts.acting(store, "silence", center)
         row = silence_json(store.add_silence(
             center=center, device=device, type_=type_, code=code, starts_at=window.starts_at,
@@ -590,9 +602,7 @@ def qr(
         typer.echo(f"error: no center {center!r} in controller.yaml", err=True)
         raise typer.Exit(2)
     url = base_url or (cfg.http.public_url if cfg.http is not None else "")
-    store = _open_store(cfg)  # says so plainly when the controller has not run yet
-    store.close()
-    store = Store(cfg.db)
+    store = _existing_store(cfg)  # says so plainly when the controller has not run yet
     try:
         if staff_link:
             from controller import checklist, citizen
@@ -645,8 +655,7 @@ def report(
         period = reporting.period_for(month, from_, to, cfg.reports.timezone)
         # says so when there is no database yet; one center's report for whom sees it, the
         # city's for whom sees every center
-        _open_store(cfg).close()
-        store = Store(cfg.db)
+        store = _existing_store(cfg)
         who = cli_accounts.acting(store, "read" if center else "metrics", center)
         body = reporting.make(store, cfg, period=period, center=center, fmt=chosen,
                               lang=language)
@@ -766,7 +775,7 @@ def enroll(
     now = time.time()
     # before the controller's first run too (the docs' order): the schema is made here, the
     # new database given to the owner of its folder (the service's state directory)
-    store = Store(_store_for_writing(cfg).path)
+    store = _store_for_writing(cfg)
     who = cli_accounts.acting(store, "enroll", center)
     store.add_enrollment(code_hash(code), center, agent, cli_accounts.author(who, by), now,
                          now + seconds)
@@ -861,7 +870,7 @@ def config_push(
         # the config directory stays the source; its communities stay the service's only
         write_kept(kept, text, mode=0o640)
     version = config_version(text)
-    store = Store(_open_store(cfg).path)
+    store = _existing_store(cfg)
     who = cli_accounts.acting(store, "config_push", center)
     before = next((r["version"] for r in store.desired_configs()
                    if (r["center"], r["agent"]) == (center, agent)), None)
@@ -895,7 +904,7 @@ def config_pull(
         typer.echo(f"error: {center}/{agent or ''} is not a valid CENTER/AGENT", err=True)
         raise typer.Exit(2)
     cfg = _config(config, db)
-    store = Store(_open_store(cfg).path)
+    store = _existing_store(cfg)
     # the box's file holds its devices' communities and passwords: an admin's act, audited
     who = cli_accounts.acting(store, "config_push", center)
     boxes = sorted(a.agent for a in store.agents() if a.center == center)
@@ -1007,7 +1016,7 @@ def config_rollback(
     import time
 
     cfg = _config(config, db)
-    store = Store(_open_store(cfg).path)
+    store = _existing_store(cfg)
     who = cli_accounts.acting(store, "config_push", center)
     rows = [r for r in store.desired_configs() if r["center"] == center
             and (not agent or r["agent"] == agent)]

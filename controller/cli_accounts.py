@@ -189,7 +189,7 @@ def _store(config: Path | None, db: str | None, writing: bool = False) -> tuple[
     cfg = _config(config, db)
     GROUPS.append(dict(cfg.auth.groups))
     if writing:  # the first admin, before the controller's first run: the database made here
-        return Store(_store_for_writing(cfg).path), cfg
+        return _store_for_writing(cfg), cfg
     return Store(cfg.db), cfg
 
 

@@ -3,10 +3,11 @@ controllers), behind one small interface; SQL is written once with `?` placehold
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,7 +22,15 @@ def is_postgres(target: str | Path) -> bool:
     return str(target).startswith(("postgresql://", "postgres://"))
 
 
+class NestedTransaction(RuntimeError):
+    """A transaction was begun inside another on the same connection: refused, not turned into
+    a savepoint, because the inner block's caller (an acknowledgement to the broker, a token
+    handed out) counts on its work being committed when its block ends."""
+
+
 class Db:
+    # True between transaction()'s BEGIN and its COMMIT or ROLLBACK
+    _in_transaction = False
     # what a failing database raises: the ingest loop survives these and tries again
     errors: tuple[type[Exception], ...] = (sqlite3.Error,)
     # the part of those that says "try again later" (a lost connection, a locked or full
@@ -40,6 +49,25 @@ class Db:
 
     def begin(self) -> None:
         raise NotImplementedError
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Db]:
+        """`with db.transaction():` BEGIN, then COMMIT when the block ends, or ROLLBACK and the
+        exception raised again when anything (a database error, a bug, KeyboardInterrupt) leaves
+        it, a failed COMMIT included. Not nestable: a second one inside raises
+        NestedTransaction before touching the database."""
+        if self._in_transaction:
+            raise NestedTransaction("a transaction is already open on this connection")
+        self.begin()
+        self._in_transaction = True
+        try:
+            yield self
+            self.commit()
+        except BaseException:
+            self.rollback()
+            raise
+        finally:
+            self._in_transaction = False
 
     def commit(self) -> None:
         self.execute("COMMIT")

@@ -73,5 +73,5 @@ def issue(settings: EnrollSettings, center: str, agent: str,
         password = pw_file.read_text().strip()
         ca_pem = ca_file.read_text()
     log.info("box enrolled", extra={"center": center, "agent": agent, "user": user})
-    return Credentials(center, agent, settings.broker_url, user, password, ca_pem,
-                       controller_keys)
+    return Credentials(center=center, agent=agent, broker_url=settings.broker_url, username=user,
+                       password=password, ca_pem=ca_pem, controller_keys=controller_keys)

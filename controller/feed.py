@@ -8,7 +8,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from controller.db import log_round_failure
@@ -21,6 +21,9 @@ FEED_RETRY_S = 1.0  # after the database failed a read
 # Changes held for one live stream whose client reads slower than they come; past it the
 # stream is ended (the client comes back with Last-Event-ID), never grown.
 SSE_QUEUE_MAX = 1000
+# Changes the ingest handed over, waiting for the feed to reach them; past it the oldest are
+# let go (the feed reads those alerts from the database, as it does other writers' changes).
+WRITTEN_MAX = 10_000
 
 
 class StorePerThread:
@@ -83,9 +86,20 @@ class AlertFeed:
         self.last_id = 0
         # the changes up to this event id went out through another controller
         self.outward_from = 0
+        # the ingest's committed changes by event id, as written: not read from the database
+        # again (others' changes, the API's and the CLI's, are)
+        self._written: dict[int, AlertChange] = {}
+        self._written_lock = threading.Lock()
 
-    def wake(self) -> None:
-        """Called (thread-safely, via the loop) when ingest committed alert changes."""
+    def wake(self, written: Sequence[AlertChange] = ()) -> None:
+        """Called (thread-safely, via the loop) when ingest committed alert changes, with them."""
+        if written:
+            with self._written_lock:
+                for change in written:
+                    if change.event_id > self.last_id:
+                        self._written[change.event_id] = change
+                while len(self._written) > WRITTEN_MAX:
+                    del self._written[next(iter(self._written))]
         self._wake.set()
 
     def is_silenced(self, change: AlertChange, silences: list[Silence],
@@ -96,7 +110,14 @@ class AlertFeed:
 
     def _read(self) -> tuple[list[AlertChange], list[Silence], dict[tuple[str, str], str]]:
         store = self.stores.get()
-        changes = store.changes_since(self.last_id)
+        with self._written_lock:
+            known = dict(self._written)
+        changes = store.changes_since(self.last_id, known=known)
+        if known:  # those read now, and any from before the feed's start, are done with
+            done = changes[-1].event_id if changes else self.last_id
+            with self._written_lock:
+                for event_id in [i for i in self._written if i <= done]:
+                    del self._written[event_id]
         if not changes:
             return [], [], {}
         if self.subscribers:

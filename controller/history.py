@@ -42,7 +42,7 @@ class Sample:
     values: Mapping[str, float]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MetricHour:
     min: float
     avg: float
@@ -58,7 +58,7 @@ class MetricHour:
     @classmethod
     def from_json(cls, raw: Sequence[float]) -> MetricHour:
         lo, avg, hi, last, n, rise, fall = raw
-        return cls(lo, avg, hi, last, int(n), rise, fall)
+        return cls(min=lo, avg=avg, max=hi, last=last, n=int(n), rise=rise, fall=fall)
 
 
 @dataclass(frozen=True)
@@ -171,9 +171,9 @@ def rollup_hour(hour: float, samples: Sequence[Sample], before: Sample | None,
         else:
             lead = [leads[name]] if leads is not None and name in leads else []
         rise, fall = _steps(name, lead + points)
-        metrics[name] = MetricHour(min(values), round(sum(values) / len(values), 6),
-                                   max(values), values[-1], len(values),
-                                   round(rise, 6), round(fall, 6))
+        metrics[name] = MetricHour(min=min(values), avg=round(sum(values) / len(values), 6),
+                                   max=max(values), last=values[-1], n=len(values),
+                                   rise=round(rise, 6), fall=round(fall, 6))
     rank = {"ok": 0, "warning": 1, "critical": 2, "unreachable": 3}
     worst = max((s.status for s in samples), key=lambda x: rank.get(x, 0), default="")
     return HourRollup(hour, runs, metrics, worst)

@@ -47,7 +47,7 @@ CREATE TABLE IF NOT EXISTS history_dirty (
 """
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class HourRow:
     center: str
     agent: str
@@ -56,7 +56,7 @@ class HourRow:
     rollup: HourRollup
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RawRow:
     center: str
     agent: str
@@ -95,8 +95,7 @@ def rollup(db: Db, limit: int = 500, *, center: str | None = None,
            device: str | None = None, settled_at: float | None = None) -> int:
     """Roll up at most `limit` dirty device-hours (of one device, if named; only the hours
     settled by `settled_at`, if given) in one transaction; how many it did."""
-    db.begin()
-    try:
+    with db.transaction():
         conds: list[str] = []
         args: list[object] = []
         if center is not None and device is not None:
@@ -144,10 +143,6 @@ def rollup(db: Db, limit: int = 500, *, center: str | None = None,
         db.executemany(
             "DELETE FROM history_dirty WHERE center=? AND agent=? AND device=? AND hour=? "
             "AND marked_at<=?", [tuple(d) for d in dirty])
-        db.commit()
-    except BaseException:
-        db.rollback()
-        raise
     return len(dirty)
 
 
@@ -193,8 +188,7 @@ def rollup_all(db: Db, limit: int = 500, *, center: str | None = None,
 
 def prune(db: Db, now: float, raw_keep_s: float, hourly_keep_s: float) -> tuple[int, int]:
     """Forget readings older than their retention (raw: after they are rolled up)."""
-    db.begin()
-    try:
+    with db.transaction():
         oldest_dirty = db.execute("SELECT MIN(hour) FROM history_dirty").fetchone()[0]
         cut = now - raw_keep_s
         if oldest_dirty is not None:
@@ -202,10 +196,6 @@ def prune(db: Db, now: float, raw_keep_s: float, hourly_keep_s: float) -> tuple[
         raw = db.execute("DELETE FROM history_raw WHERE ts < ?", (cut,))
         hourly = db.execute("DELETE FROM history_hourly WHERE hour < ?", (now - hourly_keep_s,))
         counts = (_rowcount(raw), _rowcount(hourly))
-        db.commit()
-    except BaseException:
-        db.rollback()
-        raise
     return counts
 
 
@@ -216,7 +206,7 @@ def _rowcount(rows: object) -> int:
 
 def _hour_row(center: str, agent: str, device: str, kind: str, hour: float, runs: str,
               readings: str, worst: str) -> HourRow:
-    return HourRow(center, agent, device, kind, HourRollup(
+    return HourRow(center=center, agent=agent, device=device, type=kind, rollup=HourRollup(
         hour, tuple(Run(hour + a, hour + b, bool(up)) for a, b, up in orjson.loads(runs)),
         {k: MetricHour.from_json(v) for k, v in orjson.loads(readings).items()}, worst))
 
@@ -242,7 +232,8 @@ def raw(db: Db, center: str, device: str, since: float, until: float) -> list[Ra
         "SELECT center, agent, device, type, ts, status, readings FROM history_raw WHERE "
         "center=? AND device=? AND ts>=? AND ts<? ORDER BY ts",
         (center, device, since, until)).fetchall()
-    return [RawRow(c, a, d, t, _sample(ts, st, rd)) for c, a, d, t, ts, st, rd in rows]
+    return [RawRow(center=c, agent=a, device=d, type=t, sample=_sample(ts, st, rd))
+            for c, a, d, t, ts, st, rd in rows]
 
 
 def row_counts(db: Db) -> dict[str, int]:

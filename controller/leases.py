@@ -43,8 +43,7 @@ class Leases:
         One transaction."""
         started = time.monotonic()
         s, db = self.settings, self.db
-        db.begin()
-        try:
+        with db.transaction():
             now = db.clock()
             db.execute("INSERT INTO controllers_alive (owner, seen_at) VALUES (?,?)"
                        " ON CONFLICT (owner) DO UPDATE SET seen_at=excluded.seen_at",
@@ -69,10 +68,6 @@ class Leases:
                         (part, self.owner, now + s.lease_s, now)).fetchone()
                     if got is not None:
                         held.add(part)
-            db.commit()
-        except BaseException:
-            db.rollback()
-            raise
         # by our own clock, from before the round began: never later than the database's view
         return Round(frozenset(held), todo.release, live, started + s.lease_s)
 
@@ -81,26 +76,16 @@ class Leases:
         once, without waiting for the lease to lapse."""
         if not parts:
             return
-        self.db.begin()
-        try:
+        with self.db.transaction():
             for part in sorted(parts):
                 self.db.execute("DELETE FROM partition_leases WHERE part=? AND owner=?",
                                 (part, self.owner))
-            self.db.commit()
-        except BaseException:
-            self.db.rollback()
-            raise
 
     def leave(self) -> None:
         """A clean stop: give everything back and stop counting as alive."""
-        self.db.begin()
-        try:
+        with self.db.transaction():
             self.db.execute("DELETE FROM partition_leases WHERE owner=?", (self.owner,))
             self.db.execute("DELETE FROM controllers_alive WHERE owner=?", (self.owner,))
-            self.db.commit()
-        except BaseException:
-            self.db.rollback()
-            raise
 
 
 def holders(db: Db) -> list[tuple[int, str, float]]:

@@ -34,7 +34,7 @@ from hcc_common.backoff import Backoff
 log = logging.getLogger("hcc.controller.notify")
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Batch:
     receiver: Receiver
     center: str
@@ -109,7 +109,8 @@ class Notifier:
             key = (receiver.name, change.alert.center)
             batch = self.pending.get(key)
             if batch is None:
-                batch = self.pending[key] = Batch(receiver, change.alert.center, "alerts")
+                batch = self.pending[key] = Batch(receiver=receiver, center=change.alert.center,
+                                                  kind="alerts")
                 # Group: whatever else this center raises within group_wait goes in one message.
                 self._spawn(self._flush_later(key))
             batch.changes.append((change.event, change.alert))
@@ -169,9 +170,10 @@ class Notifier:
 
     async def _send(self, batch: Batch) -> None:
         spec = REGISTRY[batch.receiver.kind]
-        msg = Outgoing(batch.kind, batch.center, list(batch.changes), self.public_url,
-                       self.center_names.get(batch.center, ""), batch.to, batch.step,
-                       batch.waited_s)
+        msg = Outgoing(kind=batch.kind, center=batch.center, changes=list(batch.changes),
+                       public_url=self.public_url,
+                       center_name=self.center_names.get(batch.center, ""), to=batch.to,
+                       step=batch.step, waited_s=batch.waited_s)
         try:
             await spec.send(batch.receiver.settings, msg, self.context(), batch.receiver.name)
         except (httpx.HTTPError, OSError) as exc:
@@ -203,7 +205,7 @@ class Notifier:
                 self._last_reminder[a.id] = now
                 for receiver in route(self.settings, a):
                     batch = due.setdefault((receiver.name, a.center),
-                                           Batch(receiver, a.center, "reminder"))
+                                           Batch(receiver=receiver, center=a.center, kind="reminder"))
                     batch.changes.append(("remind", a))
             for batch in due.values():
                 self._spawn(self.deliver(batch))
@@ -250,9 +252,10 @@ class Notifier:
                 self.wake()
                 for person in people:
                     for via in step.via:
-                        self._spawn(self.deliver(Batch(
-                            receivers[via], alert.center, "escalation", [("escalated", alert)],
-                            to=person, step=index, waited_s=now - alert.opened_at)))
+                        self._spawn(self.deliver(Batch(receiver=receivers[via], center=alert.center,
+                                                       kind="escalation",
+                                                       changes=[("escalated", alert)], to=person,
+                                                       step=index, waited_s=now - alert.opened_at)))
                         sent += 1
         return sent
 

@@ -165,8 +165,9 @@ def router(config: ControllerConfig, stores: StorePerThread) -> APIRouter:
             return errors(400, (400, f"description or phone: {exc}"))
         # one system posts for many people: its own limits count per person it names
         person = form.get("account_id") or form.get("device_id") or form.get("email") or ""
-        report = citizen.Report(found[0], found[1], problem, note, phone, None,
-                                f"open311:{who}:{person[:100]}", via=f"open311:{who}"[:80])
+        report = citizen.Report(center=found[0], amenity=found[1], problem=problem, note=note,
+                                phone=phone, photo_jpeg=None,
+                                address=f"open311:{who}:{person[:100]}", via=f"open311:{who}"[:80])
 
         def take() -> citizen.Taken | citizen.ReportRefused:
             try:

@@ -94,7 +94,7 @@ class DeviceMeta:
     supply_names: Mapping[str, str] = field(default_factory=dict)  # "supply.1.pct" -> "Black"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AlertFact:
     """An alert as the report counts it."""
 

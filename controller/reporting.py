@@ -102,8 +102,9 @@ def gather(store: Store, config: ControllerConfig, period: Period, *,
     since = min(period.start, at - FORECAST_WINDOW_S)
     centers = {c.id: CenterMeta(c.name, c.hours) for c in config.centers
                if center is None or c.id == center}
-    alerts = [AlertFact(a.center, a.device, a.device_name, a.code, a.severity, a.opened_at,
-                        a.acked_at, a.resolved_at)
+    alerts = [AlertFact(center=a.center, device=a.device, device_name=a.device_name, code=a.code,
+                        severity=a.severity, opened_at=a.opened_at, acked_at=a.acked_at,
+                        resolved_at=a.resolved_at)
               for a in store.alerts(include_resolved=True, center=center, since=period.start,
                                     until=period.end, limit=10_000_000)
               if a.severity != "info"]

@@ -74,7 +74,7 @@ class Rollout:
         return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BoxReport:
     """What the controller last heard from a box (its birth's inventory)."""
 

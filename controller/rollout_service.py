@@ -241,8 +241,9 @@ class RolloutDriver:
                     log.error("update failed on a box: rollout halted", extra={
                         "center": act.center, "agent": act.agent, "version": act.version,
                         "reason": act.reason})
-                    alerts.append(OpenAlert(AlertKey(act.center, act.agent, "", FAULT,
-                                                     act.version), "warning", "",
-                                            {"version": act.version, "reason": act.reason},
-                                            at))
+                    key = AlertKey(center=act.center, agent=act.agent, device="", code=FAULT,
+                                   subject=act.version)
+                    alerts.append(OpenAlert(key=key, severity="warning", device_name="",
+                                            params={"version": act.version, "reason": act.reason},
+                                            at=at))
         return alerts

@@ -45,7 +45,7 @@ class Rule:
             (not self.centers or center in self.centers)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Condition:
     """One reason for an alert that holds right now."""
 
@@ -82,8 +82,8 @@ def metric_conditions(rules: Sequence[Rule], center: str, device_type: str,
             holds = OPS[r.op](float(value), r.clear) or (
                 min(r.value, r.clear) <= float(value) <= max(r.value, r.clear))
         if holds:
-            out.append(Condition(code, "", r.severity or "warning",
-                                 {"metric": r.metric, "value": value}, r))
+            out.append(Condition(code=code, subject="", severity=r.severity or "warning",
+                                 params={"metric": r.metric, "value": value}, rule=r))
     return out
 
 
@@ -95,7 +95,8 @@ def fault_conditions(rules: Sequence[Rule], center: str, device_type: str,
         r = fault_rule(rules, center, device_type, f.code)
         if r is None:
             continue  # no rule wants it: shown on the device, not alerted
-        out.append(Condition(f.code, subject(f), r.severity or f.severity, f.params, r))
+        out.append(Condition(code=f.code, subject=subject(f), severity=r.severity or f.severity,
+                             params=f.params, rule=r))
     return out
 
 

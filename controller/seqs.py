@@ -26,7 +26,7 @@ def _start(r: list[int]) -> int:
     return r[0]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SessionSeqs:
     """One session: the highest seq seen and the seqs below it never seen, as sorted ranges."""
 
@@ -55,10 +55,6 @@ class SessionSeqs:
             else:
                 self.untracked_gaps += end - start + 1
         self.last_seq = seq
-
-    def is_missing(self, seq: int) -> bool:
-        i = bisect_right(self.ranges, seq, key=_start) - 1
-        return i >= 0 and self.ranges[i][0] <= seq <= self.ranges[i][1]
 
     def fill(self, seq: int) -> bool:
         """Take `seq` out of the missing ranges; False if it was not missing."""
@@ -125,10 +121,10 @@ class SessionSeqs:
     def from_json(data: dict[str, object]) -> SessionSeqs:
         ranges = [[int(a), int(b)] for a, b in data.get("missing", [])]  # type: ignore[attr-defined]
         pre = int(data.get("pre", 0))  # type: ignore[call-overload]
-        return SessionSeqs(int(data.get("last", 0)), ranges,  # type: ignore[call-overload]
-                           sum(b - a + 1 for a, b in ranges),
-                           int(data.get("untracked", 0)),  # type: ignore[call-overload]
-                           pre, sum(max(0, min(b, pre) - a + 1) for a, b in ranges))
+        return SessionSeqs(last_seq=int(data.get("last", 0)), ranges=ranges,  # type: ignore[call-overload]
+                           missing_count=sum(b - a + 1 for a, b in ranges),
+                           untracked_gaps=int(data.get("untracked", 0)),  # type: ignore[call-overload]
+                           pre_contact=pre, pre_missing=sum(max(0, min(b, pre) - a + 1) for a, b in ranges))
 
 
 # Old agents number their sessions 1, 2, 3...; new ones draw a random id of at least this
@@ -282,9 +278,10 @@ class SeqTracker:
         return {k: v.ack() for k, v in self.sessions.items()}
 
     def copy(self) -> SeqTracker:
-        return SeqTracker({k: SessionSeqs(v.last_seq, [list(r) for r in v.ranges],
-                                          v.missing_count, v.untracked_gaps, v.pre_contact,
-                                          v.pre_missing)
+        return SeqTracker({k: SessionSeqs(last_seq=v.last_seq, ranges=[list(r) for r in v.ranges],
+                                          missing_count=v.missing_count,
+                                          untracked_gaps=v.untracked_gaps,
+                                          pre_contact=v.pre_contact, pre_missing=v.pre_missing)
                            for k, v in self.sessions.items()}, self.received, self.duplicates,
                           self.current_session)
 

@@ -7,7 +7,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -134,7 +134,7 @@ class Controller:
         gc.set_threshold(GC_YOUNG, 10, 10)
         self._frozen_at = time.monotonic()
         self.limiter = RateLimiter()
-        self.on_commit: Callable[[], None] | None = None
+        self.on_commit: Callable[[Sequence[AlertChange]], None] | None = None
         self.last_step = time.monotonic()  # when the last step completed
         self._synced = 0.0
         self._devices_flushed = time.monotonic()
@@ -570,12 +570,13 @@ class Controller:
             for e in effects:
                 if isinstance(e, AgentInfo):
                     self._ack_due[(e.center, e.agent)] = e
-        for kind, row in changes:
-            log.info(f"alert {kind}", extra={"id": row.id, "center": row.center,
-                                            "agent": row.agent, "device": row.device or "-",
-                                            "code": row.code, "severity": row.severity})
+        for change in changes:
+            row = change.alert
+            log.info(f"alert {change.event}", extra={"id": row.id, "center": row.center,
+                                                    "agent": row.agent, "device": row.device or "-",
+                                                    "code": row.code, "severity": row.severity})
         if changes and self.on_commit is not None:
-            self.on_commit()
+            self.on_commit(changes)  # the feed sends them as written, without reading them
 
     def publish_alert(self, change: AlertChange, silenced: bool = False) -> None:
         """The MQTT alert feed: hcc/v1/alerts/<center>, one message per alert change (with
@@ -650,8 +651,8 @@ def serve(config: ControllerConfig) -> None:
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         feed = AlertFeed(stores)
-        def wake() -> None:
-            loop.call_soon_threadsafe(feed.wake)
+        def wake(written: Sequence[AlertChange] = ()) -> None:
+            loop.call_soon_threadsafe(feed.wake, written)
 
         ctl.on_commit = wake
         notifier = Notifier(config.notify, stores,

@@ -26,7 +26,7 @@ AGENT_ALERT_DEVICE = ""  # alerts about the agent or center carry no device
 ALERT_STARTS_WINDOW_S = 3600.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AlertKey:
     center: str
     agent: str
@@ -35,7 +35,7 @@ class AlertKey:
     subject: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class OpenAlert:
     key: AlertKey
     severity: str
@@ -52,7 +52,7 @@ class ResolveAlert:
     reason: str
 
 
-@dataclass
+@dataclass(kw_only=True)
 class AgentInfo:
     center: str
     agent: str
@@ -90,10 +90,12 @@ class AgentInfo:
 
     def snapshot(self) -> AgentInfo:
         """A copy for the store, safe from later mutation."""
-        return AgentInfo(self.center, self.agent, self.state, self.session, self.last_seen,
-                         self.heartbeat_interval, self.keepalive_s, self.clock_skew_s, self.host,
-                         self.backlog, self.seqs.copy(), self.online_since,
-                         list(self.skew_samples), self.inventory)
+        return AgentInfo(center=self.center, agent=self.agent, state=self.state,
+                         session=self.session, last_seen=self.last_seen,
+                         heartbeat_interval=self.heartbeat_interval, keepalive_s=self.keepalive_s,
+                         clock_skew_s=self.clock_skew_s, host=self.host, backlog=self.backlog,
+                         seqs=self.seqs.copy(), online_since=self.online_since,
+                         skew_samples=list(self.skew_samples), inventory=self.inventory)
 
     def silence_limit(self, heartbeat_misses: float) -> float:
         """How long without a message before the agent counts as gone. With heartbeats at most a
@@ -111,7 +113,7 @@ SKEW_SAMPLES = 5
 SKEW_SETTLE_S = 30.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DeviceEvent:
     """A line of a device's history: a change of status or faults, or a replayed faulty result."""
 
@@ -127,7 +129,7 @@ class DeviceEvent:
     replayed: bool
 
 
-@dataclass(slots=True)  # one per device, 300,000 in a country: no __dict__ each
+@dataclass(slots=True, kw_only=True)  # one per device, 300,000 in a country: no __dict__ each
 class DeviceInfo:
     center: str
     agent: str
@@ -162,7 +164,7 @@ def order_of(session: int, seq: int) -> int:
     return session << SEQ_BITS | seq
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Reading:
     """One check of one device for the history (every result, replays included)."""
 
@@ -296,7 +298,6 @@ class Fleet:
         for k in keys:
             del self.dirty_devices[k]
         return [self.devices[k] for k in keys]
-        return out
 
     # -- restoring after a restart ----------------------------------------------------------
     def restore(self, agents: Iterable[AgentInfo], devices: Iterable[DeviceInfo],
@@ -328,7 +329,8 @@ class Fleet:
             self._index(key)
             log = self.opened_at_log.setdefault(key, [])
             log[:] = [t for t in log if at - t < self.rules.flap_window_s] + [at]
-            out.append(OpenAlert(key, severity, name, params, at, dict(labels or {})))
+            out.append(OpenAlert(key=key, severity=severity, device_name=name, params=params, at=at,
+                                 labels=dict(labels or {})))
 
     def _resolve(self, out: list[Effect], key: AlertKey, at: float, reason: str) -> None:
         if key in self.open_alerts:
@@ -401,7 +403,7 @@ class Fleet:
         if agent is None:
             if not self._admit(out, msg.center, msg.agent, received_at):
                 return out
-            agent = AgentInfo(msg.center, msg.agent, session=msg.session)
+            agent = AgentInfo(center=msg.center, agent=msg.agent, session=msg.session)
             self.agents[key] = agent
             self.center_agents.setdefault(msg.center, set()).add(msg.agent)
         if isinstance(msg, wire.StateMessage):
@@ -430,8 +432,10 @@ class Fleet:
                     prev = self.devices.get((msg.center, msg.agent, device))
                     if prev is None:
                         continue  # not known here yet: its next full report brings it
-                    again = wire.Result(msg.center, msg.agent, device, msg.session, msg.seq, ts,
-                                        prev.type, prev.name, status, prev.metrics, prev.faults)
+                    again = wire.Result(center=msg.center, agent=msg.agent, device=device,
+                                        session=msg.session, seq=msg.seq, ts=ts,
+                                        device_type=prev.type, device_name=prev.name, status=status,
+                                        metrics=prev.metrics, faults=prev.faults)
                     backlog = ts - agent.clock_skew_s < agent.online_since - REPLAY_GRACE_S
                     self._apply_result(out, again, received_at, verdict is Verdict.NEW, backlog,
                                        confirmed=True)
@@ -461,7 +465,7 @@ class Fleet:
         count = self.unknown_agent_messages.get(center, 0) + 1
         if len(self.unknown_agent_messages) < 100_000 or center in self.unknown_agent_messages:
             self.unknown_agent_messages[center] = count
-        key = AlertKey(center, "", AGENT_ALERT_DEVICE, "center.unknown_agent")
+        key = AlertKey(center=center, agent="", device=AGENT_ALERT_DEVICE, code="center.unknown_agent")
         if key not in self.open_alerts:
             self._open(out, key, "warning", center, {"agent": agent, "count": count}, at)
         return False
@@ -469,7 +473,8 @@ class Fleet:
     def _skew(self, out: list[Effect], agent: AgentInfo, sample: float, at: float) -> None:
         agent.skew_samples = [*agent.skew_samples[-(SKEW_SAMPLES - 1):], sample]
         agent.clock_skew_s = round(max(agent.skew_samples), 3)
-        key = AlertKey(agent.center, agent.agent, AGENT_ALERT_DEVICE, "agent.clock_skew")
+        key = AlertKey(center=agent.center, agent=agent.agent, device=AGENT_ALERT_DEVICE,
+                       code="agent.clock_skew")
         if abs(agent.clock_skew_s) > self.rules.clock_skew_s:
             self._open(out, key, "warning", agent.agent, {"skew": round(agent.clock_skew_s)}, at)
         elif abs(agent.clock_skew_s) < self.rules.clock_skew_s * 0.8:  # hysteresis
@@ -495,7 +500,8 @@ class Fleet:
         agent.last_seen = max(agent.last_seen, received_at)
         if msg.state == "offline":
             agent.state = "offline"
-            key = AlertKey(agent.center, agent.agent, AGENT_ALERT_DEVICE, "agent.offline")
+            key = AlertKey(center=agent.center, agent=agent.agent, device=AGENT_ALERT_DEVICE,
+                           code="agent.offline")
             self._open(out, key, "critical", self.box_name(agent), {}, received_at)
         else:
             self._come_online(out, agent, received_at)
@@ -506,7 +512,8 @@ class Fleet:
         agent.state = "online"
         if not self.center_alerts.get(agent.center):
             return  # nothing open about this center (the common case): nothing to resolve
-        key = AlertKey(agent.center, agent.agent, AGENT_ALERT_DEVICE, "agent.offline")
+        key = AlertKey(center=agent.center, agent=agent.agent, device=AGENT_ALERT_DEVICE,
+                       code="agent.offline")
         self._resolve(out, key, at, "agent back online")
 
     def _apply_result(self, out: list[Effect], r: wire.Result, received_at: float,
@@ -517,7 +524,8 @@ class Fleet:
         if prev is None and self.center_devices.get(r.center, 0) \
                 >= self.rules.max_devices_per_center:
             self.over_device_cap[r.center] = self.over_device_cap.get(r.center, 0) + 1
-            key = AlertKey(r.center, "", AGENT_ALERT_DEVICE, "center.too_many_devices")
+            key = AlertKey(center=r.center, agent="", device=AGENT_ALERT_DEVICE,
+                           code="center.too_many_devices")
             if key not in self.open_alerts:
                 self._open(out, key, "warning", r.center,
                            {"limit": self.rules.max_devices_per_center, "device": r.device},
@@ -529,16 +537,18 @@ class Fleet:
         # country's 300,000 unchanged devices do not write a row every 30 s.
         if not confirmed or prev is None or \
                 r.ts // HISTORY_SAMPLE_S != prev.agent_ts // HISTORY_SAMPLE_S:
-            out.append(Reading(r.center, r.agent, r.device, r.device_type, r.ts, r.status,
-                               r.metrics))
+            out.append(Reading(center=r.center, agent=r.agent, device=r.device, type=r.device_type,
+                               ts=r.ts, status=r.status, metrics=r.metrics))
         codes = tuple(sorted(f.code for f in r.faults)) if r.faults else ()
         # Within a session the seq orders; across sessions only the verdict does (a replaced
         # box's session id may be lower than its predecessor's).
         if not newest or (prev is not None and prev.session == r.session and order < prev.order):
             # Older than what we show (a replay after an outage): history, never current state.
             if r.faults or r.status != "ok":
-                out.append(DeviceEvent(r.center, r.agent, r.device, r.session, r.seq, r.ts,
-                                       received_at, r.status, codes, replayed=True))
+                out.append(DeviceEvent(center=r.center, agent=r.agent, device=r.device,
+                                       session=r.session, seq=r.seq, agent_ts=r.ts,
+                                       received_at=received_at, status=r.status, faults=codes,
+                                       replayed=True))
             return
         status_changed = prev is None or prev.status != r.status
         codes_changed = prev is not None and bool(prev.faults or r.faults) and \
@@ -546,12 +556,16 @@ class Fleet:
         # stored at once: a new status, or new faults or fault details (a toner level)
         changed = status_changed or (prev is not None and prev.faults != r.faults)
         if status_changed or codes_changed:  # a line of history
-            out.append(DeviceEvent(r.center, r.agent, r.device, r.session, r.seq, r.ts,
-                                   received_at, r.status, codes, replayed=False))
+            out.append(DeviceEvent(center=r.center, agent=r.agent, device=r.device,
+                                   session=r.session, seq=r.seq, agent_ts=r.ts,
+                                   received_at=received_at, status=r.status, faults=codes,
+                                   replayed=False))
         failures = (prev.consecutive_failures if prev is not None else 0) + 1 \
             if r.status == "unreachable" else 0
-        dev = DeviceInfo(r.center, r.agent, r.device, r.device_name, r.device_type, r.status,
-                         received_at, r.ts, failures, r.metrics, r.faults, order)
+        dev = DeviceInfo(center=r.center, agent=r.agent, device=r.device, name=r.device_name,
+                         type=r.device_type, status=r.status, last_seen=received_at, agent_ts=r.ts,
+                         consecutive_failures=failures, metrics=r.metrics, faults=r.faults,
+                         order=order)
         lan_changed = self._set_device(dev)
         if changed:
             out.append(dev)  # a new status or fault is stored with this batch
@@ -580,7 +594,8 @@ class Fleet:
 
     def _conditions(self, dev: DeviceInfo, now: float) -> list[Condition]:
         def is_open(code: str) -> bool:
-            return AlertKey(dev.center, dev.agent, dev.device, code) in self.open_alerts
+            return AlertKey(
+                center=dev.center, agent=dev.agent, device=dev.device, code=code) in self.open_alerts
 
         faults = [f for f in dev.faults if f.code != "device.unreachable"
                   or dev.consecutive_failures >= self.rules.unreachable_after]
@@ -600,7 +615,8 @@ class Fleet:
 
     def _reconcile(self, out: list[Effect], dev: DeviceInfo, conds: list[Condition],
                    now: float) -> None:
-        active = {AlertKey(dev.center, dev.agent, dev.device, c.code, c.subject): c
+        active = {AlertKey(center=dev.center, agent=dev.agent, device=dev.device, code=c.code,
+                           subject=c.subject): c
                   for c in conds}
         dkey = (dev.center, dev.agent, dev.device)
         restored = self.restored_pending.pop(dkey, None) if self.restored_pending else None
@@ -643,7 +659,8 @@ class Fleet:
 
     def _too_many_alerts(self, out: list[Effect], dev: DeviceInfo, now: float) -> None:
         """One warning per box that a device of it holds more alerts than any real one."""
-        key = AlertKey(dev.center, dev.agent, AGENT_ALERT_DEVICE, "agent.too_many_alerts")
+        key = AlertKey(center=dev.center, agent=dev.agent, device=AGENT_ALERT_DEVICE,
+                       code="agent.too_many_alerts")
         if key not in self.open_alerts:
             agent = self.agents.get((dev.center, dev.agent))
             self._open(out, key, "warning", self.box_name(agent) if agent else dev.agent,
@@ -700,7 +717,7 @@ class Fleet:
         down = self.center_down.get(center, set())
         agent = next(iter(down))[1] if down else ""
         key = next((k for k in self.center_alerts.get(center, ()) if k.code == "center.lan_down"),
-                   AlertKey(center, agent, AGENT_ALERT_DEVICE, "center.lan_down"))
+                   AlertKey(center=center, agent=agent, device=AGENT_ALERT_DEVICE, code="center.lan_down"))
         if len(down) >= LAN_DOWN_MIN_DEVICES and len(down) >= LAN_DOWN_FRACTION * total:
             if key not in self.open_alerts:
                 self._open(out, key, "critical", center, {"down": len(down), "total": total}, now)
@@ -730,7 +747,8 @@ class Fleet:
             deadline = max(agent.last_seen, self.listening_since) + agent.silence_limit(misses)
             if now >= deadline:
                 agent.state = "offline"
-                key = AlertKey(agent.center, agent.agent, AGENT_ALERT_DEVICE, "agent.offline")
+                key = AlertKey(center=agent.center, agent=agent.agent, device=AGENT_ALERT_DEVICE,
+                               code="agent.offline")
                 self._open(out, key, "critical", self.box_name(agent),
                            {"reason": "no heartbeat", "silent_s": round(now - agent.last_seen, 1)},
                            now)

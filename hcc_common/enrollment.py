@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 ENROLL_PATH = "/api/v1/enroll"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Credentials:
     """A box's own broker user, its password, the broker and its CA: what a code buys. And the
     controller's public key(s), PEM: the box takes a pushed config only when one of them signed
@@ -35,4 +35,5 @@ class Credentials:
         if not isinstance(keys, str):
             raise ValueError("the controller's answer has controller_keys that are no text")
         center, agent, url, user, password, ca = (str(body[f]) for f in fields)
-        return Credentials(center, agent, url, user, password, ca, keys)
+        return Credentials(center=center, agent=agent, broker_url=url, username=user,
+                           password=password, ca_pem=ca, controller_keys=keys)

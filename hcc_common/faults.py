@@ -21,7 +21,7 @@ class Severity(StrEnum):
         return {"critical": 3, "warning": 2, "info": 1}[self.value]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FaultDef:
     code: str
     severity: Severity
@@ -32,7 +32,7 @@ class FaultDef:
 
 
 def _f(code: str, sev: str, en: str, vi: str, hint_en: str, hint_vi: str) -> FaultDef:
-    return FaultDef(code, Severity(sev), en, vi, hint_en, hint_vi)
+    return FaultDef(code=code, severity=Severity(sev), en=en, vi=vi, hint_en=hint_en, hint_vi=hint_vi)
 
 
 # Texts may use {placeholders} filled from the fault's params; a missing param renders as "?".
@@ -513,7 +513,7 @@ def lookup(code: str) -> FaultDef:
     found = VOCABULARY.get(code)
     if found is not None:
         return found
-    return FaultDef(code, Severity.WARNING, code, code, "", "")
+    return FaultDef(code=code, severity=Severity.WARNING, en=code, vi=code, hint_en="", hint_vi="")
 
 
 _OPTIONAL_GROUP = re.compile(r"\s*\([^()]*\{(\w+)\}[^()]*\)")

@@ -47,7 +47,7 @@ class BrokerSettings:
         return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Incoming:
     topic: str
     payload: bytes
@@ -326,8 +326,9 @@ class MqttLink:
     def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
         assert self._handler is not None
         try:
-            self._handler(Incoming(msg.topic, bytes(msg.payload), time.time(), msg.mid,
-                                   msg.qos, bool(msg.retain)))
+            self._handler(Incoming(topic=msg.topic, payload=bytes(msg.payload),
+                                   received_at=time.time(), mid=msg.mid, qos=msg.qos,
+                                   retain=bool(msg.retain)))
         except Exception:  # one message, whatever it holds, never ends the link
             log.exception("message handler failed", extra={"topic": msg.topic[:200]})
 

@@ -185,7 +185,7 @@ class Ack:
     sessions: Mapping[int, SessionAck]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Result:
     """One check of one device."""
 
@@ -542,7 +542,7 @@ def decode(topic: str, payload: bytes, parts: TopicParts | None = None) -> Messa
         raise WireError(f"name must be at most {MAX_DEVICE_NAME} characters without control "
                         f"characters, got {_short(name)}")
     return Result(
-        center, agent, device, session, seq, ts,
+        center=center, agent=agent, device=device, session=session, seq=seq, ts=ts,
         # interned: the same few types and one name per device, held for every device
         device_type=sys.intern(device_type),
         device_name=sys.intern(name),

@@ -102,7 +102,7 @@ def start(tmp: Path, per_address: int = 6, per_amenity: int = 30) -> Iterator[Si
                     encoding="utf-8")
     cfg = config_mod.load(path)
     stores = StorePerThread(cfg.db)
-    Store(cfg.db)  # the schema
+    Store(cfg.db).close()  # the schema
     cli_account(cfg.db)  # the CLI (qr) acts as the tests' admin
     server = uvicorn.Server(uvicorn.Config(create_app(cfg, stores, None), host="127.0.0.1",
                                            port=port, log_level="warning", lifespan="off"))

@@ -27,12 +27,17 @@ def env(tmp_path: Path) -> tuple[TestClient, Store]:
     store = Store(db)
     now = time.time()
     store.write([
-        DeviceInfo("ba-dinh", "pi-1", "printer-1", "Máy in quầy 1", "printer", "critical", now,
-                   now, 0, {}, (wire.FaultReport("printer.jammed", "critical", {}),), order_of(1, 1)),
-        OpenAlert(AlertKey("ba-dinh", "pi-1", "printer-1", "printer.jammed"), "critical",
-                  "Máy in quầy 1", {}, now - 60),
-        OpenAlert(AlertKey("hoan-kiem", "pi-2", "ap-1", "ap.no_clients"), "warning",
-                  "Wi-Fi sảnh", {}, now - 30),
+        DeviceInfo(center="ba-dinh", agent="pi-1", device="printer-1", name="Máy in quầy 1",
+                   type="printer", status="critical", last_seen=now, agent_ts=now,
+                   consecutive_failures=0, metrics={},
+                   faults=(wire.FaultReport("printer.jammed", "critical", {}),),
+                   order=order_of(1, 1)),
+        OpenAlert(key=AlertKey(center="ba-dinh", agent="pi-1", device="printer-1",
+                               code="printer.jammed"), severity="critical",
+                  device_name="Máy in quầy 1", params={}, at=now - 60),
+        OpenAlert(key=AlertKey(center="hoan-kiem", agent="pi-2", device="ap-1",
+                               code="ap.no_clients"), severity="warning",
+                  device_name="Wi-Fi sảnh", params={}, at=now - 30),
     ])
     cfg = ControllerConfig(broker=BrokerSettings("127.0.0.1", 1), db=db,
                            centers=(CenterInfo(id="ba-dinh", name="Ba Đình", hours=OpeningHours()),
@@ -113,15 +118,20 @@ def test_centers_come_a_page_at_a_time_filtered_by_the_server(tmp_path: Path) ->
     store = Store(db)
     now = time.time()
     effects: list[object] = [
-        DeviceInfo(f"c{i:03d}", "pi-1", f"prn-{i}", f"Máy in quầy {i}", "printer", "ok", now,
-                   now, 0, {}, ()) for i in range(250)]
-    effects.append(DeviceInfo("c007", "pi-1", "robot-1", "Robot Lễ Tân", "robot", "ok", now, now,
-                              0, {}, ()))
+        DeviceInfo(center=f"c{i:03d}", agent="pi-1", device=f"prn-{i}", name=f"Máy in quầy {i}",
+                   type="printer", status="ok", last_seen=now, agent_ts=now, consecutive_failures=0,
+                   metrics={}, faults=()) for i in range(250)]
+    effects.append(DeviceInfo(center="c007", agent="pi-1", device="robot-1", name="Robot Lễ Tân",
+                              type="robot", status="ok", last_seen=now, agent_ts=now,
+                              consecutive_failures=0, metrics={}, faults=()))
     # more open alerts than the store's default page: every one still colours its center
-    effects += [OpenAlert(AlertKey(f"c{i:03d}", "pi-1", f"prn-{i}", f"printer.x{j}"), "warning",
-                          "Máy in", {}, now - 60) for i in range(200, 250) for j in range(25)]
-    effects.append(OpenAlert(AlertKey("c123", "pi-1", "prn-123", "printer.jammed"), "critical",
-                             "Máy in", {}, now - 60))
+    effects += [OpenAlert(
+        key=AlertKey(center=f"c{i:03d}", agent="pi-1", device=f"prn-{i}",
+                     code=f"printer.x{j}"), severity="warning", device_name="Máy in", params={},
+        at=now - 60) for i in range(200, 250) for j in range(25)]
+    effects.append(OpenAlert(key=AlertKey(center="c123", agent="pi-1", device="prn-123",
+                                          code="printer.jammed"), severity="critical",
+                             device_name="Máy in", params={}, at=now - 60))
     store.write(effects)  # type: ignore[arg-type]
     cfg = ControllerConfig(broker=BrokerSettings("127.0.0.1", 1), db=db, centers=tuple(
         CenterInfo(id=f"c{i:03d}", name=f"Trung tâm {i}", hours=OpeningHours())
@@ -198,8 +208,9 @@ def test_history_with_a_time_no_calendar_shows_is_not_500(env) -> None:
     from controller.state import DeviceEvent
 
     client, store = env
-    store.write([DeviceEvent("ba-dinh", "pi-1", "printer-1", 1, 9, 253402300800.0, time.time(),
-                             "critical", ("printer.jammed",), False)])
+    store.write([DeviceEvent(center="ba-dinh", agent="pi-1", device="printer-1", session=1, seq=9,
+                             agent_ts=253402300800.0, received_at=time.time(), status="critical",
+                             faults=("printer.jammed",), replayed=False)])
     res = client.get("/api/v1/devices/ba-dinh/printer-1/history")
     assert res.status_code == 200
     assert res.json()[0]["agent_ts"] is None
@@ -264,8 +275,9 @@ def test_the_feed_carries_the_silenced_flag_to_sse_and_mqtt(tmp_path: Path) -> N
         stop = asyncio.Event()
         task = asyncio.create_task(feed.run(stop))
         await asyncio.sleep(0.2)
-        store.write([OpenAlert(AlertKey("ba-dinh", "pi-1", "printer-1", "printer.jammed"),
-                               "critical", "Máy in quầy 1", {}, time.time())])
+        store.write([OpenAlert(key=AlertKey(center="ba-dinh", agent="pi-1", device="printer-1",
+                                            code="printer.jammed"),
+                               severity="critical", device_name="Máy in quầy 1", params={}, at=time.time())])
         feed.wake()
         item = await asyncio.wait_for(sse.get(), 5)
         stop.set()

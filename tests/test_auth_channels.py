@@ -29,10 +29,12 @@ def test_a_press_has_the_accounts_role_and_scope(tmp_path: Path) -> None:
     db = tmp_path / "hcc.db"
     store = Store(db)
     now = time.time()
-    store.write([OpenAlert(AlertKey("ba-dinh", "pi-1", "prn-1", "printer.jammed"), "critical",
-                           "Máy in quầy 1", {}, now - 60),
-                 OpenAlert(AlertKey("tay-ho", "pi-2", "prn-9", "printer.jammed"), "critical",
-                           "Máy in Tây Hồ", {}, now - 30)])
+    store.write([OpenAlert(key=AlertKey(center="ba-dinh", agent="pi-1", device="prn-1",
+                                        code="printer.jammed"), severity="critical",
+                           device_name="Máy in quầy 1", params={}, at=now - 60),
+                 OpenAlert(key=AlertKey(center="tay-ho", agent="pi-2", device="prn-9",
+                                        code="printer.jammed"), severity="critical",
+                           device_name="Máy in Tây Hồ", params={}, at=now - 30)])
     a, b = (next(x.id for x in store.alerts() if x.center == c) for c in ("ba-dinh", "tay-ho"))
     accounts.add_account(store.db, name="lan", role="technician", centers=["ba-dinh"],
                          groups=[], password=None, now=now)

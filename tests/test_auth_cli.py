@@ -38,10 +38,12 @@ def test_the_cli_acts_as_an_account_by_the_same_rule(tmp_path: Path) -> None:
     db = tmp_path / "hcc.db"
     store = Store(db)
     now = time.time()
-    store.write([OpenAlert(AlertKey("ba-dinh", "pi-1", "prn-1", "printer.jammed"), "critical",
-                           "Máy in quầy 1", {}, now - 60),
-                 OpenAlert(AlertKey("tay-ho", "pi-2", "prn-9", "printer.jammed"), "critical",
-                           "Máy in Tây Hồ", {}, now - 30)])
+    store.write([OpenAlert(key=AlertKey(center="ba-dinh", agent="pi-1", device="prn-1",
+                                        code="printer.jammed"), severity="critical",
+                           device_name="Máy in quầy 1", params={}, at=now - 60),
+                 OpenAlert(key=AlertKey(center="tay-ho", agent="pi-2", device="prn-9",
+                                        code="printer.jammed"), severity="critical",
+                           device_name="Máy in Tây Hồ", params={}, at=now - 30)])
     a, b = (next(x.id for x in store.alerts() if x.center == c) for c in ("ba-dinh", "tay-ho"))
     pw = tmp_path / "pw"
     pw.write_text(PASSWORD + "\n")
@@ -155,10 +157,12 @@ def test_reads_through_the_database_act_as_an_account_and_keep_to_its_centers(
     db = tmp_path / "hcc.db"
     store = Store(db)
     now = time.time()
-    store.write([OpenAlert(AlertKey("ba-dinh", "pi-1", "prn-1", "printer.jammed"), "critical",
-                           "Máy in quầy 1", {}, now - 60),
-                 OpenAlert(AlertKey("tay-ho", "pi-2", "prn-9", "printer.jammed"), "critical",
-                           "Máy in Tây Hồ", {}, now - 30)])
+    store.write([OpenAlert(key=AlertKey(center="ba-dinh", agent="pi-1", device="prn-1",
+                                        code="printer.jammed"), severity="critical",
+                           device_name="Máy in quầy 1", params={}, at=now - 60),
+                 OpenAlert(key=AlertKey(center="tay-ho", agent="pi-2", device="prn-9",
+                                        code="printer.jammed"), severity="critical",
+                           device_name="Máy in Tây Hồ", params={}, at=now - 30)])
     d = ("--db", str(db))
     for read in (("alerts",), ("agents",), ("config", "status"), ("stats",)):
         nobody = cli(*read, *d, user="root")

@@ -102,10 +102,12 @@ def app_for(tmp_path: Path, url: str) -> tuple[TestClient, Store]:
     db = tmp_path / "hcc.db"
     store = Store(db)
     now = time.time()
-    store.write([OpenAlert(AlertKey("ba-dinh", "pi-1", "prn-1", "printer.jammed"), "critical",
-                           "Máy in quầy 1", {}, now),
-                 OpenAlert(AlertKey("tay-ho", "pi-2", "prn-9", "printer.jammed"), "critical",
-                           "Máy in Tây Hồ", {}, now)])
+    store.write([OpenAlert(key=AlertKey(center="ba-dinh", agent="pi-1", device="prn-1",
+                                        code="printer.jammed"), severity="critical",
+                           device_name="Máy in quầy 1", params={}, at=now),
+                 OpenAlert(key=AlertKey(center="tay-ho", agent="pi-2", device="prn-9",
+                                        code="printer.jammed"), severity="critical",
+                           device_name="Máy in Tây Hồ", params={}, at=now)])
     # a local account of the same name as a directory person: the directory cannot take it
     accounts.add_account(store.db, name="owned", role="viewer", centers=["tay-ho"], groups=[],
                          password="the-local-password", now=now)

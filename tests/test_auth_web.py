@@ -52,15 +52,20 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     store = Store(db)
     now = time.time()
     store.write([
-        DeviceInfo("ba-dinh", "pi-1", "printer-1", "Máy in quầy 1", "printer", "critical", now,
-                   now, 0, {}, (wire.FaultReport("printer.jammed", "critical", {}),),
-                   order_of(1, 1)),
-        DeviceInfo("tay-ho", "pi-2", "ap-1", "Wi-Fi Tây Hồ", "wifi_ap", "warning", now, now, 0,
-                   {}, (), order_of(1, 1)),
-        OpenAlert(AlertKey("ba-dinh", "pi-1", "printer-1", "printer.jammed"), "critical",
-                  "Máy in quầy 1", {}, now - 60),
-        OpenAlert(AlertKey("tay-ho", "pi-2", "ap-1", "ap.no_clients"), "warning",
-                  "Wi-Fi Tây Hồ", {}, now - 30)])
+        DeviceInfo(center="ba-dinh", agent="pi-1", device="printer-1", name="Máy in quầy 1",
+                   type="printer", status="critical", last_seen=now, agent_ts=now,
+                   consecutive_failures=0, metrics={},
+                   faults=(wire.FaultReport("printer.jammed", "critical", {}),),
+                   order=order_of(1, 1)),
+        DeviceInfo(center="tay-ho", agent="pi-2", device="ap-1", name="Wi-Fi Tây Hồ",
+                   type="wifi_ap", status="warning", last_seen=now, agent_ts=now,
+                   consecutive_failures=0, metrics={}, faults=(), order=order_of(1, 1)),
+        OpenAlert(key=AlertKey(center="ba-dinh", agent="pi-1", device="printer-1",
+                               code="printer.jammed"), severity="critical",
+                  device_name="Máy in quầy 1", params={}, at=now - 60),
+        OpenAlert(key=AlertKey(center="tay-ho", agent="pi-2", device="ap-1",
+                               code="ap.no_clients"), severity="warning",
+                  device_name="Wi-Fi Tây Hồ", params={}, at=now - 30)])
     for name, (role, centers) in ROLES.items():
         accounts.add_account(store.db, name=name, role=role, centers=centers, groups=[],
                              password=PASSWORD, now=now)
@@ -212,10 +217,12 @@ def test_technicians_stream_carries_only_their_centers_changes(site: Site) -> No
         time.sleep(0.5)  # the stream is registered with the feed before the changes
         now = time.time()
         # B's change first, then A's: the stream, in order, must skip B's
-        site.store.write([OpenAlert(AlertKey("tay-ho", "pi-2", "ap-2", "ap.no_clients"),
-                                    "warning", "Wi-Fi 2", {}, now)])
-        site.store.write([OpenAlert(AlertKey("ba-dinh", "pi-1", "printer-2", "printer.jammed"),
-                                    "critical", "Máy in quầy 2", {}, now)])
+        site.store.write([OpenAlert(key=AlertKey(center="tay-ho", agent="pi-2", device="ap-2",
+                                                 code="ap.no_clients"),
+                                    severity="warning", device_name="Wi-Fi 2", params={}, at=now)])
+        site.store.write([OpenAlert(key=AlertKey(center="ba-dinh", agent="pi-1", device="printer-2",
+                                                 code="printer.jammed"),
+                                    severity="critical", device_name="Máy in quầy 2", params={}, at=now)])
         reader.join(30)
         assert not reader.is_alive()
     centers = [e["alert"]["center"] for e in events]  # type: ignore[index]

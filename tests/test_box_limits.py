@@ -25,9 +25,10 @@ def test_off_contract_results_are_dead_letters_and_store_nothing(tmp_path: Path,
     database from 28.5 to 81 MB (a 58 KB history row each). Now each is a dead letter with its
     reason, none leaves a device, a reading or a history row, and the next report is stored."""
     def report(device: str, seq: int, metrics: dict[str, wire.MetricValue]) -> tuple[str, bytes]:
-        body = json.loads(wire.encode(wire.Result(
-            "ba-dinh", "pi-1", device, 1, seq, 1_700_000_000.0 + seq, "printer", "Máy in",
-            "ok")).payload)
+        body = json.loads(wire.encode(wire.Result(center="ba-dinh", agent="pi-1", device=device,
+                                                  session=1, seq=seq, ts=1_700_000_000.0 + seq,
+                                                  device_type="printer", device_name="Máy in",
+                                                  status="ok")).payload)
         body["metrics"] = metrics  # as a stolen box's own code would send them
         return wire.result_topic("ba-dinh", "pi-1", device), json.dumps(body).encode()
 

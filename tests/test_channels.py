@@ -34,9 +34,10 @@ def alert(state: str = "firing", severity: str = "critical") -> AlertRow:
 
 
 def outgoing(to: Person | None = None, event: str = "opened") -> Outgoing:
-    return Outgoing("alerts" if to is None else "escalation", "ba-dinh", [(event, alert())],
-                    public_url="https://hcc.city.vn", center_name="PVHCC Ba Đình", to=to,
-                    step=0 if to else None, waited_s=900.0 if to else None)
+    return Outgoing(kind="alerts" if to is None else "escalation", center="ba-dinh",
+                    changes=[(event, alert())], public_url="https://hcc.city.vn",
+                    center_name="PVHCC Ba Đình", to=to, step=0 if to else None,
+                    waited_s=900.0 if to else None)
 
 
 class MemoryTokens:
@@ -292,9 +293,9 @@ def test_notifier_retries_what_may_pass_and_gives_up_at_once_on_what_never_will(
     from controller.state import AlertKey, OpenAlert
     from controller.store import Store
 
-    Store(tmp_path / "s.db").write([OpenAlert(AlertKey("ba-dinh", "pi-1", "prn2",
-                                                       "printer.jammed"), "critical",
-                                              "Máy in quầy 2", {}, 1_790_000_000.0)])
+    Store(tmp_path / "s.db").write([OpenAlert(key=AlertKey(center="ba-dinh", agent="pi-1", device="prn2",
+                                                       code="printer.jammed"), severity="critical",
+                                              device_name="Máy in quầy 2", params={}, at=1_790_000_000.0)])
     stores = StorePerThread(tmp_path / "s.db")
     row = stores.get().alerts()[0]
     good = Receiver(name="tg", kind="telegram", settings=tg_settings(tg))
@@ -304,8 +305,10 @@ def test_notifier_retries_what_may_pass_and_gives_up_at_once_on_what_never_will(
     tg.rate_limited = 2  # Telegram says "retry after 1 s" twice
 
     async def scenario() -> None:
-        await notifier.deliver(Batch(good, "ba-dinh", "alerts", [("opened", row)]))
-        await notifier.deliver(Batch(bad, "ba-dinh", "alerts", [("opened", row)]))
+        await notifier.deliver(Batch(receiver=good, center="ba-dinh", kind="alerts",
+                                     changes=[("opened", row)]))
+        await notifier.deliver(Batch(receiver=bad, center="ba-dinh", kind="alerts",
+                                     changes=[("opened", row)]))
         await notifier.close()
 
     run(scenario())
@@ -367,9 +370,9 @@ def test_a_webhook_that_refuses_is_a_recorded_failed_send_not_a_crash(tmp_path: 
     from controller.store import Store
     from lab.procs import free_port
 
-    Store(tmp_path / "s.db").write([OpenAlert(AlertKey("ba-dinh", "pi-1", "prn2",
-                                                       "printer.jammed"), "critical",
-                                              "Máy in quầy 2", {}, 1_790_000_000.0)])
+    Store(tmp_path / "s.db").write([OpenAlert(key=AlertKey(center="ba-dinh", agent="pi-1", device="prn2",
+                                                       code="printer.jammed"), severity="critical",
+                                              device_name="Máy in quầy 2", params={}, at=1_790_000_000.0)])
     stores = StorePerThread(tmp_path / "s.db")
     row = stores.get().alerts()[0]
     port = free_port()
@@ -377,7 +380,8 @@ def test_a_webhook_that_refuses_is_a_recorded_failed_send_not_a_crash(tmp_path: 
     notifier = Notifier(NotifySettings(receivers=(hook,), max_attempts=1), stores)
 
     async def scenario() -> None:
-        await notifier.deliver(Batch(hook, "ba-dinh", "alerts", [("opened", row)]))
+        await notifier.deliver(Batch(receiver=hook, center="ba-dinh", kind="alerts",
+                                     changes=[("opened", row)]))
         await notifier.close()
 
     run(scenario())

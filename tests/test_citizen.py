@@ -91,9 +91,11 @@ def test_a_photo_is_re_encoded_without_its_metadata() -> None:
 
 
 def alert_row(alert_id: int, center: str = "q1", source: str = "citizen") -> citizen.AlertRow:
-    return citizen.AlertRow(alert_id, center, "citizen", "water", "citizen.out_of_water", "",
-                            "warning", "firing", "Nước", {}, 0.0, None, None, None, None, None,
-                            None, {"source": source})
+    return citizen.AlertRow(id=alert_id, center=center, agent="citizen", device="water",
+                            code="citizen.out_of_water", subject="", severity="warning",
+                            state="firing", device_name="Nước", params={}, opened_at=0.0,
+                            acked_at=None, acked_by=None, ack_note=None, resolved_at=None,
+                            resolved_by=None, resolve_note=None, labels={"source": source})
 
 
 def test_the_notification_cap_holds_a_flood_per_center_and_hour() -> None:
@@ -222,8 +224,9 @@ def test_reports_merge_into_one_alert_with_a_count_and_the_phone_only_for_the_de
 
 
 def test_a_report_on_a_device_with_an_open_alert_joins_it(site: Site) -> None:
-    site.store.write([OpenAlert(AlertKey("q1", "pi-1", "printer-2", "printer.paper_jam"),
-                                "warning", "Máy in quầy 2", {}, time.time())])
+    site.store.write([OpenAlert(key=AlertKey(center="q1", agent="pi-1", device="printer-2",
+                                             code="printer.paper_jam"),
+                                severity="warning", device_name="Máy in quầy 2", params={}, at=time.time())])
     r = post_report(site, site.token("q1", "printer-2"), "paper_jam")
     assert r.status_code == 200, r.text
     alerts = httpx.get(f"{site.url}/api/v1/alerts", timeout=30).json()
@@ -354,9 +357,11 @@ def test_the_notifier_caps_citizen_alerts_and_groups_them_per_center() -> None:
     async def flood() -> list[int]:
         notifier = Notifier(settings, StorePerThread(":memory:"), citizen_per_hour=4)
         for i in range(1, 51):  # bounded: 50 amenities reported at once
-            notifier.on_change(AlertChange(i, "opened", 0.0, None, None, alert_row(i)), False)
+            notifier.on_change(AlertChange(event_id=i, event="opened", at=0.0, actor=None,
+                                         note=None, alert=alert_row(i)), False)
         sensor = alert_row(99, source="rules")
-        notifier.on_change(AlertChange(99, "opened", 0.0, None, None, sensor), False)
+        notifier.on_change(AlertChange(event_id=99, event="opened", at=0.0, actor=None,
+                                       note=None, alert=sensor), False)
         [batch] = notifier.pending.values()  # one grouped message for the center
         ids = [a.id for _e, a in batch.changes]
         for task in list(notifier._tasks):
@@ -380,14 +385,15 @@ def test_the_store_side_on_sqlite_and_postgresql(target: str) -> None:
     assert citizen.token_for(store, "q1", "water-1") == token
     settings = CitizenSettings(per_address_per_hour=3, per_amenity_per_hour=100)
     now = time.time()
-    taken = [citizen.submit(store, settings, citizen.Report(center, water, "out_of_water",
+    taken = [citizen.submit(store, settings, citizen.Report(center=center, amenity=water,
+                                                            problem="out_of_water",
                                                             phone="0912345678" if i == 0
                                                             else None, address="10.0.0.1"),
                             now + i) for i in range(3)]
     assert [t.joined for t in taken] == [False, True, True]
     assert len({t.alert.id for t in taken}) == 1 and taken[-1].alert.params == {"reports": 3}
     with pytest.raises(citizen.ReportRefused) as refused:
-        citizen.submit(store, settings, citizen.Report(center, water, "dirty",
+        citizen.submit(store, settings, citizen.Report(center=center, amenity=water, problem="dirty",
                                                        address="10.0.0.1"), now + 5)
     assert refused.value.status == 429
     assert citizen.use_nonce(store, "n-1", now) and not citizen.use_nonce(store, "n-1", now)
@@ -404,9 +410,12 @@ def test_the_store_side_on_sqlite_and_postgresql(target: str) -> None:
 def test_the_monthly_figures_pure() -> None:
     from controller.citizen_report import ReportRow, figures
 
-    rows = [ReportRow("q1", "w", "water", "out_of_water", 0.0, "citizen", 600.0, False),
-            ReportRow("q1", "w", "water", "dirty", 100.0, "citizen", 600.0, True),
-            ReportRow("q3", "p", "printer", "paper_jam", 0.0, "pi-1", None, False)]
+    rows = [ReportRow(center="q1", amenity="w", amenity_type="water", problem="out_of_water",
+                      at=0.0, alert_agent="citizen", resolved_at=600.0, off_hours=False),
+            ReportRow(center="q1", amenity="w", amenity_type="water", problem="dirty", at=100.0,
+                      alert_agent="citizen", resolved_at=600.0, off_hours=True),
+            ReportRow(center="q3", amenity="p", amenity_type="printer", problem="paper_jam", at=0.0,
+                      alert_agent="pi-1", resolved_at=None, off_hours=False)]
     f = figures(rows)
     assert f.reports == 3 and f.by_type == {"water": 2, "printer": 1}
     assert f.by_center == {"q1": 2, "q3": 1} and f.off_hours == 1 and f.resolved == 2
@@ -419,8 +428,9 @@ def test_the_monthly_figures_over_http(site: Site) -> None:
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    site.store.write([OpenAlert(AlertKey("q1", "pi-1", "printer-2", "printer.paper_jam"),
-                                "warning", "Máy in quầy 2", {}, time.time())])
+    site.store.write([OpenAlert(key=AlertKey(center="q1", agent="pi-1", device="printer-2",
+                                             code="printer.paper_jam"),
+                                severity="warning", device_name="Máy in quầy 2", params={}, at=time.time())])
     assert post_report(site, site.token("q1", "printer-2"), "paper_jam").status_code == 200
     assert post_report(site, site.token("q1", "water-lobby"), "out_of_water").status_code == 200
     month = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).strftime("%Y-%m")

@@ -41,34 +41,38 @@ def fill(store: Store, now: float) -> None:
         age_days = (ts - start) / 86400
         down = outage[0] <= ts < outage[1]
         pages += 0 if down else 7
-        readings.append(Reading("q1", "pi-1", "prn2", "printer", ts,
-                                "unreachable" if down else "ok",
-                                {} if down else {"page_count": pages,
+        readings.append(Reading(center="q1", agent="pi-1", device="prn2", type="printer", ts=ts,
+                                status="unreachable" if down else "ok",
+                                metrics={} if down else {"page_count": pages,
                                                  "supply.1.pct": 64 - 2 * age_days,
                                                  "supply.2.pct": 31 - 1.5 * age_days}))
         hour = time.gmtime(ts + 7 * 3600).tm_hour
-        readings.append(Reading("q1", "pi-1", "ap1", "wifi_ap", ts, "ok",
-                                {"wifi_clients": 14 if 8 <= hour < 17 else 1}))
-        readings.append(Reading("q1", "pi-1", "pdu1", "charger", ts, "ok",
-                                {"outlet.1.power_w": 35.0, "outlet.2.power_w": 0.0}))
+        readings.append(Reading(center="q1", agent="pi-1", device="ap1", type="wifi_ap", ts=ts, status="ok",
+                                metrics={"wifi_clients": 14 if 8 <= hour < 17 else 1}))
+        readings.append(Reading(center="q1", agent="pi-1", device="pdu1", type="charger", ts=ts, status="ok",
+                                metrics={"outlet.1.power_w": 35.0, "outlet.2.power_w": 0.0}))
         ts += STEP
     store.write(readings)
     store.write([
-        DeviceInfo("q1", "pi-1", "prn2", "Máy in quầy 2", "printer", "warning", now, now, 0,
-                   {"model": "HP LaserJet M404dn", "page_count": pages,
+        DeviceInfo(center="q1", agent="pi-1", device="prn2", name="Máy in quầy 2", type="printer",
+                   status="warning", last_seen=now, agent_ts=now, consecutive_failures=0,
+                   metrics={"model": "HP LaserJet M404dn", "page_count": pages,
                     "supply.1.name": "Black Toner", "supply.1.pct": 48.0,
                     "supply.2.name": "Cyan Toner", "supply.2.pct": 7.0,
-                    "tray.1.name": "Tray 2", "tray.1.pct": 60.0, "sys_descr": "HP"},
-                   ()),
-        DeviceInfo("q1", "pi-1", "ap1", "Wi-Fi sảnh", "wifi_ap", "ok", now, now, 0,
-                   {"wifi_clients": 14, "radio.wifi0.oper": "up", "radio.wifi1.oper": "down"},
-                   ()),
-        DeviceInfo("q1", "pi-1", "pdu1", "Trạm sạc điện thoại", "charger", "ok", now, now, 0,
-                   {"outlet.1.name": "Sạc 1", "outlet.1.state": "on", "outlet.1.power_w": 35.0,
+                    "tray.1.name": "Tray 2", "tray.1.pct": 60.0, "sys_descr": "HP"}, faults=()),
+        DeviceInfo(
+            center="q1", agent="pi-1", device="ap1", name="Wi-Fi sảnh", type="wifi_ap",
+            status="ok", last_seen=now, agent_ts=now, consecutive_failures=0,
+            metrics={"wifi_clients": 14, "radio.wifi0.oper": "up", "radio.wifi1.oper": "down"},
+            faults=()),
+        DeviceInfo(center="q1", agent="pi-1", device="pdu1", name="Trạm sạc điện thoại",
+                   type="charger", status="ok", last_seen=now, agent_ts=now, consecutive_failures=0,
+                   metrics={"outlet.1.name": "Sạc 1", "outlet.1.state": "on", "outlet.1.power_w": 35.0,
                     "outlet.2.name": "Sạc 2", "outlet.2.state": "off", "outlet.2.power_w": 0.0},
-                   ())])
-    key = AlertKey("q1", "pi-1", "prn2", "device.unreachable")
-    store.write([OpenAlert(key, "critical", "Máy in quầy 2", {}, outage[0])])
+                   faults=())])
+    key = AlertKey(center="q1", agent="pi-1", device="prn2", code="device.unreachable")
+    store.write([OpenAlert(key=key, severity="critical", device_name="Máy in quầy 2", params={},
+                           at=outage[0])])
     alert = store.alerts(center="q1")[0]
     store.ack(alert.id, "Lan (desk)", "đang tới", outage[0] + 600)
     store.resolve(alert.id, "Lan (desk)", "cắm lại dây mạng", outage[1])

@@ -33,13 +33,17 @@ def city(tmp_path: Path) -> Iterator[str]:
     db = tmp_path / "hcc.db"
     store = Store(db)
     now = time.time()
-    effects: list[object] = [DeviceInfo(f"p{i:03d}", "pi-1", "printer-1", f"Máy in {i}",
-                                        "printer", "ok", now, now, 0, {}, ())
+    effects: list[object] = [DeviceInfo(center=f"p{i:03d}", agent="pi-1", device="printer-1",
+                                        name=f"Máy in {i}", type="printer", status="ok",
+                                        last_seen=now, agent_ts=now, consecutive_failures=0,
+                                        metrics={}, faults=())
                              for i in range(CENTERS)]
-    effects.append(DeviceInfo("p129", "pi-1", "robot-1", "Robot lễ tân", "robot", "ok", now,
-                              now, 0, {}, ()))
-    effects.append(OpenAlert(AlertKey("p077", "pi-1", "printer-1", "printer.jammed"),
-                             "critical", "Máy in 77", {}, now - 60))
+    effects.append(DeviceInfo(center="p129", agent="pi-1", device="robot-1", name="Robot lễ tân",
+                              type="robot", status="ok", last_seen=now, agent_ts=now,
+                              consecutive_failures=0, metrics={}, faults=()))
+    effects.append(OpenAlert(key=AlertKey(center="p077", agent="pi-1", device="printer-1",
+                                          code="printer.jammed"),
+                             severity="critical", device_name="Máy in 77", params={}, at=now - 60))
     store.write(effects)  # type: ignore[arg-type]
     store.close()
     port = free_port()

@@ -136,8 +136,9 @@ def test_enroll_writes_the_secrets_in_the_configs_group(service_user: str,
     from hcc_common.enrollment import Credentials
 
     cfg = config_folder(open_tmp, service_user)
-    write(cfg, Credentials("phuong-1", "pi-1", "mqtts://127.0.0.1:8883", "pi-1@phuong-1",
-                           "s3cret-pass", "-----BEGIN CERTIFICATE-----\n"))
+    write(cfg, Credentials(center="phuong-1", agent="pi-1", broker_url="mqtts://127.0.0.1:8883",
+                           username="pi-1@phuong-1", password="s3cret-pass",
+                           ca_pem="-----BEGIN CERTIFICATE-----\n"))
     for name in ("mqtt.password", "ca.crt", "devices.yaml"):
         assert owner(cfg.parent / name) == ("root", service_user, 0o640), name
 
@@ -155,8 +156,9 @@ def test_enroll_with_a_relative_config_writes_absolute_paths(tmp_path: Path,
     (box / "devices.yaml").write_text('center: {id: a}\nagent: {id: pi-1, state_dir: "st"}\n'
                                       'mqtt: {url: "mqtt://127.0.0.1:1"}\ndevices: []\n')
     monkeypatch.chdir(tmp_path)
-    write(Path("box/devices.yaml"), Credentials("a", "pi-1", "mqtts://127.0.0.1:8883", "u",
-                                                "s3cret-pass", "ca"))
+    write(Path("box/devices.yaml"), Credentials(center="a", agent="pi-1",
+                                                broker_url="mqtts://127.0.0.1:8883", username="u",
+                                                password="s3cret-pass", ca_pem="ca"))
     import yaml
 
     mqtt = yaml.safe_load((box / "devices.yaml").read_text())["mqtt"]

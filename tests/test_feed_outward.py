@@ -14,8 +14,9 @@ from controller.store import AlertChange, Store
 
 def _write_changes(store: Store, n: int, start: float) -> None:
     for i in range(n):
-        key = AlertKey("ba-dinh", "pi-1", f"prn-{i}", "printer.jammed")
-        store.write([OpenAlert(key, "critical", f"Máy in {i}", {}, start + i)])
+        key = AlertKey(center="ba-dinh", agent="pi-1", device=f"prn-{i}", code="printer.jammed")
+        store.write([OpenAlert(key=key, severity="critical", device_name=f"Máy in {i}", params={},
+                               at=start + i)])
         store.write([ResolveAlert(key, start + i + 0.5, "cleared")])
 
 

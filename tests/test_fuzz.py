@@ -100,8 +100,9 @@ TOKEN = "fuzz-token-0123456789abcdef"
 def _app(tmp: Path):
     db = tmp / "fuzz.db"
     store = Store(db)
-    store.write([OpenAlert(AlertKey("ba-dinh", "pi-1", "p1", "printer.jammed"), "critical",
-                           "Máy in", {}, time.time())])
+    store.write([OpenAlert(key=AlertKey(center="ba-dinh", agent="pi-1", device="p1",
+                                        code="printer.jammed"), severity="critical",
+                           device_name="Máy in", params={}, at=time.time())])
     cfg = ControllerConfig(broker=BrokerSettings("127.0.0.1", 1), db=db,
                            http=HttpSettings(tokens={TOKEN: "fuzzer"}, read_open=True))
     return create_app(cfg, StorePerThread(db), None)

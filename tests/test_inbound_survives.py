@@ -52,9 +52,11 @@ def raw_press(tg: FakeTelegram, data: object, user: object = 111) -> str:
 def test_no_press_ends_the_telegram_listener(tg: FakeTelegram, tmp_path: Path,
                                              caplog: pytest.LogCaptureFixture) -> None:
     db = tmp_path / "s.db"
-    ((_, row),) = Store(db).write([OpenAlert(AlertKey("ba-dinh", "pi-1", "prn2",
-                                                      "printer.jammed"), "critical",
-                                             "Máy in quầy 2", {}, time.time())])
+    key = AlertKey(center="ba-dinh", agent="pi-1", device="prn2", code="printer.jammed")
+    (change,) = Store(db).write([OpenAlert(key=key, severity="critical",
+                                           device_name="Máy in quầy 2", params={},
+                                           at=time.time())])
+    row = change.alert
     # a press acts as the person's account (issue 27): Lan is a technician of ba-dinh
     cli_account(db, name="lan", role="technician", centers=("ba-dinh",))
     stores = StorePerThread(db)
@@ -118,11 +120,11 @@ def test_the_alert_feed_outlives_a_failing_database(tmp_path: Path,
     failures = {"left": 3}
     real = Store.changes_since
 
-    def flaky(self: Store, event_id: int, limit: int = 500) -> Any:
+    def flaky(self: Store, event_id: int, limit: int = 500, known: Any = None) -> Any:
         if failures["left"] > 0:
             failures["left"] -= 1
             raise stores.get().db.errors[0]("disk I/O error")
-        return real(self, event_id, limit)
+        return real(self, event_id, limit, known)
 
     monkeypatch.setattr(Store, "changes_since", flaky)
     monkeypatch.setattr("controller.feed.FEED_RETRY_S", 0.05, raising=False)
@@ -135,7 +137,8 @@ def test_the_alert_feed_outlives_a_failing_database(tmp_path: Path,
         running = asyncio.create_task(feed.run(stop))
         await asyncio.sleep(0.1)
         await asyncio.to_thread(lambda: Store(db).write([OpenAlert(
-            AlertKey("ba-dinh", "pi-1", "prn2", "printer.jammed"), "critical", "p", {}, 1.0)]))
+            key=AlertKey(center="ba-dinh", agent="pi-1", device="prn2", code="printer.jammed"),
+            severity="critical", device_name="p", params={}, at=1.0)]))
         feed.wake()
         for _ in range(200):
             if got:

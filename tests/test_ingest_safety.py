@@ -39,8 +39,9 @@ def publish(broker: Mosquitto, items: list[tuple[str, bytes]]) -> None:
 
 
 def report(center: str, seq: int, name: str = "Máy in") -> tuple[str, bytes]:
-    e = wire.encode(wire.Result(center, "pi-1", "printer-1", 1, seq, time.time(), "printer",
-                                name, "ok"))
+    e = wire.encode(wire.Result(center=center, agent="pi-1", device="printer-1", session=1, seq=seq,
+                                ts=time.time(), device_type="printer", device_name=name,
+                                status="ok"))
     return e.topic, e.payload
 
 
@@ -188,8 +189,9 @@ def test_what_is_over_the_rate_is_asked_for_again_not_dropped(tmp_path: Path) ->
     ctl.limiter = RateLimiter(rate=1.0, burst=3.0)
 
     def send(seq: int, ts: float) -> None:
-        e = wire.encode(wire.Result("ba-dinh", "pi-1", "printer-1", 1, seq, ts, "printer",
-                                    "Máy in", "ok"))
+        e = wire.encode(wire.Result(center="ba-dinh", agent="pi-1", device="printer-1", session=1,
+                                    seq=seq, ts=ts, device_type="printer", device_name="Máy in",
+                                    status="ok"))
         ctl.handle(e.topic, e.payload, ts)
 
     for seq in range(1, 7):

@@ -20,8 +20,9 @@ ROWS = 3000
 
 
 def report(session: int, seq: int) -> wire.Encoded:
-    return wire.encode(wire.Result("ba-dinh", "pi-1", "printer-1", session, seq, 1.8e9,
-                                   "printer", "Máy in quầy 1", "ok", {"pages": seq}))
+    return wire.encode(wire.Result(center="ba-dinh", agent="pi-1", device="printer-1",
+                                   session=session, seq=seq, ts=1.8e9, device_type="printer",
+                                   device_name="Máy in quầy 1", status="ok", metrics={"pages": seq}))
 
 
 def full_outbox(path: Path) -> tuple[int, int]:

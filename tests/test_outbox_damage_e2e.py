@@ -40,9 +40,10 @@ def old_outbox(path: Path) -> int:
     session, _, _ = box.start_session()
     now = time.time()
     for seq in range(1, OLD_ROWS + 1):
-        box.put(wire.encode(wire.Result(
-            "ba-dinh", "pi-1", "printer-9", session, seq, now - OLD_ROWS + seq, "printer",
-            "Máy in quầy 9", "ok", {"pages": seq})), session, seq, EVENT)
+        box.put(wire.encode(wire.Result(center="ba-dinh", agent="pi-1", device="printer-9",
+                                        session=session, seq=seq, ts=now - OLD_ROWS + seq,
+                                        device_type="printer", device_name="Máy in quầy 9",
+                                        status="ok", metrics={"pages": seq})), session, seq, EVENT)
     box.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     box.close()
     return session

@@ -185,7 +185,9 @@ def test_status_file_rewritten_only_on_change_or_when_old() -> None:
 def test_wire_of_a_staged_report_is_kept_whole(tmp_path: Path) -> None:
     box = Outbox(tmp_path / "o.sqlite")
     session, _, _ = box.start_session()
-    r = wire.Result("c", "a", "p1", session, 1, 1.7e9, "printer", "P", "ok", {"pages": 0}, ())
+    r = wire.Result(center="c", agent="a", device="p1", session=session, seq=1, ts=1.7e9,
+                    device_type="printer", device_name="P", status="ok", metrics={"pages": 0},
+                    faults=())
     box.stage(wire.encode(r), session, 1, TELEMETRY)
     box.flush()
     [row] = box.pending(0, 5)

@@ -84,8 +84,9 @@ def _fleet() -> Fleet:
 
 def _jam(seq: int, at: float, jammed: bool) -> wire.Result:
     faults = (wire.FaultReport("printer.jammed", "critical", {}),) if jammed else ()
-    return wire.Result("c1", "pi-1", "printer-1", 1, seq, at, "printer", "Máy in quầy 2",
-                       "critical" if jammed else "ok", {}, faults)
+    return wire.Result(center="c1", agent="pi-1", device="printer-1", session=1, seq=seq, ts=at,
+                       device_type="printer", device_name="Máy in quầy 2",
+                       status="critical" if jammed else "ok", metrics={}, faults=faults)
 
 
 def _restart(fleet: Fleet, store: Store) -> Fleet:
@@ -102,7 +103,7 @@ def test_for_and_clear_for_go_on_from_where_the_other_controller_was(tmp_path: P
     fleet = _fleet()
     store.write(fleet.apply(_jam(1, t0, True), t0) + fleet.flush_timers())  # jammed at t0
     fleet.apply(_jam(2, t0 + 30, True), t0 + 30)
-    key = AlertKey("c1", "pi-1", "printer-1", "printer.jammed")
+    key = AlertKey(center="c1", agent="pi-1", device="printer-1", code="printer.jammed")
     assert [t for t in store.timers() if t.key == key] == [TimerState(key, "pending", t0)]
     fleet = _restart(fleet, store)          # at t0 + 40 another controller has the center
     out = fleet.apply(_jam(3, t0 + 45, True), t0 + 45)

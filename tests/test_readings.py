@@ -184,13 +184,15 @@ def test_the_device_page_gets_each_reading_with_its_label_and_unit() -> None:
 
 def test_the_wire_takes_text_where_the_vocabulary_declares_it() -> None:
     """The ATS's words (power_source) were off the text list: every ATS result a dead letter."""
-    r = wire.Result("ba-dinh", "pi-1", "ats-1", 1, 1, 1_700_000_000.0, "charger", "ATS", "ok",
-                    {"power_source": "a", "power_source.b.status": "ok",
+    r = wire.Result(center="ba-dinh", agent="pi-1", device="ats-1", session=1, seq=1,
+                    ts=1_700_000_000.0, device_type="charger", device_name="ATS", status="ok",
+                    metrics={"power_source": "a", "power_source.b.status": "ok",
                      "power_redundancy": "lost", "supply.1.name": "K"})
     enc = wire.encode(r)
     assert wire.decode(enc.topic, enc.payload) == r
-    bad = wire.encode(wire.Result("ba-dinh", "pi-1", "ap-1", 1, 1, 1_700_000_000.0, "wifi_ap",
-                                  "AP", "ok", {"wifi_clients": 3}))
+    bad = wire.encode(wire.Result(center="ba-dinh", agent="pi-1", device="ap-1", session=1, seq=1,
+                                  ts=1_700_000_000.0, device_type="wifi_ap", device_name="AP",
+                                  status="ok", metrics={"wifi_clients": 3}))
     with pytest.raises(wire.WireError):
         wire.decode(bad.topic, bad.payload.replace(b'"wifi_clients":3', b'"wifi_clients":"<b>3</b>"'))
 

@@ -18,8 +18,9 @@ SIMPLE = (Rule(name="all", fault="*"),)
 def flood(seq: int, agent: str = "pi-1", device: str = "printer-1") -> wire.Result:
     faults = tuple(wire.FaultReport(f"printer.made_up_{seq}_{i}", "critical", {})
                    for i in range(100))
-    return wire.Result(C, agent, device, 1, seq, float(seq), "printer", "Máy in", "critical",
-                       {}, faults)
+    return wire.Result(center=C, agent=agent, device=device, session=1, seq=seq, ts=float(seq),
+                       device_type="printer", device_name="Máy in", status="critical", metrics={},
+                       faults=faults)
 
 
 def opened(effects: list[object]) -> list[AlertKey]:
@@ -34,11 +35,13 @@ def test_made_up_fault_codes_open_a_bounded_number_of_alerts() -> None:
     device_alerts = [k for k in keys if k.device == "printer-1"]
     assert len(device_alerts) <= 32, len(device_alerts)
     warning = [k for k in keys if k.code == "agent.too_many_alerts"]
-    assert warning == [AlertKey(C, "pi-1", "", "agent.too_many_alerts")]  # once
+    assert warning == [AlertKey(center=C, agent="pi-1", device="", code="agent.too_many_alerts")]  # once
     # another box's real fault still opens
-    jam = wire.Result(C, "pi-2", "printer-9", 1, 1, 60.0, "printer", "Máy in 9", "critical",
-                      {}, (wire.FaultReport("printer.jammed", "critical", {}),))
-    assert opened(fleet.apply(jam, 60.0)) == [AlertKey(C, "pi-2", "printer-9", "printer.jammed")]
+    jam = wire.Result(center=C, agent="pi-2", device="printer-9", session=1, seq=1, ts=60.0,
+                      device_type="printer", device_name="Máy in 9", status="critical", metrics={},
+                      faults=(wire.FaultReport("printer.jammed", "critical", {}),))
+    assert opened(fleet.apply(jam, 60.0)) == [AlertKey(center=C, agent="pi-2", device="printer-9",
+                                                       code="printer.jammed")]
 
 
 def test_the_cap_is_set_in_controller_yaml(tmp_path: Path) -> None:

@@ -41,7 +41,7 @@ def message(alert_id: int) -> Outgoing:
                    device_name="Máy in quầy 2", params={}, opened_at=1.7e9, acked_at=None,
                    acked_by=None, ack_note=None, resolved_at=None, resolved_by=None,
                    resolve_note=None, labels={})
-    return Outgoing("alerts", "ba-dinh", [("opened", row)])
+    return Outgoing(kind="alerts", center="ba-dinh", changes=[("opened", row)])
 
 
 def test_two_controllers_refreshing_zalo_at_once_both_send(zl: FakeZalo, target: str,

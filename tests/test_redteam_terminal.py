@@ -39,8 +39,9 @@ def test_a_box_s_strings_reach_the_cli_as_text(tmp_path: Path, broker: Mosquitto
     poison = ('{"v": 1, "kind": "result", "name": "' + ESCAPES + '"}').encode()
     fault = wire.FaultReport("printer.error", "warning",
                              {"detail": "kẹt\r#999 critical fake\nFORGED line"})
-    ok = wire.encode(wire.Result("ba-dinh", "pi-1", "printer-1", 1, 1, time.time(), "printer",
-                                 "Máy in quầy 2", "warning", faults=(fault,)))
+    ok = wire.encode(wire.Result(center="ba-dinh", agent="pi-1", device="printer-1", session=1,
+                                 seq=1, ts=time.time(), device_type="printer",
+                                 device_name="Máy in quầy 2", status="warning", faults=(fault,)))
     # a box's own words about a refused config: free text, CR and LF allowed by the contract
     birth = wire.encode(wire.StateMessage("ba-dinh", "pi-1", "online", 1, time.time(),
                                           inventory={"config_error": "x.yaml:3\rin sync\nFAKE"}))

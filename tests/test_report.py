@@ -57,13 +57,15 @@ def printer_reading(ts: float, pages: int) -> Reading:
     metrics = {} if status == "unreachable" else {
         "page_count": pages, "supply.1.pct": black, "supply.2.pct": 60 - 1.5 * days,
         "supply.1.name": "Black", "supply.2.name": "Cyan"}
-    return Reading("p1", "pi-1", "prn1", "printer", ts, status, metrics)
+    return Reading(center="p1", agent="pi-1", device="prn1", type="printer", ts=ts, status=status,
+                   metrics=metrics)
 
 
 def ap_reading(ts: float) -> Reading:
     local = datetime.fromtimestamp(ts, TZ)
     busy = HOURS.is_open_ts(ts) and local.weekday() != 4  # Fridays: nobody uses the Wi-Fi
-    return Reading("p1", "pi-1", "ap1", "wifi_ap", ts, "ok", {"wifi_clients": 5 if busy else 0})
+    return Reading(center="p1", agent="pi-1", device="ap1", type="wifi_ap", ts=ts, status="ok",
+                   metrics={"wifi_clients": 5 if busy else 0})
 
 
 def build_month(store: Store) -> None:
@@ -81,26 +83,30 @@ def build_month(store: Store) -> None:
         readings.append(r)
         readings.append(ap_reading(ts))
         # the box's Wi-Fi probe: 20 Mbit/s in opening hours, 2 at night (backups running)
-        readings.append(Reading("p1", "pi-1", "probe", "network", ts, "ok",
-                                {"wifi_probe_download_mbps": 20.0 if HOURS.is_open_ts(ts)
+        readings.append(Reading(center="p1", agent="pi-1", device="probe", type="network", ts=ts, status="ok",
+                                metrics={"wifi_probe_download_mbps": 20.0 if HOURS.is_open_ts(ts)
                                  else 2.0}))
         ts += STEP
     for i in range(0, len(readings), 2000):
         store.write(readings[i:i + 2000])
     now = at(1, 0, month=12)
-    store.write([DeviceInfo("p1", "pi-1", "prn1", "Máy in quầy 2", "printer", "ok", now, now, 0,
-                            {"model": "HP LaserJet M404dn", "supply.1.name": "Black",
-                             "supply.2.name": "Cyan"}, ()),
-                 DeviceInfo("p1", "pi-1", "ap1", "Wi-Fi sảnh", "wifi_ap", "ok", now, now, 0,
-                            {}, ())])
+    store.write([DeviceInfo(center="p1", agent="pi-1", device="prn1", name="Máy in quầy 2",
+                            type="printer", status="ok", last_seen=now, agent_ts=now,
+                            consecutive_failures=0,
+                            metrics={"model": "HP LaserJet M404dn", "supply.1.name": "Black",
+                             "supply.2.name": "Cyan"}, faults=()),
+                 DeviceInfo(center="p1", agent="pi-1", device="ap1", name="Wi-Fi sảnh",
+                            type="wifi_ap", status="ok", last_seen=now, agent_ts=now,
+                            consecutive_failures=0, metrics={}, faults=())])
     # alerts: (device, code, opened, acked after s, resolved after s)
     for device, code, opened, ack_s, fix_s in [
             ("prn1", "device.unreachable", at(10, 9), 600, 7200),
             ("prn1", "device.unreachable", at(23, 11, 30), 1200, 7200),
             ("prn1", "printer.jammed", at(5, 10), 1800, 2700),
             ("prn1", "printer.jammed", at(28, 10, month=10), 60, 60)]:  # October: not counted
-        key = AlertKey("p1", "pi-1", device, code)
-        store.write([OpenAlert(key, "critical", "Máy in quầy 2", {}, opened)])
+        key = AlertKey(center="p1", agent="pi-1", device=device, code=code)
+        store.write([OpenAlert(key=key, severity="critical", device_name="Máy in quầy 2", params={},
+                               at=opened)])
         alert = store.alerts(center="p1")[0]
         store.ack(alert.id, "Lan", "đang tới", opened + ack_s)
         store.write([ResolveAlert(key, opened + fix_s, "cleared")])
@@ -180,10 +186,10 @@ def test_known_month_report_matches_hand_computed_numbers(target: str) -> None:
 
 def test_history_keeps_raw_days_and_hourly_rows_and_prunes(target: str) -> None:
     store = Store(target)
-    store.write([Reading("c", "a", "d", "printer", at(1, 8) + i * 60, "ok",
-                         {"page_count": 100 + i, "sys_descr": "x"}) for i in range(180)])
-    store.write([Reading("c", "a", "d", "printer", at(1, 8) + i * 60, "ok",
-                         {"page_count": 100 + i}) for i in range(3)])  # redelivered: no new rows
+    store.write([Reading(center="c", agent="a", device="d", type="printer", ts=at(1, 8) + i * 60, status="ok",
+                         metrics={"page_count": 100 + i, "sys_descr": "x"}) for i in range(180)])
+    store.write([Reading(center="c", agent="a", device="d", type="printer", ts=at(1, 8) + i * 60, status="ok",
+                         metrics={"page_count": 100 + i}) for i in range(3)])  # redelivered: no new rows
     counts = history_store.row_counts(store.db)
     # 08:00, 09:00, 10:00, and 11:00, where the 10:59 reading still speaks for 2.5 intervals
     assert counts["history_raw"] == 180 and counts["history_dirty"] == 4
@@ -208,8 +214,8 @@ def test_upkeep_rolls_up_the_hours_that_are_over_and_leaves_the_current_one(
     reach into the next hour too); the hour going on waits for a reader (a report or a chart),
     instead of being rolled up again at every pass as its samples come in."""
     store = Store(tmp_path / "s.db")
-    store.write([Reading("c", "a", "d", "printer", at(2, 9) + i * 300, "ok",
-                         {"page_count": 10 * i}) for i in range(24)])  # 09:00 to 10:55
+    store.write([Reading(center="c", agent="a", device="d", type="printer", ts=at(2, 9) + i * 300,
+                         status="ok", metrics={"page_count": 10 * i}) for i in range(24)])  # 09:00 to 10:55
     dirty = history_store.row_counts(store.db)["history_dirty"]
     assert dirty == 3  # 09:00, 10:00, and 11:00 (10:55 still speaks for it)
     assert history_store.rollup_all(store.db, settled_at=at(2, 10, 10)) == 0  # 09:00 + 15 min
@@ -220,11 +226,12 @@ def test_upkeep_rolls_up_the_hours_that_are_over_and_leaves_the_current_one(
 
 def test_late_replay_rolls_an_hour_up_again(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.db")
-    store.write([Reading("c", "a", "d", "printer", at(2, 9) + i * 300, "ok",
-                         {"page_count": 10 * i}) for i in range(12)])
+    store.write([Reading(center="c", agent="a", device="d", type="printer", ts=at(2, 9) + i * 300,
+                         status="ok", metrics={"page_count": 10 * i}) for i in range(12)])
     history_store.rollup_all(store.db)
     # the box was cut off for a while: readings of 09:xx arrive after 09:00 was rolled up
-    store.write([Reading("c", "a", "d", "printer", at(2, 9) + i * 300 + 150, "unreachable", {})
+    store.write([Reading(center="c", agent="a", device="d", type="printer",
+                         ts=at(2, 9) + i * 300 + 150, status="unreachable", metrics={})
                  for i in range(6, 12)])
     history_store.rollup_all(store.db)
     row = next(history_store.hourly(store.db, at(2, 0), at(3, 0)))
@@ -427,14 +434,15 @@ def test_notifications_link_the_device_page(tmp_path: Path) -> None:
     from controller.channels.base import Outgoing
 
     store = Store(tmp_path / "s.db")
-    key = AlertKey("ba-dinh", "pi-1", "máy in 2", "printer.jammed")
-    store.write([OpenAlert(key, "critical", "Máy in quầy 2", {}, at(5, 10))])
+    key = AlertKey(center="ba-dinh", agent="pi-1", device="máy in 2", code="printer.jammed")
+    store.write([OpenAlert(key=key, severity="critical", device_name="Máy in quầy 2", params={},
+                           at=at(5, 10))])
     alert = store.alerts()[0]
     mail = email.Settings(host="127.0.0.1", port=25, sender="hcc@city.vn", to=("a@city.vn",))
-    msg = Outgoing("alerts", "ba-dinh", [("opened", alert)], "https://hcc.city.vn/")
+    msg = Outgoing(kind="alerts", center="ba-dinh", changes=[("opened", alert)], public_url="https://hcc.city.vn/")
     page = "https://hcc.city.vn/devices/ba-dinh/m%C3%A1y%20in%202"
     assert webhook.body(msg)["alerts"][0]["page"] == page
     assert alertmanager.body(msg)[0]["generatorURL"] == page
     assert page in email.message(msg, mail, ["a@city.vn"]).get_content()
-    assert webhook.body(Outgoing("alerts", "ba-dinh", [("opened", alert)]))["alerts"][0][
+    assert webhook.body(Outgoing(kind="alerts", center="ba-dinh", changes=[("opened", alert)]))["alerts"][0][
         "page"] is None

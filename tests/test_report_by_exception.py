@@ -113,8 +113,9 @@ def test_controller_applies_a_confirmation_as_the_last_result_again() -> None:
     tz = ZoneInfo("Asia/Ho_Chi_Minh")
     fleet = Fleet()
     t0 = datetime(2026, 11, 30, 9, tzinfo=tz).timestamp()  # Monday morning: open
-    first = wire.Result("c1", "pi-1", "ap-1", 1, 1, t0, "wifi_ap", "Wi-Fi sảnh", "ok",
-                        {"wifi_clients": 0})
+    first = wire.Result(center="c1", agent="pi-1", device="ap-1", session=1, seq=1, ts=t0,
+                        device_type="wifi_ap", device_name="Wi-Fi sảnh", status="ok",
+                        metrics={"wifi_clients": 0})
     out = fleet.apply(first, t0)
     assert [type(e).__name__ for e in out].count("Reading") == 1
     opened: list[str] = []
@@ -191,8 +192,9 @@ def test_confirmations_are_sampled_into_the_history_and_the_store() -> None:
 
     fleet = Fleet()
     t0 = 1_790_000_100.0  # not on a 5-minute boundary
-    fleet.apply(wire.Result("c1", "pi-1", "ap-1", 1, 1, t0, "wifi_ap", "Wi-Fi", "ok",
-                            {"wifi_clients": 4}), t0)
+    fleet.apply(wire.Result(center="c1", agent="pi-1", device="ap-1", session=1, seq=1, ts=t0,
+                            device_type="wifi_ap", device_name="Wi-Fi", status="ok",
+                            metrics={"wifi_clients": 4}), t0)
     fleet.flush_devices()
     readings: list[float] = []
     stored: list[float] = []
@@ -207,6 +209,7 @@ def test_confirmations_are_sampled_into_the_history_and_the_store() -> None:
     assert len(stored) == 10 and all(t % CONFIRM_STORE_S < 30 for t in stored), stored
     # a change in between is a sample and stored at once, as before
     at = t0 + 630
-    out = fleet.apply(wire.Result("c1", "pi-1", "ap-1", 1, 30, at, "wifi_ap", "Wi-Fi", "ok",
-                                  {"wifi_clients": 0}), at)
+    out = fleet.apply(wire.Result(center="c1", agent="pi-1", device="ap-1", session=1, seq=30,
+                                  ts=at, device_type="wifi_ap", device_name="Wi-Fi", status="ok",
+                                  metrics={"wifi_clients": 0}), at)
     assert [e.ts for e in out if isinstance(e, Reading)] == [at]

@@ -48,12 +48,15 @@ def env(tmp_path: Path) -> Iterator[tuple[TestClient, Store, ControllerConfig]]:
     now = time.time()
     effects: list[object] = []
     for i, name in enumerate(FORMULAS):
-        effects.append(DeviceInfo("q1", "pi-1", f"prn{i}", name, "printer", "ok", now, now, 0,
-                                  {"model": "=cmd|'/C calc'!A0", "supply.1.name": "@Black",
-                                   "supply.1.pct": 50.0, "page_count": 100}, ()))
+        effects.append(DeviceInfo(center="q1", agent="pi-1", device=f"prn{i}", name=name,
+                                  type="printer", status="ok", last_seen=now, agent_ts=now,
+                                  consecutive_failures=0,
+                                  metrics={"model": "=cmd|'/C calc'!A0", "supply.1.name": "@Black",
+                                   "supply.1.pct": 50.0, "page_count": 100}, faults=()))
         for k in range(4):
-            effects.append(Reading("q1", "pi-1", f"prn{i}", "printer", now - 3600 * (k + 1),
-                                   "ok", {"page_count": 100 + k, "supply.1.pct": 50.0 + k}))
+            effects.append(Reading(center="q1", agent="pi-1", device=f"prn{i}", type="printer",
+                                   ts=now - 3600 * (k + 1), status="ok",
+                                   metrics={"page_count": 100 + k, "supply.1.pct": 50.0 + k}))
     store.write(effects)  # type: ignore[arg-type]
     cli_account(db)  # the CLI reads as an account (never anonymously)
     cfg = config(db)

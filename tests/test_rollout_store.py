@@ -29,7 +29,7 @@ def wheelhouse(folder: Path, version: str) -> Path:
 
 class Fleet:
     def __init__(self) -> None:
-        self.agents = {(f"c{i}", "box"): AgentInfo(f"c{i}", "box", inventory={"software": "1.0"})
+        self.agents = {(f"c{i}", "box"): AgentInfo(center=f"c{i}", agent="box", inventory={"software": "1.0"})
                        for i in range(4)}
 
     def report(self, center: str, **inventory: str) -> None:
@@ -179,7 +179,7 @@ def test_api_shows_rollouts_and_each_boxs_update(tmp_path: Path) -> None:
 
     db = tmp_path / "hcc.db"
     store = Store(db)
-    store.write([AgentInfo("c0", "box", inventory={
+    store.write([AgentInfo(center="c0", agent="box", inventory={
         "software": "1.0", "update_version": "2.0", "update_state": "rolled_back",
         "update_reason": "2.0 did not confirm its health within 180 s"})])
     releases = Releases(store.db, tmp_path / "releases")

@@ -35,8 +35,10 @@ class Feed:
         self.seq = next(SEQ.setdefault(id(self.fleet), itertools.count(1)))
         self.t += self.step
         st = status if status != "ok" or not faults else "warning"
-        r = wire.Result(C, A, self.device, 1, self.seq, self.t, self.dtype, self.device, st,  # type: ignore[arg-type]
-                        metrics or {}, faults)
+        r = wire.Result(center=C, agent=A, device=self.device, session=1, seq=self.seq,
+                        ts=self.t, device_type=self.dtype, device_name=self.device,
+                        status=st,  # type: ignore[arg-type]
+                        metrics=metrics or {}, faults=faults)
         return self.fleet.apply(r, self.t)
 
 
@@ -160,7 +162,7 @@ def test_rule_errors_name_file_line_and_key() -> None:
     with pytest.raises(ConfigError) as exc:
         parse_rules(load_yaml("rules.yaml", "- name: y\n  metric: a\n  op: '~'\n  value: 1\n"))
     assert "rules.yaml:3: [0].op: '~' is not one of" in str(exc.value)
-    key = AlertKey(C, A, "d", "x")
+    key = AlertKey(center=C, agent=A, device="d", code="x")
     assert key.subject == ""
 
 
@@ -196,7 +198,7 @@ def test_rate_limit_passes_a_backlog_made_at_a_normal_pace() -> None:
 def test_sync_open_alerts_lets_any_controller_resolve() -> None:
     """Controller B learns of an alert A opened (shared database) and resolves it."""
     b = Fleet(alert_rules=(Rule(name="all", fault="*"),))
-    key = AlertKey(C, A, "printer-1", "printer.jammed")
+    key = AlertKey(center=C, agent=A, device="printer-1", code="printer.jammed")
     b.sync_open_alerts({key})
     effects = Feed(b).send()  # a healthy report from the printer reaches B
     assert resolved(effects) == ["printer.jammed"]
@@ -217,8 +219,9 @@ def test_an_empty_hall_is_judged_over_time_during_opening_hours() -> None:
 
     def poll(seq: int, at: float, clients: int | None) -> list[object]:
         metrics = {} if clients is None else {"wifi_clients": clients}
-        r = wire.Result("ba-dinh", "pi-1", "ap-1", 1, seq, at, "wifi_ap", "Wi-Fi sảnh", "ok",
-                        metrics)
+        r = wire.Result(center="ba-dinh", agent="pi-1", device="ap-1", session=1, seq=seq, ts=at,
+                        device_type="wifi_ap", device_name="Wi-Fi sảnh", status="ok",
+                        metrics=metrics)
         return fleet.apply(r, at) + fleet.tick(at)
 
     def opened(effects: list[object]) -> list[str]:
@@ -230,15 +233,19 @@ def test_an_empty_hall_is_judged_over_time_during_opening_hours() -> None:
     night = Fleet()
     at = datetime(2026, 11, 25, 16, 0, tzinfo=UTC).timestamp()  # 23:00 in Hà Nội
     for i in range(5):
-        r = wire.Result("ba-dinh", "pi-1", "ap-1", 1, i + 1, at + i * 900, "wifi_ap", "Wi-Fi",
-                        "ok", {"wifi_clients": 0})
+        r = wire.Result(center="ba-dinh", agent="pi-1", device="ap-1", session=1, seq=i + 1,
+                        ts=at + i * 900, device_type="wifi_ap", device_name="Wi-Fi", status="ok",
+                        metrics={"wifi_clients": 0})
         assert not [e for e in night.apply(r, at + i * 900) + night.tick(at + i * 900)
                     if isinstance(e, OpenAlert)]
     # a count the AP does not give is not 0: nothing opens
     unknown = Fleet()
-    r = wire.Result("ba-dinh", "pi-1", "ap-1", 1, 1, wednesday_10h, "wifi_ap", "Wi-Fi", "ok", {})
+    r = wire.Result(center="ba-dinh", agent="pi-1", device="ap-1", session=1, seq=1,
+                    ts=wednesday_10h, device_type="wifi_ap", device_name="Wi-Fi", status="ok",
+                    metrics={})
     unknown.apply(r, wednesday_10h)
-    later = wire.Result("ba-dinh", "pi-1", "ap-1", 1, 2, wednesday_10h + 3600, "wifi_ap", "Wi-Fi",
-                        "ok", {})
+    later = wire.Result(center="ba-dinh", agent="pi-1", device="ap-1", session=1, seq=2,
+                        ts=wednesday_10h + 3600, device_type="wifi_ap", device_name="Wi-Fi",
+                        status="ok", metrics={})
     assert opened(unknown.apply(later, wednesday_10h + 3600)
                   + unknown.tick(wednesday_10h + 3600)) == []

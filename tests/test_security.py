@@ -91,8 +91,9 @@ def test_center_a_cannot_publish_as_center_b(tmp_path: Path, tls_broker) -> None
         wait_until(lambda: results, 10, "connect")
         assert not results[0].is_failure  # type: ignore[attr-defined]
         def result(center: str, seq: int) -> wire.Encoded:
-            return wire.encode(wire.Result(center, "pi-1", "printer-1", 1, seq, time.time(),
-                                           "printer", "Máy in", "ok"))
+            return wire.encode(wire.Result(center=center, agent="pi-1", device="printer-1",
+                                           session=1, seq=seq, ts=time.time(),
+                                           device_type="printer", device_name="Máy in", status="ok"))
         own = result("ba-dinh", 1)
         forged = result("tay-ho", 1)
         c.publish(forged.topic, forged.payload, qos=1)
@@ -166,8 +167,9 @@ def test_client_ids_are_bound_to_users(tmp_path: Path, tls_broker) -> None:
     wait_until(lambda: box_b.is_connected(), 10, "box B connected")
     sent = []
     for seq in range(1, 11):
-        m = wire.encode(wire.Result("tay-ho", "pi-1", "printer-1", 1, seq, time.time(),
-                                    "printer", "Máy in", "ok"))
+        m = wire.encode(wire.Result(center="tay-ho", agent="pi-1", device="printer-1", session=1,
+                                    seq=seq, ts=time.time(), device_type="printer",
+                                    device_name="Máy in", status="ok"))
         sent.append(box_b.publish(m.topic, m.payload, qos=1))
     for info in sent:
         info.wait_for_publish(10)

@@ -7,8 +7,8 @@ from controller.state import SKEW_SETTLE_S, AlertKey, Fleet, OpenAlert, Rules
 from hcc_common import wire
 
 C, A = "ba-dinh", "pi-1"
-OFFLINE = AlertKey(C, A, "", "agent.offline")
-SKEW = AlertKey(C, A, "", "agent.clock_skew")
+OFFLINE = AlertKey(center=C, agent=A, device="", code="agent.offline")
+SKEW = AlertKey(center=C, agent=A, device="", code="agent.clock_skew")
 
 
 def heartbeat(seq: int, ts: float) -> wire.Heartbeat:

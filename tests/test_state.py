@@ -13,8 +13,9 @@ SIMPLE = (Rule(name="all", fault="*"),)
 
 def result(seq: int, status: str = "ok", faults: tuple[wire.FaultReport, ...] = (),
            device: str = "printer-1", session: int = 1) -> wire.Result:
-    return wire.Result(C, A, device, session, seq, float(seq), "printer", "Máy in quầy 1",
-                       status, {}, faults)  # type: ignore[arg-type]
+    return wire.Result(center=C, agent=A, device=device, session=session, seq=seq, ts=float(seq),
+                       device_type="printer", device_name="Máy in quầy 1", status=status,
+                       metrics={}, faults=faults)  # type: ignore[arg-type]
 
 
 UNREACH = (wire.FaultReport("device.unreachable", "critical", {}),)
@@ -31,7 +32,7 @@ def resolved(effects: list[object]) -> list[AlertKey]:
 
 def test_unreachable_opens_only_after_n_consecutive_failures() -> None:
     fleet = Fleet(alert_rules=SIMPLE, rules=Rules(unreachable_after=3))
-    key = AlertKey(C, A, "printer-1", "device.unreachable")
+    key = AlertKey(center=C, agent=A, device="printer-1", code="device.unreachable")
     assert opened(fleet.apply(result(1, "unreachable", UNREACH), 1.0)) == []
     assert opened(fleet.apply(result(2, "unreachable", UNREACH), 2.0)) == []
     assert opened(fleet.apply(result(3, "unreachable", UNREACH), 3.0)) == [key]
@@ -45,7 +46,7 @@ def test_a_precise_silence_is_debounced_like_not_responding() -> None:
     not "not responding"."""
     fleet = Fleet(alert_rules=SIMPLE, rules=Rules(unreachable_after=3))
     silent = (wire.FaultReport("device.snmp_silent", "critical", {"target": "192.0.2.7"}),)
-    key = AlertKey(C, A, "printer-1", "device.snmp_silent")
+    key = AlertKey(center=C, agent=A, device="printer-1", code="device.snmp_silent")
     assert opened(fleet.apply(result(1, "unreachable", silent), 1.0)) == []
     assert opened(fleet.apply(result(2, "unreachable", silent), 2.0)) == []
     assert opened(fleet.apply(result(3, "unreachable", silent), 3.0)) == [key]
@@ -61,7 +62,7 @@ def test_a_success_resets_the_failure_count() -> None:
 
 def test_device_fault_opens_and_clears() -> None:
     fleet = Fleet(alert_rules=SIMPLE)
-    key = AlertKey(C, A, "printer-1", "printer.jammed")
+    key = AlertKey(center=C, agent=A, device="printer-1", code="printer.jammed")
     assert opened(fleet.apply(result(1, "critical", JAM), 1.0)) == [key]
     assert resolved(fleet.apply(result(2), 2.0)) == [key]
 
@@ -76,7 +77,7 @@ def test_two_supplies_with_one_code_are_two_alerts() -> None:
 
 def test_agent_offline_by_will_and_back_online() -> None:
     fleet = Fleet(alert_rules=SIMPLE)
-    key = AlertKey(C, A, "", "agent.offline")
+    key = AlertKey(center=C, agent=A, device="", code="agent.offline")
     fleet.apply(wire.StateMessage(C, A, "online", 1, 0.0), 0.0)
     assert opened(fleet.apply(wire.StateMessage(C, A, "offline", 1, 5.0), 5.0)) == [key]
     assert resolved(fleet.apply(wire.StateMessage(C, A, "online", 2, 9.0), 9.0)) == [key]
@@ -93,7 +94,7 @@ def test_agent_offline_when_heartbeats_stop() -> None:
     fleet.apply(wire.Heartbeat(C, A, 1, 1, 100.0, 10.0, {}), 100.0)
     assert fleet.tick(125.0) == []
     effects = fleet.tick(131.0)
-    assert opened(effects) == [AlertKey(C, A, "", "agent.offline")]
+    assert opened(effects) == [AlertKey(center=C, agent=A, device="", code="agent.offline")]
     assert fleet.tick(140.0) == []  # once
 
 
@@ -111,7 +112,7 @@ def test_gaps_duplicates_and_late_arrivals_are_counted() -> None:
 
 def test_duplicate_never_opens_twice_and_old_result_never_resolves_newer_fault() -> None:
     fleet = Fleet(alert_rules=SIMPLE)
-    jam_key = AlertKey(C, A, "printer-1", "printer.jammed")
+    jam_key = AlertKey(center=C, agent=A, device="printer-1", code="printer.jammed")
     fleet.apply(result(1), 1.0)
     assert opened(fleet.apply(result(3, "critical", JAM), 3.0)) == [jam_key]
     # seq 2 (an ok result, older than the jam) arrives late: history only
@@ -150,7 +151,7 @@ def test_killed_session_tail_is_a_gap_until_replayed() -> None:
 
 def test_replayed_old_session_never_changes_current_state() -> None:
     fleet = Fleet(alert_rules=SIMPLE)
-    jam_key = AlertKey(C, A, "printer-1", "printer.jammed")
+    jam_key = AlertKey(center=C, agent=A, device="printer-1", code="printer.jammed")
     fleet.apply(wire.StateMessage(C, A, "online", 2, 0.0, prev_session=1, prev_last_seq=1), 0.0)
     assert opened(fleet.apply(result(1, "critical", JAM, session=2), 1.0)) == [jam_key]
     effects = fleet.apply(result(1, "ok", session=1), 2.0)  # older session, arrives later
@@ -166,7 +167,7 @@ def test_retained_birth_on_first_subscribe_does_not_invent_gaps() -> None:
 
 def test_clock_skew_alert_with_hysteresis_and_delay_tolerance() -> None:
     fleet = Fleet(alert_rules=SIMPLE, rules=Rules(clock_skew_s=120.0))
-    key = AlertKey(C, A, "", "agent.clock_skew")
+    key = AlertKey(center=C, agent=A, device="", code="agent.clock_skew")
     # agent clock 300 s behind; one heartbeat also delayed 50 s by the network
     assert opened(fleet.apply(heartbeat(1, 1000.0 - 300.0), 1000.0)) == [key]
     fleet.apply(heartbeat(2, 1030.0 - 350.0), 1030.0)
@@ -211,7 +212,7 @@ def test_silent_agent_is_offline_at_one_and_a_half_keepalives() -> None:
     assert fleet.tick(104.4) == []
     assert fleet.next_silence_deadline == 104.5  # where the caller wakes up next
     effects = fleet.tick(104.5)
-    assert opened(effects) == [AlertKey(C, A, "", "agent.offline")]
+    assert opened(effects) == [AlertKey(center=C, agent=A, device="", code="agent.offline")]
     assert fleet.tick(110.0) == []  # once
 
 
@@ -220,7 +221,7 @@ def test_heartbeats_further_apart_than_keepalive_fall_back_to_missed_heartbeats(
     fleet.apply(wire.StateMessage(C, A, "online", 1, 100.0, keepalive_s=10.0), 100.0)
     fleet.apply(wire.Heartbeat(C, A, 1, 1, 100.0, 30.0, {}), 100.0)
     assert fleet.tick(150.0) == []  # 1.5 x keepalive would be a false alarm between heartbeats
-    assert opened(fleet.tick(190.0)) == [AlertKey(C, A, "", "agent.offline")]
+    assert opened(fleet.tick(190.0)) == [AlertKey(center=C, agent=A, device="", code="agent.offline")]
 
 
 def test_silence_counts_only_while_the_controller_listens() -> None:
@@ -232,7 +233,7 @@ def test_silence_counts_only_while_the_controller_listens() -> None:
     fleet.listening_since = 200.0  # back: the agent gets a full 1.5 x keepalive from now
     assert fleet.tick(204.0) == []
     assert fleet.tick(204.6, check_silence=False) == []  # catching up on a backlog
-    assert opened(fleet.tick(204.6)) == [AlertKey(C, A, "", "agent.offline")]
+    assert opened(fleet.tick(204.6)) == [AlertKey(center=C, agent=A, device="", code="agent.offline")]
 
 
 def test_new_readings_are_written_behind_changes_at_once() -> None:
@@ -262,7 +263,7 @@ def test_fifty_thousand_made_up_agents_give_one_warning_and_no_state() -> None:
     for i in range(50_000):
         msg = wire.StateMessage(C, f"fake-{i}", "offline", 1, 1.0)
         effects += fleet.apply(msg, 1.0 + i)
-    assert opened(effects) == [AlertKey(C, "", "", "center.unknown_agent")]
+    assert opened(effects) == [AlertKey(center=C, agent="", device="", code="center.unknown_agent")]
     assert len(fleet.agents) == 0 and fleet.unknown_agent_messages[C] == 50_000
     assert not opened(fleet.apply(result(1), 2.0))  # the declared box is admitted
 
@@ -281,7 +282,7 @@ def test_device_cap_per_center() -> None:
     for i in range(10):
         effects += fleet.apply(result(i + 1, device=f"d{i}"), float(i + 1))
     assert len(fleet.devices) == 3
-    assert opened(effects) == [AlertKey(C, "", "", "center.too_many_devices")]
+    assert opened(effects) == [AlertKey(center=C, agent="", device="", code="center.too_many_devices")]
     assert fleet.over_device_cap[C] == 7
 
 
@@ -300,8 +301,8 @@ def test_a_replaced_box_with_a_lower_session_is_current_at_once() -> None:
     the old box's; its birth still makes it current: online, its faults raised, no duplicates."""
     fleet = Fleet(alert_rules=SIMPLE)
     old, new = 9_000_000_000_000_001, 5_000_000_000_000_007
-    offline = AlertKey(C, A, "", "agent.offline")
-    jam_key = AlertKey(C, A, "printer-1", "printer.jammed")
+    offline = AlertKey(center=C, agent=A, device="", code="agent.offline")
+    jam_key = AlertKey(center=C, agent=A, device="printer-1", code="printer.jammed")
     fleet.apply(wire.StateMessage(C, A, "online", old, 0.0), 0.0)
     for seq in range(1, 300):
         fleet.apply(result(seq, session=old), float(seq))
@@ -309,8 +310,9 @@ def test_a_replaced_box_with_a_lower_session_is_current_at_once() -> None:
     assert resolved(fleet.apply(wire.StateMessage(C, A, "online", new, 400.0), 400.0)) == [offline]
     agent = fleet.agents[(C, A)]
     assert agent.state == "online" and agent.session == new
-    fresh = wire.Result(C, A, "printer-1", new, 1, 401.0, "printer", "Máy in quầy 1", "critical",
-                        {}, JAM)
+    fresh = wire.Result(center=C, agent=A, device="printer-1", session=new, seq=1, ts=401.0,
+                        device_type="printer", device_name="Máy in quầy 1", status="critical",
+                        metrics={}, faults=JAM)
     assert opened(fleet.apply(fresh, 401.0)) == [jam_key]
     assert agent.duplicates == 0
     # the old box's will, retained, seen again (a controller restart): stale, ignored

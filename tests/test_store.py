@@ -23,22 +23,27 @@ from controller.state import (
 from controller.store import AlertNotFound, Store
 from hcc_common import wire
 
-KEY = AlertKey("ba-dinh", "pi-1", "printer-1", "printer.jammed")
+KEY = AlertKey(center="ba-dinh", agent="pi-1", device="printer-1", code="printer.jammed")
 
 
 def test_effects_round_trip(target: str) -> None:
     store = Store(target)
     now = time.time()
-    agent = AgentInfo("ba-dinh", "pi-1", session=2, last_seen=now, clock_skew_s=-1.5)
-    dev = DeviceInfo("ba-dinh", "pi-1", "printer-1", "Máy in quầy 1", "printer", "critical", now,
-                     now, 0, {"uptime_s": 0, "sys_descr": "HP"},
-                     (wire.FaultReport("printer.jammed", "critical", {}),), order_of(2, 7))
-    changes = store.write([agent, dev, OpenAlert(KEY, "critical", "Máy in quầy 1", {}, now,
-                                                 {"team": "printing"}),
-                           DeviceEvent("ba-dinh", "pi-1", "printer-1", 2, 7, now, now,
-                                       "critical", ("printer.jammed",), False)],
+    agent = AgentInfo(center="ba-dinh", agent="pi-1", session=2, last_seen=now, clock_skew_s=-1.5)
+    dev = DeviceInfo(center="ba-dinh", agent="pi-1", device="printer-1", name="Máy in quầy 1",
+                     type="printer", status="critical", last_seen=now, agent_ts=now,
+                     consecutive_failures=0, metrics={"uptime_s": 0, "sys_descr": "HP"},
+                     faults=(wire.FaultReport("printer.jammed", "critical", {}),),
+                     order=order_of(2, 7))
+    changes = store.write([agent, dev, OpenAlert(key=KEY, severity="critical",
+                                                 device_name="Máy in quầy 1", params={}, at=now,
+                                                 labels={"team": "printing"}),
+                           DeviceEvent(center="ba-dinh", agent="pi-1", device="printer-1",
+                                       session=2, seq=7, agent_ts=now, received_at=now,
+                                       status="critical", faults=("printer.jammed",),
+                                       replayed=False)],
                           stats={"received": 5})
-    assert [(k, r.code, r.labels) for k, r in changes] == [
+    assert [(c.event, c.alert.code, c.alert.labels) for c in changes] == [
         ("opened", "printer.jammed", {"team": "printing"})]
     (a,) = store.agents()
     assert (a.session, a.clock_skew_s) == (2, -1.5)
@@ -53,17 +58,22 @@ def test_effects_round_trip(target: str) -> None:
 
 def test_one_open_alert_per_condition_then_a_new_one_after_resolving(target: str) -> None:
     store = Store(target)
-    assert len(store.write([OpenAlert(KEY, "critical", "p", {}, 1.0)])) == 1
-    assert store.write([OpenAlert(KEY, "critical", "p", {}, 2.0)]) == []  # already open
-    assert [k for k, _ in store.write([ResolveAlert(KEY, 3.0, "cleared")])] == ["resolved"]
-    assert len(store.write([OpenAlert(KEY, "critical", "p", {}, 4.0)])) == 1
+    assert len(store.write([OpenAlert(key=KEY, severity="critical", device_name="p", params={},
+                                      at=1.0)])) == 1
+    assert store.write([OpenAlert(key=KEY, severity="critical", device_name="p", params={},
+                                  at=2.0)]) == []  # already open
+    assert [c.event for c in store.write([ResolveAlert(KEY, 3.0, "cleared")])] == ["resolved"]
+    assert len(store.write([OpenAlert(key=KEY, severity="critical", device_name="p", params={},
+                                      at=4.0)])) == 1
     assert [a.state for a in store.alerts(include_resolved=True)] == ["firing", "resolved"]
     assert store.open_alert_keys() == [KEY]
 
 
 def test_lifecycle_history_and_response_times(target: str) -> None:
     store = Store(target)
-    ((_, row),) = store.write([OpenAlert(KEY, "critical", "p", {}, 100.0)])
+    (change,) = store.write([OpenAlert(key=KEY, severity="critical", device_name="p", params={},
+                                       at=100.0)])
+    row = change.alert
     store.ack(row.id, "Minh", "đang đến", at=160.0)
     done = store.resolve(row.id, "Minh", "đã gỡ", at=400.0)
     assert (done.state, done.acked_by, done.resolve_note) == ("resolved", "Minh", "đã gỡ")
@@ -102,7 +112,9 @@ def test_two_writers_racing_open_one_alert(target: str) -> None:
         barrier.wait()
         for attempt in range(20):
             try:
-                opened.extend(r.id for _, r in s.write([OpenAlert(KEY, "critical", "p", {}, 1.0)]))
+                opened.extend(c.alert.id for c in s.write([OpenAlert(key=KEY, severity="critical",
+                                                                  device_name="p", params={},
+                                                                  at=1.0)]))
                 return
             except Exception:  # noqa: BLE001 - SQLite may say "locked": a writer retries
                 time.sleep(0.05 * (attempt + 1))
@@ -142,9 +154,10 @@ def test_controller_runs_on_postgres(tmp_path: Path, broker) -> None:
         c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="pg-test")
         c.connect("127.0.0.1", broker.port)
         c.loop_start()
-        msg = wire.encode(wire.Result("ba-dinh", "pi-1", "printer-1", 1, 1, time.time(),
-                                      "printer", "Máy in", "critical", {},
-                                      (wire.FaultReport("printer.jammed", "critical", {}),)))
+        msg = wire.encode(wire.Result(center="ba-dinh", agent="pi-1", device="printer-1", session=1,
+                                      seq=1, ts=time.time(), device_type="printer",
+                                      device_name="Máy in", status="critical", metrics={},
+                                      faults=(wire.FaultReport("printer.jammed", "critical", {}),)))
         c.publish(msg.topic, msg.payload, qos=1).wait_for_publish(5)
         rows = wait_until(lambda: json_lines(run_cli("hcc-controller", "alerts", "--json",
                                                      "--db", db).stdout), 20, "the alert")
@@ -157,9 +170,10 @@ def test_controller_runs_on_postgres(tmp_path: Path, broker) -> None:
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name ="
                 " 'hcc-controller' AND pid <> pg_backend_pid()").fetchall()
         assert cut, "the controller's connection was not found"
-        msg = wire.encode(wire.Result("ba-dinh", "pi-1", "printer-2", 1, 2, time.time(),
-                                      "printer", "Máy in 2", "critical", {},
-                                      (wire.FaultReport("printer.jammed", "critical", {}),)))
+        msg = wire.encode(wire.Result(center="ba-dinh", agent="pi-1", device="printer-2", session=1,
+                                      seq=2, ts=time.time(), device_type="printer",
+                                      device_name="Máy in 2", status="critical", metrics={},
+                                      faults=(wire.FaultReport("printer.jammed", "critical", {}),)))
         c.publish(msg.topic, msg.payload, qos=1).wait_for_publish(5)
         rows = wait_until(lambda: len(rows := json_lines(run_cli(
             "hcc-controller", "alerts", "--json", "--db", db).stdout)) == 2 and rows, 30,
@@ -215,9 +229,10 @@ def test_two_controllers_share_the_stream_and_survive_one_dying(tmp_path: Path, 
         def send(center: str, faulty: bool) -> None:
             seq[center] += 1
             faults = (wire.FaultReport("printer.jammed", "critical", {}),) if faulty else ()
-            m = wire.encode(wire.Result(center, "pi-1", "printer-1", 1, seq[center], time.time(),
-                                        "printer", "Máy in", "critical" if faulty else "ok", {},
-                                        faults))
+            m = wire.encode(wire.Result(center=center, agent="pi-1", device="printer-1", session=1,
+                                        seq=seq[center], ts=time.time(), device_type="printer",
+                                        device_name="Máy in", status="critical" if faulty else "ok",
+                                        metrics={}, faults=faults))
             c.publish(m.topic, m.payload, qos=1)
 
         for _ in range(5):                 # load, every printer jammed
@@ -256,5 +271,5 @@ def test_a_database_from_before_the_inventory_is_migrated(target: str) -> None:
     store.db.execute("ALTER TABLE agents DROP COLUMN inventory")
     store.close()
     again = Store(target)
-    again.write([AgentInfo("ba-dinh", "pi-1", inventory={"software": "0.2.0", "devices": 3})])
+    again.write([AgentInfo(center="ba-dinh", agent="pi-1", inventory={"software": "0.2.0", "devices": 3})])
     assert again.agents()[0].inventory == {"software": "0.2.0", "devices": 3}

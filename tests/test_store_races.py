@@ -14,7 +14,7 @@ from controller.state import AlertKey, OpenAlert
 from controller.store import Store
 
 T = TypeVar("T")
-KEY = AlertKey("ba-dinh", "pi-1", "printer-1", "printer.jammed")
+KEY = AlertKey(center="ba-dinh", agent="pi-1", device="printer-1", code="printer.jammed")
 
 
 def race(target: str, racers: int, job: Callable[[Store, int], T]) -> list[T]:
@@ -78,8 +78,10 @@ def test_a_code_given_back_works_again_and_only_once(target: str) -> None:
 def test_acks_and_resolves_at_once_change_an_alert_once_and_resolved_stays(target: str) -> None:
     store = Store(target)
     for round_ in range(5):
-        ((_, row),) = store.write([OpenAlert(KEY, "critical", "Máy in quầy 1", {},
-                                             1000.0 + round_)])
+        (change,) = store.write([OpenAlert(key=KEY, severity="critical",
+                                           device_name="Máy in quầy 1", params={},
+                                           at=1000.0 + round_)])
+        row = change.alert
 
         def act(s: Store, i: int, alert_id: int = row.id) -> str:
             if i % 2:

@@ -70,7 +70,7 @@ def fill(store: Store, now: float) -> None:
               wire.FaultReport(f"x.{ID_PAYLOAD}", "critical", {"detail": evil("fault-detail")}))
     effects: list[object] = []
     for center in ("q1", BAD_CENTER):
-        effects.append(AgentInfo(center, f"pi{ID_PAYLOAD}", last_seen=now, inventory={
+        effects.append(AgentInfo(center=center, agent=f"pi{ID_PAYLOAD}", last_seen=now, inventory={
             "software": evil("software"), "model": evil("box-model"), "os": evil("os"),
             "config_version": evil("config-version"), "devices": evil("device-count"),
             # a box's report of its last software update (agent/updater.py)
@@ -79,16 +79,21 @@ def fill(store: Store, now: float) -> None:
         for device, kind, metrics in (("prn", "printer", printer), ("ups", "ups", ups),
                                       ("ap", "wifi_ap", ap), ("pdu", "charger", pdu),
                                       (f"d{ID_PAYLOAD}", f"t{ID_PAYLOAD}", printer)):
-            effects.append(DeviceInfo(center, "pi-1", device, evil(f"name-{device[:3]}"), kind,
-                                      "warning", now, now, 0, metrics, faults, order_of(1, 1)))
-            effects.append(Reading(center, "pi-1", device, kind, now - 600, "ok",
-                                   {"supply.1.pct": 50.0, "wifi_clients": 3}))
-            effects.append(OpenAlert(AlertKey(center, "pi-1", device, "printer.toner_low"),
-                                     "warning", evil(f"alert-device-{device[:3]}"),
-                                     {"supply": evil("alert-supply"),
-                                      "level": evil("alert-level")}, now - 300))
-            effects.append(OpenAlert(AlertKey(center, "pi-1", device, f"x.{ID_PAYLOAD}"),
-                                     "critical", evil("alert-device-2"), {}, now - 200))
+            effects.append(DeviceInfo(center=center, agent="pi-1", device=device,
+                                      name=evil(f"name-{device[:3]}"), type=kind, status="warning",
+                                      last_seen=now, agent_ts=now, consecutive_failures=0,
+                                      metrics=metrics, faults=faults, order=order_of(1, 1)))
+            effects.append(Reading(center=center, agent="pi-1", device=device, type=kind,
+                                   ts=now - 600, status="ok",
+                                   metrics={"supply.1.pct": 50.0, "wifi_clients": 3}))
+            effects.append(OpenAlert(key=AlertKey(center=center, agent="pi-1", device=device,
+                                                  code="printer.toner_low"),
+                                     severity="warning", device_name=evil(f"alert-device-{device[:3]}"),
+                                     params={"supply": evil("alert-supply"),
+                                      "level": evil("alert-level")}, at=now - 300))
+            effects.append(OpenAlert(key=AlertKey(center=center, agent="pi-1", device=device,
+                                                  code=f"x.{ID_PAYLOAD}"), severity="critical",
+                                     device_name=evil("alert-device-2"), params={}, at=now - 200))
     store.write(effects)  # type: ignore[arg-type]
 
 

@@ -118,8 +118,9 @@ def test_slow_wifi_is_an_alert_during_opening_hours_only() -> None:
         start = datetime(2026, 11, day, hour, tzinfo=tz).timestamp()
         for at in (start, start + 16 * 60):
             seq += 1
-            r = wire.Result("c1", "pi", "wifi-probe", 1, seq, at, "network", "Wi-Fi cho khách",
-                            "ok", {"wifi_probe_download_mbps": 1.8})
+            r = wire.Result(center="c1", agent="pi", device="wifi-probe", session=1, seq=seq, ts=at,
+                            device_type="network", device_name="Wi-Fi cho khách", status="ok",
+                            metrics={"wifi_probe_download_mbps": 1.8})
             opened += [(start, e.key.code) for e in fleet.apply(r, at)
                        if isinstance(e, OpenAlert) and e.key.device == "wifi-probe"]
     monday = datetime(2026, 11, 30, 10, tzinfo=tz).timestamp()
@@ -134,9 +135,10 @@ def test_wifi_faults_wait_while_the_centers_internet_is_down() -> None:
     t = 1_790_000_000.0
 
     def result(device: str, seq: int, codes: list[str], at: float) -> wire.Result:
-        return wire.Result("c1", "pi", device, 1, seq, at, "network", device,
-                           "critical" if codes else "ok", {},
-                           tuple(wire.FaultReport(c, "critical", {}) for c in codes))
+        return wire.Result(center="c1", agent="pi", device=device, session=1, seq=seq, ts=at,
+                           device_type="network", device_name=device,
+                           status="critical" if codes else "ok", metrics={},
+                           faults=tuple(wire.FaultReport(c, "critical", {}) for c in codes))
 
     opened: list[str] = []
     for i in range(3):
@@ -243,8 +245,9 @@ def test_a_throttled_link_measures_slow(lab: netlab.NetLab) -> None:
         start = datetime(2026, 11, 30, hour, tzinfo=tz).timestamp()
         opened = []
         for seq, at in enumerate((start, start + 16 * 60), start=1):
-            r = wire.Result("c1", "pi", "wifi-probe", 1, seq, at, "network", "Wi-Fi cho khách",
-                            "ok", {"wifi_probe_download_mbps": mbps})
+            r = wire.Result(center="c1", agent="pi", device="wifi-probe", session=1, seq=seq, ts=at,
+                            device_type="network", device_name="Wi-Fi cho khách", status="ok",
+                            metrics={"wifi_probe_download_mbps": mbps})
             opened += [e.key.code for e in fleet.apply(r, at) if isinstance(e, OpenAlert)
                        and e.key.device == "wifi-probe"]
         assert opened == expected, (hour, opened)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hcc_common import wire
 
 RESULT = wire.Result(
-    "ba-dinh", "pi-1", "printer-1", session=3, seq=42, ts=1_700_000_000.5,
+    center="ba-dinh", agent="pi-1", device="printer-1", session=3, seq=42, ts=1_700_000_000.5,
     device_type="printer", device_name="Máy in quầy 1", status="critical",
     metrics={"sys_descr": "HP", "uptime_s": 0, "toner_pct": 0.0},
     faults=(wire.FaultReport("printer.jammed", "critical", {}),
@@ -85,7 +85,9 @@ def test_alerts_topic_is_not_an_agent_topic() -> None:
 
 
 def test_nan_metric_cannot_be_encoded() -> None:
-    bad = wire.Result("c", "a", "d", 1, 1, 1.0, "other", "d", "ok", {"x": float("nan")})
+    bad = wire.Result(center="c", agent="a", device="d", session=1, seq=1, ts=1.0,
+                      device_type="other", device_name="d", status="ok",
+                      metrics={"x": float("nan")})
     with pytest.raises(ValueError):
         wire.encode(bad)
 
@@ -169,8 +171,9 @@ def test_numbers_beyond_the_contract_are_refused(key: str, value: object, reason
 
 
 def test_metric_ints_past_64_bits_are_refused_and_never_sent() -> None:
-    r = wire.Result("ba-dinh", "pi-1", "sw", 1, 1, 1.0, "switch", "SW", "ok",
-                    {"octets": 2**64 - 1, "pages": 12})
+    r = wire.Result(center="ba-dinh", agent="pi-1", device="sw", session=1, seq=1, ts=1.0,
+                    device_type="switch", device_name="SW", status="ok",
+                    metrics={"octets": 2**64 - 1, "pages": 12})
     enc = wire.encode(r)  # the encoder sends a 64-bit counter past the bound as a float
     back = wire.decode(enc.topic, enc.payload)
     assert isinstance(back, wire.Result)

@@ -17,8 +17,9 @@ XSS = "<img src=x onerror=alert(document.domain)>"
 
 def result(**changes: object) -> bytes:
     body = json.loads(wire.encode(wire.Result(
-        "ba-dinh", "pi-1", "ups-1", 1, 1, 1_700_000_000.0, "ups", "UPS quầy 1", "ok",
-        {"runtime_min": 12.5, "battery_status": "normal"})).payload)
+        center="ba-dinh", agent="pi-1", device="ups-1", session=1, seq=1, ts=1_700_000_000.0,
+        device_type="ups", device_name="UPS quầy 1", status="ok",
+        metrics={"runtime_min": 12.5, "battery_status": "normal"})).payload)
     body.update(changes)
     return json.dumps(body, separators=(",", ":")).encode()
 
@@ -138,8 +139,9 @@ def test_a_heartbeat_confirms_a_bounded_number_of_devices() -> None:
 def test_the_agent_encoder_conforms_what_a_device_said() -> None:
     """A device's own strings (an interface named with markup, a 2 KB description) never make
     the agent's report a dead letter: the encoder cuts and cleans them."""
-    r = wire.Result("ba-dinh", "pi-1", "ap-1", 1, 1, 1_700_000_000.0, "wifi_ap", "AP\x07 sảnh",
-                    "ok", {"if.<wlan0>.oper": "up", "sys_descr": "d" * 5000 + "\x00",
+    r = wire.Result(center="ba-dinh", agent="pi-1", device="ap-1", session=1, seq=1,
+                    ts=1_700_000_000.0, device_type="wifi_ap", device_name="AP\x07 sảnh",
+                    status="ok", metrics={"if.<wlan0>.oper": "up", "sys_descr": "d" * 5000 + "\x00",
                            "wifi_clients": 12, "outlets_on": True, "runtime_min": "12"},
                     error="timeout\x00" + "e" * 5000)
     back = wire.decode(*_topic_payload(r))
@@ -173,8 +175,9 @@ def test_every_decoder_output_goes_through_unchanged(folder: Path) -> None:
     for name, row in rows.items():
         faults = tuple(wire.FaultReport(f["code"], f["severity"], f["params"])
                        for f in row["faults"])
-        sent = wire.Result("ba-dinh", "pi-1", "dev-1", 1, 1, 1_700_000_000.0, "printer", name,
-                           "ok", row["metrics"], faults)
+        sent = wire.Result(center="ba-dinh", agent="pi-1", device="dev-1", session=1, seq=1,
+                           ts=1_700_000_000.0, device_type="printer", device_name=name, status="ok",
+                           metrics=row["metrics"], faults=faults)
         back = wire.decode(*_topic_payload(sent))
         assert back == sent, name
         text = sorted(k for k, v in row["metrics"].items() if isinstance(v, str))

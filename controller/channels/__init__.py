@@ -12,7 +12,7 @@ from controller.channels.base import Action, Outgoing, SendContext
 from hcc_common.yamlconf import Node
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ChannelSpec:
     kind: str                                  # the receiver's key in controller.yaml
     address: str | None                        # the Person contact it sends to, if any
@@ -24,13 +24,19 @@ class ChannelSpec:
 
 
 REGISTRY: Mapping[str, ChannelSpec] = {s.kind: s for s in (
-    ChannelSpec(webhook.kind, webhook.address, webhook.default_severities, webhook.parse,
-                webhook.send),
-    ChannelSpec(email.kind, email.address, email.default_severities, email.parse, email.send),
-    ChannelSpec(alertmanager.kind, alertmanager.address, alertmanager.default_severities,
-                alertmanager.parse, alertmanager.send),
-    ChannelSpec(telegram.kind, telegram.address, telegram.default_severities, telegram.parse,
-                telegram.send, telegram.listen),
-    ChannelSpec(zalo.kind, zalo.address, zalo.default_severities, zalo.parse, zalo.send),
-    ChannelSpec(sms.kind, sms.address, sms.default_severities, sms.parse, sms.send),
+    ChannelSpec(kind=webhook.kind, address=webhook.address,
+                default_severities=webhook.default_severities, parse=webhook.parse,
+                send=webhook.send),
+    ChannelSpec(kind=email.kind, address=email.address, default_severities=email.default_severities,
+                parse=email.parse, send=email.send),
+    ChannelSpec(kind=alertmanager.kind, address=alertmanager.address,
+                default_severities=alertmanager.default_severities, parse=alertmanager.parse,
+                send=alertmanager.send),
+    ChannelSpec(kind=telegram.kind, address=telegram.address,
+                default_severities=telegram.default_severities, parse=telegram.parse,
+                send=telegram.send, listen=telegram.listen),
+    ChannelSpec(kind=zalo.kind, address=zalo.address, default_severities=zalo.default_severities,
+                parse=zalo.parse, send=zalo.send),
+    ChannelSpec(kind=sms.kind, address=sms.address, default_severities=sms.default_severities,
+                parse=sms.parse, send=sms.send),
 )}

@@ -28,7 +28,7 @@ class Person:
     contacts: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Outgoing:
     """One message for one receiver: alert changes of one center, or one escalation step."""
 
@@ -70,18 +70,6 @@ class SendContext:
     http: httpx.AsyncClient
     tokens: TokenStore | None = None
     people: Mapping[str, Person] = field(default_factory=dict)
-
-
-class Channel(Protocol):
-    """One notification channel: the YAML key of its receivers, its settings parser and its
-    send function; `address` is the Person contact it sends to (None: not to people)."""
-
-    kind: str
-    address: str | None
-    default_severities: tuple[str, ...]
-
-    def parse(self, node: Node, env: Mapping[str, str]) -> Any: ...
-    async def send(self, settings: Any, msg: Outgoing, ctx: SendContext, name: str) -> None: ...
 
 
 @dataclass(frozen=True)
