@@ -8,7 +8,7 @@ from typing import Any
 from agent.checks import failures
 from agent.checks.base import CheckOutcome
 from agent.checks.context import CheckContext
-from agent.config import Device
+from agent.checks.spec import CheckSpec
 from agent.snmpdecode.core import DeviceContext, SnmpValue, Table, fault
 from agent.snmpdecode.printer import (
     GENERIC_TONER,
@@ -17,10 +17,12 @@ from agent.snmpdecode.printer import (
     supply_faults,
 )
 from hcc_common import readings
+from hcc_common.check_kinds.ipp import SCHEMA, IppSettings
+from hcc_common.devices_config import Device
 from hcc_common.net_failure import http_status
 from hcc_common.wire import FaultReport, MetricValue
 
-KIND = "ipp"
+KIND = SCHEMA.kind
 STATES = {3: "idle", 4: "printing", 5: "stopped"}
 # printer-state-reasons keywords (RFC 8011 §5.4.12, PWG 5100.x) -> fault codes
 REASONS = {
@@ -167,13 +169,12 @@ def decode(attrs: Mapping[str, Any], ctx: DeviceContext
     return metrics, list(merge_printer_faults(precise, coarse, supply_known))
 
 
-async def run(device: Device, ctx: CheckContext) -> CheckOutcome:
+async def run(device: Device, s: IppSettings, ctx: CheckContext) -> CheckOutcome:
     from pyipp import IPP
     from pyipp.enums import IppOperation
     from pyipp.exceptions import IPPError
 
-    s = device.ipp
-    assert s is not None and device.host is not None
+    assert device.host is not None
     try:
         async with IPP(host=device.host, port=s.port, base_path=s.path, tls=s.tls,
                        request_timeout=max(1, round(device.timeout))) as ipp:
@@ -205,3 +206,6 @@ async def _failed(exc: BaseException, device: Device, port: int, tls: bool) -> C
                             error=f"{device.host}:{port}: the reply is not IPP")
     return await failures.explain_silence(KIND, failures.classify(exc, device.host, port),
                                           device.host, port, tls=tls, timeout=device.timeout)
+
+
+SPEC = CheckSpec(schema=SCHEMA, run=run)

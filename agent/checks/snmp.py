@@ -8,7 +8,7 @@ import time
 from agent.checks import failures
 from agent.checks.base import CheckOutcome, fault, unreachable
 from agent.checks.context import CheckContext
-from agent.config import Device
+from agent.checks.spec import CheckSpec
 from agent.profile_loader import (
     SYSTEM_OIDS,
     TYPE_CLASSES,
@@ -24,18 +24,19 @@ from agent.snmp_client import SnmpError, SnmpTarget
 from agent.snmpdecode import DECODERS, Reading, Sample, SnmpValue, text
 from agent.snmpdecode.wifi import from_source
 from hcc_common import readings
+from hcc_common.check_kinds.snmp import SCHEMA, SnmpSettings
+from hcc_common.devices_config import Device
 from hcc_common.net_failure import Cause
 from hcc_common.wire import FaultReport, MetricValue
 
-KIND = "snmp"
+KIND = SCHEMA.kind
 # Past this many table values a reading is decoded on a worker thread: a controller's client
 # table of 100,000 rows takes the loop long enough to hold up other devices' answers.
 BIG_READING = 5_000
 
 
-def target_of(device: Device) -> SnmpTarget:
-    assert device.snmp is not None and device.host is not None
-    s = device.snmp
+def target_of(device: Device, s: SnmpSettings) -> SnmpTarget:
+    assert device.host is not None
     per_try = device.timeout / (s.retries + 1)
     return SnmpTarget(device.host, s.port, s.version, s.community, per_try, s.retries, s.v3)
 
@@ -116,8 +117,8 @@ def decode(profile: Profile, sample: Sample) -> tuple[dict[str, MetricValue], li
     return metrics, found
 
 
-async def run(device: Device, ctx: CheckContext) -> CheckOutcome:
-    target = target_of(device)
+async def run(device: Device, s: SnmpSettings, ctx: CheckContext) -> CheckOutcome:
+    target = target_of(device, s)
     try:
         profile = await _profile(device, ctx, target)
         reading = await fetch(device, ctx, profile, target)
@@ -150,7 +151,7 @@ async def failed(exc: SnmpError, device: Device) -> CheckOutcome:
     """Why it said nothing we could read: it refused our v3 keys (it is there); its name is
     unknown; or silence, where answering ping means SNMP is off or the community is wrong,
     never "check the power and the cable"."""
-    assert device.host is not None and device.snmp is not None
+    assert device.host is not None
     if exc.cause == "auth" or exc.answered:
         return CheckOutcome(KIND, True, {}, (fault("device.snmp_auth"),), str(exc))
     if exc.cause == "name":
@@ -225,3 +226,6 @@ def unsupported(reading: Reading, profile: Profile) -> FaultReport:
                  model=(text(scalars.get("sys_descr")) or profile.description or "?")[:80],
                  sys_object_id=object_id(scalars.get("sys_object_id"))
                  or text(scalars.get("sys_object_id")) or "?")
+
+
+SPEC = CheckSpec(schema=SCHEMA, run=run)
