@@ -4,6 +4,7 @@ this one code path. Each check kind's section is its own module (hcc_common/chec
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import socket
@@ -148,6 +149,7 @@ Kinds = TMapping[str, KindSchema[Any]]
 ProfileNames = Callable[[], Collection[str]]
 
 
+@functools.cache
 def shipped_profiles() -> tuple[str, ...]:
     """The SNMP profiles the box ships (agent/profiles/*.yaml, data of the same wheel): their
     file names, which are their ids (tests/test_check_registry.py holds the two equal). Read as

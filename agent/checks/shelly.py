@@ -9,7 +9,7 @@ from agent.charger_rules import charger_faults
 from agent.checks import failures
 from agent.checks.base import CheckOutcome
 from agent.checks.context import CheckContext
-from agent.checks.spec import CheckSpec
+from agent.checks.spec import CheckSpec, Found, Probe
 from agent.snmpdecode.core import DeviceContext
 from hcc_common.check_kinds.plug import PlugSettings
 from hcc_common.check_kinds.shelly import SCHEMA
@@ -76,4 +76,20 @@ async def run(device: Device, s: PlugSettings, ctx: CheckContext) -> CheckOutcom
     return CheckOutcome(KIND, True, metrics, tuple(found))
 
 
-SPEC = CheckSpec(schema=SCHEMA, run=run)
+async def discover(probe: Probe, host: str) -> Found | None:
+    """A Shelly Gen2 answering its RPC's Shelly.GetDeviceInfo."""
+    port = probe.http_port
+    try:
+        r = await probe.web.get(f"http://{host}:{port}/rpc/Shelly.GetDeviceInfo")
+        if r.status_code == 200:
+            info = r.json()
+            if isinstance(info, dict) and "gen" in info:
+                return Found(host, "charger", str(info.get("name") or info.get("id") or host),
+                             KIND, {"port": port, "switch": 0},
+                             f"Shelly {info.get('model', '')} gen {info.get('gen')}")
+    except Exception:  # noqa: BLE001 - not a Shelly (or not HTTP at all): the next kind asks
+        pass
+    return None
+
+
+SPEC = CheckSpec(schema=SCHEMA, run=run, discover=discover)

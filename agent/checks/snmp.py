@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 from agent.checks import failures
 from agent.checks.base import CheckOutcome, fault, unreachable
 from agent.checks.context import CheckContext
-from agent.checks.spec import CheckSpec
+from agent.checks.spec import CheckSpec, Found, Probe
 from agent.profile_loader import (
     SYSTEM_OIDS,
     TYPE_CLASSES,
@@ -228,4 +229,54 @@ def unsupported(reading: Reading, profile: Profile) -> FaultReport:
                  or text(scalars.get("sys_object_id")) or "?")
 
 
-SPEC = CheckSpec(schema=SCHEMA, run=run)
+# -- discovery: is this host an SNMP device, and of which type ---------------------------------
+SYS_NAME = "1.3.6.1.2.1.1.5.0"
+# The type a technician would give each profile class, tried in this order (a UPS also fits
+# "charger", so it is asked first).
+CLASS_TYPES = (("printer", "printer"), ("ups", "ups"), ("pdu", "charger"), ("ap", "wifi_ap"))
+
+
+def type_for(profiles: dict[str, Profile], system: dict[str, Any], present: set[str]
+             ) -> tuple[str, Profile] | None:
+    """The device type whose profile classes read this device, and the profile; None when only
+    the generic profile would (a switch, a PC)."""
+    for cls, dtype in CLASS_TYPES:
+        assert cls in TYPE_CLASSES[dtype]
+        chosen = choose(profiles, dtype, system, present)
+        if chosen.device_class == cls:
+            return dtype, chosen
+    return None
+
+
+async def discover(probe: Probe, host: str) -> Found | None:
+    """An SNMP agent answering one of the communities, typed by the profile that reads it (the
+    same profiles and choice the check makes)."""
+    port = probe.snmp_port
+    for community in probe.communities:
+        target = SnmpTarget(host, port, "2c", community, probe.timeout, 0)
+        try:
+            answer = await probe.snmp.get(target, [*SYSTEM_OIDS.values(), SYS_NAME])
+        except SnmpError:
+            continue
+        system = {k: answer.get(o) for k, o in SYSTEM_OIDS.items()}
+        if all(v is None for v in system.values()):
+            continue
+        try:
+            present = await probe.snmp.present(target, probes(probe.profiles,
+                                                              system.get("sys_object_id")))
+        except SnmpError:
+            present = set()
+        typed = type_for(probe.profiles, system, present)
+        descr = (text(system.get("sys_descr")) or "").splitlines()[0][:80] if system.get(
+            "sys_descr") is not None else ""
+        name = text(answer.get(SYS_NAME)) or ""
+        if typed is None:
+            return Found(host, "other", name or descr or host, KIND,
+                         {"community": community, "port": port}, descr)
+        dtype, profile = typed
+        return Found(host, dtype, name or descr or host, KIND,
+                     {"community": community, "port": port}, f"{profile.id}: {descr}")
+    return None
+
+
+SPEC = CheckSpec(schema=SCHEMA, run=run, discover=discover)

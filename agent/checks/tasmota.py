@@ -8,7 +8,7 @@ from agent.charger_rules import charger_faults
 from agent.checks import failures
 from agent.checks.base import CheckOutcome
 from agent.checks.context import CheckContext
-from agent.checks.spec import CheckSpec
+from agent.checks.spec import CheckSpec, Found, Probe
 from agent.snmpdecode.core import DeviceContext
 from hcc_common.check_kinds.plug import PlugSettings
 from hcc_common.check_kinds.tasmota import SCHEMA
@@ -81,4 +81,21 @@ async def run(device: Device, s: PlugSettings, ctx: CheckContext) -> CheckOutcom
     return CheckOutcome(KIND, True, metrics, tuple(found))
 
 
-SPEC = CheckSpec(schema=SCHEMA, run=run)
+async def discover(probe: Probe, host: str) -> Found | None:
+    """A Tasmota answering its command API's Status."""
+    port = probe.http_port
+    try:
+        r = await probe.web.get(f"http://{host}:{port}/cm", params={"cmnd": "Status"})
+        if r.status_code == 200:
+            status = r.json().get("Status") if isinstance(r.json(), dict) else None
+            if isinstance(status, dict):
+                friendly = status.get("FriendlyName") or [status.get("DeviceName") or host]
+                return Found(host, "charger", str(friendly[0] if friendly else host), KIND,
+                             {"port": port, "switch": 0},
+                             f"Tasmota module {status.get('Module', '?')}")
+    except Exception:  # noqa: BLE001 - not a Tasmota either
+        pass
+    return None
+
+
+SPEC = CheckSpec(schema=SCHEMA, run=run, discover=discover)
