@@ -132,7 +132,7 @@ def discover(
             hosts, communities=community or ["public"], snmp_port=snmp_port,
             http_port=http_port, concurrency=concurrency, rate=rate, timeout=timeout,
             on_probed=lambda: progress.advance(task)))
-    found += disc.ipp_printers(nets)
+    found += disc.browse(nets)
     typer.echo(f"# {len(found)} device(s) found in {', '.join(nets)} ({len(hosts)} hosts probed)",
                err=True)
     if write:

@@ -6,9 +6,6 @@ from __future__ import annotations
 import asyncio
 import io
 import ipaddress
-import re
-import shutil
-import subprocess
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -86,41 +83,12 @@ class RateLimit:
             await asyncio.sleep(at - now)
 
 
-def ipp_printers(networks: Sequence[str], timeout: float = 5.0) -> list[Found]:
-    """IPP printers that announce themselves over DNS-SD (avahi-browse), in the given subnets."""
-    tool = shutil.which("avahi-browse")
-    if tool is None:
-        return []
-    try:
-        out = subprocess.run([tool, "-rtp", "_ipp._tcp"], capture_output=True, text=True,
-                             timeout=timeout, check=False).stdout
-    except subprocess.TimeoutExpired as exc:
-        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-    return parse_avahi(out, networks)
+def browse(networks: Sequence[str]) -> list[Found]:
+    """What the kinds that announce themselves (IPP over DNS-SD) say is in these subnets."""
+    from agent.checks import REGISTRY
 
-
-def parse_avahi(out: str, networks: Sequence[str]) -> list[Found]:
-    """`avahi-browse -rtp _ipp._tcp` lines ("=;iface;IPv4;name;type;domain;host;addr;port;txt")
-    -> IPP printers in the given subnets, one per address and port."""
-    nets = [ipaddress.ip_network(n, strict=False) for n in networks]
-    found: dict[str, Found] = {}
-    for line in out.splitlines():
-        p = line.split(";")
-        if len(p) < 10 or p[0] != "=" or p[2] != "IPv4":
-            continue
-        name, address, port, txt = p[3], p[7], p[8], p[9]
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            continue
-        if nets and not any(ip in n for n in nets):
-            continue
-        path = re.search(r'"rp=([^"]*)"', txt)
-        found.setdefault(f"{address}:{port}", Found(
-            address, "printer", name.replace("\\032", " "), "ipp",
-            {"port": int(port), "path": "/" + (path.group(1) if path else "ipp/print")},
-            "IPP (DNS-SD)"))
-    return list(found.values())
+    return [f for spec in REGISTRY.values() if spec.browse is not None
+            for f in spec.browse(networks)]
 
 
 async def discover(hosts: Iterable[str], *, communities: Sequence[str], snmp_port: int = 161,

@@ -164,3 +164,19 @@ def test_config_push_says_what_hcc_agent_validate_says_without_running_it(
     controller_cli._validate_like_the_agent(HEAD + "  - {id: k1, type: kiosk, host: h1, "
                                                    "tcp: {port: 1}}\n", "ba-dinh")  # valid: quiet
     assert capsys.readouterr().err == ""
+
+
+def test_the_center_validates_without_importing_agent_code(tmp_path: Path) -> None:
+    import sys
+
+    code = ("import sys, typer\n"
+            "from controller import cli\n"
+            "try:\n"
+            f"    cli._validate_like_the_agent({BROKEN!r}, 'ba-dinh')\n"
+            "except typer.Exit as stop:\n"
+            "    print('exit', stop.exit_code)\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'agent'))\n")
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, check=False, cwd=Path(__file__).resolve().parent.parent)
+    assert ran.stdout.splitlines() == ["exit 1", "[]"], ran.stderr
+    assert "ba-dinh.yaml:5: devices[0].tcp.prot" in ran.stderr

@@ -130,7 +130,7 @@ def test_merge_into_an_empty_list(tmp_path: Path) -> None:
 
 
 def test_ipp_printers_from_dns_sd() -> None:
-    from agent.discover import parse_avahi
+    from agent.checks.ipp import parse_avahi
 
     out = ("+;eth0;IPv4;HP\\032LaserJet\\032M404;_ipp._tcp;local\n"
            '=;eth0;IPv4;HP\\032LaserJet\\032M404;_ipp._tcp;local;hp.local;192.168.1.20;631;'

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import ipaddress
+import re
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from agent.checks import failures
 from agent.checks.base import CheckOutcome
 from agent.checks.context import CheckContext
-from agent.checks.spec import CheckSpec
+from agent.checks.spec import CheckSpec, Found
 from agent.snmpdecode.core import DeviceContext, SnmpValue, Table, fault
 from agent.snmpdecode.printer import (
     GENERIC_TONER,
@@ -208,4 +212,42 @@ async def _failed(exc: BaseException, device: Device, port: int, tls: bool) -> C
                                           device.host, port, tls=tls, timeout=device.timeout)
 
 
-SPEC = CheckSpec(schema=SCHEMA, run=run)
+# -- discovery: IPP printers announce themselves over DNS-SD ------------------------------------
+def browse(networks: Sequence[str], timeout: float = 5.0) -> list[Found]:
+    """IPP printers that announce themselves over DNS-SD (avahi-browse), in the given subnets."""
+    tool = shutil.which("avahi-browse")
+    if tool is None:
+        return []
+    try:
+        out = subprocess.run([tool, "-rtp", "_ipp._tcp"], capture_output=True, text=True,
+                             timeout=timeout, check=False).stdout
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+    return parse_avahi(out, networks)
+
+
+def parse_avahi(out: str, networks: Sequence[str]) -> list[Found]:
+    """`avahi-browse -rtp _ipp._tcp` lines ("=;iface;IPv4;name;type;domain;host;addr;port;txt")
+    -> IPP printers in the given subnets, one per address and port."""
+    nets = [ipaddress.ip_network(n, strict=False) for n in networks]
+    found: dict[str, Found] = {}
+    for line in out.splitlines():
+        p = line.split(";")
+        if len(p) < 10 or p[0] != "=" or p[2] != "IPv4":
+            continue
+        name, address, port, txt = p[3], p[7], p[8], p[9]
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            continue
+        if nets and not any(ip in n for n in nets):
+            continue
+        path = re.search(r'"rp=([^"]*)"', txt)
+        found.setdefault(f"{address}:{port}", Found(
+            address, "printer", name.replace("\\032", " "), KIND,
+            {"port": int(port), "path": "/" + (path.group(1) if path else "ipp/print")},
+            "IPP (DNS-SD)"))
+    return list(found.values())
+
+
+SPEC = CheckSpec(schema=SCHEMA, run=run, browse=browse)

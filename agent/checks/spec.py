@@ -61,6 +61,8 @@ class CheckSpec(Generic[S]):
     programs: Callable[[S], tuple[Argv, ...]] = no_programs
     # asks one host whether it is a device of this kind (hcc-agent discover), if the kind can
     discover: Discover | None = None
+    # or what announces itself in these subnets (DNS-SD), if the kind's devices do
+    browse: Callable[[Sequence[str]], list[Found]] | None = None
 
     @property
     def kind(self) -> str:
