@@ -141,9 +141,22 @@ def entry(f: Found, taken: set[str]) -> dict[str, Any]:
         ident, n = f"{base}-{n}", n + 1
     taken.add(ident)
     out: dict[str, Any] = {"id": ident, "name": f.name, "type": f.type, "host": f.host}
-    settings = {k: v for k, v in f.settings.items() if not (k == "port" and v in (161, 80))}
+    default = default_port(f.check)
+    settings = {k: v for k, v in f.settings.items() if not (k == "port" and v == default)}
     out[f.check] = settings or {}
     return out
+
+
+def default_port(kind: str) -> int | None:
+    """The port a kind's section means when it names none: what its own parser gives an empty
+    section (161 for snmp, 80 for a plug, 631 for ipp), so an entry may leave it out."""
+    from hcc_common.check_kinds import SCHEMAS
+    from hcc_common.check_kinds.base import SectionInput
+    from hcc_common.yamlconf import load_yaml
+
+    empty = SCHEMAS[kind].parse(load_yaml("(defaults)", "{}"), SectionInput(host="h", env={}))
+    port = getattr(empty, "port", None)
+    return port if isinstance(port, int) else None
 
 
 def merge(path: Path, finds: Sequence[Found]) -> list[dict[str, Any]]:
