@@ -17,13 +17,12 @@ from agent.checks import host
 from agent.checks.base import Combined
 from agent.checks.context import CheckContext
 from agent.cli_text import LANG, h
-from agent.config import Config, Device
 from agent.poller import poll
 from agent.runtime import BOX_NAME
 from hcc_common import faults as vocab
 from hcc_common import logs
 from hcc_common.cliutil import lang_or_exit, speak_to_click
-from hcc_common.config_words import localize
+from hcc_common.devices_config import Config, Device, error_lines
 from hcc_common.durations import format_duration
 from hcc_common.mqtt_settings import broker_from_url
 from hcc_common.terminal import echo_line
@@ -61,9 +60,8 @@ def _load(path: Path, lang: str | None = None, exit_code: int = 1) -> Config:
         return agent_config.load(path)
     except ConfigError as exc:
         language = lang if lang in ("vi", "en") else LANG
-        word = "lỗi" if language == "vi" else "error"
-        for one in each_error(exc):  # every mistake, each on its line with file:line
-            typer.echo(f"{word}: {localize(one, language)}", err=True)
+        for line in error_lines(exc, language):  # every mistake, each with its file:line
+            typer.echo(line, err=True)
         raise typer.Exit(exit_code) from None
 
 
@@ -134,7 +132,7 @@ def discover(
             hosts, communities=community or ["public"], snmp_port=snmp_port,
             http_port=http_port, concurrency=concurrency, rate=rate, timeout=timeout,
             on_probed=lambda: progress.advance(task)))
-    found += disc.ipp_printers(nets)
+    found += disc.browse(nets)
     typer.echo(f"# {len(found)} device(s) found in {', '.join(nets)} ({len(hosts)} hosts probed)",
                err=True)
     if write:

@@ -10,54 +10,18 @@ key, or a mistake at the desk, then cannot make 130 boxes run a shell.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
 
-from agent.config import CHECK_KEYS, Config, Device
+from agent.checks import REGISTRY
+from agent.checks.spec import Argv
+from hcc_common.devices_config import Config, Device
 from hcc_common.yamlconf import ConfigError
-
-Argv = tuple[str, ...]
-
-
-def _command(d: Device) -> tuple[Argv, ...]:
-    return (d.command.argv,) if d.command is not None else ()
-
-
-def _wifi_probe(d: Device) -> tuple[Argv, ...]:
-    """The tools as they are run: templates filled with the interface and each SSID. (The
-    probe's own helper, agent.probe_run, and `ip netns exec` are the agent's, not the config's.)"""
-    s = d.wifi_probe
-    if s is None:
-        return ()
-    templates = [s.scan] if s.scan else []
-    if s.join_parser != "none":
-        templates += [t for t in (s.join, s.leave) if t]
-    out: list[Argv] = []
-    for template in templates:
-        for ssid in s.ssids or ("",):
-            try:
-                out.append(tuple(a.format(interface=s.interface, ssid=ssid) for a in template))
-            except (KeyError, IndexError, ValueError):
-                out.append(tuple(template))  # fails at run time too; judged as written
-    return tuple(out)
-
-
-def _none(d: Device) -> tuple[Argv, ...]:
-    return ()
-
-
-# Every check kind says which programs it runs; a new kind must be listed here.
-PROGRAMS_OF: Mapping[str, Callable[[Device], tuple[Argv, ...]]] = {
-    "snmp": _none, "tcp": _none, "http": _none, "ping": _none, "shelly": _none,
-    "tasmota": _none, "ipp": _none, "usb": _none,
-    "wan": _none,  # only the agent's own helper, with the agent's interpreter
-    "command": _command, "wifi_probe": _wifi_probe,
-}
-assert set(PROGRAMS_OF) == set(CHECK_KEYS), "every check kind must say which programs it runs"
 
 
 def programs(device: Device) -> tuple[tuple[str, Argv], ...]:
-    """(check kind, argv) of every program this device's checks run."""
-    return tuple((kind, argv) for kind in device.check_kinds for argv in PROGRAMS_OF[kind](device))
+    """(check kind, argv) of every program this device's checks run: each kind says which
+    (its CheckSpec.programs, agent/checks/)."""
+    return tuple((kind, argv) for kind in device.check_kinds
+                 for argv in REGISTRY[kind].programs(device.checks[kind]))
 
 
 def on_allowlist(program: str, allow: tuple[str, ...]) -> bool:

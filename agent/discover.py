@@ -6,39 +6,21 @@ from __future__ import annotations
 import asyncio
 import io
 import ipaddress
-import re
-import shutil
-import subprocess
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.profile_loader import SYSTEM_OIDS, TYPE_CLASSES, Profile, choose, load_profiles, probes
-from agent.snmp_client import SnmpClient, SnmpError, SnmpTarget
-from agent.snmpdecode import text
+from agent.checks.spec import Found, Probe
+from agent.profile_loader import load_profiles
+from agent.snmp_client import SnmpClient
 
 MAX_HOSTS = 4096  # a /20: more is a typo, not a service center
-SYS_NAME = "1.3.6.1.2.1.1.5.0"
-# The type a technician would give each profile class, tried in this order (a UPS also fits
-# "charger", so it is asked first).
-CLASS_TYPES = (("printer", "printer"), ("ups", "ups"), ("pdu", "charger"), ("ap", "wifi_ap"))
 ARP_TABLE = Path("/proc/net/arp")
 
 
 class DiscoverError(Exception):
     """Bad input (a subnet that is not one, too many hosts): said plainly."""
-
-
-@dataclass(frozen=True)
-class Found:
-    host: str
-    type: str
-    name: str
-    check: str                     # snmp, shelly, tasmota or ipp
-    settings: dict[str, Any] = field(default_factory=dict)
-    detail: str = ""               # what identified it: sysDescr, model
 
 
 def hosts_of(subnets: Sequence[str]) -> list[str]:
@@ -85,18 +67,6 @@ def neighbours(path: Path = ARP_TABLE) -> list[str]:
     return [p[0] for p in (line.split() for line in lines) if len(p) >= 4 and p[2] == "0x2"]
 
 
-def type_for(profiles: dict[str, Profile], system: dict[str, Any], present: set[str]
-             ) -> tuple[str, Profile] | None:
-    """The device type whose profile classes read this device, and the profile; None when only
-    the generic profile would (a switch, a PC)."""
-    for cls, dtype in CLASS_TYPES:
-        assert cls in TYPE_CLASSES[dtype]
-        chosen = choose(profiles, dtype, system, present)
-        if chosen.device_class == cls:
-            return dtype, chosen
-    return None
-
-
 class RateLimit:
     """At most `rate` probes a second, spread evenly (a center's LAN is shared with citizens)."""
 
@@ -113,95 +83,12 @@ class RateLimit:
             await asyncio.sleep(at - now)
 
 
-async def _snmp(client: SnmpClient, profiles: dict[str, Profile], host: str, port: int,
-                communities: Sequence[str], timeout: float) -> Found | None:
-    for community in communities:
-        target = SnmpTarget(host, port, "2c", community, timeout, 0)
-        try:
-            answer = await client.get(target, [*SYSTEM_OIDS.values(), SYS_NAME])
-        except SnmpError:
-            continue
-        system = {k: answer.get(o) for k, o in SYSTEM_OIDS.items()}
-        if all(v is None for v in system.values()):
-            continue
-        try:
-            present = await client.present(target, probes(profiles, system.get("sys_object_id")))
-        except SnmpError:
-            present = set()
-        typed = type_for(profiles, system, present)
-        descr = (text(system.get("sys_descr")) or "").splitlines()[0][:80] if system.get(
-            "sys_descr") is not None else ""
-        name = text(answer.get(SYS_NAME)) or ""
-        if typed is None:
-            return Found(host, "other", name or descr or host, "snmp",
-                         {"community": community, "port": port}, descr)
-        dtype, profile = typed
-        return Found(host, dtype, name or descr or host, "snmp",
-                     {"community": community, "port": port}, f"{profile.id}: {descr}")
-    return None
+def browse(networks: Sequence[str]) -> list[Found]:
+    """What the kinds that announce themselves (IPP over DNS-SD) say is in these subnets."""
+    from agent.checks import REGISTRY
 
-
-async def _http(client: Any, host: str, port: int) -> Found | None:
-    base = f"http://{host}:{port}"
-    try:
-        r = await client.get(f"{base}/rpc/Shelly.GetDeviceInfo")  # Shelly Gen2 RPC
-        if r.status_code == 200:
-            info = r.json()
-            if isinstance(info, dict) and "gen" in info:
-                return Found(host, "charger", str(info.get("name") or info.get("id") or host),
-                             "shelly", {"port": port, "switch": 0},
-                             f"Shelly {info.get('model', '')} gen {info.get('gen')}")
-    except Exception:  # noqa: BLE001 - not a Shelly (or not HTTP at all): try the next kind
-        pass
-    try:
-        r = await client.get(f"{base}/cm", params={"cmnd": "Status"})  # Tasmota command API
-        if r.status_code == 200:
-            status = r.json().get("Status") if isinstance(r.json(), dict) else None
-            if isinstance(status, dict):
-                friendly = status.get("FriendlyName") or [status.get("DeviceName") or host]
-                return Found(host, "charger", str(friendly[0] if friendly else host), "tasmota",
-                             {"port": port, "switch": 0},
-                             f"Tasmota module {status.get('Module', '?')}")
-    except Exception:  # noqa: BLE001 - not a Tasmota either
-        pass
-    return None
-
-
-def ipp_printers(networks: Sequence[str], timeout: float = 5.0) -> list[Found]:
-    """IPP printers that announce themselves over DNS-SD (avahi-browse), in the given subnets."""
-    tool = shutil.which("avahi-browse")
-    if tool is None:
-        return []
-    try:
-        out = subprocess.run([tool, "-rtp", "_ipp._tcp"], capture_output=True, text=True,
-                             timeout=timeout, check=False).stdout
-    except subprocess.TimeoutExpired as exc:
-        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-    return parse_avahi(out, networks)
-
-
-def parse_avahi(out: str, networks: Sequence[str]) -> list[Found]:
-    """`avahi-browse -rtp _ipp._tcp` lines ("=;iface;IPv4;name;type;domain;host;addr;port;txt")
-    -> IPP printers in the given subnets, one per address and port."""
-    nets = [ipaddress.ip_network(n, strict=False) for n in networks]
-    found: dict[str, Found] = {}
-    for line in out.splitlines():
-        p = line.split(";")
-        if len(p) < 10 or p[0] != "=" or p[2] != "IPv4":
-            continue
-        name, address, port, txt = p[3], p[7], p[8], p[9]
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            continue
-        if nets and not any(ip in n for n in nets):
-            continue
-        path = re.search(r'"rp=([^"]*)"', txt)
-        found.setdefault(f"{address}:{port}", Found(
-            address, "printer", name.replace("\\032", " "), "ipp",
-            {"port": int(port), "path": "/" + (path.group(1) if path else "ipp/print")},
-            "IPP (DNS-SD)"))
-    return list(found.values())
+    return [f for spec in REGISTRY.values() if spec.browse is not None
+            for f in spec.browse(networks)]
 
 
 async def discover(hosts: Iterable[str], *, communities: Sequence[str], snmp_port: int = 161,
@@ -212,20 +99,26 @@ async def discover(hosts: Iterable[str], *, communities: Sequence[str], snmp_por
     `rate` hosts a second; what answers is proposed, in address order."""
     import httpx
 
-    profiles = load_profiles()
-    client = SnmpClient()
+    from agent.checks import REGISTRY
+
+    kinds = [spec.discover for spec in REGISTRY.values() if spec.discover is not None]
     limit = RateLimit(rate)
     gate = asyncio.Semaphore(concurrency)
     found: list[Found] = []
     async with httpx.AsyncClient(timeout=timeout) as web:
+        ask = Probe(snmp=SnmpClient(), profiles=load_profiles(), communities=communities,
+                    snmp_port=snmp_port, web=web, http_port=http_port, timeout=timeout)
+
         async def probe(host: str) -> None:
             await limit.wait()
             async with gate:
-                hit = await _snmp(client, profiles, host, snmp_port, communities, timeout)
-                if hit is None:
-                    hit = await _http(web, host, http_port)
-                if hit is not None:
-                    found.append(hit)
+                # each kind that can find devices asks in the registry's order (SNMP, then the
+                # plugs' HTTP APIs); the first that knows the host has it
+                for discover_kind in kinds:
+                    hit = await discover_kind(ask, host)
+                    if hit is not None:
+                        found.append(hit)
+                        break
             if on_probed is not None:
                 on_probed()
 
@@ -248,9 +141,22 @@ def entry(f: Found, taken: set[str]) -> dict[str, Any]:
         ident, n = f"{base}-{n}", n + 1
     taken.add(ident)
     out: dict[str, Any] = {"id": ident, "name": f.name, "type": f.type, "host": f.host}
-    settings = {k: v for k, v in f.settings.items() if not (k == "port" and v in (161, 80))}
+    default = default_port(f.check)
+    settings = {k: v for k, v in f.settings.items() if not (k == "port" and v == default)}
     out[f.check] = settings or {}
     return out
+
+
+def default_port(kind: str) -> int | None:
+    """The port a kind's section means when it names none: what its own parser gives an empty
+    section (161 for snmp, 80 for a plug, 631 for ipp), so an entry may leave it out."""
+    from hcc_common.check_kinds import SCHEMAS
+    from hcc_common.check_kinds.base import SectionInput
+    from hcc_common.yamlconf import load_yaml
+
+    empty = SCHEMAS[kind].parse(load_yaml("(defaults)", "{}"), SectionInput(host="h", env={}))
+    port = getattr(empty, "port", None)
+    return port if isinstance(port, int) else None
 
 
 def merge(path: Path, finds: Sequence[Found]) -> list[dict[str, Any]]:
@@ -268,8 +174,9 @@ def merge(path: Path, finds: Sequence[Found]) -> list[dict[str, Any]]:
     devices = doc.get("devices")
     if devices is None or not isinstance(devices, list):
         devices = doc["devices"] = CommentedSeq()
-    have = {(str(d.get("host")), c) for d in devices
-            for c in ("snmp", "shelly", "tasmota", "ipp") if c in d}
+    from agent.checks import REGISTRY
+
+    have = {(str(d.get("host")), c) for d in devices for c in REGISTRY if c in d}
     taken = {str(d.get("id")) for d in devices}
     added = []
     for f in finds:

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.command_policy import refusal
-from agent.config import Config, Device
 from agent.config import load as load_config
 from agent.trust import load_keys
+from hcc_common.devices_config import Config, Device
 from hcc_common.signing import SignatureError, TrustedKeys, verify
 from hcc_common.wire import ConfigPush, config_version
 from hcc_common.yamlconf import ConfigError

@@ -9,20 +9,13 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 from hcc_common import readings
+
+# the deadbands, the full-report period and the cycle are devices.yaml's (agent.deadbands,
+# agent.refresh): the shared schema's defaults
+from hcc_common.devices_config import CYCLE_S as CYCLE_S
+from hcc_common.devices_config import DEFAULT_DEADBANDS as DEFAULT_DEADBANDS
+from hcc_common.devices_config import REFRESH_S as REFRESH_S
 from hcc_common.wire import FaultReport, MetricValue
-
-# The operator's deadbands (metric name patterns, first match wins) come before the vocabulary's
-# (hcc_common/readings.py: each reading kind's default). An undeclared reading, a text or a
-# state with no band is news on any change.
-DEFAULT_DEADBANDS: Mapping[str, float] = {}
-
-
-# A full report of every device this often even when nothing moved (agent.refresh): a reading
-# can creep within its deadband, and a controller that lost its state gets it back.
-REFRESH_S = 1800.0
-# By exception, one heartbeat per cycle confirms the devices checked in it (agent.heartbeat's
-# default then; the default poll interval)
-CYCLE_S = 30.0
 
 
 @dataclass(frozen=True)

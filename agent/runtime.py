@@ -20,7 +20,6 @@ from agent import poller
 from agent.checks import host
 from agent.checks.base import combine, status_of
 from agent.checks.context import CheckContext
-from agent.config import Config, Device
 from agent.hold import FaultHold
 from agent.inventory import config_version as config_version_of
 from agent.inventory import inventory
@@ -30,6 +29,7 @@ from agent.report_filter import Sent, is_news
 from agent.status_file import rewrite_due
 from agent.trust import describe, load_keys
 from hcc_common import sdnotify, wire
+from hcc_common.devices_config import Config, Device
 from hcc_common.mqtt_io import BrokerSettings, Incoming, MqttLink
 from hcc_common.wire import MetricValue
 from hcc_common.yamlconf import ConfigError

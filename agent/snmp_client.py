@@ -23,9 +23,9 @@ from pysnmp.hlapi.v3arch.asyncio import (
 )
 from pysnmp.proto import errind, rfc1902, rfc1905
 
-from agent.config import SnmpV3
 from agent.poll_clock import queued_for
 from agent.snmpdecode import SnmpValue
+from hcc_common.check_kinds.snmp import SnmpV3
 
 # Bound a walk so a device that loops its MIB cannot keep us busy for ever, yet let a
 # controller's client table (tens of thousands of stations) be read whole: 64 requests cut

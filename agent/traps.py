@@ -10,7 +10,7 @@ from pysnmp.carrier.asyncio.dgram import udp
 from pysnmp.entity import config, engine
 from pysnmp.entity.rfc3413 import ntfrcv
 
-from agent.config import TrapSettings
+from hcc_common.devices_config import TrapSettings
 
 log = logging.getLogger("hcc.agent.traps")
 

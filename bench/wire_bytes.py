@@ -131,7 +131,7 @@ def box_messages(devices: list[tuple[str, str, dict[str, Any]]], cycles: int, re
         sent[device] = Sent("ok", (), dict(metrics), ts)
         unchanged.pop(device, None)
 
-    # the agent's heartbeat: every keepalive, or once a cycle by exception (agent/config.py)
+    # the agent's heartbeat: every keepalive, or once a cycle by exception (hcc_common/devices_config.py)
     beat_s = max(KEEPALIVE_S, CYCLE_S) if by_exception else KEEPALIVE_S
     beats = max(1, int(INTERVAL_S // beat_s))
     for cycle in range(cycles):

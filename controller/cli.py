@@ -822,21 +822,24 @@ def _box_of(text: str, center: str) -> str:
 
 
 def _validate_like_the_agent(text: str, center: str) -> None:
-    """The agent's own validator (hcc-agent validate), so both sides judge a file alike."""
-    import subprocess
+    """The box's own validator, in-process (the schema is shared: hcc_common/devices_config.py),
+    so both sides judge a file alike: every mistake with CENTER.yaml:line and key, in LANG."""
     import tempfile
 
+    from hcc_common import devices_config
+    from hcc_common.filecheck import files_elsewhere
+
+    # judged as if in an empty folder: a relative file it names is the box's, never one of ours
     with tempfile.TemporaryDirectory(prefix="hcc-config-") as tmp:
         path = Path(tmp) / f"{center}.yaml"
-        path.write_text(text, encoding="utf-8")
-        # --elsewhere: the files it names (password, CA) are the box's, checked there
-        out = subprocess.run([str(Path(sys.executable).parent / "hcc-agent"), "validate",
-                              "--elsewhere", "--config", str(path)], capture_output=True,
-                             text=True, timeout=60, check=False)
-    if out.returncode != 0:
-        message = (out.stderr or out.stdout).strip().replace(str(path), f"{center}.yaml")
-        typer.echo(message, err=True)
-        raise typer.Exit(1)
+        try:
+            # elsewhere: the files it names (password, CA) are the box's, checked there
+            with files_elsewhere():
+                devices_config.load(path, text=text)
+        except ConfigError as exc:
+            for line in devices_config.error_lines(exc, LANG):
+                typer.echo(line.replace(str(path), f"{center}.yaml"), err=True)
+            raise typer.Exit(1) from None
 
 
 @config_app.command("push")

@@ -31,7 +31,7 @@ def checking_files() -> bool:
     return _checking.get()
 
 
-# On while a box's devices.yaml is read (agent/config.py): run as root (sudo hcc-agent
+# On while a box's devices.yaml is read (devices_config.py): run as root (sudo hcc-agent
 # validate), the files must also be readable by the service's group, the config's own.
 _for_service_group: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "hcc_service_group_reads", default=False)

@@ -7,6 +7,9 @@ from pathlib import Path
 import pytest
 
 from agent import config
+from hcc_common import wire
+from hcc_common.check_kinds import snmp
+from hcc_common.devices_config import Config
 from hcc_common.yamlconf import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,7 +29,7 @@ devices:
 """
 
 
-def load(text: str) -> config.Config:
+def load(text: str) -> Config:
     return config.load("devices.yaml", text=text, environ={"HOME": "/home/tech"})
 
 
@@ -46,7 +49,8 @@ def test_issue_example_loads_into_typed_objects() -> None:
     (dev,) = cfg.devices
     assert (dev.id, dev.type, dev.host, dev.interval, dev.timeout) == (
         "printer-1", "printer", "10.0.0.5", 30.0, 2.0)
-    assert dev.snmp is not None and dev.snmp.community == "public" and dev.snmp.version == "2c"
+    s = snmp.SCHEMA.of(dev.checks)
+    assert s is not None and s.community == "public" and s.version == "2c"
     assert dev.check_kinds == ("snmp",)
     # frozen: parsed once, never mutated afterwards
     with pytest.raises(AttributeError):
@@ -126,7 +130,7 @@ def test_timeout_must_be_below_interval() -> None:
 def test_agent_id_defaults_to_hostname_and_state_dir_to_systemd() -> None:
     text = VALID.replace("agent: {id: pi-1}\n", "")
     cfg = config.load("devices.yaml", text=text, environ={"STATE_DIRECTORY": "/var/lib/hcc-agent"})
-    assert config.wire.valid_id(cfg.agent.id)
+    assert wire.valid_id(cfg.agent.id)
     assert str(cfg.agent.state_dir) == "/var/lib/hcc-agent"
     cfg2 = config.load("devices.yaml", text=text, environ={"HOME": "/home/tech"})
     assert str(cfg2.agent.state_dir) == f"/home/tech/.local/state/hcc-agent/ba-dinh-{cfg2.agent.id}"

@@ -59,6 +59,18 @@ def test_entries_get_free_ids() -> None:
                  "host": "192.168.1.20", "snmp": {"community": "public"}}
 
 
+def test_an_entry_leaves_out_only_its_own_kinds_default_port() -> None:
+    """A port is left out only where the kind's parser would give it anyway: an IPP printer
+    on port 80 (its default is 631) or SNMP on port 80 keeps it, or the check polls elsewhere."""
+    taken: set[str] = set()
+    on_80 = [entry(Found("10.0.0.5", "printer", "P", kind, {"port": 80}), taken)
+             for kind in ("ipp", "snmp", "shelly")]
+    assert [e.get(k) for e, k in zip(on_80, ("ipp", "snmp", "shelly"), strict=True)] == [
+        {"port": 80}, {"port": 80}, {}]
+    assert entry(Found("10.0.0.6", "printer", "P", "ipp", {"port": 631, "path": "/ipp/print"}),
+                 taken)["ipp"] == {"path": "/ipp/print"}
+
+
 @pytest.fixture
 def center(tmp_path: Path) -> Iterator[tuple[int, int]]:
     """127.0.0.2: a printer, 127.0.0.3: a Wi-Fi AP (snmpsim, community public), 127.0.0.4: a
@@ -130,7 +142,7 @@ def test_merge_into_an_empty_list(tmp_path: Path) -> None:
 
 
 def test_ipp_printers_from_dns_sd() -> None:
-    from agent.discover import parse_avahi
+    from agent.checks.ipp import parse_avahi
 
     out = ("+;eth0;IPv4;HP\\032LaserJet\\032M404;_ipp._tcp;local\n"
            '=;eth0;IPv4;HP\\032LaserJet\\032M404;_ipp._tcp;local;hp.local;192.168.1.20;631;'

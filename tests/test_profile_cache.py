@@ -10,6 +10,7 @@ import pytest
 from agent import config as agent_config
 from agent import profile_loader
 from agent.checks.context import CheckContext
+from hcc_common.yamlconf import ConfigError
 
 
 def test_a_config_of_many_auto_devices_parses_the_profiles_once(
@@ -49,6 +50,6 @@ def test_an_unknown_profile_name_is_still_refused_with_file_and_line(tmp_path: P
                     "devices:\n"
                     "  - {id: d1, type: wifi_ap, host: 10.0.0.1, profile: nosuch, "
                     "snmp: {community: public}}\n")
-    with pytest.raises(agent_config.ConfigError) as err:
+    with pytest.raises(ConfigError) as err:
         agent_config.load(path)
     assert err.value.line == 5 and "nosuch" in str(err.value)

@@ -173,10 +173,13 @@ def cfg(tmp: Path, name: str, devices: str, agent: str = "") -> object:
 
 
 def test_programs_of_each_kind() -> None:
-    from agent.command_policy import PROGRAMS_OF
-    from agent.config import CHECK_KEYS
+    from agent.checks import REGISTRY
+    from hcc_common.check_kinds import SCHEMAS
 
-    assert set(PROGRAMS_OF) == set(CHECK_KEYS)
+    # each kind says which programs it runs (none, unless its spec names them)
+    assert set(REGISTRY) == set(SCHEMAS)
+    assert {k for k, s in REGISTRY.items() if s.programs.__name__ != "no_programs"} == {
+        "command", "wifi_probe"}
 
 
 def test_pushed_command_must_be_local_or_allowed(tmp_path: Path) -> None:

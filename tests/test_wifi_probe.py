@@ -19,9 +19,11 @@ from agent import netprobe
 from agent.checks import wan as wan_check
 from agent.checks import wifi_probe
 from agent.checks.context import CheckContext
-from agent.config import Device, WanSettings, WifiProbeSettings
 from conftest import run_cli
 from hcc_common import faults as vocab
+from hcc_common.check_kinds.wan import WanSettings
+from hcc_common.check_kinds.wifi_probe import WifiProbeSettings
+from hcc_common.devices_config import Device
 from lab import netlab
 
 FIX = Path(__file__).parent / "fixtures" / "probe"
@@ -84,20 +86,20 @@ def test_the_first_failing_step_is_the_fault_in_words() -> None:
 
 def probe_device(settings: WifiProbeSettings) -> Device:
     return Device(id="wifi-probe", name="Wi-Fi cho khách", type="network", host=None,
-                  interval=300.0, timeout=5.0, profile="auto", wifi_probe=settings)
+                  interval=300.0, timeout=5.0, profile="auto", checks={"wifi_probe": settings})
 
 
 def test_missing_ssid_and_a_refused_join_through_the_check(tmp_path: Path) -> None:
     missing = WifiProbeSettings(ssids=("HCC-WiFi-Free",), netns=None,
                                 scan=("cat", str(FIX / "iw-scan-other.txt")))
-    out = asyncio.run(wifi_probe.run(probe_device(missing), CheckContext()))
+    out = asyncio.run(wifi_probe.SPEC.check(probe_device(missing), CheckContext()))
     assert [f.code for f in out.faults] == ["wifi.ssid_missing"]
     assert out.metrics["wifi_probe_scan_ok"] == 0 and out.reachable
     refused = WifiProbeSettings(
         ssids=("HCC-WiFi-Free",), netns=None, scan=("cat", str(FIX / "iw-scan.txt")),
         join=("sh", "-c", f"cat {FIX / 'nmcli-connect-fail.txt'}; exit 4"),
         leave=("true",))
-    out = asyncio.run(wifi_probe.run(probe_device(refused), CheckContext()))
+    out = asyncio.run(wifi_probe.SPEC.check(probe_device(refused), CheckContext()))
     [fault] = out.faults
     assert fault.code == "wifi.assoc_failed" and fault.params["ssid"] == "HCC-WiFi-Free"
     # the strongest radio of the SSID is the one reported
@@ -171,7 +173,7 @@ def steps_of(lab: netlab.NetLab, **settings: object) -> tuple[list[str], dict[st
     s = WifiProbeSettings(ssids=("HCC-WiFi-Free",), interface=lab.cif, netns=lab.client,
                           scan=(), join_parser="none", dns_names=("dichvucong.gov.vn",),
                           **settings)  # type: ignore[arg-type]
-    out = asyncio.run(wifi_probe.run(probe_device(s), CheckContext()))
+    out = asyncio.run(wifi_probe.SPEC.check(probe_device(s), CheckContext()))
     return [f.code for f in out.faults], dict(out.metrics)
 
 
@@ -260,11 +262,11 @@ def test_the_wired_wan_check_names_gateway_dns_and_internet(lab: netlab.NetLab) 
     lab.start_http("online")
     dev = Device(id="wan", name="Internet trung tâm", type="network", host=None, interval=60.0,
                  timeout=3.0, profile="auto",
-                 wan=WanSettings(interface=lab.cif, netns=lab.client,
-                                 dns_names=("dichvucong.gov.vn",)))
+                 checks={"wan": WanSettings(interface=lab.cif, netns=lab.client,
+                                            dns_names=("dichvucong.gov.vn",))})
 
     def codes() -> list[str]:
-        return [f.code for f in asyncio.run(wan_check.run(dev, CheckContext())).faults]
+        return [f.code for f in asyncio.run(wan_check.SPEC.check(dev, CheckContext())).faults]
 
     assert codes() == []
     lab.stop_http()

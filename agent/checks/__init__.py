@@ -1,8 +1,12 @@
-"""The registry of device check kinds: each kind is one module, listed here explicitly."""
+"""The registry of device check kinds on the box: each kind is one module (its run, the
+programs it runs), listed here explicitly, each with its devices.yaml section's schema
+(hcc_common/check_kinds/, shared with the center). The box's own health (`host`) is no kind of
+devices.yaml and is run apart."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from agent.checks import (
     command,
@@ -17,23 +21,13 @@ from agent.checks import (
     wan,
     wifi_probe,
 )
-from agent.checks.base import CheckOutcome
-from agent.checks.context import CheckContext
-from agent.config import CHECK_KEYS, Device
+from agent.checks.spec import CheckSpec
+from hcc_common.check_kinds import SCHEMAS
 
-CheckRunner = Callable[[Device, CheckContext], Awaitable[CheckOutcome]]
-
-CHECK_KINDS: Mapping[str, CheckRunner] = {
-    snmp.KIND: snmp.run,
-    tcp.KIND: tcp.run,
-    http.KIND: http.run,
-    ping.KIND: ping.run,
-    usb.KIND: usb.run,
-    command.KIND: command.run,
-    shelly.KIND: shelly.run,
-    tasmota.KIND: tasmota.run,
-    ipp.KIND: ipp.run,
-    wifi_probe.KIND: wifi_probe.run,
-    wan.KIND: wan.run,
-}
-assert set(CHECK_KINDS) == set(CHECK_KEYS), "every config section needs a check module"
+REGISTRY: Mapping[str, CheckSpec[Any]] = {s.kind: s for s in (
+    snmp.SPEC, tcp.SPEC, http.SPEC, ping.SPEC, shelly.SPEC, tasmota.SPEC, ipp.SPEC, usb.SPEC,
+    command.SPEC, wifi_probe.SPEC, wan.SPEC,
+)}
+# the modules of this package that are no kind of devices.yaml
+HELPERS = ("base", "context", "failures", "host", "spec")
+assert list(REGISTRY) == list(SCHEMAS), "every devices.yaml section needs a check module"

@@ -7,17 +7,17 @@ import contextlib
 
 from agent.checks.base import CheckOutcome, fault, unreachable
 from agent.checks.context import CheckContext
-from agent.config import Device
+from agent.checks.spec import Argv, CheckSpec
 from agent.plugin_output import parse
 from agent.poll_clock import within
+from hcc_common.check_kinds.command import SCHEMA, CommandSettings
+from hcc_common.devices_config import Device
 
-KIND = "command"
+KIND = SCHEMA.kind
 OUTPUT_LIMIT = 64 * 1024
 
 
-async def run(device: Device, ctx: CheckContext) -> CheckOutcome:
-    s = device.command
-    assert s is not None
+async def run(device: Device, s: CommandSettings, ctx: CheckContext) -> CheckOutcome:
     try:
         proc = await asyncio.create_subprocess_exec(
             *s.argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
@@ -44,3 +44,10 @@ async def run(device: Device, ctx: CheckContext) -> CheckOutcome:
         return CheckOutcome(KIND, True, metrics, (fault("device.check_failed",
                                                         reason=result.summary or f"exit {code}"),))
     return CheckOutcome(KIND, True, metrics)
+
+
+def programs(s: CommandSettings) -> tuple[Argv, ...]:
+    return (s.argv,)
+
+
+SPEC = CheckSpec(schema=SCHEMA, run=run, programs=programs)

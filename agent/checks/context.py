@@ -6,11 +6,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from agent.config import Center, Device
 from agent.profile_loader import Profile, load_profiles
 from agent.snmp_client import SnmpClient
 from agent.snmpdecode import DeviceContext, Reading
 from hcc_common.calendar import OpeningHours
+from hcc_common.devices_config import Center, Device
 
 
 @dataclass

@@ -11,11 +11,13 @@ from datetime import UTC, datetime
 from agent.checks import failures
 from agent.checks.base import CheckOutcome, fault
 from agent.checks.context import CheckContext
-from agent.config import Device
+from agent.checks.spec import CheckSpec
+from hcc_common.check_kinds.http import SCHEMA, HttpSettings
+from hcc_common.devices_config import Device
 from hcc_common.net_failure import http_status
 from hcc_common.wire import FaultReport, MetricValue
 
-KIND = "http"
+KIND = SCHEMA.kind
 BODY_LIMIT = 1 << 20  # read at most 1 MiB looking for the expected text
 
 
@@ -38,11 +40,9 @@ def json_value(body: bytes, path: str) -> object:
     return node
 
 
-async def run(device: Device, ctx: CheckContext) -> CheckOutcome:
+async def run(device: Device, s: HttpSettings, ctx: CheckContext) -> CheckOutcome:
     import httpx  # imported on first use: most boxes never need an HTTP client (memory)
 
-    s = device.http
-    assert s is not None
     metrics: dict[str, MetricValue] = {}
     found: list[FaultReport] = []
     verify: bool | ssl.SSLContext = s.verify_tls
@@ -91,3 +91,6 @@ async def run(device: Device, ctx: CheckContext) -> CheckOutcome:
         if days <= s.cert_warn_days:
             found.append(fault("device.cert_expiring", "critical" if days <= 0 else None, days=days))
     return CheckOutcome(KIND, True, metrics, tuple(found))
+
+
+SPEC = CheckSpec(schema=SCHEMA, run=run)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import ipaddress
+import re
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from agent.checks import failures
 from agent.checks.base import CheckOutcome
 from agent.checks.context import CheckContext
-from agent.config import Device
+from agent.checks.spec import CheckSpec, Found
 from agent.snmpdecode.core import DeviceContext, SnmpValue, Table, fault
 from agent.snmpdecode.printer import (
     GENERIC_TONER,
@@ -17,10 +21,12 @@ from agent.snmpdecode.printer import (
     supply_faults,
 )
 from hcc_common import readings
+from hcc_common.check_kinds.ipp import SCHEMA, IppSettings
+from hcc_common.devices_config import Device
 from hcc_common.net_failure import http_status
 from hcc_common.wire import FaultReport, MetricValue
 
-KIND = "ipp"
+KIND = SCHEMA.kind
 STATES = {3: "idle", 4: "printing", 5: "stopped"}
 # printer-state-reasons keywords (RFC 8011 §5.4.12, PWG 5100.x) -> fault codes
 REASONS = {
@@ -167,13 +173,12 @@ def decode(attrs: Mapping[str, Any], ctx: DeviceContext
     return metrics, list(merge_printer_faults(precise, coarse, supply_known))
 
 
-async def run(device: Device, ctx: CheckContext) -> CheckOutcome:
+async def run(device: Device, s: IppSettings, ctx: CheckContext) -> CheckOutcome:
     from pyipp import IPP
     from pyipp.enums import IppOperation
     from pyipp.exceptions import IPPError
 
-    s = device.ipp
-    assert s is not None and device.host is not None
+    assert device.host is not None
     try:
         async with IPP(host=device.host, port=s.port, base_path=s.path, tls=s.tls,
                        request_timeout=max(1, round(device.timeout))) as ipp:
@@ -205,3 +210,44 @@ async def _failed(exc: BaseException, device: Device, port: int, tls: bool) -> C
                             error=f"{device.host}:{port}: the reply is not IPP")
     return await failures.explain_silence(KIND, failures.classify(exc, device.host, port),
                                           device.host, port, tls=tls, timeout=device.timeout)
+
+
+# -- discovery: IPP printers announce themselves over DNS-SD ------------------------------------
+def browse(networks: Sequence[str], timeout: float = 5.0) -> list[Found]:
+    """IPP printers that announce themselves over DNS-SD (avahi-browse), in the given subnets."""
+    tool = shutil.which("avahi-browse")
+    if tool is None:
+        return []
+    try:
+        out = subprocess.run([tool, "-rtp", "_ipp._tcp"], capture_output=True, text=True,
+                             timeout=timeout, check=False).stdout
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+    return parse_avahi(out, networks)
+
+
+def parse_avahi(out: str, networks: Sequence[str]) -> list[Found]:
+    """`avahi-browse -rtp _ipp._tcp` lines ("=;iface;IPv4;name;type;domain;host;addr;port;txt")
+    -> IPP printers in the given subnets, one per address and port."""
+    nets = [ipaddress.ip_network(n, strict=False) for n in networks]
+    found: dict[str, Found] = {}
+    for line in out.splitlines():
+        p = line.split(";")
+        if len(p) < 10 or p[0] != "=" or p[2] != "IPv4":
+            continue
+        name, address, port, txt = p[3], p[7], p[8], p[9]
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            continue
+        if nets and not any(ip in n for n in nets):
+            continue
+        path = re.search(r'"rp=([^"]*)"', txt)
+        found.setdefault(f"{address}:{port}", Found(
+            address, "printer", name.replace("\\032", " "), KIND,
+            {"port": int(port), "path": "/" + (path.group(1) if path else "ipp/print")},
+            "IPP (DNS-SD)"))
+    return list(found.values())
+
+
+SPEC = CheckSpec(schema=SCHEMA, run=run, browse=browse)

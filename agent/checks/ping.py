@@ -7,9 +7,11 @@ import socket
 from agent.checks import failures
 from agent.checks.base import CheckOutcome, fault, unreachable
 from agent.checks.context import CheckContext
-from agent.config import Device
+from agent.checks.spec import CheckSpec
+from hcc_common.check_kinds.ping import SCHEMA, PingSettings
+from hcc_common.devices_config import Device
 
-KIND = "ping"
+KIND = SCHEMA.kind
 
 
 def permission_hint() -> str:
@@ -23,12 +25,11 @@ def permission_hint() -> str:
             "net.ipv4.ping_group_range='0 2147483647') or grant CAP_NET_RAW")
 
 
-async def run(device: Device, ctx: CheckContext) -> CheckOutcome:
+async def run(device: Device, s: PingSettings, ctx: CheckContext) -> CheckOutcome:
     from icmplib import async_ping  # imported on first use (memory on boxes that never ping)
     from icmplib.exceptions import ICMPLibError, NameLookupError, SocketPermissionError
 
-    s = device.ping
-    assert s is not None and device.host is not None
+    assert device.host is not None
     host = None
     # Unprivileged ICMP first (ping_group_range); raw sockets where we hold CAP_NET_RAW.
     for privileged in (False, True):
@@ -54,3 +55,5 @@ async def run(device: Device, ctx: CheckContext) -> CheckOutcome:
     return CheckOutcome(KIND, True, {"ping_rtt_ms": round(host.avg_rtt, 2),
                                      "ping_loss_pct": round(host.packet_loss * 100.0, 1)})
 
+
+SPEC = CheckSpec(schema=SCHEMA, run=run)

@@ -9,11 +9,14 @@ from agent.charger_rules import charger_faults
 from agent.checks import failures
 from agent.checks.base import CheckOutcome
 from agent.checks.context import CheckContext
-from agent.config import Device
+from agent.checks.spec import CheckSpec, Found, Probe
 from agent.snmpdecode.core import DeviceContext
+from hcc_common.check_kinds.plug import PlugSettings
+from hcc_common.check_kinds.shelly import SCHEMA
+from hcc_common.devices_config import Device
 from hcc_common.wire import FaultReport, MetricValue
 
-KIND = "shelly"
+KIND = SCHEMA.kind
 
 
 class ReplyError(ValueError):
@@ -52,11 +55,10 @@ def decode(body: object, ctx: DeviceContext, label: str
                                    device_errors=errors)
 
 
-async def run(device: Device, ctx: CheckContext) -> CheckOutcome:
+async def run(device: Device, s: PlugSettings, ctx: CheckContext) -> CheckOutcome:
     import httpx  # imported on first use: most boxes never need an HTTP client (memory)
 
-    s = device.shelly
-    assert s is not None and device.host is not None
+    assert device.host is not None
     url = f"http://{device.host}:{s.port}/rpc/Switch.GetStatus"
     try:
         async with httpx.AsyncClient(timeout=device.timeout) as client:
@@ -72,3 +74,22 @@ async def run(device: Device, ctx: CheckContext) -> CheckOutcome:
         # answering with 404 or the wrong JSON is a device that is on: say what it said
         return failures.http_outcome(KIND, exc, device.host or url, "Shelly RPC JSON")
     return CheckOutcome(KIND, True, metrics, tuple(found))
+
+
+async def discover(probe: Probe, host: str) -> Found | None:
+    """A Shelly Gen2 answering its RPC's Shelly.GetDeviceInfo."""
+    port = probe.http_port
+    try:
+        r = await probe.web.get(f"http://{host}:{port}/rpc/Shelly.GetDeviceInfo")
+        if r.status_code == 200:
+            info = r.json()
+            if isinstance(info, dict) and "gen" in info:
+                return Found(host, "charger", str(info.get("name") or info.get("id") or host),
+                             KIND, {"port": port, "switch": 0},
+                             f"Shelly {info.get('model', '')} gen {info.get('gen')}")
+    except Exception:  # noqa: BLE001 - not a Shelly (or not HTTP at all): the next kind asks
+        pass
+    return None
+
+
+SPEC = CheckSpec(schema=SCHEMA, run=run, discover=discover)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 from agent.checks import failures
 from agent.checks.base import CheckOutcome, fault, unreachable
 from agent.checks.context import CheckContext
-from agent.config import Device
+from agent.checks.spec import CheckSpec, Found, Probe
 from agent.profile_loader import (
     SYSTEM_OIDS,
     TYPE_CLASSES,
@@ -24,18 +25,19 @@ from agent.snmp_client import SnmpError, SnmpTarget
 from agent.snmpdecode import DECODERS, Reading, Sample, SnmpValue, text
 from agent.snmpdecode.wifi import from_source
 from hcc_common import readings
+from hcc_common.check_kinds.snmp import SCHEMA, SnmpSettings
+from hcc_common.devices_config import Device
 from hcc_common.net_failure import Cause
 from hcc_common.wire import FaultReport, MetricValue
 
-KIND = "snmp"
+KIND = SCHEMA.kind
 # Past this many table values a reading is decoded on a worker thread: a controller's client
 # table of 100,000 rows takes the loop long enough to hold up other devices' answers.
 BIG_READING = 5_000
 
 
-def target_of(device: Device) -> SnmpTarget:
-    assert device.snmp is not None and device.host is not None
-    s = device.snmp
+def target_of(device: Device, s: SnmpSettings) -> SnmpTarget:
+    assert device.host is not None
     per_try = device.timeout / (s.retries + 1)
     return SnmpTarget(device.host, s.port, s.version, s.community, per_try, s.retries, s.v3)
 
@@ -116,8 +118,8 @@ def decode(profile: Profile, sample: Sample) -> tuple[dict[str, MetricValue], li
     return metrics, found
 
 
-async def run(device: Device, ctx: CheckContext) -> CheckOutcome:
-    target = target_of(device)
+async def run(device: Device, s: SnmpSettings, ctx: CheckContext) -> CheckOutcome:
+    target = target_of(device, s)
     try:
         profile = await _profile(device, ctx, target)
         reading = await fetch(device, ctx, profile, target)
@@ -150,7 +152,7 @@ async def failed(exc: SnmpError, device: Device) -> CheckOutcome:
     """Why it said nothing we could read: it refused our v3 keys (it is there); its name is
     unknown; or silence, where answering ping means SNMP is off or the community is wrong,
     never "check the power and the cable"."""
-    assert device.host is not None and device.snmp is not None
+    assert device.host is not None
     if exc.cause == "auth" or exc.answered:
         return CheckOutcome(KIND, True, {}, (fault("device.snmp_auth"),), str(exc))
     if exc.cause == "name":
@@ -225,3 +227,56 @@ def unsupported(reading: Reading, profile: Profile) -> FaultReport:
                  model=(text(scalars.get("sys_descr")) or profile.description or "?")[:80],
                  sys_object_id=object_id(scalars.get("sys_object_id"))
                  or text(scalars.get("sys_object_id")) or "?")
+
+
+# -- discovery: is this host an SNMP device, and of which type ---------------------------------
+SYS_NAME = "1.3.6.1.2.1.1.5.0"
+# The type a technician would give each profile class, tried in this order (a UPS also fits
+# "charger", so it is asked first).
+CLASS_TYPES = (("printer", "printer"), ("ups", "ups"), ("pdu", "charger"), ("ap", "wifi_ap"))
+
+
+def type_for(profiles: dict[str, Profile], system: dict[str, Any], present: set[str]
+             ) -> tuple[str, Profile] | None:
+    """The device type whose profile classes read this device, and the profile; None when only
+    the generic profile would (a switch, a PC)."""
+    for cls, dtype in CLASS_TYPES:
+        assert cls in TYPE_CLASSES[dtype]
+        chosen = choose(profiles, dtype, system, present)
+        if chosen.device_class == cls:
+            return dtype, chosen
+    return None
+
+
+async def discover(probe: Probe, host: str) -> Found | None:
+    """An SNMP agent answering one of the communities, typed by the profile that reads it (the
+    same profiles and choice the check makes)."""
+    port = probe.snmp_port
+    for community in probe.communities:
+        target = SnmpTarget(host, port, "2c", community, probe.timeout, 0)
+        try:
+            answer = await probe.snmp.get(target, [*SYSTEM_OIDS.values(), SYS_NAME])
+        except SnmpError:
+            continue
+        system = {k: answer.get(o) for k, o in SYSTEM_OIDS.items()}
+        if all(v is None for v in system.values()):
+            continue
+        try:
+            present = await probe.snmp.present(target, probes(probe.profiles,
+                                                              system.get("sys_object_id")))
+        except SnmpError:
+            present = set()
+        typed = type_for(probe.profiles, system, present)
+        descr = (text(system.get("sys_descr")) or "").splitlines()[0][:80] if system.get(
+            "sys_descr") is not None else ""
+        name = text(answer.get(SYS_NAME)) or ""
+        if typed is None:
+            return Found(host, "other", name or descr or host, KIND,
+                         {"community": community, "port": port}, descr)
+        dtype, profile = typed
+        return Found(host, dtype, name or descr or host, KIND,
+                     {"community": community, "port": port}, f"{profile.id}: {descr}")
+    return None
+
+
+SPEC = CheckSpec(schema=SCHEMA, run=run, discover=discover)

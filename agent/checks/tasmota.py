@@ -8,11 +8,14 @@ from agent.charger_rules import charger_faults
 from agent.checks import failures
 from agent.checks.base import CheckOutcome
 from agent.checks.context import CheckContext
-from agent.config import Device
+from agent.checks.spec import CheckSpec, Found, Probe
 from agent.snmpdecode.core import DeviceContext
+from hcc_common.check_kinds.plug import PlugSettings
+from hcc_common.check_kinds.tasmota import SCHEMA
+from hcc_common.devices_config import Device
 from hcc_common.wire import FaultReport, MetricValue
 
-KIND = "tasmota"
+KIND = SCHEMA.kind
 
 
 class ReplyError(ValueError):
@@ -54,11 +57,10 @@ def decode(power_reply: object, status_reply: object, relay: int, ctx: DeviceCon
     return metrics, charger_faults(ctx, label, on=on, power_w=power, temperature_c=temperature)
 
 
-async def run(device: Device, ctx: CheckContext) -> CheckOutcome:
+async def run(device: Device, s: PlugSettings, ctx: CheckContext) -> CheckOutcome:
     import httpx  # imported on first use: most boxes never need an HTTP client (memory)
 
-    s = device.tasmota
-    assert s is not None and device.host is not None
+    assert device.host is not None
     url = f"http://{device.host}:{s.port}/cm"
     try:
         async with httpx.AsyncClient(timeout=device.timeout) as client:
@@ -77,3 +79,23 @@ async def run(device: Device, ctx: CheckContext) -> CheckOutcome:
         # answering with 404 or the wrong JSON is a device that is on: say what it said
         return failures.http_outcome(KIND, exc, device.host or url, "Tasmota JSON")
     return CheckOutcome(KIND, True, metrics, tuple(found))
+
+
+async def discover(probe: Probe, host: str) -> Found | None:
+    """A Tasmota answering its command API's Status."""
+    port = probe.http_port
+    try:
+        r = await probe.web.get(f"http://{host}:{port}/cm", params={"cmnd": "Status"})
+        if r.status_code == 200:
+            status = r.json().get("Status") if isinstance(r.json(), dict) else None
+            if isinstance(status, dict):
+                friendly = status.get("FriendlyName") or [status.get("DeviceName") or host]
+                return Found(host, "charger", str(friendly[0] if friendly else host), KIND,
+                             {"port": port, "switch": 0},
+                             f"Tasmota module {status.get('Module', '?')}")
+    except Exception:  # noqa: BLE001 - not a Tasmota either
+        pass
+    return None
+
+
+SPEC = CheckSpec(schema=SCHEMA, run=run, discover=discover)

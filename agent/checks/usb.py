@@ -7,9 +7,11 @@ from pathlib import Path
 
 from agent.checks.base import CheckOutcome, fault
 from agent.checks.context import CheckContext
-from agent.config import Device
+from agent.checks.spec import CheckSpec
+from hcc_common.check_kinds.usb import SCHEMA, UsbSettings
+from hcc_common.devices_config import Device
 
-KIND = "usb"
+KIND = SCHEMA.kind
 
 
 def find(root: Path, vendor: str, product: str) -> list[str]:
@@ -26,9 +28,7 @@ def find(root: Path, vendor: str, product: str) -> list[str]:
     return matches
 
 
-async def run(device: Device, ctx: CheckContext) -> CheckOutcome:
-    s = device.usb
-    assert s is not None
+async def run(device: Device, s: UsbSettings, ctx: CheckContext) -> CheckOutcome:
     root = Path(s.sysfs_root)
     matches = await asyncio.get_running_loop().run_in_executor(None, find, root, s.vendor,
                                                                s.product)
@@ -36,3 +36,6 @@ async def run(device: Device, ctx: CheckContext) -> CheckOutcome:
     if not matches:
         return CheckOutcome(KIND, True, metrics, (fault("device.usb_missing", usb_id=s.usb_id),))
     return CheckOutcome(KIND, True, metrics)
+
+
+SPEC = CheckSpec(schema=SCHEMA, run=run)

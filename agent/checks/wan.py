@@ -7,19 +7,19 @@ from __future__ import annotations
 from agent import netprobe
 from agent.checks.base import CheckOutcome
 from agent.checks.context import CheckContext
+from agent.checks.spec import CheckSpec
 from agent.checks.wifi_probe import network_steps
-from agent.config import Device
+from hcc_common.check_kinds.wan import SCHEMA, WanSettings
+from hcc_common.devices_config import Device
 from hcc_common.faults import report
 from hcc_common.wire import FaultReport
 
-KIND = "wan"
+KIND = SCHEMA.kind
 CODES = {"gateway": "wan.gateway_down", "dns": "wan.dns_failed", "internet": "wan.no_internet",
          "portal": "wan.no_internet"}
 
 
-async def run(device: Device, ctx: CheckContext) -> CheckOutcome:
-    s = device.wan
-    assert s is not None
+async def run(device: Device, s: WanSettings, ctx: CheckContext) -> CheckOutcome:
     steps = await network_steps(s, s.interface, s.netns, dhcp=False, gateway=True,
                                 timeout_s=device.timeout)
     metrics = netprobe.metrics_of(steps, "wan")
@@ -30,3 +30,6 @@ async def run(device: Device, ctx: CheckContext) -> CheckOutcome:
         faults = (report(code, name=str(failed.detail.get("name", "")))
                   if code == "wan.dns_failed" else report(code),)
     return CheckOutcome(KIND, True, metrics, faults)
+
+
+SPEC = CheckSpec(schema=SCHEMA, run=run)

@@ -13,11 +13,14 @@ from collections.abc import Sequence
 from agent import netprobe
 from agent.checks.base import CheckOutcome
 from agent.checks.context import CheckContext
-from agent.config import Device, ProbeSettings, WifiProbeSettings
+from agent.checks.spec import Argv, CheckSpec
 from agent.netprobe import StepResult
 from agent.poll_clock import within
+from hcc_common.check_kinds.probe import ProbeSettings
+from hcc_common.check_kinds.wifi_probe import SCHEMA, WifiProbeSettings
+from hcc_common.devices_config import Device
 
-KIND = "wifi_probe"
+KIND = SCHEMA.kind
 PREFIX = "wifi_probe"
 
 
@@ -104,9 +107,7 @@ async def probe_steps(device: Device, s: WifiProbeSettings) -> list[StepResult]:
     return steps
 
 
-async def run(device: Device, ctx: CheckContext) -> CheckOutcome:
-    s = device.wifi_probe
-    assert s is not None
+async def run(device: Device, s: WifiProbeSettings, ctx: CheckContext) -> CheckOutcome:
     steps = await probe_steps(device, s)
     return outcome(steps, s.dhcp_slow_s)
 
@@ -116,3 +117,22 @@ def outcome(steps: Sequence[StepResult], dhcp_slow_s: float) -> CheckOutcome:
     found = netprobe.first_fault(steps, dhcp_slow_s)
     metrics = netprobe.metrics_of(steps, PREFIX)
     return CheckOutcome(KIND, True, metrics, (found,) if found is not None else ())
+
+
+def programs(s: WifiProbeSettings) -> tuple[Argv, ...]:
+    """The tools as they are run: templates filled with the interface and each SSID. (The
+    probe's own helper, agent.probe_run, and `ip netns exec` are the agent's, not the config's.)"""
+    templates = [s.scan] if s.scan else []
+    if s.join_parser != "none":
+        templates += [t for t in (s.join, s.leave) if t]
+    out: list[Argv] = []
+    for template in templates:
+        for ssid in s.ssids or ("",):
+            try:
+                out.append(tuple(_fill(template, interface=s.interface, ssid=ssid)))
+            except (KeyError, IndexError, ValueError):
+                out.append(tuple(template))  # fails at run time too; judged as written
+    return tuple(out)
+
+
+SPEC = CheckSpec(schema=SCHEMA, run=run, programs=programs)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from hcc_common import faults as vocab
+from hcc_common.devices_config import DeviceThresholds
 from hcc_common.wire import FaultReport, MetricValue
 
 SnmpValue = int | bytes | str | None
@@ -30,13 +31,8 @@ class Reading:
         return self.tables.get(name, {})
 
 
-@dataclass(frozen=True)
-class Thresholds:
-    supply_warning_pct: float = 20.0
-    supply_critical_pct: float = 5.0
-    min_power_w: float = 1.0
-    max_power_w: float = 2000.0
-    max_temperature_c: float = 70.0
+# a device's thresholds are devices.yaml's (`thresholds:`), read by the shared schema
+Thresholds = DeviceThresholds
 
 
 @dataclass(frozen=True)
