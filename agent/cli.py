@@ -18,8 +18,8 @@ from agent.checks.base import Combined
 from agent.checks.context import CheckContext
 from agent.cli_text import LANG, h
 from agent.config import Config, Device
+from agent.heartbeat import BOX_NAME
 from agent.poller import poll
-from agent.runtime import BOX_NAME
 from hcc_common import faults as vocab
 from hcc_common import logs
 from hcc_common.cliutil import lang_or_exit, speak_to_click
