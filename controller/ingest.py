@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from controller.ack_publisher import AckPublisher
 from controller.config import ControllerConfig
@@ -15,11 +16,13 @@ from controller.config_publisher import ConfigPublisher
 from controller.history import MAX_TRACKED, tracked_count
 from controller.partition_manager import PartitionManager
 from controller.receiver import Received, ReceiverDied, ReceiverLink
-from controller.rollout_service import RolloutDriver
 from controller.state import AgentInfo, Effect, Fleet
 from controller.store import DeadLetter, Store
 from controller.write_behind import WriteBehind
 from hcc_common import config_pull, wire
+
+if TYPE_CHECKING:
+    from controller.rollout_service import RolloutDriver  # made by the composition root
 
 log = logging.getLogger("hcc.controller")
 
