@@ -17,8 +17,8 @@ from agent.checks import host
 from agent.checks.base import Combined
 from agent.checks.context import CheckContext
 from agent.cli_text import LANG, h
+from agent.heartbeat import BOX_NAME, STATUS_FILE
 from agent.poller import poll
-from agent.runtime import BOX_NAME
 from hcc_common import faults as vocab
 from hcc_common import logs
 from hcc_common.cliutil import lang_or_exit, speak_to_click
@@ -396,9 +396,9 @@ def status(
     places = list(dict.fromkeys([cfg.agent.state_dir,
                                  *agent_config.service_state_dirs(config)]))
     data = None
-    path = places[0] / "status.json"
+    path = places[0] / STATUS_FILE
     for place in places:
-        path = place / "status.json"
+        path = place / STATUS_FILE
         try:
             data = json.loads(path.read_text())
             break
@@ -412,7 +412,7 @@ def status(
                        " its next heartbeat", err=True)
             raise typer.Exit(1) from None
     if data is None:
-        where = " or ".join(str(p / "status.json") for p in places)
+        where = " or ".join(str(p / STATUS_FILE) for p in places)
         typer.echo(f"no status yet at {where}: is hcc-agent running with this config?",
                    err=True)
         raise typer.Exit(1)

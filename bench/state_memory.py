@@ -18,7 +18,7 @@ from pathlib import Path
 from bench.procstat import status_mb
 from bench.soak import DEVICES, FAULTY, HEALTHY, check_templates
 from controller.config import load
-from controller.service import Controller
+from controller.service import build_ingest
 from controller.state import Effect
 
 
@@ -36,7 +36,7 @@ def main() -> int:
         # the broker address is never used: handle() is called directly
         cfg.write_text(f'mqtt: {{url: "mqtt://127.0.0.1:1"}}\ndb: "{tmp}/hcc.db"\n'
                        "alert_rules: [{name: all, fault: '*'}]\n")
-        ctl = Controller(load(cfg))
+        ctl = build_ingest(load(cfg))
         empty = status_mb()
         seqs = [0] * agents
         after: list[int] = []
@@ -52,9 +52,10 @@ def main() -> int:
                     batch += ctl.handle(f"hcc/v1/c{a:05d}/pi-1/result/d{d:02d}",
                                         template % (a, d, seqs[a], now, d, seqs[a]), now)
                     if len(batch) >= 2000:
-                        ctl.store.write(batch + ctl.fleet.flush_agents())
+                        ctl.store.write(batch + ctl.write_behind.agents(ctl.fleet))
                         batch = []
-            ctl.store.write(batch + ctl.fleet.flush_agents() + ctl.fleet.flush_devices())
+            ctl.store.write(batch + ctl.write_behind.agents(ctl.fleet)
+                            + ctl.write_behind.devices(ctl.fleet))
             after.append(status_mb())
             took = time.perf_counter() - started
             print(f"interval {interval + 1}: {agents * DEVICES} reports in {took:.0f} s "

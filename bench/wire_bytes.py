@@ -98,8 +98,9 @@ def host_readings(rng: Any, uptime: int) -> dict[str, Any]:
 
 def box_messages(devices: list[tuple[str, str, dict[str, Any]]], cycles: int, report: str,
                  seed: int = 7) -> list[tuple[str, bytes]]:
-    """What the agent publishes in `cycles` intervals (agent/runtime.py): each device's result
-    every interval, and every keepalive the box's own result and a heartbeat with the host
+    """What the agent publishes in `cycles` intervals (agent/device_poller.py and
+    agent/heartbeat.py): each device's result every interval, and every keepalive the box's
+    own result and a heartbeat with the host
     readings. `report: changes`: the agent's own filter (agent/report_filter.py) decides what is
     news; each heartbeat confirms the rest and carries host readings only when they moved.
     Readings move as in a working hall: printers print a few pages a cycle, Wi-Fi clients come

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -190,6 +189,30 @@ class TimerState:
 Effect = OpenAlert | ResolveAlert | AgentInfo | DeviceInfo | DeviceEvent | Reading | TimerState
 
 
+@dataclass
+class Changes:
+    """What applying changed that no effect carries: the state knows nothing of storing it;
+    its caller (controller/write_behind.py) decides when and how much of it is stored."""
+
+    # agents whose delivery accounting or liveness moved (their snapshot is due)
+    agents: set[tuple[str, str]] = field(default_factory=set)
+    # devices with a new reading that changed neither status nor faults, oldest first (a
+    # dict for its order); a device whose change went out as an effect leaves it
+    readings: dict[tuple[str, str, str], None] = field(default_factory=dict)
+    # pending/clearing timers started or ended
+    timers: set[AlertKey] = field(default_factory=set)
+
+
+class Out(list[Effect]):
+    """The effects of one call as they are gathered, with the changes they go with."""
+
+    __slots__ = ("changes",)
+
+    def __init__(self, changes: Changes | None) -> None:
+        super().__init__()
+        self.changes = changes if changes is not None else Changes()
+
+
 # a center whose line is down: its Wi-Fi probe's faults are that, not the Wi-Fi's
 WAN_DOWN = frozenset({"wan.gateway_down", "wan.dns_failed", "wan.no_internet"})
 LAN_DOWN_FRACTION = 0.8
@@ -238,13 +261,6 @@ class Fleet:
     center_alerts: dict[str, set[AlertKey]] = field(default_factory=dict)  # center-level open
     _rule_cache: dict[tuple[str, str, str], Rule | None] = field(default_factory=dict)
     _metric_rule_cache: dict[tuple[str, str], tuple[Rule, ...]] = field(default_factory=dict)
-    # agents changed since the last flush: their snapshot is stored once per batch
-    dirty_agents: set[tuple[str, str]] = field(default_factory=set)
-    # devices whose new reading changed neither status nor faults: stored every few seconds
-    # (a dict for its order: the oldest are written first)
-    dirty_devices: dict[tuple[str, str, str], None] = field(default_factory=dict)
-    # pending/clearing timers started or ended since the last flush
-    dirty_timers: set[AlertKey] = field(default_factory=set)
     # stored `for:` timers of conditions not seen again yet (per device): the condition's
     # clock goes on from there when its device next reports it
     restored_pending: dict[tuple[str, str, str], dict[AlertKey, float]] = \
@@ -254,55 +270,25 @@ class Fleet:
     listening_since: float = 0.0
     next_silence_deadline: float = float("inf")
 
-    def sync_open_alerts(self, in_store: set[AlertKey]) -> None:
+    def sync_open_alerts(self, in_store: set[AlertKey], changes: Changes | None = None) -> None:
         """Several controllers share one database: take in what the others opened and forget
         what they (or a person) resolved, so any of us can resolve any alert."""
+        timers = (changes if changes is not None else Changes()).timers
         for key in in_store - self.open_alerts:
             self.open_alerts.add(key)
             if self.pending.pop(key, None) is not None:
-                self.dirty_timers.add(key)
+                timers.add(key)
             self._index(key)
         for key in self.open_alerts - in_store:
             self.open_alerts.discard(key)
             if self.clearing.pop(key, None) is not None:
-                self.dirty_timers.add(key)
+                timers.add(key)
             self._unindex(key)
-
-    def flush_agents(self) -> list[Effect]:
-        """Snapshots of the agents that changed since the last call (one per agent per batch)."""
-        out: list[Effect] = [self.agents[k].snapshot() for k in self.dirty_agents]
-        self.dirty_agents.clear()
-        return out
-
-    def flush_timers(self) -> list[Effect]:
-        """The timers that started or ended since the last call, as they are now."""
-        out: list[Effect] = []
-        for key in self.dirty_timers:
-            if key in self.pending:
-                out.append(TimerState(key, "pending", self.pending[key][0]))
-            elif key in self.clearing:
-                out.append(TimerState(key, "clearing", self.clearing[key]))
-            else:
-                out.append(TimerState(key, "", 0.0))
-        self.dirty_timers.clear()
-        return out
-
-    def flush_devices(self, limit: int | None = None) -> list[Effect]:
-        """The latest readings of devices whose status and faults did not change since they
-        were last stored (DeviceInfo is replaced on each report, never mutated: no copy)."""
-        if limit is None or limit >= len(self.dirty_devices):
-            out: list[Effect] = [self.devices[k] for k in self.dirty_devices]
-            self.dirty_devices.clear()
-            return out
-        keys = list(itertools.islice(self.dirty_devices, limit))
-        for k in keys:
-            del self.dirty_devices[k]
-        return [self.devices[k] for k in keys]
 
     # -- restoring after a restart ----------------------------------------------------------
     def restore(self, agents: Iterable[AgentInfo], devices: Iterable[DeviceInfo],
                 open_alerts: Iterable[AlertKey],
-                timers: Iterable[TimerState] = ()) -> None:
+                timers: Iterable[TimerState] = (), changes: Changes | None = None) -> None:
         for a in agents:
             self.agents[(a.center, a.agent)] = a
             self.center_agents.setdefault(a.center, set()).add(a.agent)
@@ -318,10 +304,11 @@ class Fleet:
                 dkey = (t.key.center, t.key.agent, t.key.device)
                 self.restored_pending.setdefault(dkey, {})[t.key] = t.since
             else:
-                self.dirty_timers.add(t.key)  # stale: forget it in the store too
+                if changes is not None:
+                    changes.timers.add(t.key)  # stale: forget it in the store too
 
     # -- alerts ---------------------------------------------------------------------------
-    def _open(self, out: list[Effect], key: AlertKey, severity: str, name: str,
+    def _open(self, out: Out, key: AlertKey, severity: str, name: str,
               params: Mapping[str, MetricValue], at: float,
               labels: Mapping[str, str] | None = None) -> None:
         if key not in self.open_alerts:
@@ -332,11 +319,11 @@ class Fleet:
             out.append(OpenAlert(key=key, severity=severity, device_name=name, params=params, at=at,
                                  labels=dict(labels or {})))
 
-    def _resolve(self, out: list[Effect], key: AlertKey, at: float, reason: str) -> None:
+    def _resolve(self, out: Out, key: AlertKey, at: float, reason: str) -> None:
         if key in self.open_alerts:
             self.open_alerts.discard(key)
             if self.clearing.pop(key, None) is not None:
-                self.dirty_timers.add(key)
+                out.changes.timers.add(key)
             self._unindex(key)
             out.append(ResolveAlert(key, at, reason))
 
@@ -396,8 +383,11 @@ class Fleet:
         return found
 
     # -- messages -------------------------------------------------------------------------
-    def apply(self, msg: wire.Message, received_at: float, retained: bool = False) -> list[Effect]:
-        out: list[Effect] = []
+    def apply(self, msg: wire.Message, received_at: float, retained: bool = False,
+              changes: Changes | None = None) -> list[Effect]:
+        """The effects to store now; what changed besides goes into `changes` (its caller
+        decides when that is stored)."""
+        out = Out(changes)
         key = (msg.center, msg.agent)
         agent = self.agents.get(key)
         if agent is None:
@@ -410,7 +400,7 @@ class Fleet:
             self._apply_state(out, agent, msg, received_at, retained)
         else:
             verdict = agent.seqs.observe(msg.session, msg.seq)
-            self.dirty_agents.add(key)
+            out.changes.agents.add(key)
             if verdict is Verdict.DUPLICATE:
                 return out  # QoS 1 redelivery or a replay we already had: counted, not applied
             agent.session = agent.seqs.current
@@ -444,14 +434,14 @@ class Fleet:
                 # they are history. Only fresh reports open or resolve device alerts.
                 backlog = msg.ts - agent.clock_skew_s < agent.online_since - REPLAY_GRACE_S
                 self._apply_result(out, msg, received_at, verdict is Verdict.NEW, backlog)
-        self.dirty_agents.add(key)
+        out.changes.agents.add(key)
         return out
 
     def box_name(self, agent: AgentInfo) -> str:
         """How an alert about a box names it: "Trung tâm phường Ba Đình (pi-1)", not "pi-1"."""
         return f"{self.center_names.get(agent.center, agent.center)} ({agent.agent})"
 
-    def _admit(self, out: list[Effect], center: str, agent: str, at: float) -> bool:
+    def _admit(self, out: Out, center: str, agent: str, at: float) -> bool:
         """A box this center has, or room for one more; else counted, and one warning per
         center (not one alert per made-up id)."""
         declared = self.known_agents.get(center)
@@ -470,7 +460,7 @@ class Fleet:
             self._open(out, key, "warning", center, {"agent": agent, "count": count}, at)
         return False
 
-    def _skew(self, out: list[Effect], agent: AgentInfo, sample: float, at: float) -> None:
+    def _skew(self, out: Out, agent: AgentInfo, sample: float, at: float) -> None:
         agent.skew_samples = [*agent.skew_samples[-(SKEW_SAMPLES - 1):], sample]
         agent.clock_skew_s = round(max(agent.skew_samples), 3)
         key = AlertKey(center=agent.center, agent=agent.agent, device=AGENT_ALERT_DEVICE,
@@ -480,7 +470,7 @@ class Fleet:
         elif abs(agent.clock_skew_s) < self.rules.clock_skew_s * 0.8:  # hysteresis
             self._resolve(out, key, at, "clock back in step")
 
-    def _apply_state(self, out: list[Effect], agent: AgentInfo, msg: wire.StateMessage,
+    def _apply_state(self, out: Out, agent: AgentInfo, msg: wire.StateMessage,
                      received_at: float, retained: bool) -> None:
         if agent.seqs.is_stale(msg.session):
             return  # a stale retained birth or will from an earlier run
@@ -506,7 +496,7 @@ class Fleet:
         else:
             self._come_online(out, agent, received_at)
 
-    def _come_online(self, out: list[Effect], agent: AgentInfo, at: float) -> None:
+    def _come_online(self, out: Out, agent: AgentInfo, at: float) -> None:
         if agent.state != "online" or agent.online_since == 0.0:
             agent.online_since = at
         agent.state = "online"
@@ -516,7 +506,7 @@ class Fleet:
                        code="agent.offline")
         self._resolve(out, key, at, "agent back online")
 
-    def _apply_result(self, out: list[Effect], r: wire.Result, received_at: float,
+    def _apply_result(self, out: Out, r: wire.Result, received_at: float,
                       newest: bool, backlog: bool = False, confirmed: bool = False) -> None:
         """`confirmed`: a heartbeat's line saying the device's last result holds again."""
         dkey = (r.center, r.agent, r.device)
@@ -569,13 +559,13 @@ class Fleet:
         lan_changed = self._set_device(dev)
         if changed:
             out.append(dev)  # a new status or fault is stored with this batch
-            self.dirty_devices.pop(dkey, None)
+            out.changes.readings.pop(dkey, None)
         else:
             # only new readings: written behind (flush_devices); a confirmation only moves the
             # device's "last checked", stored once per CONFIRM_STORE_S
             if not confirmed or prev is None or \
                     r.ts // CONFIRM_STORE_S != prev.agent_ts // CONFIRM_STORE_S:
-                self.dirty_devices[dkey] = None
+                out.changes.readings[dkey] = None
         if backlog:
             return
         if r.status == "unreachable" and failures < self.rules.unreachable_after:
@@ -613,7 +603,7 @@ class Fleet:
         """A wired WAN check of the center says its internet line is down."""
         return bool(self.center_wan_down.get(center))
 
-    def _reconcile(self, out: list[Effect], dev: DeviceInfo, conds: list[Condition],
+    def _reconcile(self, out: Out, dev: DeviceInfo, conds: list[Condition],
                    now: float) -> None:
         active = {AlertKey(center=dev.center, agent=dev.agent, device=dev.device, code=c.code,
                            subject=c.subject): c
@@ -630,7 +620,7 @@ class Fleet:
             len(self.keys_by_device.get(dkey, ())), len(starts))
         for key, c in active.items():
             if self.clearing.pop(key, None) is not None:
-                self.dirty_timers.add(key)
+                out.changes.timers.add(key)
             if key not in self.open_alerts:
                 if key in self.pending:
                     since = self.pending[key][0]
@@ -642,22 +632,22 @@ class Fleet:
                         room -= 1
                     starts[key] = now
                     since = restored.pop(key, now) if restored else now
-                    self.dirty_timers.add(key)
+                    out.changes.timers.add(key)
                 self.pending[key] = (since, c)
                 self._index(key)
         if restored:
-            self.dirty_timers.update(restored)  # conditions gone meanwhile
+            out.changes.timers.update(restored)  # conditions gone meanwhile
         for key in [k for k in self.keys_by_device.get(dkey, ()) if k not in active]:
             if self.pending.pop(key, None) is not None:
-                self.dirty_timers.add(key)
+                out.changes.timers.add(key)
             if key in self.open_alerts:
                 if key not in self.clearing:
                     self.clearing[key] = now
-                    self.dirty_timers.add(key)
+                    out.changes.timers.add(key)
             else:
                 self._unindex(key)
 
-    def _too_many_alerts(self, out: list[Effect], dev: DeviceInfo, now: float) -> None:
+    def _too_many_alerts(self, out: Out, dev: DeviceInfo, now: float) -> None:
         """One warning per box that a device of it holds more alerts than any real one."""
         key = AlertKey(center=dev.center, agent=dev.agent, device=AGENT_ALERT_DEVICE,
                        code="agent.too_many_alerts")
@@ -688,7 +678,7 @@ class Fleet:
             hold = max(hold, self.rules.flap_hold_s)  # flapping: damped
         return hold
 
-    def _advance(self, out: list[Effect], now: float,
+    def _advance(self, out: Out, now: float,
                  keys: Iterable[AlertKey] | None = None) -> None:
         """Open what has held long enough, resolve what has been clear long enough: for the
         given keys (one device's, after its report) or for all (the clock tick)."""
@@ -697,7 +687,7 @@ class Fleet:
             since, c = self.pending[key]
             if now - since >= c.rule.for_s and not self._suppressed(key):
                 del self.pending[key]
-                self.dirty_timers.add(key)
+                out.changes.timers.add(key)
                 dev = self.devices.get((key.center, key.agent, key.device))
                 self._open(out, key, c.severity, dev.name if dev else key.device, c.params,
                            now, c.rule.labels)
@@ -706,13 +696,13 @@ class Fleet:
             since = self.clearing[key]
             if key not in self.open_alerts:
                 del self.clearing[key]
-                self.dirty_timers.add(key)
+                out.changes.timers.add(key)
             elif now - since >= self._clear_after(key, now):
                 del self.clearing[key]
-                self.dirty_timers.add(key)
+                out.changes.timers.add(key)
                 self._resolve(out, key, now, "condition cleared")
 
-    def _correlate_lan(self, out: list[Effect], center: str, now: float) -> None:
+    def _correlate_lan(self, out: Out, center: str, now: float) -> None:
         total = self.center_devices.get(center, 0)
         down = self.center_down.get(center, set())
         agent = next(iter(down))[1] if down else ""
@@ -726,16 +716,17 @@ class Fleet:
                     for k in [k for k in self.keys_by_device.get(dkey, ())
                               if k.code == "device.unreachable"]:
                         if self.pending.pop(k, None) is not None:
-                            self.dirty_timers.add(k)
+                            out.changes.timers.add(k)
                         self._resolve(out, k, now, "grouped into center.lan_down")
         elif key in self.open_alerts and len(down) < 0.5 * max(1, total):
             self._resolve(out, key, now, "center network back")
 
     # -- time -----------------------------------------------------------------------------
-    def tick(self, now: float, check_silence: bool = True) -> list[Effect]:
+    def tick(self, now: float, check_silence: bool = True,
+             changes: Changes | None = None) -> list[Effect]:
         """Timers: `for:`/`clear_for` and silent agents. Sets next_silence_deadline, the next
         time an agent would count as gone, so the caller can wake exactly then."""
-        out: list[Effect] = []
+        out = Out(changes)
         self._advance(out, now)
         self.next_silence_deadline = float("inf")
         if not check_silence:
@@ -752,7 +743,7 @@ class Fleet:
                 self._open(out, key, "critical", self.box_name(agent),
                            {"reason": "no heartbeat", "silent_s": round(now - agent.last_seen, 1)},
                            now)
-                self.dirty_agents.add((agent.center, agent.agent))
+                out.changes.agents.add((agent.center, agent.agent))
             elif deadline < self.next_silence_deadline:
                 self.next_silence_deadline = deadline
         return out

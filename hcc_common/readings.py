@@ -264,7 +264,7 @@ KINDS: tuple[ReadingKind, ...] = (
     _k("{probe}_lease_s", "Thời hạn địa chỉ (DHCP)", "DHCP lease", unit="s", minimum=0.0),
     _k("{probe}_portal", "Có trang đăng nhập", "Captive portal", kind="state", minimum=0.0,
        maximum=1.0),
-    # -- the box itself (checks/host.py, its heartbeat in agent/runtime.py)
+    # -- the box itself (checks/host.py, its heartbeat in agent/heartbeat.py)
     _k("cpu_percent", "CPU", "CPU", unit="%", deadband=25.0, minimum=0.0, maximum=100.0),
     _k("memory_percent", "Bộ nhớ", "Memory", unit="%", deadband=5.0, minimum=0.0,
        maximum=100.0),

@@ -254,20 +254,18 @@ def test_the_feed_carries_the_silenced_flag_to_sse_and_mqtt(tmp_path: Path) -> N
     store.add_silence(center="ba-dinh", device=None, type_=None, code=None, starts_at=now - 10,
                       ends_at=now + 3600, author="ops", reason="maintenance")
     feed = AlertFeed(StorePerThread(db))
-    # the MQTT side as serve() wires it: the controller's own publish_alert, its link captured
+    # the MQTT side as serve() wires it: the alert topic's publisher, its link captured
     import json as _json
 
-    from controller.service import Controller
+    from controller.alert_topic import AlertTopicPublisher
 
-    ctl = Controller(ControllerConfig(broker=BrokerSettings("127.0.0.1", 1), db=db))
     mqtt_side: list[dict[str, object]] = []
 
     class Link:
         def publish(self, msg: wire.Encoded) -> None:
             mqtt_side.append(_json.loads(msg.payload))
 
-    ctl.link = Link()  # type: ignore[assignment]
-    feed.subscribers.append(ctl.publish_alert)
+    feed.subscribers.append(AlertTopicPublisher(Link().publish).on_change)
 
     async def run() -> tuple[AlertChange, bool] | None:
         sse: asyncio.Queue[tuple[AlertChange, bool] | None] = asyncio.Queue()

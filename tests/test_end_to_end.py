@@ -144,13 +144,16 @@ def test_agent_started_before_the_broker_connects_later(tmp_path: Path, private_
               keepalive=KEEPALIVE)
     try:
         s.start_agent()
-        time.sleep(2.0)  # polling, broker still absent
-        assert s.agent is not None and s.agent.popen.poll() is None
+        assert s.agent is not None
+        agent = s.agent
+        # polling, broker still absent: it has tried and said so (waited for, not slept on: a
+        # loaded machine took more than the 2 s once slept here to start the agent)
+        wait_until(lambda: "broker unreachable" in agent.log(), 90, "the agent to try the broker")
+        assert agent.popen.poll() is None
         broker.start()
         s.start_controller()
         wait_until(lambda: any(a["state"] == "online" for a in s.agents()), 90,
                    "the agent to reconnect with backoff")
-        assert "broker unreachable" in s.agent.log()
     finally:
         s.stop()
         broker.stop()

@@ -182,10 +182,11 @@ def test_what_is_over_the_rate_is_asked_for_again_not_dropped(tmp_path: Path) ->
     the rate is not applied and not counted as received: the controller's ack lists it as
     missing, and the agent, which still holds it, sends it again later."""
     from controller.config import ControllerConfig
-    from controller.service import Controller, RateLimiter
+    from controller.ingest import RateLimiter
+    from controller.service import build_ingest
     from hcc_common.mqtt_io import BrokerSettings
 
-    ctl = Controller(ControllerConfig(broker=BrokerSettings("127.0.0.1", 1), db=tmp_path / "hcc.db"))
+    ctl = build_ingest(ControllerConfig(broker=BrokerSettings("127.0.0.1", 1), db=tmp_path / "hcc.db"))
     ctl.limiter = RateLimiter(rate=1.0, burst=3.0)
 
     def send(seq: int, ts: float) -> None:

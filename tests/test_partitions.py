@@ -20,6 +20,7 @@ from controller.partitions import PartitionSettings, center_filters, fair_share,
 from controller.rules import parse_rules
 from controller.state import AlertKey, Fleet, OpenAlert, ResolveAlert, TimerState
 from controller.store import Store
+from controller.write_behind import WriteBehind
 from hcc_common import wire
 from hcc_common.yamlconf import load_yaml
 from lab.procs import Mosquitto, Proc, spawn
@@ -89,47 +90,53 @@ def _jam(seq: int, at: float, jammed: bool) -> wire.Result:
                        status="critical" if jammed else "ok", metrics={}, faults=faults)
 
 
-def _restart(fleet: Fleet, store: Store) -> Fleet:
+def _restart(fleet: Fleet, wb: WriteBehind, store: Store) -> tuple[Fleet, WriteBehind]:
     """What a controller taking the center over does: everything stored, read back."""
-    store.write(fleet.flush_agents() + fleet.flush_devices() + fleet.flush_timers())
-    again = _fleet()
-    again.restore(store.agents(), store.devices(), store.open_alert_keys(), store.timers())
-    return again
+    store.write(wb.everything(fleet))
+    again, wb = _fleet(), WriteBehind()
+    again.restore(store.agents(), store.devices(), store.open_alert_keys(), store.timers(),
+                  wb.changes)
+    return again, wb
 
 
 def test_for_and_clear_for_go_on_from_where_the_other_controller_was(tmp_path: Path) -> None:
     store = Store(tmp_path / "hcc.db")
     t0 = 1_790_000_000.0
-    fleet = _fleet()
-    store.write(fleet.apply(_jam(1, t0, True), t0) + fleet.flush_timers())  # jammed at t0
-    fleet.apply(_jam(2, t0 + 30, True), t0 + 30)
+    fleet, wb = _fleet(), WriteBehind()
+    # jammed at t0
+    store.write(fleet.apply(_jam(1, t0, True), t0, changes=wb.changes) + wb.timers(fleet))
+    fleet.apply(_jam(2, t0 + 30, True), t0 + 30, changes=wb.changes)
     key = AlertKey(center="c1", agent="pi-1", device="printer-1", code="printer.jammed")
     assert [t for t in store.timers() if t.key == key] == [TimerState(key, "pending", t0)]
-    fleet = _restart(fleet, store)          # at t0 + 40 another controller has the center
-    out = fleet.apply(_jam(3, t0 + 45, True), t0 + 45)
+    fleet, wb = _restart(fleet, wb, store)          # at t0 + 40 another controller has the center
+    out = fleet.apply(_jam(3, t0 + 45, True), t0 + 45, changes=wb.changes)
     assert not [e for e in out if isinstance(e, OpenAlert)]
-    out = fleet.apply(_jam(4, t0 + 60, True), t0 + 60)   # 60 s after t0, not after t0 + 40
+    # 60 s after t0, not after t0 + 40
+    out = fleet.apply(_jam(4, t0 + 60, True), t0 + 60, changes=wb.changes)
     assert [e.at for e in out if isinstance(e, OpenAlert)] == [t0 + 60]
-    store.write(out + fleet.flush_timers())
+    store.write(out + wb.timers(fleet))
     assert not store.timers()               # opened: no timer left
     # cleared at t0 + 100; the center moves again at t0 + 130; resolved at t0 + 160 by the tick
-    store.write(fleet.apply(_jam(5, t0 + 100, False), t0 + 100) + fleet.flush_timers())
+    store.write(fleet.apply(_jam(5, t0 + 100, False), t0 + 100, changes=wb.changes)
+                + wb.timers(fleet))
     assert [t.kind for t in store.timers()] == ["clearing"]
-    fleet = _restart(fleet, store)
-    assert not [e for e in fleet.tick(t0 + 150) if isinstance(e, ResolveAlert)]
-    assert [e.at for e in fleet.tick(t0 + 160) if isinstance(e, ResolveAlert)] == [t0 + 160]
+    fleet, wb = _restart(fleet, wb, store)
+    assert not [e for e in fleet.tick(t0 + 150, changes=wb.changes) if isinstance(e, ResolveAlert)]
+    assert [e.at for e in fleet.tick(t0 + 160, changes=wb.changes)
+            if isinstance(e, ResolveAlert)] == [t0 + 160]
 
 
 def test_a_stored_timer_of_a_condition_gone_meanwhile_is_forgotten(tmp_path: Path) -> None:
     store = Store(tmp_path / "hcc.db")
     t0 = 1_790_000_000.0
-    fleet = _fleet()
-    store.write(fleet.apply(_jam(1, t0, True), t0) + fleet.flush_timers())
-    fleet = _restart(fleet, store)
-    store.write(fleet.apply(_jam(2, t0 + 20, False), t0 + 20) + fleet.flush_timers())
+    fleet, wb = _fleet(), WriteBehind()
+    store.write(fleet.apply(_jam(1, t0, True), t0, changes=wb.changes) + wb.timers(fleet))
+    fleet, wb = _restart(fleet, wb, store)
+    store.write(fleet.apply(_jam(2, t0 + 20, False), t0 + 20, changes=wb.changes)
+                + wb.timers(fleet))
     assert not store.timers()
     # jammed again an hour later: its 60 s count from then, not from the old timer
-    out = fleet.apply(_jam(3, t0 + 3600, True), t0 + 3600)
+    out = fleet.apply(_jam(3, t0 + 3600, True), t0 + 3600, changes=wb.changes)
     assert not [e for e in out if isinstance(e, OpenAlert)]
 
 

@@ -189,21 +189,22 @@ def test_confirmations_are_sampled_into_the_history_and_the_store() -> None:
     5 minutes (readings hold 2.5 gaps: up-time stays continuous), its "last checked" stored
     once a minute; in memory every confirmation counts. Changes are never sampled away."""
     from controller.state import CONFIRM_STORE_S, HISTORY_SAMPLE_S
+    from controller.write_behind import WriteBehind
 
-    fleet = Fleet()
+    fleet, wb = Fleet(), WriteBehind()
     t0 = 1_790_000_100.0  # not on a 5-minute boundary
     fleet.apply(wire.Result(center="c1", agent="pi-1", device="ap-1", session=1, seq=1, ts=t0,
                             device_type="wifi_ap", device_name="Wi-Fi", status="ok",
-                            metrics={"wifi_clients": 4}), t0)
-    fleet.flush_devices()
+                            metrics={"wifi_clients": 4}), t0, changes=wb.changes)
+    wb.devices(fleet)
     readings: list[float] = []
     stored: list[float] = []
     for i in range(1, 21):  # 10 minutes of confirmations
         at = t0 + 30 * i
         out = fleet.apply(wire.Heartbeat("c1", "pi-1", 1, 1 + i, at, 30.0,
-                                         unchanged={"ap-1": (at, "ok")}), at)
+                                         unchanged={"ap-1": (at, "ok")}), at, changes=wb.changes)
         readings += [e.ts for e in out if isinstance(e, Reading)]
-        stored += [d.agent_ts for d in fleet.flush_devices()]
+        stored += [d.agent_ts for d in wb.devices(fleet)]
         assert fleet.devices[("c1", "pi-1", "ap-1")].agent_ts == at  # always current here
     assert len(readings) == 2 and all(t % HISTORY_SAMPLE_S < 30 for t in readings), readings
     assert len(stored) == 10 and all(t % CONFIRM_STORE_S < 30 for t in stored), stored

@@ -167,7 +167,7 @@ def test_rule_errors_name_file_line_and_key() -> None:
 
 
 def test_per_agent_rate_limit_bounds_a_flood_and_refills() -> None:
-    from controller.service import RateLimiter
+    from controller.ingest import RateLimiter
 
     limiter = RateLimiter(rate=10.0, burst=100.0)
     a, b = ("ba-dinh", "pi-1"), ("tay-ho", "pi-1")
@@ -181,7 +181,7 @@ def test_rate_limit_passes_a_backlog_made_at_a_normal_pace() -> None:
     """Reproduces issue 11.5: 3,700 reports an agent made at 31/s during a 120 s outage arrive
     within a second when the controller is back; they were counted against arrival time and
     1,662 were thrown away. The bucket now runs on the agent's own clock."""
-    from controller.service import RateLimiter
+    from controller.ingest import RateLimiter
 
     limiter = RateLimiter(rate=50.0, burst=2000.0)
     arrival = 1000.0  # all at once

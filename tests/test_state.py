@@ -190,11 +190,12 @@ def test_history_records_changes_and_replays_once() -> None:
 
 def test_agent_state_survives_a_store_round_trip(tmp_path) -> None:
     from controller.store import Store
+    from controller.write_behind import WriteBehind
 
-    fleet = Fleet(alert_rules=SIMPLE)
-    effects = fleet.apply(wire.StateMessage(C, A, "online", 3, 5.0, 2, 7), 5.0)
-    effects += fleet.apply(result(1, session=3), 6.0)
-    effects += fleet.flush_agents()
+    fleet, wb = Fleet(alert_rules=SIMPLE), WriteBehind()
+    effects = fleet.apply(wire.StateMessage(C, A, "online", 3, 5.0, 2, 7), 5.0, changes=wb.changes)
+    effects += fleet.apply(result(1, session=3), 6.0, changes=wb.changes)
+    effects += wb.agents(fleet)
     store = Store(tmp_path / "s.db")
     store.write(effects)
     (agent,) = store.agents()
@@ -238,21 +239,25 @@ def test_silence_counts_only_while_the_controller_listens() -> None:
 
 def test_new_readings_are_written_behind_changes_at_once() -> None:
     from controller.state import DeviceInfo
+    from controller.write_behind import WriteBehind
 
-    fleet = Fleet(alert_rules=SIMPLE)
+    fleet, wb = Fleet(alert_rules=SIMPLE), WriteBehind()
 
     def infos(effects: list[object]) -> list[DeviceInfo]:
         return [e for e in effects if isinstance(e, DeviceInfo)]
 
-    assert len(infos(fleet.apply(result(1), 1.0))) == 1  # a new device: stored with its batch
-    assert infos(fleet.apply(result(2), 2.0)) == []  # same status, new reading: held back
-    assert infos(fleet.apply(result(3), 3.0)) == []
-    (held,) = fleet.flush_devices()
+    def apply(msg: wire.Message, at: float) -> list[DeviceInfo]:
+        return infos(fleet.apply(msg, at, changes=wb.changes))
+
+    assert len(apply(result(1), 1.0)) == 1  # a new device: stored with its batch
+    assert apply(result(2), 2.0) == []  # same status, new reading: held back
+    assert apply(result(3), 3.0) == []
+    (held,) = wb.devices(fleet)
     assert isinstance(held, DeviceInfo) and (held.session, held.seq) == (1, 3)  # the latest one only
-    assert fleet.flush_devices() == []
-    (jam,) = infos(fleet.apply(result(4, "critical", JAM), 4.0))  # a change: at once
+    assert wb.devices(fleet) == []
+    (jam,) = apply(result(4, "critical", JAM), 4.0)  # a change: at once
     assert jam.status == "critical"
-    assert fleet.flush_devices() == []
+    assert wb.devices(fleet) == []
 
 
 # -- known agents and caps (issue 11.6) ----------------------------------------------------------
