@@ -21,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from lab.outbox_copy import outbox_copy
 from lab.procs import Mosquitto, Proc, spawn
 
 BIN = Path(sys.executable).parent
@@ -39,11 +40,8 @@ def agent_yaml(i: int, broker: str, state: Path, tcp_port: int, confirm: str = "
 
 
 def sent(state: Path) -> int:
-    db = sqlite3.connect(state / "outbox.sqlite", timeout=5)
-    try:
+    with outbox_copy(state / "outbox.sqlite") as db:
         return int(db.execute("SELECT value FROM meta WHERE key='seq'").fetchone()[0])
-    finally:
-        db.close()
 
 
 def not_received(db: Path, agent: str, assigned: int, center: str | None = None) -> set[int]:
@@ -64,12 +62,9 @@ def not_received(db: Path, agent: str, assigned: int, center: str | None = None)
 
 def kept(state: Path) -> set[int]:
     """Seqs still in an agent's outbox (sent again at its next start)."""
-    conn = sqlite3.connect(state / "outbox.sqlite", timeout=5)
-    try:
+    with outbox_copy(state / "outbox.sqlite") as conn:
         return {int(r[0]) for r in conn.execute(
             "SELECT seq FROM outbox WHERE session=(SELECT value FROM meta WHERE key='session')")}
-    finally:
-        conn.close()
 
 
 def outbox_bytes(state: Path) -> int:
