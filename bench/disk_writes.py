@@ -1,13 +1,14 @@
 """Disk writes of the agent (SD-card wear): bytes written per day, from /proc/PID/io
 write_bytes over a measured window, for 30 real-capture devices (tests/fixtures/snmprec served by
-snmpsim, one per agent) polled every 30 s, with `report: changes` and `report: all`, next to the same for the
-agent before grouped writes (an exported tree of the commit before them), all in one run.
+snmpsim, one per agent) polled every 30 s, with `report: changes` and `report: all`, next to the
+same for the agent before grouped writes (an exported tree of the commit before them, or
+--baseline-rev), all in one run.
 
     bench/run disk_writes [--quick] [--window 150] [--agent-tree DIR] [--baseline-rev REV]
 
 The four agents (new/old x changes/all) run side by side against one broker, one controller
-(which confirms, as by default) and an snmpsim each; each is its own process, so write_bytes is its
-own. The window starts after a warm-up (first polls, profile cache, schema) and is scaled to a
+(which confirms, as by default) and an snmpsim each; each is its own process, so write_bytes is
+its own. The window starts after a warm-up (first polls, profile cache, schema) and is scaled to a
 day. write_bytes counts each 4 KiB page the process dirties (a page rewritten before the kernel
 writes it back counts once; after an fsync it counts again): what the SD card is asked to take.
 """
@@ -110,7 +111,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="a 90 s window")
     ap.add_argument("--window", type=float, default=None, help="seconds measured (150)")
-    ap.add_argument("--warmup", type=float, default=45.0)
+    # past the start: each device's first report, and its second (rates need two polls), which
+    # on a loaded machine came after 45 s and made the window a start-up, not a day
+    ap.add_argument("--warmup", type=float, default=150.0)
     ap.add_argument("--agent-tree", type=Path, default=None,
                     help="the baseline agent's tree (default: exported from --baseline-rev)")
     ap.add_argument("--baseline-rev", default=None)
