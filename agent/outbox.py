@@ -203,13 +203,6 @@ class Outbox:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
         try:
-            # EXCLUSIVE before the first access in WAL mode: the WAL index then lives in this
-            # process's memory, never in a mapped outbox.sqlite-shm, which the kernel writes
-            # back after every commit (its header, the frame's slot, hash slots: about as many
-            # bytes again as the commit's own). The lock is held while the agent runs, so no
-            # other process can open the outbox meanwhile (a second agent on the same state
-            # directory runs unbuffered, said in its log; tests read a copy, lab/outbox_copy.py).
-            self.db.execute("PRAGMA locking_mode=EXCLUSIVE")
             # 1 KiB pages for a new file: a group commit rewrites ~7 pages (the header, meta, the
             # table's and its index's inner pages, the leaf): 7 KiB, not 28 KiB, each time.
             # (Only before the file has content; an older file keeps its 4 KiB pages.)

@@ -21,7 +21,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from lab.outbox_copy import outbox_copy
 from lab.procs import Mosquitto, Proc, spawn
 
 BIN = Path(sys.executable).parent
@@ -40,8 +39,11 @@ def agent_yaml(i: int, broker: str, state: Path, tcp_port: int, confirm: str = "
 
 
 def sent(state: Path) -> int:
-    with outbox_copy(state / "outbox.sqlite") as db:
+    db = sqlite3.connect(state / "outbox.sqlite", timeout=5)
+    try:
         return int(db.execute("SELECT value FROM meta WHERE key='seq'").fetchone()[0])
+    finally:
+        db.close()
 
 
 def not_received(db: Path, agent: str, assigned: int, center: str | None = None) -> set[int]:
@@ -62,9 +64,12 @@ def not_received(db: Path, agent: str, assigned: int, center: str | None = None)
 
 def kept(state: Path) -> set[int]:
     """Seqs still in an agent's outbox (sent again at its next start)."""
-    with outbox_copy(state / "outbox.sqlite") as conn:
+    conn = sqlite3.connect(state / "outbox.sqlite", timeout=5)
+    try:
         return {int(r[0]) for r in conn.execute(
             "SELECT seq FROM outbox WHERE session=(SELECT value FROM meta WHERE key='session')")}
+    finally:
+        conn.close()
 
 
 def outbox_bytes(state: Path) -> int:

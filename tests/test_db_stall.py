@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from conftest import BIN, run_cli, wait_until
-from lab.outbox_copy import outbox_copy
 from lab.procs import Mosquitto, Proc, free_port, spawn
 from lab.receivers import HttpReceiver
 from stack import Stack
@@ -140,10 +139,13 @@ notify:
 
 def outbox(s: StallStack, agent: str) -> tuple[int, int]:
     """(last seq assigned in the agent's current session, reports still in its outbox)."""
-    with outbox_copy(s.state(agent) / "outbox.sqlite") as db:
+    db = sqlite3.connect(s.state(agent) / "outbox.sqlite", timeout=5)
+    try:
         seq = int(db.execute("SELECT value FROM meta WHERE key='seq'").fetchone()[0])
         kept = int(db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
         return seq, kept
+    finally:
+        db.close()
 
 
 @pytest.fixture

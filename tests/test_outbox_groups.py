@@ -6,17 +6,13 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import threading
 import time
 from pathlib import Path
 
-import pytest
-
-from agent.outbox import EVENT, GROUP_ROWS, PAGE_SIZE, TELEMETRY, Outbox, OutboxError
+from agent.outbox import EVENT, GROUP_ROWS, PAGE_SIZE, TELEMETRY, Outbox
 from agent.status_file import STATUS_REFRESH_S, rewrite_due
 from hcc_common import wire
 from hcc_common.wire import Ack, Encoded, SessionAck
-from lab.outbox_copy import outbox_copy
 
 
 def msg(i: int, size: int = 200) -> Encoded:
@@ -231,13 +227,11 @@ def heartbeat(session: int, seq: int) -> Encoded:
                                       kept_from=(session, seq), unchanged=unchanged))
 
 
-def test_a_heartbeat_commit_rewrites_four_pages_and_no_wal_index(tmp_path: Path,
-                                                                  monkeypatch) -> None:
-    """Issue 26: what one steady-state commit costs the card. A heartbeat of 30 unchanged
-    devices and the box's readings (1.2 KB of JSON) is stored deflated in its leaf page, and the previous one's
+def test_a_heartbeat_commit_rewrites_four_pages(tmp_path: Path, monkeypatch) -> None:
+    """Issue 26: what one commit costs the card. A heartbeat of 30 unchanged devices and the
+    box's readings (1.1 KB of JSON) is stored deflated in its leaf page, and the previous one's
     deletion rides along: 4 pages (meta, the leaf, sqlite_sequence, the index), where a plain
-    payload made 8 (two overflow pages, then the free list and the header to free them). The
-    WAL index is in memory: no outbox.sqlite-shm to write back after each commit."""
+    payload made 6 (overflow pages, then the free list and the header to free them)."""
     import agent.outbox as outbox_mod
     monkeypatch.setattr(outbox_mod, "DEFER_RIDE_S", 0.0)
     path = tmp_path / "outbox.sqlite"
@@ -252,53 +246,8 @@ def test_a_heartbeat_commit_rewrites_four_pages_and_no_wal_index(tmp_path: Path,
         assert box.flush() == 1
         per_commit.append(wal_frames(path) - before)
     assert max(per_commit[5:]) <= 4, per_commit
-    assert not Path(f"{path}-shm").exists()
     [row] = box.pending(0, 10)
     assert row.payload == heartbeat(session, 20).payload  # sent as made, not as stored
-    box.close()
-
-
-def test_the_outbox_is_the_agents_alone_while_it_runs_and_a_copy_reads_it(
-        tmp_path: Path) -> None:
-    """EXCLUSIVE locking: another process (or a second agent on the same state directory)
-    cannot open the outbox while it is held; lab/outbox_copy reads a consistent copy of it
-    even while commits and checkpoints go on."""
-    path = tmp_path / "outbox.sqlite"
-    box = Outbox(path)
-    session, _, _ = box.start_session()
-    box.put(msg(1), session, 1, TELEMETRY)
-    other = sqlite3.connect(path, timeout=0)
-    with pytest.raises(sqlite3.OperationalError, match="locked"):
-        other.execute("SELECT COUNT(*) FROM outbox").fetchone()
-    other.close()
-    with pytest.raises(OutboxError):
-        Outbox(path)
-    stop = threading.Event()
-
-    def writer() -> None:  # the outbox's one thread, as in the agent
-        seq = 1
-        while not stop.is_set():
-            seq += 1
-            box.put(Encoded(f"hcc/v1/c/a/result/d{seq}", os.urandom(600), False), session,
-                    seq, TELEMETRY)
-            if seq % 7 == 0:
-                box.acknowledge([r.id for r in box.pending(0, 5)])
-
-    thread = threading.Thread(target=writer)
-    thread.start()
-    try:
-        seen = []
-        for _ in range(40):
-            with outbox_copy(path) as db:
-                assert db.execute("PRAGMA quick_check").fetchone()[0] == "ok"
-                seq = db.execute("SELECT value FROM meta WHERE key='seq'").fetchone()[0]
-                last = db.execute("SELECT MAX(seq) FROM outbox").fetchone()[0]
-                assert last == seq  # the newest row is never confirmed here: one commit's view
-                seen.append(seq)
-    finally:
-        stop.set()
-        thread.join()
-    assert seen[-1] > seen[0]  # it did copy while commits went on
     box.close()
 
 

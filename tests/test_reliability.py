@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
@@ -13,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from conftest import wait_until
-from lab.outbox_copy import outbox_copy
 from lab.procs import Mosquitto, SnmpSim
 from stack import Stack
 
@@ -68,8 +68,11 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path, broker: Mosquitto, pri
 def agent_sent(s: Stack, key: str = "seq") -> int:
     """The last seq the agent assigned in its current session (or, key "session", that
     session's id), from its own outbox."""
-    with outbox_copy(s.tmp / "agent-state" / "outbox.sqlite") as db:
+    db = sqlite3.connect(s.tmp / "agent-state" / "outbox.sqlite")
+    try:
         return int(db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()[0])
+    finally:
+        db.close()
 
 
 def drained(s: Stack, timeout: float = 90.0) -> None:
@@ -77,9 +80,12 @@ def drained(s: Stack, timeout: float = 90.0) -> None:
     confirmed it). Newer ones keep coming and leave at a later ack (every 30 s when the
     controller misses nothing, every 5 s when it does)."""
     def query(sql: str) -> int | None:
-        with outbox_copy(s.tmp / "agent-state" / "outbox.sqlite") as db:
+        db = sqlite3.connect(s.tmp / "agent-state" / "outbox.sqlite", timeout=5)
+        try:
             row = db.execute(sql).fetchone()
             return int(row[0]) if row and row[0] is not None else None
+        finally:
+            db.close()
 
     newest = query("SELECT MAX(id) FROM outbox")
     if newest is None:
@@ -111,8 +117,11 @@ def delivered_or_kept(s: Stack, timeout: float = 60.0) -> dict[str, object]:
     is still in its outbox (what it had not handed to the broker yet goes out at its next start;
     on a loaded machine a few reports made just before the stop are in that state)."""
     assigned = agent_sent(s)
-    with outbox_copy(s.tmp / "agent-state" / "outbox.sqlite") as db:
+    db = sqlite3.connect(s.tmp / "agent-state" / "outbox.sqlite", timeout=5)
+    try:
         kept = int(db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+    finally:
+        db.close()
     row = delivered_exactly(s, assigned - kept, timeout, exact=False)
     assert int(row["received"]) <= assigned, row  # type: ignore[call-overload]  # none twice
     return row
