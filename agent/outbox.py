@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Concatenate, ParamSpec, TypeVar, cast
 
+from agent.outbox_pack import PackError, pack, unpack
 from agent.outbox_repair import Damage, is_damage, salvage, set_aside
 from hcc_common.wire import MAX_WHOLE, Ack, Encoded
 
@@ -126,6 +127,7 @@ class OutboxError(Exception):
 @dataclass(frozen=True)
 class _Staged:
     msg: Encoded
+    stored: bytes  # the payload as stored (outbox_pack)
     session: int
     seq: int
     priority: int
@@ -134,6 +136,16 @@ class _Staged:
 
 class _QuickCheckFailed(sqlite3.DatabaseError):
     """PRAGMA quick_check found the file damaged (pages no query has touched yet)."""
+
+
+def _row(r: tuple[object, ...]) -> Row:
+    """A row read to send (id, topic, stored payload, retain, ...); a payload that does not
+    unpack is a damaged file (set aside by _heals)."""
+    try:
+        payload = unpack(bytes(cast(bytes, r[2])))
+    except PackError as exc:
+        raise _QuickCheckFailed(f"database disk image is malformed (row {r[0]}: {exc})") from None
+    return Row(int(cast(int, r[0])), str(r[1]), payload, bool(r[3]))
 
 
 def _heals(retry: bool) -> Callable[[Callable[Concatenate[Outbox, P], R]],
@@ -313,7 +325,8 @@ class Outbox:
         group has just opened (its commit is due in GROUP_S)."""
         if not self._staged:
             self._staged_at = time.monotonic()
-        self._staged.append(_Staged(msg, session, seq, priority, self.clock()))
+        self._staged.append(_Staged(msg, pack(msg.payload), session, seq, priority,
+                                    self.clock()))
         return len(self._staged) == 1 or len(self._staged) >= GROUP_ROWS
 
     def due_in(self) -> float | None:
@@ -423,7 +436,7 @@ class Outbox:
             self.db.executemany(
                 "INSERT INTO outbox (priority, topic, payload, retain, created, session, seq)"
                 " VALUES (?,?,?,?,?,?,?)",
-                [(s.priority, s.msg.topic, s.msg.payload, int(s.msg.retain), s.created,
+                [(s.priority, s.msg.topic, s.stored, int(s.msg.retain), s.created,
                   s.session, s.seq) for s in staged])
         self.db.execute("COMMIT")
         self._staged = []
@@ -432,7 +445,7 @@ class Outbox:
             self._deletes = set()
         if marks:
             self._marks = set()
-        self._bytes += sum(len(s.msg.payload) for s in staged) - freed
+        self._bytes += sum(len(s.stored) for s in staged) - freed
         self._rows += len(staged) - gone
         if staged:
             self._last = (staged[-1].session, staged[-1].seq)
@@ -457,8 +470,7 @@ class Outbox:
         rows = self.db.execute("SELECT id, topic, payload, retain FROM outbox"
                                " WHERE published = 0 AND id > ? ORDER BY id LIMIT ?",
                                (after_id, limit + len(skip))).fetchall()
-        return [Row(int(r[0]), str(r[1]), bytes(r[2]), bool(r[3])) for r in rows
-                if int(r[0]) not in skip][:limit]
+        return [_row(r) for r in rows if int(r[0]) not in skip][:limit]
 
     @_heals(retry=False)
     def mark_published(self, ids: Iterable[int], defer: bool = False) -> None:
@@ -508,7 +520,7 @@ class Outbox:
                 rows = self.db.execute(
                     "SELECT id, topic, payload, retain, published FROM outbox WHERE session=?"
                     " AND seq BETWEEN ? AND ? ORDER BY id", (session, first, last))
-                resend.extend(Row(int(r[0]), str(r[1]), bytes(r[2]), bool(r[3])) for r in rows
+                resend.extend(_row(r) for r in rows
                               if (r[4] or int(r[0]) in self._marks)
                               and int(r[0]) not in self._deletes)
         self.acknowledge(confirmed, defer=defer)

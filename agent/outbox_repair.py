@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.outbox_pack import PackError, unpack
 from agent.sqlite_pages import Value, leaf_rows
 from hcc_common import wire
 
@@ -208,8 +209,8 @@ def _row(rowid: object, r: tuple[object, ...]) -> SalvagedRow | None:
             and isinstance(seq, int)):
         return None
     try:
-        msg = wire.decode(topic, payload)
-    except wire.WireError:
+        msg = wire.decode(topic, unpack(payload))
+    except (wire.WireError, PackError):
         return None
     if isinstance(msg, wire.StateMessage) or (msg.session, msg.seq) != (session, seq):
         return None

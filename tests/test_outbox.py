@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import subprocess
 import sys
 import time
@@ -14,7 +15,8 @@ from hcc_common.wire import Encoded
 
 
 def msg(i: int, size: int = 10) -> Encoded:
-    return Encoded(f"hcc/v1/c/a/result/d{i}", b"x" * size, retain=False)
+    # random bytes: the outbox deflates what it stores, and these must take `size` on disk
+    return Encoded(f"hcc/v1/c/a/result/d{i}", random.Random(i).randbytes(size), retain=False)
 
 
 def test_oldest_first_and_acknowledged_rows_leave(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from agent.outbox import EVENT, GROUP_ROWS, TELEMETRY, Outbox
+from agent.outbox import EVENT, GROUP_ROWS, PAGE_SIZE, TELEMETRY, Outbox
 from agent.status_file import STATUS_REFRESH_S, rewrite_due
 from hcc_common import wire
 from hcc_common.wire import Ack, Encoded, SessionAck
@@ -207,4 +207,75 @@ def test_dropped_indexes_are_gone_from_an_old_file(tmp_path: Path) -> None:
     names = {r[0] for r in box.db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     assert "outbox_drop" not in names and "outbox_unpublished" not in names
     assert "outbox_report" in names
+    box.close()
+
+
+def wal_frames(path: Path) -> int:
+    """Frames in the outbox's -wal (it only grows until a checkpoint, every 1,000 pages)."""
+    size = Path(f"{path}-wal").stat().st_size
+    return max(0, size - 32) // (24 + PAGE_SIZE)
+
+
+def heartbeat(session: int, seq: int) -> Encoded:
+    """A heartbeat as bench/disk_writes's agent sends it: its 30 real-capture devices, polled
+    over the last 30 s, unchanged."""
+    stems = sorted(p.stem for p in (Path(__file__).parent / "fixtures/snmprec").glob("*.snmprec"))
+    unchanged = {f"d{i:02d}-{stems[i % len(stems)]}": (1.7e9 + seq - i, "ok") for i in range(30)}
+    host: dict[str, wire.MetricValue] = {
+        "cpu_percent": 12.5, "mem_percent": 41.2, "disk_percent": 23.0, "cpu_temp_c": 51.3,
+        "load1": 0.42, "clock_synced": 1, "outbox_count": 3, "outbox_oldest_s": 4.2,
+        "outbox_bytes": 912, "outbox_dropped": 0, "unbuffered": 0}
+    return wire.encode(wire.Heartbeat("c", "pi-1", session, seq, 1.7e9 + seq, 30.0, host,
+                                      kept_from=(session, seq), unchanged=unchanged))
+
+
+def test_a_heartbeat_commit_rewrites_four_pages(tmp_path: Path, monkeypatch) -> None:
+    """Issue 26: what one commit costs the card. A heartbeat of 30 unchanged devices and the
+    box's readings (1.1 KB of JSON) is stored deflated in its leaf page, and the previous one's
+    deletion rides along: 4 pages (meta, the leaf, sqlite_sequence, the index), where a plain
+    payload made 6 (overflow pages, then the free list and the header to free them)."""
+    import agent.outbox as outbox_mod
+    monkeypatch.setattr(outbox_mod, "DEFER_RIDE_S", 0.0)
+    path = tmp_path / "outbox.sqlite"
+    box = Outbox(path)
+    session, _, _ = box.start_session()
+    assert len(heartbeat(session, 1).payload) > PAGE_SIZE  # plain, it would overflow its leaf
+    per_commit = []
+    for seq in range(1, 21):
+        box.acknowledge([r.id for r in box.pending(0, 10)], defer=True)  # the previous one
+        before = wal_frames(path) if Path(f"{path}-wal").exists() else 0
+        box.stage(heartbeat(session, seq), session, seq, TELEMETRY)
+        assert box.flush() == 1
+        per_commit.append(wal_frames(path) - before)
+    assert max(per_commit[5:]) <= 4, per_commit
+    [row] = box.pending(0, 10)
+    assert row.payload == heartbeat(session, 20).payload  # sent as made, not as stored
+    box.close()
+
+
+def test_plain_rows_of_an_older_agent_still_send_and_a_row_that_does_not_inflate_is_damage(
+        tmp_path: Path) -> None:
+    """Payloads are stored deflated (agent/outbox_pack.py); rows an agent from before wrote
+    plain are sent as they are, and a stored payload that no longer inflates is a damaged
+    file: set aside, the rows that still read kept in a fresh one."""
+    path = tmp_path / "outbox.sqlite"
+    box = Outbox(path)
+    session, _, _ = box.start_session()
+    plain = heartbeat(session, 1)
+    box.close()
+    db = sqlite3.connect(path)  # as an older agent stored it: the payload as sent
+    db.execute("INSERT INTO outbox (priority, topic, payload, retain, created, session, seq)"
+               " VALUES (0, ?, ?, 0, ?, ?, 1)", (plain.topic, plain.payload, time.time(), session))
+    db.commit()
+    db.close()
+    box = Outbox(path)
+    for seq in (2, 3):
+        box.put(heartbeat(session, seq), session, seq, TELEMETRY)
+    rows = box.pending(0, 10)
+    assert [r.payload for r in rows] == [heartbeat(session, s).payload for s in (1, 2, 3)]
+    stored = box.db.execute("SELECT payload FROM outbox WHERE seq=3").fetchone()[0]
+    assert len(stored) < len(rows[2].payload) * 3 // 4  # deflated on disk
+    box.db.execute("UPDATE outbox SET payload=? WHERE seq=3", (stored[:len(stored) // 2],))
+    assert [wire.decode(r.topic, r.payload).seq for r in box.pending(0, 10)] == [1, 2]
+    assert len(box.damage) == 1 and box.damage[0].salvaged == 2
     box.close()
