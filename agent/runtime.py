@@ -38,7 +38,7 @@ log = logging.getLogger("hcc.agent")
 
 STATUS_FILE = "status.json"
 OUTBOX_FILE = "outbox.sqlite"
-BOX_NAME = "Máy giám sát (box)"
+BOX_NAME = "Máy giám sát"  # the glossary's word; the controller says it in the reader's language
 # Messages handed to paho and not yet acknowledged: bounds paho's memory (it has no backpressure).
 SEND_WINDOW = 500
 # A report the controller lists as missing is sent again only if it was not sent this recently

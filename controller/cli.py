@@ -18,17 +18,16 @@ from controller.config import ControllerConfig
 from controller.store import Store
 from controller.views import alert_json, iso
 from hcc_common import logs
-from hcc_common.cliutil import lang_or_exit, speak_to_click, start_lang, translate_help
+from hcc_common.cliutil import fail, lang_or_exit, run_app
 from hcc_common.terminal import echo_line
-from hcc_common.yamlconf import ConfigError
+from hcc_common.texts import tr, translate
+from hcc_common.yamlconf import ConfigError, each_error
 
 app = typer.Typer(
     help="hcc-controller collects every center's reports, raises alerts and shows them.",
     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
     rich_markup_mode=None,  # click's plain help: sentences rewrapped, no "<bool>" tags
 )
-LANG = start_lang()
-speak_to_click(LANG)
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c",
                                                 help="controller.yaml (optional).")]
@@ -53,7 +52,12 @@ def _config(config: Path | None, db: str | None, broker: str | None = None,
         if broker is not None:
             cfg = replace(cfg, broker=controller_config.broker_from_url(broker))
     except ConfigError as exc:
-        typer.echo(f"{'config error' if exit_code == EXIT_CONFIG else 'error'}: {exc}", err=True)
+        from hcc_common.config_words import localize
+
+        for one in each_error(exc):
+            shown = localize(one)
+            typer.echo(tr("config error: {message}", message=shown) if exit_code == EXIT_CONFIG
+                       else tr("error: {message}", message=shown), err=True)
         raise typer.Exit(exit_code) from None
     if db is not None:
         from controller.db import is_postgres
@@ -65,8 +69,7 @@ def _config(config: Path | None, db: str | None, broker: str | None = None,
 
 def _open_store(cfg: ControllerConfig) -> Store:
     if isinstance(cfg.db, Path) and not cfg.db.exists():
-        typer.echo(f"error: no database at {cfg.db} (has the controller run? use --db)", err=True)
-        raise typer.Exit(1)
+        fail(tr("no database at {db} (has the controller run? use --db)", db=cfg.db))
     return Store(cfg.db, readonly=True)
 
 
@@ -77,9 +80,8 @@ def _store_for_writing(cfg: ControllerConfig) -> Store:
 
     if isinstance(cfg.db, Path) and not cfg.db.exists():
         if not cfg.db.parent.is_dir():
-            typer.echo(f"error: no folder {cfg.db.parent} for the database (install.sh makes "
-                       "it; or give --db)", err=True)
-            raise typer.Exit(1)
+            fail(tr("no folder {folder} for the database (install.sh makes it; or give --db)",
+                    folder=cfg.db.parent))
         store = Store(cfg.db)
         folder = cfg.db.parent.stat()
         if os.geteuid() == 0 and (folder.st_uid, folder.st_gid) != (0, 0):
@@ -110,8 +112,7 @@ def run(
         try:
             host, port = parse_listen(http)
         except ConfigError as exc:
-            typer.echo(f"error: {exc.reason}", err=True)
-            raise typer.Exit(1) from None
+            fail(translate(exc.reason))
         cfg = replace(cfg, http=replace(cfg.http or HttpSettings(), listen_host=host,
                                         listen_port=port))
     serve(cfg)
@@ -146,13 +147,13 @@ def alerts(
             typer.echo(json.dumps(a, ensure_ascii=False))
         return
     if not rows:
-        typer.echo("Không có cảnh báo nào." if language == "vi" else "No alerts.")
+        typer.echo(tr("No alerts."))
         return
-    quiet = " [tạm tắt]" if language == "vi" else " [silenced]"
+    quiet = " " + tr("[silenced]")
     for row, a in zip(rows, shown, strict=True):
-        echo_line(f"#{row.id:<5} {row.severity:<8} {row.state:<12} {row.center}/"
-                  f"{row.device or row.agent}  {a['message']}  (since {a['opened_at']})"
-                  f"{quiet if a['silenced'] else ''}")
+        echo_line(f"#{row.id:<5} {tr(row.severity):<12} {tr(row.state):<12} {row.center}/"
+                  f"{row.device or row.agent}  {a['message']}  "
+                  + tr("(since {time})", time=a["opened_at"]) + (quiet if a["silenced"] else ""))
 
 
 @app.command()
@@ -233,14 +234,11 @@ def _http(method: str, url: str, path: str, token: str | None, body: dict[str, A
     try:
         r = httpx.request(method, url.rstrip("/") + path, json=body, headers=headers, timeout=15)
     except httpx.HTTPError as exc:
-        typer.echo(f"error: cannot reach {url}: {exc}", err=True)
-        raise typer.Exit(1) from None
+        fail(tr("cannot reach {url}: {why}", url=url, why=exc))
     if r.status_code == 401:
-        typer.echo("error: the controller refused: give a valid --token (or $HCC_TOKEN)", err=True)
-        raise typer.Exit(1)
+        fail(tr("the controller refused: give a valid --token (or $HCC_TOKEN)"))
     if r.status_code >= 400:
-        typer.echo(f"error: HTTP {r.status_code}: {r.text[:300]}", err=True)
-        raise typer.Exit(1)
+        fail(f"HTTP {r.status_code}: {r.text[:300]}")
     return r.json()
 
 
@@ -258,27 +256,24 @@ def _act(action: str, alert_id: int, note: str, by: str | None, config: Path | N
         try:
             before = store.alert(alert_id)
         except AlertNotFound:
-            typer.echo(f"error: no alert {alert_id}", err=True)
-            raise typer.Exit(1) from None
+            fail(tr("no alert {id}", id=alert_id))
         # out of scope: the same words as for an alert that does not exist
-        who = cli_accounts.acting(store, "read", before.center, f"no alert {alert_id}")
+        who = cli_accounts.acting(store, "read", before.center, tr("no alert {id}", id=alert_id))
         who = cli_accounts.acting(store, action, before.center)
         try:
             # the API's rules exactly (one desk layer): who acted, note limits, state changes
             alert = desk.act(store, alert_id, action, holder=who.name, by=by, note=note,
                              now=time.time())
         except AlertNotFound:
-            typer.echo(f"error: no alert {alert_id}", err=True)
-            raise typer.Exit(1) from None
+            fail(tr("no alert {id}", id=alert_id))
         except desk.DeskError as exc:
-            typer.echo(f"error: --{exc.field}: {exc}", err=True)
-            raise typer.Exit(2) from None
+            fail(f"--{exc.field}: {translate(str(exc))}", 2)
         from controller.audit_view import alert_state
 
         cli_accounts.record(store, who, action, f"alert {alert_id}", alert.center,
                             alert_state(before), alert_state(alert))
-        row = desk.present(store, [alert], "vi", time.time())[0]
-    echo_line(f"#{row['id']} {row['state']}: {row['message']}")
+        row = desk.present(store, [alert], lang_or_exit(None), time.time())[0]
+    echo_line(f"#{row['id']} {tr(row['state'])}: {row['message']}")
 
 
 @app.command()
@@ -415,13 +410,13 @@ def broker_config(
                      ca_cert, ca_key, owner=default_owner() if owner is None else (owner or None),
                      controllers=controller or ["hcc-controller"])
     except BrokerConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
-    typer.echo(f"mosquitto config: {g.conf}  (start: mosquitto -c {g.conf})")
-    typer.echo(f"CA for agents: {g.ca_cert}")
-    typer.echo(f"passwords (one file per user, mode 600): {out / 'credentials'}/")
-    typer.echo(f"{len(boxes)} box(es); give a box its credentials with: "
-               f"hcc-controller credentials CENTER --agent AGENT --broker-dir {out} --out FILE")
+        fail(translate(str(exc)))
+    typer.echo(tr("mosquitto config: {file}  (start: mosquitto -c {file})", file=g.conf))
+    typer.echo(tr("CA for agents: {file}", file=g.ca_cert))
+    typer.echo(tr("passwords (one file per user, mode 600): {folder}/", folder=out / "credentials"))
+    typer.echo(tr("{count} box(es); give a box its credentials with: hcc-controller credentials "
+                  "CENTER --agent AGENT --broker-dir {folder} --out FILE", count=len(boxes),
+                  folder=out))
 
 
 @app.command("http-cert")
@@ -495,19 +490,18 @@ def credentials(
     try:
         user, pw, ca = issue_credentials(broker_dir, center, agent, out)
     except BrokerConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+        fail(translate(str(exc)))
     import os
 
     # the paths the box will use, not where the files were written here
     pw, ca = Path(os.path.abspath(pw)), Path(os.path.abspath(ca))
     box_pw, box_ca = box_dir / "mqtt.password", box_dir / "ca.crt"
-    typer.echo(f"# written here: {pw} and {ca}; reload mosquitto to apply (systemctl reload "
-               "mosquitto)")
-    typer.echo("# copy both to the box (scp), then on the box:")
+    typer.echo("# " + tr("written here: {password} and {ca}; reload mosquitto to apply "
+                         "(systemctl reload mosquitto)", password=pw, ca=ca))
+    typer.echo("# " + tr("copy both to the box (scp), then on the box:"))
     typer.echo(f"#   sudo install -o root -g hcc-agent -m 0640 {pw} {box_pw}")
     typer.echo(f"#   sudo install -o root -g hcc-agent -m 0640 {ca} {box_ca}")
-    typer.echo("# and in the box's devices.yaml:")
+    typer.echo("# " + tr("and in the box's devices.yaml:"))
     typer.echo(f'mqtt: {{url: "{url}", username: "{user}", password_file: {box_pw}, '
                f"ca_file: {box_ca}}}")
 
@@ -606,8 +600,7 @@ def report(
     from controller import reporting
 
     if center is not None and all_:
-        typer.echo("error: --center and --all: choose one", err=True)
-        raise typer.Exit(2)
+        fail(tr("--center and --all: choose one"), 2)
     cfg = _config(config, db)
     language = lang_or_exit(lang)
     try:
@@ -619,11 +612,11 @@ def report(
         body = reporting.make(Store(cfg.db), cfg, period=period, center=center, fmt=chosen,
                               lang=language)
     except (ValueError, reporting.ReportError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        fail(translate(str(exc)), 2)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(body)
-    typer.echo(f"{out} ({len(body):,} bytes, {period.label})")
+    typer.echo(tr("{file} ({size} bytes, {period})", file=out, size=f"{len(body):,}",
+                  period=period.label))
 
 
 @app.command()
@@ -714,19 +707,16 @@ def enroll(
 
     cfg = _config(config, db)
     if cfg.enroll is None or cfg.http is None or cfg.http.tls_cert is None:
-        typer.echo("error: enrollment needs enroll: and http: with tls_cert/tls_key in "
-                   "controller.yaml (docs/operations.md)", err=True)
-        raise typer.Exit(1)
+        fail(tr("enrollment needs enroll: and http: with tls_cert/tls_key in controller.yaml "
+                "(docs/operations.md)"))
     if not wire.valid_id(center) or not wire.valid_id(agent):
-        typer.echo(f"error: {center}/{agent} is not a valid CENTER/AGENT", err=True)
-        raise typer.Exit(2)
+        fail(tr("{box} is not a valid CENTER/AGENT", box=f"{center}/{agent}"), 2)
     seconds = cfg.enroll.code_valid_s
     if valid is not None:
         try:
             seconds = parse_duration(valid)
         except ValueError as exc:
-            typer.echo(f"error: --valid: {exc}", err=True)
-            raise typer.Exit(2) from None
+            fail(f"--valid: {translate(str(exc))}", 2)
     code = new_code()
     now = time.time()
     # before the controller's first run too (the docs' order): the schema is made here, the
@@ -742,11 +732,12 @@ def enroll(
 
     cert = x509.load_pem_x509_certificate(Path(cfg.http.tls_cert).read_bytes())
     fingerprint = hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
-    typer.echo(f"code for {center}/{agent}: {code} (single use, valid {int(seconds // 60)} min)")
+    typer.echo(tr("code for {box}: {code} (single use, valid {minutes} min)",
+                  box=f"{center}/{agent}", code=code, minutes=int(seconds // 60)))
     host = cfg.http.listen_host if cfg.http.listen_host not in ("0.0.0.0", "::", "") \
         else "HOST"
-    typer.echo(f"on the box: sudo hcc-agent enroll https://{host}:{cfg.http.listen_port} {code} "
-               f"--fingerprint {fingerprint}")
+    typer.echo(tr("on the box: {command}", command=f"sudo hcc-agent enroll "
+                  f"https://{host}:{cfg.http.listen_port} {code} --fingerprint {fingerprint}"))
 
 
 config_app = typer.Typer(
@@ -1012,16 +1003,9 @@ DAMAGED_DB_CODES = frozenset({10, 11, 26})
 
 def main() -> None:
     try:
-        if LANG == "vi":
-            import typer.main
+        from controller import cli_text
 
-            from controller.cli_text import VI
-
-            command = typer.main.get_command(app)
-            translate_help(command, VI)  # the help texts, in the technician's language
-            command()
-        else:
-            app()
+        run_app(app, cli_text.VI)  # the help texts and output, in the technician's language
     except KeyboardInterrupt:
         sys.exit(130)
     except sqlite3.DatabaseError as exc:

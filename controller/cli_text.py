@@ -1,11 +1,12 @@
-"""hcc-controller's help texts in Vietnamese, keyed by the English text they replace (the English
-stays in the code beside each option; a test checks every one has its Vietnamese here)."""
+"""The controller's texts in Vietnamese, keyed by the English written in the code (hcc_common.texts,
+the one catalog): hcc-controller's help and output (alerts, accounts, releases, enrollment,
+broker files, reports), and the notes the controller writes in an alert's history."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from hcc_common import texts
 
-VI: Mapping[str, str] = {
+VI = texts.register({
     "Another key file (a new key for a rotation).":
         "Một tệp khóa khác (khóa mới khi thay khóa).",
     "Show the key that signs every command to the boxes (made, mode 600, if there is none\n"
@@ -192,17 +193,152 @@ VI: Mapping[str, str] = {
         "Tạo mã mới cho mọi tiện ích: các nhãn cũ không dùng được nữa.",
     "Print the center's staff link (the opening checklist) instead.":
         "In đường dẫn cho cán bộ trung tâm (danh sách kiểm tra đầu ngày) thay cho nhãn.",
-}
-
-
-def _with_accounts(base: Mapping[str, str]) -> Mapping[str, str]:
-    from controller.cli_accounts_text import VI as ACCOUNTS
-
-    return {**base, **ACCOUNTS}
-
-
-VI = _with_accounts(VI)  # the accounts commands' texts live beside them
-
-from controller.release_cli_text import VI as _RELEASE_VI  # noqa: E402
-
-VI = {**VI, **_RELEASE_VI}
+    # accounts: user, token, audit, --as
+    "Act as this account (default: $HCC_AS, $SUDO_USER or $USER).":
+        "Thao tác dưới tên tài khoản này (mặc định: $HCC_AS, $SUDO_USER hoặc $USER).",
+    "The audit trail: every write, who, when, from where, before and after (admins).":
+        "Nhật ký thao tác: mọi thay đổi, ai làm, lúc nào, từ đâu, trước và sau (quản trị viên).",
+    "From this time: 7d (ago), or ISO 8601 such as 2026-11-01.":
+        "Từ thời điểm này: 7d (7 ngày trước), hoặc ISO 8601 như 2026-11-01.",
+    "CSV output (for a spreadsheet).": "In dạng CSV (mở bằng bảng tính).",
+    "Drop rows older than auth.audit_retention first.":
+        "Xóa trước các dòng cũ hơn thời hạn lưu auth.audit_retention.",
+    "Accounts: who signs in, with which role and which centers.":
+        "Tài khoản: ai đăng nhập, với vai trò nào và những trung tâm nào.",
+    "Make an account. The very first one must be an admin and needs no account to act as.":
+        "Tạo tài khoản. Tài khoản đầu tiên phải là quản trị viên (admin) và không cần tài khoản "
+        "nào để tạo.",
+    "The account's name.": "Tên tài khoản.",
+    "viewer, technician, desk or admin.":
+        "viewer (chỉ xem), technician (kỹ thuật viên), desk (trực ban) hoặc admin (quản trị).",
+    "A center the account sees (repeatable).":
+        "Một trung tâm tài khoản được xem (có thể lặp lại).",
+    "A group of centers from controller.yaml groups: (repeatable).":
+        "Một nhóm trung tâm trong mục groups: của controller.yaml (có thể lặp lại).",
+    "A file whose first line is the password (default: asked).":
+        "Tệp có dòng đầu là mật khẩu (mặc định: hỏi khi chạy).",
+    "Every account: role, centers and groups, disabled or not.":
+        "Mọi tài khoản: vai trò, trung tâm và nhóm, có bị khóa hay không.",
+    "Disable an account: no sign-in; its sessions end and its tokens stop at once.":
+        "Khóa tài khoản: không đăng nhập được; các phiên đăng nhập và token của nó dừng ngay.",
+    "Set an account's password (and lift its lockout).":
+        "Đặt mật khẩu cho tài khoản (và mở khóa nếu đang bị khóa tạm).",
+    "API tokens of an account (its role and centers), for scripts.":
+        "Token API của một tài khoản (cùng vai trò và trung tâm), dùng cho các script.",
+    "Make an API token for an account; only its hash is kept, the token goes to --out.":
+        "Tạo token API cho tài khoản; chỉ lưu mã băm, token được ghi vào tệp --out.",
+    "What the token is for (shown in lists).": "Token dùng để làm gì (hiện trong danh sách).",
+    "File to write the token to (mode 600).": "Tệp để ghi token (quyền 600).",
+    "How long it works: 30d, 90d, 365d.": "Thời hạn dùng: 30d, 90d, 365d.",
+    "Revoke an account's token(s), at once.": "Thu hồi ngay token của một tài khoản.",
+    "Revoke the tokens with this label.": "Thu hồi các token có nhãn này.",
+    "Revoke the token of this id.": "Thu hồi token có số này.",
+    "Tokens: account, label, expiry, last used, revoked.":
+        "Các token: tài khoản, nhãn, hạn dùng, lần dùng cuối, đã thu hồi chưa.",
+    "Only this account's.": "Chỉ của tài khoản này.",
+    # release and rollout
+    "Signed software releases for the boxes.": "Các bản phát hành phần mềm (có chữ ký) cho box.",
+    "Make a release: a manifest of every file with its SHA-256, the target platforms and\n"
+    "Python, signed with the controller's key; the files are kept by the controller.":
+        "Tạo bản phát hành: danh sách mọi tệp kèm SHA-256, nền tảng và phiên bản Python đích, "
+        "ký bằng khóa của máy chủ điều khiển; các tệp được lưu trên máy chủ điều khiển.",
+    "A directory made by scripts/build-wheelhouse.sh.":
+        "Thư mục tạo bởi scripts/build-wheelhouse.sh.",
+    "The release's version (that of its hcc_fleet wheel).":
+        "Phiên bản của bản phát hành (phiên bản của gói hcc_fleet trong đó).",
+    "Who adds it (recorded).": "Người thêm (được ghi lại).",
+    "The releases kept, newest first.": "Các bản phát hành đang lưu, mới nhất trước.",
+    "Delete a release (not while a rollout of it is under way).":
+        "Xóa một bản phát hành (không được khi đang có đợt cập nhật dùng nó).",
+    "The release's version.": "Phiên bản của bản phát hành.",
+    "Staged rollouts of a release to the fleet.":
+        "Cập nhật phần mềm cho các box theo từng đợt.",
+    "Roll VERSION out: the canary first, then batches, each once the last is healthy.":
+        "Cập nhật lên VERSION: các box thử nghiệm trước, rồi từng nhóm, nhóm sau chỉ bắt đầu khi "
+        "nhóm trước chạy tốt.",
+    "The release to roll out.": "Bản phát hành cần cập nhật.",
+    "Boxes updated first, alone.": "Số box được cập nhật trước tiên (thử nghiệm).",
+    "The canary as centers (comma-separated) instead of --canary N.":
+        "Chọn box thử nghiệm theo trung tâm (cách nhau bởi dấu phẩy) thay cho --canary N.",
+    "Boxes per batch after the canary.": "Số box mỗi nhóm sau đợt thử nghiệm.",
+    "Pause (not halt) on a failure.": "Tạm dừng (không dừng hẳn) khi có lỗi.",
+    "Allow a version older than the one a box runs (a fleet rollback).":
+        "Cho phép phiên bản cũ hơn phiên bản box đang chạy (quay lại bản cũ cho cả hệ thống).",
+    "Seconds online a box has to show the new version healthy.":
+        "Số giây (khi đang kết nối) để box chứng tỏ phiên bản mới chạy tốt.",
+    "A rollout's progress, and every box that failed with its reason.":
+        "Tiến độ của đợt cập nhật, và mọi box bị lỗi kèm lý do.",
+    "Default: the newest.": "Mặc định: đợt mới nhất.",
+    "Send no further wave (boxes already updating finish).":
+        "Không gửi thêm nhóm nào (các box đang cập nhật vẫn làm xong).",
+    "Go on after a pause or a halt (failed boxes stay on their old version).":
+        "Tiếp tục sau khi tạm dừng hoặc dừng (box bị lỗi giữ phiên bản cũ).",
+    "Stop for good: boxes not yet updated (offline ones included) get nothing.":
+        "Dừng hẳn: các box chưa cập nhật (kể cả box đang mất kết nối) không nhận gì nữa.",
+    # hcc-controller's output
+    "config error: {message}": "lỗi cấu hình: {message}",
+    "no database at {db} (has the controller run? use --db)":
+        "không có cơ sở dữ liệu tại {db} (máy chủ đã chạy lần nào chưa? hoặc dùng --db)",
+    "no folder {folder} for the database (install.sh makes it; or give --db)":
+        "không có thư mục {folder} cho cơ sở dữ liệu (install.sh tạo thư mục này; hoặc dùng --db)",
+    "No alerts.": "Không có cảnh báo nào.",
+    "[silenced]": "[tạm tắt]",
+    "(since {time})": "(từ {time})",
+    "cannot reach {url}: {why}": "không kết nối được {url}: {why}",
+    "the controller refused: give a valid --token (or $HCC_TOKEN)":
+        "máy chủ từ chối: hãy dùng --token hợp lệ (hoặc $HCC_TOKEN)",
+    "no alert {id}": "không có cảnh báo {id}",
+    "mosquitto config: {file}  (start: mosquitto -c {file})":
+        "cấu hình mosquitto: {file}  (chạy: mosquitto -c {file})",
+    "CA for agents: {file}": "CA cho các máy giám sát: {file}",
+    "passwords (one file per user, mode 600): {folder}/":
+        "mật khẩu (mỗi tài khoản một tệp, quyền 600): {folder}/",
+    "{count} box(es); give a box its credentials with: hcc-controller credentials CENTER --agent "
+    "AGENT --broker-dir {folder} --out FILE":
+        "{count} máy giám sát; cấp thông tin đăng nhập cho một máy bằng: hcc-controller "
+        "credentials CENTER --agent AGENT --broker-dir {folder} --out FILE",
+    "written here: {password} and {ca}; reload mosquitto to apply (systemctl reload mosquitto)":
+        "đã ghi tại đây: {password} và {ca}; nạp lại mosquitto để áp dụng (systemctl reload "
+        "mosquitto)",
+    "copy both to the box (scp), then on the box:":
+        "chép cả hai tệp sang máy giám sát (scp), rồi chạy trên máy giám sát:",
+    "and in the box's devices.yaml:": "và trong devices.yaml của máy giám sát:",
+    "--center and --all: choose one": "--center và --all: chỉ chọn một",
+    "{file} ({size} bytes, {period})": "{file} ({size} byte, {period})",
+    "{box} is not a valid CENTER/AGENT": "{box} không phải dạng CENTER/AGENT hợp lệ",
+    "code for {box}: {code} (single use, valid {minutes} min)":
+        "mã cho {box}: {code} (dùng một lần, hiệu lực {minutes} phút)",
+    "on the box: {command}": "trên máy giám sát, chạy: {command}",
+    "enrollment needs enroll: and http: with tls_cert/tls_key in controller.yaml "
+    "(docs/operations.md)":
+        "để đăng ký máy giám sát, controller.yaml cần mục enroll: và mục http: có tls_cert/"
+        "tls_key (xem docs/operations.md)",
+    # the controller's own notes in an alert's history (controller/state.py)
+    "condition cleared": "sự cố đã hết",
+    "clock back in step": "đồng hồ đã chạy đúng lại",
+    "agent back online": "máy giám sát đã kết nối lại",
+    "grouped into center.lan_down": "gộp vào cảnh báo mất mạng của trung tâm",
+    "center network back": "mạng của trung tâm đã hoạt động lại",
+    # report errors (controller/report.py, controller/reporting.py)
+    "month {month}: write YYYY-MM, e.g. 2026-11": "tháng {month}: viết YYYY-MM, ví dụ 2026-11",
+    "month {month}: a report's dates are between {lo} and {hi}":
+        "tháng {month}: báo cáo chỉ tính các ngày từ năm {lo} đến năm {hi}",
+    "{day}: a report's dates are between {lo} and {hi}":
+        "{day}: báo cáo chỉ tính các ngày từ năm {lo} đến năm {hi}",
+    "{last} is before {first}": "{last} trước {first}",
+    "a report covers at most {days} days (the hourly history kept); {first} to {last} is {span}":
+        "một báo cáo tối đa {days} ngày (lịch sử theo giờ được lưu); từ {first} đến {last} là "
+        "{span} ngày",
+    "a PDF needs Chromium: apt install chromium (or use --format html)":
+        "bản PDF cần Chromium: apt install chromium (hoặc dùng --format html)",
+    "Chromium made no PDF: {why}": "Chromium không tạo được PDF: {why}",
+    "give a month, or from and to, not both": "ghi một tháng, hoặc ngày đầu và ngày cuối, không "
+        "ghi cả hai",
+    "give a month (e.g. 2026-11), or both from and to (YYYY-MM-DD)":
+        "ghi một tháng (ví dụ 2026-11), hoặc cả ngày đầu và ngày cuối (YYYY-MM-DD)",
+    "dates {first}, {last}: write YYYY-MM-DD": "ngày {first}, {last}: viết YYYY-MM-DD",
+    "format must be one of {formats}": "định dạng phải là một trong: {formats}",
+    "lang must be vi or en": "ngôn ngữ phải là vi hoặc en",
+    "unknown center {center}": "không có trung tâm {center}",
+    # CONTROLLER_TEXTS
+}, __name__)

@@ -265,7 +265,8 @@ def render_html(r: Report, lang: str = "vi", scope: str | None = None,
         parts.append(f"<h3>{_e(t['by_device'])}</h3>" + _table(
             [(t["center"], False), (t["device"], False), (t["type"], False), *avail_head[1:]],
             ([_e(names.get(a.center, a.center)), *(
-                [_e(a.name), _e(a.type), *_avail_rows([a], "device", lang)[0][2:]])]
+                [_e(a.name), _e(vocab.type_name(a.type, lang)),
+                 *_avail_rows([a], "device", lang)[0][2:]])]
              for a in r.devices)))
     parts.append(f'<h2 id="incidents">{_e(t["incidents"])}</h2>')
     inc_head = [(t["count"], True), (t["acked"], True), (t["resolved"], True), (t["mtta"], True),
@@ -333,6 +334,33 @@ TOOLBAR_STYLE = (".toolbar{display:flex;flex-wrap:wrap;gap:8px;align-items:cente
 TOOLBAR_STYLE_TAG = f"<style>{TOOLBAR_STYLE}</style>"
 
 
+MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August",
+             "September", "October", "November", "December")
+
+
+def month_name(year: int, month: int, lang: str) -> str:
+    """'Tháng 12/2026' or 'December 2026': a month picker's words are the page's, not the
+    browser's (an <input type=month> speaks the browser's own language)."""
+    return f"Tháng {month}/{year}" if lang == "vi" else f"{MONTHS_EN[month - 1]} {year}"
+
+
+def month_options(chosen: str, lang: str, count: int = 24) -> str:
+    """<option>s for the last `count` months up to the chosen one's or this month, newest first."""
+    today = date.today()
+    try:
+        year, month = (int(x) for x in chosen.split("-"))
+    except ValueError:
+        year, month = today.year, today.month
+    top = max((year, month), (today.year, today.month))
+    months = [((top[0] * 12 + top[1] - 1 - i) // 12, (top[0] * 12 + top[1] - 1 - i) % 12 + 1)
+              for i in range(count)]
+    if (year, month) not in months:
+        months.append((year, month))
+    return "".join(
+        f'<option value="{y:04d}-{m:02d}"{" selected" if (y, m) == (year, month) else ""}>'
+        f"{_e(month_name(y, m, lang))}</option>" for y, m in months)
+
+
 def toolbar_html(lang: str, month: str, center: str | None, centers: Mapping[str, str]) -> str:
     """The report page's form: month, center, language; show it, or get it as PDF or CSV."""
     p = PAGE_TEXT[lang]
@@ -345,7 +373,7 @@ def toolbar_html(lang: str, month: str, center: str | None, centers: Mapping[str
     query = _e(urlencode({"month": month, "lang": lang, **({"center": center} if center else {})}))
     return (f'{TOOLBAR_STYLE_TAG}<form class="toolbar" method="get" action="/reports">'
             f'<a href="/">{_e(p["back"])}</a>'
-            f'<label>{_e(p["month"])} <input type="month" name="month" value="{_e(month)}">'
+            f'<label>{_e(p["month"])} <select name="month">{month_options(month, lang)}</select>'
             f'</label><label>{_e(p["center"])} <select name="center"><option value="">'
             f'{_e(p["all"])}</option>{options}</select></label>'
             f'<label>{_e(p["lang"])} <select name="lang">{langs}</select></label>'

@@ -167,7 +167,7 @@ def test_the_box_warns_while_a_damaged_copy_is_kept(tmp_path: Path) -> None:
     metrics = host._read(tmp_path)
     [f] = [f for f in host.faults_of(metrics) if f.code == "host.outbox_damaged"]
     assert f.severity == "warning" and f.params["count"] == 1
-    text = vocab.full_message("Máy giám sát (box)", f.code, f.params, "vi")
+    text = vocab.full_message("Máy giám sát", f.code, f.params, "vi")
     assert "outbox.damaged-20261204T010203Z" in text and "bị hỏng" in text
     assert "thay thẻ nhớ" in vocab.hint(f.code, f.params, "vi")
     (tmp_path / "outbox.damaged-20261204T010203Z").unlink()
