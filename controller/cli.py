@@ -170,16 +170,20 @@ def agents(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False)
         if as_json:
             typer.echo(json.dumps(row, ensure_ascii=False))
         else:
-            echo_line(f"{a.center}/{a.agent:<12} {a.state:<8} seen {row['last_seen']}"
-                      f"  seq {a.last_seq}  received {a.received}  gaps {a.gaps}"
-                      f"  dup {a.duplicates}  skew {a.clock_skew_s:+.1f}s")
+            echo_line(f"{a.center}/{a.agent:<12} {tr(a.state):<14} " + tr(
+                "seen {seen}  seq {seq}  received {received}  gaps {gaps}  dup {dup}  skew {skew}s",
+                seen=row["last_seen"], seq=a.last_seq, received=a.received, gaps=a.gaps,
+                dup=a.duplicates, skew=f"{a.clock_skew_s:+.1f}"))
             if row["software"] is not None:
-                echo_line(f"    v{row['software']}  config {row['config_version']}"
-                          f"  {row['devices']} devices  {row['model']}  {row['os']}"
-                          f"  up since {row['up_since']}")
+                echo_line("    " + tr("v{software}  config {config}  {devices} devices  {model}  "
+                                      "{os}  up since {since}", software=row["software"],
+                                      config=row["config_version"], devices=row["devices"],
+                                      model=row["model"], os=row["os"], since=row["up_since"]))
             if row["update"] is not None and row["update"]["state"] != "ok":
                 u = row["update"]
-                echo_line(f"    update to {u['version']}: {u['state']}  {u['reason']}")
+                echo_line("    " + tr("update to {version}: {state}  {reason}",
+                                      version=u["version"], state=tr(u["state"]),
+                                      reason=translate(u["reason"] or "")))
 
 
 @app.command()
@@ -194,7 +198,7 @@ def partitions(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = Fa
     cli_accounts.acting(store, "metrics")  # the whole city's controllers and centers
     held = holders(store.db)
     if not held:
-        typer.echo("no partition is held: one controller serves every center, or none runs")
+        typer.echo(tr("no partition is held: one controller serves every center, or none runs"))
         return
     count = cfg.partitions.count if cfg.partitions is not None else 1 + max(p for p, _o, _l in held)
     owner_of = {p: o for p, o, _left in held}
@@ -208,11 +212,13 @@ def partitions(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = Fa
     if not as_json:
         for owner in sorted({o for _p, o, _l in held}):
             parts = [p for p, o, _l in held if o == owner]
-            typer.echo(f"{owner:<20} {len(parts):>4} partitions  {centers.get(owner, 0):>6} centers"
-                       f"  {', '.join(map(str, parts))}")
+            typer.echo(f"{owner:<20} " + tr("{parts} partitions  {centers} centers  {list}",
+                                            parts=f"{len(parts):>4}",
+                                            centers=f"{centers.get(owner, 0):>6}",
+                                            list=", ".join(map(str, parts))))
         if "(nobody: moving)" in centers:
-            typer.echo(f"{'(nobody: moving)':<20} {'':>4}             "
-                       f"{centers['(nobody: moving)']:>6} centers")
+            typer.echo(f"{tr('(nobody: moving)'):<20} {'':>4}             "
+                       + tr("{count} centers", count=f"{centers['(nobody: moving)']:>6}"))
 
 
 UrlOpt = Annotated[str | None, typer.Option("--url", help="Controller URL, e.g. http://hcc:8080 "
@@ -319,7 +325,9 @@ def silence(
                     if x.center is None or reader.sees(x.center)]
         for r in rows:
             what = " ".join(f"{k}={r[k]}" for k in ("center", "device", "type", "code") if r[k])
-            echo_line(f"#{r['id']} {what} until {r['ends_at']} by {r['author']}: {r['reason']}")
+            echo_line(f"#{r['id']} {what} " + tr("until {end} by {author}: {reason}",
+                                                 end=r["ends_at"], author=r["author"],
+                                                 reason=r["reason"]))
         return
     if end is not None:
         if url:
@@ -331,13 +339,12 @@ def silence(
             try:
                 old = store.silence(end)
             except AlertNotFound:
-                typer.echo(f"error: no silence {end}", err=True)
-                raise typer.Exit(1) from None
+                fail(tr("no silence {id}", id=end))
             who = cli_accounts.acting(store, "silence", old.center)
             done = store.expire_silence(end, time.time())
             cli_accounts.record(store, who, "silence_end", f"silence {end}", old.center,
                                 silence_json(old), silence_json(done))
-        typer.echo(f"silence #{end} ended")
+        typer.echo(tr("silence #{id} ended", id=end))
         return
     from controller.desk import DeskError, silence_window
 
@@ -349,8 +356,7 @@ def silence(
     except DeskError as exc:
         what = {"target": "--center, --device, --type or --code"}.get(exc.field,
                                                                         f"--{exc.field}")
-        typer.echo(f"error: {what}: {exc}", err=True)
-        raise typer.Exit(2) from None
+        fail(f"{what}: {translate(str(exc))}", 2)
     if url:
         row = _http("POST", url, "/api/v1/silences", token, {
             "center": center, "device": device, "type": type_, "code": code,
@@ -362,7 +368,7 @@ def silence(
             center=center, device=device, type_=type_, code=code, starts_at=window.starts_at,
             ends_at=window.ends_at, author=cli_accounts.author(who, by), reason=reason))
         cli_accounts.record(store, who, "silence", f"silence {row['id']}", center, after=row)
-    typer.echo(f"silence #{row['id']} until {row['ends_at']}")
+    typer.echo(tr("silence #{id} until {end}", id=row["id"], end=row["ends_at"]))
 
 
 @app.command("broker-config")
@@ -439,11 +445,11 @@ def http_cert(
     try:
         made = make(folder, hostname, days)
     except (NotWritable, PermissionError) as exc:
-        typer.echo(f"error: {exc} (run it with sudo)", err=True)
-        raise typer.Exit(1) from None
-    typer.echo(f"certificate {made.cert}, key {made.key} (SHA-256 {made.fingerprint})")
-    typer.echo(f"in controller.yaml: http: {{listen: \"0.0.0.0:8443\", tls_cert: {made.cert}, "
-               f"tls_key: {made.key}}}")
+        fail(tr("{why} (run it with sudo)", why=translate(str(exc))))
+    typer.echo(tr("certificate {cert}, key {key} (SHA-256 {fingerprint})", cert=made.cert,
+                  key=made.key, fingerprint=made.fingerprint))
+    typer.echo(tr("in controller.yaml: {section}", section=f'http: {{listen: "0.0.0.0:8443", '
+                  f"tls_cert: {made.cert}, tls_key: {made.key}}}"))
 
 
 @app.command("signing-key")
@@ -461,12 +467,12 @@ def signing_key(
     try:
         key, made = load_or_create(path)
     except SigningKeyError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+        fail(translate(str(exc)))
     pub = public_of(key)
-    typer.echo(f"{'made' if made else 'key'}: {path} (keep it; mode 600)")
+    typer.echo(tr("made: {file} (keep it; mode 600)" if made else "key: {file} (keep it; mode 600)",
+                  file=path))
     typer.echo(f"id: {pub.key_id}")
-    typer.echo(f"inline, for agent.controller_keys: {pub.inline}")
+    typer.echo(tr("inline, for agent.controller_keys: {key}", key=pub.inline))
     typer.echo(pub.pem().rstrip())
 
 
@@ -499,10 +505,10 @@ def credentials(
     typer.echo("# " + tr("written here: {password} and {ca}; reload mosquitto to apply "
                          "(systemctl reload mosquitto)", password=pw, ca=ca))
     typer.echo("# " + tr("copy both to the box (scp), then on the box:"))
-    typer.echo(f"#   sudo install -o root -g hcc-agent -m 0640 {pw} {box_pw}")
-    typer.echo(f"#   sudo install -o root -g hcc-agent -m 0640 {ca} {box_ca}")
+    typer.echo(f"#   sudo install -o root -g hcc-agent -m 0640 {pw} {box_pw}")  # words: code
+    typer.echo(f"#   sudo install -o root -g hcc-agent -m 0640 {ca} {box_ca}")  # words: code
     typer.echo("# " + tr("and in the box's devices.yaml:"))
-    typer.echo(f'mqtt: {{url: "{url}", username: "{user}", password_file: {box_pw}, '
+    typer.echo(f'mqtt: {{url: "{url}", username: "{user}", password_file: {box_pw}, '  # words: code
                f"ca_file: {box_ca}}}")
 
 
@@ -535,11 +541,12 @@ def deadletters(
         else:
             # a dead letter is what broke the contract: its topic, reason and payload may hold
             # anything, escape sequences too
-            echo_line(f"#{r['id']} {iso(r['received_at'])} {r['topic']} ({r['size']} bytes)")
+            echo_line(f"#{r['id']} {iso(r['received_at'])} {r['topic']} "
+                      + tr("({size} bytes)", size=r["size"]))
             echo_line(f"    {r['reason']}")
             echo_line(f"    {r['payload'][:200]}")
     if not rows and not as_json:
-        typer.echo("no dead letters")
+        typer.echo(tr("no dead letters"))
 
 
 @app.command()
@@ -562,8 +569,7 @@ def qr(
     cfg = _config(config, db)
     found = next((c for c in cfg.centers if c.id == center), None)
     if found is None:
-        typer.echo(f"error: no center {center!r} in controller.yaml", err=True)
-        raise typer.Exit(2)
+        fail(tr("no center {center} in controller.yaml", center=repr(center)), 2)
     url = base_url or (cfg.http.public_url if cfg.http is not None else "")
     if staff_link:
         from controller import checklist, citizen
@@ -576,9 +582,9 @@ def qr(
         _open_store(cfg)
         count = qr_labels.make_pdf(Store(cfg.db), found, url, out, rotate=rotate)
     except (ValueError, reporting.ReportError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    typer.echo(f"{out}: {count} labels for {found.name}")
+        fail(translate(str(exc)), 2)
+    typer.echo(tr("{file}: {count} labels for {center}", file=out, count=count,
+                  center=found.name))
 
 
 @app.command()
@@ -637,14 +643,12 @@ def oncall(
         found = roster_for(rosters, center)
         rosters = (found,) if found is not None else ()
     if not rosters:
-        typer.echo(f"no on-call roster{' covers ' + center if center else ''} in the config",
-                   err=True)
-        raise typer.Exit(1)
+        fail(tr("no on-call roster covers {center} in the config", center=center) if center
+             else tr("no on-call roster in the config"))
     try:
         when = datetime.fromisoformat(at).timestamp() if at is not None else time.time()
     except ValueError:
-        typer.echo(f"error: --at {at!r}: write ISO 8601, e.g. 2026-12-01T08:00+07:00", err=True)
-        raise typer.Exit(2) from None
+        fail(tr("--at {value}: write ISO 8601, e.g. 2026-12-01T08:00+07:00", value=repr(at)), 2)
     for r in rosters:
         view = describe(r, cfg.notify.people, when)
         if as_json:
@@ -656,10 +660,10 @@ def oncall(
                                   ensure_ascii=False))
             continue
         who = f"{view.on_duty.name} ({', '.join(view.on_duty.contacts)})" if view.on_duty \
-            else "không có ai trực (ngoài ca)"
+            else tr("nobody on duty (off hours)")
         typer.echo(f"{view.roster} [{', '.join(view.centers)}]: {who}")
         for step in view.steps:
-            typer.echo(f"    {step}")
+            typer.echo(f"    {translate(step)}")
 
 
 def _follow(store: Store, center: str | None, as_json: bool, language: str,
@@ -760,9 +764,8 @@ def _box_of(text: str, center: str) -> str:
         doc = None  # the validator says where
     if isinstance(doc, dict) and isinstance(doc.get("center"), dict) and \
             doc["center"].get("id") not in (None, center):
-        typer.echo(f"error: the file is for center {doc['center'].get('id')!r}, not {center!r}",
-                   err=True)
-        raise typer.Exit(1)
+        fail(tr("the file is for center {other}, not {center}",
+                other=repr(doc["center"].get("id")), center=repr(center)))
     agent = doc.get("agent", {}).get("id") if isinstance(doc, dict) and isinstance(
         doc.get("agent"), dict) else None
     return str(agent) if agent else "pi-1"
@@ -824,9 +827,9 @@ def config_push(
     store.push_config(center, agent, version, text, cli_accounts.author(who, by), time.time())
     cli_accounts.record(store, who, "config_push", f"{center}/{agent}", center,
                         {"version": before}, {"version": version})
-    typer.echo(f"{center}/{agent}: version {version} pushed"
-               + (f" (was {before})" if before and before != version else
-                  " (unchanged)" if before == version else ""))
+    typer.echo(tr("{box}: version {version} pushed", box=f"{center}/{agent}", version=version)
+               + (" " + tr("(was {version})", version=before) if before and before != version
+                  else " " + tr("(unchanged)") if before == version else ""))
 
 
 @config_app.command("pull")
@@ -848,17 +851,15 @@ def config_pull(
     from hcc_common.keepfile import NotWritable, write_kept
 
     if not wire.valid_id(center) or (agent is not None and not wire.valid_id(agent)):
-        typer.echo(f"error: {center}/{agent or ''} is not a valid CENTER/AGENT", err=True)
-        raise typer.Exit(2)
+        fail(tr("{box} is not a valid CENTER/AGENT", box=f"{center}/{agent or ''}"), 2)
     cfg = _config(config, db)
     store = Store(_open_store(cfg).path)
     boxes = sorted(a.agent for a in store.agents() if a.center == center)
     if agent is None:
         if len(boxes) != 1:
-            which = "no box that reported yet" if not boxes else \
-                f"boxes {', '.join(boxes)}: give --agent"
-            typer.echo(f"error: {center} has {which}", err=True)
-            raise typer.Exit(1)
+            fail(tr("{center} has no box that reported yet", center=center) if not boxes else
+                 tr("{center} has boxes {boxes}: give --agent", center=center,
+                    boxes=", ".join(boxes)))
         agent = boxes[0]
     kept = cfg.configs / f"{center}.yaml"
     pulls.ensure(store.db)
@@ -869,27 +870,25 @@ def config_pull(
         time.sleep(0.5)
         got = pulls.answer(store.db, request)
     if got is None:
-        typer.echo(f"error: no answer from {center}/{agent} in {timeout:g} s: the running "
-                   "controller sends the request, and the box must be online", err=True)
-        raise typer.Exit(1)
+        fail(tr("no answer from {box} in {seconds} s: the running controller sends the request, "
+                "and the box must be online", box=f"{center}/{agent}", seconds=f"{timeout:g}"))
     if kept.exists() and kept.read_text(encoding="utf-8") != got.content and not force:
-        typer.echo(f"error: {kept} exists and differs from the box's file: see it with "
-                   "`config diff`, or replace it with --force", err=True)
-        raise typer.Exit(1)
+        fail(tr("{file} exists and differs from the box's file: see it with `config diff`, or "
+                "replace it with --force", file=kept))
     try:
         kept.parent.mkdir(parents=True, exist_ok=True)
         write_kept(kept, got.content, mode=0o640)
     except (NotWritable, PermissionError) as exc:
-        typer.echo(f"error: {exc} (run it as the service user: sudo -u hcc-controller …)",
-                   err=True)
-        raise typer.Exit(1) from None
-    what = "its own devices.yaml" if got.source == "local" else "the version pushed to it"
-    typer.echo(f"{center}/{agent}: {kept} (version {got.version}, {what})")
+        fail(tr("{why} (run it as the service user: sudo -u hcc-controller …)",
+                why=translate(str(exc))))
+    what = tr("its own devices.yaml") if got.source == "local" else tr("the version pushed to it")
+    typer.echo(tr("{box}: {file} (version {version}, {what})", box=f"{center}/{agent}",
+                  file=kept, version=got.version, what=what))
     try:
         _validate_like_the_agent(got.content, center)
     except typer.Exit:
-        typer.echo("warning: the file does not validate here (above); fix it before config push",
-                   err=True)
+        typer.echo(tr("warning: the file does not validate here (above); fix it before config "
+                      "push"), err=True)
 
 
 @config_app.command("status")
@@ -903,8 +902,8 @@ def config_status(config: ConfigOpt = None, db: DbOpt = None,
     agents = {(a.center, a.agent): a.inventory for a in store.agents()}
     desired = [r for r in store.desired_configs() if who.sees(r["center"])]
     if not desired and not as_json:
-        typer.echo("nothing pushed yet: every box runs its own devices.yaml (bring one here "
-                   "with `hcc-controller config pull CENTER`, then `config push CENTER`)")
+        typer.echo(tr("nothing pushed yet: every box runs its own devices.yaml (bring one here "
+                      "with `hcc-controller config pull CENTER`, then `config push CENTER`)"))
         return
     for row in desired:
         inv = agents.get((row["center"], row["agent"]), {})
@@ -920,8 +919,9 @@ def config_status(config: ConfigOpt = None, db: DbOpt = None,
         if as_json:
             typer.echo(json.dumps(out, ensure_ascii=False))
         else:
-            echo_line(f"{row['center']}/{row['agent']:<10} desired {row['version']}  "
-                      f"applied {applied or '-':<12}  {state}")
+            echo_line(f"{row['center']}/{row['agent']:<10} " + tr(
+                "desired {desired}  applied {applied}  {state}", desired=row["version"],
+                applied=f"{applied or '-':<12}", state=tr(state)))
             if error:
                 echo_line(f"    {error}")  # the box's own words
 
@@ -964,23 +964,23 @@ def config_rollback(
     rows = [r for r in store.desired_configs() if r["center"] == center
             and (not agent or r["agent"] == agent)]
     if not rows:
-        typer.echo(f"error: nothing was ever pushed to {center}", err=True)
-        raise typer.Exit(1)
+        fail(tr("nothing was ever pushed to {center}", center=center))
     current = rows[0]
     history = store.config_versions(center, current["agent"])
     older = [h for h in history if h["version"] != current["version"]]
     target = next((h for h in history if h["version"] == version), None) if version \
         else (older[0] if older else None)
     if target is None:
-        typer.echo(f"error: no version {version or 'before ' + current['version']} for "
-                   f"{center}/{current['agent']}", err=True)
-        raise typer.Exit(1)
+        box = f"{center}/{current['agent']}"
+        fail(tr("no version {version} for {box}", version=version, box=box) if version else
+             tr("no version before {version} for {box}", version=current["version"], box=box))
     store.push_config(center, current["agent"], target["version"], target["content"],
                       cli_accounts.author(who, by), time.time())
     cli_accounts.record(store, who, "config_rollback", f"{center}/{current['agent']}", center,
                         {"version": current["version"]}, {"version": target["version"]})
-    typer.echo(f"{center}/{current['agent']}: back to version {target['version']} "
-               f"(was {current['version']})")
+    typer.echo(tr("{box}: back to version {version} (was {before})",
+                  box=f"{center}/{current['agent']}", version=target["version"],
+                  before=current["version"]))
 
 
 @app.callback()
@@ -1014,8 +1014,8 @@ def main() -> None:
             raise
         # The controller's own database is never replaced behind the operator's back (it holds
         # every alert and all history): a clear error, the file left as it is.
-        print(f"error: the controller's SQLite database (controller.yaml db:) is damaged ({exc})."
-              " It is left as it"
-              " is, not replaced: stop the service, restore the file from a backup (or move it"
-              " away to start empty), then start again.", file=sys.stderr)
+        print(tr("error: {message}", message=tr(
+            "the controller's SQLite database (controller.yaml db:) is damaged ({why}). It is left "
+            "as it is, not replaced: stop the service, restore the file from a backup (or move it "
+            "away to start empty), then start again.", why=exc)), file=sys.stderr)
         sys.exit(1)

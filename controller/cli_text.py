@@ -340,5 +340,177 @@ VI = texts.register({
     "format must be one of {formats}": "định dạng phải là một trong: {formats}",
     "lang must be vi or en": "ngôn ngữ phải là vi hoặc en",
     "unknown center {center}": "không có trung tâm {center}",
+    # hcc-controller user/token/audit output (controller/cli_accounts.py)
+    "the account {name} (from {source}) is disabled: ask an admin, or use --as NAME with your "
+    "own account":
+        "tài khoản {name} (lấy từ {source}) đã bị khóa; nhờ quản trị viên mở lại hoặc dùng --as "
+        "TÊN với tài khoản của bạn",
+    "no account yet: hcc-controller always acts as an account. Make the first admin (you, "
+    "{name}) with:\n  {command}":
+        "chưa có tài khoản nào: hcc-controller luôn thao tác dưới tên một tài khoản. Tạo quản "
+        "trị viên đầu tiên (chính bạn, {name}) bằng lệnh:\n  {command}",
+    "no enabled account {name} (from {source}) for the CLI: use --as NAME with your own "
+    "account, or ask an admin to make it:\n  {command}":
+        "không có tài khoản nào tên {name} (lấy từ {source}) để thao tác: dùng --as TÊN với tài "
+        "khoản của bạn, hoặc nhờ quản trị viên tạo:\n  {command}",
+    "no center {center}": "không có trung tâm {center}",
+    "{name} is a {role}: a {role} may not {action}":
+        "{name} là {role}: vai trò {role} không được {action}",
+    "read this": "xem mục này", "acknowledge alerts": "nhận cảnh báo",
+    "resolve alerts": "đóng cảnh báo", "add notes": "thêm ghi chú",
+    "silence alerts": "tạm tắt cảnh báo", "escalate": "báo lên cấp trên",
+    "read the whole city's metrics": "xem số liệu của cả thành phố",
+    "manage accounts and tokens": "quản lý tài khoản và token",
+    "read the audit trail": "xem nhật ký thao tác",
+    "push box configs": "gửi cấu hình xuống máy giám sát", "enroll boxes": "đăng ký máy giám sát",
+    "publish releases": "phát hành phần mềm",
+    "read the whole fleet's rollouts": "xem các đợt cập nhật của mọi máy giám sát",
+    "the two passwords differ": "hai lần nhập mật khẩu không giống nhau",
+    "the first account must be an admin: {command}":
+        "tài khoản đầu tiên phải là quản trị viên: {command}",
+    "every center": "mọi trung tâm", "group {group}": "nhóm {group}",
+    "account {name} made: {role}, {scope}": "đã tạo tài khoản {name}: {role}, {scope}",
+    "(disabled)": "(đã khóa)", "account {name} disabled": "đã khóa tài khoản {name}",
+    "give --password-file": "hãy dùng --password-file",
+    "password set for {name}": "đã đặt mật khẩu cho {name}",
+    "--valid: between 1m and {days}d": "--valid: từ 1m đến {days}d",
+    "token #{id} {label} of {name}: written to {file}, expires {day}":
+        "token #{id} {label} của {name}: đã ghi vào {file}, hết hạn {day}",
+    "give --label or --id": "hãy dùng --label hoặc --id",
+    "token #{id} {label} of {name} revoked": "đã thu hồi token #{id} {label} của {name}",
+    "expires {day} last used {last}": "hết hạn {day} dùng lần cuối {last}",
+    "(revoked)": "(đã thu hồi)",
+    "--since: a duration (7d) or an ISO 8601 time":
+        "--since: một khoảng thời gian (7d) hoặc một thời điểm ISO 8601",
+    "password: ": "mật khẩu: ", "again: ": "nhập lại: ",
+    # controller/accounts.py's reasons (AccountError)
+    "a password needs at least {n} characters": "mật khẩu cần ít nhất {n} ký tự",
+    "{name} is not a valid account name (letters, digits, - _ .)":
+        "{name} không phải tên tài khoản hợp lệ (chữ, số, - _ .)",
+    "role must be one of {roles}": "vai trò phải là một trong: {roles}",
+    "{center} is not a valid center id": "{center} không phải mã trung tâm hợp lệ",
+    "no group {group} in controller.yaml (groups:)":
+        "không có nhóm {group} trong controller.yaml (mục groups:)",
+    "a {role} needs a scope: --center or --group":
+        "vai trò {role} cần phạm vi: --center hoặc --group",
+    "account {name} exists already": "tài khoản {name} đã có",
+    "no account {name}": "không có tài khoản {name}",
+    "no enabled account {name}": "không có tài khoản {name} đang dùng được",
+    "a token needs a label (at most 100 characters)": "token cần một nhãn (tối đa 100 ký tự)",
+    "no live token of {name} matches": "không có token nào còn hiệu lực của {name} khớp",
+    # hcc-controller agents, partitions, silence, http-cert, signing-key, dead letters, qr,
+    # oncall, config …
+    "seen {seen}  seq {seq}  received {received}  gaps {gaps}  dup {dup}  skew {skew}s":
+        "liên lạc lúc {seen}  seq {seq}  đã nhận {received}  bị thiếu {gaps}  trùng {dup}  lệch "
+        "giờ {skew}s",
+    "v{software}  config {config}  {devices} devices  {model}  {os}  up since {since}":
+        "v{software}  cấu hình {config}  {devices} thiết bị  {model}  {os}  chạy từ {since}",
+    "update to {version}: {state}  {reason}": "cập nhật lên {version}: {state}  {reason}",
+    "no partition is held: one controller serves every center, or none runs":
+        "không phân vùng nào có chủ: một máy chủ phục vụ mọi trung tâm, hoặc không máy nào chạy",
+    "{parts} partitions  {centers} centers  {list}":
+        "{parts} phân vùng  {centers} trung tâm  {list}",
+    "(nobody: moving)": "(chưa ai: đang chuyển)", "{count} centers": "{count} trung tâm",
+    "until {end} by {author}: {reason}": "đến {end}, bởi {author}: {reason}",
+    "no silence {id}": "không có lần tạm tắt {id}",
+    "silence #{id} ended": "đã kết thúc lần tạm tắt #{id}",
+    "silence #{id} until {end}": "tạm tắt #{id} đến {end}",
+    "{why} (run it with sudo)": "{why} (hãy chạy với sudo)",
+    "certificate {cert}, key {key} (SHA-256 {fingerprint})":
+        "chứng chỉ {cert}, khóa {key} (SHA-256 {fingerprint})",
+    "in controller.yaml: {section}": "trong controller.yaml: {section}",
+    "made: {file} (keep it; mode 600)": "đã tạo: {file} (giữ kỹ; quyền 600)",
+    "key: {file} (keep it; mode 600)": "khóa: {file} (giữ kỹ; quyền 600)",
+    "inline, for agent.controller_keys: {key}": "dạng một dòng, cho agent.controller_keys: {key}",
+    "({size} bytes)": "({size} byte)", "no dead letters": "không có tin nào bị gác lại",
+    "no center {center} in controller.yaml": "không có trung tâm {center} trong controller.yaml",
+    "{file}: {count} labels for {center}": "{file}: {count} nhãn cho {center}",
+    "no on-call roster covers {center} in the config":
+        "không có lịch trực nào cho {center} trong cấu hình",
+    "no on-call roster in the config": "không có lịch trực nào trong cấu hình",
+    "--at {value}: write ISO 8601, e.g. 2026-12-01T08:00+07:00":
+        "--at {value}: viết theo ISO 8601, ví dụ 2026-12-01T08:00+07:00",
+    "nobody on duty (off hours)": "không có ai trực (ngoài ca)",
+    "the file is for center {other}, not {center}": "tệp này của trung tâm {other}, không phải {center}",
+    "{box}: version {version} pushed": "{box}: đã gửi phiên bản {version}",
+    "(was {version})": "(trước đó {version})", "(unchanged)": "(không đổi)",
+    "{center} has no box that reported yet": "{center} chưa có máy giám sát nào gửi báo cáo",
+    "{center} has boxes {boxes}: give --agent": "{center} có các máy giám sát {boxes}: hãy dùng --agent",
+    "no answer from {box} in {seconds} s: the running controller sends the request, and the "
+    "box must be online":
+        "{box} không trả lời sau {seconds} giây: máy chủ đang chạy gửi yêu cầu, và máy giám sát "
+        "phải đang kết nối",
+    "{file} exists and differs from the box's file: see it with `config diff`, or replace it "
+    "with --force":
+        "{file} đã có và khác tệp của máy giám sát: xem bằng `config diff`, hoặc ghi đè bằng "
+        "--force",
+    "{why} (run it as the service user: sudo -u hcc-controller …)":
+        "{why} (hãy chạy dưới tài khoản của dịch vụ: sudo -u hcc-controller …)",
+    "its own devices.yaml": "devices.yaml của chính nó",
+    "the version pushed to it": "phiên bản đã gửi xuống",
+    "{box}: {file} (version {version}, {what})": "{box}: {file} (phiên bản {version}, {what})",
+    "warning: the file does not validate here (above); fix it before config push":
+        "cảnh báo: tệp không hợp lệ (xem trên); sửa trước khi config push",
+    "nothing pushed yet: every box runs its own devices.yaml (bring one here with "
+    "`hcc-controller config pull CENTER`, then `config push CENTER`)":
+        "chưa gửi cấu hình nào: mỗi máy giám sát chạy devices.yaml của nó (lấy về bằng "
+        "`hcc-controller config pull CENTER`, rồi `config push CENTER`)",
+    "desired {desired}  applied {applied}  {state}": "cần chạy {desired}  đang chạy {applied}  {state}",
+    "in sync": "đã khớp", "pending": "đang chờ", "error": "lỗi",
+    "in sync, local file edited (ignored)": "đã khớp, tệp tại chỗ bị sửa (bỏ qua)",
+    "nothing was ever pushed to {center}": "chưa từng gửi cấu hình nào cho {center}",
+    "no version {version} for {box}": "không có phiên bản {version} cho {box}",
+    "no version before {version} for {box}": "không có phiên bản nào trước {version} cho {box}",
+    "{box}: back to version {version} (was {before})":
+        "{box}: đã quay lại phiên bản {version} (trước đó {before})",
+    "the controller's SQLite database (controller.yaml db:) is damaged ({why}). It is left as it "
+    "is, not replaced: stop the service, restore the file from a backup (or move it away to "
+    "start empty), then start again.":
+        "cơ sở dữ liệu SQLite của máy chủ (controller.yaml db:) bị hỏng ({why}). Tệp được giữ "
+        "nguyên, không bị thay: dừng dịch vụ, khôi phục tệp từ bản sao lưu (hoặc chuyển tệp đi "
+        "để bắt đầu trống), rồi khởi động lại.",
+    # hcc-controller release / rollout output, and the reasons of controller/rollout.py,
+    # controller/rollout_service.py and hcc_common/release.py
+    "release {version}: {files} files, {size} bytes, platforms {platforms}, Python {python}; "
+    "signed":
+        "bản phát hành {version}: {files} tệp, {size} byte, nền tảng {platforms}, Python "
+        "{python}; đã ký",
+    "any": "bất kỳ",
+    "{files} files {size} bytes  {platforms}  by {author}":
+        "{files} tệp {size} byte  {platforms}  bởi {author}",
+    "release {version} removed": "đã xóa bản phát hành {version}",
+    "rollout {id}: {version} to {boxes} boxes in {waves} waves (canary {canary}, then batches "
+    "of {batch})":
+        "đợt cập nhật {id}: {version} cho {boxes} máy giám sát trong {waves} nhóm (thử nghiệm "
+        "{canary} máy, rồi mỗi nhóm {batch} máy)",
+    "no rollout": "không có đợt cập nhật nào",
+    "rollout {id}: {version} {state}  wave {wave}/{waves}  healthy {healthy}  updating "
+    "{updating}  waiting {waiting}  failed {failed}":
+        "đợt cập nhật {id}: {version} {state}  nhóm {wave}/{waves}  chạy tốt {healthy}  đang "
+        "cập nhật {updating}  đang chờ {waiting}  lỗi {failed}",
+    "halted: {reason}": "đã dừng: {reason}", "FAILED {reason}": "LỖI {reason}",
+    "offline, updates on return": "mất kết nối, sẽ cập nhật khi kết nối lại",
+    "rollout {id}: {state}": "đợt cập nhật {id}: {state}",
+    "running": "đang chạy", "paused": "tạm dừng", "halted": "đã dừng", "aborted": "đã hủy",
+    "done": "xong", "waiting": "đang chờ", "sent": "đang cập nhật", "healthy": "chạy tốt",
+    "failed": "lỗi",
+    "--batch must be at least 1": "--batch phải từ 1 trở lên",
+    "no box to update (none enrolled or declared)":
+        "không có máy giám sát nào để cập nhật (chưa đăng ký hoặc khai báo máy nào)",
+    "--centers: no box in {centers}": "--centers: không có máy giám sát nào ở {centers}",
+    "--canary must be at least 1": "--canary phải từ 1 trở lên",
+    "rollout {id} is {state}, not running": "đợt cập nhật {id} đang ở trạng thái {state}, không chạy",
+    "rollout {id} is {state}: only a paused or halted one resumes":
+        "đợt cập nhật {id} đang ở trạng thái {state}: chỉ đợt tạm dừng hoặc đã dừng mới tiếp tục được",
+    "rollout {id} is already {state}": "đợt cập nhật {id} đã ở trạng thái {state}",
+    "release {version} exists already (release remove it first)":
+        "bản phát hành {version} đã có (xóa bằng release remove trước)",
+    "no release {version}": "không có bản phát hành {version}",
+    "no release {version} (release add it first)":
+        "không có bản phát hành {version} (thêm bằng release add trước)",
+    "version {version}: expected digits and dots (e.g. 1.4.2)":
+        "phiên bản {version}: chỉ gồm chữ số và dấu chấm (ví dụ 1.4.2)",
+    "--version {version}: expected digits and dots (e.g. 1.4.2)":
+        "--version {version}: chỉ gồm chữ số và dấu chấm (ví dụ 1.4.2)",
     # CONTROLLER_TEXTS
 }, __name__)

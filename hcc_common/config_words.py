@@ -28,6 +28,9 @@ VI = texts.register({
     "found undefined alias": "dùng bí danh (*) chưa khai báo",
     "expected <block end>, but found '{token}'": "thụt lề không khớp (gặp '{token}')",
     "expected ',' or ']', but got '{token}'": "thiếu ',' hoặc ']' (gặp '{token}')",
+    "expected ',' or '}', but got '{token}'":
+        "thiếu ',' hoặc dấu đóng ngoặc nhọn (gặp '{token}')",
+    "<stream end>": "cuối tệp",
     "found unexpected end of stream": "tệp kết thúc giữa chừng (thiếu dấu nháy đóng?)",
     "required key is missing": "thiếu khóa bắt buộc",
     "unknown key": "khóa không hợp lệ",
@@ -108,9 +111,22 @@ VI = texts.register({
     "environment variable {name} is not set": "biến môi trường {name} chưa được đặt",
     "cannot read {path}: {why}": "không đọc được {path}: {why}",
     "{path} is empty": "{path} trống",
+    # hcc_common/mqtt_settings.py
+    "broker URL must start with mqtt:// or mqtts://, got {url}":
+        "địa chỉ máy chủ MQTT phải bắt đầu bằng mqtt:// hoặc mqtts://, nhưng là {url}",
+    "broker URL has no host: {url}": "địa chỉ máy chủ MQTT thiếu tên máy: {url}",
+    "broker URL has a bad port: {url}": "địa chỉ máy chủ MQTT có cổng sai: {url}",
     # agent/profile_loader.py
     "bad regular expression: {why}": "biểu thức chính quy sai: {why}",
     "duplicate profile {id}": "profile {id} bị trùng",
+    "unknown decoder {name}; known: {known}": "bộ giải mã {name} không có; các bộ có: {known}",
+    "give one of {kinds} per entry": "mỗi mục ghi một trong: {kinds}",
+    "'where' picks table rows: give it with sum, rows or stations, not total":
+        "'where' chọn các dòng của bảng: dùng cùng sum, rows hoặc stations, không dùng với total",
+    "{value} is not a whole number": "{value} không phải số nguyên",
+    "{value} is not one of this profile's {what}":
+        "{value} không phải một trong các {what} của profile này",
+    "scalars": "giá trị đơn", "table columns": "cột của bảng",
 }, __name__)
 
 _SUGGESTION = re.compile(r"^(?P<reason>.*?)\s*(?P<suggestion>\(did you mean [^()]*\?\))$")

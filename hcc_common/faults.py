@@ -116,10 +116,22 @@ _VOCABULARY: tuple[FaultDef, ...] = (
        "chứng chỉ bảo mật hết hạn sau {days} ngày",
        "Ask IT to renew the certificate.",
        "Báo bộ phận CNTT gia hạn chứng chỉ."),
-    _f("device.plugin_warning", "warning", "{output}", "{output}",
-       "See the check's output for details.", "Xem kết quả kiểm tra để biết chi tiết."),
-    _f("device.plugin_critical", "critical", "{output}", "{output}",
-       "See the check's output for details.", "Xem kết quả kiểm tra để biết chi tiết."),
+    # a Nagios plugin's own words (English as it wrote them) framed by ours, with a hint that
+    # says where they come from and what to do
+    _f("device.plugin_warning", "warning", "the check reports a warning: {output}",
+       "chương trình kiểm tra báo cảnh báo: {output}",
+       "The words after the colon are the check program's own. Run 'hcc-agent check --device ID' "
+       "on the box for its full output, and fix what it names.",
+       "Phần sau dấu hai chấm là lời của chương trình kiểm tra (plugin Nagios, thường bằng tiếng "
+       "Anh). Chạy 'hcc-agent check --device ID' trên máy giám sát để xem đầy đủ, rồi xử lý "
+       "điều nó nêu."),
+    _f("device.plugin_critical", "critical", "the check reports a failure: {output}",
+       "chương trình kiểm tra báo lỗi nghiêm trọng: {output}",
+       "The words after the colon are the check program's own. Run 'hcc-agent check --device ID' "
+       "on the box for its full output, and fix what it names.",
+       "Phần sau dấu hai chấm là lời của chương trình kiểm tra (plugin Nagios, thường bằng tiếng "
+       "Anh). Chạy 'hcc-agent check --device ID' trên máy giám sát để xem đầy đủ, rồi xử lý "
+       "điều nó nêu."),
     # -- printers ----------------------------------------------------------------------------
     _f("printer.jammed", "critical", "paper jam", "kẹt giấy",
        "Open the covers and remove the jammed paper.",

@@ -88,11 +88,17 @@ def _templates() -> tuple[tuple[re.Pattern[str], str], ...]:
     for english, vietnamese in _CATALOG.items():
         if "{" not in english:
             continue
-        pattern = re.sub(r"\\\{(\w+)\\\}", lambda m: f"(?P<{m.group(1)}>.+?)", re.escape(english))
-        try:
-            found.append((re.compile(f"^{pattern}$", re.DOTALL), vietnamese))
-        except re.error:  # a name used twice in one text: not a template to match
-            continue
+        seen: set[str] = set()
+
+        def field(m: re.Match[str], seen: set[str] = seen) -> str:
+            name = m.group(1)
+            if name in seen:  # a name used twice stands for the same text twice
+                return f"(?P={name})"
+            seen.add(name)
+            return f"(?P<{name}>.+?)"
+
+        pattern = re.sub(r"\\\{(\w+)\\\}", field, re.escape(english))
+        found.append((re.compile(f"^{pattern}$", re.DOTALL), vietnamese))
     # the longest English first: "unknown key (did you mean '{x}'?)" before "{x}"
     return tuple(sorted(found, key=lambda t: -len(t[0].pattern)))
 
