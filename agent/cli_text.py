@@ -141,4 +141,19 @@ VI = texts.register({
     "never": "chưa lần nào", "{age} ago": "{age} trước",
     "  {device} {status} polled {when} faults: {faults}":
         "  {device} {status} kiểm tra {when} lỗi: {faults}",
+    # agent/enroll.py's and agent/discover.py's reasons
+    "{url}: give the controller's https:// address":
+        "{url}: hãy ghi địa chỉ https:// của máy chủ trung tâm",
+    "cannot reach {host}: {why}": "không kết nối được {host}: {why}",
+    "the controller's certificate is not the one you were given (it has {got}…): do not enroll, "
+    "call the central team":
+        "chứng chỉ của máy chủ không phải chứng chỉ bạn được cung cấp (nó có {got}…): đừng đăng "
+        "ký, hãy gọi nhóm trung tâm",
+    "enrollment request failed: {why}": "yêu cầu đăng ký thất bại: {why}",
+    "the controller refused: {why}": "máy chủ từ chối: {why}",
+    "{net}: only IPv4 subnets are swept": "{net}: chỉ dò được dải mạng IPv4",
+    "{net} holds {count} addresses; give at most a /20":
+        "{net} có {count} địa chỉ; chỉ dò tối đa một dải /20",
+    "{net} is not a subnet; write e.g. 192.0.2.0/24":
+        "{net} không phải dải mạng; viết ví dụ 192.0.2.0/24",
 }, __name__)

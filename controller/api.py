@@ -704,6 +704,7 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
                  "device.js": "text/javascript", "common.js": "text/javascript",
                  "report.js": "text/javascript", "signin.js": "text/javascript",
                  "audit.js": "text/javascript", "status.js": "text/javascript",
+                 "texts.js": "text/javascript",
                  "uPlot.iife.min.js": "text/javascript",
                  "uPlot.min.css": "text/css"}
         if name not in types:

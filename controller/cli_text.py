@@ -512,5 +512,53 @@ VI = texts.register({
         "phiên bản {version}: chỉ gồm chữ số và dấu chấm (ví dụ 1.4.2)",
     "--version {version}: expected digits and dots (e.g. 1.4.2)":
         "--version {version}: chỉ gồm chữ số và dấu chấm (ví dụ 1.4.2)",
+    "release {version} is in rollout {id} (rollout abort {id} first)":
+        "bản phát hành {version} đang dùng trong đợt cập nhật {id} (chạy rollout abort {id} "
+        "trước)",
+    "rollout {id} ({version}) is {state}: abort it first":
+        "đợt cập nhật {id} ({version}) đang ở trạng thái {state}: hủy nó trước",
+    "{folder}: not a directory (build it with scripts/build-wheelhouse.sh)":
+        "{folder}: không phải thư mục (tạo bằng scripts/build-wheelhouse.sh)",
+    "{folder}: {count} files, more than {most}": "{folder}: {count} tệp, nhiều hơn {most}",
+    "{folder}: needs exactly one {project} wheel of version {version} (found: {found})":
+        "{folder}: cần đúng một gói wheel {project} phiên bản {version} (tìm thấy: {found})",
+    "{folder}: wheels for several Pythons ({pythons})":
+        "{folder}: có gói wheel cho nhiều phiên bản Python ({pythons})",
+    "{path}: not a plain file a wheelhouse holds": "{path}: không phải tệp thường của wheelhouse",
+    "{path}: not a wheel or source archive": "{path}: không phải gói wheel hay gói mã nguồn",
+    "{path}: {size} bytes, more than {most}": "{path}: {size} byte, nhiều hơn {most}",
+    "release signature refused: {why}": "chữ ký bản phát hành bị từ chối: {why}",
+    # controller/brokerconf.py, controller/signing_key.py, controller/qr_labels.py
+    "{box}: expected CENTER/AGENT, e.g. ba-dinh/pi-1": "{box}: cần dạng CENTER/AGENT, ví dụ ba-dinh/pi-1",
+    "{file}: expected an EC private key": "{file}: cần một khóa riêng EC",
+    "acl: no controller user with its grants (topic read hcc/v1/# ...): run broker-config again":
+        "acl: không có tài khoản máy chủ với quyền của nó (topic read hcc/v1/# ...): chạy lại "
+        "broker-config",
+    "mosquitto_passwd left users unhashed": "mosquitto_passwd chưa băm mật khẩu của một số tài khoản",
+    "give both --ca-cert and --ca-key, or neither": "dùng cả --ca-cert và --ca-key, hoặc không dùng cả hai",
+    "{folder} holds no broker config: run broker-config first":
+        "{folder} chưa có cấu hình máy chủ MQTT: chạy broker-config trước",
+    "acl: user {user} appears twice": "acl: tài khoản {user} xuất hiện hai lần",
+    "no user {user} on this machine (--owner)": "máy này không có tài khoản {user} (--owner)",
+    "{user} is not a valid controller user name": "{user} không phải tên tài khoản máy chủ hợp lệ",
+    "acl: grants before any user: {line}": "acl: có quyền trước khi khai báo tài khoản: {line}",
+    "acl: box user {user} has grants other than its own":
+        "acl: tài khoản máy giám sát {user} có quyền ngoài phần của nó",
+    "mosquitto_passwd failed: {why}": "mosquitto_passwd lỗi: {why}",
+    "cannot give {file} to {user}: run as root, or give --owner the user you run mosquitto as":
+        "không chuyển được {file} cho {user}: chạy với quyền root, hoặc dùng --owner với tài "
+        "khoản chạy mosquitto",
+    "{file}: cannot create the signing key: {why}": "{file}: không tạo được khóa ký: {why}",
+    "{file}: cannot read the signing key: {why}": "{file}: không đọc được khóa ký: {why}",
+    "{file}: the signing key is readable by others (chmod 600 {file})":
+        "{file}: người khác đọc được khóa ký (chmod 600 {file})",
+    "{file}: signing.also_sign_with names a missing key":
+        "{file}: signing.also_sign_with ghi một khóa không có",
+    "center {center} declares no amenities in controller.yaml":
+        "trung tâm {center} chưa khai báo tiện ích nào trong controller.yaml",
+    "the controller's public address is needed in the QR codes: set http.public_url in "
+    "controller.yaml, or give --base-url":
+        "mã QR cần địa chỉ công khai của máy chủ: đặt http.public_url trong controller.yaml, "
+        "hoặc dùng --base-url",
     # CONTROLLER_TEXTS
 }, __name__)

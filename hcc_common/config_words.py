@@ -116,6 +116,16 @@ VI = texts.register({
         "địa chỉ máy chủ MQTT phải bắt đầu bằng mqtt:// hoặc mqtts://, nhưng là {url}",
     "broker URL has no host: {url}": "địa chỉ máy chủ MQTT thiếu tên máy: {url}",
     "broker URL has a bad port: {url}": "địa chỉ máy chủ MQTT có cổng sai: {url}",
+    # hcc_common/filecheck.py: the files a config names
+    "{path}: no such file": "{path}: không có tệp này",
+    "{path} is not a file": "{path} không phải một tệp",
+    "cannot read {path}: permission denied": "không đọc được {path}: không có quyền",
+    "{path} is not readable by the service's group {group}: sudo chgrp {group} {path} && sudo "
+    "chmod 0640 {path}":
+        "nhóm {group} của dịch vụ không đọc được {path}: sudo chgrp {group} {path} && sudo "
+        "chmod 0640 {path}",
+    "{folder} cannot be entered by the service's group {group}":
+        "nhóm {group} của dịch vụ không vào được thư mục {folder}",
     # agent/profile_loader.py
     "bad regular expression: {why}": "biểu thức chính quy sai: {why}",
     "duplicate profile {id}": "profile {id} bị trùng",

@@ -127,7 +127,7 @@ register({
     "ok": "tốt", "warning": "cảnh báo", "critical": "nghiêm trọng", "info": "thông tin",
     "unreachable": "mất kết nối", "unknown": "không rõ",
     "firing": "đang báo", "acknowledged": "đã nhận", "resolved": "đã xử lý",
-    "opened": "mở", "escalated": "báo lên cấp trên", "silenced": "tạm tắt", "note": "ghi chú",
+    "opened": "mở lúc", "escalated": "báo lên cấp trên", "silenced": "tạm tắt", "note": "ghi chú",
     "online": "đang kết nối", "offline": "mất kết nối",
     "--lang must be one of {choices}": "--lang phải là một trong: {choices}",
     "--lang must be one of vi, en": "--lang phải là một trong: vi, en",

@@ -260,7 +260,7 @@ def test_config_status_says_nothing_was_pushed(tmp_path: Path) -> None:
     assert as_operator("user", "add", "lan", "--role", "admin", *db).returncode == 0
     done = as_operator("config", "status", *db)
     assert done.returncode == 0, done.stderr
-    assert "nothing pushed" in done.stdout
+    assert "chưa gửi cấu hình nào" in done.stdout
 
 
 # -- 21: examples and docs use documentation addresses (RFC 5737) -------------------------------------

@@ -49,7 +49,7 @@ def test_new_center_enroll_discover_configure(tmp_path: Path) -> None:
                         "--snmp-port", str(snmp_port), "--http-port", str(http_port),
                         "--no-neighbours", "--write")
         assert found.returncode == 0, found.stderr
-        assert "2 device(s) added" in found.stdout
+        assert "đã thêm 2 thiết bị" in found.stdout
         agent = spawn("agent", [str(BIN / "hcc-agent"), "run", "--config", str(cfg)],
                       tmp_path / "agent.log")
         procs.append(agent)

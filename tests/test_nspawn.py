@@ -115,12 +115,12 @@ sudo hcc-agent discover 127.0.0.1/32 --no-neighbours --snmp-port {sim.port} \\
 stat -c '%U:%G %a' /etc/hcc-agent/devices.yaml > /opt/test/out/owner.txt
 systemctl show -p MainPID --value hcc-agent > /opt/test/out/pid_before.txt
 for i in $(seq 60); do
-  sudo hcc-agent status > /opt/test/out/status.txt 2>&1 &&
+  sudo hcc-agent status --lang en > /opt/test/out/status.txt 2>&1 &&
     grep -q 'polled [0-9]' /opt/test/out/status.txt && break
   sleep 1
 done
 systemctl show -p MainPID --value hcc-agent > /opt/test/out/pid_after.txt
-sudo -u hcc-agent hcc-agent status > /opt/test/out/status_user.txt 2>&1
+sudo -u hcc-agent hcc-agent status > /opt/test/out/status_user.txt 2>&1  # in Vietnamese
 # a config error: named in the journal, not restarted every 5 s
 printf '  - {{id: bad, type: printer, hostname: 192.0.2.9, ping: true}}\\n' >> /etc/hcc-agent/devices.yaml
 sudo hcc-agent validate --lang en > /opt/test/out/validate.txt 2>&1
@@ -136,19 +136,19 @@ journalctl -u hcc-agent --no-pager > /opt/test/out/journal.txt
     assert (out / "as_user.rc").read_text().strip() == "1"
     as_user = (out / "as_user.err").read_text()
     assert "sudo hcc-agent discover --write" in as_user and "Traceback" not in as_user
-    assert "1 device(s) added" in (out / "discover.txt").read_text(), log[-3000:]
-    assert "reloaded" in (out / "discover.txt").read_text(), (out / "discover.err").read_text()
+    assert "đã thêm 1 thiết bị" in (out / "discover.txt").read_text(), log[-3000:]
+    assert "đã nạp lại" in (out / "discover.txt").read_text(), (out / "discover.err").read_text()
     assert (out / "owner.txt").read_text().strip() == "root:hcc-agent 640"
     status = (out / "status.txt").read_text()
     assert "polled" in status and "never" not in status, status
     # applied by a reload: the same process
     assert (out / "pid_before.txt").read_text() == (out / "pid_after.txt").read_text()
-    assert "center phuong-1" in (out / "status_user.txt").read_text()
+    assert "trung tâm phuong-1" in (out / "status_user.txt").read_text()
     validate = (out / "validate.txt").read_text()
     assert "did you mean 'host'" in validate and "devices.yaml:" in validate
     error = dict(line.split("=", 1) for line in (out / "error.txt").read_text().split())
     assert error == {"NRestarts": "0", "ActiveState": "failed", "ExecMainStatus": "78"}, error
-    assert "config error: /etc/hcc-agent/devices.yaml:" in (out / "journal.txt").read_text()
+    assert "lỗi cấu hình: /etc/hcc-agent/devices.yaml:" in (out / "journal.txt").read_text()
 
 
 
@@ -225,7 +225,7 @@ def test_change_a_printer_and_roll_back_as_operations_md_says(
     assert (out / "admin.rc").read_text().strip() == "0", (out / "admin.txt").read_text()
     assert "đã tạo tài khoản root: admin" in (out / "admin.txt").read_text()
     assert (out / "db_owner.txt").read_text().strip() == "hcc-controller"
-    assert "nothing pushed" in (out / "status0.txt").read_text()
+    assert "chưa gửi cấu hình nào" in (out / "status0.txt").read_text()
     assert "phuong-1/pi-1" in (out / "pull.txt").read_text(), (out / "pull.txt").read_text()
     assert (out / "pulled.yaml").read_text() == (out / "box.yaml").read_text()
     assert "+    name: Máy in quầy 2" in (out / "diff.txt").read_text(), log[-3000:]
@@ -233,5 +233,5 @@ def test_change_a_printer_and_roll_back_as_operations_md_says(
     assert v1 != v2
     for name, version in (("status1.txt", v1), ("status2.txt", v2), ("status3.txt", v1)):
         text = (out / name).read_text()
-        assert f"desired {version}" in text and "in sync" in text, (name, text)
-    assert f"back to version {v1} (was {v2})" in (out / "rollback.txt").read_text()
+        assert f"cần chạy {version}" in text and "đã khớp" in text, (name, text)
+    assert f"đã quay lại phiên bản {v1} (trước đó {v2})" in (out / "rollback.txt").read_text()

@@ -123,8 +123,7 @@ def test_a_damaged_controller_database_is_a_clear_error_and_left_as_is(tmp_path:
     cfg.write_text(f'mqtt: {{url: "mqtt://127.0.0.1:1"}}\ndb: "{db}"\n')
     done = run_cli("hcc-controller", "run", "--config", str(cfg), timeout=30)
     assert done.returncode == 1 and "Traceback" not in done.stderr
-    assert "database (controller.yaml db:) is damaged" in done.stderr and "not replaced" in \
-        done.stderr
+    assert "(controller.yaml db:) bị hỏng" in done.stderr and "không bị thay" in done.stderr
     assert db.read_bytes() == garbage
 
 

@@ -394,3 +394,65 @@ def test_broker_files_credentials_and_enrollment_speak_vietnamese(tmp_path: Path
     demo = subprocess.run([sys.executable, "-m", "lab.demo", "--help"], capture_output=True,
                           text=True, check=False, cwd=Path(__file__).parent.parent)
     assert "ngôn ngữ lời dẫn" in demo.stdout and "tiếp tục chạy sau kịch bản" in demo.stdout
+
+
+def test_the_pages_take_their_vietnamese_from_the_one_catalog() -> None:
+    """Each page's script has its English table only; texts.js (generated from the catalog)
+    gives the Vietnamese, and has every one of them."""
+    import json
+
+    from controller import web_text
+
+    web = Path(__file__).parent.parent / "controller" / "web"
+    assert (web / "texts.js").read_text(encoding="utf-8") == web_text.render_js(), \
+        "run: python -m controller.web_text > controller/web/texts.js"
+    pair = re.compile(r'(\w+):\s*"((?:[^"\\]|\\.)*)"')
+    for script in sorted(web.glob("*.js")):
+        source = script.read_text(encoding="utf-8")
+        if "const TEXT" not in source:
+            continue
+        assert not re.search(r"\bvi: \{", source), f"{script.name}: a Vietnamese table of its own"
+        assert "TEXT.vi = inVietnamese(TEXT.en)" in source, script.name
+        english = re.search(r"en: \{(.*?\")\s*\}", source, re.S)
+        assert english is not None, script.name
+        for key, text in pair.findall(english.group(1)):
+            shown = json.loads(f'"{text}"')  # the JS string literal's text
+            assert shown in web_text.VI, f"{script.name}: {key}: {shown!r} has no Vietnamese"
+    for page in web.glob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        if "/static/common.js" in html:
+            assert html.index("/static/texts.js") < html.index("/static/common.js"), page.name
+
+
+# Modules whose exceptions the CLIs show (their str(), through texts.translate)
+SHOWN_REASONS = ("agent/enroll.py", "agent/discover.py", "hcc_common/filecheck.py",
+                 "hcc_common/release.py", "hcc_common/keepfile.py", "controller/rollout.py",
+                 "controller/rollout_service.py", "controller/accounts.py", "controller/desk.py",
+                 "controller/report.py", "controller/reporting.py", "controller/brokerconf.py",
+                 "controller/signing_key.py", "controller/httpcert.py", "controller/qr_labels.py")
+# a release manifest's and an update instruction's checks: the box's journal, in English
+BOX_LOG_ONLY = ("manifest", "update:", "not a release manifest", "an update instruction",
+                "not an update topic", "Chromium made no PDF")
+
+
+def test_every_reason_a_cli_shows_has_its_vietnamese() -> None:
+    _load_catalog()
+    from hcc_common.texts import translate
+
+    root = Path(__file__).parent.parent
+    untranslated = []
+    for name in SHOWN_REASONS:
+        source = (root / name).read_text(encoding="utf-8")
+        for node in ast.walk(ast.parse(source)):
+            text = None
+            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and node.exc.args:
+                text = _literal(node.exc.args[0])
+            elif isinstance(node, ast.Return) and name.endswith("filecheck.py") and \
+                    node.value is not None:
+                text = _literal(node.value)
+            if text is None or not ENGLISH.search(text) or text.startswith(BOX_LOG_ONLY):
+                continue
+            sample = re.sub(r"(?<=\w)\{\}$", "", text).replace("{}", "'x'")
+            if translate(sample, "vi") == sample:
+                untranslated.append(f"{name}:{node.lineno}: {text[:60]}")
+    assert untranslated == []
