@@ -38,7 +38,10 @@ def lang_or_exit(lang: str | None) -> str:
 
 def _lang_given(ctx: object, param: object, value: str | None) -> None:
     if value is not None:
-        texts.set_lang(value)
+        try:
+            texts.set_lang(value)
+        except ValueError as exc:
+            fail(texts.tr(str(exc)), 2)
 
 
 def with_lang_everywhere(command: object, model: object | None = None) -> None:
@@ -75,8 +78,9 @@ def run_app(app: typer.Typer, help_vi: TMapping[str, str] | None = None) -> None
     command()
 
 
-# click's and Typer's own words (headings, the --help line, usage errors), in Vietnamese
-CLICK_VI = {
+# click's and Typer's own words (headings, the --help line, usage errors), in Vietnamese: a part
+# of the one catalog
+CLICK_VI = texts.register({
     "Usage:": "Cách dùng:", "Options": "Tùy chọn", "Commands": "Lệnh", "Arguments": "Tham số",
     "Show this message and exit.": "Hiện trợ giúp này rồi thoát.",
     "Error: {message}": "Lỗi: {message}", "Try '{command} {option}' for help.":
@@ -87,7 +91,7 @@ CLICK_VI = {
     "Giá trị không hợp lệ cho {param_hint}: {message}", "default: {default}":
     "mặc định: {default}", "required": "bắt buộc", "Aborted!": "Đã dừng!",
     "No such command {name!r}.": "Không có lệnh {name!r}.",
-}
+}, __name__)
 
 
 def speak_to_click(lang: str) -> None:
@@ -98,7 +102,7 @@ def speak_to_click(lang: str) -> None:
     import importlib
 
     def vi(text: str) -> str:
-        return CLICK_VI.get(text, text)
+        return texts.tr(text, "vi")
 
     # Typer 0.2x carries its own copy of click (typer._click); older ones use click itself
     for package in ("typer._click", "click"):

@@ -456,3 +456,18 @@ def test_every_reason_a_cli_shows_has_its_vietnamese() -> None:
             if translate(sample, "vi") == sample:
                 untranslated.append(f"{name}:{node.lineno}: {text[:60]}")
     assert untranslated == []
+
+
+def test_the_readings_vocabulary_speaks_both_languages() -> None:
+    """The device page's labels, chart titles and units (hcc_common/readings.py, a table of
+    terms by key like the faults'): each in both languages, with the glossary's words."""
+    from hcc_common import readings
+
+    terms = [(k.key, k.vi, k.en) for k in readings.KINDS]
+    terms += [(c.id, c.vi, c.en) for c in readings.CHARTS]
+    terms += [(c.id, c.hourly_vi, c.hourly_en) for c in readings.CHARTS if c.hourly_vi]
+    terms += [(unit, vi, en) for unit, (vi, en) in readings.UNIT_WORDS.items()]
+    for key, vi, en in terms:
+        assert vi.strip() and en.strip(), key
+        for wrong, right in AVOID.items():
+            assert not re.search(wrong, vi, re.IGNORECASE), f"{key}: '{wrong}' — say '{right}'"
