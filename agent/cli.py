@@ -20,7 +20,7 @@ from agent.checks.context import CheckContext
 from agent.config import Config, Device
 from agent.poller import poll
 from hcc_common import faults as vocab
-from hcc_common import logs
+from hcc_common import logs, texts
 from hcc_common.cliutil import fail, lang_or_exit, run_app
 from hcc_common.config_words import localize
 from hcc_common.durations import format_duration
@@ -363,6 +363,18 @@ def _print_table(rows: list[tuple[dict[str, str], Combined]], lang: str) -> None
                 echo_line(f"{'':<{width}}    {line}")
 
 
+def broker_problem(raw: object, broker: str) -> str | None:
+    """Why the box last failed to reach its broker (status.json), in the technician's words."""
+    from hcc_common.net_failure import Cause, NetFailure, words
+
+    if not isinstance(raw, dict) or raw.get("cause") not in set(Cause):
+        return None
+    status = raw.get("status")
+    failure = NetFailure(Cause(raw["cause"]), str(raw.get("detail", ""))[:200],
+                         status if isinstance(status, int) else None)
+    return words(failure, broker, texts.current())
+
+
 @app.command(help=("Show what the running agent last did: broker link, backlog, each device's last "
         'poll.'))
 def status(
@@ -407,6 +419,9 @@ def status(
     link = tr("connected") if data["connected"] else tr("NOT connected")
     typer.echo(tr("broker {broker}: {link}  (status written {age} ago)", broker=data["broker"],
                   link=link, age=format_duration(age)))
+    problem = broker_problem(data.get("broker_problem"), str(data["broker"]))
+    if problem is not None:
+        typer.echo(f"  → {problem}")
     typer.echo(tr("outbox: {waiting} waiting, oldest {oldest}, {kib} KiB; dropped {routine} "
                   "routine + {faults} fault reports; sent unbuffered {unbuffered}",
                   waiting=data["backlog"], oldest=format_duration(data["backlog_oldest_s"]),

@@ -11,7 +11,9 @@ from urllib.parse import urlsplit
 
 from agent.pinning import NotPinned, pinned_context
 from hcc_common.enrollment import ENROLL_PATH, Credentials
+from hcc_common.faults import default_lang
 from hcc_common.keepfile import write_kept
+from hcc_common.net_failure import classify, words
 
 KEYS_FILE = "controller.pub"
 
@@ -29,10 +31,12 @@ def fetch(url: str, code: str, fingerprint: str, timeout: float = 15.0) -> Crede
     if parts.scheme != "https" or not parts.hostname:
         raise EnrollFailed(f"{url}: give the controller's https:// address")
     port = parts.port or 443
+    where = f"{parts.hostname}:{port}"
     try:
         ctx = pinned_context(parts.hostname, port, fingerprint, timeout)
     except OSError as exc:
-        raise EnrollFailed(f"cannot reach {parts.hostname}:{port}: {exc}") from None
+        # refused, a name unknown, not TLS there, silence: each says where to look
+        raise EnrollFailed(said(exc, where)) from None
     except NotPinned as exc:
         raise EnrollFailed(f"the controller's certificate is not the one you were given "
                            f"(it has {exc.got[:16]}…): do not enroll, call the central team"
@@ -41,7 +45,7 @@ def fetch(url: str, code: str, fingerprint: str, timeout: float = 15.0) -> Crede
         r = httpx.post(f"https://{parts.hostname}:{port}{ENROLL_PATH}", json={"code": code},
                        verify=ctx, timeout=timeout)
     except httpx.HTTPError as exc:
-        raise EnrollFailed(f"enrollment request failed: {exc}") from None
+        raise EnrollFailed(said(exc, where)) from None
     if r.status_code != 200:
         detail = r.json().get("detail") if r.headers.get("content-type", "").startswith(
             "application/json") else r.text
@@ -51,6 +55,13 @@ def fetch(url: str, code: str, fingerprint: str, timeout: float = 15.0) -> Crede
         return Credentials.from_json(body)
     except ValueError as exc:
         raise EnrollFailed(str(exc)) from None
+
+
+def said(exc: BaseException, where: str) -> str:
+    """A failure to reach the controller in the technician's words, with the library's own
+    line after them for whoever reads the log."""
+    failure = classify(exc, where)
+    return f"{words(failure, where, default_lang())} ({failure.detail})"
 
 
 def _private(path: Path, text: str, like: Path | None = None) -> None:

@@ -700,6 +700,8 @@ class Agent:
             "center": self.config.center.id, "agent": self.config.agent.id,
             "session": self.session, "seq": self.seq, "broker": self.mqtt_settings.url,
             "connected": self.link.connected, "backlog": backlog.count,
+            "broker_problem": vars(self.link.last_failure)
+            if self.link.last_failure is not None and not self.link.connected else None,
             "backlog_oldest_s": backlog.oldest_age_s, "outbox_bytes": backlog.bytes,
             "dropped_telemetry": backlog.dropped_telemetry,
             "dropped_events": backlog.dropped_events, "unbuffered": self.unbuffered,

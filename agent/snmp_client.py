@@ -47,9 +47,12 @@ UNANSWERED_IN_FLIGHT = 8
 class SnmpError(Exception):
     """The device did not answer, or answered with an SNMP error."""
 
-    def __init__(self, message: str, answered: bool = False) -> None:
+    def __init__(self, message: str, answered: bool = False, cause: str = "other") -> None:
         super().__init__(message)
         self.answered = answered
+        # "auth" (it refused our v3 user or keys), "timeout" (silence: wrong community, SNMP
+        # off, or no host), "name" (its name is unknown), "other"
+        self.cause = cause
 
 
 # pysnmp's security errors, in words a technician can act on (the device did answer).
@@ -66,8 +69,9 @@ def _indication(err: object) -> SnmpError:
     text = str(err)
     for needle, words in _SECURITY_ERRORS.items():
         if needle in text.lower():
-            return SnmpError(words, answered=True)
-    return SnmpError(text)
+            return SnmpError(words, answered=True, cause="auth")
+    return SnmpError(text, cause="timeout" if isinstance(err, errind.RequestTimedOut)
+                     else "other")
 
 
 @dataclass(frozen=True)
@@ -159,7 +163,7 @@ class SnmpClient:
                     (t.host, t.port), timeout=t.timeout, retries=t.retries
                 )
             except Exception as exc:  # noqa: BLE001 - pysnmp raises its own error types for DNS failures
-                raise SnmpError(f"cannot resolve {t.host}: {exc}") from None
+                raise SnmpError(f"cannot resolve {t.host}: {exc}", cause="name") from None
             self._targets[t] = cached
         return cached
 

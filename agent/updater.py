@@ -27,6 +27,7 @@ from urllib.parse import quote, urlsplit
 
 from agent.pinning import NotPinned, pinned_context
 from hcc_common import release as rel
+from hcc_common.net_failure import classify, words
 from hcc_common.signing import TrustedKeys
 from hcc_common.wire import MetricValue
 
@@ -204,8 +205,12 @@ class Fetcher:
                         if ahead > 0:
                             self.sleep(ahead)
         except httpx.HTTPError as exc:
-            raise UpdateRefused(f"{name}: download interrupted ({type(exc).__name__}); it "
-                                "resumes at the next try") from None
+            # refused, a certificate, a name unknown, silence: each its own words (issue 27)
+            where = httpx.URL(self.url(version, name))
+            said = words(classify(exc, f"{where.host}:{where.port or 443}"),
+                         f"{where.host}:{where.port or 443}", "en")
+            raise UpdateRefused(f"{name}: download failed: {said}; it resumes at the next "
+                                "try") from None
         except OSError as exc:
             raise UpdateRefused(f"{name}: cannot write {dest}: {exc.strerror}") from None
 

@@ -385,8 +385,11 @@ class AuditRow:
 
 
 def audit(db: Db, *, who: authz.Principal | str, peer: str, action: str, target: str,
-          center: str | None = None, before: Any = None, after: Any = None, now: float) -> None:
-    name, via = (who.name, who.via) if isinstance(who, authz.Principal) else (who, "system")
+          center: str | None = None, before: Any = None, after: Any = None, now: float,
+          via: str = "system") -> None:
+    """One row of the audit trail. `who` a string: someone acting without an account's rights
+    (the controller itself, "system"; root on the central host, "host")."""
+    name, via = (who.name, who.via) if isinstance(who, authz.Principal) else (who, via)
     db.execute("INSERT INTO audit_log (at, account, via, peer, action, center, target, "
                "before_json, after_json) VALUES (?,?,?,?,?,?,?,?,?)",
                (now, name, via, peer[:64], action, center, target[:200],

@@ -4,8 +4,10 @@ and the parser into frozen typed objects (errors name file:line and the key)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import time
 
 from hcc_common import wire
 from hcc_common.yamlconf import ANY_KEYS, Node
@@ -130,6 +132,9 @@ class CitizenSettings:
     open311_keys: Mapping[str, str] = field(default_factory=dict, repr=False)
     max_note: int = 500
     max_photo_bytes: int = 5_000_000
+    # the opening checklist not finished by this local time (on an open day) is a gentle
+    # warning to the desk; None: no warning
+    checklist_by: time | None = time(9, 0)
 
 
 def parse_citizen(node: Node | None, env: Mapping[str, str],
@@ -138,7 +143,7 @@ def parse_citizen(node: Node | None, env: Mapping[str, str],
         return CitizenSettings()
     m = node.as_mapping(("per_address_per_hour", "per_amenity_per_hour",
                          "notify_per_center_per_hour", "reply_via", "open311_keys", "max_note",
-                         "max_photo_bytes"))
+                         "max_photo_bytes", "checklist_by"))
     d = CitizenSettings()
 
     def num(key: str, default: int, lo: int, hi: int) -> int:
@@ -168,4 +173,18 @@ def parse_citizen(node: Node | None, env: Mapping[str, str],
                                        d.notify_per_center_per_hour, 0, 10_000),
         reply_via=via.as_str() if via is not None else None, open311_keys=keys,
         max_note=num("max_note", d.max_note, 1, 2000),
-        max_photo_bytes=num("max_photo_bytes", d.max_photo_bytes, 10_000, 20_000_000))
+        max_photo_bytes=num("max_photo_bytes", d.max_photo_bytes, 10_000, 20_000_000),
+        checklist_by=_clock(m.get("checklist_by"), d.checklist_by))
+
+
+def _clock(node: Node | None, default: time | None) -> time | None:
+    """'09:00' (the center's local time), or off."""
+    if node is None:
+        return default
+    text = node.as_str().strip()
+    if text.lower() == "off":
+        return None
+    found = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", text)
+    if found is None:
+        raise node.error(f"{text!r} is not a time of day: write e.g. 09:00, or off")
+    return time(int(found.group(1)), int(found.group(2)))

@@ -347,40 +347,57 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
                     silence_json(before), after)
         return after
 
-    @app.get("/api/v1/centers", summary="Every center: worst open severity, agents, devices",
-             responses=READ_ERRORS)
-    def list_centers(who: Reader) -> list[dict[str, Any]]:
+    @app.get("/api/v1/centers", summary="Every center: worst open severity, agents, devices "
+             "(worst first; a page of them with limit and offset, filtered with q; the "
+             "X-Total-Count header says how many match)", responses=READ_ERRORS)
+    def list_centers(who: Reader, response: Response,
+                     q: Annotated[str | None, Query(
+                         max_length=100, description="Words a center's id or name, or one of "
+                         "its devices' ids or names, contains (case and accents as written)")]
+                     = None,
+                     limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
+                     offset: Annotated[int, Query(ge=0)] = 0) -> list[dict[str, Any]]:
         s = store()
-        open_alerts = s.alerts(centers=scope(who))
-        quiet = silenced_ids(s)
-        out: dict[str, dict[str, Any]] = {}
-
-        def center(cid: str) -> dict[str, Any]:
-            return out.setdefault(cid, {"center": cid, "name": centers.get(cid, cid),
-                                        "worst": None, "open_alerts": 0, "agents": [],
-                                        "devices": []})
-
-        for cid in centers:
-            if who.sees(cid):
-                center(cid)
-        for ag in s.agents():
-            if who.sees(ag.center):
-                center(ag.center)["agents"].append(agent_json(ag))
-        for d in s.devices():
-            if not who.sees(d.center):
-                continue
-            center(d.center)["devices"].append({
-                "device": d.device, "name": d.name, "type": d.type, "status": d.status,
-                "last_seen": iso(d.last_seen), "faults": [f.code for f in d.faults]})
+        # every open alert, not a default page of them: a city-wide outage colours them all
+        open_alerts = s.alerts(centers=scope(who), limit=10_000_000)
+        quiet = silenced_ids(s, open_alerts)
         rank = {"critical": 3, "warning": 2, "info": 1}
+        worst: dict[str, str | None] = {}
+        counts: dict[str, int] = {}
         for a in open_alerts:
-            c = center(a.center)
-            c["open_alerts"] += 1
-            if a.id in quiet:
-                continue
-            if c["worst"] is None or rank[a.severity] > rank[c["worst"]]:
-                c["worst"] = a.severity
-        return sorted(out.values(), key=lambda c: (-rank.get(c["worst"] or "", 0), c["center"]))
+            counts[a.center] = counts.get(a.center, 0) + 1
+            if a.id not in quiet and rank[a.severity] > rank.get(worst.get(a.center) or "", 0):
+                worst[a.center] = a.severity
+        ids = {cid for cid in centers if who.sees(cid)}
+        agents = [ag for ag in s.agents() if who.sees(ag.center)]
+        ids.update(ag.center for ag in agents)
+        ids.update(c for c in s.device_centers() if who.sees(c))
+        ids.update(counts)  # a center known only by its alerts (already in scope)
+        if q:  # as the dashboard's filter always matched: the words as typed, any case
+            phrase = " ".join(q.casefold().split())
+            found = {c for c in ids if phrase in f"{c} {centers.get(c, '')}".casefold()}
+            for c, device, name in s.device_names():
+                if c in ids and c not in found and (
+                        phrase in f"{device} {name}".casefold()
+                        or phrase in f"{c} {centers.get(c, '')} {device} {name}".casefold()):
+                    found.add(c)
+            ids = found
+        ordered = sorted(ids, key=lambda c: (-rank.get(worst.get(c) or "", 0), c))
+        response.headers["X-Total-Count"] = str(len(ordered))
+        page = ordered[offset:offset + limit] if limit is not None else ordered[offset:]
+        out: dict[str, dict[str, Any]] = {
+            cid: {"center": cid, "name": centers.get(cid, cid), "worst": worst.get(cid),
+                  "open_alerts": counts.get(cid, 0), "agents": [], "devices": []}
+            for cid in page}
+        for ag in agents:
+            if ag.center in out:
+                out[ag.center]["agents"].append(agent_json(ag))
+        for d in s.devices(centers=out if limit is not None or offset or q else None):
+            if d.center in out:
+                out[d.center]["devices"].append({
+                    "device": d.device, "name": d.name, "type": d.type, "status": d.status,
+                    "last_seen": iso(d.last_seen), "faults": [f.code for f in d.faults]})
+        return [out[c] for c in page]
 
     @app.get("/api/v1/devices/{center}/{device}", summary="One device: its readings now, its "
              "faults, its alerts with who acted and their notes",

@@ -28,6 +28,8 @@ ACTIONS: Mapping[str, str] = {
     "enroll": "admin",
     "release": "admin",
     "rollouts": "viewer",      # every box's version and rollout progress: see WHOLE_CITY
+    "staff_link": "technician",  # a center's checklist link: whoever holds it ticks the list
+    "rotate_codes": "desk",    # new QR codes for a center: every printed label stops working
 }
 # What each action is, in a refusal's words ("a viewer may not acknowledge alerts").
 WORDS: Mapping[str, str] = {
@@ -37,6 +39,7 @@ WORDS: Mapping[str, str] = {
     "audit": "read the audit trail", "config_push": "push box configs",
     "enroll": "enroll boxes", "release": "publish releases",
     "rollouts": "read the whole fleet's rollouts",
+    "staff_link": "get a center's staff link", "rotate_codes": "replace a center's QR codes",
 }
 
 # Actions about every center at once: only for whoever sees every center.

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
+from collections.abc import Collection, Sequence
 from datetime import datetime
+from datetime import time as dt_time
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -19,7 +22,10 @@ from controller.amenities import PROBLEMS, Amenity, CitizenSettings
 from controller.citizen_web import _e, _page
 from controller.config import CenterInfo, ControllerConfig
 from controller.feed import StorePerThread
+from controller.state import AlertKey, OpenAlert, ResolveAlert
 from controller.store import Store
+
+log = logging.getLogger("hcc.checklist")
 
 STAFF_KEY = "~staff"  # the staff link's row in amenity_tokens: no amenity id has a '~'
 OK = "ok"
@@ -73,6 +79,73 @@ def record(store: Store, settings: CitizenSettings, center: CenterInfo,
                          (center.id, day, aid, result, now))
         store.db.commit()
     return problems
+
+
+# -- not done by the set hour: a gentle warning to the desk ----------------------------------
+NOT_DONE_CODE = "citizen.checklist_not_done"
+NOT_DONE_DEVICE = "~checklist"  # no amenity id has a '~'
+CHECK_EVERY_S = 60.0
+
+
+def overdue(center: CenterInfo, ticked: Collection[str], now: float,
+            by: dt_time | None) -> tuple[Amenity, ...]:
+    """The checklist's items not ticked today, once `by` (the center's local time) has passed
+    on a day the center opens; () before it, on closed days and holidays, or when `by` is None.
+    Pure."""
+    if by is None:
+        return ()
+    local = datetime.fromtimestamp(now, ZoneInfo(center.hours.timezone))
+    if local.time() < by or local.date() in center.hours.holidays \
+            or not center.hours.weekly.get(local.weekday()):
+        return ()
+    return tuple(a for a in items(center) if a.id not in ticked)
+
+
+def not_done_effects(center: CenterInfo, missing: Sequence[Amenity], is_open: bool,
+                     now: float) -> list[OpenAlert | ResolveAlert]:
+    """What the desk's warning should become: opened (info, the items named) while items are
+    missing, resolved once they are all ticked or the day is over. Pure."""
+    key = AlertKey(center.id, citizen.CITIZEN_AGENT, NOT_DONE_DEVICE, NOT_DONE_CODE)
+    if missing and not is_open:
+        names = ", ".join(a.name for a in missing[:5]) + ("…" if len(missing) > 5 else "")
+        return [OpenAlert(key, "info", "Kiểm tra đầu ngày", {"missing": len(missing),
+                                                             "items": names}, now,
+                          {"source": citizen.SOURCE_LABEL})]
+    if not missing and is_open:
+        return [ResolveAlert(key, now, "checklist done, or a new day")]
+    return []
+
+
+def warn_not_done(store: Store, config: ControllerConfig, now: float) -> int:
+    """One round over the centers with a checklist: open or resolve each one's warning.
+    Several controllers may run it at once: the alert's key makes the opening one."""
+    by = config.citizen.checklist_by
+    changed = 0
+    for center in config.centers:
+        if not items(center):
+            continue
+        missing = overdue(center, answers(store, center.id, today(center, now)), now, by)
+        is_open = bool([r for r in store.alerts(center=center.id, device=NOT_DONE_DEVICE)
+                        if r.agent == citizen.CITIZEN_AGENT])
+        effects = not_done_effects(center, missing, is_open, now)
+        if effects:
+            store.write(effects)
+            changed += 1
+    return changed
+
+
+async def not_done_loop(stop: asyncio.Event, config: ControllerConfig,
+                        stores: StorePerThread) -> None:
+    """Inside `hcc-controller run`, once a minute."""
+    if config.citizen.checklist_by is None or not any(items(c) for c in config.centers):
+        return
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(lambda: warn_not_done(stores.get(), config, time.time()))
+        except Exception as exc:  # noqa: BLE001 - logged; a database moment must not end it
+            log.warning("checklist warning round failed", extra={"error": str(exc)[:300]})
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), CHECK_EVERY_S)
 
 
 def router(config: ControllerConfig, stores: StorePerThread) -> APIRouter:

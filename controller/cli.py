@@ -17,7 +17,7 @@ from controller.authz import Principal
 from controller.config import ControllerConfig
 from controller.store import Store
 from controller.views import alert_json, iso
-from hcc_common import logs
+from hcc_common import logs, texts
 from hcc_common.cliutil import fail, lang_or_exit, run_app
 from hcc_common.terminal import echo_line
 from hcc_common.texts import tr, translate
@@ -134,8 +134,10 @@ def alerts(
     language = lang_or_exit(lang)
     store = _open_store(cfg)
     who = cli_accounts.acting(store, "read", center)  # never anonymously; its centers only
-    rows = [r for r in store.alerts(include_resolved=include_resolved, center=center)
-            if who.sees(r.center)]
+    # the account's centers asked of the store, not filtered after its page of 1,000: other
+    # centers' alerts must not push this technician's own out of the list
+    rows = store.alerts(include_resolved=include_resolved, center=center,
+                        centers=None if who.centers is None else who.centers)
     if follow:
         _follow(store, center, as_json, language, who)
         return
@@ -240,7 +242,9 @@ def _http(method: str, url: str, path: str, token: str | None, body: dict[str, A
     try:
         r = httpx.request(method, url.rstrip("/") + path, json=body, headers=headers, timeout=15)
     except httpx.HTTPError as exc:
-        fail(tr("cannot reach {url}: {why}", url=url, why=exc))
+        from hcc_common.net_failure import classify, words
+
+        fail(words(classify(exc, url), url, texts.current()))
     if r.status_code == 401:
         fail(tr("the controller refused: give a valid --token (or $HCC_TOKEN)"))
     if r.status_code >= 400:
@@ -417,6 +421,9 @@ def broker_config(
                      controllers=controller or ["hcc-controller"])
     except BrokerConfigError as exc:
         fail(translate(str(exc)))
+    cli_accounts.record_host_act(_config(config, None), "broker_config", str(out), after={
+        "boxes": [f"{c}/{a}" for c, a in boxes], "controllers": controller or ["hcc-controller"],
+        "hostnames": hostname or ["localhost", "127.0.0.1"], "new_passwords": len(g.credentials)})
     typer.echo(tr("mosquitto config: {file}  (start: mosquitto -c {file})", file=g.conf))
     typer.echo(tr("CA for agents: {file}", file=g.ca_cert))
     typer.echo(tr("passwords (one file per user, mode 600): {folder}/", folder=out / "credentials"))
@@ -433,6 +440,7 @@ def http_cert(
         "--hostname", help="Name or IP boxes and browsers use for the controller "
                            "(repeatable).")],
     days: Annotated[int, typer.Option(help="How long the certificate is valid.")] = 825,
+    config: ConfigOpt = None, db: DbOpt = None,
 ) -> None:
     """Make the controller's HTTPS certificate and key (self-signed; boxes pin it by the
     fingerprint `hcc-controller enroll` prints) with the folder's group and mode 0640."""
@@ -446,6 +454,9 @@ def http_cert(
         made = make(folder, hostname, days)
     except (NotWritable, PermissionError) as exc:
         fail(tr("{why} (run it with sudo)", why=translate(str(exc))))
+    cli_accounts.record_host_act(_config(config, db), "http_cert", str(made.cert),
+                                 after={"hostnames": hostname, "days": days,
+                                        "sha256": made.fingerprint})
     typer.echo(tr("certificate {cert}, key {key} (SHA-256 {fingerprint})", cert=made.cert,
                   key=made.key, fingerprint=made.fingerprint))
     typer.echo(tr("in controller.yaml: {section}", section=f'http: {{listen: "0.0.0.0:8443", '
@@ -463,12 +474,15 @@ def signing_key(
     from controller.signing_key import SigningKeyError, load_or_create
     from hcc_common.signing import public_of
 
-    path = key_file or _config(config, None).signing_key
+    cfg = _config(config, None)
+    path = key_file or cfg.signing_key
     try:
         key, made = load_or_create(path)
     except SigningKeyError as exc:
         fail(translate(str(exc)))
     pub = public_of(key)
+    if made:  # showing the key changes nothing
+        cli_accounts.record_host_act(cfg, "signing_key", str(path), after={"id": pub.key_id})
     typer.echo(tr("made: {file} (keep it; mode 600)" if made else "key: {file} (keep it; mode 600)",
                   file=path))
     typer.echo(f"id: {pub.key_id}")
@@ -487,6 +501,7 @@ def credentials(
     "mqtts://127.0.0.1:8883",
     box_dir: Annotated[Path, typer.Option(
         help="The box's config folder, where the two files go.")] = Path("/etc/hcc-agent"),
+    config: ConfigOpt = None, db: DbOpt = None,
 ) -> None:
     """Issue one box's credentials: a new password (the broker's password file is updated, the
     old password stops working at the broker's next reload), the CA beside it, and the
@@ -497,6 +512,9 @@ def credentials(
         user, pw, ca = issue_credentials(broker_dir, center, agent, out)
     except BrokerConfigError as exc:
         fail(translate(str(exc)))
+    # the new password itself is never written in the audit trail: only that there is one
+    cli_accounts.record_host_act(_config(config, db), "credentials", f"{center}/{agent}", center,
+                                 after={"user": user, "broker_dir": str(broker_dir)})
     import os
 
     # the paths the box will use, not where the files were written here
@@ -571,18 +589,29 @@ def qr(
     if found is None:
         fail(tr("no center {center} in controller.yaml", center=repr(center)), 2)
     url = base_url or (cfg.http.public_url if cfg.http is not None else "")
-    if staff_link:
-        from controller import checklist, citizen
-
-        _open_store(cfg)
-        token = citizen.token_for(Store(cfg.db), found.id, checklist.STAFF_KEY, rotate=rotate)
-        typer.echo(f"{url.rstrip('/')}/staff/{token}")
-        return
+    store = _open_store(cfg)  # says so plainly when the controller has not run yet
+    store.close()
+    store = Store(cfg.db)
     try:
-        _open_store(cfg)
-        count = qr_labels.make_pdf(Store(cfg.db), found, url, out, rotate=rotate)
-    except (ValueError, reporting.ReportError) as exc:
-        fail(translate(str(exc)), 2)
+        if staff_link:
+            from controller import checklist, citizen
+
+            who = cli_accounts.acting(store, "rotate_codes" if rotate else "staff_link", center)
+            token = citizen.token_for(store, found.id, checklist.STAFF_KEY, rotate=rotate)
+            cli_accounts.record(store, who, "staff_link_rotate" if rotate else "staff_link",
+                                f"staff link {center}", center)
+            typer.echo(f"{url.rstrip('/')}/staff/{token}")
+            return
+        who = cli_accounts.acting(store, "rotate_codes" if rotate else "read", center)
+        try:
+            count = qr_labels.make_pdf(store, found, url, out, rotate=rotate)
+        except (ValueError, reporting.ReportError) as exc:
+            fail(translate(str(exc)), 2)
+        if rotate:
+            cli_accounts.record(store, who, "qr_rotate", f"qr {center}", center,
+                                after={"labels": count})
+    finally:
+        store.close()
     typer.echo(tr("{file}: {count} labels for {center}", file=out, count=count,
                   center=found.name))
 
@@ -614,13 +643,18 @@ def report(
         period = reporting.period_for(month, from_, to, cfg.reports.timezone)
         # says so when there is no database yet; one center's report for whom sees it, the
         # city's for whom sees every center
-        cli_accounts.acting(_open_store(cfg), "read" if center else "metrics", center)
-        body = reporting.make(Store(cfg.db), cfg, period=period, center=center, fmt=chosen,
+        _open_store(cfg).close()
+        store = Store(cfg.db)
+        who = cli_accounts.acting(store, "read" if center else "metrics", center)
+        body = reporting.make(store, cfg, period=period, center=center, fmt=chosen,
                               lang=language)
     except (ValueError, reporting.ReportError) as exc:
         fail(translate(str(exc)), 2)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(body)
+    # as the API's downloads are: who took which centers' figures
+    cli_accounts.record(store, who, "report_download", f"report {period.label} {chosen}", center)
+    store.close()
     typer.echo(tr("{file} ({size} bytes, {period})", file=out, size=f"{len(body):,}",
                   period=period.label))
 
@@ -854,6 +888,8 @@ def config_pull(
         fail(tr("{box} is not a valid CENTER/AGENT", box=f"{center}/{agent or ''}"), 2)
     cfg = _config(config, db)
     store = Store(_open_store(cfg).path)
+    # the box's file holds its devices' communities and passwords: an admin's act, audited
+    who = cli_accounts.acting(store, "config_push", center)
     boxes = sorted(a.agent for a in store.agents() if a.center == center)
     if agent is None:
         if len(boxes) != 1:
@@ -881,6 +917,8 @@ def config_pull(
     except (NotWritable, PermissionError) as exc:
         fail(tr("{why} (run it as the service user: sudo -u hcc-controller …)",
                 why=translate(str(exc))))
+    cli_accounts.record(store, who, "config_pull", f"{center}/{agent}", center,
+                        after={"version": got.version, "source": got.source})
     what = tr("its own devices.yaml") if got.source == "local" else tr("the version pushed to it")
     typer.echo(tr("{box}: {file} (version {version}, {what})", box=f"{center}/{agent}",
                   file=kept, version=got.version, what=what))

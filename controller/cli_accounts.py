@@ -122,6 +122,32 @@ def record(store: Store, who: Principal | str, action: str, target: str,
                    before=before, after=after, now=time.time())
 
 
+def record_host_act(cfg: Any, action: str, target: str, center: str | None = None,
+                    after: Any = None) -> bool:
+    """The audit row of a command that changes the central host's files (broker passwords, the
+    HTTPS or signing key): what Unix lets it do is its right, so no account is asked, but the
+    act is written as the person running it (via "host") whenever the controller's database
+    exists. Before the controller's first run there is none: False, and the command says so."""
+    import contextlib
+    import sqlite3
+
+    if isinstance(cfg.db, Path) and not cfg.db.exists():
+        return False
+    errors: tuple[type[Exception], ...] = (sqlite3.Error, OSError)
+    with contextlib.suppress(ImportError):
+        import psycopg
+
+        errors += (psycopg.Error,)
+    try:
+        with contextlib.closing(Store(cfg.db)) as store:
+            accounts.audit(store.db, who=account_name(), via="host", peer=peer(), action=action,
+                           target=target, center=center, after=after, now=time.time())
+    except errors as exc:
+        typer.echo(tr("note: not written to the audit trail ({why})", why=exc), err=True)
+        return False
+    return True
+
+
 # -- the commands -----------------------------------------------------------------------------
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c",
                                                 help="controller.yaml (optional).")]

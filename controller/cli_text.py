@@ -365,6 +365,8 @@ VI = texts.register({
     "push box configs": "gửi cấu hình xuống máy giám sát", "enroll boxes": "đăng ký máy giám sát",
     "publish releases": "phát hành phần mềm",
     "read the whole fleet's rollouts": "xem các đợt cập nhật của mọi máy giám sát",
+    "get a center's staff link": "lấy đường dẫn dành cho nhân viên của trung tâm",
+    "replace a center's QR codes": "đổi mã QR của trung tâm",
     "the two passwords differ": "hai lần nhập mật khẩu không giống nhau",
     "the first account must be an admin: {command}":
         "tài khoản đầu tiên phải là quản trị viên: {command}",
@@ -383,6 +385,7 @@ VI = texts.register({
     "--since: a duration (7d) or an ISO 8601 time":
         "--since: một khoảng thời gian (7d) hoặc một thời điểm ISO 8601",
     "password: ": "mật khẩu: ", "again: ": "nhập lại: ",
+    "note: not written to the audit trail ({why})": "chú ý: không ghi được nhật ký thao tác ({why})",
     # controller/accounts.py's reasons (AccountError)
     "a password needs at least {n} characters": "mật khẩu cần ít nhất {n} ký tự",
     "{name} is not a valid account name (letters, digits, - _ .)":

@@ -57,6 +57,17 @@ class Db:
         """Add a column a newer release needs to a database an older one made."""
         raise NotImplementedError
 
+    def ensure_schema(self, name: str, ddl: str) -> bool:
+        """Run a module's `ddl` (CREATE ... IF NOT EXISTS) once on this connection: True the
+        first time. Kept on the connection itself, not by id(): a closed connection's id is
+        reused by the next one, which would then skip its tables."""
+        made: set[str] = self.__dict__.setdefault("_schemas_made", set())
+        if name in made:
+            return False
+        self.schema(ddl)
+        made.add(name)
+        return True
+
     def clock(self) -> float:
         """Seconds since the epoch, by the database's clock."""
         raise NotImplementedError

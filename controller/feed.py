@@ -42,6 +42,36 @@ class StorePerThread:
 
 Subscriber = Callable[[AlertChange, bool], None]  # (change, silenced)
 
+# Which alert events have had their outward effects (notifications, the MQTT alert topic): one
+# row, the newest event some controller took. Several controllers on one database each read
+# every change (their live streams need them all), but each change goes out once: the one that
+# moves the mark past it sends it.
+OUTWARD_SCHEMA = """
+CREATE TABLE IF NOT EXISTS feed_outward (id INTEGER PRIMARY KEY, last_event_id INTEGER NOT NULL);
+"""
+
+
+def take_outward(store: Store, first: int, last: int) -> int:
+    """Claim the events (first, last] for this controller's outward effects; returns the
+    event id from which they are ours (those after it, up to `last`): `last` when another
+    controller took them all. A compare-and-set on one row, so two controllers reading the
+    same events split them, never both send one."""
+    db = store.db
+    if db.ensure_schema("feed_outward", OUTWARD_SCHEMA):
+        # a new mark starts at the events already there: the past is not sent again
+        db.execute("INSERT INTO feed_outward VALUES (1, ?) ON CONFLICT DO NOTHING", (first,))
+    for _attempt in range(100):  # each failed attempt means another controller moved it
+        row = db.execute("SELECT last_event_id FROM feed_outward WHERE id=1").fetchone()
+        mark = int(row[0])
+        if mark >= last:
+            return last
+        moved = db.execute("UPDATE feed_outward SET last_event_id=? WHERE id=1 AND "
+                           "last_event_id=? RETURNING last_event_id", (last, mark)).fetchone()
+        if moved is not None:
+            return max(first, mark)
+    return last  # never reached in practice: the others took them
+
+
 
 class AlertFeed:
     def __init__(self, stores: StorePerThread) -> None:
@@ -51,6 +81,8 @@ class AlertFeed:
         self.sse_clients: set[asyncio.Queue[tuple[AlertChange, bool] | None]] = set()
         self._wake = asyncio.Event()
         self.last_id = 0
+        # the changes up to this event id went out through another controller
+        self.outward_from = 0
 
     def wake(self) -> None:
         """Called (thread-safely, via the loop) when ingest committed alert changes."""
@@ -67,6 +99,8 @@ class AlertFeed:
         changes = store.changes_since(self.last_id)
         if not changes:
             return [], [], {}
+        if self.subscribers:
+            self.outward_from = take_outward(store, self.last_id, changes[-1].event_id)
         silences = store.silences(active_at=time.time())
         if not silences:
             return changes, [], {}
@@ -91,6 +125,8 @@ class AlertFeed:
                 self.last_id = change.event_id
                 silenced = self.is_silenced(change, silences, types)
                 self.to_streams((change, silenced))
+                if change.event_id <= self.outward_from:
+                    continue  # another controller sends this one out
                 for sub in self.subscribers:
                     try:
                         sub(change, silenced)

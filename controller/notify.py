@@ -22,6 +22,7 @@ from controller.channels.base import (
     Outgoing,
     Person,
     SendContext,
+    unreached,
 )
 from controller.config import NotifySettings, Receiver
 from controller.db import log_round_failure
@@ -171,7 +172,13 @@ class Notifier:
         msg = Outgoing(batch.kind, batch.center, list(batch.changes), self.public_url,
                        self.center_names.get(batch.center, ""), batch.to, batch.step,
                        batch.waited_s)
-        await spec.send(batch.receiver.settings, msg, self.context(), batch.receiver.name)
+        try:
+            await spec.send(batch.receiver.settings, msg, self.context(), batch.receiver.name)
+        except (httpx.HTTPError, OSError) as exc:
+            # a channel that posts without catching (webhook, Alertmanager): its endpoint
+            # refused, or has another certificate, is a failed send to record and retry, not a
+            # crashed delivery
+            raise unreached(exc) from None
 
     async def remind_loop(self, stop: asyncio.Event) -> None:
         """A critical alert nobody acknowledged: remind after remind_after, then again."""
@@ -182,7 +189,9 @@ class Notifier:
             now = self.clock()
             try:
                 firing = await asyncio.to_thread(
-                    lambda: self.stores.get().alerts(state="firing", severity="critical"))
+                    # all of them: an outage past the store's default page reminds of every one
+                    lambda: self.stores.get().alerts(state="firing", severity="critical",
+                                                     limit=10_000_000))
             except Exception as exc:  # noqa: BLE001 - logged; a database moment must not end them
                 log_round_failure(log, "reminder round failed", exc)
                 continue
@@ -219,7 +228,7 @@ class Notifier:
 
         def read() -> list[tuple[AlertRow, set[int]]]:
             store = self.stores.get()
-            firing = store.alerts(state="firing")
+            firing = store.alerts(state="firing", limit=10_000_000)  # the oldest too
             quiet = desk.silenced_ids(store, firing, now)
             return [(a, store.escalation_steps(a.id)) for a in firing if a.id not in quiet]
 

@@ -27,13 +27,8 @@ class Answer:
     content: str
 
 
-_ready: set[int] = set()  # the connections whose database has the table (made once each)
-
-
 def ensure(db: Db) -> None:
-    if id(db) not in _ready:
-        db.schema(SCHEMA)
-        _ready.add(id(db))
+    db.ensure_schema("config_pulls", SCHEMA)
 
 
 def ask(db: Db, center: str, agent: str, now: float) -> str:

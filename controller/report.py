@@ -8,11 +8,15 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from controller.history import HOUR_S, HourRollup, hour_of
 from hcc_common import readings as vocab
 from hcc_common.calendar import OpeningHours
+
+if TYPE_CHECKING:  # the citizens' part is gathered by the shell (controller.citizen_report)
+    from controller.citizen_report import CitizenSection
 
 DAY_S = 86400.0
 # A supply level that jumps up this much was replaced (or refilled): a new cartridge.
@@ -205,6 +209,8 @@ class Report:
     wifi: tuple[Wifi, ...]
     lead_days: float
     order_within_days: float
+    # what no sensor sees (citizens' reports, the staff's checklist): None without amenities
+    citizens: CitizenSection | None = None
 
 
 @dataclass(frozen=True)

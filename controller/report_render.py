@@ -16,6 +16,7 @@ from controller import (
     csv_safe,
     web_text,  # noqa: F401  (the report's words in Vietnamese)
 )
+from controller.citizen_report import CitizenSection
 from controller.report import Availability, Incidents, Report, Supply
 from hcc_common import faults as vocab
 from hcc_common.texts import tr
@@ -47,6 +48,13 @@ TEXT: dict[str, dict[str, str]] = {
         "wifi": "Wi-Fi", "peak": "Peak (clients)", "average": "Average (clients)",
         "idle": "Open hours with no clients", "open_hours": "Open hours with data",
         "probe_mbps": "Speed users get (Mbit/s)",
+        "citizens": "Citizens' reports and the opening checklist",
+        "reports": "Citizens' reports", "fixed": "Resolved", "to_fix": "Time to resolution (median)",
+        "off_hours": "Outside opening hours", "amenity_type": "Amenity type",
+        "unseen": "Seen by citizens, not by any sensor", "problem": "Problem reported",
+        "checklist": "The staff's opening checklist", "items": "Items",
+        "days_open": "Open days", "days_complete": "Days fully checked",
+        "ticked": "Checked",
         "none": "No data in the period.", "city": "City-wide",
         "columns": "What the columns mean",
         "h": "h", "min": "min", "dash": "—",
@@ -276,6 +284,8 @@ def render_html(r: Report, lang: str = "vi", scope: str | None = None,
               "—" if w.probe_mbps is None else num(w.probe_mbps, 1, lang)] for w in r.wifi)))
     else:
         parts.append(f"<p>{_e(t['none'])}</p>")
+    if r.citizens is not None:
+        parts.append(_citizens_html(r.citizens, names, lang))
     parts.append(f"<h2>{_e(t['columns'])}</h2><ul class=\"explain\">"
                  + "".join(f"<li>{_e(line)}</li>" for line in EXPLAIN[lang]) + "</ul>")
     parts.append("</body></html>")
@@ -346,6 +356,48 @@ def toolbar_html(lang: str, month: str, center: str | None, centers: Mapping[str
             # the PDF link is fetched with the session cookie (a PDF needs someone signed in)
             f'<script src="/static/texts.js" defer></script>'
             f'<script src="/static/report.js" defer></script>')
+
+
+def _citizens_html(c: CitizenSection, names: dict[str, str], lang: str) -> str:
+    t = TEXT[lang]
+    f = c.figures
+    side = 0 if lang == "vi" else 1
+    parts = [f'<h2 id="citizens">{_e(t["citizens"])}</h2><div class="cards">'
+             f'<div class="card">{_e(t["reports"])}<b>{f.reports}</b></div>'
+             f'<div class="card">{_e(t["fixed"])}<b>{f.resolved}</b></div>'
+             f'<div class="card">{_e(t["to_fix"])}<b>{duration(f.median_to_resolution_s, lang)}'
+             f'</b></div><div class="card">{_e(t["off_hours"])}<b>{f.off_hours}</b></div></div>']
+    if f.by_type:
+        parts.append(f"<h3>{_e(t['amenity_type'])}</h3>" + _table(
+            [(t["amenity_type"], False), (t["reports"], True)],
+            ([_e(_amenity_type(k, side)), str(n)] for k, n in f.by_type.items())))
+        parts.append(f"<h3>{_e(t['by_center'])}</h3>" + _table(
+            [(t["center"], False), (t["reports"], True)],
+            ([_e(names.get(k, k)), str(n)] for k, n in f.by_center.items())))
+    if f.unseen_by_sensors:
+        parts.append(f"<h3>{_e(t['unseen'])}</h3>" + _table(
+            [(t["problem"], False), (t["reports"], True)],
+            ([_e(_problem(k, side)), str(n)] for k, n in f.unseen_by_sensors.items())))
+    if c.checklist:
+        parts.append(f"<h3>{_e(t['checklist'])}</h3>" + _table(
+            [(t["center"], False), (t["items"], True), (t["days_open"], True),
+             (t["days_complete"], True), (t["ticked"], True)],
+            ([_e(names.get(x.center, x.center)), str(x.items), str(x.open_days),
+              str(x.complete_days), pct(x.rate, lang)] for x in c.checklist)))
+    return "".join(parts)
+
+
+def _amenity_type(key: str, side: int) -> str:
+    from controller.amenities import TYPES
+
+    found = TYPES.get(key)
+    return key if found is None else (found.vi, found.en)[side]
+
+
+def _problem(key: str, side: int) -> str:
+    from controller.amenities import PROBLEMS
+
+    return PROBLEMS[key][side] if key in PROBLEMS else key
 
 
 def render_csv(r: Report, lang: str = "vi") -> str:
@@ -420,4 +472,19 @@ def render_csv(r: Report, lang: str = "vi") -> str:
               "" if w.average is None else w.average, w.idle_open_hours, w.open_hours,
               "" if w.probe_mbps is None else w.probe_mbps]
              for w in r.wifi))
+    if r.citizens is not None:
+        f = r.citizens.figures
+        section("citizen_reports_by_type", ["amenity_type", "reports"], f.by_type.items())
+        section("citizen_reports_by_center", ["center", "center_name", "reports"],
+                ([k, names.get(k, k), n] for k, n in f.by_center.items()))
+        section("citizen_reports_unseen_by_sensors", ["problem", "reports"],
+                f.unseen_by_sensors.items())
+        section("citizen_reports_summary", ["reports", "resolved", "median_to_resolution_min",
+                                            "off_hours"],
+                [[f.reports, f.resolved, minutes(f.median_to_resolution_s), f.off_hours]])
+        section("opening_checklist", ["center", "center_name", "items", "open_days",
+                                      "complete_days", "checked_ratio"],
+                ([x.center, names.get(x.center, x.center), x.items, x.open_days,
+                  x.complete_days, "" if x.rate is None else f"{x.rate:.4f}"]
+                 for x in r.citizens.checklist))
     return out.getvalue()

@@ -12,6 +12,7 @@ import smtplib
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -107,11 +108,16 @@ def gather(store: Store, config: ControllerConfig, period: Period, *,
                                     until=period.end, limit=10_000_000)
               if a.severity != "info"]
     meta = device_meta([d for d in devices if center is None or d.center == center])
-    return build(period, centers,
-                 _grouped(history_store.hourly(store.db, since, period.end, center=center)),
-                 alerts, meta, at=at, generated_at=now,
-                 lead_days=config.reports.lead_days,
-                 order_within_days=config.reports.order_within_days)
+    report = build(period, centers,
+                   _grouped(history_store.hourly(store.db, since, period.end, center=center)),
+                   alerts, meta, at=at, generated_at=now,
+                   lead_days=config.reports.lead_days,
+                   order_within_days=config.reports.order_within_days)
+    if not any(c.amenities for c in config.centers if center is None or c.id == center):
+        return report
+    from controller.citizen_report import section
+
+    return replace(report, citizens=section(store, config.centers, period.start, at, center))
 
 
 def chromium() -> str | None:

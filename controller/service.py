@@ -639,7 +639,7 @@ def serve(config: ControllerConfig) -> None:
     import signal
     from collections.abc import Iterator
 
-    from controller import citizen
+    from controller import checklist, citizen
     from controller.feed import AlertFeed, StorePerThread
     from controller.notify import Notifier
 
@@ -685,7 +685,9 @@ def serve(config: ControllerConfig) -> None:
                  # sessions past their expiry, audit rows past their retention
                  asyncio.create_task(accounts_upkeep(stop, config.auth, stores)),
                  # the SMS to citizens who left a number, once their report is resolved
-                 asyncio.create_task(citizen.reply_loop(stop, config, stores))]
+                 asyncio.create_task(citizen.reply_loop(stop, config, stores)),
+                 # the staff's opening checklist not done by its hour: a warning to the desk
+                 asyncio.create_task(checklist.not_done_loop(stop, config, stores))]
         server = None
         if config.http is not None:
             import uvicorn

@@ -512,8 +512,24 @@ class Store:
                 inventory=json.loads(r[15])))
         return out
 
-    def devices(self) -> list[DeviceInfo]:
-        return self._devices("", ())
+    def devices(self, centers: Iterable[str] | None = None) -> list[DeviceInfo]:
+        """Every device, or those of `centers` only (a page of the dashboard)."""
+        if centers is None:
+            return self._devices("", ())
+        chosen = sorted(centers)
+        out: list[DeviceInfo] = []
+        for i in range(0, len(chosen), 500):  # within any database's limit on parameters
+            part = chosen[i:i + 500]
+            out.extend(self._devices(f"WHERE center IN ({','.join('?' for _ in part)})", part))
+        return out
+
+    def device_centers(self) -> list[str]:
+        return [str(r[0]) for r in self.db.execute("SELECT DISTINCT center FROM devices")]
+
+    def device_names(self) -> list[tuple[str, str, str]]:
+        """(center, device, name) of every device: what a search for a device looks through."""
+        return [(str(c), str(d), str(n)) for c, d, n in self.db.execute(
+            "SELECT center, device, name FROM devices")]
 
     def _devices(self, where: str, args: Sequence[object]) -> list[DeviceInfo]:
         out = []

@@ -186,6 +186,21 @@ VI = texts.register({
     'Number of devices': 'Số thiết bị',
     'Number of centers': 'Số trung tâm',
     'Number of incidents': 'Số sự cố',
+    # the report's citizens' section
+    "Citizens' reports and the opening checklist": 'Người dân phản ánh và kiểm tra đầu ngày',
+    'Time to resolution (median)': 'Thời gian đến khi xử lý (trung vị)',
+    'Outside opening hours': 'Ngoài giờ mở cửa',
+    'Amenity type': 'Loại tiện ích',
+    'Seen by citizens, not by any sensor': 'Người dân thấy mà cảm biến không thấy',
+    "The staff's opening checklist": 'Kiểm tra đầu ngày của nhân viên',
+    'Items': 'Số mục',
+    'Open days': 'Ngày mở cửa',
+    'Days fully checked': 'Ngày kiểm tra đủ',
+    'Checked': 'Tỉ lệ đã kiểm tra',
+    "Citizens' reports": 'Lượt phản ánh',
+    'Problem reported': 'Vấn đề',
+    'Show more': 'Xem thêm',
+    'Showing {n} of {total} centers': 'Đang hiện {n} trên {total} trung tâm',
 }, __name__)
 
 

@@ -89,6 +89,62 @@ _VOCABULARY: tuple[FaultDef, ...] = (
        "Give the issuing CA in devices.yaml (http: ca_file), or install a trusted certificate.",
        "Khai báo CA cấp chứng chỉ trong devices.yaml (http: ca_file), hoặc cài chứng chỉ tin "
        "cậy."),
+    _f("device.not_tls", "critical", "port {port} does not speak HTTPS (plain HTTP there?)",
+       "cổng {port} không phải HTTPS (có thể là HTTP thường)",
+       "The address in devices.yaml says https:// but the device serves plain HTTP there: "
+       "change it to http:// (or to the device's HTTPS port).",
+       "Địa chỉ trong devices.yaml ghi https:// nhưng thiết bị chỉ chạy HTTP thường ở cổng "
+       "này: sửa địa chỉ thành http:// (hoặc đúng cổng HTTPS của thiết bị)."),
+    _f("device.not_http", "critical", "answers on port {port}, but not in HTTP",
+       "có trả lời ở cổng {port} nhưng không phải HTTP",
+       "If the device serves HTTPS there, change the address in devices.yaml to https://; "
+       "otherwise check the port.",
+       "Nếu thiết bị chạy HTTPS ở cổng này, sửa địa chỉ trong devices.yaml thành https://; "
+       "nếu không, kiểm tra lại cổng."),
+    _f("device.tls_failed", "critical", "secure connection (TLS) fails: {reason}",
+       "không thiết lập được kết nối bảo mật (TLS): {reason}",
+       "The device's TLS is too old or set differently: update its firmware or TLS settings, "
+       "or use http:// if it has no HTTPS.",
+       "TLS của thiết bị quá cũ hoặc cấu hình khác: cập nhật firmware hay cấu hình TLS của "
+       "thiết bị, hoặc dùng http:// nếu thiết bị không có HTTPS."),
+    _f("device.tls_timeout", "critical",
+       "takes the connection on port {port} but never finishes the secure (TLS) handshake",
+       "nhận kết nối ở cổng {port} nhưng không hoàn tất bắt tay bảo mật (TLS)",
+       "Check the port is the device's HTTPS port (a plain-HTTP port waits for a request); "
+       "then restart the device's application.",
+       "Kiểm tra cổng này có đúng là cổng HTTPS của thiết bị không (cổng HTTP thường sẽ đứng "
+       "chờ); rồi khởi động lại ứng dụng trên thiết bị."),
+    _f("device.http_auth", "critical", "refuses our sign-in (HTTP {status})",
+       "từ chối đăng nhập (HTTP {status})",
+       "The device is on: check the user name and password (or token) for it in devices.yaml, "
+       "and that the account is allowed on the device.",
+       "Thiết bị vẫn bật: kiểm tra tên đăng nhập và mật khẩu (hoặc token) của thiết bị trong "
+       "devices.yaml, và tài khoản đó có được phép trên thiết bị."),
+    _f("device.port_silent", "critical", "answers ping but nothing answers on {target}",
+       "trả lời ping nhưng không có gì trả lời ở {target}",
+       "The device is on and on the network: a firewall drops the port, or its service hangs. "
+       "Check the port in devices.yaml and the device's firewall, then restart its application.",
+       "Thiết bị vẫn bật và có mạng: tường lửa đang chặn cổng, hoặc dịch vụ bị treo. Kiểm tra "
+       "cổng trong devices.yaml và tường lửa của thiết bị, rồi khởi động lại ứng dụng."),
+    _f("device.snmp_silent", "critical", "answers ping but not SNMP",
+       "trả lời ping nhưng không trả lời SNMP",
+       "The device is on: SNMP is switched off on it, or the community in devices.yaml is not "
+       "the device's, or the device only lets listed addresses in. Check its SNMP settings.",
+       "Thiết bị vẫn bật: SNMP đang tắt trên thiết bị, hoặc community trong devices.yaml không "
+       "khớp với thiết bị, hoặc thiết bị chỉ cho phép một số địa chỉ. Kiểm tra cấu hình SNMP "
+       "của thiết bị."),
+    _f("device.snmp_auth", "critical", "refuses our SNMPv3 user or keys",
+       "từ chối tài khoản hoặc khoá SNMPv3",
+       "Check snmp: v3 user, auth, auth_key, priv and priv_key in devices.yaml against the "
+       "device's SNMPv3 settings.",
+       "Đối chiếu user, auth, auth_key, priv, priv_key (snmp: v3) trong devices.yaml với cấu "
+       "hình SNMPv3 trên thiết bị."),
+    _f("device.no_route", "critical", "the box has no route to {host}",
+       "máy giám sát không có đường mạng tới {host}",
+       "Check the device's address in devices.yaml is on the center's network, and the box's "
+       "network settings (gateway).",
+       "Kiểm tra địa chỉ thiết bị trong devices.yaml có đúng mạng của trung tâm, và cấu hình "
+       "mạng (gateway) của máy giám sát."),
     _f("device.http_timeout", "critical", "takes the connection but never answers",
        "nhận kết nối nhưng không trả lời",
        "The device's application hangs: restart it.",
@@ -423,6 +479,13 @@ _VOCABULARY: tuple[FaultDef, ...] = (
        "người dân báo: bị mất, không thấy ({reports} lượt báo)",
        "Go and look; resolve the alert when it is fixed (reporters who left a number get a message).",
        "Đến kiểm tra; xử lý xong thì đóng cảnh báo (người báo có để lại số sẽ nhận tin nhắn)."),
+    _f("citizen.checklist_not_done", "info",
+       "the opening checklist is not done: {missing} items not checked ({items})",
+       "chưa kiểm tra đầu ngày: còn {missing} mục chưa đánh dấu ({items})",
+       "Remind the center's staff to tick the checklist from their staff link; the warning "
+       "closes by itself once every item is ticked.",
+       "Nhắc nhân viên trung tâm đánh dấu danh sách kiểm tra bằng đường dẫn dành cho nhân viên; "
+       "cảnh báo tự đóng khi mọi mục đã được đánh dấu."),
     _f("citizen.other", "warning", "citizens report: something else is wrong ({reports} reports)",
        "người dân báo: có vấn đề khác ({reports} lượt báo)",
        "Go and look; resolve the alert when it is fixed (reporters who left a number get a message).",

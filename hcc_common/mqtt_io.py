@@ -20,6 +20,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from hcc_common.backoff import Backoff
 from hcc_common.mqtt_settings import MAX_PACKET_BYTES
+from hcc_common.net_failure import Cause, NetFailure, classify
 from hcc_common.wire import Encoded
 
 log = logging.getLogger("hcc.mqtt")
@@ -63,6 +64,18 @@ def _loop_thread_writes(_client: mqtt.Client, _userdata: Any, _sock: Any) -> Non
     """paho asks for the socket to be written: the loop thread does that on its next turn."""
 
 
+# CONNACK reasons (MQTT 5 §3.2.2.2; v3.1.1's return codes 4 and 5) that mean our user name,
+# password or certificate is not accepted: a setting to fix, not a network to check
+_AUTH_REASONS = ("bad user name or password", "not authorized", "not authorised",
+                 "bad authentication method", "banned")
+
+
+def connack_failure(reason: str, target: str) -> NetFailure:
+    """Pure: what a broker's refusal of our CONNECT means."""
+    cause = Cause.AUTH if reason.lower() in _AUTH_REASONS else Cause.OTHER
+    return NetFailure(cause, f"{target}: broker refused: {reason}")
+
+
 class MqttLink:
     """A paho client run on its own thread, reconnecting with capped, jittered backoff for ever."""
 
@@ -99,6 +112,9 @@ class MqttLink:
         self._thread: threading.Thread | None = None
         self._backoff = Backoff(initial=1.0, cap=60.0)
         self.dropped = 0
+        # why the last attempt to reach the broker failed, until the next connect succeeds:
+        # `hcc-agent status` says it in words (refused, TLS, a wrong password), not "offline"
+        self.last_failure: NetFailure | None = None
         c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
                         protocol=mqtt.MQTTv5)
         c.max_queued_messages_set(MAX_QUEUED)
@@ -234,6 +250,8 @@ class MqttLink:
                     self._connect()
                     up = True
                 except (OSError, ssl.SSLError) as exc:
+                    self.last_failure = classify(exc, f"{self._settings.host}:"
+                                                      f"{self._settings.port}")
                     self._wait_backoff("broker unreachable", str(exc))
                     continue
                 except Exception as exc:  # the link must outlive any surprise
@@ -270,7 +288,10 @@ class MqttLink:
         if reason_code.is_failure:
             log.error("broker refused connection", extra={"broker": self._settings.url,
                                                           "reason": str(reason_code)})
+            self.last_failure = connack_failure(str(reason_code),
+                                                f"{self._settings.host}:{self._settings.port}")
             return
+        self.last_failure = None
         self._backoff.reset()
         with self._subs_lock:
             topics = list(self._subscriptions)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 
+from conftest import cli_account
 from controller import config as config_mod
 from controller.config import ControllerConfig
 from controller.feed import StorePerThread
@@ -102,6 +103,7 @@ def start(tmp: Path, per_address: int = 6, per_amenity: int = 30) -> Iterator[Si
     cfg = config_mod.load(path)
     stores = StorePerThread(cfg.db)
     Store(cfg.db)  # the schema
+    cli_account(cfg.db)  # the CLI (qr) acts as the tests' admin
     server = uvicorn.Server(uvicorn.Config(create_app(cfg, stores, None), host="127.0.0.1",
                                            port=port, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)

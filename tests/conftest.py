@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -71,6 +73,27 @@ def service_user() -> Iterator[str]:
     finally:
         subprocess.run(["userdel", name], check=False, capture_output=True, timeout=60)
         subprocess.run(["groupdel", name], check=False, capture_output=True, timeout=60)
+
+
+@contextlib.contextmanager
+def silent_port(host: str = "127.0.0.1") -> Iterator[int]:
+    """A TCP port whose accept queue is full: new connections get no answer at all (as behind
+    a firewall that drops them; a closed port would refuse at once)."""
+    full = socket.create_server((host, 0), backlog=0)
+    fillers = []
+    for _ in range(3):  # until the queue is full: the next connection gets no answer
+        f = socket.socket()
+        f.settimeout(0.5)
+        if f.connect_ex(full.getsockname()) != 0:
+            f.close()
+            break
+        fillers.append(f)
+    try:
+        yield full.getsockname()[1]
+    finally:
+        for f in fillers:
+            f.close()
+        full.close()
 
 
 def run_cli(tool: str, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:

@@ -6,7 +6,7 @@ import socket
 import time
 from pathlib import Path
 
-from conftest import json_lines, run_cli
+from conftest import json_lines, run_cli, silent_port
 
 
 def devices_yaml(tmp: Path, snmp_port: int, extra: str = "") -> Path:
@@ -66,36 +66,23 @@ def test_dead_device_does_not_delay_the_others(tmp_path: Path, snmp_devices) -> 
     silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     silent.bind(("127.0.0.1", 0))
     dead_port = silent.getsockname()[1]
-    # A TCP port whose accept queue is full: new connections get no answer at all (a closed
-    # port would refuse at once, which is a device that is on, not a dead one).
-    full = socket.socket()
-    full.bind(("127.0.0.1", 0))
-    full.listen(0)
-    fillers = []
-    for _ in range(3):  # until the queue is full: the next connection gets no answer
-        f = socket.socket()
-        f.settimeout(0.5)
-        if f.connect_ex(full.getsockname()) != 0:
-            f.close()
-            break
-        fillers.append(f)
-    extra = "".join(f"""\
+    # A TCP port that gives no answer at all (a closed port would refuse at once, which is a
+    # device that is on, not a dead one).
+    with silent_port() as full_port:
+        extra = "".join(f"""\
   - id: dead-{i}
     name: "Thiết bị hỏng {i}"
     type: kiosk
     host: 127.0.0.1
     timeout: 1s
     snmp: {{port: {dead_port}, retries: 1}}
-    tcp: {{port: {full.getsockname()[1]}}}
+    tcp: {{port: {full_port}}}
 """ for i in range(16))
-    cfg = devices_yaml(tmp_path, snmp_devices.port, extra)
-    started = time.monotonic()
-    out = run_cli("hcc-agent", "check", "--config", str(cfg), "--json")
-    elapsed = time.monotonic() - started
+        cfg = devices_yaml(tmp_path, snmp_devices.port, extra)
+        started = time.monotonic()
+        out = run_cli("hcc-agent", "check", "--config", str(cfg), "--json")
+        elapsed = time.monotonic() - started
     silent.close()
-    for f in fillers:
-        f.close()
-    full.close()
     rows = {r["device"]: r for r in json_lines(out.stdout)}
     assert rows["printer-1"]["status"] == "ok"
     assert rows["ap-1"]["status"] == "ok"

@@ -106,6 +106,44 @@ def test_centers_show_devices_and_worst_first(env) -> None:
     assert centers[0]["devices"][0]["faults"] == ["printer.jammed"]
 
 
+def test_centers_come_a_page_at_a_time_filtered_by_the_server(tmp_path: Path) -> None:
+    """A city of many centers is never sent whole to a dashboard: a page of them, worst first,
+    with the number that match; a filter by a center's or a device's name, accents kept."""
+    db = tmp_path / "hcc.db"
+    store = Store(db)
+    now = time.time()
+    effects: list[object] = [
+        DeviceInfo(f"c{i:03d}", "pi-1", f"prn-{i}", f"Máy in quầy {i}", "printer", "ok", now,
+                   now, 0, {}, ()) for i in range(250)]
+    effects.append(DeviceInfo("c007", "pi-1", "robot-1", "Robot Lễ Tân", "robot", "ok", now, now,
+                              0, {}, ()))
+    # more open alerts than the store's default page: every one still colours its center
+    effects += [OpenAlert(AlertKey(f"c{i:03d}", "pi-1", f"prn-{i}", f"printer.x{j}"), "warning",
+                          "Máy in", {}, now - 60) for i in range(200, 250) for j in range(25)]
+    effects.append(OpenAlert(AlertKey("c123", "pi-1", "prn-123", "printer.jammed"), "critical",
+                             "Máy in", {}, now - 60))
+    store.write(effects)  # type: ignore[arg-type]
+    cfg = ControllerConfig(BrokerSettings("127.0.0.1", 1), db, centers=tuple(
+        CenterInfo(f"c{i:03d}", f"Trung tâm {i}", OpeningHours()) for i in range(250)),
+        http=HttpSettings(tokens={TOKEN: "ops-desk"}, read_open=True))
+    client = TestClient(create_app(cfg, StorePerThread(db), None))
+    first = client.get("/api/v1/centers", params={"limit": 60})
+    assert first.status_code == 200 and first.headers["x-total-count"] == "250"
+    page = first.json()
+    assert len(page) == 60 and page[0]["center"] == "c123" and page[0]["worst"] == "critical"
+    assert {c["worst"] for c in page[1:51]} == {"warning"}  # 50 centers past the 1,000th alert
+    assert page[1]["open_alerts"] == 25 and page[0]["devices"][0]["device"] == "prn-123"
+    second = client.get("/api/v1/centers", params={"limit": 60, "offset": 60}).json()
+    assert not {c["center"] for c in page} & {c["center"] for c in second}
+    robot = client.get("/api/v1/centers", params={"q": "lễ tân"})
+    assert robot.headers["x-total-count"] == "1" and robot.json()[0]["center"] == "c007"
+    assert [d["device"] for d in robot.json()[0]["devices"]] == ["prn-7", "robot-1"]
+    named = client.get("/api/v1/centers", params={"q": "trung tâm 12"}).json()
+    assert {c["center"] for c in named} == {"c012", *(f"c{i}" for i in range(120, 130))}
+    assert len(client.get("/api/v1/centers").json()) == 250  # no limit: all, as before
+    assert client.get("/api/v1/centers", params={"limit": 0}).status_code == 422
+
+
 def test_metrics_and_openapi(env) -> None:
     client, _ = env
     text = client.get("/metrics").text

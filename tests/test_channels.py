@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from controller.channels import REGISTRY, sms, telegram, zalo
+from controller.channels import REGISTRY, email, sms, telegram, zalo
 from controller.channels.base import ChannelError, Outgoing, Person, SendContext
 from controller.oncall import Override, Roster, Shift, Step, due_steps, on_duty
 from controller.store import AlertRow
@@ -326,3 +326,60 @@ def test_routes_respect_each_receivers_severities() -> None:
     settings = NotifySettings(receivers=(sms_rcv, tg_rcv), routes=(Route(("sms", "tg")),))
     assert [r.name for r in route(settings, alert(severity="critical"))] == ["sms", "tg"]
     assert [r.name for r in route(settings, alert(severity="warning"))] == ["tg"]  # SMS costs
+
+
+# -- a channel's service not reached: what happened, in the desk's words (issue 27) -----------
+def test_a_channel_not_reached_says_why_and_whether_to_retry(tmp_path: Path) -> None:
+    from test_http_faults import serve
+
+    from lab.procs import free_port
+
+    closed = free_port()
+    settings = telegram.Settings(token="123:SECRET", chats=("111",),
+                                 api_url=f"http://127.0.0.1:{closed}", poll_timeout_s=1)
+    with pytest.raises(ChannelError) as refused:
+        run(with_http(lambda ctx: telegram.send(settings, outgoing(), ctx, "tg")))
+    assert f"http://127.0.0.1:{closed} từ chối kết nối" in str(refused.value)
+    assert refused.value.retryable  # the service may come back
+    assert "SECRET" not in str(refused.value)  # the bot's token is in the URL's path
+    plain = serve()  # a plain-HTTP port given as https://: no retry will mend it
+    try:
+        settings = telegram.Settings(token="123:SECRET", chats=("111",),
+                                     api_url=f"https://127.0.0.1:{plain.server_port}")
+        with pytest.raises(ChannelError) as not_tls:
+            run(with_http(lambda ctx: telegram.send(settings, outgoing(), ctx, "tg")))
+    finally:
+        plain.shutdown()
+    assert "không dùng TLS ở cổng này" in str(not_tls.value) and not not_tls.value.retryable
+    mail = email.Settings(host="127.0.0.1", port=closed, sender="hcc@city.vn", to=("a@city.vn",))
+    with pytest.raises(ChannelError) as smtp:
+        run(with_http(lambda ctx: email.send(mail, outgoing(), ctx, "mail")))
+    assert f"127.0.0.1:{closed} từ chối kết nối" in str(smtp.value)
+
+
+def test_a_webhook_that_refuses_is_a_recorded_failed_send_not_a_crash(tmp_path: Path) -> None:
+    from controller.channels.base import UrlSettings
+    from controller.config import NotifySettings, Receiver
+    from controller.feed import StorePerThread
+    from controller.notify import Batch, Notifier
+    from controller.state import AlertKey, OpenAlert
+    from controller.store import Store
+    from lab.procs import free_port
+
+    Store(tmp_path / "s.db").write([OpenAlert(AlertKey("ba-dinh", "pi-1", "prn2",
+                                                       "printer.jammed"), "critical",
+                                              "Máy in quầy 2", {}, 1_790_000_000.0)])
+    stores = StorePerThread(tmp_path / "s.db")
+    row = stores.get().alerts()[0]
+    port = free_port()
+    hook = Receiver("hook", "webhook", UrlSettings(f"http://127.0.0.1:{port}/hook"))
+    notifier = Notifier(NotifySettings(receivers=(hook,), max_attempts=1), stores)
+
+    async def scenario() -> None:
+        await notifier.deliver(Batch(hook, "ba-dinh", "alerts", [("opened", row)]))
+        await notifier.close()
+
+    run(scenario())
+    [note] = stores.get().notifications()
+    assert note["status"] == "failed"
+    assert f"127.0.0.1:{port} từ chối kết nối" in note["last_error"]

@@ -65,9 +65,12 @@ def test_ipp_printer_healthy_then_low_toner_and_empty_tray(tmp_path: Path, ipp_p
     ipp_printer.set_main_tray(250)
 
 
-def test_ipp_nobody_listening_is_unreachable(tmp_path: Path) -> None:
+def test_ipp_nobody_listening_is_a_service_down_not_a_dead_printer(tmp_path: Path) -> None:
+    # the host refuses the port: it is on, its IPP service is not (issue 27: this was
+    # "not responding → check the power and the cable")
     row = check(tmp_path, f"{{id: d1, type: printer, host: 127.0.0.1, ipp: {{port: {free_port()}}}}}")
-    assert row["status"] == "unreachable"
+    assert row["status"] == "critical"
+    assert codes(row) == ["device.refused"]
 
 
 # -- HTTP ---------------------------------------------------------------------------------------

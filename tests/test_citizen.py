@@ -486,3 +486,161 @@ def test_the_form_key_made_by_two_controllers_at_once_is_one_key(target: str) ->
     finally:
         for s in stores:
             s.close()
+
+
+def test_qr_codes_rotate_only_for_the_desk_and_the_audit_trail_says_who(site: Site,
+                                                                         tmp_path: Path) -> None:
+    """Replacing a center's QR codes makes every printed label stop working: a technician of
+    the center may print labels and get the staff link, not rotate; each act is audited."""
+    from typer.testing import CliRunner
+
+    from conftest import cli_account
+    from controller import accounts
+    from controller.cli import app
+
+    cli_account(site.config.db, name="lan", role="technician", centers=("q1",))
+    cli_account(site.config.db, name="khoa", role="technician", centers=("q3",))
+    before = site.token("q1", "water-lobby")
+    run = CliRunner()
+    args = ["qr", "--center", "q1", "--staff-link", "--out", "-", "--config", str(site.path)]
+    refused = run.invoke(app, ["--as", "lan", *args, "--rotate"])
+    assert refused.exit_code == 1 and "không được đổi mã QR" in refused.output
+    other = run.invoke(app, ["--as", "khoa", *args])
+    assert other.exit_code == 1 and "no center 'q1'" in other.output  # out of scope: not found
+    shown = run.invoke(app, ["--as", "lan", *args])
+    assert shown.exit_code == 0 and "/staff/" in shown.output
+    assert site.token("q1", "water-lobby") == before
+    rotated = run.invoke(app, ["--as", "hcc-test", *args, "--rotate"])  # an admin
+    assert rotated.exit_code == 0, rotated.output
+    acts = [(r.account, r.action, r.center) for r in accounts.audit_rows(site.store.db)]
+    assert ("lan", "staff_link", "q1") in acts and ("hcc-test", "staff_link_rotate", "q1") in acts
+    assert not any(a == "khoa" for a, _x, _c in acts)  # a refusal changes nothing
+
+
+def _center_with_checklist() -> object:
+    from controller.amenities import Amenity
+    from controller.config import CenterInfo
+    from hcc_common.calendar import OpeningHours
+
+    water = Amenity(id="water-1", center="q1", type="water", name="Nước uống")
+    signs = Amenity(id="sign-1", center="q1", type="signage", name="Bảng chỉ dẫn")
+    printer = Amenity(id="printer-2", center="q1", type="printer", name="Máy in quầy 2",
+                      device="printer-2")  # networked: the box watches it, not the list
+    return CenterInfo("q1", "Q1", OpeningHours(), amenities=(water, signs, printer))
+
+
+def test_the_checklist_not_done_by_its_hour_is_a_gentle_warning_pure() -> None:
+    from datetime import datetime
+    from datetime import time as dt_time
+    from zoneinfo import ZoneInfo
+
+    from controller import checklist
+    from controller.state import OpenAlert, ResolveAlert
+
+    center = _center_with_checklist()
+    tz = ZoneInfo("Asia/Ho_Chi_Minh")
+    monday_8 = datetime(2026, 11, 30, 8, 0, tzinfo=tz).timestamp()
+    monday_10 = datetime(2026, 11, 30, 10, 0, tzinfo=tz).timestamp()
+    sunday_10 = datetime(2026, 11, 29, 10, 0, tzinfo=tz).timestamp()  # closed by default
+    by = dt_time(9, 0)
+    assert checklist.overdue(center, set(), monday_8, by) == ()  # not yet its hour
+    assert [a.id for a in checklist.overdue(center, {"water-1"}, monday_10, by)] == ["sign-1"]
+    assert checklist.overdue(center, {"water-1", "sign-1"}, monday_10, by) == ()
+    assert checklist.overdue(center, set(), sunday_10, by) == ()  # the center is closed
+    assert checklist.overdue(center, set(), monday_10, None) == ()  # switched off
+    missing = checklist.overdue(center, set(), monday_10, by)
+    [opened] = checklist.not_done_effects(center, missing, False, monday_10)
+    assert isinstance(opened, OpenAlert) and opened.severity == "info"
+    assert opened.params["missing"] == 2 and "Bảng chỉ dẫn" in str(opened.params["items"])
+    assert checklist.not_done_effects(center, missing, True, monday_10) == []  # open already
+    [closed] = checklist.not_done_effects(center, (), True, monday_10)
+    assert isinstance(closed, ResolveAlert)
+    assert checklist.not_done_effects(center, (), False, monday_10) == []
+
+
+def test_checklist_rates_count_open_days_and_listed_items_only() -> None:
+    from controller.citizen_report import checklist_rates
+
+    items = {"q1": frozenset({"water-1", "sign-1"}), "q3": frozenset()}
+    days = {"q1": ["2026-11-02", "2026-11-03", "2026-11-04"]}
+    ticks = [("q1", "2026-11-02", "water-1"), ("q1", "2026-11-02", "sign-1"),
+             ("q1", "2026-11-03", "water-1"), ("q1", "2026-11-03", "gone-amenity"),
+             ("q1", "2026-11-01", "water-1")]  # a Sunday: closed, not counted
+    [q1] = checklist_rates(items, days, ticks)
+    assert (q1.items, q1.open_days, q1.complete_days, q1.ticked) == (2, 3, 1, 3)
+    assert q1.rate == 0.5
+    [none] = checklist_rates({"q1": frozenset({"a"})}, {"q1": []}, [])
+    assert none.rate is None  # no open day: no rate, not 0 %
+
+
+def test_the_warning_opens_and_closes_with_the_staffs_ticks(target: str) -> None:
+    """On both databases: not done at 10:00 → an info alert on the desk; ticked → resolved."""
+    from dataclasses import replace
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from controller import checklist
+    from controller import config as config_mod
+    from controller.amenities import CitizenSettings
+    from controller.store import Store
+
+    center = _center_with_checklist()
+    config = replace(config_mod.load(None, env={}), centers=(center,))
+    store = Store(target)
+    try:
+        store.db.execute("DELETE FROM staff_checks WHERE center='q1'")
+        ten = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).replace(hour=10, minute=0)
+        while ten.weekday() > 4:  # a weekday: open by default
+            ten -= timedelta(days=1)
+        now = ten.timestamp()
+
+        def warnings() -> list[object]:
+            return [a for a in store.alerts(center="q1", device=checklist.NOT_DONE_DEVICE)]
+
+        for a in warnings():
+            store.resolve(a.id, "test", "clean start", now - 1)
+        assert checklist.warn_not_done(store, config, now) == 1
+        [warning] = warnings()
+        assert warning.severity == "info" and warning.code == checklist.NOT_DONE_CODE
+        assert checklist.warn_not_done(store, config, now + 60) == 0  # one warning, not more
+        checklist.record(store, CitizenSettings(), center, {"water-1": "ok", "sign-1": "ok"},
+                         now + 120)
+        assert checklist.warn_not_done(store, config, now + 180) == 1
+        assert warnings() == []
+        assert store.alert(warning.id).state == "resolved"
+    finally:
+        store.close()
+
+
+def test_the_monthly_report_has_the_citizens_part_and_the_checklist(site: Site) -> None:
+    """Reports by amenity type and center, what no sensor saw, time to resolution and the
+    checklist's completion rate, in the report's HTML and CSV as the city reads it."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from controller import checklist, reporting
+    from controller.report import month_period
+
+    assert post_report(site, site.token("q1", "water-lobby"), "out_of_water").status_code == 200
+    assert post_report(site, site.token("q1", "printer-2"), "tray_full").status_code == 200
+    center = site.config.centers[0]
+    now = time.time()
+    checklist.record(site.store, site.config.citizen, center,
+                     {a.id: "ok" for a in checklist.items(center)}, now)
+    month = datetime.now(ZoneInfo(site.config.reports.timezone)).strftime("%Y-%m")
+    period = month_period(month, site.config.reports.timezone)
+    html = reporting.make(site.store, site.config, period=period, center=None, fmt="html",
+                          lang="vi").decode()
+    part = html[html.index('id="citizens"'):]
+    assert "Người dân phản ánh và kiểm tra đầu ngày" in html
+    assert "Nước uống" in part and "Máy in" in part  # by amenity type, in Vietnamese
+    assert "Người dân thấy mà cảm biến không thấy" in part and "Hết nước" in part
+    assert "Kiểm tra đầu ngày của nhân viên" in part and "Trung tâm Quận 1" in part
+    csv_text = reporting.make(site.store, site.config, period=period, center=None, fmt="csv",
+                              lang="en").decode("utf-8-sig")
+    rows = csv_text.split("# opening_checklist\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert rows[0] == "center,center_name,items,open_days,complete_days,checked_ratio"
+    q1 = next(r for r in rows[1:] if r.startswith("q1,"))
+    open_days, complete = (int(x) for x in q1.split(",")[3:5])
+    assert complete == 1 and open_days >= 1  # today is ticked in full (the center opens daily)
+    assert "# citizen_reports_by_type\namenity_type,reports\n" in csv_text

@@ -67,8 +67,9 @@ devices:
 """)
     out = run_cli("hcc-agent", "check", "--config", str(cfg), "--device", "p1", "--json")
     (row,) = json_lines(out.stdout)
-    assert [f["code"] for f in row["faults"]] == ["device.check_failed"]
-    assert "SNMPv3 authentication failed" in row["faults"][0]["message"]
+    assert [f["code"] for f in row["faults"]] == ["device.snmp_auth"]
+    assert row["status"] == "critical"  # it answered: on, with other keys than ours
+    assert "SNMPv3 authentication failed" in str(row["error"])
     assert "wrong-secret-key" not in out.stdout + out.stderr
 
 

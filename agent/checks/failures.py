@@ -1,20 +1,19 @@
-"""What went wrong talking to a device, in words that fit: refused, timed out, name unknown, a TLS
-certificate expired, for another name, or untrusted; pure (an exception in, a fault out)."""
+"""What went wrong talking to a device, as its fault: the shared classifier's cause
+(hcc_common/net_failure.py) made a device fault (pure), and, when the device said nothing, a
+bounded second look (does its port open, does it answer ping) that tells "it is off" from "it
+is on but this service is silent"."""
 
 from __future__ import annotations
 
-import socket
-import ssl
 from dataclasses import dataclass
 
 from agent.checks.base import CheckOutcome, fault
+from hcc_common.net_failure import Cause, NetFailure, http_status, one_line
+from hcc_common.net_failure import classify as classify_failure
 from hcc_common.wire import FaultReport
 
-# OpenSSL's X509_V_ERR codes (openssl/x509_vfy.h)
-CERT_EXPIRED = 10
-CERT_NOT_YET_VALID = 9
-NAME_MISMATCH = (62, 64)  # a host name, or an IP address, that the certificate is not for
-UNTRUSTED = (18, 19, 20, 21, 2, 27)  # self-signed, self-signed in chain, no issuer, …
+__all__ = ["Failure", "classify", "explain_silence", "from_cause", "http_outcome", "one_line",
+           "outcome"]
 
 
 @dataclass(frozen=True)
@@ -24,73 +23,92 @@ class Failure:
     reachable: bool
     fault: FaultReport | None
     detail: str
+    cause: Cause = Cause.OTHER
 
 
-def one_line(text: str, limit: int = 200) -> str:
-    """A library's message as one clean line: its first line, without 'for more information'
-    links, shortened."""
-    first = next((line.strip() for line in str(text).splitlines()
-                  if line.strip() and not line.strip().lower().startswith("for more information")),
-                 "")
-    return first if len(first) <= limit else first[:limit - 1] + "…"
+def _port_of(target: str) -> str:
+    return target.rpartition(":")[2] if ":" in target else "?"
 
 
-def _chain(exc: BaseException) -> list[BaseException]:
-    out = []
-    seen: set[int] = set()
-    cur: BaseException | None = exc
-    while cur is not None and id(cur) not in seen:
-        seen.add(id(cur))
-        out.append(cur)
-        cur = cur.__cause__ or cur.__context__
-    return out
+def from_cause(failure: NetFailure, target: str, port: int | None = None) -> Failure:
+    """Pure: the device fault a cause means; `target` is the host (or host:port)."""
+    host = target
+    shown_port = str(port) if port is not None else _port_of(target)
+    c = failure.cause
+    by_cause: dict[Cause, FaultReport | None] = {
+        Cause.REFUSED: fault("device.refused", target=target),
+        Cause.NAME_UNKNOWN: fault("device.name_unknown", host=host),
+        Cause.DNS_DOWN: fault("wan.dns_failed", name=host),  # the center's DNS, not the name
+        Cause.NO_ROUTE: fault("device.no_route", host=host),
+        Cause.HOST_DOWN: None,  # nobody has the address: off or unplugged, "not responding"
+        Cause.NOT_TLS: fault("device.not_tls", port=shown_port),
+        Cause.TLS_EXPIRED: fault("device.tls_expired"),
+        Cause.TLS_WRONG_NAME: fault("device.tls_wrong_name", host=host),
+        Cause.TLS_UNTRUSTED: fault("device.tls_untrusted"),
+        Cause.TLS_FAILED: fault("device.tls_failed", reason=_tls_reason(failure.detail)),
+        Cause.NOT_HTTP: fault("device.not_http", port=shown_port),
+        Cause.NO_ANSWER: None,
+        Cause.READ_TIMEOUT: fault("device.http_timeout"),
+        Cause.AUTH: fault("device.http_auth", status=failure.status),
+        Cause.HTTP_ERROR: fault("device.http_error", status=failure.status),
+        Cause.HTTP_SERVER_ERROR: fault("device.http_server_error", status=failure.status),
+        Cause.OTHER: None,
+    }
+    return Failure(failure.answered, by_cause[c], failure.detail, c)
 
 
-def classify(exc: BaseException, target: str) -> Failure:
+def _tls_reason(detail: str) -> str:
+    # "[SSL: TLSV1_ALERT_PROTOCOL_VERSION] tlsv1 alert protocol version (_ssl.c:1000)" -> the
+    # words in the middle, which name the kind of failure
+    inner = detail.partition("]")[2].partition("(_ssl")[0].strip()
+    return (inner or detail)[:80]
+
+
+def classify(exc: BaseException, target: str, port: int | None = None) -> Failure:
     """The fault an exception from connecting to `target` means."""
-    for e in _chain(exc):
-        if isinstance(e, ssl.SSLCertVerificationError):
-            code = getattr(e, "verify_code", None)
-            if code in (CERT_EXPIRED, CERT_NOT_YET_VALID):
-                return Failure(True, fault("device.tls_expired"), one_line(str(e)))
-            if code in NAME_MISMATCH:
-                return Failure(True, fault("device.tls_wrong_name", host=target),
-                               one_line(str(e)))
-            return Failure(True, fault("device.tls_untrusted"), one_line(str(e)))
-        if isinstance(e, ConnectionRefusedError):
-            return Failure(True, fault("device.refused", target=target),
-                           f"{target}: connection refused")
-        if isinstance(e, socket.gaierror):
-            return Failure(False, fault("device.name_unknown", host=target),
-                           f"{target}: name not found")
-    name = type(exc).__name__
-    if "Timeout" in name or isinstance(exc, TimeoutError):
-        # ReadTimeout: it took the connection and then said nothing; the app hangs
-        if "Read" in name:
-            return Failure(True, fault("device.http_timeout"), f"{target}: no reply in time")
-        return Failure(False, None, f"{target}: no answer in time")
-    return Failure(False, None, one_line(f"{target}: {name}: {exc}"))
+    return from_cause(classify_failure(exc, target), target, port)
 
 
 def outcome(kind: str, failure: Failure) -> CheckOutcome:
-    if failure.reachable:
-        found = (failure.fault,) if failure.fault is not None else ()
-        return CheckOutcome(kind, True, {}, found, error=failure.detail)
-    return CheckOutcome(kind, False, {}, (failure.fault,) if failure.fault is not None else (),
-                        error=failure.detail)
+    found = (failure.fault,) if failure.fault is not None else ()
+    return CheckOutcome(kind, failure.reachable, {}, found, error=failure.detail)
+
+
+async def explain_silence(kind: str, failure: Failure, host: str | None, port: int | None,
+                          *, tls: bool = False, silent_code: str = "device.port_silent",
+                          timeout: float | None = None, probe_port: bool = True
+                          ) -> CheckOutcome:
+    """A device that said nothing in time: look once more, within a second. Its port opens:
+    the service (or its TLS) hangs. It answers ping (or ARP): it is on, this service is
+    silent (a firewall, SNMP off, a wrong community). Neither: "not responding" stands."""
+    from agent.reachability import PROBE_TIMEOUT_S, presence
+
+    if failure.cause is not Cause.NO_ANSWER or host is None:
+        return outcome(kind, failure)
+    # (probe_port=False: the check's own connect to the port was that probe)
+    seen = await presence(host, port if probe_port else None,
+                          min(PROBE_TIMEOUT_S, timeout or PROBE_TIMEOUT_S))
+    target = f"{host}:{port}" if port is not None else host
+    if seen.port_open:
+        code = fault("device.tls_timeout", port=port) if tls else fault("device.http_timeout")
+        return CheckOutcome(kind, True, {}, (code,),
+                            error=f"{failure.detail}; the port takes connections")
+    if seen.host_answers:
+        return CheckOutcome(kind, True, {}, (fault(silent_code, target=target),),
+                            error=f"{failure.detail}; the host answers ping")
+    return outcome(kind, failure)
 
 
 def http_outcome(kind: str, exc: Exception, target: str, expected: str) -> CheckOutcome:
     """A smart plug's (or any JSON API's) failure: an HTTP error status is the device answering
     (its page or API is wrong, not its cable); a reply that is not the API's JSON is wrong
     content; the rest is what classify() says."""
-    import httpx
-
-    if isinstance(exc, httpx.HTTPStatusError):
-        status = exc.response.status_code
-        code = "device.http_server_error" if status >= 500 else "device.http_error"
-        return CheckOutcome(kind, True, {"http_status": status}, (fault(code, status=status),),
-                            error=f"{target}: HTTP {status}")
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    if type(exc).__name__ == "HTTPStatusError" and isinstance(status, int):
+        found = from_cause(http_status(status, target), target)
+        return CheckOutcome(kind, True, {"http_status": status},
+                            (found.fault,) if found.fault is not None else (),
+                            error=found.detail)
     if isinstance(exc, ValueError):
         return CheckOutcome(kind, True, {}, (fault("device.content_mismatch", expected=expected),),
                             error=one_line(f"{target}: {exc}"))

@@ -12,6 +12,7 @@ from agent.checks import failures
 from agent.checks.base import CheckOutcome, fault
 from agent.checks.context import CheckContext
 from agent.config import Device
+from hcc_common.net_failure import http_status
 from hcc_common.wire import FaultReport, MetricValue
 
 KIND = "http"
@@ -62,14 +63,19 @@ async def run(device: Device, ctx: CheckContext) -> CheckOutcome:
                 if len(body) >= BODY_LIMIT:
                     break
     except (httpx.HTTPError, OSError) as exc:
-        return failures.outcome(KIND, failures.classify(exc, target))
+        url = httpx.URL(s.url)
+        port = url.port or (443 if url.scheme == "https" else 80)
+        return await failures.explain_silence(KIND, failures.classify(exc, target, port), target,
+                                              port, tls=url.scheme == "https",
+                                              timeout=device.timeout)
     latency_ms = round((time.perf_counter() - start) * 1000.0, 1)
     metrics["http_status"] = response.status_code
     metrics["http_latency_ms"] = latency_ms
     status = response.status_code
     if status != s.expect_status:
-        code = "device.http_server_error" if status >= 500 else "device.http_error"
-        found.append(fault(code, status=status))
+        # 401/403 is a wrong password, 5xx the device's own error, the rest a wrong path
+        said = failures.from_cause(http_status(status, target), target)
+        found.append(said.fault or fault("device.http_error", status=status))
     elif s.body_contains is not None and s.body_contains not in body.decode("utf-8", "replace"):
         found.append(fault("device.content_mismatch", expected=s.body_contains[:60]))
     elif s.json_field is not None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from agent.checks.base import CheckOutcome, unreachable
+from agent.checks import failures
+from agent.checks.base import CheckOutcome
 from agent.checks.context import CheckContext
 from agent.config import Device
 from agent.snmpdecode.core import DeviceContext, SnmpValue, Table, fault
@@ -16,6 +17,7 @@ from agent.snmpdecode.printer import (
     supply_faults,
 )
 from hcc_common import readings
+from hcc_common.net_failure import http_status
 from hcc_common.wire import FaultReport, MetricValue
 
 KIND = "ipp"
@@ -182,8 +184,24 @@ async def run(device: Device, ctx: CheckContext) -> CheckOutcome:
                     "printer-supply-description", "printer-input-tray",
                     "printer-make-and-model"]}})
     except (IPPError, OSError, TimeoutError) as exc:
-        return unreachable(KIND, f"IPP at {device.host}:{s.port}{s.path}: "
-                                 f"{exc.__class__.__name__}: {exc}")
+        return await _failed(exc, device, s.port, s.tls)
     printers = reply.get("printers") or [{}]
     metrics, found = decode(printers[0], ctx.device_context(device))
     return CheckOutcome(KIND, True, metrics, tuple(found))
+
+
+async def _failed(exc: BaseException, device: Device, port: int, tls: bool) -> CheckOutcome:
+    """pyipp wraps what happened (aiohttp's refused, TLS or name error; a timeout; an HTTP
+    status in its args): unwrap it into the one classifier's cause."""
+    assert device.host is not None
+    details = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], dict) else {}
+    status = details.get("status-code")
+    if isinstance(status, int):
+        said = failures.from_cause(http_status(status, device.host), device.host, port)
+        return failures.outcome(KIND, said)
+    if type(exc).__name__ == "IPPParseError":
+        return CheckOutcome(KIND, True, {}, (fault("device.content_mismatch",
+                                                   expected="IPP"),),
+                            error=f"{device.host}:{port}: the reply is not IPP")
+    return await failures.explain_silence(KIND, failures.classify(exc, device.host, port),
+                                          device.host, port, tls=tls, timeout=device.timeout)

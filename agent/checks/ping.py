@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import socket
 
-from agent.checks.base import CheckOutcome, unreachable
+from agent.checks import failures
+from agent.checks.base import CheckOutcome, fault, unreachable
 from agent.checks.context import CheckContext
 from agent.config import Device
 
@@ -24,7 +25,7 @@ def permission_hint() -> str:
 
 async def run(device: Device, ctx: CheckContext) -> CheckOutcome:
     from icmplib import async_ping  # imported on first use (memory on boxes that never ping)
-    from icmplib.exceptions import ICMPLibError, SocketPermissionError
+    from icmplib.exceptions import ICMPLibError, NameLookupError, SocketPermissionError
 
     s = device.ping
     assert s is not None and device.host is not None
@@ -37,11 +38,19 @@ async def run(device: Device, ctx: CheckContext) -> CheckOutcome:
             break
         except SocketPermissionError:
             continue
+        except NameLookupError:
+            # a name nobody knows is a wrong devices.yaml, not a device to go and look at
+            return failures.outcome(KIND, failures.classify(socket.gaierror(), device.host))
         except (ICMPLibError, socket.gaierror, OSError) as exc:
-            return unreachable(KIND, f"ping {device.host}: {exc}")
+            return failures.outcome(KIND, failures.classify(exc, device.host))
     if host is None:
-        return unreachable(KIND, permission_hint())
+        # the box may not send ICMP: its own setting, not a device to go and look at
+        return CheckOutcome(KIND, False, {}, (fault("device.check_failed",
+                                                    reason="ping: ICMP not allowed for this "
+                                                           "user on the box"),),
+                            error=permission_hint())
     if not host.is_alive:
         return unreachable(KIND, f"no echo reply from {device.host} ({s.count} tries)")
     return CheckOutcome(KIND, True, {"ping_rtt_ms": round(host.avg_rtt, 2),
                                      "ping_loss_pct": round(host.packet_loss * 100.0, 1)})
+

@@ -7,7 +7,7 @@ from typing import Any
 
 from agent.charger_rules import charger_faults
 from agent.checks import failures
-from agent.checks.base import CheckOutcome, unreachable
+from agent.checks.base import CheckOutcome
 from agent.checks.context import CheckContext
 from agent.config import Device
 from agent.snmpdecode.core import DeviceContext
@@ -64,8 +64,10 @@ async def run(device: Device, ctx: CheckContext) -> CheckOutcome:
             reply.raise_for_status()
             body = reply.json()
         metrics, found = decode(body, ctx.device_context(device), f"plug {s.switch}")
-    except httpx.TimeoutException:
-        return unreachable(KIND, f"no answer from {url} within {device.timeout:g}s")
+    except httpx.TimeoutException as exc:
+        # took the connection and hung, or silent: on (answers ping) or off
+        return await failures.explain_silence(KIND, failures.classify(exc, device.host),
+                                              device.host, s.port, timeout=device.timeout)
     except (httpx.HTTPError, ValueError) as exc:
         # answering with 404 or the wrong JSON is a device that is on: say what it said
         return failures.http_outcome(KIND, exc, device.host or url, "Shelly RPC JSON")

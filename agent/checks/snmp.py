@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from agent.checks import failures
 from agent.checks.base import CheckOutcome, fault, unreachable
 from agent.checks.context import CheckContext
 from agent.config import Device
@@ -23,6 +24,7 @@ from agent.snmp_client import SnmpError, SnmpTarget
 from agent.snmpdecode import DECODERS, Reading, Sample, SnmpValue, text
 from agent.snmpdecode.wifi import from_source
 from hcc_common import readings
+from hcc_common.net_failure import Cause
 from hcc_common.wire import FaultReport, MetricValue
 
 KIND = "snmp"
@@ -120,10 +122,7 @@ async def run(device: Device, ctx: CheckContext) -> CheckOutcome:
         profile = await _profile(device, ctx, target)
         reading = await fetch(device, ctx, profile, target)
     except SnmpError as exc:
-        if exc.answered:  # wrong credentials: the device is there, our config is not right
-            return CheckOutcome(KIND, True, {}, (fault("device.check_failed",
-                                                       reason=f"snmp: {exc}"),), str(exc))
-        return unreachable(KIND, str(exc))
+        return await failed(exc, device)
     if all(v is None for v in reading.scalars.values()) and not any(
             column for table in reading.tables.values() for column in table.values()):
         # It answered (a timeout raises above): the device is on and reachable, only this
@@ -145,6 +144,24 @@ async def run(device: Device, ctx: CheckContext) -> CheckOutcome:
     else:
         metrics, found = read_device(profile, sample, device.type)
     return CheckOutcome(KIND, True, metrics, tuple(found), profile=profile.id)
+
+
+async def failed(exc: SnmpError, device: Device) -> CheckOutcome:
+    """Why it said nothing we could read: it refused our v3 keys (it is there); its name is
+    unknown; or silence, where answering ping means SNMP is off or the community is wrong,
+    never "check the power and the cable"."""
+    assert device.host is not None and device.snmp is not None
+    if exc.cause == "auth" or exc.answered:
+        return CheckOutcome(KIND, True, {}, (fault("device.snmp_auth"),), str(exc))
+    if exc.cause == "name":
+        return CheckOutcome(KIND, False, {}, (fault("device.name_unknown", host=device.host),),
+                            str(exc))
+    if exc.cause != "timeout":
+        return unreachable(KIND, str(exc))
+    silence = failures.Failure(False, None, str(exc), Cause.NO_ANSWER)
+    return await failures.explain_silence(KIND, silence, device.host, None,
+                                          silent_code="device.snmp_silent",
+                                          timeout=device.timeout)
 
 
 def read_device(profile: Profile, sample: Sample, device_type: str

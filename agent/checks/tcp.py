@@ -7,7 +7,7 @@ import contextlib
 import time
 
 from agent.checks import failures
-from agent.checks.base import CheckOutcome, unreachable
+from agent.checks.base import CheckOutcome
 from agent.checks.context import CheckContext
 from agent.config import Device
 from agent.poll_clock import within
@@ -22,11 +22,13 @@ async def run(device: Device, ctx: CheckContext) -> CheckOutcome:
         # (an answer that came while the loop was busy elsewhere is not a timeout)
         _, writer = await within(device.timeout,
                                  asyncio.open_connection(device.host, device.tcp.port))
-    except TimeoutError:
-        return unreachable(KIND, f"no answer on port {device.tcp.port} within {device.timeout:g}s")
-    except OSError as exc:
-        # refused: the device is on and its service is not; a name nobody knows: a config error
-        return failures.outcome(KIND, failures.classify(exc, f"{device.host}:{device.tcp.port}"))
+    except (TimeoutError, OSError) as exc:
+        # refused: the device is on and its service is not; a name nobody knows: a config
+        # error; silence: it answers ping (a firewall drops the port) or it is off
+        target = f"{device.host}:{device.tcp.port}"
+        return await failures.explain_silence(KIND, failures.classify(exc, target),
+                                              device.host, device.tcp.port,
+                                              timeout=device.timeout, probe_port=False)
     elapsed_ms = (time.perf_counter() - start) * 1000.0
     writer.close()
     # The connect succeeded; a slow close says nothing about the device.

@@ -12,6 +12,7 @@ import httpx
 
 from controller.store import AlertRow
 from hcc_common import faults as vocab
+from hcc_common.net_failure import LASTING, classify, words
 from hcc_common.yamlconf import Node
 
 HTTP_TIMEOUT_S = 10.0
@@ -92,6 +93,23 @@ class UrlSettings:
 
 def parse_url(node: Node, env: Mapping[str, str]) -> UrlSettings:
     return UrlSettings(node.as_mapping(("url",)).require("url").as_str())
+
+
+def unreached(exc: BaseException, target: str | None = None, what: str = "") -> ChannelError:
+    """A channel's service not reached, by the one classifier (refused, a name unknown, a
+    certificate, a refused password, silence), in the desk's words with the library's line;
+    retried unless a setting must change first. The target defaults to the request's
+    scheme, host and port: never its path or query, which hold a bot's token."""
+    if target is None:
+        try:
+            url = exc.request.url  # type: ignore[attr-defined]
+            target = f"{url.scheme}://{url.host}" + (f":{url.port}" if url.port else "")
+        except (AttributeError, RuntimeError):
+            target = "?"
+    failure = classify(exc, target)
+    prefix = f"{what}: " if what else ""
+    return ChannelError(f"{prefix}{words(failure, target, 'vi')} [{failure.detail}]",
+                        retryable=failure.cause not in LASTING)
 
 
 def check_status(r: httpx.Response) -> None:

@@ -8,9 +8,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
-from controller.channels.base import HTTP_TIMEOUT_S, ChannelError, Outgoing, SendContext, device_page
+from controller.channels.base import (
+    HTTP_TIMEOUT_S,
+    ChannelError,
+    Outgoing,
+    SendContext,
+    device_page,
+    unreached,
+)
 from controller.views import iso
 from hcc_common import faults as vocab
+from hcc_common.net_failure import Cause, NetFailure, words
 from hcc_common.yamlconf import Node
 
 kind = "email"
@@ -92,9 +100,14 @@ async def send(settings: Settings, msg: Outgoing, ctx: SendContext, name: str) -
         else list(settings.to)
     if not to:
         raise ChannelError("no address to send to", retryable=False)
+    where = f"{settings.host}:{settings.port}"
     try:
         await asyncio.to_thread(deliver, settings, message(msg, settings, to))
     except smtplib.SMTPRecipientsRefused as exc:
         raise ChannelError(f"recipients refused: {exc}", retryable=False) from None
-    except (OSError, smtplib.SMTPException) as exc:
-        raise ChannelError(f"{type(exc).__name__}: {exc}", retryable=True) from None
+    except smtplib.SMTPAuthenticationError as exc:
+        failure = NetFailure(Cause.AUTH, f"{where}: {exc.smtp_code} {exc.smtp_error!r}"[:200])
+        raise ChannelError(f"{words(failure, where, 'vi')} [{failure.detail}]",
+                           retryable=False) from None
+    except OSError as exc:  # refused, a name unknown, TLS (STARTTLS), silence; smtplib's own
+        raise unreached(exc, where) from None

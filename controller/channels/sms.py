@@ -13,7 +13,14 @@ from typing import Any
 
 import httpx
 
-from controller.channels.base import ChannelError, Outgoing, SendContext, addresses, short_text
+from controller.channels.base import (
+    ChannelError,
+    Outgoing,
+    SendContext,
+    addresses,
+    short_text,
+    unreached,
+)
 from hcc_common.yamlconf import ANY_KEYS, Node
 
 kind = "sms"
@@ -126,7 +133,7 @@ async def send(settings: Settings, msg: Outgoing, ctx: SendContext, name: str) -
             try:
                 r = await ctx.http.request(**request(settings, phone, text))
             except httpx.HTTPError as exc:
-                raise ChannelError(f"{type(exc).__name__}", retryable=True) from None
+                raise unreached(exc) from None
             if r.status_code >= 400:
                 raise ChannelError(f"HTTP {r.status_code}",
                                    retryable=r.status_code >= 500 or r.status_code == 429)

@@ -21,6 +21,7 @@ from controller.channels.base import (
     SendContext,
     addresses,
     short_text,
+    unreached,
 )
 from hcc_common.backoff import Backoff
 from hcc_common.yamlconf import Node
@@ -71,7 +72,7 @@ async def call(http: httpx.AsyncClient, settings: Settings, method: str, body: d
         r = await http.post(_url(settings, method), json=body,
                             timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT)
     except httpx.HTTPError as exc:
-        raise ChannelError(f"{method}: {type(exc).__name__}", retryable=True) from None
+        raise unreached(exc, what=method) from None
     try:
         reply = r.json()
     except ValueError:

@@ -14,7 +14,14 @@ from typing import Any
 
 import httpx
 
-from controller.channels.base import ChannelError, Outgoing, SendContext, addresses, short_text
+from controller.channels.base import (
+    ChannelError,
+    Outgoing,
+    SendContext,
+    addresses,
+    short_text,
+    unreached,
+)
 from hcc_common.yamlconf import Node
 
 log = logging.getLogger("hcc.controller.zalo")
@@ -102,7 +109,9 @@ async def refresh(settings: Settings, ctx: SendContext, name: str,
             data={"refresh_token": state["refresh_token"], "app_id": settings.app_id,
                   "grant_type": "refresh_token"})
         reply = r.json()
-    except (httpx.HTTPError, ValueError) as exc:
+    except httpx.HTTPError as exc:
+        raise unreached(exc, what="token refresh") from None
+    except ValueError as exc:
         raise ChannelError(f"token refresh: {type(exc).__name__}", retryable=True) from None
     if not isinstance(reply, dict) or not reply.get("access_token") \
             or not reply.get("refresh_token"):
@@ -130,7 +139,9 @@ async def _post(settings: Settings, ctx: SendContext, token: str, user: str,
                                 headers={"access_token": token},
                                 json={"recipient": {"user_id": user}, "message": {"text": text}})
         reply = r.json()
-    except (httpx.HTTPError, ValueError) as exc:
+    except httpx.HTTPError as exc:
+        raise unreached(exc, what="send") from None
+    except ValueError as exc:
         raise ChannelError(f"send: {type(exc).__name__}", retryable=True) from None
     if not isinstance(reply, dict) or not isinstance(reply.get("error"), int):
         raise ChannelError(f"send: unexpected reply (HTTP {r.status_code})", retryable=True)

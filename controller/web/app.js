@@ -13,12 +13,16 @@ const TEXT = {
         need_token: "Your session has ended: sign in again.", forbidden: "Your account may not do this.", by: "by", critical: "critical",
         warning: "warning", info: "info", none: "No open alerts.",
         st_ok: "ok", st_warning: "warning", st_critical: "critical",
-        st_unreachable: "unreachable", st_pending: "pending", reports: "Reports" },
+        st_unreachable: "unreachable", st_pending: "pending", reports: "Reports",
+        more: "Show more", shown_of: "Showing {n} of {total} centers" },
 };
 TEXT.vi = inVietnamese(TEXT.en);  // the one catalog's words (texts.js)
 
 let lang = localStorage.getItem("hcc-lang") || "vi";
-let centers = [];
+let centers = [];       // one page of them, worst first, filtered by the server
+let centersTotal = 0;   // how many match the filter (the server's X-Total-Count)
+const PAGE = 60;        // a city of 10,000 centers is never sent to the browser at once
+let centersLimit = PAGE;
 let alerts = [];
 let me = null;  // who is signed in: name, role, what they may do, the CSRF token for writes
 const $ = (id) => document.getElementById(id);
@@ -42,8 +46,11 @@ function matches(text) {
 }
 
 function render() {
-  const shownCenters = centers.filter((c) => matches(c.center + " " + c.name + " " +
-      c.devices.map((d) => d.name + " " + d.device).join(" ")));
+  const shownCenters = centers;  // the server applied the filter to the centers
+  $("more").hidden = centers.length >= centersTotal;
+  $("shown").textContent = centersTotal > centers.length
+    ? t("shown_of").replace("{n}", centers.length.toLocaleString(lang)).replace("{total}", centersTotal.toLocaleString(lang))
+    : "";
   fill($("centers"), shownCenters.map((c) => {
     const offline = c.agents.some((a) => a.state !== "online");
     const meta = c.open_alerts ? `${c.open_alerts} ${t(c.open_alerts === 1 ? "open_one" : "open")}` : t("ok");
@@ -110,12 +117,23 @@ async function whoAmI() {
 }
 
 async function load() {
+  const q = $("filter").value.trim();
   const [c, a] = await Promise.all([
-    fetch("/api/v1/centers"), fetch("/api/v1/alerts?state=open&limit=1000")]);
+    fetch(`/api/v1/centers?limit=${centersLimit}${q ? "&q=" + encodeURIComponent(q) : ""}`),
+    fetch("/api/v1/alerts?state=open&limit=1000")]);
   if (c.status === 401 || a.status === 401) { location.assign("/signin?next=/"); return; }
-  if (c.ok) centers = await c.json();
+  if (q !== $("filter").value.trim()) return;  // typed on meanwhile: the newer load shows
+  if (c.ok) { centers = await c.json(); centersTotal = Number(c.headers.get("X-Total-Count") || centers.length); }
   if (a.ok) alerts = await a.json();
   render();
+}
+
+let typing = null;
+function filterChanged() {  // the alerts at once; the centers from the server, once typing stops
+  centersLimit = PAGE;
+  render();
+  clearTimeout(typing);
+  typing = setTimeout(load, 250);
 }
 
 // every write carries the session's CSRF token (the server refuses one without it)
@@ -148,10 +166,11 @@ document.addEventListener("click", (e) => {
   if (b) act(b.dataset.id, b.classList.contains("ack") ? "ack" : "resolve",
              b.closest("tr").querySelector("input.note").value);
   const c = e.target.closest(".center");
-  if (c) { $("filter").value = c.dataset.center; render(); }
+  if (c) { $("filter").value = c.dataset.center; filterChanged(); }
 });
 $("lang").addEventListener("click", () => { lang = lang === "vi" ? "en" : "vi"; localStorage.setItem("hcc-lang", lang); applyLanguage(); });
-$("filter").addEventListener("input", render);
+$("filter").addEventListener("input", filterChanged);
+$("more").addEventListener("click", () => { centersLimit += PAGE; load(); });
 $("signout").addEventListener("click", async () => {
   await fetch("/api/v1/session", { method: "DELETE", headers: writeHeaders() });
   location.assign("/signin");
