@@ -12,35 +12,38 @@ from typing import Annotated
 
 import typer
 
+from agent import cli_text  # noqa: F401  (the Vietnamese of this module's texts)
 from agent import config as agent_config
 from agent.checks import host
 from agent.checks.base import Combined
 from agent.checks.context import CheckContext
-from agent.cli_text import LANG, h
-from agent.heartbeat import BOX_NAME, STATUS_FILE
+from agent.heartbeat import STATUS_FILE
 from agent.poller import poll
 from hcc_common import faults as vocab
-from hcc_common import logs
-from hcc_common.cliutil import lang_or_exit, speak_to_click
+from hcc_common import logs, texts
+from hcc_common.cliutil import fail, lang_or_exit, run_app
+from hcc_common.config_words import localize
 from hcc_common.devices_config import Config, Device, error_lines
 from hcc_common.durations import format_duration
 from hcc_common.mqtt_settings import broker_from_url
 from hcc_common.terminal import echo_line
+from hcc_common.texts import tr, translate
 from hcc_common.yamlconf import ConfigError, each_error
 
 app = typer.Typer(
-    help=h("app"), no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    help="hcc-agent watches the devices of one service center and reports them to the city.",
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
     # click's plain help: whole sentences rewrapped to the terminal, no "<bool>" type tags
     rich_markup_mode=None,
 )
 
-ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help=h("config"),
-                                                show_default=False)]
-PathArg = Annotated[Path | None, typer.Argument(help=h("path"), show_default=False)]
-LangOpt = Annotated[str | None, typer.Option("--lang", help=h("lang"))]
-
-
-speak_to_click(LANG)
+ConfigOpt = Annotated[Path | None, typer.Option(
+    "--config", "-c", show_default=False,
+    help="The center's devices.yaml (default: /etc/hcc-agent/devices.yaml when it exists, else "
+         "./devices.yaml).")]
+PathArg = Annotated[Path | None, typer.Argument(
+    help="The devices.yaml to use (instead of --config).", show_default=False)]
+LangOpt = Annotated[str | None, typer.Option("--lang", help="Language: vi (default) or en.")]
 
 
 @app.callback()
@@ -59,16 +62,18 @@ def _load(path: Path, lang: str | None = None, exit_code: int = 1) -> Config:
     try:
         return agent_config.load(path)
     except ConfigError as exc:
-        language = lang if lang in ("vi", "en") else LANG
-        for line in error_lines(exc, language):  # every mistake, each with its file:line
+        for line in error_lines(exc, lang or texts.current()):  # every mistake, with file:line
             typer.echo(line, err=True)
         raise typer.Exit(exit_code) from None
 
 
-@app.command(help=h("validate"))
+@app.command(help=('Check devices.yaml without polling anything. Exit 0 if valid; if not, print '
+        'file:line and why, and exit 1.'))
 def validate(path: PathArg = None, config: ConfigOpt = None, lang: LangOpt = None,
              elsewhere: Annotated[bool, typer.Option(
-                 "--elsewhere", help=h("validate.elsewhere"))] = False) -> None:
+                 "--elsewhere", help=('Judged away from the box (the controller): the files the config '
+                                      'names (password,'
+                         ' CA) are not checked.'))] = False) -> None:
     target = config_path(config, path)
     language = lang_or_exit(lang)
     if elsewhere:
@@ -78,31 +83,31 @@ def validate(path: PathArg = None, config: ConfigOpt = None, lang: LangOpt = Non
             cfg = _load(target, language)
     else:
         cfg = _load(target, language)
-    if language == "vi":
-        typer.echo(f"{target}: hợp lệ — trung tâm {cfg.center.id}, máy giám sát {cfg.agent.id}, "
-                   f"{len(cfg.devices)} thiết bị")
-    else:
-        typer.echo(f"{target}: OK — center {cfg.center.id}, agent {cfg.agent.id}, "
-                   f"{len(cfg.devices)} device(s)")
+    typer.echo(tr("{file}: OK — center {center}, agent {agent}, {count} device(s)", language,
+                  file=target, center=cfg.center.id, agent=cfg.agent.id, count=len(cfg.devices)))
 
 
-@app.command(help=h("discover"))
+@app.command(help=("Find the center's devices (SNMP printers, APs, PDUs, UPSes; Shelly and Tasmota "
+        'plugs; IPP printers) and print devices.yaml entries for them, or add them '
+        '(--write).'))
 def discover(
     subnets: Annotated[list[str] | None, typer.Argument(
-        help=h("discover.subnets"))] = None,
+        help="Subnets to sweep, e.g. 192.0.2.0/24 (default: this box's own LAN).")] = None,
     config: ConfigOpt = None,
     community: Annotated[list[str] | None, typer.Option(
-        "--community", help=h("discover.community"))] = None,
+        "--community", help='SNMP v2c community to try (repeatable; default: public).')] = None,
     write: Annotated[bool, typer.Option(
-        "--write", help=h("discover.write"))] = False,
-    concurrency: Annotated[int, typer.Option(help=h("discover.concurrency"))] = 32,
-    rate: Annotated[float, typer.Option(help=h("discover.rate"))] = 50.0,
-    timeout: Annotated[float, typer.Option(help=h("discover.timeout"))] = 1.0,
-    snmp_port: Annotated[int, typer.Option(help=h("discover.snmp_port"))] = 161,
-    http_port: Annotated[int, typer.Option(help=h("discover.http_port"))] = 80,
+        "--write", help='Add what is new to --config, keeping its comments and order.')] = False,
+    concurrency: Annotated[int, typer.Option(help='Hosts probed at once.')] = 32,
+    rate: Annotated[float, typer.Option(help='Hosts probed per second, at most.')] = 50.0,
+    timeout: Annotated[float, typer.Option(help='Seconds to wait for each answer.')] = 1.0,
+    snmp_port: Annotated[int, typer.Option(help='SNMP port to probe.')] = 161,
+    http_port: Annotated[int, typer.Option(help='HTTP port of smart plugs.')] = 80,
     neighbours_too: Annotated[bool, typer.Option(
-        "--neighbours/--no-neighbours", help=h("discover.neighbours"))] = True,
-    reload: Annotated[bool, typer.Option(help=h("discover.reload"))] = True,
+        "--neighbours/--no-neighbours", help="Also probe hosts in the box's ARP table.")] = True,
+    reload: Annotated[bool, typer.Option(help=('After --write, have the running hcc-agent service read '
+                                               'the file now (systemctl '
+            'reload; no restart).'))] = True,
 ) -> None:
     """Find the center's devices (SNMP printers, APs, PDUs, UPSes; Shelly and Tasmota plugs;
     IPP printers over DNS-SD) and print devices.yaml entries for them, or add them (--write)."""
@@ -116,25 +121,23 @@ def discover(
     try:
         hosts = disc.hosts_of(nets)
     except disc.DiscoverError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        fail(tr(str(exc)), 2)
     if neighbours_too:
         in_nets = set(disc.hosts_of(nets))
         hosts += [h for h in disc.neighbours() if h not in in_nets]
     if not hosts:
-        typer.echo("error: no subnet to sweep: give one, e.g. 192.0.2.0/24", err=True)
-        raise typer.Exit(2)
+        fail(tr("no subnet to sweep: give one, e.g. 192.0.2.0/24"), 2)
     from rich.progress import Progress
 
     with Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
-        task = progress.add_task(f"probing {len(hosts)} hosts", total=len(hosts))
+        task = progress.add_task(tr("probing {count} hosts", count=len(hosts)), total=len(hosts))
         found = asyncio.run(disc.discover(
             hosts, communities=community or ["public"], snmp_port=snmp_port,
             http_port=http_port, concurrency=concurrency, rate=rate, timeout=timeout,
             on_probed=lambda: progress.advance(task)))
     found += disc.browse(nets)
-    typer.echo(f"# {len(found)} device(s) found in {', '.join(nets)} ({len(hosts)} hosts probed)",
-               err=True)
+    typer.echo("# " + tr("{count} device(s) found in {nets} ({hosts} hosts probed)",
+                         count=len(found), nets=", ".join(nets), hosts=len(hosts)), err=True)
     if write:
         from hcc_common.keepfile import NotWritable
 
@@ -143,8 +146,8 @@ def discover(
         except NotWritable as exc:
             _not_writable(exc, "sudo hcc-agent discover --write")
         _load(config)  # the same validator as always: what was written must load
-        typer.echo(f"{config}: {len(added)} device(s) added, "
-                   f"{len(found) - len(added)} already there")
+        typer.echo(tr("{file}: {added} device(s) added, {kept} already there", file=config,
+                      added=len(added), kept=len(found) - len(added)))
         if added:
             _tell_the_service(reload)
         return
@@ -156,9 +159,8 @@ def discover(
 
 
 def _not_writable(exc: OSError, remedy: str) -> typer.Exit:
-    typer.echo(f"error: {exc}: the config is root's (the service only reads it); run: {remedy}",
-               err=True)
-    raise typer.Exit(1)
+    fail(tr("{why}: the config is root's (the service only reads it); run: {remedy}",
+            why=exc, remedy=remedy))
 
 
 def _writable_or_exit(config: Path, remedy: str) -> None:
@@ -193,22 +195,25 @@ def _tell_the_service(reload: bool) -> None:
         done = subprocess.run(["systemctl", "reload", SERVICE], capture_output=True, text=True,
                               timeout=60, check=False)
         if done.returncode == 0:
-            typer.echo(f"{SERVICE} reloaded: the new devices are polled now")
+            typer.echo(tr("{service} reloaded: the new devices are polled now", service=SERVICE))
             return
-        typer.echo(f"warning: systemctl reload {SERVICE}: {done.stderr.strip()}", err=True)
-    typer.echo(f"a running {SERVICE} applies the change within a heartbeat by itself "
-               f"(now: sudo systemctl reload {SERVICE})")
+        typer.echo(tr("warning: systemctl reload {service}: {why}", service=SERVICE,
+                      why=done.stderr.strip()), err=True)
+    typer.echo(tr("a running {service} applies the change within a heartbeat by itself "
+                  "(now: sudo systemctl reload {service})", service=SERVICE))
 
 
-@app.command(help=h("enroll"))
+@app.command(help=('Give this box its own broker credentials: trade the code over HTTPS (pinned to '
+        'the fingerprint), write the password and CA beside devices.yaml, set its mqtt: '
+        'section, validate it and restart the service.'))
 def enroll(
-    url: Annotated[str, typer.Argument(help=h("enroll.url"))],
-    code: Annotated[str, typer.Argument(help=h("enroll.code"))],
+    url: Annotated[str, typer.Argument(help='The controller, e.g. https://hcc.city.vn:8443')],
+    code: Annotated[str, typer.Argument(help='The one-time code from hcc-controller enroll.')],
     fingerprint: Annotated[str, typer.Option(
-        help=h("enroll.fingerprint"))],
+        help="The controller certificate's SHA-256, as hcc-controller enroll printed it.")],
     config: ConfigOpt = None,
     restart: Annotated[bool, typer.Option(
-        help=h("enroll.restart"))] = True,
+        help='Restart the hcc-agent service afterwards.')] = True,
 ) -> None:
     """Give this box its own broker credentials: trade the code over HTTPS (pinned to the
     fingerprint), write the password and CA beside devices.yaml (root:hcc-agent, 0640), set its
@@ -222,38 +227,36 @@ def enroll(
     try:
         got = fetch(url, code, fingerprint)
     except EnrollFailed as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+        fail(translate(str(exc)))
     try:
         write(config, got)
         from agent.updater import remember_controller
 
         remember_controller(config.parent, url, fingerprint)  # where releases come from
     except OSError as exc:
-        typer.echo(f"error: cannot write beside {config}: {exc.strerror} (run with sudo)",
-                   err=True)
-        raise typer.Exit(1) from None
+        fail(tr("cannot write beside {file}: {why} (run with sudo)", file=config,
+                why=exc.strerror))
     cfg = _load(config)
-    typer.echo(f"enrolled: {cfg.center.id}/{cfg.agent.id} as {got.username} on "
-               f"{got.broker_url}; credentials in {config.parent}")
+    typer.echo(tr("enrolled: {center}/{agent} as {user} on {broker}; credentials in {folder}",
+                  center=cfg.center.id, agent=cfg.agent.id, user=got.username,
+                  broker=got.broker_url, folder=config.parent))
     if not got.controller_keys:
-        typer.echo("warning: the controller sent no signing key: this box will refuse every "
-                   "pushed config (cảnh báo: không có khóa của trung tâm, box sẽ từ chối cấu "
-                   "hình đẩy xuống)", err=True)
+        typer.echo(tr("warning: the controller sent no signing key: this box will refuse every "
+                      "pushed config"), err=True)
     if restart and Path("/run/systemd/system").is_dir() and shutil.which("systemctl"):
         done = subprocess.run(["systemctl", "restart", "hcc-agent"], capture_output=True,
                               text=True, timeout=60, check=False)
         if done.returncode != 0:
-            typer.echo(f"error: the service did not restart: {done.stderr.strip()}", err=True)
-            raise typer.Exit(1)
-        typer.echo("hcc-agent restarted: watch it with `journalctl -u hcc-agent -f`")
+            fail(tr("the service did not restart: {why}", why=done.stderr.strip()))
+        typer.echo(tr("hcc-agent restarted: watch it with `journalctl -u hcc-agent -f`"))
 
 
-@app.command(help=h("run"))
+@app.command(help=('Poll every device at its interval and report over MQTT until stopped (the '
+        'service mode).'))
 def run(
     config: ConfigOpt = None,
-    broker: Annotated[str | None, typer.Option(help=h("run.broker"))] = None,
-    log_level: Annotated[str, typer.Option(help=h("run.log_level"))] = "info",
+    broker: Annotated[str | None, typer.Option(help='Override mqtt.url, e.g. mqtt://host:1883')] = None,
+    log_level: Annotated[str, typer.Option(help='debug, info, warning or error')] = "info",
 ) -> None:
     """Poll every device at its interval and report over MQTT until stopped (the service mode)."""
     config = config_path(config)
@@ -266,16 +269,15 @@ def run(
         # named in the journal, and an exit status systemd does not restart on (the unit's
         # RestartPreventExitStatus): restarting every 5 s cannot fix a file
         for one in each_error(exc):
-            typer.echo(f"config error: {one}", err=True)
-        typer.echo(f"hcc-agent stopped: fix {config} (hcc-agent validate), then: "
-                   "sudo systemctl restart hcc-agent", err=True)
+            typer.echo(tr("config error: {message}", message=localize(one)), err=True)
+        typer.echo(tr("hcc-agent stopped: fix {file} (hcc-agent validate), then: "
+                      "sudo systemctl restart hcc-agent", file=config), err=True)
         raise typer.Exit(agent_config.EXIT_CONFIG) from None
     if broker is not None:
         try:
             broker_from_url(broker)
         except ConfigError as exc:
-            typer.echo(f"error: {exc.reason}", err=True)
-            raise typer.Exit(1) from None
+            fail(translate(exc.reason))
     run_forever(cfg, broker)
 
 
@@ -290,7 +292,7 @@ def _check_all(devices: list[Device], with_box: bool, cfg: Config) -> list[tuple
                 outcome = await host.run(cfg.agent.state_dir)
                 from agent.checks.base import combine
 
-                rows.append(({"device": cfg.agent.id, "name": BOX_NAME, "type": "box"},
+                rows.append(({"device": cfg.agent.id, "name": vocab.type_name("box"), "type": "box"},
                              combine([outcome])))
             return rows
         finally:
@@ -299,12 +301,13 @@ def _check_all(devices: list[Device], with_box: bool, cfg: Config) -> list[tuple
     return asyncio.run(main())
 
 
-@app.command(help=h("check"))
+@app.command(help='Run every check once now and show what is wrong, in plain words.')
 def check(
     path: PathArg = None,
     config: ConfigOpt = None,
-    device: Annotated[str | None, typer.Option("--device", "-d", help=h("check.device"))] = None,
-    as_json: Annotated[bool, typer.Option("--json", help=h("check.json"))] = False,
+    device: Annotated[str | None, typer.Option("--device", "-d", help='Only this device id.')] = None,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="One JSON object per device (JSON Lines).")] = False,
     lang: LangOpt = None,
 ) -> None:
     """Run every check once now and show what is wrong, in plain words."""
@@ -316,8 +319,8 @@ def check(
         chosen = cfg.device(device)
         if chosen is None:
             known = ", ".join(d.id for d in cfg.devices)
-            typer.echo(f"error: no device {device!r} in {config} (devices: {known})", err=True)
-            raise typer.Exit(1)
+            fail(tr("no device {device} in {file} (devices: {known})", device=repr(device),
+                    file=config, known=known))
         devices = [chosen]
     rows = _check_all(devices, device is None, cfg)
     if as_json:
@@ -337,23 +340,14 @@ def check(
 
 
 _RANK = {"ok": 0, "warning": 1, "critical": 2, "unreachable": 2}
-_SEVERITY_TEXT = {
-    "vi": {"critical": "nghiêm trọng", "warning": "cảnh báo", "info": "thông tin"},
-    "en": {"critical": "critical", "warning": "warning", "info": "info"},
-}
-_STATUS_TEXT = {
-    "vi": {"ok": "tốt", "warning": "cảnh báo", "critical": "nghiêm trọng",
-           "unreachable": "mất kết nối"},
-    "en": {"ok": "ok", "warning": "warning", "critical": "critical", "unreachable": "unreachable"},
-}
 
 
 def _print_table(rows: list[tuple[dict[str, str], Combined]], lang: str) -> None:
     width = max((len(i["device"]) for i, _ in rows), default=6)
     for ident, c in rows:
-        echo_line(f"{ident['device']:<{width}}  {_STATUS_TEXT[lang][c.status]:<13} {ident['name']}")
+        echo_line(f"{ident['device']:<{width}}  {tr(c.status, lang):<13} {ident['name']}")
         for f in c.faults:
-            echo_line(f"{'':<{width}}    - [{_SEVERITY_TEXT[lang].get(f.severity, f.severity)}] "
+            echo_line(f"{'':<{width}}    - [{tr(f.severity, lang)}] "
                       f"{vocab.full_message(ident['name'], f.code, f.params, lang)}")
             hint = vocab.hint(f.code, f.params, lang)
             if hint:
@@ -372,7 +366,6 @@ def _print_table(rows: list[tuple[dict[str, str], Combined]], lang: str) -> None
 
 def broker_problem(raw: object, broker: str) -> str | None:
     """Why the box last failed to reach its broker (status.json), in the technician's words."""
-    from hcc_common.faults import default_lang
     from hcc_common.net_failure import Cause, NetFailure, words
 
     if not isinstance(raw, dict) or raw.get("cause") not in set(Cause):
@@ -380,16 +373,19 @@ def broker_problem(raw: object, broker: str) -> str | None:
     status = raw.get("status")
     failure = NetFailure(Cause(raw["cause"]), str(raw.get("detail", ""))[:200],
                          status if isinstance(status, int) else None)
-    return words(failure, broker, default_lang())
+    return words(failure, broker, texts.current())
 
 
-@app.command(help=h("status"))
+@app.command(help=("Show what the running agent last did: broker link, backlog, each device's last "
+        'poll.'))
 def status(
     config: ConfigOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help=h("status.json"))] = False,
+    lang: LangOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help='Print the raw status as JSON.')] = False,
 ) -> None:
     """Show what the running agent last did: broker link, backlog, each device's last poll."""
     config = config_path(config).absolute()
+    lang_or_exit(lang)
     cfg = _load(config)
     # the config's own state_dir, else where the service keeps it (StateDirectory=, which a
     # shell has no $STATE_DIRECTORY for): `hcc-agent status` on the box, as root or its user
@@ -405,48 +401,53 @@ def status(
         except FileNotFoundError:
             continue
         except PermissionError:
-            typer.echo(f"error: cannot read {path}: run with sudo", err=True)
-            raise typer.Exit(1) from None
+            fail(tr("cannot read {file}: run with sudo", file=path))
         except (OSError, ValueError) as exc:
-            typer.echo(f"status file {path} unreadable ({exc}): the running agent rewrites it at"
-                       " its next heartbeat", err=True)
-            raise typer.Exit(1) from None
+            fail(tr("status file {file} unreadable ({why}): the running agent rewrites it at its "
+                    "next heartbeat", file=path, why=exc))
     if data is None:
-        where = " or ".join(str(p / STATUS_FILE) for p in places)
-        typer.echo(f"no status yet at {where}: is hcc-agent running with this config?",
-                   err=True)
-        raise typer.Exit(1)
+        where = tr(" or ").join(str(p / STATUS_FILE) for p in places)
+        fail(tr("no status yet at {file}: is hcc-agent running with this config?", file=where))
     if not isinstance(data, dict):
-        typer.echo(f"status file {path} is not an agent status: the running agent rewrites it"
-                   " at its next heartbeat", err=True)
-        raise typer.Exit(1)
+        fail(tr("status file {file} is not an agent status: the running agent rewrites it at its "
+                "next heartbeat", file=path))
     if as_json:
         typer.echo(json.dumps(data, ensure_ascii=False))
         return
     age = time.time() - float(data.get("written_at", 0))
-    typer.echo(f"center {data['center']}  agent {data['agent']}  session {data['session']}")
-    typer.echo(f"broker {data['broker']}: {'connected' if data['connected'] else 'NOT connected'}"
-               f"  (status written {format_duration(age)} ago)")
+    typer.echo(tr("center {center}  agent {agent}  session {session}", center=data["center"],
+                  agent=data["agent"], session=data["session"]))
+    link = tr("connected") if data["connected"] else tr("NOT connected")
+    typer.echo(tr("broker {broker}: {link}  (status written {age} ago)", broker=data["broker"],
+                  link=link, age=format_duration(age)))
     problem = broker_problem(data.get("broker_problem"), str(data["broker"]))
     if problem is not None:
         typer.echo(f"  → {problem}")
-    typer.echo(f"outbox: {data['backlog']} waiting, oldest {format_duration(data['backlog_oldest_s'])}"
-               f", {data['outbox_bytes'] // 1024} KiB; dropped {data['dropped_telemetry']} routine"
-               f" + {data['dropped_events']} fault reports; sent unbuffered {data['unbuffered']}"
-               + ("" if data.get("outbox") else "  (NO DISK BUFFER: see the log)"))
+    typer.echo(tr("outbox: {waiting} waiting, oldest {oldest}, {kib} KiB; dropped {routine} "
+                  "routine + {faults} fault reports; sent unbuffered {unbuffered}",
+                  waiting=data["backlog"], oldest=format_duration(data["backlog_oldest_s"]),
+                  kib=data["outbox_bytes"] // 1024, routine=data["dropped_telemetry"],
+                  faults=data["dropped_events"], unbuffered=data["unbuffered"])
+               + ("" if data.get("outbox") else "  " + tr("(NO DISK BUFFER: see the log)")))
     for d in data.get("outbox_damaged") or []:
-        typer.echo(f"outbox DAMAGED and set aside as {d.get('moved_to')}: {d.get('salvaged')}"
-                   f" report(s) salvaged and sent, {d.get('unreadable')} unreadable"
-                   f" ({d.get('reason', '')[:80]})")
+        echo_line(tr("outbox DAMAGED and set aside as {moved}: {salvaged} report(s) salvaged and "
+                     "sent, {unreadable} unreadable ({why})", moved=d.get("moved_to"),
+                     salvaged=d.get("salvaged"), unreadable=d.get("unreadable"),
+                     why=str(d.get("reason", ""))[:80]))
     for dev_id, st in data.get("devices", {}).items():
         last = st.get("last_poll")
-        when = "never" if last is None else f"{format_duration(time.time() - last)} ago"
-        faults = ", ".join(st.get("faults") or []) or "-"
-        echo_line(f"  {dev_id:<16} {st.get('status'):<12} polled {when:<10} faults: {faults}")
+        when = tr("never") if last is None else tr("{age} ago",
+                                                   age=format_duration(time.time() - last))
+        codes = st.get("faults") or []
+        faults = ", ".join(f"{vocab.message(code)} ({code})" for code in codes) or "-"
+        state = tr(str(st.get("status")))
+        echo_line(tr("  {device} {status} polled {when} faults: {faults}",
+                     device=f"{dev_id:<16}", status=f"{state:<12}", when=f"{when:<10}",
+                     faults=faults))
 
 
 def main() -> None:
     try:
-        app()
+        run_app(app)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -8,6 +8,7 @@ import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from hcc_common import texts
 from hcc_common.wire import FaultReport, MetricValue
 
 # -- DHCP (RFC 2131, options RFC 2132) ------------------------------------------------------
@@ -239,16 +240,16 @@ def parse_wpa_status(text: str) -> Joined:
 
 # -- from step results to metrics and the fault ------------------------------------------------
 STEPS = ("scan", "join", "gateway", "dhcp", "dns", "internet", "portal", "speed")
-STEP_NAMES = {
-    "vi": {"scan": "Dò sóng Wi-Fi", "join": "Kết nối Wi-Fi", "gateway": "Router",
-           "dhcp": "Nhận địa chỉ IP (DHCP)", "dns": "Phân giải tên miền (DNS)",
-           "internet": "Vào Internet", "portal": "Trang đăng nhập Wi-Fi", "speed": "Tốc độ tải",
-           "ok": "đạt", "failed": "LỖI"},
-    "en": {"scan": "Wi-Fi scan", "join": "Join Wi-Fi", "gateway": "Router",
-           "dhcp": "IP address (DHCP)", "dns": "Name lookup (DNS)", "internet": "Internet",
-           "portal": "Wi-Fi login page", "speed": "Download speed", "ok": "ok",
-           "failed": "FAILED"},
-}
+STEP_NAMES = {"scan": "Wi-Fi scan", "join": "Join Wi-Fi", "gateway": "Router",
+              "dhcp": "IP address (DHCP)", "dns": "Name lookup (DNS)", "internet": "Internet",
+              "portal": "Wi-Fi login page", "speed": "Download speed", "ok": "passed",
+              "failed": "FAILED"}
+# their Vietnamese, in the one catalog (hcc_common.texts)
+texts.register({"Wi-Fi scan": "Dò sóng Wi-Fi", "Join Wi-Fi": "Kết nối Wi-Fi",
+                "IP address (DHCP)": "Nhận địa chỉ IP (DHCP)",
+                "Name lookup (DNS)": "Phân giải tên miền (DNS)", "Internet": "Vào Internet",
+                "Wi-Fi login page": "Trang đăng nhập Wi-Fi", "Download speed": "Tốc độ tải",
+                "passed": "đạt", "FAILED": "LỖI"}, __name__)
 
 
 @dataclass(frozen=True)
@@ -304,7 +305,7 @@ def metrics_of(results: Sequence[StepResult], prefix: str) -> dict[str, MetricVa
 
 def step_lines(metrics: Mapping[str, MetricValue], prefix: str, lang: str) -> list[str]:
     """The probe's steps as a technician reads them, from a result's readings, in order."""
-    t = STEP_NAMES["vi" if lang == "vi" else "en"]
+    t = {k: texts.tr(v, lang) for k, v in STEP_NAMES.items()}
     out: list[str] = []
     for step in STEPS:
         ok = metrics.get(f"{prefix}_{step}_ok")

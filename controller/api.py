@@ -42,7 +42,7 @@ from controller.desk import DeskError, silence_window
 from controller.feed import SSE_QUEUE_MAX, AlertFeed, StorePerThread
 from controller.report import Period
 from controller.store import AlertChange, AlertNotFound, AlertRow, Store
-from controller.views import agent_json, change_json, iso, silence_json
+from controller.views import agent_json, change_json, iso, shown_event, silence_json
 from hcc_common import faults as vocab
 from hcc_common.enrollment import ENROLL_PATH
 
@@ -274,7 +274,7 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
         s = store()
         row = alert_for(s, who, alert_id)
         return {**desk.present(s, [row], "vi", time.time())[0],
-                "history": [{**h, "at": iso(h["at"])} for h in s.history(alert_id)]}
+                "history": [shown_event(h, "vi") for h in s.history(alert_id)]}
 
     def _act(request: Request, alert_id: int, body: NoteBody, who: Principal,
              action: str) -> dict[str, Any]:
@@ -413,7 +413,7 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
         rows = s.alerts(include_resolved=True, center=center, device=device, limit=50)
         shown = desk.present(s, rows, lang, now)
         for a in shown:
-            a["history"] = [{**h, "at": iso(h["at"])} for h in s.history(a["id"])]
+            a["history"] = [shown_event(h, lang) for h in s.history(a["id"])]
         return {"center": center, "center_name": centers.get(center, center),
                 "device": device, "agent": dev.agent, "name": dev.name, "type": dev.type,
                 "type_name": vocab.type_name(dev.type, lang), "status": dev.status,
@@ -721,6 +721,7 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
                  "device.js": "text/javascript", "common.js": "text/javascript",
                  "report.js": "text/javascript", "signin.js": "text/javascript",
                  "audit.js": "text/javascript", "status.js": "text/javascript",
+                 "texts.js": "text/javascript",
                  "uPlot.iife.min.js": "text/javascript",
                  "uPlot.min.css": "text/css"}
         if name not in types:

@@ -17,18 +17,17 @@ from controller.authz import Principal
 from controller.config import ControllerConfig
 from controller.store import Store
 from controller.views import alert_json, iso
-from hcc_common import logs
-from hcc_common.cliutil import lang_or_exit, speak_to_click, start_lang, translate_help
+from hcc_common import logs, texts
+from hcc_common.cliutil import fail, lang_or_exit, run_app
 from hcc_common.terminal import echo_line
-from hcc_common.yamlconf import ConfigError
+from hcc_common.texts import tr, translate
+from hcc_common.yamlconf import ConfigError, each_error
 
 app = typer.Typer(
     help="hcc-controller collects every center's reports, raises alerts and shows them.",
     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
     rich_markup_mode=None,  # click's plain help: sentences rewrapped, no "<bool>" tags
 )
-LANG = start_lang()
-speak_to_click(LANG)
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c",
                                                 help="controller.yaml (optional).")]
@@ -53,7 +52,12 @@ def _config(config: Path | None, db: str | None, broker: str | None = None,
         if broker is not None:
             cfg = replace(cfg, broker=controller_config.broker_from_url(broker))
     except ConfigError as exc:
-        typer.echo(f"{'config error' if exit_code == EXIT_CONFIG else 'error'}: {exc}", err=True)
+        from hcc_common.config_words import localize
+
+        for one in each_error(exc):
+            shown = localize(one)
+            typer.echo(tr("config error: {message}", message=shown) if exit_code == EXIT_CONFIG
+                       else tr("error: {message}", message=shown), err=True)
         raise typer.Exit(exit_code) from None
     if db is not None:
         from controller.db import is_postgres
@@ -66,8 +70,7 @@ def _config(config: Path | None, db: str | None, broker: str | None = None,
 def _require_db(cfg: ControllerConfig) -> None:
     """Exit unless the controller's database is there: a check that opens no connection."""
     if isinstance(cfg.db, Path) and not cfg.db.exists():
-        typer.echo(f"error: no database at {cfg.db} (has the controller run? use --db)", err=True)
-        raise typer.Exit(1)
+        fail(tr("no database at {db} (has the controller run? use --db)", db=cfg.db))
 
 
 def _open_store(cfg: ControllerConfig) -> Store:
@@ -89,9 +92,8 @@ def _store_for_writing(cfg: ControllerConfig) -> Store:
 
     if isinstance(cfg.db, Path) and not cfg.db.exists():
         if not cfg.db.parent.is_dir():
-            typer.echo(f"error: no folder {cfg.db.parent} for the database (install.sh makes "
-                       "it; or give --db)", err=True)
-            raise typer.Exit(1)
+            fail(tr("no folder {folder} for the database (install.sh makes it; or give --db)",
+                    folder=cfg.db.parent))
         store = Store(cfg.db)
         folder = cfg.db.parent.stat()
         if os.geteuid() == 0 and (folder.st_uid, folder.st_gid) != (0, 0):
@@ -122,8 +124,7 @@ def run(
         try:
             host, port = parse_listen(http)
         except ConfigError as exc:
-            typer.echo(f"error: {exc.reason}", err=True)
-            raise typer.Exit(1) from None
+            fail(translate(exc.reason))
         cfg = replace(cfg, http=replace(cfg.http or HttpSettings(), listen_host=host,
                                         listen_port=port))
     serve(cfg)
@@ -160,13 +161,13 @@ def alerts(
             typer.echo(json.dumps(a, ensure_ascii=False))
         return
     if not rows:
-        typer.echo("Không có cảnh báo nào." if language == "vi" else "No alerts.")
+        typer.echo(tr("No alerts."))
         return
-    quiet = " [tạm tắt]" if language == "vi" else " [silenced]"
+    quiet = " " + tr("[silenced]")
     for row, a in zip(rows, shown, strict=True):
-        echo_line(f"#{row.id:<5} {row.severity:<8} {row.state:<12} {row.center}/"
-                  f"{row.device or row.agent}  {a['message']}  (since {a['opened_at']})"
-                  f"{quiet if a['silenced'] else ''}")
+        echo_line(f"#{row.id:<5} {tr(row.severity):<12} {tr(row.state):<12} {row.center}/"
+                  f"{row.device or row.agent}  {a['message']}  "
+                  + tr("(since {time})", time=a["opened_at"]) + (quiet if a["silenced"] else ""))
 
 
 @app.command()
@@ -183,16 +184,20 @@ def agents(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False)
         if as_json:
             typer.echo(json.dumps(row, ensure_ascii=False))
         else:
-            echo_line(f"{a.center}/{a.agent:<12} {a.state:<8} seen {row['last_seen']}"
-                      f"  seq {a.last_seq}  received {a.received}  gaps {a.gaps}"
-                      f"  dup {a.duplicates}  skew {a.clock_skew_s:+.1f}s")
+            echo_line(f"{a.center}/{a.agent:<12} {tr(a.state):<14} " + tr(
+                "seen {seen}  seq {seq}  received {received}  gaps {gaps}  dup {dup}  skew {skew}s",
+                seen=row["last_seen"], seq=a.last_seq, received=a.received, gaps=a.gaps,
+                dup=a.duplicates, skew=f"{a.clock_skew_s:+.1f}"))
             if row["software"] is not None:
-                echo_line(f"    v{row['software']}  config {row['config_version']}"
-                          f"  {row['devices']} devices  {row['model']}  {row['os']}"
-                          f"  up since {row['up_since']}")
+                echo_line("    " + tr("v{software}  config {config}  {devices} devices  {model}  "
+                                      "{os}  up since {since}", software=row["software"],
+                                      config=row["config_version"], devices=row["devices"],
+                                      model=row["model"], os=row["os"], since=row["up_since"]))
             if row["update"] is not None and row["update"]["state"] != "ok":
                 u = row["update"]
-                echo_line(f"    update to {u['version']}: {u['state']}  {u['reason']}")
+                echo_line("    " + tr("update to {version}: {state}  {reason}",
+                                      version=u["version"], state=tr(u["state"]),
+                                      reason=translate(u["reason"] or "")))
 
 
 @app.command()
@@ -207,7 +212,7 @@ def partitions(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = Fa
     cli_accounts.acting(store, "metrics")  # the whole city's controllers and centers
     held = holders(store.db)
     if not held:
-        typer.echo("no partition is held: one controller serves every center, or none runs")
+        typer.echo(tr("no partition is held: one controller serves every center, or none runs"))
         return
     count = cfg.partitions.count if cfg.partitions is not None else 1 + max(p for p, _o, _l in held)
     owner_of = {p: o for p, o, _left in held}
@@ -221,11 +226,13 @@ def partitions(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = Fa
     if not as_json:
         for owner in sorted({o for _p, o, _l in held}):
             parts = [p for p, o, _l in held if o == owner]
-            typer.echo(f"{owner:<20} {len(parts):>4} partitions  {centers.get(owner, 0):>6} centers"
-                       f"  {', '.join(map(str, parts))}")
+            typer.echo(f"{owner:<20} " + tr("{parts} partitions  {centers} centers  {list}",
+                                            parts=f"{len(parts):>4}",
+                                            centers=f"{centers.get(owner, 0):>6}",
+                                            list=", ".join(map(str, parts))))
         if "(nobody: moving)" in centers:
-            typer.echo(f"{'(nobody: moving)':<20} {'':>4}             "
-                       f"{centers['(nobody: moving)']:>6} centers")
+            typer.echo(f"{tr('(nobody: moving)'):<20} {'':>4}             "
+                       + tr("{count} centers", count=f"{centers['(nobody: moving)']:>6}"))
 
 
 UrlOpt = Annotated[str | None, typer.Option("--url", help="Controller URL, e.g. http://hcc:8080 "
@@ -247,17 +254,13 @@ def _http(method: str, url: str, path: str, token: str | None, body: dict[str, A
     try:
         r = httpx.request(method, url.rstrip("/") + path, json=body, headers=headers, timeout=15)
     except httpx.HTTPError as exc:
-        from hcc_common.faults import default_lang
         from hcc_common.net_failure import classify, words
 
-        typer.echo(f"error: {words(classify(exc, url), url, default_lang())}", err=True)
-        raise typer.Exit(1) from None
+        fail(words(classify(exc, url), url, texts.current()))
     if r.status_code == 401:
-        typer.echo("error: the controller refused: give a valid --token (or $HCC_TOKEN)", err=True)
-        raise typer.Exit(1)
+        fail(tr("the controller refused: give a valid --token (or $HCC_TOKEN)"))
     if r.status_code >= 400:
-        typer.echo(f"error: HTTP {r.status_code}: {r.text[:300]}", err=True)
-        raise typer.Exit(1)
+        fail(f"HTTP {r.status_code}: {r.text[:300]}")
     return r.json()
 
 
@@ -275,27 +278,24 @@ def _act(action: str, alert_id: int, note: str, by: str | None, config: Path | N
         try:
             before = store.alert(alert_id)
         except AlertNotFound:
-            typer.echo(f"error: no alert {alert_id}", err=True)
-            raise typer.Exit(1) from None
+            fail(tr("no alert {id}", id=alert_id))
         # out of scope: the same words as for an alert that does not exist
-        who = cli_accounts.acting(store, "read", before.center, f"no alert {alert_id}")
+        who = cli_accounts.acting(store, "read", before.center, tr("no alert {id}", id=alert_id))
         who = cli_accounts.acting(store, action, before.center)
         try:
             # the API's rules exactly (one desk layer): who acted, note limits, state changes
             alert = desk.act(store, alert_id, action, holder=who.name, by=by, note=note,
                              now=time.time())
         except AlertNotFound:
-            typer.echo(f"error: no alert {alert_id}", err=True)
-            raise typer.Exit(1) from None
+            fail(tr("no alert {id}", id=alert_id))
         except desk.DeskError as exc:
-            typer.echo(f"error: --{exc.field}: {exc}", err=True)
-            raise typer.Exit(2) from None
+            fail(f"--{exc.field}: {translate(str(exc))}", 2)
         from controller.audit_view import alert_state
 
         cli_accounts.record(store, who, action, f"alert {alert_id}", alert.center,
                             alert_state(before), alert_state(alert))
-        row = desk.present(store, [alert], "vi", time.time())[0]
-    echo_line(f"#{row['id']} {row['state']}: {row['message']}")
+        row = desk.present(store, [alert], lang_or_exit(None), time.time())[0]
+    echo_line(f"#{row['id']} {tr(row['state'])}: {row['message']}")
 
 
 @app.command()
@@ -341,7 +341,9 @@ def silence(
                     if x.center is None or reader.sees(x.center)]
         for r in rows:
             what = " ".join(f"{k}={r[k]}" for k in ("center", "device", "type", "code") if r[k])
-            echo_line(f"#{r['id']} {what} until {r['ends_at']} by {r['author']}: {r['reason']}")
+            echo_line(f"#{r['id']} {what} " + tr("until {end} by {author}: {reason}",
+                                                 end=r["ends_at"], author=r["author"],
+                                                 reason=r["reason"]))
         return
     if end is not None:
         if url:
@@ -353,13 +355,12 @@ def silence(
             try:
                 old = store.silence(end)
             except AlertNotFound:
-                typer.echo(f"error: no silence {end}", err=True)
-                raise typer.Exit(1) from None
+                fail(tr("no silence {id}", id=end))
             who = cli_accounts.acting(store, "silence", old.center)
             done = store.expire_silence(end, time.time())
             cli_accounts.record(store, who, "silence_end", f"silence {end}", old.center,
                                 silence_json(old), silence_json(done))
-        typer.echo(f"silence #{end} ended")
+        typer.echo(tr("silence #{id} ended", id=end))
         return
     from controller.desk import DeskError, silence_window
 
@@ -371,8 +372,7 @@ def silence(
     except DeskError as exc:
         what = {"target": "--center, --device, --type or --code"}.get(exc.field,
                                                                         f"--{exc.field}")
-        typer.echo(f"error: {what}: {exc}", err=True)
-        raise typer.Exit(2) from None
+        fail(f"{what}: {translate(str(exc))}", 2)
     if url:
         row = _http("POST", url, "/api/v1/silences", token, {
             "center": center, "device": device, "type": type_, "code": code,
@@ -384,7 +384,7 @@ def silence(
             center=center, device=device, type_=type_, code=code, starts_at=window.starts_at,
             ends_at=window.ends_at, author=cli_accounts.author(who, by), reason=reason))
         cli_accounts.record(store, who, "silence", f"silence {row['id']}", center, after=row)
-    typer.echo(f"silence #{row['id']} until {row['ends_at']}")
+    typer.echo(tr("silence #{id} until {end}", id=row["id"], end=row["ends_at"]))
 
 
 @app.command("broker-config")
@@ -432,16 +432,16 @@ def broker_config(
                      ca_cert, ca_key, owner=default_owner() if owner is None else (owner or None),
                      controllers=controller or ["hcc-controller"])
     except BrokerConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+        fail(translate(str(exc)))
     cli_accounts.record_host_act(_config(config, None), "broker_config", str(out), after={
         "boxes": [f"{c}/{a}" for c, a in boxes], "controllers": controller or ["hcc-controller"],
         "hostnames": hostname or ["localhost", "127.0.0.1"], "new_passwords": len(g.credentials)})
-    typer.echo(f"mosquitto config: {g.conf}  (start: mosquitto -c {g.conf})")
-    typer.echo(f"CA for agents: {g.ca_cert}")
-    typer.echo(f"passwords (one file per user, mode 600): {out / 'credentials'}/")
-    typer.echo(f"{len(boxes)} box(es); give a box its credentials with: "
-               f"hcc-controller credentials CENTER --agent AGENT --broker-dir {out} --out FILE")
+    typer.echo(tr("mosquitto config: {file}  (start: mosquitto -c {file})", file=g.conf))
+    typer.echo(tr("CA for agents: {file}", file=g.ca_cert))
+    typer.echo(tr("passwords (one file per user, mode 600): {folder}/", folder=out / "credentials"))
+    typer.echo(tr("{count} box(es); give a box its credentials with: hcc-controller credentials "
+                  "CENTER --agent AGENT --broker-dir {folder} --out FILE", count=len(boxes),
+                  folder=out))
 
 
 @app.command("http-cert")
@@ -465,14 +465,14 @@ def http_cert(
     try:
         made = make(folder, hostname, days)
     except (NotWritable, PermissionError) as exc:
-        typer.echo(f"error: {exc} (run it with sudo)", err=True)
-        raise typer.Exit(1) from None
+        fail(tr("{why} (run it with sudo)", why=translate(str(exc))))
     cli_accounts.record_host_act(_config(config, db), "http_cert", str(made.cert),
                                  after={"hostnames": hostname, "days": days,
                                         "sha256": made.fingerprint})
-    typer.echo(f"certificate {made.cert}, key {made.key} (SHA-256 {made.fingerprint})")
-    typer.echo(f"in controller.yaml: http: {{listen: \"0.0.0.0:8443\", tls_cert: {made.cert}, "
-               f"tls_key: {made.key}}}")
+    typer.echo(tr("certificate {cert}, key {key} (SHA-256 {fingerprint})", cert=made.cert,
+                  key=made.key, fingerprint=made.fingerprint))
+    typer.echo(tr("in controller.yaml: {section}", section=f'http: {{listen: "0.0.0.0:8443", '
+                  f"tls_cert: {made.cert}, tls_key: {made.key}}}"))
 
 
 @app.command("signing-key")
@@ -491,14 +491,14 @@ def signing_key(
     try:
         key, made = load_or_create(path)
     except SigningKeyError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+        fail(translate(str(exc)))
     pub = public_of(key)
     if made:  # showing the key changes nothing
         cli_accounts.record_host_act(cfg, "signing_key", str(path), after={"id": pub.key_id})
-    typer.echo(f"{'made' if made else 'key'}: {path} (keep it; mode 600)")
+    typer.echo(tr("made: {file} (keep it; mode 600)" if made else "key: {file} (keep it; mode 600)",
+                  file=path))
     typer.echo(f"id: {pub.key_id}")
-    typer.echo(f"inline, for agent.controller_keys: {pub.inline}")
+    typer.echo(tr("inline, for agent.controller_keys: {key}", key=pub.inline))
     typer.echo(pub.pem().rstrip())
 
 
@@ -523,8 +523,7 @@ def credentials(
     try:
         user, pw, ca = issue_credentials(broker_dir, center, agent, out)
     except BrokerConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+        fail(translate(str(exc)))
     # the new password itself is never written in the audit trail: only that there is one
     cli_accounts.record_host_act(_config(config, db), "credentials", f"{center}/{agent}", center,
                                  after={"user": user, "broker_dir": str(broker_dir)})
@@ -533,13 +532,13 @@ def credentials(
     # the paths the box will use, not where the files were written here
     pw, ca = Path(os.path.abspath(pw)), Path(os.path.abspath(ca))
     box_pw, box_ca = box_dir / "mqtt.password", box_dir / "ca.crt"
-    typer.echo(f"# written here: {pw} and {ca}; reload mosquitto to apply (systemctl reload "
-               "mosquitto)")
-    typer.echo("# copy both to the box (scp), then on the box:")
-    typer.echo(f"#   sudo install -o root -g hcc-agent -m 0640 {pw} {box_pw}")
-    typer.echo(f"#   sudo install -o root -g hcc-agent -m 0640 {ca} {box_ca}")
-    typer.echo("# and in the box's devices.yaml:")
-    typer.echo(f'mqtt: {{url: "{url}", username: "{user}", password_file: {box_pw}, '
+    typer.echo("# " + tr("written here: {password} and {ca}; reload mosquitto to apply "
+                         "(systemctl reload mosquitto)", password=pw, ca=ca))
+    typer.echo("# " + tr("copy both to the box (scp), then on the box:"))
+    typer.echo(f"#   sudo install -o root -g hcc-agent -m 0640 {pw} {box_pw}")  # words: code
+    typer.echo(f"#   sudo install -o root -g hcc-agent -m 0640 {ca} {box_ca}")  # words: code
+    typer.echo("# " + tr("and in the box's devices.yaml:"))
+    typer.echo(f'mqtt: {{url: "{url}", username: "{user}", password_file: {box_pw}, '  # words: code
                f"ca_file: {box_ca}}}")
 
 
@@ -572,11 +571,12 @@ def deadletters(
         else:
             # a dead letter is what broke the contract: its topic, reason and payload may hold
             # anything, escape sequences too
-            echo_line(f"#{r['id']} {iso(r['received_at'])} {r['topic']} ({r['size']} bytes)")
+            echo_line(f"#{r['id']} {iso(r['received_at'])} {r['topic']} "
+                      + tr("({size} bytes)", size=r["size"]))
             echo_line(f"    {r['reason']}")
             echo_line(f"    {r['payload'][:200]}")
     if not rows and not as_json:
-        typer.echo("no dead letters")
+        typer.echo(tr("no dead letters"))
 
 
 @app.command()
@@ -599,8 +599,7 @@ def qr(
     cfg = _config(config, db)
     found = next((c for c in cfg.centers if c.id == center), None)
     if found is None:
-        typer.echo(f"error: no center {center!r} in controller.yaml", err=True)
-        raise typer.Exit(2)
+        fail(tr("no center {center} in controller.yaml", center=repr(center)), 2)
     url = base_url or (cfg.http.public_url if cfg.http is not None else "")
     store = _existing_store(cfg)  # says so plainly when the controller has not run yet
     try:
@@ -617,14 +616,14 @@ def qr(
         try:
             count = qr_labels.make_pdf(store, found, url, out, rotate=rotate)
         except (ValueError, reporting.ReportError) as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
+            fail(translate(str(exc)), 2)
         if rotate:
             cli_accounts.record(store, who, "qr_rotate", f"qr {center}", center,
                                 after={"labels": count})
     finally:
         store.close()
-    typer.echo(f"{out}: {count} labels for {found.name}")
+    typer.echo(tr("{file}: {count} labels for {center}", file=out, count=count,
+                  center=found.name))
 
 
 @app.command()
@@ -646,8 +645,7 @@ def report(
     from controller import reporting
 
     if center is not None and all_:
-        typer.echo("error: --center and --all: choose one", err=True)
-        raise typer.Exit(2)
+        fail(tr("--center and --all: choose one"), 2)
     cfg = _config(config, db)
     language = lang_or_exit(lang)
     try:
@@ -660,14 +658,14 @@ def report(
         body = reporting.make(store, cfg, period=period, center=center, fmt=chosen,
                               lang=language)
     except (ValueError, reporting.ReportError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        fail(translate(str(exc)), 2)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(body)
     # as the API's downloads are: who took which centers' figures
     cli_accounts.record(store, who, "report_download", f"report {period.label} {chosen}", center)
     store.close()
-    typer.echo(f"{out} ({len(body):,} bytes, {period.label})")
+    typer.echo(tr("{file} ({size} bytes, {period})", file=out, size=f"{len(body):,}",
+                  period=period.label))
 
 
 @app.command()
@@ -688,14 +686,12 @@ def oncall(
         found = roster_for(rosters, center)
         rosters = (found,) if found is not None else ()
     if not rosters:
-        typer.echo(f"no on-call roster{' covers ' + center if center else ''} in the config",
-                   err=True)
-        raise typer.Exit(1)
+        fail(tr("no on-call roster covers {center} in the config", center=center) if center
+             else tr("no on-call roster in the config"))
     try:
         when = datetime.fromisoformat(at).timestamp() if at is not None else time.time()
     except ValueError:
-        typer.echo(f"error: --at {at!r}: write ISO 8601, e.g. 2026-12-01T08:00+07:00", err=True)
-        raise typer.Exit(2) from None
+        fail(tr("--at {value}: write ISO 8601, e.g. 2026-12-01T08:00+07:00", value=repr(at)), 2)
     for r in rosters:
         view = describe(r, cfg.notify.people, when)
         if as_json:
@@ -707,10 +703,10 @@ def oncall(
                                   ensure_ascii=False))
             continue
         who = f"{view.on_duty.name} ({', '.join(view.on_duty.contacts)})" if view.on_duty \
-            else "không có ai trực (ngoài ca)"
+            else tr("nobody on duty (off hours)")
         typer.echo(f"{view.roster} [{', '.join(view.centers)}]: {who}")
         for step in view.steps:
-            typer.echo(f"    {step}")
+            typer.echo(f"    {translate(step)}")
 
 
 def _follow(store: Store, center: str | None, as_json: bool, language: str,
@@ -758,19 +754,16 @@ def enroll(
 
     cfg = _config(config, db)
     if cfg.enroll is None or cfg.http is None or cfg.http.tls_cert is None:
-        typer.echo("error: enrollment needs enroll: and http: with tls_cert/tls_key in "
-                   "controller.yaml (docs/operations.md)", err=True)
-        raise typer.Exit(1)
+        fail(tr("enrollment needs enroll: and http: with tls_cert/tls_key in controller.yaml "
+                "(docs/operations.md)"))
     if not wire.valid_id(center) or not wire.valid_id(agent):
-        typer.echo(f"error: {center}/{agent} is not a valid CENTER/AGENT", err=True)
-        raise typer.Exit(2)
+        fail(tr("{box} is not a valid CENTER/AGENT", box=f"{center}/{agent}"), 2)
     seconds = cfg.enroll.code_valid_s
     if valid is not None:
         try:
             seconds = parse_duration(valid)
         except ValueError as exc:
-            typer.echo(f"error: --valid: {exc}", err=True)
-            raise typer.Exit(2) from None
+            fail(f"--valid: {translate(str(exc))}", 2)
     code = new_code()
     now = time.time()
     # before the controller's first run too (the docs' order): the schema is made here, the
@@ -786,11 +779,12 @@ def enroll(
 
     cert = x509.load_pem_x509_certificate(Path(cfg.http.tls_cert).read_bytes())
     fingerprint = hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
-    typer.echo(f"code for {center}/{agent}: {code} (single use, valid {int(seconds // 60)} min)")
+    typer.echo(tr("code for {box}: {code} (single use, valid {minutes} min)",
+                  box=f"{center}/{agent}", code=code, minutes=int(seconds // 60)))
     host = cfg.http.listen_host if cfg.http.listen_host not in ("0.0.0.0", "::", "") \
         else "HOST"
-    typer.echo(f"on the box: sudo hcc-agent enroll https://{host}:{cfg.http.listen_port} {code} "
-               f"--fingerprint {fingerprint}")
+    typer.echo(tr("on the box: {command}", command=f"sudo hcc-agent enroll "
+                  f"https://{host}:{cfg.http.listen_port} {code} --fingerprint {fingerprint}"))
 
 
 config_app = typer.Typer(
@@ -813,9 +807,8 @@ def _box_of(text: str, center: str) -> str:
         doc = None  # the validator says where
     if isinstance(doc, dict) and isinstance(doc.get("center"), dict) and \
             doc["center"].get("id") not in (None, center):
-        typer.echo(f"error: the file is for center {doc['center'].get('id')!r}, not {center!r}",
-                   err=True)
-        raise typer.Exit(1)
+        fail(tr("the file is for center {other}, not {center}",
+                other=repr(doc["center"].get("id")), center=repr(center)))
     agent = doc.get("agent", {}).get("id") if isinstance(doc, dict) and isinstance(
         doc.get("agent"), dict) else None
     return str(agent) if agent else "pi-1"
@@ -837,7 +830,7 @@ def _validate_like_the_agent(text: str, center: str) -> None:
             with files_elsewhere():
                 devices_config.load(path, text=text)
         except ConfigError as exc:
-            for line in devices_config.error_lines(exc, LANG):
+            for line in devices_config.error_lines(exc, texts.current()):
                 typer.echo(line.replace(str(path), f"{center}.yaml"), err=True)
             raise typer.Exit(1) from None
 
@@ -880,9 +873,9 @@ def config_push(
     store.push_config(center, agent, version, text, cli_accounts.author(who, by), time.time())
     cli_accounts.record(store, who, "config_push", f"{center}/{agent}", center,
                         {"version": before}, {"version": version})
-    typer.echo(f"{center}/{agent}: version {version} pushed"
-               + (f" (was {before})" if before and before != version else
-                  " (unchanged)" if before == version else ""))
+    typer.echo(tr("{box}: version {version} pushed", box=f"{center}/{agent}", version=version)
+               + (" " + tr("(was {version})", version=before) if before and before != version
+                  else " " + tr("(unchanged)") if before == version else ""))
 
 
 @config_app.command("pull")
@@ -904,8 +897,7 @@ def config_pull(
     from hcc_common.keepfile import NotWritable, write_kept
 
     if not wire.valid_id(center) or (agent is not None and not wire.valid_id(agent)):
-        typer.echo(f"error: {center}/{agent or ''} is not a valid CENTER/AGENT", err=True)
-        raise typer.Exit(2)
+        fail(tr("{box} is not a valid CENTER/AGENT", box=f"{center}/{agent or ''}"), 2)
     cfg = _config(config, db)
     store = _existing_store(cfg)
     # the box's file holds its devices' communities and passwords: an admin's act, audited
@@ -913,10 +905,9 @@ def config_pull(
     boxes = sorted(a.agent for a in store.agents() if a.center == center)
     if agent is None:
         if len(boxes) != 1:
-            which = "no box that reported yet" if not boxes else \
-                f"boxes {', '.join(boxes)}: give --agent"
-            typer.echo(f"error: {center} has {which}", err=True)
-            raise typer.Exit(1)
+            fail(tr("{center} has no box that reported yet", center=center) if not boxes else
+                 tr("{center} has boxes {boxes}: give --agent", center=center,
+                    boxes=", ".join(boxes)))
         agent = boxes[0]
     kept = cfg.configs / f"{center}.yaml"
     pulls.ensure(store.db)
@@ -927,29 +918,27 @@ def config_pull(
         time.sleep(0.5)
         got = pulls.answer(store.db, request)
     if got is None:
-        typer.echo(f"error: no answer from {center}/{agent} in {timeout:g} s: the running "
-                   "controller sends the request, and the box must be online", err=True)
-        raise typer.Exit(1)
+        fail(tr("no answer from {box} in {seconds} s: the running controller sends the request, "
+                "and the box must be online", box=f"{center}/{agent}", seconds=f"{timeout:g}"))
     if kept.exists() and kept.read_text(encoding="utf-8") != got.content and not force:
-        typer.echo(f"error: {kept} exists and differs from the box's file: see it with "
-                   "`config diff`, or replace it with --force", err=True)
-        raise typer.Exit(1)
+        fail(tr("{file} exists and differs from the box's file: see it with `config diff`, or "
+                "replace it with --force", file=kept))
     try:
         kept.parent.mkdir(parents=True, exist_ok=True)
         write_kept(kept, got.content, mode=0o640)
     except (NotWritable, PermissionError) as exc:
-        typer.echo(f"error: {exc} (run it as the service user: sudo -u hcc-controller …)",
-                   err=True)
-        raise typer.Exit(1) from None
+        fail(tr("{why} (run it as the service user: sudo -u hcc-controller …)",
+                why=translate(str(exc))))
     cli_accounts.record(store, who, "config_pull", f"{center}/{agent}", center,
                         after={"version": got.version, "source": got.source})
-    what = "its own devices.yaml" if got.source == "local" else "the version pushed to it"
-    typer.echo(f"{center}/{agent}: {kept} (version {got.version}, {what})")
+    what = tr("its own devices.yaml") if got.source == "local" else tr("the version pushed to it")
+    typer.echo(tr("{box}: {file} (version {version}, {what})", box=f"{center}/{agent}",
+                  file=kept, version=got.version, what=what))
     try:
         _validate_like_the_agent(got.content, center)
     except typer.Exit:
-        typer.echo("warning: the file does not validate here (above); fix it before config push",
-                   err=True)
+        typer.echo(tr("warning: the file does not validate here (above); fix it before config "
+                      "push"), err=True)
 
 
 @config_app.command("status")
@@ -963,8 +952,8 @@ def config_status(config: ConfigOpt = None, db: DbOpt = None,
     agents = {(a.center, a.agent): a.inventory for a in store.agents()}
     desired = [r for r in store.desired_configs() if who.sees(r["center"])]
     if not desired and not as_json:
-        typer.echo("nothing pushed yet: every box runs its own devices.yaml (bring one here "
-                   "with `hcc-controller config pull CENTER`, then `config push CENTER`)")
+        typer.echo(tr("nothing pushed yet: every box runs its own devices.yaml (bring one here "
+                      "with `hcc-controller config pull CENTER`, then `config push CENTER`)"))
         return
     for row in desired:
         inv = agents.get((row["center"], row["agent"]), {})
@@ -980,8 +969,9 @@ def config_status(config: ConfigOpt = None, db: DbOpt = None,
         if as_json:
             typer.echo(json.dumps(out, ensure_ascii=False))
         else:
-            echo_line(f"{row['center']}/{row['agent']:<10} desired {row['version']}  "
-                      f"applied {applied or '-':<12}  {state}")
+            echo_line(f"{row['center']}/{row['agent']:<10} " + tr(
+                "desired {desired}  applied {applied}  {state}", desired=row["version"],
+                applied=f"{applied or '-':<12}", state=tr(state)))
             if error:
                 echo_line(f"    {error}")  # the box's own words
 
@@ -1024,23 +1014,23 @@ def config_rollback(
     rows = [r for r in store.desired_configs() if r["center"] == center
             and (not agent or r["agent"] == agent)]
     if not rows:
-        typer.echo(f"error: nothing was ever pushed to {center}", err=True)
-        raise typer.Exit(1)
+        fail(tr("nothing was ever pushed to {center}", center=center))
     current = rows[0]
     history = store.config_versions(center, current["agent"])
     older = [h for h in history if h["version"] != current["version"]]
     target = next((h for h in history if h["version"] == version), None) if version \
         else (older[0] if older else None)
     if target is None:
-        typer.echo(f"error: no version {version or 'before ' + current['version']} for "
-                   f"{center}/{current['agent']}", err=True)
-        raise typer.Exit(1)
+        box = f"{center}/{current['agent']}"
+        fail(tr("no version {version} for {box}", version=version, box=box) if version else
+             tr("no version before {version} for {box}", version=current["version"], box=box))
     store.push_config(center, current["agent"], target["version"], target["content"],
                       cli_accounts.author(who, by), time.time())
     cli_accounts.record(store, who, "config_rollback", f"{center}/{current['agent']}", center,
                         {"version": current["version"]}, {"version": target["version"]})
-    typer.echo(f"{center}/{current['agent']}: back to version {target['version']} "
-               f"(was {current['version']})")
+    typer.echo(tr("{box}: back to version {version} (was {before})",
+                  box=f"{center}/{current['agent']}", version=target["version"],
+                  before=current["version"]))
 
 
 @app.callback()
@@ -1063,16 +1053,9 @@ DAMAGED_DB_CODES = frozenset({10, 11, 26})
 
 def main() -> None:
     try:
-        if LANG == "vi":
-            import typer.main
+        from controller import cli_text
 
-            from controller.cli_text import VI
-
-            command = typer.main.get_command(app)
-            translate_help(command, VI)  # the help texts, in the technician's language
-            command()
-        else:
-            app()
+        run_app(app, cli_text.VI)  # the help texts and output, in the technician's language
     except KeyboardInterrupt:
         sys.exit(130)
     except sqlite3.DatabaseError as exc:
@@ -1081,8 +1064,8 @@ def main() -> None:
             raise
         # The controller's own database is never replaced behind the operator's back (it holds
         # every alert and all history): a clear error, the file left as it is.
-        print(f"error: the controller's SQLite database (controller.yaml db:) is damaged ({exc})."
-              " It is left as it"
-              " is, not replaced: stop the service, restore the file from a backup (or move it"
-              " away to start empty), then start again.", file=sys.stderr)
+        print(tr("error: {message}", message=tr(
+            "the controller's SQLite database (controller.yaml db:) is damaged ({why}). It is left "
+            "as it is, not replaced: stop the service, restore the file from a backup (or move it "
+            "away to start empty), then start again.", why=exc)), file=sys.stderr)
         sys.exit(1)

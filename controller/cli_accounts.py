@@ -18,6 +18,8 @@ import typer
 from controller import accounts, audit_view, authz
 from controller.authz import Decision, Principal
 from controller.store import Store
+from hcc_common.cliutil import fail
+from hcc_common.texts import tr, translate
 
 # set by the top-level --as option (cli.py's callback)
 ACTING_AS: list[str] = []
@@ -41,23 +43,6 @@ def peer() -> str:
     return f"cli@{socket.gethostname()}"[:64]
 
 
-# authz.WORDS in Vietnamese, for the CLI's refusals
-WORDS_VI = {
-    "read": "xem mục này", "ack": "nhận cảnh báo", "resolve": "đóng cảnh báo",
-    "note": "thêm ghi chú", "silence": "tạm tắt cảnh báo", "escalate": "báo lên cấp trên",
-    "metrics": "xem số liệu của cả thành phố", "users": "quản lý tài khoản và token",
-    "audit": "xem nhật ký thao tác", "config_push": "gửi cấu hình xuống máy giám sát",
-    "enroll": "đăng ký máy giám sát", "release": "phát hành phần mềm",
-    "rollouts": "xem tiến độ cập nhật của cả thành phố",
-    "staff_link": "lấy đường dẫn dành cho nhân viên của trung tâm",
-    "rotate_codes": "đổi mã QR của trung tâm",
-}
-
-
-def _say(vi: str, en: str) -> str:
-    from hcc_common.cliutil import start_lang
-
-    return vi if start_lang() == "vi" else en
 
 
 def again(*args: str) -> str:
@@ -86,21 +71,16 @@ def refusal(store: Store, name: str, found: accounts.Account | None) -> str:
     source = "--as" if ACTING_AS else "$HCC_AS" if os.environ.get("HCC_AS") else \
         "$SUDO_USER" if os.environ.get("SUDO_USER") else "$USER"
     if found is not None:
-        return _say(f"tài khoản {name!r} (lấy từ {source}) đã bị khóa; nhờ quản trị viên mở "
-                    "lại hoặc dùng --as TÊN với tài khoản của bạn",
-                    f"the account {name!r} (from {source}) is disabled: ask an admin, or use "
-                    "--as NAME with your own account")
+        return tr("the account {name} (from {source}) is disabled: ask an admin, or use --as "
+                  "NAME with your own account", name=repr(name), source=source)
     if accounts.count_accounts(store.db) == 0:
         first = again("user", "add", name, "--role", "admin")
-        return _say("chưa có tài khoản nào: hcc-controller luôn thao tác dưới tên một tài "
-                    f"khoản. Tạo quản trị viên đầu tiên (chính bạn, {name}) bằng lệnh:\n  {first}",
-                    "no account yet: hcc-controller always acts as an account. Make the first "
-                    f"admin (you, {name}) with:\n  {first}")
+        return tr("no account yet: hcc-controller always acts as an account. Make the first "
+                  "admin (you, {name}) with:\n  {command}", name=name, command=first)
     add = again("user", "add", name, "--role", "ROLE")
-    return _say(f"không có tài khoản nào tên {name!r} (lấy từ {source}) để thao tác: dùng --as "
-                f"TÊN với tài khoản của bạn, hoặc nhờ quản trị viên tạo:\n  {add}",
-                f"no enabled account {name!r} (from {source}) for the CLI: use --as NAME with "
-                f"your own account, or ask an admin to make it:\n  {add}")
+    return tr("no enabled account {name} (from {source}) for the CLI: use --as NAME with your "
+              "own account, or ask an admin to make it:\n  {command}", name=repr(name),
+              source=source, command=add)
 
 
 def acting(store: Store, action: str, center: str | None = None,
@@ -110,19 +90,14 @@ def acting(store: Store, action: str, center: str | None = None,
     name = account_name()
     found = accounts.get_account(store.db, name)
     if found is None or found.disabled:
-        typer.echo(_say("lỗi: ", "error: ") + refusal(store, name, found), err=True)
-        raise typer.Exit(1)
+        fail(refusal(store, name, found))
     who = found.principal(_groups(), "cli")
     decision = authz.decide(who, action, center)
     if decision is Decision.NOT_FOUND:
-        typer.echo(f"error: {missing or f'no center {center!r}'}", err=True)
-        raise typer.Exit(1)
+        fail(missing or tr("no center {center}", center=repr(center)))
     if decision is Decision.FORBIDDEN:
-        typer.echo(_say(f"lỗi: {name} là {who.role}: vai trò {who.role} không được "
-                        f"{WORDS_VI.get(action, action)}",
-                        f"error: {name} is a {who.role}: a {who.role} may not "
-                        f"{authz.WORDS.get(action, action)}"), err=True)
-        raise typer.Exit(1)
+        fail(tr("{name} is a {role}: a {role} may not {action}", name=name, role=who.role,
+                action=tr(authz.WORDS.get(action, action))))
     return who
 
 
@@ -168,8 +143,7 @@ def record_host_act(cfg: Any, action: str, target: str, center: str | None = Non
             accounts.audit(store.db, who=account_name(), via="host", peer=peer(), action=action,
                            target=target, center=center, after=after, now=time.time())
     except errors as exc:
-        typer.echo(_say(f"chú ý: không ghi được nhật ký thao tác ({exc})",
-                        f"note: not written to the audit trail ({exc})"), err=True)
+        typer.echo(tr("note: not written to the audit trail ({why})", why=exc), err=True)
         return False
     return True
 
@@ -198,14 +172,12 @@ def _read_password(password_file: Path | None) -> str | None:
         try:
             lines = password_file.read_text(encoding="utf-8").splitlines()
         except OSError as exc:
-            typer.echo(f"error: --password-file: {password_file}: {exc.strerror}", err=True)
-            raise typer.Exit(1) from None
+            fail(f"--password-file: {password_file}: {exc.strerror}")
         return lines[0] if lines else ""
     if sys.stdin.isatty():
-        first = getpass.getpass("Mật khẩu / password: ")
-        if getpass.getpass("Nhập lại / again: ") != first:
-            typer.echo("error: the two passwords differ", err=True)
-            raise typer.Exit(1)
+        first = getpass.getpass(tr("password: "))
+        if getpass.getpass(tr("again: ")) != first:
+            fail(tr("the two passwords differ"))
         return first
     return None  # no password: the account signs in with tokens or a chat only
 
@@ -227,23 +199,20 @@ def user_add(
     store, cfg = _store(config, db, writing=True)
     first = accounts.count_accounts(store.db) == 0
     if first and role != "admin":
-        typer.echo(_say("lỗi: tài khoản đầu tiên phải là quản trị viên: "
-                        + again("user", "add", name, "--role", "admin"),
-                        "error: the first account must be an admin: "
-                        + again("user", "add", name, "--role", "admin")), err=True)
-        raise typer.Exit(2)
+        fail(tr("the first account must be an admin: {command}",
+                command=again("user", "add", name, "--role", "admin")), 2)
     who: Principal | str = f"bootstrap:{os_user()}" if first else acting(store, "users")
     try:
         made = accounts.add_account(store.db, name=name, role=role, centers=center or [],
                                     groups=group or [], password=_read_password(password_file),
                                     now=time.time(), known_groups=cfg.auth.groups)
     except accounts.AccountError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        fail(translate(str(exc)), 2)
     record(store, who, "user_add", name, after=_account_json(made))
-    scope = "mọi trung tâm" if made.role in authz.CITY_WIDE else \
-        ", ".join([*made.centers, *(f"nhóm {g}" for g in made.groups)])
-    typer.echo(f"đã tạo tài khoản {made.name}: {made.role}, {scope}")
+    scope = tr("every center") if made.role in authz.CITY_WIDE else \
+        ", ".join([*made.centers, *(tr("group {group}", group=g) for g in made.groups)])
+    typer.echo(tr("account {name} made: {role}, {scope}", name=made.name, role=made.role,
+                  scope=scope))
 
 
 def _account_json(a: accounts.Account) -> dict[str, Any]:
@@ -262,7 +231,8 @@ def user_list(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = Fal
             continue
         scope = "*" if a.role in authz.CITY_WIDE else \
             ",".join([*a.centers, *(f"@{g}" for g in a.groups)])
-        typer.echo(f"{a.name:<20} {a.role:<10} {scope}" + ("  (đã khóa)" if a.disabled else ""))
+        typer.echo(f"{a.name:<20} {a.role:<10} {scope}"
+                   + ("  " + tr("(disabled)") if a.disabled else ""))
 
 
 @user_app.command("disable")
@@ -274,11 +244,10 @@ def user_disable(name: NameArg, config: ConfigOpt = None, db: DbOpt = None) -> N
     try:
         after = accounts.disable_account(store.db, name, time.time())
     except accounts.AccountError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+        fail(translate(str(exc)))
     record(store, who, "user_disable", name, before=before and _account_json(before),
            after=_account_json(after))
-    typer.echo(f"đã khóa tài khoản {name}")
+    typer.echo(tr("account {name} disabled", name=name))
 
 
 @user_app.command("password")
@@ -290,15 +259,13 @@ def user_password(name: NameArg, password_file: Annotated[Path | None, typer.Opt
     who = acting(store, "users")
     password = _read_password(password_file)
     if password is None:
-        typer.echo("error: give --password-file", err=True)
-        raise typer.Exit(2)
+        fail(tr("give --password-file"), 2)
     try:
         accounts.set_password(store.db, name, password)
     except accounts.AccountError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+        fail(translate(str(exc)))
     record(store, who, "user_password", name)
-    typer.echo(f"đã đặt mật khẩu cho {name}")
+    typer.echo(tr("password set for {name}", name=name))
 
 
 @token_app.command("add")
@@ -317,26 +284,23 @@ def token_add(
     try:
         seconds = parse_duration(valid)
     except ValueError as exc:
-        typer.echo(f"error: --valid: {exc}", err=True)
-        raise typer.Exit(2) from None
+        fail(f"--valid: {translate(str(exc))}", 2)
     if not 60 <= seconds <= cfg.auth.token_max_s:
-        typer.echo(f"error: --valid: between 1m and {int(cfg.auth.token_max_s // 86400)}d",
-                   err=True)
-        raise typer.Exit(2)
+        fail(tr("--valid: between 1m and {days}d", days=int(cfg.auth.token_max_s // 86400)), 2)
     try:
         secret, token = accounts.add_token(store.db, account=name, label=label, valid_s=seconds,
                                            now=time.time())
     except accounts.AccountError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        fail(translate(str(exc)), 2)
     fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(secret + "\n")
     os.chmod(out, 0o600)
     record(store, who, "token_add", f"{name}/{label}", after={"id": token.id, "label": label,
                                                               "expires_at": token.expires_at})
-    typer.echo(f"token #{token.id} {label} của {name}: đã ghi vào {out}, hết hạn "
-               f"{time.strftime('%Y-%m-%d', time.gmtime(token.expires_at))}")
+    typer.echo(tr("token #{id} {label} of {name}: written to {file}, expires {day}", id=token.id,
+                  label=label, name=name, file=out,
+                  day=time.strftime("%Y-%m-%d", time.gmtime(token.expires_at))))
 
 
 @token_app.command("revoke")
@@ -351,17 +315,15 @@ def token_revoke(
     store, _ = _store(config, db)
     who = acting(store, "users")
     if label is None and token_id is None:
-        typer.echo("error: give --label or --id", err=True)
-        raise typer.Exit(2)
+        fail(tr("give --label or --id"), 2)
     try:
         gone = accounts.revoke_token(store.db, account=name, label=label, token_id=token_id,
                                      now=time.time())
     except accounts.AccountError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+        fail(translate(str(exc)))
     for t in gone:
         record(store, who, "token_revoke", f"{name}/{t.label}", after={"id": t.id})
-        typer.echo(f"đã thu hồi token #{t.id} {t.label} của {name}")
+        typer.echo(tr("token #{id} {label} of {name} revoked", id=t.id, label=t.label, name=name))
 
 
 @token_app.command("list")
@@ -377,9 +339,10 @@ def token_list(name: Annotated[str | None, typer.Argument(help="Only this accoun
                "expires_at": iso(t.expires_at), "last_used": iso(t.last_used),
                "revoked_at": iso(t.revoked_at)}
         typer.echo(json.dumps(row, ensure_ascii=False) if as_json else
-                   f"#{t.id} {t.account:<16} {t.label:<20} hết hạn {row['expires_at']} "
-                   f"dùng lần cuối {row['last_used'] or '-'}"
-                   + (" (đã thu hồi)" if t.revoked_at else ""))
+                   f"#{t.id} {t.account:<16} {t.label:<20} "
+                   + tr("expires {day} last used {last}", day=row["expires_at"],
+                        last=row["last_used"] or "-")
+                   + (" " + tr("(revoked)") if t.revoked_at else ""))
 
 
 def audit(
@@ -406,8 +369,7 @@ def audit(
             try:
                 when = datetime.fromisoformat(since)
             except ValueError:
-                typer.echo("error: --since: a duration (7d) or an ISO 8601 time", err=True)
-                raise typer.Exit(2) from None
+                fail(tr("--since: a duration (7d) or an ISO 8601 time"), 2)
             start = (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
     if prune:
         n = accounts.prune_audit(store.db, cfg.auth.audit_retention_s, time.time())

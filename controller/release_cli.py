@@ -16,6 +16,7 @@ from controller.config import ControllerConfig
 from controller.rollout_service import Releases, release_dir
 from controller.store import Store
 from hcc_common import release as rel
+from hcc_common.texts import tr, translate
 
 release_app = typer.Typer(help="Signed software releases for the boxes.", no_args_is_help=True)
 rollout_app = typer.Typer(help="Staged rollouts of a release to the fleet.", no_args_is_help=True)
@@ -34,7 +35,8 @@ def _releases(config: Path | None, db: str | None) -> tuple[ControllerConfig, St
 
 
 def _fail(text: str) -> typer.Exit:
-    typer.echo(f"error: {text}", err=True)
+    """`text` (English, as the release and rollout modules say it) in the reader's language."""
+    typer.echo(tr("error: {message}", message=translate(text)), err=True)
     return typer.Exit(1)
 
 
@@ -62,9 +64,9 @@ def release_add(
         raise _fail(str(exc)) from None
     finally:
         store.close()
-    typer.echo(f"release {m.version}: {len(m.files)} files, {m.total_bytes} bytes, "
-               f"platforms {', '.join(m.platforms) or 'any'}, Python {m.python or 'any'}; "
-               f"signed")
+    typer.echo(tr("release {version}: {files} files, {size} bytes, platforms {platforms}, Python "
+                  "{python}; signed", version=m.version, files=len(m.files), size=m.total_bytes,
+                  platforms=", ".join(m.platforms) or tr("any"), python=m.python or tr("any")))
 
 
 @release_app.command("list")
@@ -83,8 +85,10 @@ def release_list(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = 
             if as_json:
                 typer.echo(json.dumps(row, ensure_ascii=False))
             else:
-                typer.echo(f"{r.version:<12} {len(m.files):>3} files {m.total_bytes:>10} bytes  "
-                           f"{', '.join(m.platforms) or 'any'}  by {r.added_by}")
+                typer.echo(f"{r.version:<12} " + tr(
+                    "{files} files {size} bytes  {platforms}  by {author}",
+                    files=f"{len(m.files):>3}", size=f"{m.total_bytes:>10}",
+                    platforms=", ".join(m.platforms) or tr("any"), author=r.added_by))
     finally:
         store.close()
 
@@ -104,7 +108,7 @@ def release_remove(version: Annotated[str, typer.Argument(help="The release's ve
         raise _fail(str(exc)) from None
     finally:
         store.close()
-    typer.echo(f"release {version} removed")
+    typer.echo(tr("release {version} removed", version=version))
 
 
 def fleet_boxes(cfg: ControllerConfig, store: Store) -> list[tuple[str, str]]:
@@ -148,8 +152,9 @@ def rollout_start(
     finally:
         store.close()
     waves = 1 + max(b.wave for b in r.boxes)
-    typer.echo(f"rollout {r.id}: {version} to {len(r.boxes)} boxes in {waves} waves "
-               f"(canary {sum(1 for b in r.boxes if b.wave == 0)}, then batches of {batch})")
+    typer.echo(tr("rollout {id}: {version} to {boxes} boxes in {waves} waves (canary {canary}, "
+                  "then batches of {batch})", id=r.id, version=version, boxes=len(r.boxes),
+                  waves=waves, canary=sum(1 for b in r.boxes if b.wave == 0), batch=batch))
 
 
 @rollout_app.command("status")
@@ -165,20 +170,23 @@ def rollout_status(rollout_id: Annotated[int | None, typer.Argument(help="Defaul
     finally:
         store.close()
     if r is None:
-        raise _fail("no rollout")
+        raise _fail(tr("no rollout"))
     s = rl.status_json(r)
     if as_json:
         typer.echo(json.dumps(s, ensure_ascii=False))
         return
     c = s["counts"]
-    typer.echo(f"rollout {r.id}: {r.version} {r.state}  wave {s['wave'] if s['wave'] >= 0 else '-'}"
-               f"/{s['waves']}  healthy {c['healthy']}  updating {c['sent']}  waiting "
-               f"{c['waiting']}  failed {c['failed']}")
+    typer.echo(tr("rollout {id}: {version} {state}  wave {wave}/{waves}  healthy {healthy}  "
+                  "updating {updating}  waiting {waiting}  failed {failed}", id=r.id,
+                  version=r.version, state=tr(r.state), wave=s["wave"] if s["wave"] >= 0 else "-",
+                  waves=s["waves"], healthy=c["healthy"], updating=c["sent"],
+                  waiting=c["waiting"], failed=c["failed"]))
     if r.reason:
-        typer.echo(f"  halted: {r.reason}")
+        typer.echo("  " + tr("halted: {reason}", reason=translate(r.reason)))
     for b in r.boxes:
         if b.state == "failed" or (b.state == "sent" and b.offline):
-            what = "FAILED " + b.reason if b.state == "failed" else "offline, updates on return"
+            what = tr("FAILED {reason}", reason=translate(b.reason)) if b.state == "failed" \
+                else tr("offline, updates on return")
             typer.echo(f"  {b.center}/{b.agent}: {what}")
 
 
@@ -190,7 +198,7 @@ def _change(rollout_id: int | None, config: Path | None, db: str | None, what: s
         who = cli_accounts.acting(store, "release")
         r = releases.rollout(rollout_id)
         if r is None:
-            raise _fail("no rollout")
+            raise _fail(tr("no rollout"))
         try:
             new = {"pause": rl.pause, "resume": rl.resume, "abort": rl.abort}[what](r)
         except rl.RolloutError as exc:
@@ -200,7 +208,7 @@ def _change(rollout_id: int | None, config: Path | None, db: str | None, what: s
                             before={"state": r.state}, after={"state": new.state})
     finally:
         store.close()
-    typer.echo(f"rollout {new.id}: {new.state}")
+    typer.echo(tr("rollout {id}: {state}", id=new.id, state=tr(new.state)))
 
 
 IdArg = Annotated[int | None, typer.Argument(help="Default: the newest.")]

@@ -11,49 +11,17 @@ from decimal import ROUND_HALF_UP, Decimal
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from controller import csp, csv_safe
+from controller import (
+    csp,
+    csv_safe,
+    web_text,  # noqa: F401  (the report's words in Vietnamese)
+)
 from controller.citizen_report import CitizenSection
 from controller.report import Availability, Incidents, Report, Supply
 from hcc_common import faults as vocab
+from hcc_common.texts import tr
 
 TEXT: dict[str, dict[str, str]] = {
-    "vi": {
-        "title": "Báo cáo thiết bị các trung tâm", "period": "Kỳ báo cáo", "made": "Lập lúc",
-        "scope": "Phạm vi", "all_centers": "toàn thành phố",
-        "summary": "Tóm tắt", "city_avail": "Sẵn sàng toàn thành phố",
-        "incidents": "Sự cố", "mtta": "Thời gian tiếp nhận TB (MTTA)",
-        "mttr": "Thời gian khắc phục TB (MTTR)", "pages": "Trang đã in",
-        "to_order": "Mực cần đặt", "avail": "Mức sẵn sàng (trong giờ làm việc)",
-        "by_center": "Theo trung tâm", "by_type": "Theo loại thiết bị",
-        "by_device": "Theo thiết bị", "center": "Trung tâm", "device": "Thiết bị",
-        "type": "Loại", "devices": "Số thiết bị", "open_h": "Giờ mở cửa",
-        "down_h": "Giờ hỏng", "nodata_h": "Giờ không có dữ liệu", "availability": "Sẵn sàng",
-        "count": "Số sự cố", "acked": "Đã tiếp nhận", "resolved": "Đã xử lý",
-        "top": "Lỗi lặp lại nhiều nhất", "model_faults": "Lỗi lặp lại theo mẫu thiết bị",
-        "model": "Mẫu thiết bị", "fault": "Lỗi", "times": "Số lần", "in_centers": "Số trung tâm",
-        "pages_title": "Số trang in", "printer": "Máy in", "toner": "Mực in và vật tư",
-        "order_title": "Đặt mực cho các máy in này trong {days} ngày",
-        "order_none": "Không có vật tư nào cần đặt trong {days} ngày tới.",
-        "order_note": "Đặt trước khi hết {lead} ngày (thời gian giao hàng).",
-        "supply": "Vật tư", "level": "Mức còn", "used": "Đã dùng trong kỳ",
-        "replaced": "Thay mới", "rate": "Tiêu hao/ngày", "days_left": "Còn (ngày)",
-        "empty_on": "Dự kiến hết", "order_by": "Đặt trước ngày", "confidence": "Độ tin cậy",
-        "conf_high": "cao", "conf_medium": "trung bình", "conf_low": "thấp",
-        "conf_none": "không dự báo được",
-        "wifi": "Wi-Fi", "peak": "Cao điểm (thiết bị)", "average": "Trung bình (thiết bị)",
-        "idle": "Giờ mở cửa không có ai dùng", "open_hours": "Giờ mở cửa có dữ liệu",
-        "probe_mbps": "Tốc độ khách đo được (Mbit/s)",
-        "citizens": "Người dân phản ánh và kiểm tra đầu ngày",
-        "reports": "Lượt phản ánh", "fixed": "Đã xử lý", "to_fix": "Thời gian đến khi xử lý (trung vị)",
-        "off_hours": "Ngoài giờ mở cửa", "amenity_type": "Loại tiện ích",
-        "unseen": "Người dân thấy mà cảm biến không thấy", "problem": "Vấn đề",
-        "checklist": "Kiểm tra đầu ngày của nhân viên", "items": "Số mục",
-        "days_open": "Ngày mở cửa", "days_complete": "Ngày kiểm tra đủ",
-        "ticked": "Tỉ lệ đã kiểm tra",
-        "none": "Không có dữ liệu trong kỳ.", "city": "Toàn thành phố",
-        "columns": "Giải thích các cột",
-        "h": "giờ", "min": "phút", "dash": "—",
-    },
     "en": {
         "title": "Service-center hardware report", "period": "Period", "made": "Made",
         "scope": "Scope", "all_centers": "the whole city",
@@ -62,12 +30,12 @@ TEXT: dict[str, dict[str, str]] = {
         "mttr": "Mean time to resolve (MTTR)", "pages": "Pages printed",
         "to_order": "Supplies to order", "avail": "Availability (opening hours)",
         "by_center": "Per center", "by_type": "Per device type", "by_device": "Per device",
-        "center": "Center", "device": "Device", "type": "Type", "devices": "Devices",
+        "center": "Center", "device": "Device", "type": "Type", "devices": "Number of devices",
         "open_h": "Open hours", "down_h": "Hours down", "nodata_h": "Hours without data",
-        "availability": "Availability", "count": "Incidents", "acked": "Acknowledged",
+        "availability": "Availability", "count": "Number of incidents", "acked": "Acknowledged",
         "resolved": "Resolved", "top": "Most recurring faults",
         "model_faults": "Recurring faults per model", "model": "Model", "fault": "Fault",
-        "times": "Times", "in_centers": "Centers", "pages_title": "Pages printed",
+        "times": "Times", "in_centers": "Number of centers", "pages_title": "Pages printed",
         "printer": "Printer", "toner": "Toner, ink and supplies",
         "order_title": "Order supplies for these printers within {days} days",
         "order_none": "Nothing needs ordering in the next {days} days.",
@@ -81,9 +49,9 @@ TEXT: dict[str, dict[str, str]] = {
         "idle": "Open hours with no clients", "open_hours": "Open hours with data",
         "probe_mbps": "Speed users get (Mbit/s)",
         "citizens": "Citizens' reports and the opening checklist",
-        "reports": "Reports", "fixed": "Resolved", "to_fix": "Time to resolution (median)",
+        "reports": "Citizens' reports", "fixed": "Resolved", "to_fix": "Time to resolution (median)",
         "off_hours": "Outside opening hours", "amenity_type": "Amenity type",
-        "unseen": "Seen by citizens, not by any sensor", "problem": "Problem",
+        "unseen": "Seen by citizens, not by any sensor", "problem": "Problem reported",
         "checklist": "The staff's opening checklist", "items": "Items",
         "days_open": "Open days", "days_complete": "Days fully checked",
         "ticked": "Checked",
@@ -93,23 +61,10 @@ TEXT: dict[str, dict[str, str]] = {
     },
 }
 
+TEXT["vi"] = {k: tr(v, "vi") for k, v in TEXT["en"].items()}  # the one catalog's words
+
 # What the columns mean, printed under the report.
 EXPLAIN: dict[str, list[str]] = {
-    "vi": [
-                "Sẵn sàng = thời gian thiết bị hoạt động / thời gian mở cửa có dữ liệu. Chỉ tính giờ"
-                " mở cửa của trung tâm, bỏ ngày lễ theo lịch của trung tâm.",
-                "Giờ hỏng: thiết bị mất kết nối hoặc có lỗi nghiêm trọng (hết mực, kẹt giấy, mất"
-                " điện…) trong giờ mở cửa.",
-                "Giờ không có dữ liệu: máy giám sát không gửi số liệu (mất mạng, mất điện); không"
-                " tính vào mức sẵn sàng.",
-                "MTTA: thời gian trung bình từ lúc cảnh báo đến lúc có người tiếp nhận. MTTR: đến"
-                " lúc xử lý xong.",
-                "Số trang: tổng mức tăng của bộ đếm trang; khi bộ đếm bị đặt lại hoặc thay máy, số"
-                " mới được lấy làm mốc.",
-                "Dự kiến hết: đường thẳng qua mức mực từng giờ kể từ lần thay hộp mực gần nhất (tối"
-                " đa 30 ngày). Độ tin cậy cao: từ 14 ngày dữ liệu và khớp tốt (R² ≥ 0,9).",
-                "Wi-Fi: số thiết bị kết nối, cộng trên các điểm phát của trung tâm, theo giờ.",
-    ],
     "en": [
                 "Availability = time up / opening time with data. Only the center's opening hours"
                 " count; its holidays (from its calendar) are skipped.",
@@ -126,6 +81,7 @@ EXPLAIN: dict[str, list[str]] = {
                 "Wi-Fi: connected clients, summed over the center's access points, per hour.",
     ],
 }
+EXPLAIN["vi"] = [tr(line, "vi") for line in EXPLAIN["en"]]
 
 STYLE = """
 body{font:14px/1.4 system-ui,"Segoe UI",Roboto,sans-serif;color:#1d2733;margin:24px;max-width:1100px}
@@ -280,7 +236,8 @@ def render_html(r: Report, lang: str = "vi", scope: str | None = None,
         parts.append(f"<h3>{_e(t['by_device'])}</h3>" + _table(
             [(t["center"], False), (t["device"], False), (t["type"], False), *avail_head[1:]],
             ([_e(names.get(a.center, a.center)), *(
-                [_e(a.name), _e(a.type), *_avail_rows([a], "device", lang)[0][2:]])]
+                [_e(a.name), _e(vocab.type_name(a.type, lang)),
+                 *_avail_rows([a], "device", lang)[0][2:]])]
              for a in r.devices)))
     parts.append(f'<h2 id="incidents">{_e(t["incidents"])}</h2>')
     inc_head = [(t["count"], True), (t["acked"], True), (t["resolved"], True), (t["mtta"], True),
@@ -336,11 +293,10 @@ def render_html(r: Report, lang: str = "vi", scope: str | None = None,
 
 
 PAGE_TEXT = {
-    "vi": {"back": "← Bảng điều khiển", "month": "Tháng", "center": "Trung tâm",
-           "all": "Tất cả", "show": "Xem", "lang": "Ngôn ngữ"},
     "en": {"back": "← Dashboard", "month": "Month", "center": "Center", "all": "All",
            "show": "Show", "lang": "Language"},
 }
+PAGE_TEXT["vi"] = {k: tr(v, "vi") for k, v in PAGE_TEXT["en"].items()}
 TOOLBAR_STYLE = (".toolbar{display:flex;flex-wrap:wrap;gap:8px;align-items:center;"
                  "padding:8px 0 14px;border-bottom:1px solid #dde3ea;margin-bottom:14px}"
                  ".toolbar a,.toolbar button{padding:6px 10px;border:1px solid #9aa7b4;"
@@ -348,6 +304,33 @@ TOOLBAR_STYLE = (".toolbar{display:flex;flex-wrap:wrap;gap:8px;align-items:cente
                  "font:inherit}.toolbar select,.toolbar input{padding:5px;font:inherit}"
                  ".toolbar .message{color:#b42318}@media print{.toolbar{display:none}}")
 TOOLBAR_STYLE_TAG = f"<style>{TOOLBAR_STYLE}</style>"
+
+
+MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August",
+             "September", "October", "November", "December")
+
+
+def month_name(year: int, month: int, lang: str) -> str:
+    """'Tháng 12/2026' or 'December 2026': a month picker's words are the page's, not the
+    browser's (an <input type=month> speaks the browser's own language)."""
+    return f"Tháng {month}/{year}" if lang == "vi" else f"{MONTHS_EN[month - 1]} {year}"
+
+
+def month_options(chosen: str, lang: str, count: int = 24) -> str:
+    """<option>s for the last `count` months up to the chosen one's or this month, newest first."""
+    today = date.today()
+    try:
+        year, month = (int(x) for x in chosen.split("-"))
+    except ValueError:
+        year, month = today.year, today.month
+    top = max((year, month), (today.year, today.month))
+    months = [((top[0] * 12 + top[1] - 1 - i) // 12, (top[0] * 12 + top[1] - 1 - i) % 12 + 1)
+              for i in range(count)]
+    if (year, month) not in months:
+        months.append((year, month))
+    return "".join(
+        f'<option value="{y:04d}-{m:02d}"{" selected" if (y, m) == (year, month) else ""}>'
+        f"{_e(month_name(y, m, lang))}</option>" for y, m in months)
 
 
 def toolbar_html(lang: str, month: str, center: str | None, centers: Mapping[str, str]) -> str:
@@ -362,7 +345,7 @@ def toolbar_html(lang: str, month: str, center: str | None, centers: Mapping[str
     query = _e(urlencode({"month": month, "lang": lang, **({"center": center} if center else {})}))
     return (f'{TOOLBAR_STYLE_TAG}<form class="toolbar" method="get" action="/reports">'
             f'<a href="/">{_e(p["back"])}</a>'
-            f'<label>{_e(p["month"])} <input type="month" name="month" value="{_e(month)}">'
+            f'<label>{_e(p["month"])} <select name="month">{month_options(month, lang)}</select>'
             f'</label><label>{_e(p["center"])} <select name="center"><option value="">'
             f'{_e(p["all"])}</option>{options}</select></label>'
             f'<label>{_e(p["lang"])} <select name="lang">{langs}</select></label>'
@@ -371,6 +354,7 @@ def toolbar_html(lang: str, month: str, center: str | None, centers: Mapping[str
             f'<a id="csv" href="/api/v1/report?{query}&amp;format=csv">CSV</a>'
             f'<span id="report-message" class="message" role="status"></span></form>'
             # the PDF link is fetched with the session cookie (a PDF needs someone signed in)
+            f'<script src="/static/texts.js" defer></script>'
             f'<script src="/static/report.js" defer></script>')
 
 

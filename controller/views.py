@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from controller import cli_text  # noqa: F401  (the Vietnamese of the controller's texts)
 from controller.state import AgentInfo
 from controller.store import AlertChange, AlertRow, Silence
 from hcc_common import faults as vocab
+from hcc_common import texts
 
 
 def iso(ts: float | None) -> str | None:
@@ -19,15 +22,32 @@ def iso(ts: float | None) -> str | None:
         return None  # a time no calendar shows (stored before the wire contract bounded it)
 
 
+def shown_event(event: Mapping[str, Any], lang: str) -> dict[str, Any]:
+    """An alert's history step for a page: its time as ISO 8601, and the controller's own note
+    ("condition cleared"; no actor) in the reader's language; a person's note as written."""
+    note = event.get("note")
+    if not event.get("actor") and isinstance(note, str) and note:
+        note = texts.tr(note, lang)
+    return {**event, "at": iso(event["at"]), "note": note}
+
+
+def shown_name(row: AlertRow, lang: str) -> str:
+    """The device's name in messages: the box itself (its device id is its agent id) is called
+    by the glossary's word in the reader's language, whatever name it sent."""
+    if row.device and row.device == row.agent:
+        return vocab.type_name("box", lang)
+    return row.device_name or row.agent
+
+
 def alert_json(row: AlertRow, lang: str = "vi", silenced: bool = False) -> dict[str, Any]:
-    name = row.device_name or row.agent
+    name = shown_name(row, lang)
     return {
         "id": row.id, "center": row.center, "agent": row.agent, "device": row.device or None,
         "code": row.code, "subject": row.subject or None, "severity": row.severity,
         "state": row.state, "silenced": silenced,
         "message": vocab.full_message(name, row.code, row.params, lang),
-        "message_en": vocab.full_message(name, row.code, row.params, "en"),
-        "message_vi": vocab.full_message(name, row.code, row.params, "vi"),
+        "message_en": vocab.full_message(shown_name(row, "en"), row.code, row.params, "en"),
+        "message_vi": vocab.full_message(shown_name(row, "vi"), row.code, row.params, "vi"),
         "hint": vocab.hint(row.code, row.params, lang),
         "hint_en": vocab.hint(row.code, row.params, "en"),
         "hint_vi": vocab.hint(row.code, row.params, "vi"),

@@ -1,46 +1,86 @@
-"""Small helpers both command-line tools share: the --lang option and one-line failures."""
+"""Small helpers both command-line tools share: the --lang option on every command, the help
+texts in the chosen language, and one-line failures."""
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Mapping, Sequence
 from collections.abc import Mapping as TMapping
 from typing import NoReturn
 
 import typer
 
-from hcc_common import faults as vocab
+from hcc_common import texts
 
 
 def start_lang(argv: Sequence[str] | None = None,
                environ: TMapping[str, str] | None = None) -> str:
-    """The language for help texts, chosen at start: --lang en|vi on the command line (before
-    or after the command), else the locale's (Vietnamese unless it is English)."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    for i, a in enumerate(args):
-        if a == "--lang" and i + 1 < len(args) and args[i + 1] in ("vi", "en"):
-            return args[i + 1]
-        if a.startswith("--lang=") and a[7:] in ("vi", "en"):
-            return a[7:]
-    return vocab.default_lang(os.environ if environ is None else environ)
+    """The language chosen at start (texts.start_lang): --lang, $HCC_LANG, the locale."""
+    return texts.start_lang(argv, environ)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    """Print `error: …` on stderr and exit, never a traceback."""
-    typer.echo(f"error: {message}", err=True)
+    """Print `lỗi: …` (`error: …`) on stderr and exit, never a traceback; `message` is in the
+    reader's language already."""
+    typer.echo(texts.tr("error: {message}", message=message), err=True)
     raise typer.Exit(code)
 
 
 def lang_or_exit(lang: str | None) -> str:
+    """A command's --lang, or the one chosen at start."""
+    if lang is None:
+        return texts.current()
     try:
-        return vocab.choose_lang(lang)
+        texts.set_lang(lang)
     except ValueError as exc:
-        fail(str(exc), 2)
+        fail(texts.tr(str(exc)), 2)
+    return lang
 
 
-# click's and Typer's own words (headings, the --help line, usage errors), in Vietnamese
-CLICK_VI = {
+def _lang_given(ctx: object, param: object, value: str | None) -> None:
+    if value is not None:
+        try:
+            texts.set_lang(value)
+        except ValueError as exc:
+            fail(texts.tr(str(exc)), 2)
+
+
+def with_lang_everywhere(command: object, model: object | None = None) -> None:
+    """Every command and group of the tree takes --lang vi|en (before or after the command's
+    own arguments), even one that declares no `lang` parameter of its own: it gets a copy of
+    the root's --lang option that sets the language instead of passing a value."""
+    import copy
+
+    params = getattr(command, "params", [])
+    own = next((p for p in params if "--lang" in getattr(p, "opts", ())), None)
+    if model is None:
+        model = own
+    if own is None and model is not None:
+        option = copy.copy(model)
+        option.expose_value = False  # type: ignore[union-attr]
+        option.callback = _lang_given  # type: ignore[union-attr]
+        params.append(option)
+    for sub in getattr(command, "commands", {}).values():
+        with_lang_everywhere(sub, model)
+
+
+def run_app(app: typer.Typer, help_vi: TMapping[str, str] | None = None) -> None:
+    """Run a Typer app in the language chosen at start: its help texts and click's own words
+    translated, and --lang on every command."""
+    import typer.main
+
+    lang = texts.start_lang()
+    texts.set_lang(lang)
+    speak_to_click(lang)
+    command = typer.main.get_command(app)
+    with_lang_everywhere(command)
+    if lang == "vi":
+        translate_help(command, help_vi if help_vi is not None else texts.catalog())
+    command()
+
+
+# click's and Typer's own words (headings, the --help line, usage errors), in Vietnamese: a part
+# of the one catalog
+CLICK_VI = texts.register({
     "Usage:": "Cách dùng:", "Options": "Tùy chọn", "Commands": "Lệnh", "Arguments": "Tham số",
     "Show this message and exit.": "Hiện trợ giúp này rồi thoát.",
     "Error: {message}": "Lỗi: {message}", "Try '{command} {option}' for help.":
@@ -51,7 +91,7 @@ CLICK_VI = {
     "Giá trị không hợp lệ cho {param_hint}: {message}", "default: {default}":
     "mặc định: {default}", "required": "bắt buộc", "Aborted!": "Đã dừng!",
     "No such command {name!r}.": "Không có lệnh {name!r}.",
-}
+}, __name__)
 
 
 def speak_to_click(lang: str) -> None:
@@ -62,7 +102,7 @@ def speak_to_click(lang: str) -> None:
     import importlib
 
     def vi(text: str) -> str:
-        return CLICK_VI.get(text, text)
+        return texts.tr(text, "vi")
 
     # Typer 0.2x carries its own copy of click (typer._click); older ones use click itself
     for package in ("typer._click", "click"):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from hcc_common import texts
 from hcc_common.wire import FaultReport
 
 
@@ -172,10 +172,22 @@ _VOCABULARY: tuple[FaultDef, ...] = (
        "chứng chỉ bảo mật hết hạn sau {days} ngày",
        "Ask IT to renew the certificate.",
        "Báo bộ phận CNTT gia hạn chứng chỉ."),
-    _f("device.plugin_warning", "warning", "{output}", "{output}",
-       "See the check's output for details.", "Xem kết quả kiểm tra để biết chi tiết."),
-    _f("device.plugin_critical", "critical", "{output}", "{output}",
-       "See the check's output for details.", "Xem kết quả kiểm tra để biết chi tiết."),
+    # a Nagios plugin's own words (English as it wrote them) framed by ours, with a hint that
+    # says where they come from and what to do
+    _f("device.plugin_warning", "warning", "the check reports a warning: {output}",
+       "chương trình kiểm tra báo cảnh báo: {output}",
+       "The words after the colon are the check program's own. Run 'hcc-agent check --device ID' "
+       "on the box for its full output, and fix what it names.",
+       "Phần sau dấu hai chấm là lời của chương trình kiểm tra (plugin Nagios, thường bằng tiếng "
+       "Anh). Chạy 'hcc-agent check --device ID' trên máy giám sát để xem đầy đủ, rồi xử lý "
+       "điều nó nêu."),
+    _f("device.plugin_critical", "critical", "the check reports a failure: {output}",
+       "chương trình kiểm tra báo lỗi nghiêm trọng: {output}",
+       "The words after the colon are the check program's own. Run 'hcc-agent check --device ID' "
+       "on the box for its full output, and fix what it names.",
+       "Phần sau dấu hai chấm là lời của chương trình kiểm tra (plugin Nagios, thường bằng tiếng "
+       "Anh). Chạy 'hcc-agent check --device ID' trên máy giám sát để xem đầy đủ, rồi xử lý "
+       "điều nó nêu."),
     # -- printers ----------------------------------------------------------------------------
     _f("printer.jammed", "critical", "paper jam", "kẹt giấy",
        "Open the covers and remove the jammed paper.",
@@ -482,7 +494,7 @@ _VOCABULARY: tuple[FaultDef, ...] = (
 
 VOCABULARY: Mapping[str, FaultDef] = {f.code: f for f in _VOCABULARY}
 
-LANGS = ("vi", "en")
+LANGS = texts.LANGS
 
 
 class _Params(dict[str, object]):
@@ -498,14 +510,15 @@ TYPE_NAMES: Mapping[str, tuple[str, str]] = {
     "kiosk": ("Ki-ốt tra cứu", "Kiosk"), "robot": ("Robot lễ tân", "Reception robot"),
     "pdu": ("Ổ cắm điện thông minh (PDU)", "PDU"), "other": ("Thiết bị khác", "Other device"),
     "network": ("Mạng của trung tâm (Wi-Fi, Internet)", "Center network (Wi-Fi, internet)"),
+    "box": ("Máy giám sát", "The box (hcc-agent)"),
 }
 
 
-def type_name(device_type: str, lang: str = "vi") -> str:
+def type_name(device_type: str, lang: str | None = None) -> str:
     names = TYPE_NAMES.get(device_type)
     if names is None:
         return device_type
-    return names[0] if lang == "vi" else names[1]
+    return names[0] if (lang or texts.current()) == "vi" else names[1]
 
 
 def lookup(code: str) -> FaultDef:
@@ -526,39 +539,35 @@ def _render(template: str, params: Mapping[str, object]) -> str:
     return trimmed.format_map(_Params(shown))
 
 
-def message(code: str, params: Mapping[str, object] | None = None, lang: str = "vi") -> str:
+def message(code: str, params: Mapping[str, object] | None = None,
+            lang: str | None = None) -> str:
+    """The fault's words in `lang` (default: the process's language, texts.current())."""
     d = lookup(code)
-    return _render(d.vi if lang == "vi" else d.en, params or {})
+    return _render(d.vi if (lang or texts.current()) == "vi" else d.en, params or {})
 
 
-def hint(code: str, params: Mapping[str, object] | None = None, lang: str = "vi") -> str:
+def hint(code: str, params: Mapping[str, object] | None = None, lang: str | None = None) -> str:
     d = lookup(code)
-    return _render(d.hint_vi if lang == "vi" else d.hint_en, params or {})
+    return _render(d.hint_vi if (lang or texts.current()) == "vi" else d.hint_en, params or {})
 
 
 def full_message(device_name: str, code: str, params: Mapping[str, object] | None = None,
-                 lang: str = "vi") -> str:
+                 lang: str | None = None) -> str:
     """'Máy in quầy 2: kẹt giấy' — what a technician reads."""
     return f"{device_name}: {message(code, params, lang)}"
 
 
 def choose_lang(lang: str | None, environ: Mapping[str, str] | None = None) -> str:
-    """A --lang option's value, or the locale's; ValueError names the choices."""
+    """A --lang option's value, or the environment's (texts.default_lang); ValueError names
+    the choices."""
     if lang is None:
-        return default_lang(environ)
+        return texts.default_lang(environ)
     if lang not in LANGS:
         raise ValueError(f"--lang must be one of {', '.join(LANGS)}")
     return lang
 
 
-def default_lang(environ: Mapping[str, str] | None = None) -> str:
-    """Vietnamese unless the locale says English (technicians read Vietnamese first)."""
-    env = os.environ if environ is None else environ
-    for var in ("HCC_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
-        value = env.get(var, "")
-        if value:
-            return "en" if value.lower().startswith("en") else "vi"
-    return "vi"
+default_lang = texts.default_lang
 
 
 # Params that tell two faults of one code apart on one device (two toners, two radios).

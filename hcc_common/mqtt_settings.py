@@ -78,19 +78,19 @@ def parse_broker_url(node: Node) -> tuple[str, int, bool]:
 def broker_from_url(url: str, node: Node | None = None) -> tuple[str, int, bool]:
     """mqtt://host:port or mqtts://host:port -> (host, port, tls)."""
 
-    def fail(reason: str) -> ConfigError:
+    def bad(reason: str) -> ConfigError:
         if node is not None:
             return node.error(reason)
         return ConfigError("--broker", 0, "url", reason)
 
     parts = urlsplit(url)
     if parts.scheme not in ("mqtt", "mqtts"):
-        raise fail(f"broker URL must start with mqtt:// or mqtts://, got {url!r}")
+        raise bad(f"broker URL must start with mqtt:// or mqtts://, got {url!r}")
     if not parts.hostname:
-        raise fail(f"broker URL has no host: {url!r}")
+        raise bad(f"broker URL has no host: {url!r}")
     try:
         port = parts.port
     except ValueError:
-        raise fail(f"broker URL has a bad port: {url!r}") from None
+        raise bad(f"broker URL has a bad port: {url!r}") from None
     tls = parts.scheme == "mqtts"
     return parts.hostname, port if port is not None else (8883 if tls else 1883), tls

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -12,6 +13,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from hcc_common import texts
+from hcc_common.texts import tr
 from lab.procs import Mosquitto, Proc, SnmpSim, free_port, spawn, wait_tcp
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,8 +49,46 @@ devices:
 """
 
 
-def say(text: str) -> None:
-    print(f"\n\033[1m== {text}\033[0m", flush=True)
+# the demo's commentary in Vietnamese (hcc_common.texts, the one catalog); --lang en or
+# $HCC_LANG=en for English
+VI = texts.register({
+    "   (gave up waiting for {what} after {seconds}s)": "   (thôi chờ {what} sau {seconds} giây)",
+    "Starting a private mosquitto, simulated devices (snmpsim), controller and agent":
+        "Khởi động mosquitto riêng, các thiết bị giả lập (snmpsim), máy chủ trung tâm và máy "
+        "giám sát",
+    "   broker {broker}, printer on udp/{printer}, AP and PDU on udp/{other}":
+        "   máy chủ MQTT {broker}, máy in ở udp/{printer}, điểm phát Wi-Fi và ổ cắm PDU ở "
+        "udp/{other}",
+    "   dashboard: {url}   (sign in as demo, password {password})":
+        "   bảng điều khiển: {url}   (đăng nhập bằng tài khoản demo, mật khẩu {password})",
+    "Fault 1: the printer loses power (its simulator is stopped)":
+        "Sự cố 1: máy in mất điện (dừng bộ giả lập của nó)",
+    "the unreachable alert": "cảnh báo không phản hồi",
+    "The printer is back": "Máy in đã hoạt động lại",
+    "the alert to clear": "cảnh báo được đóng",
+    "Fault 2: paper jam (hrPrinterDetectedErrorState bit 5 set)":
+        "Sự cố 2: kẹt giấy (bật bit 5 của hrPrinterDetectedErrorState)",
+    "the jam alert": "cảnh báo kẹt giấy",
+    "A technician acknowledges it from the CLI: {command}":
+        "Kỹ thuật viên nhận cảnh báo từ dòng lệnh: {command}",
+    "The jam is cleared": "Đã gỡ giấy kẹt",
+    "the jam alert to clear": "cảnh báo kẹt giấy được đóng",
+    "Fault 3: the whole center goes dark (the box is killed): one alert, not three":
+        "Sự cố 3: cả trung tâm mất kết nối (tắt máy giám sát): một cảnh báo, không phải ba",
+    "the center-offline alert": "cảnh báo trung tâm mất kết nối",
+    "The box is back": "Máy giám sát đã hoạt động lại",
+    "the center to come back": "trung tâm kết nối lại",
+    "Running; press Ctrl-C to stop everything": "Đang chạy; nhấn Ctrl-C để dừng tất cả",
+    "Done. Everything started here is stopped now.": "Xong. Mọi thứ khởi động ở đây đã dừng.",
+    "interrupted: stopping everything": "bị ngắt: đang dừng tất cả",
+    "demo: the demo account: {why}": "demo: tài khoản demo: {why}",
+    "keep running after the scenario": "tiếp tục chạy sau kịch bản",
+    "language of the commentary: vi (default) or en": "ngôn ngữ lời dẫn: vi (mặc định) hoặc en",
+}, __name__)
+
+
+def say(text: str, **params: object) -> None:
+    print(f"\n\033[1m== {tr(text, **params)}\033[0m", flush=True)
 
 
 def alerts(db: Path) -> list[dict[str, object]]:
@@ -63,7 +104,8 @@ def wait_for(what: str, predicate: Callable[[], bool], timeout: float) -> bool:
         if predicate():
             return True
         time.sleep(0.5)
-    print(f"   (gave up waiting for {what} after {timeout:.0f}s)")
+    print(tr("   (gave up waiting for {what} after {seconds}s)", what=tr(what),
+             seconds=f"{timeout:.0f}"))
     return False
 
 
@@ -74,8 +116,12 @@ def show(db: Path) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--keep", action="store_true", help="keep running after the scenario")
+    ap.add_argument("--keep", action="store_true", help=tr("keep running after the scenario"))
+    ap.add_argument("--lang", choices=texts.LANGS, default=texts.default_lang(),
+                    help=tr("language of the commentary: vi (default) or en"))
     args = ap.parse_args()
+    texts.set_lang(args.lang)
+    os.environ["HCC_LANG"] = args.lang  # the CLIs the demo runs speak the same language
 
     def stopped(signum: int, _frame: object) -> None:
         # kill -TERM (a service manager, a closed terminal) stops everything, as Ctrl-C does:
@@ -115,8 +161,8 @@ def main() -> int:
                                               str(ctl_cfg)], work / "controller.log"))
             procs.append(spawn("agent", [str(BIN / "hcc-agent"), "run", "--config", str(cfg)],
                                work / "agent.log"))
-            print(f"   broker {broker.url}, printer on udp/{printer_sim.port}, "
-                  f"AP and PDU on udp/{other_sim.port}")
+            print(tr("   broker {broker}, printer on udp/{printer}, AP and PDU on udp/{other}",
+                     broker=broker.url, printer=printer_sim.port, other=other_sim.port))
             wait_tcp(http_port, 30)
             # an account to sign in with (and for the CLI to act as: never anonymously)
             (work / "demo.password").write_text(DEMO_PASSWORD + "\n")
@@ -124,9 +170,9 @@ def main() -> int:
                                    "admin", "--password-file", str(work / "demo.password"),
                                    "--db", str(db)], check=False, capture_output=True, text=True)
             if made.returncode != 0:  # no sign-in, no CLI: the story cannot be shown
-                raise SystemExit(f"demo: the demo account: {made.stderr.strip()}")
-            print(f"   dashboard: http://127.0.0.1:{http_port}/   (sign in as demo, password "
-                  f"{DEMO_PASSWORD})")
+                raise SystemExit(tr("demo: the demo account: {why}", why=made.stderr.strip()))
+            print(tr("   dashboard: {url}   (sign in as demo, password {password})",
+                     url=f"http://127.0.0.1:{http_port}/", password=DEMO_PASSWORD))
             subprocess.run([str(BIN / "hcc-agent"), "check", "--config", str(cfg)], check=False)
 
             def open_codes() -> set[str]:
@@ -149,7 +195,8 @@ def main() -> int:
             show(db)
             jam = next(a for a in alerts(db) if a["code"] == "printer.jammed"
                        and a["state"] != "resolved")
-            say(f"A technician acknowledges it from the CLI: hcc-controller ack {jam['id']}")
+            say("A technician acknowledges it from the CLI: {command}",
+                command=f"hcc-controller ack {jam['id']}")
             subprocess.run([str(BIN / "hcc-controller"), "--as", "demo", "ack", str(jam["id"]),
                             "--note",
                             "đang xử lý", "--by", "Kỹ thuật viên Minh", "--db", str(db)],
@@ -175,7 +222,7 @@ def main() -> int:
             say("Done. Everything started here is stopped now.")
             return 0
         except KeyboardInterrupt:
-            print("\ninterrupted: stopping everything")
+            print("\n" + tr("interrupted: stopping everything"))
             return 130
         finally:
             for p in reversed(procs):

@@ -67,7 +67,7 @@ def test_the_cli_acts_as_an_account_by_the_same_rule(tmp_path: Path) -> None:
     assert made.returncode == 0, made.stderr
     # the technician of ba-dinh: tay-ho's alert does not exist, ba-dinh's is acknowledged
     other = cli("--as", "lan", "ack", str(b), "--note", "x", *d)
-    assert other.returncode == 1 and f"no alert {b}" in other.stderr and "tay-ho" not in other.stderr
+    assert other.returncode == 1 and f"không có cảnh báo {b}" in other.stderr and "tay-ho" not in other.stderr
     ok = cli("--as", "lan", "ack", str(a), "--note", "đang đến", "--by", "Lan", *d)
     assert ok.returncode == 0, ok.stderr
     assert store.alert(a).acked_by == "Lan (lan)" and store.alert(b).state == "firing"

@@ -70,7 +70,7 @@ def test_push_apply_refuse_roll_back_and_no_restart(tmp_path: Path, broker: Mosq
         out = run_cli("hcc-controller", "config", "push", "ba-dinh", str(pushed), "--by", "an",
                       "--config", str(s.ctl_cfg))
         assert out.returncode == 0, out.stderr
-        good = out.stdout.split("version ")[1].split()[0]
+        good = out.stdout.split("phiên bản ")[1].split()[0]
         wait_until(lambda: status(s).get("state") == "in sync", 30, "the push applied")
         wait_until(lambda: reporting(s) == {"kiosk-1", "kiosk-2"}, 30, "kiosk-2 reporting")
         assert (configs / "ba-dinh.yaml").read_text() == pushed.read_text()  # kept centrally

@@ -77,6 +77,10 @@ def fill(store: Store, now: float) -> None:
     store.ack(alert.id, "Lan (desk)", "đang tới", outage[0] + 600)
     store.resolve(alert.id, "Lan (desk)", "cắm lại dây mạng", outage[1])
     store.write([ResolveAlert(key, outage[1], "back")])
+    # a fault that cleared by itself: the controller's own note in the history
+    low = AlertKey("q1", "pi-1", "prn2", "printer.toner_low")
+    store.write([OpenAlert(low, "warning", "Máy in quầy 2", {}, now - 3 * 3600)])
+    store.write([ResolveAlert(low, now - 2 * 3600, "condition cleared")])
 
 
 @pytest.fixture(scope="module")
@@ -148,6 +152,9 @@ def test_device_page_draws_readings_history_and_alerts(site: str, browser: objec
     for word in words[lang]:
         assert word in text, word
     assert "Lan (desk)" in text  # who acted
+    # the controller's own note, in the reader's language ("condition cleared" said in English)
+    cleared = {"vi": "sự cố đã hết", "en": "condition cleared"}
+    assert cleared[lang] in text and cleared["en" if lang == "vi" else "vi"] not in text
     # supply bars drawn at their levels (48 % and 7 %: the low one red)
     bars = js(browser, "return [...document.querySelectorAll('#now .bar > span')]"
                        ".map(s => s.style.width)")
@@ -214,6 +221,21 @@ def test_report_page_phone_and_desktop_with_pdf_and_csv(site: str, browser: obje
     # the cyan toner (31 % falling 1.5 %/day, now near 19 %) must be ordered within 7 days
     order = str(js(browser, "return document.querySelector('.order').innerText"))
     assert "Máy in quầy 2" in order
+    # device types by their names, not devices.yaml's words (printer, wifi_ap, charger)
+    types = {"vi": ("Máy in", "Điểm phát Wi-Fi", "Trạm sạc điện thoại"),
+             "en": ("Printer", "Wi-Fi access point", "Phone charger")}
+    for name in types[lang]:
+        assert name in text, name
+    for word in ("wifi_ap", "\tcharger\t", "\tprinter\t"):
+        assert word not in text, word
+    # the month picker speaks the page's language, not the browser's ("December 2026")
+    this_month = time.localtime()
+    months = js(browser, "return [...document.querySelectorAll('select[name=month] option')]"
+                         ".map(o => [o.value, o.textContent, o.selected])")
+    chosen = [m for m in months if m[2]]  # type: ignore[index, union-attr]
+    said = {"vi": f"Tháng {this_month.tm_mon}/{this_month.tm_year}",
+            "en": time.strftime("%B %Y", this_month)}[lang]
+    assert chosen == [[time.strftime("%Y-%m"), said, True]]
     for width, height in ((1366, 900), (390, 844)):
         m = emulate(browser, width, height, f"report-{lang}-{width}.png", ".toolbar button")
         assert m["page"] <= m["viewport"], m

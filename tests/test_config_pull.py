@@ -41,14 +41,14 @@ def test_pull_brings_the_boxs_file_and_push_takes_it(tmp_path: Path, broker: Mos
     try:
         wait_until(lambda: s.agents(), 30, "the box known centrally")
         none = run_cli("hcc-controller", "config", "status", "--config", str(s.ctl_cfg))
-        assert none.returncode == 0 and "nothing pushed" in none.stdout
+        assert none.returncode == 0 and "chưa gửi cấu hình nào" in none.stdout
         pulled = run_cli("hcc-controller", "config", "pull", "ba-dinh", "--config",
                          str(s.ctl_cfg), timeout=90)
         assert pulled.returncode == 0, pulled.stderr
         kept = configs / "ba-dinh.yaml"
         assert kept.read_text() == s.agent_cfg.read_text()  # as the box has it, comments too
         assert kept.stat().st_mode & 0o007 == 0  # its communities stay the service's
-        assert "ba-dinh/pi-1" in pulled.stdout and "its own devices.yaml" in pulled.stdout
+        assert "ba-dinh/pi-1" in pulled.stdout and "devices.yaml của chính nó" in pulled.stdout
         # edited centrally: a second pull does not overwrite it without --force
         kept.write_text(kept.read_text() + "# edited at the desk\n")
         again = run_cli("hcc-controller", "config", "pull", "ba-dinh", "--config",

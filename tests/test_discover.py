@@ -114,7 +114,7 @@ devices:
     assert "type: printer" in shown.stdout and "type: wifi_ap" in shown.stdout
     out = run_cli("hcc-agent", *args, "--write")
     assert out.returncode == 0, out.stderr
-    assert "4 device(s) added" in out.stdout
+    assert "đã thêm 4 thiết bị" in out.stdout
     text = cfg.read_text()
     assert "# Trung tâm phường 1 — sửa tay, giữ nguyên chú thích" in text
     assert "id: kiosk-1          # kiosk at the entrance" in text
@@ -128,7 +128,7 @@ devices:
     assert "127.0.0.6" not in devices
     assert next(iter(devices)) == "127.0.0.9"  # the technician's order first
     again = run_cli("hcc-agent", *args, "--write")
-    assert "0 device(s) added, 4 already there" in again.stdout
+    assert "đã thêm 0 thiết bị, 4 thiết bị đã có sẵn" in again.stdout
     assert run_cli("hcc-agent", "validate", "--config", str(cfg)).returncode == 0
 
 

@@ -185,7 +185,7 @@ def test_status_finds_the_services_state_by_default(tmp_path: Path) -> None:
                            str(root / "etc/hcc-agent/devices.yaml")], capture_output=True,
                           text=True, env=env, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
-    assert "session 3" in done.stdout
+    assert "phiên 3" in done.stdout
 
 
 FIRST_ADMIN = 'sudo -u hcc-controller hcc-controller user add "$USER" --role admin'
@@ -233,7 +233,7 @@ enroll: {{broker_dir: "{broker}", broker_url: "mqtts://127.0.0.1:8883"}}
     assert first.returncode == 0 and "đã tạo tài khoản lan: admin" in first.stdout, first.stderr
     done = as_operator("enroll", "phuong-1", "--agent", "pi-1", *conf)
     assert done.returncode == 0, done.stderr
-    assert re.search(r"code for phuong-1/pi-1: \S+", done.stdout) and db.exists()
+    assert re.search(r"mã cho phuong-1/pi-1: \S+", done.stdout) and db.exists()
     assert "sudo hcc-agent enroll https://" in done.stdout
 
 
@@ -262,7 +262,7 @@ def test_config_status_says_nothing_was_pushed(tmp_path: Path) -> None:
     assert as_operator("user", "add", "lan", "--role", "admin", *db).returncode == 0
     done = as_operator("config", "status", *db)
     assert done.returncode == 0, done.stderr
-    assert "nothing pushed" in done.stdout
+    assert "chưa gửi cấu hình nào" in done.stdout
 
 
 # -- 21: examples and docs use documentation addresses (RFC 5737) -------------------------------------

@@ -173,4 +173,4 @@ def test_fleet_inventory_reaches_the_controller(stack: Stack) -> None:
     assert row["devices"] == 1 and row["model"] and row["os"]  # type: ignore[index]
     assert row["up_since"]  # type: ignore[index]
     text = run_cli("hcc-controller", "agents", "--db", str(stack.db)).stdout
-    assert f"v{row['software']}  config {want}  1 devices" in text  # type: ignore[index]
+    assert f"v{row['software']}  cấu hình {want}  1 thiết bị" in text  # type: ignore[index]

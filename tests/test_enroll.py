@@ -54,11 +54,11 @@ devices: []
         url = center.url
         wrong = run_cli("hcc-agent", "enroll", url, code, "--fingerprint", "ab" * 32,
                         "--config", str(cfg), "--no-restart")
-        assert wrong.returncode == 1 and "not the one you were given" in wrong.stderr
+        assert wrong.returncode == 1 and "không phải chứng chỉ bạn được cung cấp" in wrong.stderr
         done = run_cli("hcc-agent", "enroll", url, code, "--fingerprint", fp, "--config",
                        str(cfg), "--no-restart")
         assert done.returncode == 0, done.stderr
-        assert "enrolled: ba-dinh/pi-9 as pi-9@ba-dinh" in done.stdout
+        assert "đã đăng ký: ba-dinh/pi-9 với tài khoản pi-9@ba-dinh" in done.stdout
         text = cfg.read_text()
         assert text.startswith("# written by install.sh on a fresh Pi")  # comments kept
         assert (box / "mqtt.password").stat().st_mode & 0o777 == 0o640

@@ -302,7 +302,7 @@ devices: []
 def test_box_status_says_why_the_broker_is_not_reached(tmp_path: Path) -> None:
     port = free_port()
     text = broker_status_says(tmp_path / "refused", f"mqtt://127.0.0.1:{port}")
-    assert "NOT connected" in text
+    assert "CHƯA kết nối" in text  # Vietnamese by default, the reason too
     assert f"→ mqtt://127.0.0.1:{port} từ chối kết nối: dịch vụ ở đó chưa chạy" in text
     s = serve()  # a plain HTTP port given as mqtts://
     try:

@@ -49,7 +49,7 @@ def test_new_center_enroll_discover_configure(tmp_path: Path) -> None:
                         "--snmp-port", str(snmp_port), "--http-port", str(http_port),
                         "--no-neighbours", "--write")
         assert found.returncode == 0, found.stderr
-        assert "2 device(s) added" in found.stdout
+        assert "đã thêm 2 thiết bị" in found.stdout
         agent = spawn("agent", [str(BIN / "hcc-agent"), "run", "--config", str(cfg)],
                       tmp_path / "agent.log")
         procs.append(agent)
@@ -72,7 +72,7 @@ def test_new_center_enroll_discover_configure(tmp_path: Path) -> None:
         pushed = run_cli("hcc-controller", "config", "push", "phuong-1", str(good),
                          "--config", str(ctl_cfg))
         assert pushed.returncode == 0, pushed.stderr
-        version = pushed.stdout.split("version ")[1].split()[0]
+        version = pushed.stdout.split("phiên bản ")[1].split()[0]
         wait_until(lambda: status().get("state") == "in sync", 30, "applied")
         wait_until(lambda: devices() == 3, 30, "3 devices after the push")
         assert "Traceback" not in agent.log()

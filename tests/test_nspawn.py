@@ -122,12 +122,12 @@ sudo hcc-agent discover 127.0.0.1/32 --no-neighbours --snmp-port {sim.port} \\
 stat -c '%U:%G %a' /etc/hcc-agent/devices.yaml > /opt/test/out/owner.txt
 systemctl show -p MainPID --value hcc-agent > /opt/test/out/pid_before.txt
 for i in $(seq 60); do
-  sudo hcc-agent status > /opt/test/out/status.txt 2>&1 &&
+  sudo hcc-agent status --lang en > /opt/test/out/status.txt 2>&1 &&
     grep -q 'polled [0-9]' /opt/test/out/status.txt && break
   sleep 1
 done
 systemctl show -p MainPID --value hcc-agent > /opt/test/out/pid_after.txt
-sudo -u hcc-agent hcc-agent status > /opt/test/out/status_user.txt 2>&1
+sudo -u hcc-agent hcc-agent status > /opt/test/out/status_user.txt 2>&1  # in Vietnamese
 # a config error: named in the journal, not restarted every 5 s
 printf '  - {{id: bad, type: printer, hostname: 192.0.2.9, ping: true}}\\n' >> /etc/hcc-agent/devices.yaml
 sudo hcc-agent validate --lang en > /opt/test/out/validate.txt 2>&1
@@ -143,20 +143,21 @@ journalctl -u hcc-agent --no-pager > /opt/test/out/journal.txt
     assert (out / "as_user.rc").read_text().strip() == "1"
     as_user = (out / "as_user.err").read_text()
     assert "sudo hcc-agent discover --write" in as_user and "Traceback" not in as_user
-    assert "1 device(s) added" in (out / "discover.txt").read_text(), log[-3000:]
-    assert "reloaded" in (out / "discover.txt").read_text(), (out / "discover.err").read_text()
+    assert "đã thêm 1 thiết bị" in (out / "discover.txt").read_text(), log[-3000:]
+    assert "đã nạp lại" in (out / "discover.txt").read_text(), (out / "discover.err").read_text()
     assert (out / "owner.txt").read_text().strip() == "root:hcc-agent 640"
     status = (out / "status.txt").read_text()
     assert "polled" in status and "never" not in status, status
     # applied by a reload: the same process
     assert (out / "pid_before.txt").read_text() == (out / "pid_after.txt").read_text()
-    assert "center phuong-1" in (out / "status_user.txt").read_text()
+    assert "trung tâm phuong-1" in (out / "status_user.txt").read_text()
     validate = (out / "validate.txt").read_text()
     assert "did you mean 'host'" in validate and "devices.yaml:" in validate
     error = dict(line.split("=", 1) for line in (out / "error.txt").read_text().split())
     assert error == {"NRestarts": "0", "ActiveState": "failed", "ExecMainStatus": "78"}, error
     # named in the journal: the file, the line and the key
-    assert re.search(r"config error: /etc/hcc-agent/devices\.yaml:\d+: devices\[1\]\.hostname: ",
+    assert re.search(r"(lỗi cấu hình|config error): /etc/hcc-agent/devices\.yaml:\d+: "
+                     r"devices\[1\]\.hostname: ",
                      (out / "journal.txt").read_text())
 
 
@@ -213,7 +214,7 @@ printf '  - %s snmp: {port: @SNMP@, community: ups-eaton-xups}}\n' "$ups" >> /et
 systemctl reload hcc-agent
 echo $? > $O/reload.rc
 for i in $(seq 60); do
-  sudo hcc-agent status > $O/reload_status.txt 2>&1
+  sudo hcc-agent status --lang en > $O/reload_status.txt 2>&1
   grep -q 'ups-1 .*polled [0-9]' $O/reload_status.txt && break
   sleep 1
 done
@@ -286,7 +287,7 @@ kept=/var/lib/hcc-controller/configs/phuong-1.yaml
 synced() {  # config status until in sync with the version just pushed
   for i in $(seq 60); do
     $ctl config status > $O/$1 2>&1
-    grep -q "desired $2 .*in sync" $O/$1 && return 0
+    grep -q "cần chạy $2 .*đã khớp" $O/$1 && return 0
     sleep 1
   done
 }
@@ -294,11 +295,11 @@ synced() {  # config status until in sync with the version just pushed
 sudo -u hcc-controller sed -i 's/^\(    name: \).*/\1Máy in quầy 2/' $kept
 $ctl config diff phuong-1 > $O/diff.txt 2>&1
 $ctl config push phuong-1 --by "Lan (IT)" > $O/push1.txt 2>&1
-v1=$(sed -n 's/.*version \([0-9a-f]*\) pushed.*/\1/p' $O/push1.txt)
+v1=$(grep -o '[0-9a-f]\{12\}' $O/push1.txt | head -1)  # the version, in either language
 synced status1.txt $v1
 sudo -u hcc-controller sed -i 's/^\(    name: \).*/\1Máy in quầy 3/' $kept
 $ctl config push phuong-1 --by "Lan (IT)" > $O/push2.txt 2>&1
-v2=$(sed -n 's/.*version \([0-9a-f]*\) pushed.*/\1/p' $O/push2.txt)
+v2=$(grep -o '[0-9a-f]\{12\}' $O/push2.txt | head -1)
 synced status2.txt $v2
 $ctl config rollback phuong-1 > $O/rollback.txt 2>&1
 synced status3.txt $v1
@@ -351,7 +352,7 @@ def test_change_a_printer_and_roll_back_as_operations_md_says(central: Path) -> 
     assert (out / "admin.rc").read_text().strip() == "0", (out / "admin.txt").read_text()
     assert "đã tạo tài khoản root: admin" in (out / "admin.txt").read_text()
     assert (out / "db_owner.txt").read_text().strip() == "hcc-controller"
-    assert "nothing pushed" in (out / "status0.txt").read_text()
+    assert "chưa gửi cấu hình nào" in (out / "status0.txt").read_text()
     assert "phuong-1/pi-1" in (out / "pull.txt").read_text(), (out / "pull.txt").read_text()
     assert (out / "pulled.yaml").read_text() == (out / "box.yaml").read_text()
     assert "+    name: Máy in quầy 2" in (out / "diff.txt").read_text(), log[-3000:]
@@ -359,8 +360,8 @@ def test_change_a_printer_and_roll_back_as_operations_md_says(central: Path) -> 
     assert v1 != v2
     for name, version in (("status1.txt", v1), ("status2.txt", v2), ("status3.txt", v1)):
         text = (out / name).read_text()
-        assert f"desired {version}" in text and "in sync" in text, (name, text)
-    assert f"back to version {v1} (was {v2})" in (out / "rollback.txt").read_text()
+        assert f"cần chạy {version}" in text and "đã khớp" in text, (name, text)
+    assert f"đã quay lại phiên bản {v1} (trước đó {v2})" in (out / "rollback.txt").read_text()
 
 
 def test_both_units_start_as_notify_with_a_status_line(central: Path) -> None:
@@ -450,5 +451,6 @@ def test_a_controller_config_error_is_named_and_not_restarted(central: Path) -> 
     error = shown(central, "ctl_error.txt")
     assert error == {"NRestarts": "0", "ActiveState": "failed", "ExecMainStatus": "78"}, error
     journal = read(central, "ctl_journal.txt")
-    assert re.search(r"config error: /etc/hcc-controller/controller\.yaml:\d+.*htp", journal), \
+    assert re.search(r"(lỗi cấu hình|config error): /etc/hcc-controller/controller\.yaml:\d+.*htp",
+                     journal), \
         journal[-3000:]

@@ -124,8 +124,7 @@ def test_a_damaged_controller_database_is_a_clear_error_and_left_as_is(tmp_path:
     cfg.write_text(f'mqtt: {{url: "mqtt://127.0.0.1:1"}}\ndb: "{db}"\n')
     done = run_cli("hcc-controller", "run", "--config", str(cfg), timeout=30)
     assert done.returncode == 1 and "Traceback" not in done.stderr
-    assert "database (controller.yaml db:) is damaged" in done.stderr and "not replaced" in \
-        done.stderr
+    assert "(controller.yaml db:) bị hỏng" in done.stderr and "không bị thay" in done.stderr
     assert db.read_bytes() == garbage
 
 
@@ -168,7 +167,7 @@ def test_the_box_warns_while_a_damaged_copy_is_kept(tmp_path: Path) -> None:
     metrics = host._read(tmp_path)
     [f] = [f for f in host.faults_of(metrics) if f.code == "host.outbox_damaged"]
     assert f.severity == "warning" and f.params["count"] == 1
-    text = vocab.full_message("Máy giám sát (box)", f.code, f.params, "vi")
+    text = vocab.full_message("Máy giám sát", f.code, f.params, "vi")
     assert "outbox.damaged-20261204T010203Z" in text and "bị hỏng" in text
     assert "thay thẻ nhớ" in vocab.hint(f.code, f.params, "vi")
     (tmp_path / "outbox.damaged-20261204T010203Z").unlink()

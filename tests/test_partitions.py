@@ -224,7 +224,7 @@ def test_two_controllers_each_see_whole_streams_and_one_takes_over(
                    30, "the partitions split in two")
         shown = run_cli("hcc-controller", "partitions", "--db", db).stdout
         assert [line.split()[:3] for line in shown.splitlines()] == \
-            [["hcc-ctl-0", "4", "partitions"], ["hcc-ctl-1", "4", "partitions"]], shown
+            [["hcc-ctl-0", "4", "phân"], ["hcc-ctl-1", "4", "phân"]], shown  # phân vùng
         for c in centers:
             cfg = tmp_path / f"agent-{c}.yaml"
             cfg.write_text(f"""\

@@ -419,10 +419,10 @@ def test_report_cli_writes_csv_and_refuses_bad_periods(tmp_path: Path) -> None:
     assert "# pages" in text and ",prn1," in text
     bad = run_cli("hcc-controller", "report", "--db", str(db), "--month", "2026-13",
                   "--out", str(out))
-    assert bad.returncode == 2 and "write YYYY-MM" in bad.stderr
+    assert bad.returncode == 2 and "viết YYYY-MM" in bad.stderr  # in Vietnamese by default
     both = run_cli("hcc-controller", "report", "--db", str(db), "--month", "2026-11",
                    "--from", "2026-11-01", "--to", "2026-11-07", "--out", str(out))
-    assert both.returncode == 2 and "not both" in both.stderr
+    assert both.returncode == 2 and "không ghi cả hai" in both.stderr
     week = run_cli("hcc-controller", "report", "--db", str(db), "--from", "2026-11-09",
                    "--to", "2026-11-15", "--format", "html", "--out", str(out))
     assert week.returncode == 0, week.stderr

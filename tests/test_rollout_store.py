@@ -140,11 +140,11 @@ def test_cli_release_and_rollout(tmp_path: Path) -> None:
     house = wheelhouse(tmp_path / "w", "2.1")
     bad = run_cli("hcc-controller", "release", "add", str(house), "--version", "2.2",
                   "-c", str(cfgfile))
-    assert bad.returncode == 1 and "exactly one hcc_fleet wheel of version 2.2" in bad.stderr
+    assert bad.returncode == 1 and "cần đúng một gói wheel hcc_fleet phiên bản 2.2" in bad.stderr
     out = run_cli("hcc-controller", "release", "add", str(house), "--version", "2.1",
                   "-c", str(cfgfile))
     assert out.returncode == 0, out.stderr
-    assert "release 2.1: 2 files" in out.stdout
+    assert "bản phát hành 2.1: 2 tệp" in out.stdout
     listed = json_lines(run_cli("hcc-controller", "release", "list", "--json",
                                 "-c", str(cfgfile)).stdout)
     assert [r["version"] for r in listed] == ["2.1"]
@@ -157,7 +157,7 @@ def test_cli_release_and_rollout(tmp_path: Path) -> None:
                                              if b["wave"] == 0] == ["tay-ho"]
     assert run_cli("hcc-controller", "rollout", "pause", "-c", str(cfgfile)).returncode == 0
     again = run_cli("hcc-controller", "rollout", "pause", "-c", str(cfgfile))
-    assert again.returncode == 1 and "not running" in again.stderr
+    assert again.returncode == 1 and "không chạy" in again.stderr
     busy = run_cli("hcc-controller", "release", "remove", "2.1", "-c", str(cfgfile))
     assert busy.returncode == 1 and "rollout abort" in busy.stderr
     assert run_cli("hcc-controller", "rollout", "abort", "-c", str(cfgfile)).returncode == 0

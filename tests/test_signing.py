@@ -267,14 +267,14 @@ def test_signing_key_cli_makes_a_private_key_once(tmp_path: Path) -> None:
     first = run_cli("hcc-controller", "signing-key", "--config", str(ctl))
     assert first.returncode == 0, first.stderr
     key = tmp_path / "signing.key"
-    assert first.stdout.startswith(f"made: {key}") and key.stat().st_mode & 0o777 == 0o600
+    assert first.stdout.startswith(f"đã tạo: {key}") and key.stat().st_mode & 0o777 == 0o600
     again = run_cli("hcc-controller", "signing-key", "--config", str(ctl))
-    assert again.stdout.startswith(f"key: {key}")
+    assert again.stdout.startswith(f"khóa: {key}")
     kid = signing.public_of(signing.load_private(key.read_bytes())).key_id
     assert f"id: {kid}" in first.stdout and f"id: {kid}" in again.stdout
     key.chmod(0o644)
     loose = run_cli("hcc-controller", "signing-key", "--config", str(ctl))
-    assert loose.returncode == 1 and "readable by others" in loose.stderr
+    assert loose.returncode == 1 and "người khác đọc được khóa ký" in loose.stderr
 
 
 def test_the_signing_key_may_not_live_with_the_broker_files(tmp_path: Path) -> None:

@@ -106,6 +106,6 @@ def test_validate_prints_every_error_and_run_exits_with_the_config_code(tmp_path
     assert len(lines) == 2, done.stderr
     ran = run_cli("hcc-agent", "run", "--config", str(path))
     assert ran.returncode == agent_config.EXIT_CONFIG and "Traceback" not in ran.stderr
-    assert "config error" in ran.stderr and "devices.yaml:3" in ran.stderr
+    assert "lỗi cấu hình" in ran.stderr and "devices.yaml:3" in ran.stderr
     unit = (ROOT / "systemd/hcc-agent.service").read_text()
     assert f"RestartPreventExitStatus={agent_config.EXIT_CONFIG}" in unit

@@ -31,7 +31,7 @@ class TlsCenter:
         made = run_cli("hcc-controller", "enroll", center, "--agent", agent, "--config",
                        str(self.config))
         assert made.returncode == 0, made.stderr
-        code = re.search(rf"code for {center}/{agent}: (\S+)", made.stdout)
+        code = re.search(rf"mã cho {center}/{agent}: (\S+)", made.stdout)  # Vietnamese by default
         fp = re.search(r"--fingerprint ([0-9a-f]{64})", made.stdout)
         assert code is not None and fp is not None, made.stdout
         return code.group(1), fp.group(1)

@@ -3,18 +3,6 @@
 "use strict";
 
 const TEXT = {
-  vi: { title: "Giám sát thiết bị các trung tâm", filter: "Lọc trung tâm, thiết bị…",
-        signout: "Đăng xuất", audit: "Nhật ký thao tác", centers: "Trung tâm", alerts: "Cảnh báo đang mở",
-        severity: "Mức", center: "Trung tâm", problem: "Sự cố", since: "Từ lúc",
-        state: "Trạng thái", action: "Xử lý", devices: "Thiết bị", ack: "Đã nhận",
-        resolve: "Đã xử lý", note: "ghi chú", live: "trực tiếp", offline: "mất kết nối",
-        firing: "mới", acknowledged: "đã nhận", resolved: "đã xử lý", ok: "Bình thường",
-        open: "cảnh báo", open_one: "cảnh báo", silenced: "tạm tắt", other_lang: "English", agents_offline: "mất kết nối", n_devices: "thiết bị", update_failed: "cập nhật lỗi",
-        need_token: "Phiên đăng nhập đã hết: đăng nhập lại.", forbidden: "Tài khoản của bạn không được làm việc này.", by: "bởi", critical: "nghiêm trọng",
-        warning: "cảnh báo", info: "thông tin", none: "Không có cảnh báo nào.",
-        st_ok: "tốt", st_warning: "cảnh báo", st_critical: "nghiêm trọng",
-        st_unreachable: "mất kết nối", st_pending: "đang chờ", reports: "Báo cáo",
-        more: "Xem thêm", shown_of: "Đang hiện {n} trên {total} trung tâm" },
   en: { title: "Service-center hardware monitor", filter: "Filter centers, devices…",
         signout: "Sign out", audit: "Audit trail", centers: "Centers", alerts: "Open alerts",
         severity: "Severity", center: "Center", problem: "Problem", since: "Since",
@@ -28,6 +16,7 @@ const TEXT = {
         st_unreachable: "unreachable", st_pending: "pending", reports: "Reports",
         more: "Show more", shown_of: "Showing {n} of {total} centers" },
 };
+TEXT.vi = inVietnamese(TEXT.en);  // the one catalog's words (texts.js)
 
 let lang = localStorage.getItem("hcc-lang") || "vi";
 let centers = [];       // one page of them, worst first, filtered by the server

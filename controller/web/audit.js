@@ -3,13 +3,11 @@
 "use strict";
 
 const TEXT = {
-  vi: { back: "← Bảng điều khiển", title: "Nhật ký thao tác", csv: "Tải CSV", at: "Lúc",
-        account: "Tài khoản", from: "Từ", action: "Thao tác", target: "Đối tượng", before: "Trước",
-        after: "Sau", other_lang: "English", none: "Chưa có thao tác nào." },
   en: { back: "← Dashboard", title: "Audit trail", csv: "Download CSV", at: "At",
-        account: "Account", from: "From", action: "Action", target: "Target", before: "Before",
+        account: "Account", from: "From", action: "Operation", target: "Target", before: "Before",
         after: "After", other_lang: "Tiếng Việt", none: "Nothing recorded yet." },
 };
+TEXT.vi = inVietnamese(TEXT.en);  // the one catalog's words (texts.js)
 let lang = localStorage.getItem("hcc-lang") || "vi";
 let rows = [];
 const $ = (id) => document.getElementById(id);

@@ -4,11 +4,10 @@
 
 (() => {
   const TEXT = {
-    vi: { need_token: "Cần đăng nhập để tải PDF: đăng nhập rồi mở lại trang này.",
-          busy: "Đang có nhiều báo cáo PDF được tạo: thử lại sau {s} giây.", making: "Đang tạo PDF…" },
     en: { need_token: "A PDF needs signing in: sign in, then open this page again.",
           busy: "Many PDF reports are being made: try again in {s} s.", making: "Making the PDF…" },
   };
+  TEXT.vi = inVietnamese(TEXT.en);  // the one catalog's words (texts.js)
   const link = document.getElementById("pdf");
   const message = document.getElementById("report-message");
   if (!link || !message) return;

@@ -3,15 +3,12 @@
 "use strict";
 
 const TEXT = {
-  vi: { title: "Giám sát thiết bị các trung tâm", heading: "Đăng nhập", name: "Tên tài khoản",
-        password: "Mật khẩu", submit: "Đăng nhập", other_lang: "English",
-        wrong: "Sai tên hoặc mật khẩu, hoặc tài khoản đang bị khóa tạm thời.",
-        busy: "Sai quá nhiều lần từ máy này: chờ một phút rồi thử lại." },
   en: { title: "Service-center hardware monitor", heading: "Sign in", name: "Account name",
         password: "Password", submit: "Sign in", other_lang: "Tiếng Việt",
         wrong: "Wrong name or password, or the account is locked for a while.",
         busy: "Too many wrong sign-ins from this computer: wait a minute and try again." },
 };
+TEXT.vi = inVietnamese(TEXT.en);  // the one catalog's words (texts.js)
 let lang = localStorage.getItem("hcc-lang") || "vi";
 const $ = (id) => document.getElementById(id);
 const t = (k) => (TEXT[lang][k] !== undefined ? TEXT[lang][k] : k);

@@ -2,9 +2,9 @@
 "use strict";
 
 const TEXT = {
-  vi: { title: "Tình trạng các trung tâm", signin: "Đăng nhập", up: "hoạt động", down: "mất kết nối", other_lang: "English" },
   en: { title: "Service-center status", signin: "Sign in", up: "up", down: "down", other_lang: "Tiếng Việt" },
 };
+TEXT.vi = inVietnamese(TEXT.en);  // the one catalog's words (texts.js)
 let lang = localStorage.getItem("hcc-lang") || "vi";
 let centers = [];
 const $ = (id) => document.getElementById(id);
