@@ -78,8 +78,9 @@ def fill(store: Store, now: float) -> None:
     store.resolve(alert.id, "Lan (desk)", "cắm lại dây mạng", outage[1])
     store.write([ResolveAlert(key, outage[1], "back")])
     # a fault that cleared by itself: the controller's own note in the history
-    low = AlertKey("q1", "pi-1", "prn2", "printer.toner_low")
-    store.write([OpenAlert(low, "warning", "Máy in quầy 2", {}, now - 3 * 3600)])
+    low = AlertKey(center="q1", agent="pi-1", device="prn2", code="printer.toner_low")
+    store.write([OpenAlert(key=low, severity="warning", device_name="Máy in quầy 2", params={},
+                           at=now - 3 * 3600)])
     store.write([ResolveAlert(low, now - 2 * 3600, "condition cleared")])
 
 

@@ -330,12 +330,16 @@ def test_the_controllers_alerts_and_acts_speak_vietnamese(tmp_path: Path) -> Non
     db = tmp_path / "c.db"
     store = Store(db)
     now = time.time()
-    box = AlertKey("ba-dinh", "pi-1", "pi-1", "box.disk_full")
-    store.write([OpenAlert(AlertKey("ba-dinh", "pi-1", "prn-1", "printer.jammed"), "critical",
-                           "Máy in quầy 1", {}, now - 60),
-                 OpenAlert(box, "warning", "Máy giám sát (box)", {}, now - 50),
-                 OpenAlert(AlertKey("ba-dinh", "pi-1", "srv", "device.plugin_critical"),
-                           "critical", "Máy chủ", {"output": "DISK CRITICAL - free 2%"}, now)])
+    box = AlertKey(center="ba-dinh", agent="pi-1", device="pi-1", code="box.disk_full")
+    store.write([OpenAlert(key=AlertKey(center="ba-dinh", agent="pi-1", device="prn-1",
+                                        code="printer.jammed"), severity="critical",
+                           device_name="Máy in quầy 1", params={}, at=now - 60),
+                 OpenAlert(key=box, severity="warning", device_name="Máy giám sát (box)",
+                           params={}, at=now - 50),
+                 OpenAlert(key=AlertKey(center="ba-dinh", agent="pi-1", device="srv",
+                                        code="device.plugin_critical"),
+                           severity="critical", device_name="Máy chủ",
+                           params={"output": "DISK CRITICAL - free 2%"}, at=now)])
     store.write([ResolveAlert(box, now - 10, "condition cleared")])
     accounts.add_account(store.db, name="root", role="admin", centers=[], groups=[],
                          password=None, now=now)
