@@ -701,7 +701,7 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
     from controller import checklist, citizen_web, open311
 
     app.include_router(citizen_web.router(config, stores, guard))
-    app.include_router(checklist.router(config, stores))
+    app.include_router(checklist.router(config, stores, guard))
     app.include_router(open311.router(config, stores))
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -721,7 +721,7 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
                  "device.js": "text/javascript", "common.js": "text/javascript",
                  "report.js": "text/javascript", "signin.js": "text/javascript",
                  "audit.js": "text/javascript", "status.js": "text/javascript",
-                 "texts.js": "text/javascript",
+                 "texts.js": "text/javascript", "checklist.js": "text/javascript",
                  "uPlot.iife.min.js": "text/javascript",
                  "uPlot.min.css": "text/css"}
         if name not in types:

@@ -6,20 +6,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from datetime import time as dt_time
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from controller import citizen
+from controller import accounts, citizen
 from controller.amenities import PROBLEMS, Amenity, CitizenSettings
-from controller.citizen_web import _e, _page
+from controller.auth import Guard
+from controller.authz import Principal
+from controller.citizen_web import _doc, _e, _page
 from controller.config import CenterInfo, ControllerConfig
 from controller.feed import StorePerThread
 from controller.state import AlertKey, OpenAlert, ResolveAlert
@@ -148,13 +151,40 @@ async def not_done_loop(stop: asyncio.Event, config: ControllerConfig,
             await asyncio.wait_for(stop.wait(), CHECK_EVERY_S)
 
 
-def router(config: ControllerConfig, stores: StorePerThread) -> APIRouter:
+def checked_results(center: CenterInfo, form: dict[str, object]) -> dict[str, str]:
+    """The answers a form gives for the center's checklist (an item not answered is left
+    out); HTTPException 422 for a choice the item does not have. Pure."""
+    results: dict[str, str] = {}
+    for a in items(center):
+        value = form.get(a.id)
+        if value is None:
+            continue
+        if not isinstance(value, str) or (value != OK and value not in a.kind.problems):
+            raise HTTPException(422, f"{a.id}: {value!r} is not one of its choices")
+        results[a.id] = value
+    return results
+
+
+def saved_text(results: dict[str, str], problems: int) -> str:
+    return (f"Đã lưu {len(results)} mục, {problems} vấn đề. "
+            f"<span lang=\"en\">Saved {len(results)} items, {problems} problems.</span>")
+
+
+def router(config: ControllerConfig, stores: StorePerThread,
+           guard: Guard | None = None) -> APIRouter:
     api = APIRouter()
 
-    def page(token: str, center: CenterInfo, note: str = "") -> str:
+    def page(token: str, center: CenterInfo, note: str = "", *, signed_in_as: str = "",
+             csrf: str = "") -> str:
         done = answers(stores.get(), center.id, today(center, time.time()))
-        parts = [f"<p class=\"what\">{_e(center.name)}</p>{note}",
-                 f"<form method=\"post\" action=\"/staff/{_e(token)}\">"]
+        # a staff link posts a plain form; a signed-in technician's page posts through
+        # checklist.js (a session's writes carry its CSRF token in a header)
+        form = (f"<form method=\"post\" action=\"/staff/{_e(token)}\">" if token else
+                f"<form id=\"checklist\" data-center=\"{_e(center.id)}\" "
+                f"data-csrf=\"{_e(csrf)}\">")
+        who = (f"<p class=\"who\">{_e(signed_in_as)}</p>" if signed_in_as else "")
+        parts = [f"<p class=\"what\">{_e(center.name)}</p>{who}"
+                 f"<p id=\"saved\" role=\"status\">{note}</p>", form]
         for a in items(center):
             parts.append(f"<fieldset><legend>{_e(a.name)}</legend>")
             for pid in (OK, *a.kind.problems):
@@ -165,6 +195,8 @@ def router(config: ControllerConfig, stores: StorePerThread) -> APIRouter:
                              f"<span lang=\"en\">{_e(en)}</span></label>")
             parts.append("</fieldset>")
         parts.append("<button type=\"submit\">Lưu <span lang=\"en\">Save</span></button></form>")
+        if not token:
+            parts.append("<script src=\"/static/checklist.js\"></script>")
         return _page("Kiểm tra đầu ngày", "Opening checklist", "".join(parts))
 
     @api.get("/staff/{token}", response_class=HTMLResponse, include_in_schema=False)
@@ -186,21 +218,67 @@ def router(config: ControllerConfig, stores: StorePerThread) -> APIRouter:
         body = await request.body()
         if len(body) > 64_000:
             raise HTTPException(413, "too large")
-        form = {k: v[0] for k, v in parse_qs(body.decode(errors="replace"),
-                                              max_num_fields=500).items()}
-        results: dict[str, str] = {}
-        for a in items(center):
-            value = form.get(a.id)
-            if value is None:
-                continue
-            if value != OK and value not in a.kind.problems:
-                raise HTTPException(422, f"{a.id}: {value!r} is not one of its choices")
-            results[a.id] = value
+        form: dict[str, object] = {k: v[0] for k, v in parse_qs(
+            body.decode(errors="replace"), max_num_fields=500).items()}
+        results = checked_results(center, form)
         problems = await asyncio.to_thread(lambda: record(stores.get(), config.citizen, center,
                                                           results, time.time()))
-        note = (f"<p role=\"status\">Đã lưu {len(results)} mục, {problems} vấn đề. "
-                f"<span lang=\"en\">Saved {len(results)} items, {problems} problems.</span></p>")
-        return HTMLResponse(await asyncio.to_thread(page, token, center, note),
+        return HTMLResponse(await asyncio.to_thread(page, token, center,
+                                                    saved_text(results, problems)),
                             headers={"Cache-Control": "no-store"})
+
+    if guard is None:
+        return api
+    signed = guard
+
+    def center_for(who: Principal, center_id: str) -> CenterInfo:
+        """The center a technician may tick the list of: 404 outside the account's centers
+        (as if it did not exist), 403 for a viewer."""
+        center = next((c for c in config.centers if c.id == center_id), None)
+        if center is None or not who.sees(center_id) or not items(center):
+            raise HTTPException(404, f"no checklist for center {center_id!r}")
+        signed.check(who, "note", center_id)
+        return center
+
+    @api.get("/centers/{center_id}/checklist", response_class=HTMLResponse,
+             include_in_schema=False)
+    def signed_in_page(center_id: str, request: Request) -> Response:
+        who = signed.principal(request)
+        if who is None or who.via == "anonymous":
+            return RedirectResponse(f"/signin?next=/centers/{quote(center_id)}/checklist",
+                                    status_code=303)
+        center = center_for(who, center_id)
+        session = request.cookies.get(signed.cookie) or ""
+        return HTMLResponse(page("", center, signed_in_as=who.name,
+                                 csrf=accounts.csrf_token(session) if session else ""),
+                            headers={"Cache-Control": "no-store"})
+
+    @api.post("/api/v1/centers/{center_id}/checklist",
+              summary="The day's opening checklist of a center, ticked by a technician signed in "
+                      "(or with a token) of that center",
+              responses=_doc(_401="Sign in, or a bearer token.",
+                             _403="A viewer, or a session's write without its CSRF token.",
+                             _404="No such center, not the account's, or no checklist.",
+                             _413="Too large.", _422="Not an answer the item has."))
+    async def signed_in_post(center_id: str, request: Request) -> dict[str, object]:
+        who = signed.signed_in(request)
+        center = center_for(who, center_id)
+        body = await request.body()
+        if len(body) > 64_000:
+            raise HTTPException(413, "too large")
+        try:
+            given = json.loads(body or b"{}")
+        except ValueError:
+            raise HTTPException(422, "a JSON object of item: answer") from None
+        if not isinstance(given, dict):
+            raise HTTPException(422, "a JSON object of item: answer")
+        results = checked_results(center, given)
+        problems = await asyncio.to_thread(lambda: record(stores.get(), config.citizen, center,
+                                                          results, time.time()))
+        signed.audit(request, who, "checklist", f"checklist {center_id}", center_id,
+                     after=results)
+        return {"saved": len(results), "problems": problems,
+                "text": f"Đã lưu {len(results)} mục, {problems} vấn đề. "
+                        f"Saved {len(results)} items, {problems} problems."}
 
     return api

@@ -654,3 +654,55 @@ def test_the_monthly_report_has_the_citizens_part_and_the_checklist(site: Site) 
     open_days, complete = (int(x) for x in q1.split(",")[3:5])
     assert complete == 1 and open_days >= 1  # today is ticked in full (the center opens daily)
     assert "# citizen_reports_by_type\namenity_type,reports\n" in csv_text
+
+
+def test_a_technician_of_the_center_ticks_the_checklist_signed_in(site: Site,
+                                                                  tmp_path: Path) -> None:
+    """Once accounts exist the checklist needs no shared link: a technician of the center signs
+    in, ticks it in Chromium (the session's CSRF token in the write), and the problems become
+    reports; another center's technician gets 404, a viewer 403, nobody the sign-in page."""
+    import contextlib
+
+    from web import chromium, sign_in
+
+    from conftest import wait_until
+    from controller import accounts
+
+    password = "mật-khẩu-thật-dài-2026"
+    for name, role, centers in (("lan", "technician", ["q1"]), ("khoa", "technician", ["q3"]),
+                                ("xem", "viewer", ["q1"])):
+        if accounts.get_account(site.store.db, name) is None:
+            accounts.add_account(site.store.db, name=name, role=role, centers=centers,
+                                 groups=[], password=password, now=time.time())
+
+    def session(name: str) -> httpx.Client:
+        http = httpx.Client(base_url=site.url, timeout=30)
+        assert http.post("/api/v1/session", json={"name": name, "password": password}
+                         ).status_code == 200
+        return http
+
+    anonymous = httpx.get(f"{site.url}/centers/q1/checklist", timeout=30)
+    assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/signin")
+    with contextlib.closing(session("khoa")) as other:
+        assert other.get("/centers/q1/checklist").status_code == 404  # not their center
+    with contextlib.closing(session("xem")) as viewer:
+        assert viewer.get("/centers/q1/checklist").status_code == 403
+    with contextlib.closing(session("lan")) as lan:  # a write without the session's CSRF token is refused
+        assert lan.post("/api/v1/centers/q1/checklist", json={"water-lobby": "ok"}
+                        ).status_code == 403
+    with chromium(tmp_path) as driver:
+        from selenium.webdriver.common.by import By
+
+        sign_in(driver, site.url, "lan", password)
+        driver.get(f"{site.url}/centers/q1/checklist")  # type: ignore[attr-defined]
+        driver.find_element(  # type: ignore[attr-defined]
+            By.CSS_SELECTOR, "input[name='water-lobby'][value='out_of_water']").click()
+        driver.find_element(  # type: ignore[attr-defined]
+            By.CSS_SELECTOR, "input[name='braille-3'][value='ok']").click()
+        driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()  # type: ignore[attr-defined]
+        wait_until(lambda: "Đã lưu 2 mục, 1 vấn đề" in driver.find_element(  # type: ignore[attr-defined]
+            By.ID, "saved").text, 20, "the saved line")
+    assert ("q1", "water-lobby", "citizen.out_of_water") in {
+        (a["center"], a["device"], a["code"]) for a in citizen_alerts(site)}
+    acts = [(r.account, r.action) for r in accounts.audit_rows(site.store.db)]
+    assert ("lan", "checklist") in acts
