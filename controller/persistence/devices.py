@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 from controller.db import Db
 from controller.persistence.sql import Records, to_json, upsert
@@ -86,17 +86,25 @@ def write_stats(cur: Db, stats: dict[str, int]) -> None:
     cur.executemany(upsert("stats", ("name", "value"), ("name",)), list(stats.items()))
 
 
+T = TypeVar("T")
+
+
+def in_centers(read: Callable[[str, Sequence[object]], list[T]],
+               centers: Iterable[str]) -> list[T]:
+    """`read(where, args)` for these centers, in order, 500 at a time (within any database's
+    limit on parameters)."""
+    chosen = sorted(centers)
+    out: list[T] = []
+    for i in range(0, len(chosen), 500):
+        part = chosen[i:i + 500]
+        out.extend(read(f" WHERE center IN ({','.join('?' for _ in part)})", part))
+    return out
+
+
 class Devices(Records):
     def agents(self, centers: Iterable[str] | None = None) -> list[AgentInfo]:
         """Every box, or those of `centers` only (a page of the dashboard)."""
-        if centers is None:
-            return self._agents("", ())
-        chosen = sorted(centers)
-        out: list[AgentInfo] = []
-        for i in range(0, len(chosen), 500):  # within any database's limit on parameters
-            part = chosen[i:i + 500]
-            out.extend(self._agents(f" WHERE center IN ({','.join('?' for _ in part)})", part))
-        return out
+        return self._agents("", ()) if centers is None else in_centers(self._agents, centers)
 
     def agent_centers(self) -> list[str]:
         return [str(r[0]) for r in self.db.execute("SELECT DISTINCT center FROM agents")]
@@ -122,14 +130,7 @@ class Devices(Records):
 
     def devices(self, centers: Iterable[str] | None = None) -> list[DeviceInfo]:
         """Every device, or those of `centers` only (a page of the dashboard)."""
-        if centers is None:
-            return self._devices("", ())
-        chosen = sorted(centers)
-        out: list[DeviceInfo] = []
-        for i in range(0, len(chosen), 500):  # within any database's limit on parameters
-            part = chosen[i:i + 500]
-            out.extend(self._devices(f"WHERE center IN ({','.join('?' for _ in part)})", part))
-        return out
+        return self._devices("", ()) if centers is None else in_centers(self._devices, centers)
 
     def device_centers(self) -> list[str]:
         return [str(r[0]) for r in self.db.execute("SELECT DISTINCT center FROM devices")]
