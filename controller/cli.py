@@ -1038,8 +1038,8 @@ def _options(lang: LangOpt = None, as_: Annotated[str | None, typer.Option(
         "--as", help="Act as this account (default: $HCC_AS, $SUDO_USER or $USER).")] = None
              ) -> None:
     # --lang before the command: read at start (start_lang) to choose the help texts' language
-    if as_ is not None:
-        cli_accounts.ACTING_AS.append(as_)
+    # each invocation says anew who it acts as (one process may run several: tests, a shell)
+    cli_accounts.ACTING_AS[:] = [as_] if as_ is not None else []
 
 
 app.add_typer(cli_accounts.user_app, name="user")

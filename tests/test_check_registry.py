@@ -152,7 +152,9 @@ def test_config_push_says_what_hcc_agent_validate_says_without_running_it(
 
     monkeypatch.setattr(subprocess, "run", no_subprocess)
     monkeypatch.setattr(subprocess, "Popen", no_subprocess)
-    monkeypatch.setattr(controller_cli, "LANG", lang)
+    from hcc_common import texts
+
+    monkeypatch.setattr(texts, "_current", [lang])  # as `hcc-controller --lang` sets it
     with pytest.raises(typer.Exit) as stopped:
         controller_cli._validate_like_the_agent(BROKEN, "ba-dinh")
     assert stopped.value.exit_code == 1

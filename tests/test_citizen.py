@@ -516,11 +516,11 @@ def test_qr_codes_rotate_only_for_the_desk_and_the_audit_trail_says_who(site: Si
     refused = run.invoke(app, ["--as", "lan", *args, "--rotate"])
     assert refused.exit_code == 1 and "không được đổi mã QR" in refused.output
     other = run.invoke(app, ["--as", "khoa", *args])
-    assert other.exit_code == 1 and "no center 'q1'" in other.output  # out of scope: not found
+    assert other.exit_code == 1 and "không có trung tâm 'q1'" in other.output  # as if none
     shown = run.invoke(app, ["--as", "lan", *args])
     assert shown.exit_code == 0 and "/staff/" in shown.output
     assert site.token("q1", "water-lobby") == before
-    rotated = run.invoke(app, ["--as", "hcc-test", *args, "--rotate"])  # an admin
+    rotated = run.invoke(app, [*args, "--rotate"])  # hcc-test ($HCC_AS): an admin
     assert rotated.exit_code == 0, rotated.output
     acts = [(r.account, r.action, r.center) for r in accounts.audit_rows(site.store.db)]
     assert ("lan", "staff_link", "q1") in acts and ("hcc-test", "staff_link_rotate", "q1") in acts
