@@ -73,7 +73,7 @@ def test_a_damaged_outbox_never_stops_the_agent(tmp_path: Path, broker: Mosquitt
         assert (state / "outbox.sqlite").exists()  # a fresh one
         log = s.agent.log()
         assert "outbox damaged: set aside" in log and "Traceback" not in log
-        shown = run_cli("hcc-agent", "status", "--config", str(s.agent_cfg))
+        shown = run_cli("hcc-agent", "status", "--lang", "en", "--config", str(s.agent_cfg))
         assert shown.returncode == 0 and f"DAMAGED and set aside as {d['moved_to']}" in \
             shown.stdout, shown.stdout + shown.stderr
 
