@@ -125,7 +125,7 @@ register({
     "error: {message}": "lỗi: {message}",
     "warning: {message}": "cảnh báo: {message}",
     "ok": "tốt", "warning": "cảnh báo", "critical": "nghiêm trọng", "info": "thông tin",
-    "unreachable": "mất kết nối", "unknown": "không rõ",
+    "unreachable": "mất kết nối", "unknown": "không rõ", "pending": "đang chờ",
     "firing": "đang báo", "acknowledged": "đã nhận", "resolved": "đã xử lý",
     "opened": "mở lúc", "escalated": "báo lên cấp trên", "silenced": "tạm tắt", "note": "ghi chú",
     "online": "đang kết nối", "offline": "mất kết nối",
