@@ -94,11 +94,13 @@ def test_cli_and_monthly_mail_use_the_same_check(env, tmp_path: Path) -> None:
     from conftest import run_cli
 
     _, store, cfg = env
-    bad = run_cli("hcc-controller", "report", "--db", str(cfg.db), "--from", "9999-01-01",
+    bad = run_cli("hcc-controller", "--lang", "en", "report", "--db", str(cfg.db), "--from",
+                  "9999-01-01",
                   "--to", "9999-12-31", "--format", "csv", "--out", str(tmp_path / "r.csv"))
     assert bad.returncode == 2 and "between 2000 and 2100" in bad.stderr, bad.stderr
     assert "Traceback" not in bad.stderr
-    long = run_cli("hcc-controller", "report", "--db", str(cfg.db), "--from", "2026-01-01",
+    long = run_cli("hcc-controller", "--lang", "en", "report", "--db", str(cfg.db), "--from",
+                   "2026-01-01",
                    "--to", "2027-12-31", "--out", str(tmp_path / "r.html"))
     assert long.returncode == 2 and "at most 400 days" in long.stderr
     with pytest.raises(ValueError, match="between 2000 and 2100"):
