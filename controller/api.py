@@ -112,6 +112,8 @@ class Problem(BaseModel):
     detail: str
 
 
+SSE_CATCH_UP_MAX = 10_000  # changes a reconnecting live stream is sent (event ids are dense)
+
 # Responses every route may give besides its own, documented in the OpenAPI spec as they are.
 READ_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "Sign in or give a bearer token (read_open is off)."}}
@@ -247,8 +249,8 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
         check(who, "read", row.center, f"no alert {alert_id}")
         return row
 
-    def silenced_ids(s: Store, rows: list[AlertRow] | None = None) -> set[int]:
-        return desk.silenced_ids(s, s.alerts() if rows is None else rows, time.time())
+    def silenced_ids(s: Store, rows: list[AlertRow]) -> set[int]:
+        return desk.silenced_ids(s, rows, time.time())
 
     @app.get("/api/v1/alerts", summary="Alerts, newest first", responses={**READ_ERRORS,
                                                                             **NOT_FOUND})
@@ -589,8 +591,20 @@ def create_app(config: ControllerConfig, stores: StorePerThread, feed: AlertFeed
                 yield ": hcc-fleet alert stream\nretry: 2000\n\n"
                 if since is not None:  # a reconnecting client gets what it missed
                     def read() -> tuple[list[AlertChange], set[int]]:
+                        # every change missed, not the store's first page of them; silenced
+                        # judged on those very alerts (resolved ones and past the 1,000th too)
                         s = store()
-                        return s.changes_since(since), silenced_ids(s)
+                        changes: list[AlertChange] = []
+                        after = since
+                        # bounded: a client far behind catches up on the newest 10,000 at most
+                        after = max(after, feed.last_id - SSE_CATCH_UP_MAX)
+                        while after < feed.last_id:
+                            page = s.changes_since(after)
+                            if not page:
+                                break
+                            changes += page
+                            after = page[-1].event_id
+                        return changes, silenced_ids(s, [c.alert for c in changes])
 
                     missed_changes, quiet = await asyncio.to_thread(read)
                     for missed in missed_changes:
