@@ -141,7 +141,8 @@ def section(store: Store, centers: Sequence[CenterInfo], start: float, end: floa
     items = {c.id: frozenset(a.id for a in c.amenities if not a.networked) for c in chosen}
     days = {c.id: open_days(c.hours, start, end) for c in chosen if items[c.id]}
     first = min((d[0] for d in days.values() if d), default="")
+    last = max((d[-1] for d in days.values() if d), default="")
     ticks = [(str(c), str(d), str(a)) for c, d, a in store.db.execute(
-        "SELECT center, day, amenity FROM staff_checks WHERE day >= ?", (first,))
-        if c in days] if days else []
+        "SELECT center, day, amenity FROM staff_checks WHERE day >= ? AND day <= ?",
+        (first, last)) if c in days] if first else []
     return CitizenSection(figures=figures(rows), checklist=checklist_rates(items, days, ticks))
